@@ -1,0 +1,235 @@
+import { conditions, duration, secretKeyRef, type Resource } from './common.js';
+import { arr, bool, enumOf, int, obj, quantity, str, type CelRule, type Infer } from './schema.js';
+
+const tls = obj(
+  {
+    enabled: bool({ description: 'use TLS to reach the backend', default: false }),
+    caSecretRef: secretKeyRef('Secret holding the CA bundle that signed the backend certificate', 'ca.crt'),
+    insecureSkipVerify: bool({ description: 'skip certificate verification (testing only)', default: false }),
+  },
+  [],
+  { description: 'TLS settings for the connection to the backend' },
+);
+
+const credentials = obj(
+  {
+    name: str({ description: 'name of the Secret in this namespace', minLength: 1, maxLength: 253 }),
+    usernameKey: str({ description: 'key holding the user name', default: 'username', minLength: 1 }),
+    passwordKey: str({ description: 'key holding the password', default: 'password', minLength: 1 }),
+  },
+  ['name'],
+  { description: 'Secret with the backend credentials; never copied into status, logs or env values' },
+);
+
+const httpEndpoints = arr(
+  str({ pattern: '^https?://[^\\s/]+(/.*)?$', patternHint: 'a URL such as https://opensearch.example:9200', maxLength: 2048 }),
+  { minItems: 1, maxItems: 32, description: 'server URLs' },
+);
+
+const hostPorts = arr(str({ pattern: '^[^\\s:/]+(:[0-9]{1,5})?$', patternHint: 'host or host:port', maxLength: 512 }), {
+  minItems: 1,
+  maxItems: 32,
+  description: 'contact points as host or host:port',
+});
+
+const searchBackend = (product: string) =>
+  obj(
+    {
+      endpoints: httpEndpoints,
+      credentialsSecretRef: credentials,
+      tls,
+      indexPrefix: str({
+        description: 'prefix of every index, alias and data stream name',
+        maxLength: 64,
+        pattern: '^[a-z0-9][a-z0-9_.-]*$',
+        patternHint: 'lowercase letters, digits, "-", "_" and ".", starting with a letter or digit',
+      }),
+      layout: enumOf(['daily', 'rollover', 'dataStream'] as const, { description: 'index layout', default: 'daily' }),
+      shards: int({ description: 'primary shards per index', minimum: 1, maximum: 1024, default: 5 }),
+      replicas: int({ description: 'replicas per shard', minimum: 0, maximum: 16, default: 1 }),
+      rolloverAfter: obj(
+        {
+          maxAge: duration('roll over when the write index is this old'),
+          maxPrimaryShardSize: quantity({ description: 'roll over when a primary shard reaches this size' }),
+        },
+        [],
+        { description: 'rollover conditions (layout rollover or dataStream)' },
+      ),
+    },
+    ['endpoints'],
+    { description: `${product} connection and index layout` },
+  );
+
+const memory = obj(
+  { maxTraces: int({ description: 'traces kept per tenant; the oldest are evicted first', minimum: 1, maximum: 100_000_000, default: 100_000 }) },
+  [],
+  { description: 'in-process store; data is lost when the pod restarts' },
+);
+
+const embedded = obj(
+  {
+    size: quantity({ description: 'size of the persistent volume', default: '10Gi' }),
+    storageClassName: str({ description: 'storage class of the volume (cluster default when empty)', maxLength: 253 }),
+  },
+  [],
+  { description: 'embedded persistent key-value store on a volume of the runtime pod' },
+);
+
+const cassandra = obj(
+  {
+    endpoints: hostPorts,
+    credentialsSecretRef: credentials,
+    tls,
+    keyspace: str({
+      description: 'keyspace holding the Jaeger tables',
+      default: 'jaeger_v1',
+      pattern: '^[a-z][a-z0-9_]{0,47}$',
+      patternHint: 'lowercase letters, digits and "_", starting with a letter, at most 48 characters',
+    }),
+    datacenter: str({ description: 'local datacenter', default: 'dc1', minLength: 1, maxLength: 128 }),
+    replication: obj(
+      {
+        strategy: enumOf(['SimpleStrategy', 'NetworkTopologyStrategy'] as const, { default: 'SimpleStrategy' }),
+        factor: int({ description: 'replication factor', minimum: 1, maximum: 7, default: 1 }),
+      },
+      [],
+      { description: 'keyspace replication' },
+    ),
+    compactionWindow: duration('TimeWindowCompactionStrategy window', '2h'),
+  },
+  ['endpoints'],
+  { description: 'Apache Cassandra connection and keyspace' },
+);
+
+const clickhouse = obj(
+  {
+    endpoints: httpEndpoints,
+    credentialsSecretRef: credentials,
+    tls,
+    database: str({ description: 'database holding the tables', default: 'jaeger', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$', patternHint: 'letters, digits and "_"' }),
+    cluster: str({ description: 'cluster name for ON CLUSTER DDL and replicated engines (empty: single server)', maxLength: 128 }),
+    partitionBy: enumOf(['day', 'hour'] as const, { description: 'partition granularity of the spans table', default: 'day' }),
+  },
+  ['endpoints'],
+  { description: 'ClickHouse connection and database' },
+);
+
+const grpc = obj(
+  {
+    endpoint: str({ description: 'host:port of a Jaeger remote-storage gRPC server', pattern: '^[^\\s:/]+:[0-9]{1,5}$', patternHint: 'host:port', maxLength: 512 }),
+    tls,
+  },
+  ['endpoint'],
+  { description: 'a remote storage server speaking jaeger.storage.v2' },
+);
+
+export const BACKEND_TYPES = ['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'clickhouse', 'grpc'] as const;
+export type BackendType = (typeof BACKEND_TYPES)[number];
+
+const backendProps = {
+  memory,
+  embedded,
+  elasticsearch: searchBackend('Elasticsearch'),
+  opensearch: searchBackend('OpenSearch'),
+  cassandra,
+  clickhouse,
+  grpc,
+};
+type BackendShape = { [K in BackendType]?: unknown };
+
+const setBackends = (b: BackendShape | undefined): BackendType[] => BACKEND_TYPES.filter((t) => b?.[t] !== undefined && b?.[t] !== null);
+
+const exactlyOneBackend: CelRule<BackendShape> = {
+  rule: `[${BACKEND_TYPES.map((t) => `has(self.${t})`).join(', ')}].filter(x, x).size() == 1`,
+  message: `exactly one backend must be set: one of spec.backend.${BACKEND_TYPES.join(', spec.backend.')}`,
+  check: (self) => setBackends(self).length === 1,
+};
+
+const backendTypeImmutable: CelRule<BackendShape> = {
+  rule: BACKEND_TYPES.map((t) => `has(self.${t}) == has(oldSelf.${t})`).join(' && '),
+  message: 'the backend type is immutable: create a new TraceStore to move to another backend',
+  reason: 'FieldValueForbidden',
+  transition: true,
+  check: (self, old) => old === undefined || setBackends(self).join() === setBackends(old).join(),
+};
+
+export const backend = obj(backendProps, [], { description: 'the storage backend: exactly one must be set', rules: [exactlyOneBackend, backendTypeImmutable] });
+
+const computeResources = obj(
+  {
+    cpu: quantity({ description: 'CPU, e.g. 500m' }),
+    memory: quantity({ description: 'memory, e.g. 512Mi' }),
+  },
+  [],
+);
+
+const runtime = obj(
+  {
+    replicas: int({ description: 'runtime pods', minimum: 0, maximum: 100, default: 1 }),
+    image: str({ description: 'runtime image (default: the image this operator was released with)', maxLength: 512, pattern: '^[^\\s]+$', patternHint: 'an image reference without spaces' }),
+    imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
+    resources: obj({ requests: computeResources, limits: computeResources }, [], { description: 'CPU and memory of each runtime pod' }),
+    logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }),
+  },
+  [],
+  { description: 'the runtime pods that serve this store' },
+);
+
+const singleReplicaBackends: CelRule<{ backend?: BackendShape; runtime?: { replicas?: number } }> = {
+  rule: '!(has(self.backend.memory) || has(self.backend.embedded)) || !has(self.runtime) || !has(self.runtime.replicas) || self.runtime.replicas <= 1',
+  message: 'spec.runtime.replicas must be 0 or 1 with the memory or embedded backend: each pod would hold its own data; use a shared backend to scale out',
+  fieldPath: '.runtime.replicas',
+  check: (s) => !(s.backend?.memory !== undefined || s.backend?.embedded !== undefined) || (s.runtime?.replicas ?? 1) <= 1,
+};
+
+export const traceStoreSpec = obj(
+  {
+    backend,
+    retention: duration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup'),
+    runtime,
+    deletionPolicy: enumOf(['Retain', 'Delete'] as const, {
+      description: 'Delete drops the stored data when the TraceStore is deleted; Retain keeps it',
+      default: 'Retain',
+    }),
+  },
+  ['backend'],
+  { rules: [singleReplicaBackends] },
+);
+
+const endpoint = (d: string) => str({ description: d });
+
+export const traceStoreStatus = obj({
+  observedGeneration: int({ minimum: 0, description: 'the .metadata.generation the status reflects' }),
+  conditions,
+  backend: enumOf(BACKEND_TYPES, { description: 'the backend type in use' }),
+  configHash: str({ description: 'hash of the runtime configuration the pods run' }),
+  schemaVersion: str({ description: 'version of the backend schema provisioned' }),
+  replicas: int({ minimum: 0, description: 'runtime pods wanted' }),
+  readyReplicas: int({ minimum: 0, description: 'runtime pods ready' }),
+  endpoints: obj({
+    otlpGrpc: endpoint('OTLP/gRPC receiver'),
+    otlpHttp: endpoint('OTLP/HTTP receiver'),
+    query: endpoint('Jaeger query HTTP API (classic /api and /api/v3)'),
+    queryGrpc: endpoint('Jaeger api_v3 gRPC'),
+    remoteStorage: endpoint('jaeger.storage.v2 remote storage gRPC'),
+    sampling: endpoint('remote sampling HTTP'),
+    samplingGrpc: endpoint('remote sampling gRPC'),
+  }),
+});
+
+export type TraceStoreSpec = Infer<typeof traceStoreSpec>;
+export type TraceStoreStatus = Infer<typeof traceStoreStatus>;
+export type TraceStore = Resource<TraceStoreSpec, TraceStoreStatus>;
+export type BackendSpec = Infer<typeof backend>;
+
+export function backendTypeOf(b: BackendSpec | undefined): BackendType | undefined {
+  const set = setBackends(b as BackendShape | undefined);
+  return set.length === 1 ? set[0] : undefined;
+}
+
+/** The runtime Service is named `<name>-runtime`: the name must make a DNS-1035 label of at most 63 characters. */
+export const TRACESTORE_NAME = {
+  rule: "self.metadata.name.size() <= 55 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+  message: 'metadata.name must start with a letter, contain only lowercase letters, digits and "-", and be at most 55 characters (it names the runtime Service)',
+  check: (name: string): boolean => name.length <= 55 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name),
+};

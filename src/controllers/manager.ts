@@ -1,0 +1,162 @@
+// The operator process: ops endpoints, leader election, informers and controllers, and graceful shutdown.
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { TraceStore } from '../api/tracestore.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import { Informer, type KubeObject } from '../kube/informer.js';
+import { DEFAULT_LEASE, LeaderElector } from '../kube/leader.js';
+import { OperatorMetrics } from '../kube/metrics.js';
+import { serveOps } from '../kube/probes.js';
+import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
+import { Controller } from './controller.js';
+import { CONFIGMAPS, DEPLOYMENTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+
+export const DEFAULT_RUNTIME_IMAGE = 'ghcr.io/jaeger-storage-operator/jaeger-storage-operator:0.1.0';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  /** watch one namespace; all when empty */
+  namespace?: string;
+  workers: number;
+  opsHost: string;
+  opsPort: number;
+  runtimeImage: string;
+  leaderElection: {
+    enabled: boolean;
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  /** called when leadership is lost (default: exit so the pod restarts, like controller-runtime) */
+  onLostLeadership?: () => void;
+}
+
+function podNamespace(): string {
+  if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+  } catch {
+    return 'default';
+  }
+}
+
+export function defaultOperatorOptions(): OperatorOptions {
+  return {
+    namespace: process.env.WATCH_NAMESPACE || undefined,
+    workers: 4,
+    opsHost: '0.0.0.0',
+    opsPort: 8080,
+    runtimeImage: process.env.JSO_RUNTIME_IMAGE || DEFAULT_RUNTIME_IMAGE,
+    leaderElection: {
+      enabled: true,
+      namespace: podNamespace(),
+      name: 'jaeger-storage-operator-leader',
+      identity: `${hostname()}_${process.pid}`,
+      ...DEFAULT_LEASE,
+    },
+  };
+}
+
+export class Operator {
+  readonly metrics = new OperatorMetrics();
+  readonly client: KubeClient;
+  readonly informers: TraceStoreInformers;
+  readonly controller: Controller;
+  private elector?: LeaderElector;
+  private server?: Server & { port: number };
+  private started = false;
+  private stopping = false;
+  private electionDone?: Promise<void>;
+
+  constructor(
+    private readonly o: OperatorOptions,
+    private readonly log: Logger,
+  ) {
+    this.client = KubeClient.load(o.kubeconfig, { userAgent: `jaeger-storage-operator/${o.leaderElection.identity}`, requestCounter: this.metrics.apiRequests });
+    const mk = <T extends KubeObject>(r: typeof TRACESTORES, selector?: string): Informer<T> =>
+      new Informer<T>(this.client, r, log.child({ informer: r.plural }), {
+        namespace: o.namespace,
+        labelSelector: selector,
+        onRestart: (reason) => this.metrics.informerRestarts.inc({ resource: r.plural, reason }),
+      });
+    this.informers = {
+      traceStores: mk<TraceStore & KubeObject>(TRACESTORES),
+      deployments: mk<V1Deployment & KubeObject>(DEPLOYMENTS, MANAGED_SELECTOR),
+      configMaps: mk<V1ConfigMap & KubeObject>(CONFIGMAPS, MANAGED_SELECTOR),
+      services: mk<V1Service & KubeObject>(SERVICES, MANAGED_SELECTOR),
+    };
+    const settings: OperatorSettings = { runtimeImage: o.runtimeImage };
+    const events = new EventRecorder(this.client, 'jaeger-storage-operator', log);
+    const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
+    this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
+    ts.watch((k) => this.controller.enqueue(k));
+  }
+
+  get opsPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : this.started;
+  }
+
+  private allInformers(): Informer<KubeObject>[] {
+    return Object.values(this.informers) as Informer<KubeObject>[];
+  }
+
+  async start(): Promise<void> {
+    this.server = await serveOps(this.o.opsHost, this.o.opsPort, this.metrics.registry, {
+      healthz: () => ({ ok: !this.stopping }),
+      // a standby replica is ready (it serves probes and waits for the lease); a leader once its caches synced
+      readyz: () => {
+        if (this.stopping) return { ok: false, detail: 'shutting down' };
+        if (!this.started) return { ok: true };
+        const pending = this.allInformers().filter((i) => !i.hasSynced).map((i) => i.resource.plural);
+        return pending.length ? { ok: false, detail: `caches not synced: ${pending.join(', ')}` } : { ok: true };
+      },
+    });
+    this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespace: this.o.namespace ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
+    if (!this.o.leaderElection.enabled) return this.startControllers();
+    this.elector = new LeaderElector(this.client, this.o.leaderElection, this.log.child({ component: 'leader-election' }));
+    this.electionDone = this.elector.run(
+      () => {
+        this.metrics.leader.set(1);
+        void this.startControllers();
+      },
+      () => {
+        this.metrics.leader.set(0);
+        (this.o.onLostLeadership ?? (() => process.exit(1)))();
+      },
+    );
+  }
+
+  private async startControllers(): Promise<void> {
+    if (this.stopping) return;
+    this.started = true;
+    for (const i of this.allInformers()) i.start();
+    await Promise.all(this.allInformers().map((i) => i.waitForSync()));
+    if (this.stopping) return;
+    this.log.info('caches synced: starting workers');
+    this.controller.start();
+  }
+
+  /** Graceful: finish in-flight reconciles, stop watches, release the lease. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.controller.stop();
+    await Promise.all(this.allInformers().map((i) => i.stop()));
+    await this.elector?.stop();
+    await this.electionDone;
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.client.close();
+    this.log.info('operator stopped');
+  }
+}

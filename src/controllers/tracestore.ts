@@ -1,0 +1,151 @@
+// TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
+// from the desired state (server-side apply, one field manager) and writes status only when it changed.
+import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION } from '../api/common.js';
+import { validateSpec } from '../api/crds.js';
+import type { FieldError } from '../api/schema.js';
+import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
+import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
+import { findCondition } from '../reconcilers/conditions.js';
+import { BACKENDS } from '../reconcilers/tracestore/backends.js';
+import {
+  LABEL_COMPONENT,
+  LABEL_INSTANCE,
+  type OperatorSettings,
+  desiredRuntime,
+  isSubset,
+} from '../reconcilers/tracestore/desired.js';
+import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
+import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
+import type { ReconcileResult } from './controller.js';
+
+export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
+export const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
+export const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
+export const SERVICES = res('', 'v1', 'Service', 'services');
+
+export const FIELD_MANAGER = 'jaeger-storage-operator';
+
+export interface TraceStoreInformers {
+  traceStores: Informer<TraceStore & KubeObject>;
+  deployments: Informer<V1Deployment & KubeObject>;
+  configMaps: Informer<V1ConfigMap & KubeObject>;
+  services: Informer<V1Service & KubeObject>;
+}
+
+/** Key of the TraceStore that controls `obj`, if any. */
+export function ownerKey(obj: KubeObject): string | undefined {
+  const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'TraceStore' && r.apiVersion === API_VERSION);
+  return ref && obj.metadata.namespace ? `${obj.metadata.namespace}/${ref.name}` : undefined;
+}
+
+/** Spec-relevant change: status-only updates (including our own status writes) do not trigger a reconcile. */
+export function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const m1 = a.metadata;
+  const m2 = b.metadata;
+  return (
+    m1.generation !== m2.generation ||
+    m1.deletionTimestamp !== m2.deletionTimestamp ||
+    JSON.stringify(m1.labels ?? {}) !== JSON.stringify(m2.labels ?? {}) ||
+    JSON.stringify(m1.annotations ?? {}) !== JSON.stringify(m2.annotations ?? {}) ||
+    JSON.stringify(m1.finalizers ?? []) !== JSON.stringify(m2.finalizers ?? [])
+  );
+}
+
+const equalJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a);
+
+export class TraceStoreController {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly inf: TraceStoreInformers,
+    private readonly settings: OperatorSettings,
+    private readonly events: EventRecorder,
+    private readonly log: Logger,
+  ) {}
+
+  /** Wires informer events to the queue: TraceStore spec changes, and any change of an owned child. */
+  watch(enqueue: (key: string) => void): void {
+    this.inf.traceStores.on({
+      add: (o) => enqueue(keyOf(o)),
+      update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
+      delete: (o) => enqueue(keyOf(o)),
+    });
+    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services] as Informer<KubeObject>[]) {
+      const toOwner = (o: KubeObject): void => {
+        const k = ownerKey(o);
+        if (k) enqueue(k);
+      };
+      i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
+    }
+  }
+
+  private async applyIfChanged<T extends KubeObject>(inf: Informer<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
+    const cached = inf.get(keyOf(desired));
+    if (cached && isSubset(desired, cached)) return cached;
+    const path = resourcePath(r, desired.metadata.namespace, desired.metadata.name);
+    this.log.info({ kind: desired.kind, name: keyOf(desired), created: !cached }, cached ? 'updating child' : 'creating child');
+    return this.client.apply<T>(path, desired, FIELD_MANAGER);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const ts = this.inf.traceStores.get(key);
+    if (!ts) return; // deleted: owned children are garbage-collected through their ownerReferences
+    if (ts.metadata.deletionTimestamp) return; // no finalizer of ours: nothing external to clean up yet
+
+    const errors: FieldError[] = [...validateTraceStoreName(ts.metadata.name), ...validateSpec('TraceStore', ts.spec)];
+    const backend = backendTypeOf(ts.spec?.backend);
+    if (backend && ts.status?.backend && ts.status.backend !== backend) {
+      errors.push({ field: 'spec.backend', message: `the backend type is immutable (this store uses ${ts.status.backend}): create a new TraceStore to use ${backend}` });
+    }
+    if (errors.length) return this.writeStatus(ts, { invalid: errors });
+    if (!backend) return; // unreachable: validated above
+    if (!BACKENDS[backend].supported) return this.writeStatus(ts, { backend, unsupported: true });
+
+    const desired = desiredRuntime(ts, this.settings);
+    // ConfigMaps are immutable and named by content hash: create once, never update.
+    if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
+      await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
+    }
+    const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
+    await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
+
+    const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
+    if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
+    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined });
+  }
+
+  /** Deletes configurations of earlier generations once every pod runs the current one. */
+  private async pruneConfigMaps(ts: TraceStore, current: string): Promise<void> {
+    for (const cm of this.inf.configMaps.list()) {
+      const m = cm.metadata;
+      if (m.namespace !== ts.metadata.namespace || m.name === current) continue;
+      if (m.labels?.[LABEL_INSTANCE] !== ts.metadata.name || m.labels?.[LABEL_COMPONENT] !== 'runtime-config') continue;
+      if (!m.ownerReferences?.some((r) => r.uid === ts.metadata.uid)) continue;
+      try {
+        await this.client.request('DELETE', resourcePath(CONFIGMAPS, m.namespace, m.name));
+        this.log.info({ configMap: keyOf(cm) }, 'deleted superseded runtime configuration');
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+  }
+
+  private async writeStatus(ts: TraceStore, observed: Parameters<typeof computeStatus>[1]): Promise<void> {
+    const status = computeStatus(ts, observed, new Date());
+    if (ts.status && equalJson(status, ts.status)) return;
+    await this.client.apply(
+      resourcePath(TRACESTORES, ts.metadata.namespace, ts.metadata.name, 'status'),
+      { apiVersion: API_VERSION, kind: 'TraceStore', metadata: { name: ts.metadata.name, namespace: ts.metadata.namespace }, status },
+      FIELD_MANAGER,
+    );
+    const before = findCondition(ts.status?.conditions, 'Ready');
+    const after = findCondition(status.conditions, 'Ready');
+    if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
+      const warn = after.status === 'False' && ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded'].includes(after.reason);
+      this.events.record(ts as KubeObject, warn ? 'Warning' : 'Normal', after.reason, after.message);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
+import { createHash } from 'node:crypto';
+import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { API_VERSION } from '../../api/common.js';
+import { type BackendType, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
+import { withDefaults } from '../../api/crds.js';
+import { DEFAULT_PORTS, type RuntimeConfig } from '../../runtime/config.js';
+import { BACKENDS } from './backends.js';
+
+export const MANAGED_BY = 'jaeger-storage-operator';
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_COMPONENT = 'app.kubernetes.io/component';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
+export const ANNOTATION_CONFIG_HASH = 'storage.jaegertracing.io/config-hash';
+export const RUNTIME_APP = 'jaeger-storage-runtime';
+export const CONFIG_MOUNT = '/etc/jaeger-storage';
+export const CONFIG_FILE = 'config.yaml';
+
+/** Label selector matching every object the operator manages (used to scope child informers). */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+export interface OperatorSettings {
+  runtimeImage: string;
+}
+
+export interface DesiredRuntime {
+  backend: BackendType;
+  config: RuntimeConfig;
+  configHash: string;
+  configMap: V1ConfigMap;
+  deployment: V1Deployment;
+  service: V1Service;
+}
+
+export const runtimeName = (ts: TraceStore): string => `${ts.metadata.name}-runtime`;
+export const configMapName = (ts: TraceStore, hash: string): string => `${runtimeName(ts)}-${hash}`;
+
+export function selectorLabels(ts: TraceStore): Record<string, string> {
+  return { [LABEL_NAME]: RUNTIME_APP, [LABEL_INSTANCE]: ts.metadata.name };
+}
+
+function commonLabels(ts: TraceStore, component: string): Record<string, string> {
+  return { ...selectorLabels(ts), [LABEL_COMPONENT]: component, [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_PART_OF]: 'jaeger' };
+}
+
+export function ownerRef(ts: TraceStore) {
+  return { apiVersion: API_VERSION, kind: 'TraceStore', name: ts.metadata.name, uid: ts.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+/** The runtime configuration rendered for a TraceStore (spec defaults applied, as the API server stores them). */
+export function renderRuntimeConfig(ts: TraceStore): RuntimeConfig {
+  const spec = withDefaults('TraceStore', ts.spec);
+  const listen = Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, `0.0.0.0:${p}`])) as RuntimeConfig['listen'];
+  const cfg: RuntimeConfig = {
+    apiVersion: API_VERSION,
+    kind: 'RuntimeConfig',
+    traceStore: { namespace: ts.metadata.namespace ?? 'default', name: ts.metadata.name },
+    backend: spec.backend,
+    listen,
+    log: { level: spec.runtime?.logLevel ?? 'info' },
+  };
+  if (spec.retention) cfg.retention = spec.retention;
+  return cfg;
+}
+
+/** Canonical YAML (sorted keys) so equal configs always hash the same. */
+export function canonicalYaml(value: unknown): string {
+  return stringify(value, { sortMapEntries: true, lineWidth: 0 });
+}
+
+export const hashOf = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 10);
+
+const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
+  otlpGrpc: 'otlp-grpc',
+  otlpHttp: 'otlp-http',
+  queryHttp: 'query-http',
+  queryGrpc: 'query-grpc',
+  remoteStorage: 'remote-storage',
+  samplingHttp: 'sampling-http',
+  samplingGrpc: 'sampling-grpc',
+  admin: 'admin',
+};
+
+export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): DesiredRuntime {
+  const spec = withDefaults('TraceStore', ts.spec);
+  const backend = backendTypeOf(spec.backend);
+  if (!backend) throw new Error('desiredRuntime needs a validated spec with exactly one backend');
+  const config = renderRuntimeConfig(ts);
+  const configYaml = canonicalYaml(config);
+  const configHash = hashOf(configYaml);
+  const ns = ts.metadata.namespace ?? 'default';
+  const owner = [ownerRef(ts)];
+  const name = runtimeName(ts);
+  const rt = spec.runtime ?? {};
+  const image = rt.image ?? settings.runtimeImage;
+
+  const configMap: V1ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: configMapName(ts, configHash),
+      namespace: ns,
+      labels: { ...commonLabels(ts, 'runtime-config'), [ANNOTATION_CONFIG_HASH]: configHash },
+      ownerReferences: owner,
+    },
+    immutable: true,
+    data: { [CONFIG_FILE]: configYaml },
+  };
+
+  const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
+  if (rt.resources?.requests) resources.requests = { ...rt.resources.requests };
+  if (rt.resources?.limits) resources.limits = { ...rt.resources.limits };
+
+  const deployment: V1Deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner },
+    spec: {
+      replicas: rt.replicas ?? 1,
+      selector: { matchLabels: selectorLabels(ts) },
+      strategy: BACKENDS[backend].singleWriter ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      revisionHistoryLimit: 3,
+      template: {
+        metadata: { labels: commonLabels(ts, 'runtime'), annotations: { [ANNOTATION_CONFIG_HASH]: configHash } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'runtime',
+              image,
+              imagePullPolicy: rt.imagePullPolicy ?? 'IfNotPresent',
+              args: ['runtime', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
+              ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({ name: PORT_NAMES[k], containerPort: DEFAULT_PORTS[k], protocol: 'TCP' })),
+              readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
+              ...(Object.keys(resources).length ? { resources } : {}),
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }],
+            },
+          ],
+          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }],
+        },
+      },
+    },
+  };
+
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner },
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(ts),
+      ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({
+        name: PORT_NAMES[k],
+        port: DEFAULT_PORTS[k],
+        targetPort: PORT_NAMES[k],
+        protocol: 'TCP',
+        ...(k.endsWith('Grpc') || k === 'remoteStorage' ? { appProtocol: 'grpc' } : {}),
+      })),
+    },
+  };
+
+  return { backend, config, configHash, configMap, deployment, service };
+}
+
+/** Where clients reach the runtime, as listed in status.endpoints. */
+export function endpointsFor(ts: TraceStore): Record<string, string> {
+  const host = `${runtimeName(ts)}.${ts.metadata.namespace ?? 'default'}.svc`;
+  return {
+    otlpGrpc: `${host}:${DEFAULT_PORTS.otlpGrpc}`,
+    otlpHttp: `http://${host}:${DEFAULT_PORTS.otlpHttp}`,
+    query: `http://${host}:${DEFAULT_PORTS.queryHttp}`,
+    queryGrpc: `${host}:${DEFAULT_PORTS.queryGrpc}`,
+    remoteStorage: `${host}:${DEFAULT_PORTS.remoteStorage}`,
+    sampling: `http://${host}:${DEFAULT_PORTS.samplingHttp}`,
+    samplingGrpc: `${host}:${DEFAULT_PORTS.samplingGrpc}`,
+  };
+}
+
+/**
+ * True when every field of `desired` is present and equal in `actual` (arrays must have the same length and
+ * match element by element). Fields the server defaults or other controllers add are ignored, so an object we
+ * applied before compares equal and the steady state writes nothing.
+ */
+export function isSubset(desired: unknown, actual: unknown): boolean {
+  if (desired === null || typeof desired !== 'object') {
+    if (typeof desired === 'number' && typeof actual === 'string') return String(desired) === actual;
+    return desired === actual;
+  }
+  if (Array.isArray(desired)) {
+    return Array.isArray(actual) && actual.length === desired.length && desired.every((d, i) => isSubset(d, actual[i]));
+  }
+  if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+  const a = actual as Record<string, unknown>;
+  return Object.entries(desired as Record<string, unknown>).every(([k, v]) => v === undefined || isSubset(v, a[k]));
+}

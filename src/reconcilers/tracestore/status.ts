@@ -1,0 +1,93 @@
+// The status of a TraceStore, computed from what was observed. Pure.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { FieldError } from '../../api/schema.js';
+import { type BackendType, type TraceStore, type TraceStoreStatus } from '../../api/tracestore.js';
+import { type ConditionInput, mergeConditions } from '../conditions.js';
+import { ANNOTATION_CONFIG_HASH, endpointsFor } from './desired.js';
+
+export interface Observed {
+  backend?: BackendType;
+  invalid?: FieldError[];
+  unsupported?: boolean;
+  configHash?: string;
+  deployment?: V1Deployment;
+}
+
+export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
+
+export function runtimeCondition(d: V1Deployment | undefined, wantHash: string | undefined): ConditionInput {
+  const c = (reason: string, message: string, status: 'True' | 'False' = 'False'): ConditionInput => ({ type: 'RuntimeAvailable', status, reason, message });
+  if (!d) return c('DeploymentMissing', 'the runtime Deployment is being created');
+  const want = d.spec?.replicas ?? 1;
+  const st = d.status ?? {};
+  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return c('RolloutInProgress', 'the Deployment controller has not seen the latest runtime spec yet');
+  if (wantHash && d.spec?.template?.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] !== wantHash) return c('RolloutInProgress', 'the runtime Deployment is being updated to the new configuration');
+  if (want === 0) return c('ScaledToZero', 'spec.runtime.replicas is 0: no runtime pod serves this store');
+  const updated = st.updatedReplicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const total = st.replicas ?? 0;
+  if (updated < want) return c('RolloutInProgress', `${updated} of ${want} runtime pods run the current configuration`);
+  if (total > updated) return c('RolloutInProgress', `${total - updated} old runtime pod(s) still terminating`);
+  const failure = st.conditions?.find((x) => x.type === 'ReplicaFailure' && x.status === 'True');
+  if (failure) return c('ReplicaFailure', failure.message ?? 'the Deployment cannot create pods');
+  if (available < want) {
+    const progressing = st.conditions?.find((x) => x.type === 'Progressing');
+    if (progressing?.status === 'False') return c('ProgressDeadlineExceeded', progressing.message ?? 'the rollout is stuck: check the runtime pods (kubectl describe pods)');
+    return c('PodsNotReady', `${available} of ${want} runtime pods are available`);
+  }
+  return c('Available', `${available} of ${want} runtime pods available`, 'True');
+}
+
+function message(errors: FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
+export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStoreStatus {
+  const gen = ts.metadata.generation ?? 0;
+  const prev = ts.status ?? {};
+  let conds: ConditionInput[];
+  if (o.invalid?.length) {
+    const msg = message(o.invalid);
+    conds = [
+      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: msg },
+      { type: 'BackendReachable', status: 'Unknown', reason: 'InvalidSpec', message: 'not checked: the spec is invalid' },
+      { type: 'SchemaReady', status: 'Unknown', reason: 'InvalidSpec', message: 'not checked: the spec is invalid' },
+      { type: 'RuntimeAvailable', status: 'Unknown', reason: 'InvalidSpec', message: 'not changed: the spec is invalid' },
+    ];
+  } else if (o.unsupported) {
+    const msg = `the ${o.backend} backend is not supported by this operator version; use spec.backend.memory or upgrade the operator`;
+    conds = [
+      { type: 'Ready', status: 'False', reason: 'BackendNotSupported', message: msg },
+      { type: 'BackendReachable', status: 'Unknown', reason: 'BackendNotSupported', message: msg },
+      { type: 'SchemaReady', status: 'Unknown', reason: 'BackendNotSupported', message: msg },
+      { type: 'RuntimeAvailable', status: 'Unknown', reason: 'BackendNotSupported', message: msg },
+    ];
+  } else {
+    const runtime = runtimeCondition(o.deployment, o.configHash);
+    const backendOk: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
+    const schemaOk: ConditionInput = { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
+    const ready: ConditionInput =
+      runtime.status === 'True'
+        ? { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' }
+        : { type: 'Ready', status: 'False', reason: runtime.reason, message: runtime.message };
+    conds = [ready, backendOk, schemaOk, runtime];
+  }
+  const status: TraceStoreStatus = {
+    observedGeneration: gen,
+    conditions: mergeConditions(prev.conditions, conds, gen, now),
+  };
+  const backend = o.invalid?.length ? prev.backend : o.backend;
+  if (backend) status.backend = backend;
+  const hash = o.invalid?.length ? prev.configHash : o.configHash;
+  if (hash) status.configHash = hash;
+  if (o.deployment) {
+    status.replicas = o.deployment.spec?.replicas ?? 0;
+    status.readyReplicas = o.deployment.status?.readyReplicas ?? 0;
+  } else if (!o.invalid?.length && !o.unsupported) {
+    status.replicas = 0;
+    status.readyReplicas = 0;
+  }
+  if (!o.invalid?.length && !o.unsupported) status.endpoints = endpointsFor(ts);
+  else if (prev.endpoints) status.endpoints = prev.endpoints;
+  return status;
+}

@@ -1,0 +1,84 @@
+// The runtime's configuration file: rendered by the operator into a ConfigMap, or written by hand for
+// `npm run runtime -- --config FILE`. Declared with the same schema builder as the CRDs, so it is validated at
+// start with errors that name the field.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { backend } from '../api/tracestore.js';
+import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
+import { applyDefaults, enumOf, obj, str, type FieldError, type Infer } from '../api/schema.js';
+
+const listen = (def: string) =>
+  str({ pattern: '^([^\\s]*):([0-9]{1,5})$', patternHint: 'host:port, e.g. 0.0.0.0:4317 or 127.0.0.1:0', default: def });
+
+export const DEFAULT_PORTS = {
+  otlpGrpc: 4317,
+  otlpHttp: 4318,
+  queryHttp: 16686,
+  queryGrpc: 16685,
+  remoteStorage: 17271,
+  samplingHttp: 5778,
+  samplingGrpc: 5779,
+  admin: 8888,
+} as const;
+
+export const runtimeConfigSchema = obj(
+  {
+    apiVersion: enumOf(['storage.jaegertracing.io/v1alpha1'] as const),
+    kind: enumOf(['RuntimeConfig'] as const),
+    traceStore: obj({ namespace: str({ minLength: 1 }), name: str({ minLength: 1 }) }, ['name']),
+    backend,
+    retention: str({ pattern: DURATION_PATTERN, patternHint: DURATION_HINT }),
+    listen: obj(
+      Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, listen(`0.0.0.0:${p}`)])) as Record<keyof typeof DEFAULT_PORTS, ReturnType<typeof listen>>,
+    ),
+    log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }),
+  },
+  ['apiVersion', 'kind', 'backend'],
+);
+
+export type RuntimeConfig = Infer<typeof runtimeConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly errors: FieldError[],
+  ) {
+    super(`invalid runtime configuration in ${source}:\n${errors.map((e) => `  - ${e.field}: ${e.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates and fills defaults. Throws ConfigError listing every problem. */
+export function parseRuntimeConfig(value: unknown, source = 'config'): RuntimeConfig {
+  const errors: FieldError[] = [];
+  runtimeConfigSchema.validate(value, 'config', errors);
+  if (errors.length) throw new ConfigError(source, errors);
+  return applyDefaults(runtimeConfigSchema.toOpenAPI(), value as RuntimeConfig);
+}
+
+export function loadRuntimeConfig(file: string): RuntimeConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(file, [{ field: 'config', message: `cannot read YAML: ${e instanceof Error ? e.message : String(e)}` }]);
+  }
+  return parseRuntimeConfig(raw, file);
+}
+
+/** The configuration used when none is given: memory backend, default ports. */
+export function defaultRuntimeConfig(): RuntimeConfig {
+  return parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory: {} } }, 'defaults');
+}
+
+/** Applies JSO_* environment overrides, e.g. JSO_LOG_LEVEL=debug, JSO_LISTEN_OTLP_HTTP=127.0.0.1:4318. */
+export function withEnvOverrides(cfg: RuntimeConfig, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const out = structuredClone(cfg);
+  if (env.JSO_LOG_LEVEL) out.log = { ...out.log, level: env.JSO_LOG_LEVEL as 'info' };
+  for (const k of Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]) {
+    const envKey = `JSO_LISTEN_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    const v = env[envKey];
+    if (v) out.listen = { ...out.listen, [k]: v };
+  }
+  return parseRuntimeConfig(out, 'environment overrides');
+}
