@@ -309,7 +309,10 @@ export function obj<P extends Props, R extends keyof P & string = never>(
 
 /** Applies the schema's defaults to a copy of `value` (what the API server does on admission). */
 export function applyDefaults<T>(schema: OpenAPISchema, value: T): T {
-  if (value === undefined || value === null) return (schema.default !== undefined ? structuredClone(schema.default) : value) as T;
+  if (value === undefined || value === null) {
+    if (schema.default === undefined) return value;
+    value = structuredClone(schema.default) as T; // then default inside it, as the API server does
+  }
   if (schema.type === 'object' && schema.properties && typeof value === 'object' && !Array.isArray(value)) {
     const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     for (const [k, s] of Object.entries(schema.properties)) {

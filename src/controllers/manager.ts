@@ -124,7 +124,7 @@ export class Operator {
     });
     this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespace: this.o.namespace ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
     if (!this.o.leaderElection.enabled) return this.startControllers();
-    this.elector = new LeaderElector(this.client, this.o.leaderElection, this.log.child({ component: 'leader-election' }));
+    this.elector = new LeaderElector(this.client, this.o.leaderElection, this.log.child({ subsystem: 'leader-election' }));
     this.electionDone = this.elector.run(
       () => {
         this.metrics.leader.set(1);

@@ -76,6 +76,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+const WATCHDOG = `"$@" & c=$!
+stop() { kill -TERM $c 2>/dev/null; for i in $(seq 50); do kill -0 $c 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL $c 2>/dev/null; exit 0; }
+trap stop TERM INT
+while kill -0 "$JSO_PARENT_PID" 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 1 & wait $!; done
+stop`;
+
 /** Only what Deployments, garbage collection and namespaces need: fewer controllers start faster on 2 cores. */
 const CONTROLLERS = [
   'deployment-controller',
@@ -124,7 +130,11 @@ export class ControlPlane {
   private spawnLogged(name: string, bin: string, args: string[]): ChildProcess {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const fd = openSync(join(this.dir, 'logs', `${name}.log`), 'a');
-    const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: false });
+    // bash watchdog: the component also stops when this process dies without cleaning up (kill -9, crash)
+    const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, JSO_PARENT_PID: String(process.pid) },
+    });
     closeSync(fd);
     proc.on('exit', (code, sig) => {
       if (!this.stopping) this.log(`${name} exited unexpectedly (code ${code}, signal ${sig}); see ${join(this.dir, 'logs', `${name}.log`)}`);

@@ -30,8 +30,10 @@ export const runtimeConfigSchema = obj(
     retention: str({ pattern: DURATION_PATTERN, patternHint: DURATION_HINT }),
     listen: obj(
       Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, listen(`0.0.0.0:${p}`)])) as Record<keyof typeof DEFAULT_PORTS, ReturnType<typeof listen>>,
+      [],
+      { default: {} },
     ),
-    log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }),
+    log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),
   },
   ['apiVersion', 'kind', 'backend'],
 );

@@ -1,0 +1,121 @@
+// `npm start`: a first try on one machine. Without a kubeconfig it starts a local control plane (etcd,
+// kube-apiserver, controller-manager, scheduler, kwok); it installs the CRDs, runs the operator, applies
+// config/samples/tracestore-memory.yaml and runs the runtime on loopback with the configuration the operator
+// rendered (kwok's pods are simulated, so the real runtime process runs here). Ctrl-C stops all of it.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import type { TraceStore } from '../api/tracestore.js';
+import { Operator, defaultOperatorOptions } from '../controllers/manager.js';
+import { TRACESTORES } from '../controllers/tracestore.js';
+import { KubeClient, res, resourcePath } from '../kube/client.js';
+import { createLogger } from '../log.js';
+import { CONFIG_FILE, configMapName } from '../reconcilers/tracestore/desired.js';
+import { parseRuntimeConfig } from '../runtime/config.js';
+import { startRuntime } from '../runtime/server.js';
+import { ControlPlane, REPO_ROOT } from './controlplane.js';
+import { installCrds } from './install.js';
+
+const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
+
+function existingKubeconfig(): string | undefined {
+  const env = process.env.KUBECONFIG?.split(':').find((p) => p && existsSync(p));
+  if (env) return env;
+  const home = join(homedir(), '.kube', 'config');
+  return existsSync(home) ? home : undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runLocal(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'control-plane': { type: 'boolean', default: false } } });
+  const log = createLogger('local', process.env.LOG_LEVEL ?? 'warn');
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.log('\nstopping everything local mode started ...');
+    stopAll().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    let kubeconfig = values['control-plane'] ? undefined : existingKubeconfig();
+    if (kubeconfig) {
+      console.log(`using the cluster of ${kubeconfig}`);
+    } else {
+      console.log('no kubeconfig found: starting a local control plane (first run builds it from Go modules: ~10 min)');
+      const cp = new ControlPlane({ build: true, nodes: 1, log: (l) => console.log(l) });
+      stops.push(() => cp.stop());
+      kubeconfig = (await cp.start()).kubeconfig;
+    }
+    const client = KubeClient.load(kubeconfig);
+    stops.push(async () => client.close());
+    await installCrds(client);
+    console.log('CRDs installed: tracestores, samplingpolicies, streamingjobs (storage.jaegertracing.io/v1alpha1)');
+
+    const o = defaultOperatorOptions();
+    o.kubeconfig = kubeconfig;
+    o.opsHost = '127.0.0.1';
+    o.opsPort = 0;
+    o.leaderElection.enabled = false;
+    const op = new Operator(o, createLogger('operator', process.env.LOG_LEVEL ?? 'warn'));
+    stops.push(() => op.stop());
+    await op.start();
+    console.log(`operator running: http://127.0.0.1:${op.opsPort}/metrics`);
+
+    if (!values['control-plane'] && existingKubeconfig()) {
+      console.log('operator is reconciling TraceStores in that cluster; Ctrl-C to stop');
+      return;
+    }
+    const sample = parse(readFileSync(join(REPO_ROOT, 'config/samples/tracestore-memory.yaml'), 'utf8')) as TraceStore;
+    sample.metadata.namespace = 'default';
+    await client.apply(resourcePath(TRACESTORES, 'default', sample.metadata.name), sample, 'kubectl-local');
+    console.log(`applied config/samples/tracestore-memory.yaml (TraceStore default/${sample.metadata.name})`);
+
+    // wait for Ready, then run the runtime here with the configuration the operator rendered
+    const t0 = Date.now();
+    let ts: TraceStore | undefined;
+    while (Date.now() - t0 < 60_000) {
+      ts = await client.get<TraceStore>(resourcePath(TRACESTORES, 'default', sample.metadata.name));
+      if (ts.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ts.status.configHash) break;
+      await sleep(200);
+    }
+    const ready = ts?.status?.conditions?.find((c) => c.type === 'Ready');
+    console.log(`TraceStore Ready=${ready?.status} (${ready?.reason}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (!ts?.status?.configHash) throw new Error(`the TraceStore did not become Ready: ${ready?.message ?? 'no status'}`);
+    const cm = await client.get<{ data: Record<string, string> }>(resourcePath(CONFIGMAPS, 'default', configMapName(ts, ts.status.configHash)));
+    const cfg = parseRuntimeConfig(parse(cm.data[CONFIG_FILE] ?? ''), `ConfigMap ${configMapName(ts, ts.status.configHash)}`);
+    for (const k of Object.keys(cfg.listen ?? {}) as (keyof NonNullable<typeof cfg.listen>)[]) {
+      cfg.listen![k] = cfg.listen![k]!.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+    }
+    const rt = await startRuntime(cfg, log);
+    stops.push(() => rt.stop());
+    const l = cfg.listen!;
+    console.log(
+      [
+        '',
+        'Local mode is up. This runtime version serves its ops endpoints; its configured listeners are:',
+        `  runtime health/metrics  http://${l.admin}/readyz  http://${l.admin}/metrics`,
+        `  OTLP gRPC               ${l.otlpGrpc}`,
+        `  OTLP HTTP               http://${l.otlpHttp}/v1/traces`,
+        `  Jaeger query            http://${l.queryHttp}/api/services`,
+        `  kubectl                 export KUBECONFIG=${kubeconfig}; kubectl get tracestores`,
+        'Ctrl-C stops everything.',
+      ].join('\n'),
+    );
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,160 @@
+// Shared helpers for tests against the real control plane started by test/env/jest-global-setup.ts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import type { TraceStore } from '../src/api/tracestore.js';
+import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/controllers/manager.js';
+import { TRACESTORES } from '../src/controllers/tracestore.js';
+import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const NAMESPACES = res('', 'v1', 'Namespace', 'namespaces', false);
+export { TRACESTORES };
+
+export function kubeconfig(): string {
+  const k = process.env.JSO_TEST_KUBECONFIG;
+  if (!k) throw new Error('JSO_TEST_KUBECONFIG is not set: run the tests with `npm test` (jest global setup starts the control plane)');
+  return k;
+}
+
+export const testClient = (): KubeClient => KubeClient.load(kubeconfig(), { userAgent: 'jso-test' });
+
+export async function createNamespace(client: KubeClient, prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await client.request('POST', resourcePath(NAMESPACES), { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+  // the namespace's default ServiceAccount must exist before pods can be created in it
+  await waitFor(`ServiceAccount ${name}/default`, async () => {
+    try {
+      await client.get(`/api/v1/namespaces/${name}/serviceaccounts/default`);
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  });
+  return name;
+}
+
+/** Polls `check` every `intervalMs` until it returns a truthy value or the deadline passes (bounded). */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function memoryStore(name: string, namespace: string, maxTraces = 1000): TraceStore {
+  return {
+    apiVersion: 'storage.jaegertracing.io/v1alpha1',
+    kind: 'TraceStore',
+    metadata: { name, namespace },
+    spec: { backend: { memory: { maxTraces } } },
+  };
+}
+
+export async function applyStore(client: KubeClient, ts: TraceStore): Promise<TraceStore> {
+  return client.apply<TraceStore>(resourcePath(TRACESTORES, ts.metadata.namespace, ts.metadata.name), ts, 'jso-test');
+}
+
+export async function getStore(client: KubeClient, ns: string, name: string): Promise<TraceStore> {
+  return client.get<TraceStore>(resourcePath(TRACESTORES, ns, name));
+}
+
+export const conditionOf = (ts: TraceStore, type: string) => ts.status?.conditions?.find((c) => c.type === type);
+
+export async function waitReady(client: KubeClient, ns: string, name: string, timeoutMs = 60_000): Promise<TraceStore> {
+  return waitFor(`TraceStore ${ns}/${name} Ready=True`, async () => {
+    const ts = await getStore(client, ns, name);
+    return conditionOf(ts, 'Ready')?.status === 'True' && ts.status?.observedGeneration === ts.metadata.generation ? ts : undefined;
+  }, timeoutMs);
+}
+
+/** An operator inside the test process (no leader election unless asked), watching one namespace. */
+export async function startInProcessOperator(namespace: string | undefined, overrides: Partial<OperatorOptions> = {}): Promise<Operator> {
+  const o = defaultOperatorOptions();
+  o.kubeconfig = kubeconfig();
+  o.namespace = namespace;
+  o.opsHost = '127.0.0.1';
+  o.opsPort = 0;
+  o.runtimeImage = 'jaeger-storage-operator:test';
+  o.leaderElection.enabled = false;
+  Object.assign(o, overrides);
+  const op = new Operator(o, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  await op.start();
+  return op;
+}
+
+export interface OperatorProcess {
+  proc: ChildProcess;
+  identity: string;
+  output: () => string;
+  opsPort: () => Promise<number>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** The operator as a separate OS process (`node dist/src/cli.js operator`), so tests can kill -9 it. */
+export function spawnOperator(args: string[], env: Record<string, string> = {}): OperatorProcess {
+  const identity = `op-${randomBytes(3).toString('hex')}`;
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'operator', '--ops-bind-address', '127.0.0.1:0', ...args], {
+    env: { ...process.env, KUBECONFIG: kubeconfig(), HOSTNAME: identity, JSO_RUNTIME_IMAGE: 'jaeger-storage-operator:test', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    proc,
+    identity,
+    output: () => out,
+    exited,
+    opsPort: () =>
+      waitFor('operator ops port in its log', async () => {
+        const m = /"port":(\d+)[^\n]*ops server listening/.exec(out);
+        return m ? Number(m[1]) : undefined;
+      }, 20_000),
+    kill: (signal = 'SIGKILL') => proc.kill(signal),
+  };
+}
+
+/** GET http(s) text from a loopback URL. */
+export function fetchText(url: string, token?: string): Promise<{ code: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) return reject(new Error(`refusing to dial non-loopback ${url}`));
+    const get = u.protocol === 'https:' ? https.get : http.get;
+    const req = get(url, { headers: token ? { Authorization: `Bearer ${token}` } : {}, rejectUnauthorized: false, timeout: 10_000 }, (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => (body += c.toString()));
+      r.on('end', () => resolve({ code: r.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Sums a Prometheus counter over the series whose labels match all of `labels`. */
+export function sumMetric(text: string, name: string, labels: Record<string, string | RegExp> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^[^{ ]+(?:\{(.*)\})? ([^ ]+)/.exec(line);
+    if (!m) continue;
+    const lbls = Object.fromEntries([...(m[1] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    const ok = Object.entries(labels).every(([k, v]) => (v instanceof RegExp ? v.test(lbls[k] ?? '') : lbls[k] === v));
+    if (ok) sum += Number(m[2]);
+  }
+  return sum;
+}
