@@ -1,6 +1,7 @@
 // Shared helpers for tests against the real control plane started by test/env/jest-global-setup.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { dirname, join } from 'node:path';
@@ -157,4 +158,30 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
     if (ok) sum += Number(m[2]);
   }
   return sum;
+}
+
+export interface AuditEvent {
+  verb: string;
+  userAgent?: string;
+  stageTimestamp: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+}
+
+/** Write requests the API server recorded in its audit log (every create/update/patch/delete). */
+export function auditedWrites(filter: (e: AuditEvent) => boolean = () => true): AuditEvent[] {
+  const dir = process.env.JSO_TEST_CP_DIR;
+  if (!dir) throw new Error('JSO_TEST_CP_DIR is not set: run the tests with `npm test`');
+  let text = '';
+  try {
+    text = readFileSync(join(dir, 'audit.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.responseStatus?.code === undefined || e.responseStatus.code < 400)
+    .filter(filter);
 }

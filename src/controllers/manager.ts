@@ -58,7 +58,7 @@ export function defaultOperatorOptions(): OperatorOptions {
       enabled: true,
       namespace: podNamespace(),
       name: 'jaeger-storage-operator-leader',
-      identity: `${hostname()}_${process.pid}`,
+      identity: `${process.env.HOSTNAME || hostname()}_${process.pid}`,
       ...DEFAULT_LEASE,
     },
   };

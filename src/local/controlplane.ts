@@ -22,6 +22,9 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** build missing binaries first (can take minutes on a cold machine) */
   build?: boolean;
+  /** runs once the API server is ready and before the controllers start (e.g. install CRDs, so the garbage
+   * collector knows them from its first discovery instead of after its 30 s resync) */
+  beforeControllers?: (kubeconfig: string) => Promise<void>;
 }
 
 export interface ControlPlaneInfo {
@@ -187,6 +190,11 @@ export class ControlPlane {
       '--log-level=warn',
     ]);
 
+    // audit log of every write (metadata only): lets tests prove from the server side what a client wrote
+    writeFileSync(
+      join(this.dir, 'audit-policy.yaml'),
+      ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '- level: Metadata', '  verbs: [create, update, patch, delete, deletecollection]', '- level: None', ''].join('\n'),
+    );
     const server = `https://127.0.0.1:${apiPort}`;
     this.log(`starting kube-apiserver on ${server}`);
     this.spawnLogged('kube-apiserver', bin.apiserver, [
@@ -205,6 +213,10 @@ export class ControlPlane {
       '--endpoint-reconciler-type=none',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
+      `--audit-policy-file=${join(this.dir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${join(this.dir, 'audit.log')}`,
+      '--audit-log-mode=batch',
+      '--audit-log-batch-max-wait=1s',
       '--v=0',
     ]);
     await this.waitReady(`${server}/readyz`, token, 'kube-apiserver', 120_000);
@@ -233,6 +245,7 @@ export class ControlPlane {
       { mode: 0o600 },
     );
 
+    await this.o.beforeControllers?.(kubeconfig);
     this.log('starting kube-controller-manager, kube-scheduler and kwok');
     this.spawnLogged('kube-controller-manager', bin.controllerManager, [
       `--kubeconfig=${kubeconfig}`,

@@ -55,7 +55,16 @@ export async function runLocal(argv: string[]): Promise<void> {
       console.log(`using the cluster of ${kubeconfig}`);
     } else {
       console.log('no kubeconfig found: starting a local control plane (first run builds it from Go modules: ~10 min)');
-      const cp = new ControlPlane({ build: true, nodes: 1, log: (l) => console.log(l) });
+      const cp = new ControlPlane({
+        build: true,
+        nodes: 1,
+        log: (l) => console.log(l),
+        beforeControllers: async (kc) => {
+          const c = KubeClient.load(kc);
+          await installCrds(c);
+          c.close();
+        },
+      });
       stops.push(() => cp.stop());
       kubeconfig = (await cp.start()).kubeconfig;
     }

@@ -16,14 +16,19 @@ export default async function setup(): Promise<void> {
       throw new Error(`could not build the test control plane (${e instanceof Error ? e.message : String(e)}).\nRun: bash test/env/build-binaries.sh`);
     }
   }
-  const cp = new ControlPlane({ nodes: 3, log: (l) => process.stderr.write(`${l}\n`) });
+  const cp = new ControlPlane({
+    nodes: 3,
+    log: (l) => process.stderr.write(`${l}\n`),
+    beforeControllers: async (kubeconfig) => {
+      const client = KubeClient.load(kubeconfig);
+      await installCrds(client);
+      client.close();
+    },
+  });
   globalThis.__JSO_CONTROL_PLANE__ = cp;
   const info = await cp.start();
   process.env.JSO_TEST_KUBECONFIG = info.kubeconfig;
   process.env.JSO_TEST_APISERVER = info.server;
   process.env.JSO_TEST_TOKEN = info.token;
   process.env.JSO_TEST_CP_DIR = info.dir;
-  const client = KubeClient.load(info.kubeconfig);
-  await installCrds(client);
-  client.close();
 }

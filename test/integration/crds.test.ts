@@ -1,0 +1,122 @@
+// The CRDs on a real kube-apiserver: samples are admitted, bad manifests are rejected with messages that name
+// the field, the backend type cannot change, and the operator re-validates objects admitted under looser rules.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { KINDS, crdFor } from '../../src/api/crds.js';
+import { ApiError, type KubeClient, resourcePath } from '../../src/kube/client.js';
+import { CRDS, installCrds } from '../../src/local/install.js';
+import { ROOT, applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor } from '../helpers.js';
+
+interface OperatorSpecObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: unknown;
+}
+
+const PLURAL: Record<string, string> = { TraceStore: 'tracestores', SamplingPolicy: 'samplingpolicies', StreamingJob: 'streamingjobs' };
+const pathFor = (o: OperatorSpecObject, ns: string) => `/apis/storage.jaegertracing.io/v1alpha1/namespaces/${ns}/${PLURAL[o.kind]}`;
+
+async function create(client: KubeClient, o: OperatorSpecObject, ns: string, dryRun = true): Promise<void> {
+  await client.request('POST', pathFor(o, ns), { body: { ...o, metadata: { ...o.metadata, namespace: ns } }, query: { fieldValidation: 'Strict', ...(dryRun ? { dryRun: 'All' } : {}) } });
+}
+
+let client: KubeClient;
+let ns: string;
+
+beforeAll(async () => {
+  client = testClient();
+  ns = await createNamespace(client, 'crds');
+});
+afterAll(() => client.close());
+
+describe('samples', () => {
+  const files = readdirSync(join(ROOT, 'config/samples')).filter((f) => f.endsWith('.yaml'));
+  it('has samples', () => expect(files.length).toBeGreaterThan(0));
+  it.each(files)('config/samples/%s is accepted by the API server', async (file) => {
+    for (const doc of parseAllDocuments(readFileSync(join(ROOT, 'config/samples', file), 'utf8'))) {
+      await create(client, doc.toJS() as OperatorSpecObject, ns);
+    }
+  });
+});
+
+describe('invalid manifests', () => {
+  const dir = join(ROOT, 'test/fixtures/invalid');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  it.each(files)('%s is rejected with a message naming the field', async (file) => {
+    const text = readFileSync(join(dir, file), 'utf8');
+    const expected = [...text.matchAll(/^# expect: (.*)$/gm)].map((m) => m[1]!);
+    expect(expected.length).toBeGreaterThan(0);
+    const err = await create(client, parseAllDocuments(text)[0]!.toJS() as OperatorSpecObject, ns).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApiError);
+    expect([400, 422]).toContain((err as ApiError).code);
+    for (const s of expected) expect((err as ApiError).message).toContain(s);
+  });
+});
+
+describe('immutability', () => {
+  it('refuses to change the backend type of an existing TraceStore', async () => {
+    await applyStore(client, memoryStore('immutable', ns));
+    const err = await client
+      .apply(resourcePath({ group: 'storage.jaegertracing.io', version: 'v1alpha1', plural: 'tracestores', kind: 'TraceStore', namespaced: true }, ns, 'immutable'), {
+        apiVersion: 'storage.jaegertracing.io/v1alpha1',
+        kind: 'TraceStore',
+        metadata: { name: 'immutable', namespace: ns },
+        spec: { backend: { embedded: { size: '1Gi' } } },
+      }, 'jso-test')
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).message).toContain('the backend type is immutable');
+  });
+});
+
+describe('re-validation in reconcile', () => {
+  // An object admitted by an older, looser CRD must still be caught by the operator: relax the CRD, create a
+  // spec the current rules reject, and expect Ready=False/InvalidSpec naming the field. The CRD is restored after.
+  it('reports InvalidSpec with the field and leaves the runtime untouched', async () => {
+    const crd = crdFor(KINDS.TraceStore) as { metadata: { name: string }; spec: { versions: { schema: { openAPIV3Schema: unknown } }[] } };
+    const strip = (s: unknown): unknown => {
+      if (Array.isArray(s)) return s.map(strip);
+      if (!s || typeof s !== 'object') return s;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(s)) if (!['x-kubernetes-validations', 'minimum', 'maximum'].includes(k)) out[k] = strip(v);
+      return out;
+    };
+    crd.spec.versions[0]!.schema.openAPIV3Schema = strip(crd.spec.versions[0]!.schema.openAPIV3Schema);
+    const op = await startInProcessOperator(ns);
+    try {
+      // same field manager as the installer, so the omitted rules are really removed (server-side apply)
+      await client.apply(resourcePath(CRDS, undefined, crd.metadata.name), crd, 'jaeger-storage-operator', true);
+      await waitFor('relaxed CRD in effect', async () => {
+        try {
+          await create(client, { ...memoryStore('probe', ns), spec: { backend: { memory: { maxTraces: 0 } } } } as OperatorSpecObject, ns);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      await applyStore(client, { ...memoryStore('loose', ns), spec: { backend: { memory: { maxTraces: 0 } }, runtime: { replicas: 3 } } });
+      const ts = await waitFor('InvalidSpec', async () => {
+        const t = await getStore(client, ns, 'loose');
+        return conditionOf(t, 'Ready')?.reason === 'InvalidSpec' ? t : undefined;
+      });
+      const ready = conditionOf(ts, 'Ready')!;
+      expect(ready.status).toBe('False');
+      expect(ready.message).toContain('spec.backend.memory.maxTraces: must be >= 1 (got 0)');
+      expect(ready.message).toContain('spec.runtime.replicas');
+      expect(ready.observedGeneration).toBe(ts.metadata.generation);
+      // nothing was deployed for an invalid spec
+      await expect(client.get(`/apis/apps/v1/namespaces/${ns}/deployments/loose-runtime`)).rejects.toMatchObject({ code: 404 });
+    } finally {
+      await installCrds(client);
+      await waitFor('strict CRD back in effect', async () =>
+        create(client, { ...memoryStore('probe', ns), spec: { backend: { memory: { maxTraces: 0 } } } } as OperatorSpecObject, ns).then(() => false, () => true),
+      );
+      await op.stop();
+    }
+  });
+});
