@@ -10,4 +10,5 @@ export default {
   testTimeout: 120000,
   maxWorkers: 2,
   verbose: true,
+  reporters: ['default', '<rootDir>/test/env/summary-reporter.cjs'],
 };

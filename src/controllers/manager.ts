@@ -15,7 +15,8 @@ import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracesto
 import { Controller } from './controller.js';
 import { CONFIGMAPS, DEPLOYMENTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
-export const DEFAULT_RUNTIME_IMAGE = 'ghcr.io/jaeger-storage-operator/jaeger-storage-operator:0.1.0';
+/** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
+export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
 
 export interface OperatorOptions {
   kubeconfig?: string;

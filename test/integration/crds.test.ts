@@ -41,6 +41,20 @@ describe('samples', () => {
   });
 });
 
+describe('install manifests', () => {
+  it('config/install/operator.yaml is accepted by the API server (server-side dry run)', async () => {
+    const docs = parseAllDocuments(readFileSync(join(ROOT, 'config/install/operator.yaml'), 'utf8')).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } });
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment']);
+    const plural: Record<string, string> = { Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments' };
+    for (const d of docs) {
+      const base = d.apiVersion.includes('/') ? `/apis/${d.apiVersion}` : `/api/${d.apiVersion}`;
+      const path = `${base}${d.metadata.namespace ? `/namespaces/${ns}` : ''}/${plural[d.kind]}`;
+      const body = d.metadata.namespace ? { ...d, metadata: { ...d.metadata, namespace: ns } } : d;
+      await client.request('POST', path, { body, query: { dryRun: 'All', fieldValidation: 'Strict' } });
+    }
+  });
+});
+
 describe('invalid manifests', () => {
   const dir = join(ROOT, 'test/fixtures/invalid');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
