@@ -13,7 +13,7 @@ import { TRACESTORES } from '../controllers/tracestore.js';
 import { KubeClient, res, resourcePath } from '../kube/client.js';
 import { createLogger } from '../log.js';
 import { CONFIG_FILE, configMapName } from '../reconcilers/tracestore/desired.js';
-import { parseRuntimeConfig } from '../runtime/config.js';
+import { parseRuntimeConfig, withEnvOverrides } from '../runtime/config.js';
 import { startRuntime } from '../runtime/server.js';
 import { ControlPlane, REPO_ROOT } from './controlplane.js';
 import { installCrds } from './install.js';
@@ -104,18 +104,20 @@ export async function runLocal(argv: string[]): Promise<void> {
     console.log(`TraceStore Ready=${ready?.status} (${ready?.reason}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (!ts?.status?.configHash) throw new Error(`the TraceStore did not become Ready: ${ready?.message ?? 'no status'}`);
     const cm = await client.get<{ data: Record<string, string> }>(resourcePath(CONFIGMAPS, 'default', configMapName(ts, ts.status.configHash)));
-    const cfg = parseRuntimeConfig(parse(cm.data[CONFIG_FILE] ?? ''), `ConfigMap ${configMapName(ts, ts.status.configHash)}`);
-    for (const k of Object.keys(cfg.listen ?? {}) as (keyof NonNullable<typeof cfg.listen>)[]) {
-      cfg.listen![k] = cfg.listen![k]!.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+    // the rendered configuration, moved to loopback; JSO_LISTEN_* overrides still apply
+    const rendered = parseRuntimeConfig(parse(cm.data[CONFIG_FILE] ?? ''), `ConfigMap ${configMapName(ts, ts.status.configHash)}`);
+    for (const k of Object.keys(rendered.listen ?? {}) as (keyof NonNullable<typeof rendered.listen>)[]) {
+      rendered.listen![k] = rendered.listen![k]!.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
     }
+    const cfg = withEnvOverrides(rendered);
     const rt = await startRuntime(cfg, log);
     stops.push(() => rt.stop());
     const l = cfg.listen!;
     console.log(
       [
         '',
-        'Local mode is up. This runtime version serves its ops endpoints; its configured listeners are:',
-        `  runtime health/metrics  http://${l.admin}/readyz  http://${l.admin}/metrics`,
+        'Local mode is up. This runtime version serves its ops endpoints only; OTLP and query listeners are configured but not served yet:',
+        `  runtime health/metrics  http://127.0.0.1:${rt.adminPort}/readyz  http://127.0.0.1:${rt.adminPort}/metrics`,
         `  OTLP gRPC               ${l.otlpGrpc}`,
         `  OTLP HTTP               http://${l.otlpHttp}/v1/traces`,
         `  Jaeger query            http://${l.queryHttp}/api/services`,

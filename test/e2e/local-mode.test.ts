@@ -1,0 +1,46 @@
+// `npm start` on a machine without a cluster: a control plane of its own, the CRDs, the operator, the memory
+// sample Ready, the runtime answering on loopback; Ctrl-C (SIGINT) stops every process it started.
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, fetchText, waitFor } from '../helpers.js';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+it('starts everything, serves, and stops everything on Ctrl-C', async () => {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'local', '--control-plane'], {
+    // ports of its own so it does not collide with anything else on the machine
+    env: { ...process.env, KUBECONFIG: '', JSO_LISTEN_ADMIN: '127.0.0.1:0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  try {
+    await waitFor('local mode up', async () => out.includes('Local mode is up') || (proc.exitCode !== null && Promise.reject(new Error(out))), 120_000, 200);
+    expect(out).toMatch(/TraceStore Ready=True \(Ready\)/);
+    const admin = /runtime health\/metrics\s+http:\/\/(127\.0\.0\.1:\d+)\/readyz/.exec(out)?.[1];
+    expect(admin).toBeDefined();
+    expect((await fetchText(`http://${admin}/readyz`)).code).toBe(200);
+    expect((await fetchText(`http://${admin}/metrics`)).body).toContain('jso_runtime_info{backend="memory"} 1');
+    const kubeconfig = /export KUBECONFIG=(\S+);/.exec(out)?.[1];
+    expect(kubeconfig).toBeDefined();
+    const dir = join(kubeconfig!, '..');
+    const pids = execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    expect(pids.length).toBeGreaterThanOrEqual(5); // etcd, apiserver, controller-manager, scheduler, kwok (+ watchdogs)
+
+    proc.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await waitFor('all control-plane processes gone', async () => pids.every((p) => !alive(p)), 20_000);
+    await expect(fetchText(`http://${admin}/readyz`)).rejects.toThrow();
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  }
+}, 180_000);
