@@ -8,7 +8,7 @@ import type { TraceStore } from '../api/tracestore.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
-import { DEFAULT_LEASE, LeaderElector } from '../kube/leader.js';
+import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
@@ -26,15 +26,7 @@ export interface OperatorOptions {
   opsHost: string;
   opsPort: number;
   runtimeImage: string;
-  leaderElection: {
-    enabled: boolean;
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs: number;
-    renewDeadlineMs: number;
-    retryPeriodMs: number;
-  };
+  leaderElection: LeaderElectionOptions & { enabled: boolean };
   /** called when leadership is lost (default: exit so the pod restarts, like controller-runtime) */
   onLostLeadership?: () => void;
 }

@@ -2,23 +2,13 @@
 // (connection cut, apiserver restart, bad gateway, parse error) backs off and relists. Handlers see a diff on
 // every relist, so nothing that changed while disconnected is missed.
 import type { Logger } from 'pino';
+import type { ObjectMeta } from '../api/common.js';
 import { ApiError, type KubeClient, type ResourceRef, type WatchEvent, isGone, resourcePath } from './client.js';
 
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
-    deletionTimestamp?: string;
-    finalizers?: string[];
-  };
+  metadata: ObjectMeta;
 }
 
 export const keyOf = (o: { metadata: { name: string; namespace?: string } }): string =>
