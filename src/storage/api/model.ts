@@ -1,0 +1,157 @@
+// The in-memory OTLP trace model every backend reads and writes. One representation, decoded once:
+//  - trace IDs are 32 and span IDs 16 lowercase hex characters ('' for "no parent");
+//  - times are nanoseconds since the epoch as bigint (exact for the whole int64 range);
+//  - attribute values keep their OTLP type: string, boolean, bigint (int64), number (double), Uint8Array (bytes),
+//    { array }, { kvlist }, or null for an empty value.
+// Stores take ownership of what they are given and hand out read-only views (no deep copies on either side).
+
+export type AttrValue = string | boolean | bigint | number | Uint8Array | { array: AttrValue[] } | { kvlist: KeyValue[] } | null;
+
+export interface KeyValue {
+  key: string;
+  value: AttrValue;
+}
+
+/** OTLP SpanKind numbers. */
+export enum SpanKind {
+  Unspecified = 0,
+  Internal = 1,
+  Server = 2,
+  Client = 3,
+  Producer = 4,
+  Consumer = 5,
+}
+
+/** OTLP Status.code numbers. */
+export enum StatusCode {
+  Unset = 0,
+  Ok = 1,
+  Error = 2,
+}
+
+export interface SpanEvent {
+  timeUnixNano: bigint;
+  name: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+  flags: number;
+}
+
+export interface Span {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  parentSpanId: string;
+  flags: number;
+  name: string;
+  kind: SpanKind;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+  events: SpanEvent[];
+  droppedEventsCount: number;
+  links: SpanLink[];
+  droppedLinksCount: number;
+  status: { code: StatusCode; message: string };
+}
+
+export interface Scope {
+  name: string;
+  version: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface ScopeSpans {
+  scope: Scope;
+  schemaUrl: string;
+  spans: Span[];
+}
+
+export interface Resource {
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface ResourceSpans {
+  resource: Resource;
+  schemaUrl: string;
+  scopeSpans: ScopeSpans[];
+}
+
+/** A batch of spans as OTLP sends it (TracesData.resourceSpans). */
+export type Traces = ResourceSpans[];
+
+/** Part or all of one trace. Consecutive chunks with the same traceId belong to one trace. */
+export interface TraceChunk {
+  traceId: string;
+  resourceSpans: ResourceSpans[];
+}
+
+export const SPAN_KIND_NAMES: Record<SpanKind, string> = {
+  [SpanKind.Unspecified]: '',
+  [SpanKind.Internal]: 'internal',
+  [SpanKind.Server]: 'server',
+  [SpanKind.Client]: 'client',
+  [SpanKind.Producer]: 'producer',
+  [SpanKind.Consumer]: 'consumer',
+};
+
+export const STATUS_NAMES: Record<StatusCode, string> = { [StatusCode.Unset]: 'Unset', [StatusCode.Ok]: 'Ok', [StatusCode.Error]: 'Error' };
+
+export function spanKindFromName(name: string): SpanKind | undefined {
+  const n = name.toLowerCase().replace(/^span_kind_/, '');
+  if (n === '' || n === 'unspecified') return SpanKind.Unspecified;
+  const hit = (Object.entries(SPAN_KIND_NAMES) as [string, string][]).find(([, v]) => v === n);
+  return hit ? (Number(hit[0]) as SpanKind) : undefined;
+}
+
+export const attr = (attrs: readonly KeyValue[] | undefined, key: string): AttrValue | undefined => attrs?.find((a) => a.key === key)?.value;
+
+/** service.name of a resource ('' when absent or not a string). */
+export function serviceOf(resource: Resource | undefined): string {
+  const v = attr(resource?.attributes, 'service.name');
+  return typeof v === 'string' ? v : '';
+}
+
+function formatDouble(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e21) return v.toFixed(0);
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
+  return String(v);
+}
+
+/** The value as a string, as OpenTelemetry's AsString does (attribute search compares these). */
+export function attrToString(v: AttrValue): string {
+  if (v === null) return '';
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return v.toString();
+    case 'number':
+      return formatDouble(v);
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  return JSON.stringify(toPlain(v));
+}
+
+function toPlain(v: AttrValue): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? Number(v) : v;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if ('array' in v) return v.array.map(toPlain);
+  return Object.fromEntries(v.kvlist.map((kv) => [kv.key, toPlain(kv.value)]));
+}
+
+/** Count of spans in a batch. */
+export const spanCount = (t: readonly ResourceSpans[]): number => t.reduce((n, rs) => n + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0);

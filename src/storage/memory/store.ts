@@ -1,0 +1,372 @@
+// The memory backend: per tenant, at most maxTraces traces with FIFO eviction (by first write), a
+// services/operations index that is never evicted, search by scanning newest first, dependencies derived from
+// parent/child spans across services.
+import {
+  type BackendFactory,
+  type CheckedQuery,
+  DEFAULT_TENANT,
+  type DependencyLink,
+  type FoundTraceId,
+  type GetTraceParams,
+  InvalidArgumentError,
+  type Lock,
+  type Operation,
+  type OperationQuery,
+  type Resource,
+  type ResourceSpans,
+  SPAN_KIND_NAMES,
+  STATUS_NAMES,
+  type SamplingStore,
+  type Scope,
+  type ServiceOperationValues,
+  type Span,
+  type StorageContext,
+  type Throughput,
+  type TimeRange,
+  type TraceChunk,
+  type TraceQuery,
+  StatusCode,
+  attr,
+  attrToString,
+  checkGetTraceParams,
+  checkTimeRange,
+  checkTraceQuery,
+  serviceOf,
+} from '../api/index.js';
+
+export interface MemoryConfig {
+  maxTraces: number;
+  /** spans per chunk when streaming a trace (a larger trace comes in several consecutive chunks) */
+  maxSpansPerChunk?: number;
+}
+
+interface StoredSpan {
+  span: Span;
+  resource: Resource;
+  resourceSchemaUrl: string;
+  scope: Scope;
+  scopeSchemaUrl: string;
+  service: string;
+}
+
+interface StoredTrace {
+  id: string;
+  spans: StoredSpan[];
+  start: bigint;
+  end: bigint;
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** Checks a whole batch before any of it is stored (nothing half-written). */
+export function validateBatch(traces: readonly ResourceSpans[]): void {
+  traces.forEach((rs, i) =>
+    rs.scopeSpans.forEach((ss, j) =>
+      ss.spans.forEach((s, k) => {
+        const p = `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
+        if (!TRACE_ID.test(s.traceId) || s.traceId === ZERO_TRACE) throw new InvalidArgumentError(`${p}.traceId`, `${JSON.stringify(s.traceId)} is not a trace ID: expected 32 lowercase hex characters, not all zero`);
+        if (!SPAN_ID.test(s.spanId) || s.spanId === ZERO_SPAN) throw new InvalidArgumentError(`${p}.spanId`, `${JSON.stringify(s.spanId)} is not a span ID: expected 16 lowercase hex characters, not all zero`);
+        if (s.parentSpanId && !SPAN_ID.test(s.parentSpanId)) throw new InvalidArgumentError(`${p}.parentSpanId`, `${JSON.stringify(s.parentSpanId)} is not a span ID: expected 16 lowercase hex characters or empty`);
+        if (s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) throw new InvalidArgumentError(`${p}.endTimeUnixNano`, 'is before startTimeUnixNano: the duration would be negative');
+      }),
+    ),
+  );
+}
+
+const duration = (s: Span): bigint => (s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n);
+const anyAttr = (attrs: readonly { key: string; value: unknown }[], key: string, want: string): boolean =>
+  attrs.some((a) => a.key === key && attrToString(a.value as never) === want);
+
+function matchesAttribute(st: StoredSpan, key: string, want: string): boolean {
+  const s = st.span;
+  switch (key) {
+    case 'error':
+      return want === 'true' ? s.status.code === StatusCode.Error : want === 'false' ? s.status.code !== StatusCode.Error : false;
+    case 'span.kind':
+      return SPAN_KIND_NAMES[s.kind] === want.toLowerCase().replace(/^span_kind_/, '');
+    case 'span.status':
+      return STATUS_NAMES[s.status.code].toLowerCase() === want.toLowerCase().replace(/^status_code_/, '');
+    case 'scope.name':
+      return st.scope.name === want;
+    case 'scope.version':
+      return st.scope.version === want;
+  }
+  if (key.startsWith('resource.')) {
+    const v = attr(st.resource.attributes, key.slice('resource.'.length));
+    return v !== undefined && attrToString(v) === want;
+  }
+  return (
+    anyAttr(s.attributes, key, want) ||
+    anyAttr(st.scope.attributes, key, want) ||
+    anyAttr(st.resource.attributes, key, want) ||
+    s.events.some((e) => anyAttr(e.attributes, key, want)) ||
+    s.links.some((l) => anyAttr(l.attributes, key, want))
+  );
+}
+
+function spanMatches(st: StoredSpan, q: CheckedQuery): boolean {
+  const s = st.span;
+  if (q.serviceName && st.service !== q.serviceName) return false;
+  if (q.operationName && s.name !== q.operationName) return false;
+  if (q.startTimeMin !== undefined && s.startTimeUnixNano < q.startTimeMin) return false;
+  if (q.startTimeMax !== undefined && s.startTimeUnixNano > q.startTimeMax) return false;
+  if (q.durationMin !== undefined || q.durationMax !== undefined) {
+    const d = duration(s);
+    if (q.durationMin !== undefined && d < q.durationMin) return false;
+    if (q.durationMax !== undefined && d > q.durationMax) return false;
+  }
+  for (const [k, v] of q.attributes) if (!matchesAttribute(st, k, v)) return false;
+  return true;
+}
+
+/** Regroups stored spans into OTLP ResourceSpans/ScopeSpans, keeping shared resource and scope objects. */
+function toResourceSpans(spans: readonly StoredSpan[]): ResourceSpans[] {
+  const out: ResourceSpans[] = [];
+  let rs: ResourceSpans | undefined;
+  let lastResource: Resource | undefined;
+  let lastScope: Scope | undefined;
+  for (const st of spans) {
+    if (!rs || st.resource !== lastResource) {
+      rs = { resource: st.resource, schemaUrl: st.resourceSchemaUrl, scopeSpans: [] };
+      out.push(rs);
+      lastResource = st.resource;
+      lastScope = undefined;
+    }
+    if (st.scope !== lastScope) {
+      rs.scopeSpans.push({ scope: st.scope, schemaUrl: st.scopeSchemaUrl, spans: [] });
+      lastScope = st.scope;
+    }
+    rs.scopeSpans[rs.scopeSpans.length - 1]!.spans.push(st.span);
+  }
+  return out;
+}
+
+class Tenant {
+  readonly traces = new Map<string, StoredTrace>();
+  readonly services = new Map<string, Map<string, Operation>>();
+  readonly dependencies: { at: bigint; links: DependencyLink[] }[] = [];
+}
+
+export class MemoryStore {
+  private readonly tenants = new Map<string, Tenant>();
+  private readonly chunkSize: number;
+  private readonly throughput: (Throughput & { at: bigint })[] = [];
+  private latestProbabilities: { at: bigint; values: ServiceOperationValues } | undefined;
+  private readonly locks = new Map<string, { holder: string; expires: number }>();
+
+  constructor(readonly config: MemoryConfig) {
+    if (!Number.isInteger(config.maxTraces) || config.maxTraces < 1) throw new InvalidArgumentError('memory.maxTraces', `must be a positive integer (got ${config.maxTraces})`);
+    this.chunkSize = config.maxSpansPerChunk ?? 1000;
+  }
+
+  private tenant(ctx?: StorageContext, create = false): Tenant | undefined {
+    const name = ctx?.tenant ?? DEFAULT_TENANT;
+    let t = this.tenants.get(name);
+    if (!t && create) this.tenants.set(name, (t = new Tenant()));
+    return t;
+  }
+
+  async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
+    validateBatch(traces);
+    const t = this.tenant(ctx, true)!;
+    for (const rs of traces) {
+      const service = serviceOf(rs.resource);
+      for (const ss of rs.scopeSpans) {
+        for (const span of ss.spans) {
+          let tr = t.traces.get(span.traceId);
+          if (!tr) {
+            tr = { id: span.traceId, spans: [], start: span.startTimeUnixNano, end: span.endTimeUnixNano };
+            t.traces.set(span.traceId, tr);
+            if (t.traces.size > this.config.maxTraces) t.traces.delete(t.traces.keys().next().value as string);
+          }
+          tr.spans.push({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service });
+          if (span.startTimeUnixNano < tr.start) tr.start = span.startTimeUnixNano;
+          if (span.endTimeUnixNano > tr.end) tr.end = span.endTimeUnixNano;
+          if (service) {
+            let ops = t.services.get(service);
+            if (!ops) t.services.set(service, (ops = new Map()));
+            const kind = SPAN_KIND_NAMES[span.kind] ?? '';
+            const key = `${kind}\u0000${span.name}`;
+            if (!ops.has(key)) ops.set(key, { name: span.name, spanKind: kind });
+          }
+        }
+      }
+    }
+  }
+
+  private *chunks(tr: StoredTrace): Generator<TraceChunk> {
+    for (let i = 0; i < tr.spans.length; i += this.chunkSize) {
+      yield { traceId: tr.id, resourceSpans: toResourceSpans(tr.spans.slice(i, i + this.chunkSize)) };
+    }
+  }
+
+  async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const checked = checkGetTraceParams(params);
+    const t = this.tenant(ctx);
+    if (!t) return;
+    const seen = new Set<string>();
+    for (const p of checked) {
+      if (seen.has(p.traceId)) continue;
+      seen.add(p.traceId);
+      const tr = t.traces.get(p.traceId);
+      if (!tr) continue;
+      if (p.start !== undefined || p.end !== undefined) {
+        const inWindow = tr.spans.some((s) => (p.start === undefined || s.span.startTimeUnixNano >= p.start) && (p.end === undefined || s.span.startTimeUnixNano <= p.end));
+        if (!inWindow) continue;
+      }
+      for (const c of this.chunks(tr)) yield [c];
+    }
+  }
+
+  async getServices(ctx?: StorageContext): Promise<string[]> {
+    return [...(this.tenant(ctx)?.services.keys() ?? [])].sort();
+  }
+
+  async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
+    if (typeof q.service !== 'string') throw new InvalidArgumentError('service', 'is required');
+    const ops = this.tenant(ctx)?.services.get(q.service);
+    if (!ops) return [];
+    const kind = q.spanKind?.toLowerCase();
+    return [...ops.values()].filter((o) => !kind || o.spanKind === kind).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+  }
+
+  private *matching(q: TraceQuery, ctx?: StorageContext): Generator<StoredTrace> {
+    const cq = checkTraceQuery(q, Math.max(1, Math.min(this.config.maxTraces, 1_000_000)));
+    const t = this.tenant(ctx);
+    if (!t) return;
+    const all = [...t.traces.values()];
+    let found = 0;
+    for (let i = all.length - 1; i >= 0 && found < cq.searchDepth; i--) {
+      const tr = all[i]!;
+      if (tr.spans.some((s) => spanMatches(s, cq))) {
+        found++;
+        yield tr;
+      }
+    }
+  }
+
+  async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
+    const batch: FoundTraceId[] = [];
+    for (const tr of this.matching(q, ctx)) batch.push({ traceId: tr.id, start: tr.start, end: tr.end });
+    if (batch.length) yield batch;
+  }
+
+  async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    for (const tr of this.matching(q, ctx)) for (const c of this.chunks(tr)) yield [c];
+  }
+
+  async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {
+    checkTimeRange(r);
+    const t = this.tenant(ctx);
+    const edges = new Map<string, DependencyLink>();
+    const add = (parent: string, child: string, n: number, source?: string) => {
+      const k = `${parent}\u0000${child}`;
+      const e = edges.get(k);
+      if (e) e.callCount += n;
+      else edges.set(k, { parent, child, callCount: n, ...(source ? { source } : {}) });
+    };
+    for (const tr of t?.traces.values() ?? []) {
+      if (tr.start > r.end || tr.start < r.start) continue;
+      const serviceOfSpan = new Map<string, string>();
+      for (const s of tr.spans) serviceOfSpan.set(s.span.spanId, s.service);
+      for (const s of tr.spans) {
+        const parent = s.span.parentSpanId ? serviceOfSpan.get(s.span.parentSpanId) : undefined;
+        if (parent !== undefined && parent !== s.service && parent && s.service) add(parent, s.service, 1);
+      }
+    }
+    for (const d of t?.dependencies ?? []) if (d.at >= r.start && d.at <= r.end) for (const l of d.links) add(l.parent, l.child, l.callCount, l.source);
+    return [...edges.values()].sort((a, b) => a.parent.localeCompare(b.parent) || a.child.localeCompare(b.child));
+  }
+
+  async writeDependencies(at: bigint, links: DependencyLink[], ctx?: StorageContext): Promise<void> {
+    links.forEach((l, i) => {
+      if (!l.parent || !l.child) throw new InvalidArgumentError(`links[${i}]`, 'parent and child service names are required');
+      if (!Number.isInteger(l.callCount) || l.callCount < 0) throw new InvalidArgumentError(`links[${i}].callCount`, 'must be a non-negative integer');
+    });
+    this.tenant(ctx, true)!.dependencies.push({ at, links: links.map((l) => ({ ...l })) });
+  }
+
+  // sampling store
+  async insertThroughput(at: bigint, throughput: Throughput[]): Promise<void> {
+    for (const x of throughput) this.throughput.push({ ...x, probabilities: [...x.probabilities], at });
+  }
+
+  async getThroughput(r: TimeRange): Promise<(Throughput & { at: bigint })[]> {
+    checkTimeRange(r);
+    return this.throughput.filter((x) => x.at >= r.start && x.at <= r.end).map((x) => ({ ...x, probabilities: [...x.probabilities] }));
+  }
+
+  async insertProbabilitiesAndQps(_hostname: string, at: bigint, probabilities: ServiceOperationValues): Promise<void> {
+    if (!this.latestProbabilities || at >= this.latestProbabilities.at) this.latestProbabilities = { at, values: structuredClone(probabilities) };
+  }
+
+  async getLatestProbabilities(): Promise<ServiceOperationValues> {
+    return structuredClone(this.latestProbabilities?.values ?? {});
+  }
+
+  // lock
+  async acquire(resource: string, holder: string, ttlMs: number): Promise<boolean> {
+    if (!holder) throw new InvalidArgumentError('holder', 'must not be empty');
+    if (!(ttlMs > 0)) throw new InvalidArgumentError('ttlMs', `must be positive (got ${ttlMs})`);
+    const now = Date.now();
+    const cur = this.locks.get(resource);
+    if (cur && cur.holder !== holder && cur.expires > now) return false;
+    this.locks.set(resource, { holder, expires: now + ttlMs });
+    return true;
+  }
+
+  async forfeit(resource: string, holder: string): Promise<boolean> {
+    const cur = this.locks.get(resource);
+    if (!cur || cur.holder !== holder || cur.expires <= Date.now()) return false;
+    this.locks.delete(resource);
+    return true;
+  }
+
+  async purge(): Promise<void> {
+    this.tenants.clear();
+    this.throughput.length = 0;
+    this.latestProbabilities = undefined;
+    this.locks.clear();
+  }
+}
+
+/** The memory backend's factory: every reader and writer shares one store. */
+export class MemoryBackend implements BackendFactory {
+  readonly type = 'memory';
+  readonly store: MemoryStore;
+
+  constructor(config: MemoryConfig) {
+    this.store = new MemoryStore(config);
+  }
+
+  async provision(): Promise<void> {
+    /* nothing to provision */
+  }
+  traceWriter() {
+    return this.store;
+  }
+  traceReader() {
+    return this.store;
+  }
+  dependencyReader() {
+    return this.store;
+  }
+  dependencyWriter() {
+    return this.store;
+  }
+  samplingStore(): SamplingStore {
+    return this.store;
+  }
+  lock(): Lock {
+    return this.store;
+  }
+  purger() {
+    return this.store;
+  }
+  async close(): Promise<void> {
+    /* nothing to close */
+  }
+}

@@ -1,0 +1,19 @@
+// The one place backends register. The runtime builds its backend from the `backend` section of its config.
+import type { BackendType } from '../api/tracestore.js';
+import type { RuntimeConfig } from '../runtime/config.js';
+import { type BackendFactory, StorageError } from './api/index.js';
+import { MemoryBackend } from './memory/store.js';
+
+type Make = (cfg: RuntimeConfig) => BackendFactory;
+
+const REGISTRY: Partial<Record<BackendType, Make>> = {
+  memory: (cfg) => new MemoryBackend({ maxTraces: cfg.backend.memory?.maxTraces ?? 100_000 }),
+};
+
+export function createBackend(type: BackendType, cfg: RuntimeConfig): BackendFactory {
+  const make = REGISTRY[type];
+  if (!make) throw new StorageError('Unimplemented', `the ${type} backend is not available in this version (available: ${Object.keys(REGISTRY).join(', ')})`);
+  return make(cfg);
+}
+
+export const availableBackends = (): BackendType[] => Object.keys(REGISTRY) as BackendType[];
