@@ -3,7 +3,6 @@
 // parent/child spans across services.
 import {
   type BackendFactory,
-  type CheckedQuery,
   DEFAULT_TENANT,
   type DependencyLink,
   type FoundTraceId,
@@ -12,27 +11,21 @@ import {
   type Lock,
   type Operation,
   type OperationQuery,
-  type Resource,
   type ResourceSpans,
   SPAN_KIND_NAMES,
-  STATUS_NAMES,
   type SamplingStore,
-  type Scope,
   type ServiceOperationValues,
-  type Span,
   type StorageContext,
   type Throughput,
   type TimeRange,
   type TraceChunk,
   type TraceQuery,
-  StatusCode,
-  attr,
-  attrToString,
   checkGetTraceParams,
   checkTimeRange,
   checkTraceQuery,
   serviceOf,
 } from '../api/index.js';
+import { type SpanView, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
 
 export interface MemoryConfig {
   maxTraces: number;
@@ -40,108 +33,13 @@ export interface MemoryConfig {
   maxSpansPerChunk?: number;
 }
 
-interface StoredSpan {
-  span: Span;
-  resource: Resource;
-  resourceSchemaUrl: string;
-  scope: Scope;
-  scopeSchemaUrl: string;
-  service: string;
-}
+type StoredSpan = SpanView;
 
 interface StoredTrace {
   id: string;
   spans: StoredSpan[];
   start: bigint;
   end: bigint;
-}
-
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
-const ZERO_TRACE = '0'.repeat(32);
-const ZERO_SPAN = '0'.repeat(16);
-
-/** Checks a whole batch before any of it is stored (nothing half-written). */
-export function validateBatch(traces: readonly ResourceSpans[]): void {
-  traces.forEach((rs, i) =>
-    rs.scopeSpans.forEach((ss, j) =>
-      ss.spans.forEach((s, k) => {
-        const p = `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
-        if (!TRACE_ID.test(s.traceId) || s.traceId === ZERO_TRACE) throw new InvalidArgumentError(`${p}.traceId`, `${JSON.stringify(s.traceId)} is not a trace ID: expected 32 lowercase hex characters, not all zero`);
-        if (!SPAN_ID.test(s.spanId) || s.spanId === ZERO_SPAN) throw new InvalidArgumentError(`${p}.spanId`, `${JSON.stringify(s.spanId)} is not a span ID: expected 16 lowercase hex characters, not all zero`);
-        if (s.parentSpanId && !SPAN_ID.test(s.parentSpanId)) throw new InvalidArgumentError(`${p}.parentSpanId`, `${JSON.stringify(s.parentSpanId)} is not a span ID: expected 16 lowercase hex characters or empty`);
-        if (s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) throw new InvalidArgumentError(`${p}.endTimeUnixNano`, 'is before startTimeUnixNano: the duration would be negative');
-      }),
-    ),
-  );
-}
-
-const duration = (s: Span): bigint => (s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n);
-const anyAttr = (attrs: readonly { key: string; value: unknown }[], key: string, want: string): boolean =>
-  attrs.some((a) => a.key === key && attrToString(a.value as never) === want);
-
-function matchesAttribute(st: StoredSpan, key: string, want: string): boolean {
-  const s = st.span;
-  switch (key) {
-    case 'error':
-      return want === 'true' ? s.status.code === StatusCode.Error : want === 'false' ? s.status.code !== StatusCode.Error : false;
-    case 'span.kind':
-      return SPAN_KIND_NAMES[s.kind] === want.toLowerCase().replace(/^span_kind_/, '');
-    case 'span.status':
-      return STATUS_NAMES[s.status.code].toLowerCase() === want.toLowerCase().replace(/^status_code_/, '');
-    case 'scope.name':
-      return st.scope.name === want;
-    case 'scope.version':
-      return st.scope.version === want;
-  }
-  if (key.startsWith('resource.')) {
-    const v = attr(st.resource.attributes, key.slice('resource.'.length));
-    return v !== undefined && attrToString(v) === want;
-  }
-  return (
-    anyAttr(s.attributes, key, want) ||
-    anyAttr(st.scope.attributes, key, want) ||
-    anyAttr(st.resource.attributes, key, want) ||
-    s.events.some((e) => anyAttr(e.attributes, key, want)) ||
-    s.links.some((l) => anyAttr(l.attributes, key, want))
-  );
-}
-
-function spanMatches(st: StoredSpan, q: CheckedQuery): boolean {
-  const s = st.span;
-  if (q.serviceName && st.service !== q.serviceName) return false;
-  if (q.operationName && s.name !== q.operationName) return false;
-  if (q.startTimeMin !== undefined && s.startTimeUnixNano < q.startTimeMin) return false;
-  if (q.startTimeMax !== undefined && s.startTimeUnixNano > q.startTimeMax) return false;
-  if (q.durationMin !== undefined || q.durationMax !== undefined) {
-    const d = duration(s);
-    if (q.durationMin !== undefined && d < q.durationMin) return false;
-    if (q.durationMax !== undefined && d > q.durationMax) return false;
-  }
-  for (const [k, v] of q.attributes) if (!matchesAttribute(st, k, v)) return false;
-  return true;
-}
-
-/** Regroups stored spans into OTLP ResourceSpans/ScopeSpans, keeping shared resource and scope objects. */
-function toResourceSpans(spans: readonly StoredSpan[]): ResourceSpans[] {
-  const out: ResourceSpans[] = [];
-  let rs: ResourceSpans | undefined;
-  let lastResource: Resource | undefined;
-  let lastScope: Scope | undefined;
-  for (const st of spans) {
-    if (!rs || st.resource !== lastResource) {
-      rs = { resource: st.resource, schemaUrl: st.resourceSchemaUrl, scopeSpans: [] };
-      out.push(rs);
-      lastResource = st.resource;
-      lastScope = undefined;
-    }
-    if (st.scope !== lastScope) {
-      rs.scopeSpans.push({ scope: st.scope, schemaUrl: st.scopeSchemaUrl, spans: [] });
-      lastScope = st.scope;
-    }
-    rs.scopeSpans[rs.scopeSpans.length - 1]!.spans.push(st.span);
-  }
-  return out;
 }
 
 class Tenant {
@@ -197,10 +95,8 @@ export class MemoryStore {
     }
   }
 
-  private *chunks(tr: StoredTrace): Generator<TraceChunk> {
-    for (let i = 0; i < tr.spans.length; i += this.chunkSize) {
-      yield { traceId: tr.id, resourceSpans: toResourceSpans(tr.spans.slice(i, i + this.chunkSize)) };
-    }
+  private chunks(tr: StoredTrace): Generator<TraceChunk> {
+    return chunkTrace(tr.id, tr.spans, this.chunkSize);
   }
 
   async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
@@ -270,12 +166,7 @@ export class MemoryStore {
     };
     for (const tr of t?.traces.values() ?? []) {
       if (tr.start > r.end || tr.start < r.start) continue;
-      const serviceOfSpan = new Map<string, string>();
-      for (const s of tr.spans) serviceOfSpan.set(s.span.spanId, s.service);
-      for (const s of tr.spans) {
-        const parent = s.span.parentSpanId ? serviceOfSpan.get(s.span.parentSpanId) : undefined;
-        if (parent !== undefined && parent !== s.service && parent && s.service) add(parent, s.service, 1);
-      }
+      forEachDependency(tr.spans, (parent, child) => add(parent, child, 1));
     }
     for (const d of t?.dependencies ?? []) if (d.at >= r.start && d.at <= r.end) for (const l of d.links) add(l.parent, l.child, l.callCount, l.source);
     return [...edges.values()].sort((a, b) => a.parent.localeCompare(b.parent) || a.child.localeCompare(b.child));

@@ -1,0 +1,65 @@
+// Binary key layout of the embedded store. Strings are length-prefixed (uint16 BE), numbers fixed-width
+// big-endian, so byte order is the order we scan in:
+//   spans    T(16) start(8) spanId(8) seq(8)                         -> span record       (sorted by trace)
+//   index    'S' svc start(8) T(16) spanId(8)                       -> ''  service
+//            'O' svc op start T spanId                              -> ''  service + operation
+//            'A' svc key value start T spanId                       -> ''  service + attribute (as string)
+//            'D' svc duration(8) start T spanId                     -> ''  service + duration
+//            'T' start T spanId                                      -> ''  every span by time
+//   meta     'v' svc -> ''  services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON
+//            'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities
+//            'l' resource -> lock;  'q' -> write sequence
+export const u64 = (v: bigint): Buffer => {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(v < 0n ? 0n : v > 0xffffffffffffffffn ? 0xffffffffffffffffn : v);
+  return b;
+};
+
+export const hex = (h: string): Buffer => Buffer.from(h, 'hex');
+
+export function lstr(s: string): Buffer {
+  const body = Buffer.from(s, 'utf8');
+  if (body.length > 0xffff) throw new Error('key component longer than 65535 bytes');
+  const b = Buffer.allocUnsafe(2 + body.length);
+  b.writeUInt16BE(body.length);
+  body.copy(b, 2);
+  return b;
+}
+
+export const tag = (c: string): Buffer => Buffer.from(c, 'latin1');
+
+export const key = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
+
+/** The smallest key greater than every key starting with `prefix`. */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      b[i]!++;
+      return b.subarray(0, i + 1);
+    }
+  }
+  return Buffer.concat([b, Buffer.from([0xff])]);
+}
+
+/** The last 40 bytes of every index key: start(8) traceId(16) spanId(8) ... and where that tail starts. */
+export const TAIL = 32;
+export interface SpanRef {
+  start: bigint;
+  traceId: string;
+  spanId: string;
+}
+
+export function refFromTail(k: Buffer): SpanRef {
+  const o = k.length - TAIL;
+  return { start: k.readBigUInt64BE(o), traceId: k.subarray(o + 8, o + 24).toString('hex'), spanId: k.subarray(o + 24, o + 32).toString('hex') };
+}
+
+export const refTail = (r: SpanRef): Buffer => key(u64(r.start), hex(r.traceId), hex(r.spanId));
+
+/** Compares two refs by (start, traceId, spanId). */
+export function compareRefs(a: SpanRef, b: SpanRef): number {
+  if (a.start !== b.start) return a.start < b.start ? -1 : 1;
+  if (a.traceId !== b.traceId) return a.traceId < b.traceId ? -1 : 1;
+  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
