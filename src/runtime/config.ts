@@ -28,6 +28,7 @@ export const runtimeConfigSchema = obj(
     traceStore: obj({ namespace: str({ minLength: 1 }), name: str({ minLength: 1 }) }, ['name']),
     backend,
     retention: str({ pattern: DURATION_PATTERN, patternHint: DURATION_HINT }),
+    dataDir: str({ description: 'directory of on-disk data (embedded backend)', minLength: 1, default: '/var/lib/jaeger-storage' }),
     listen: obj(
       Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, listen(`0.0.0.0:${p}`)])) as Record<keyof typeof DEFAULT_PORTS, ReturnType<typeof listen>>,
       [],

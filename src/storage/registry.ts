@@ -2,12 +2,14 @@
 import type { BackendType } from '../api/tracestore.js';
 import type { RuntimeConfig } from '../runtime/config.js';
 import { type BackendFactory, StorageError } from './api/index.js';
+import { EmbeddedBackend } from './embedded/store.js';
 import { MemoryBackend } from './memory/store.js';
 
 type Make = (cfg: RuntimeConfig) => BackendFactory;
 
 const REGISTRY: Partial<Record<BackendType, Make>> = {
   memory: (cfg) => new MemoryBackend({ maxTraces: cfg.backend.memory?.maxTraces ?? 100_000 }),
+  embedded: (cfg) => new EmbeddedBackend({ path: cfg.dataDir ?? '/var/lib/jaeger-storage' }),
 };
 
 export function createBackend(type: BackendType, cfg: RuntimeConfig): BackendFactory {

@@ -117,7 +117,7 @@ function decodeLink(v: unknown, path: string): SpanLink {
   };
 }
 
-function decodeSpan(v: unknown, path: string): Span {
+export function decodeSpan(v: unknown, path: string): Span {
   const o = obj(v, path);
   const parent = str(get(o, 'parentSpanId'), `${path}.parentSpanId`);
   const status = obj(o.status, `${path}.status`);
@@ -193,7 +193,7 @@ export function encodeAnyValue(v: AttrValue): Json {
 
 export const encodeAttributes = (attrs: readonly KeyValue[]): Json[] => attrs.map((a) => ({ key: a.key, value: encodeAnyValue(a.value) }));
 
-function encodeSpan(s: Span): Json {
+export function encodeSpan(s: Span): Json {
   const out: Json = {
     traceId: s.traceId,
     spanId: s.spanId,
