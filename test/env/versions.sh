@@ -6,3 +6,5 @@ JSO_CACHE="${JSO_CACHE:-$HOME/.cache/jaeger-storage-operator}"
 K8S_BIN_DIR="$JSO_CACHE/bin/kubernetes-$K8S_VERSION"
 ETCD_BIN_DIR="$JSO_CACHE/bin/etcd-$ETCD_VERSION"
 KWOK_BIN_DIR="$JSO_CACHE/bin/kwok-$KWOK_VERSION"
+JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}" # Go module tag of Jaeger v2.13.0
+JAEGER_BIN_DIR="$JSO_CACHE/bin/jaeger-$JAEGER_VERSION"

@@ -4,7 +4,6 @@
 //   index    'S' svc start(8) T(16) spanId(8)                       -> ''  service
 //            'O' svc op start T spanId                              -> ''  service + operation
 //            'A' svc key value start T spanId                       -> ''  service + attribute (as string)
-//            'D' svc duration(8) start T spanId                     -> ''  service + duration
 //            'T' start T spanId                                      -> ''  every span by time
 //   meta     'v' svc -> ''  services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON
 //            'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities

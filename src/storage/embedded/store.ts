@@ -39,7 +39,7 @@ import {
   serviceOf,
 } from '../api/index.js';
 import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../api/otlp-json.js';
-import { type SpanView, chunkTrace, forEachDependency, spanDuration, spanMatches, validateBatch } from '../api/semantics.js';
+import { type SpanView, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
 import { type SpanRef, compareRefs, hex, key, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
 
 export interface EmbeddedConfig {
@@ -104,35 +104,52 @@ export class EmbeddedStore {
     return Buffer.byteLength(v) > this.maxValueBytes ? LONG_VALUE_MARK + sha1(v).toString('hex') : v;
   }
 
-  /** Every (key, value-as-string) under which a span is found by attribute search. */
-  private searchablePairs(v: SpanView): [string, string][] {
+  /**
+   * The (key, value) pairs a span is indexed under. Fewer than it can be searched by: error=false, span.status
+   * unset, scope.version and `resource.`-prefixed keys have no entries of their own; queries on them drive on
+   * the other criteria (or the plain key) and the per-span check decides.
+   */
+  private indexedPairs(v: SpanView): [string, string][] {
     const s = v.span;
-    const out: [string, string][] = [
-      ['error', s.status.code === StatusCode.Error ? 'true' : 'false'],
-      ['span.kind', SPAN_KIND_NAMES[s.kind] ?? ''],
-      ['span.status', STATUS_NAMES[s.status.code]?.toLowerCase() ?? ''],
-      ['scope.name', v.scope.name],
-      ['scope.version', v.scope.version],
-    ];
-    const add = (attrs: readonly { key: string; value: unknown }[], prefix = '') => {
-      for (const a of attrs) out.push([prefix + a.key, attrToString(a.value as never)]);
+    const out: [string, string][] = [['span.kind', SPAN_KIND_NAMES[s.kind] ?? ''], ['scope.name', v.scope.name]];
+    if (s.status.code === StatusCode.Error) out.push(['error', 'true']);
+    if (s.status.code !== StatusCode.Unset) out.push(['span.status', STATUS_NAMES[s.status.code].toLowerCase()]);
+    const add = (attrs: readonly { key: string; value: unknown }[]) => {
+      for (const a of attrs) out.push([a.key, attrToString(a.value as never)]);
     };
     add(s.attributes);
     add(v.scope.attributes);
     add(v.resource.attributes);
-    add(v.resource.attributes, 'resource.');
     for (const e of s.events) add(e.attributes);
     for (const l of s.links) add(l.attributes);
     return out;
+  }
+
+  /** The index entry that can drive a query on `key = value`, if there is one (see indexedPairs). */
+  private queryPair(k: string, v: string): [string, string] | undefined {
+    switch (k) {
+      case 'error':
+        return v === 'true' ? ['error', 'true'] : undefined;
+      case 'span.kind':
+        return [k, v.toLowerCase().replace(/^span_kind_/, '')];
+      case 'span.status': {
+        const st = v.toLowerCase().replace(/^status_code_/, '');
+        return st === 'unset' ? undefined : [k, st];
+      }
+      case 'scope.version':
+        return undefined;
+    }
+    // resource.X is indexed under plain X (a superset: X may also be a span attribute); the check decides
+    return k.startsWith('resource.') ? [k.slice('resource.'.length), v] : [k, v];
   }
 
   private indexKeys(v: SpanView): Buffer[] {
     const s = v.span;
     const ref = refTail({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
     const svc = lstr(v.service);
-    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, lstr(s.name), ref), key(tag('D'), svc, u64(spanDuration(s)), ref), key(tag('T'), ref)];
+    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, lstr(s.name), ref), key(tag('T'), ref)];
     const seen = new Set<string>();
-    for (const [k, val] of this.searchablePairs(v)) {
+    for (const [k, val] of this.indexedPairs(v)) {
       const iv = this.indexValue(val);
       const id = `${k}\u0000${iv}`;
       if (seen.has(id)) continue;
@@ -306,12 +323,6 @@ export class EmbeddedStore {
     }
   }
 
-  private canonical(k: string, v: string): string {
-    if (k === 'span.kind') return v.toLowerCase().replace(/^span_kind_/, '');
-    if (k === 'span.status') return v.toLowerCase().replace(/^status_code_/, '');
-    return v;
-  }
-
   private *matchingTraces(q: TraceQuery): Generator<string> {
     const cq = checkTraceQuery(q);
     const min = cq.startTimeMin;
@@ -320,7 +331,10 @@ export class EmbeddedStore {
     if (cq.serviceName) {
       const svc = lstr(cq.serviceName);
       streams = [cq.operationName ? this.stream(key(tag('O'), svc, lstr(cq.operationName)), min, max) : this.stream(key(tag('S'), svc), min, max)];
-      for (const [k, v] of cq.attributes) streams.push(this.stream(key(tag('A'), svc, lstr(k), lstr(this.indexValue(this.canonical(k, v)))), min, max));
+      for (const [k, v] of cq.attributes) {
+        const pair = this.queryPair(k, v);
+        if (pair) streams.push(this.stream(key(tag('A'), svc, lstr(pair[0]), lstr(this.indexValue(pair[1]))), min, max));
+      }
     } else {
       streams = [this.stream(tag('T'), min, max)];
     }

@@ -1,0 +1,137 @@
+// Storage benchmark for the memory and embedded backends, in process:
+//   write throughput (spans/s on one core), getTraces and findTraceIds latency (p50/p99), and bytes per stored
+//   span (RSS growth for memory, database size for embedded).
+// Load: traces of 20 spans, 10 attributes per span, 20 services x 10 operations, written in batches of 50 traces.
+//
+//   node --expose-gc dist/bench/storage.js            (npm run bench:storage)
+//   BENCH_SPANS=200000 node --expose-gc dist/bench/storage.js
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BackendFactory, type ResourceSpans, type Span, SpanKind, StatusCode } from '../src/storage/api/index.js';
+import { EmbeddedBackend } from '../src/storage/embedded/store.js';
+import { MemoryBackend } from '../src/storage/memory/store.js';
+
+const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
+const SPANS_PER_TRACE = 20;
+const TRACES_PER_BATCH = 50;
+const TRACES = Math.floor(SPANS / SPANS_PER_TRACE);
+const SERVICES = 20;
+const OPS = 10;
+
+const traceId = (i: number) => `be0c${i.toString(16).padStart(28, '0')}`;
+const spanId = (i: number, j: number) => `${(i & 0xffffffff).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
+
+function batch(first: number, base: bigint): ResourceSpans[] {
+  const out: ResourceSpans[] = [];
+  for (let i = first; i < first + TRACES_PER_BATCH && i < TRACES; i++) {
+    const service = `service-${i % SERVICES}`;
+    const start = base + BigInt(i) * 1_000_000n;
+    const spans: Span[] = [];
+    for (let j = 0; j < SPANS_PER_TRACE; j++) {
+      spans.push({
+        traceId: traceId(i),
+        spanId: spanId(i, j),
+        traceState: '',
+        parentSpanId: j ? spanId(i, 0) : '',
+        flags: 1,
+        name: `op-${(i + j) % OPS}`,
+        kind: j ? SpanKind.Client : SpanKind.Server,
+        startTimeUnixNano: start + BigInt(j) * 10_000n,
+        endTimeUnixNano: start + BigInt(j) * 10_000n + BigInt(1000 + ((i * 7 + j) % 5000)) * 1000n,
+        attributes: [
+          { key: 'http.request.method', value: j % 2 ? 'GET' : 'POST' },
+          { key: 'http.response.status_code', value: BigInt(200 + (j % 3) * 100) },
+          { key: 'url.path', value: `/api/v1/items/${i % 1000}` },
+          { key: 'user.id', value: `user-${i % 5000}` },
+          { key: 'tenant', value: `tenant-${i % 20}` },
+          { key: 'retry', value: j % 7 === 0 },
+          { key: 'ratio', value: (j % 10) / 10 },
+          { key: 'region', value: 'eu-west-1' },
+          { key: 'component', value: 'bench' },
+          { key: 'seq', value: BigInt(j) },
+        ],
+        droppedAttributesCount: 0,
+        events: [],
+        droppedEventsCount: 0,
+        links: [],
+        droppedLinksCount: 0,
+        status: { code: j === 3 && i % 10 === 0 ? StatusCode.Error : StatusCode.Unset, message: '' },
+      });
+    }
+    out.push({ resource: { attributes: [{ key: 'service.name', value: service }, { key: 'host.name', value: `host-${i % 8}` }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] });
+  }
+  return out;
+}
+
+const pct = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+const gc = (globalThis as { gc?: () => void }).gc;
+const dirBytes = (d: string): number => readdirSync(d).reduce((n, f) => n + statSync(join(d, f)).size, 0);
+
+async function run(name: string, backend: BackendFactory, dir?: string): Promise<void> {
+  const base = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  gc?.();
+  const rss0 = process.memoryUsage().rss;
+  // only the write calls are timed; building the batches is not
+  let writeMs = 0;
+  let cpuUs = 0;
+  for (let i = 0; i < TRACES; i += TRACES_PER_BATCH) {
+    const b = batch(i, base);
+    const t = performance.now();
+    const c = process.cpuUsage();
+    await backend.traceWriter().writeTraces(b);
+    const dc = process.cpuUsage(c);
+    cpuUs += dc.user + dc.system;
+    writeMs += performance.now() - t;
+    if (i % 10_000 === 0 && i) process.stderr.write(`  ${name}: ${i * SPANS_PER_TRACE} spans written\r`);
+  }
+  const writeS = writeMs / 1000;
+  gc?.();
+  const rss1 = process.memoryUsage().rss;
+
+  const reader = backend.traceReader();
+  const get: number[] = [];
+  for (let k = 0; k < 1000; k++) {
+    const id = traceId((k * 7919) % TRACES);
+    const t = performance.now();
+    let n = 0;
+    for await (const b of reader.getTraces([{ traceId: id }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+    get.push(performance.now() - t);
+    if (n !== SPANS_PER_TRACE) throw new Error(`trace ${id}: ${n} spans`);
+  }
+  const find: number[] = [];
+  for (let k = 0; k < 200; k++) {
+    const t = performance.now();
+    let n = 0;
+    for await (const b of reader.findTraceIds({ serviceName: `service-${k % SERVICES}`, operationName: `op-${k % OPS}`, attributes: { 'http.request.method': 'POST' }, searchDepth: 20 })) n += b.length;
+    find.push(performance.now() - t);
+    if (n === 0) throw new Error('find returned nothing');
+  }
+  const storedBytes = dir ? dirBytes(dir) : rss1 - rss0;
+  console.log(
+    `${name.padEnd(9)} write ${Math.round(SPANS / writeS).toLocaleString('en')} spans/s (${writeS.toFixed(1)} s wall, ${(cpuUs / 1e6).toFixed(1)} s cpu)` +
+      `  getTraces p50 ${pct(get, 0.5).toFixed(2)} ms p99 ${pct(get, 0.99).toFixed(2)} ms` +
+      `  findTraceIds p50 ${pct(find, 0.5).toFixed(2)} ms p99 ${pct(find, 0.99).toFixed(2)} ms` +
+      `  ${Math.round(storedBytes / SPANS)} bytes/span (${dir ? 'disk' : 'RSS growth'})`,
+  );
+  await backend.close();
+}
+
+async function main(): Promise<void> {
+  console.log(`storage benchmark: ${SPANS.toLocaleString('en')} spans (${TRACES.toLocaleString('en')} traces x ${SPANS_PER_TRACE} spans, 10 attributes each)${gc ? '' : ' [run with --expose-gc for RSS figures]'}`);
+  await run('memory', new MemoryBackend({ maxTraces: TRACES }));
+  const dir = mkdtempSync(join(tmpdir(), 'jso-bench-embedded-'));
+  try {
+    await run('embedded', new EmbeddedBackend({ path: dir }), dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
