@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../../src/storage/api/errors.js';
+import { decodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { decodeTracesProto, encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { ROOT } from '../helpers.js';
+
+const fixture = (f: string) => decodeTracesJson(JSON.parse(readFileSync(join(ROOT, 'src/storage/testing/fixtures', f), 'utf8')));
+
+describe('OTLP protobuf', () => {
+  it.each(['shop.json', 'queue.json'])('round-trips %s without loss', (f) => {
+    const traces = fixture(f);
+    const back = decodeTracesProto(encodeTracesProto(traces));
+    expect(back.rejected).toBe(0);
+    expect(back.traces).toEqual(traces);
+  });
+  it('rejects truncated input as a whole, naming the place', () => {
+    const bytes = encodeTracesProto(fixture('shop.json'));
+    for (const cut of [1, 7, 100, bytes.length - 1]) {
+      expect(() => decodeTracesProto(bytes.subarray(0, cut))).toThrow(InvalidArgumentError);
+    }
+    expect(() => decodeTracesProto(Buffer.from('this is not protobuf at all'))).toThrow(/malformed protobuf/);
+  });
+  it('skips unknown fields', () => {
+    const bytes = encodeTracesProto(fixture('queue.json'));
+    // append field 99 (varint) at the top level: must be ignored
+    const extra = Buffer.concat([bytes, Buffer.from([(99 << 3) & 0xff | 0x80, 99 >> 4, 0x2a])]);
+    expect(decodeTracesProto(extra).traces).toEqual(fixture('queue.json'));
+  });
+  it('drops spans with unusable IDs and counts them', () => {
+    const traces = fixture('queue.json');
+    traces[0]!.scopeSpans[0]!.spans[1]!.traceId = '00000000000000000000000000000000';
+    const decoded = decodeTracesProto(encodeTracesProto(traces));
+    expect(decoded.rejected).toBe(1);
+    expect(decoded.spans).toBe(3);
+    expect(decoded.problems[0]).toContain('resourceSpans[0].scopeSpans[0].spans[1]: trace_id');
+    expect(decoded.traces[0]!.scopeSpans[0]!.spans).toHaveLength(2);
+  });
+});
