@@ -112,15 +112,15 @@ export async function runLocal(argv: string[]): Promise<void> {
     const cfg = withEnvOverrides(rendered);
     const rt = await startRuntime(cfg, log);
     stops.push(() => rt.stop());
-    const l = cfg.listen!;
+    const p = rt.ports;
     console.log(
       [
         '',
-        'Local mode is up. This runtime version serves its ops endpoints only; OTLP and query listeners are configured but not served yet:',
-        `  runtime health/metrics  http://127.0.0.1:${rt.adminPort}/readyz  http://127.0.0.1:${rt.adminPort}/metrics`,
-        `  OTLP gRPC               ${l.otlpGrpc}`,
-        `  OTLP HTTP               http://${l.otlpHttp}/v1/traces`,
-        `  Jaeger query            http://${l.queryHttp}/api/services`,
+        'Local mode is up:',
+        `  OTLP gRPC               127.0.0.1:${p.otlpGrpc}`,
+        `  OTLP HTTP               http://127.0.0.1:${p.otlpHttp}/v1/traces`,
+        `  Jaeger query (api_v3)   http://127.0.0.1:${p.queryHttp}/api/v3/services`,
+        `  runtime health/metrics  http://127.0.0.1:${p.admin}/readyz  http://127.0.0.1:${p.admin}/metrics`,
         `  kubectl                 export KUBECONFIG=${kubeconfig}; kubectl get tracestores`,
         'Ctrl-C stops everything.',
       ].join('\n'),

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { backend } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
-import { applyDefaults, enumOf, obj, str, type FieldError, type Infer } from '../api/schema.js';
+import { applyDefaults, enumOf, int, obj, str, type FieldError, type Infer } from '../api/schema.js';
 
 const listen = (def: string) =>
   str({ pattern: '^([^\\s]*):([0-9]{1,5})$', patternHint: 'host:port, e.g. 0.0.0.0:4317 or 127.0.0.1:0', default: def });
@@ -35,6 +35,17 @@ export const runtimeConfigSchema = obj(
       { default: {} },
     ),
     log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),
+    ingest: obj(
+      {
+        maxQueuedSpans: int({ description: 'spans accepted but not yet written; beyond it receivers answer 429 / RESOURCE_EXHAUSTED', minimum: 1, maximum: 100_000_000, default: 200_000 }),
+        batchSpans: int({ description: 'spans per backend write', minimum: 1, maximum: 1_000_000, default: 5_000 }),
+        batchAgeMs: int({ description: 'longest wait before a partial batch is written', minimum: 0, maximum: 60_000, default: 200 }),
+        writers: int({ description: 'concurrent backend writes', minimum: 1, maximum: 64, default: 2 }),
+        maxRequestBytes: int({ description: 'largest OTLP request, after decompression', minimum: 1024, maximum: 1_073_741_824, default: 16_777_216 }),
+      },
+      [],
+      { default: {} },
+    ),
   },
   ['apiVersion', 'kind', 'backend'],
 );

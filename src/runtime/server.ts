@@ -1,40 +1,108 @@
-// The storage runtime process. This version serves its ops surface (/metrics, /healthz, /readyz) on the admin
-// port and validates its configuration; the OTLP receivers and query APIs plug in here.
-import type { Server } from 'node:http';
+// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 over HTTP), on the backend named in
+// its configuration; /metrics, /healthz and /readyz on the admin port.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { backendTypeOf } from '../api/tracestore.js';
 import { serveOps } from '../kube/probes.js';
+import { type BackendFactory, InvalidArgumentError, StorageError } from '../storage/api/index.js';
+import { createBackend } from '../storage/registry.js';
+import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
+import { handleApiV3, sendError } from './query/api-v3-http.js';
+import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
+import { startHttpReceiver } from './receivers/otlp-http.js';
 import type { RuntimeConfig } from './config.js';
 
 export interface RunningRuntime {
-  adminPort: number;
+  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number };
+  backend: BackendFactory;
+  pipeline: IngestPipeline;
+  registry: Registry;
   stop(): Promise<void>;
 }
 
 function splitHostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
-  const host = addr.slice(0, i) || '0.0.0.0';
-  return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(addr.slice(i + 1)) };
+  return { host: (addr.slice(0, i) || '0.0.0.0').replace(/^\[(.*)\]$/, '$1'), port: Number(addr.slice(i + 1)) };
 }
+
+const closeHttp = (s: Server): Promise<void> =>
+  new Promise((r) => {
+    s.close(() => r());
+    s.closeIdleConnections();
+  });
 
 export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<RunningRuntime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const backend = backendTypeOf(cfg.backend) ?? 'unknown';
-  new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend }, 1);
+  const type = backendTypeOf(cfg.backend);
+  if (!type) throw new InvalidArgumentError('config.backend', 'exactly one backend must be set');
+  new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
+  const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });
+  const metrics = {
+    written: new Counter({ name: 'jso_runtime_spans_written_total', help: 'Spans written to the backend', registers: [registry] }),
+    refused: new Counter({ name: 'jso_runtime_spans_refused_total', help: 'Spans refused (queue full) or dropped (invalid)', labelNames: ['reason'] as const, registers: [registry] }),
+    queued: new Gauge({ name: 'jso_runtime_queue_spans', help: 'Spans accepted and not yet written', registers: [registry] }),
+    writeSeconds: new Histogram({ name: 'jso_runtime_batch_write_seconds', help: 'Backend write latency per batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
+    writeErrors: new Counter({ name: 'jso_runtime_write_errors_total', help: 'Failed backend writes (retried)', registers: [registry] }),
+  };
+
+  const backend = createBackend(type, cfg);
+  await backend.provision();
+  const ingest = { ...DEFAULT_PIPELINE, ...(cfg.ingest ?? {}) };
+  const pipeline = new IngestPipeline(backend.traceWriter(), ingest, metrics, log.child({ subsystem: 'pipeline' }));
+  const maxBytes = cfg.ingest?.maxRequestBytes ?? 16 * 1024 * 1024;
+  const listen = cfg.listen!;
+
+  const otlpHttp = await startHttpReceiver(pipeline, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes }, received, log);
+  const g = splitHostPort(listen.otlpGrpc!);
+  const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, pipeline, received), log, 'OTLP/gRPC receiver');
+
+  const reader = backend.traceReader();
+  const query = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    handleApiV3(reader, req, res, url)
+      .then((handled) => {
+        if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query API is under /api/v3/`);
+      })
+      .catch((e: unknown) => {
+        if (e instanceof InvalidArgumentError) return sendError(res, 400, e.message);
+        if (e instanceof StorageError && e.code === 'Unavailable') return sendError(res, 503, e.message);
+        log.error({ err: e instanceof Error ? e.message : String(e), path: url.pathname }, 'query failed');
+        sendError(res, 500, 'internal error');
+      });
+  });
+  const qa = splitHostPort(listen.queryHttp!);
+  await new Promise<void>((resolve, reject) => {
+    query.once('error', reject);
+    query.listen(qa.port, qa.host, () => resolve());
+  });
+  const queryPort = (query.address() as AddressInfo).port;
+
   let stopping = false;
-  const admin = splitHostPort(cfg.listen?.admin ?? '0.0.0.0:8888');
-  const server: Server & { port: number } = await serveOps(admin.host, admin.port, registry, {
+  const admin = splitHostPort(listen.admin ?? '0.0.0.0:8888');
+  const ops = await serveOps(admin.host, admin.port, registry, {
     healthz: () => ({ ok: true }),
     readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
   });
-  log.info({ adminPort: server.port, backend, traceStore: cfg.traceStore }, 'runtime started');
+  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort } }, 'runtime started');
+
   return {
-    adminPort: server.port,
+    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort },
+    backend,
+    pipeline,
+    registry,
     async stop() {
+      if (stopping) return;
       stopping = true;
-      await new Promise<void>((r) => server.close(() => r()));
+      // stop taking data, write everything accepted, then close the rest
+      await Promise.all([closeHttp(otlpHttp), new Promise<void>((r) => otlpGrpc.server.tryShutdown(() => r()))]);
+      await pipeline.drain();
+      await closeHttp(query);
+      await closeHttp(ops);
+      await backend.close();
       log.info('runtime stopped');
     },
   };

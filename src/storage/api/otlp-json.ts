@@ -151,8 +151,39 @@ function decodeScope(v: unknown, path: string): Scope {
   };
 }
 
-/** Decodes an OTLP/JSON TracesData (or ExportTraceServiceRequest) object. */
+/** Decodes an OTLP/JSON TracesData (or ExportTraceServiceRequest) object; any bad field fails the whole request. */
 export function decodeTracesJson(value: unknown): ResourceSpans[] {
+  return decode(value, undefined);
+}
+
+export interface LenientDecoded {
+  traces: ResourceSpans[];
+  /** spans left out because something inside them was invalid */
+  rejected: number;
+  problems: string[];
+}
+
+/** Like decodeTracesJson, but a span with a bad field is left out and counted instead of failing the request. */
+export function decodeTracesJsonLenient(value: unknown): LenientDecoded {
+  const out: LenientDecoded = { traces: [], rejected: 0, problems: [] };
+  out.traces = decode(value, (e) => {
+    out.rejected++;
+    if (out.problems.length < 5) out.problems.push(e.message);
+  });
+  return out;
+}
+
+function decode(value: unknown, onSpanError: ((e: InvalidArgumentError) => void) | undefined): ResourceSpans[] {
+  const spanOrSkip = (sv: unknown, path: string): Span[] => {
+    if (!onSpanError) return [decodeSpan(sv, path)];
+    try {
+      return [decodeSpan(sv, path)];
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      onSpanError(e);
+      return [];
+    }
+  };
   const root = obj(value, 'request');
   return list(get(root, 'resourceSpans'), 'resourceSpans').map((rsv, i) => {
     const p = `resourceSpans[${i}]`;
@@ -167,7 +198,7 @@ export function decodeTracesJson(value: unknown): ResourceSpans[] {
         return {
           scope: decodeScope(ss.scope, `${q}.scope`),
           schemaUrl: str(get(ss, 'schemaUrl'), `${q}.schemaUrl`),
-          spans: list(ss.spans, `${q}.spans`).map((sv, k) => decodeSpan(sv, `${q}.spans[${k}]`)),
+          spans: list(ss.spans, `${q}.spans`).flatMap((sv, k) => spanOrSkip(sv, `${q}.spans[${k}]`)),
         };
       }),
     };

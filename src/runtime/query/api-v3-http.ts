@@ -1,0 +1,99 @@
+// Jaeger api_v3 over HTTP/JSON (the routes of jaeger.api_v3.QueryService's HTTP form):
+//   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
+// Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidArgumentError, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, type AttrValue } from '../../storage/api/index.js';
+import { encodeTracesJson } from '../../storage/api/otlp-json.js';
+import { parseDuration, parseIntParam, parseTime, pick } from './params.js';
+
+export const DEFAULT_SEARCH_DEPTH = 100;
+
+export function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': payload.length });
+  res.end(payload);
+}
+
+export const sendError = (res: ServerResponse, code: number, message: string): void => sendJson(res, code, { error: { httpCode: code, message } });
+
+async function gather(iter: AsyncIterable<TraceChunk[]>): Promise<ResourceSpans[]> {
+  const out: ResourceSpans[] = [];
+  for await (const batch of iter) for (const c of batch) out.push(...c.resourceSpans);
+  return out;
+}
+
+function traceQuery(q: URLSearchParams): TraceQuery {
+  const query: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
+  const service = pick(q, 'query.service_name', 'query.serviceName');
+  if (service) query.serviceName = service;
+  const op = pick(q, 'query.operation_name', 'query.operationName');
+  if (op) query.operationName = op;
+  const tmin = pick(q, 'query.start_time_min', 'query.startTimeMin');
+  const tmax = pick(q, 'query.start_time_max', 'query.startTimeMax');
+  if (!tmin || !tmax) throw new InvalidArgumentError('query.start_time_min', 'query.start_time_min and query.start_time_max are required (RFC 3339)');
+  query.startTimeMin = parseTime(tmin, 'query.start_time_min');
+  query.startTimeMax = parseTime(tmax, 'query.start_time_max');
+  const dmin = pick(q, 'query.duration_min', 'query.durationMin');
+  if (dmin) query.durationMin = parseDuration(dmin, 'query.duration_min');
+  const dmax = pick(q, 'query.duration_max', 'query.durationMax');
+  if (dmax) query.durationMax = parseDuration(dmax, 'query.duration_max');
+  const depth = pick(q, 'query.search_depth', 'query.searchDepth', 'query.num_traces', 'query.numTraces');
+  if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth');
+  const attrs: Record<string, AttrValue> = {};
+  const json = pick(q, 'query.attributes');
+  if (json) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      throw new InvalidArgumentError('query.attributes', 'must be a JSON object of string values, e.g. {"http.status_code":"500"}');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('query.attributes', 'must be a JSON object');
+    for (const [k, v] of Object.entries(parsed)) attrs[k] = String(v);
+  }
+  for (const [k, v] of q) {
+    const m = /^query\.attributes\[(.+)\]$/.exec(k);
+    if (m) attrs[m[1]!] = v;
+  }
+  if (Object.keys(attrs).length) query.attributes = attrs;
+  return query;
+}
+
+/** Handles /api/v3/*; returns false when the path is not one of ours. */
+export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  const p = url.pathname.replace(/\/+$/, '');
+  if (!p.startsWith('/api/v3/')) return false;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, 405, 'use GET');
+    return true;
+  }
+  const q = url.searchParams;
+  if (p === '/api/v3/services') {
+    sendJson(res, 200, { services: await reader.getServices() });
+    return true;
+  }
+  if (p === '/api/v3/operations') {
+    const service = pick(q, 'service');
+    if (!service) throw new InvalidArgumentError('service', 'is required');
+    const kind = pick(q, 'span_kind', 'spanKind');
+    sendJson(res, 200, { operations: await reader.getOperations({ service, spanKind: kind }) });
+    return true;
+  }
+  const byId = /^\/api\/v3\/traces\/([^/]+)$/.exec(p);
+  if (byId) {
+    const start = pick(q, 'start_time', 'startTime');
+    const end = pick(q, 'end_time', 'endTime');
+    const traces = await gather(
+      reader.getTraces([{ traceId: decodeURIComponent(byId[1]!), ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) }]),
+    );
+    if (!traces.length) sendError(res, 404, `trace ${byId[1]} not found`);
+    else sendJson(res, 200, { result: encodeTracesJson(traces) });
+    return true;
+  }
+  if (p === '/api/v3/traces') {
+    sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q)))) });
+    return true;
+  }
+  sendError(res, 404, `no such route ${p}`);
+  return true;
+}
