@@ -10,28 +10,37 @@ const I64 = 1;
 const LEN = 2;
 const I32 = 5;
 
+/** Where the decoder is, for error messages (formatted only when something fails). */
+interface Where {
+  ri: number;
+  si: number;
+  ki: number;
+}
+
+/** One reader over the whole request; messages are decoded by functions that take their end offset. */
 class Reader {
-  pos: number;
+  pos = 0;
   constructor(
     readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-    readonly path: string,
-  ) {
-    this.pos = start;
-  }
+    readonly where: Where,
+  ) {}
 
   fail(what: string): never {
-    throw new InvalidArgumentError(this.path, `malformed protobuf: ${what} at byte ${this.pos}`);
+    const w = this.where;
+    const path = w.ri < 0 ? 'request' : w.si < 0 ? `resourceSpans[${w.ri}]` : w.ki < 0 ? `resourceSpans[${w.ri}].scopeSpans[${w.si}]` : `resourceSpans[${w.ri}].scopeSpans[${w.si}].spans[${w.ki}]`;
+    throw new InvalidArgumentError(path, `malformed protobuf: ${what} at byte ${this.pos}`);
   }
 
   /** an unsigned varint as a number (exact up to 2^53: tags, lengths, enums, counts) */
   varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) this.fail('truncated varint');
-      const b = this.buf[this.pos++]!;
+    const buf = this.buf;
+    let b = buf[this.pos++]!;
+    if (b < 0x80 && this.pos <= buf.length) return b;
+    let result = b & 0x7f;
+    let mul = 128;
+    for (let i = 1; i < 10; i++) {
+      if (this.pos >= buf.length) this.fail('truncated varint');
+      b = buf[this.pos++]!;
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
       mul *= 128;
@@ -39,211 +48,215 @@ class Reader {
     return this.fail('varint too long');
   }
 
-  varint64(): bigint {
+  /** a varint as a signed 64-bit integer */
+  int64(): bigint {
+    const start = this.pos;
+    const n = this.varint();
+    if (n <= Number.MAX_SAFE_INTEGER && this.pos - start < 8) return BigInt(n);
+    // wide value (large or negative): redo exactly
+    this.pos = start;
     let result = 0n;
     let shift = 0n;
     for (;;) {
-      if (this.pos >= this.end) this.fail('truncated varint');
       const b = this.buf[this.pos++]!;
       result |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) return BigInt.asIntN(64, result);
       shift += 7n;
-      if (shift > 63n) this.fail('varint too long');
     }
   }
 
   fixed64(): bigint {
-    if (this.pos + 8 > this.end) this.fail('truncated fixed64');
+    if (this.pos + 8 > this.buf.length) this.fail('truncated fixed64');
     const v = this.buf.readBigUInt64LE(this.pos);
     this.pos += 8;
     return v;
   }
 
   double(): number {
-    if (this.pos + 8 > this.end) this.fail('truncated double');
+    if (this.pos + 8 > this.buf.length) this.fail('truncated double');
     const v = this.buf.readDoubleLE(this.pos);
     this.pos += 8;
     return v;
   }
 
   fixed32(): number {
-    if (this.pos + 4 > this.end) this.fail('truncated fixed32');
+    if (this.pos + 4 > this.buf.length) this.fail('truncated fixed32');
     const v = this.buf.readUInt32LE(this.pos);
     this.pos += 4;
     return v;
   }
 
-  /** the [start, end) of a length-delimited field */
-  bytes(): [number, number] {
+  /** end offset of a length-delimited field that starts at pos; pos moves to its content */
+  len(limit: number): number {
     const n = this.varint();
+    const e = this.pos + n;
+    if (e > limit) this.fail('length beyond the end of the message');
+    return e;
+  }
+
+  string(limit: number): string {
+    const e = this.len(limit);
+    const s = this.buf.toString('utf8', this.pos, e);
+    this.pos = e;
+    return s;
+  }
+
+  /** hex of an ID of `size` bytes, or '' when its length is wrong or it is all zero */
+  id(limit: number, size: number): string {
+    const e = this.len(limit);
     const s = this.pos;
-    if (s + n > this.end) this.fail('length beyond the end of the message');
-    this.pos = s + n;
-    return [s, s + n];
+    this.pos = e;
+    if (e - s !== size) return '';
+    for (let i = s; i < e; i++) if (this.buf[i] !== 0) return this.buf.toString('hex', s, e);
+    return '';
   }
 
-  string(): string {
-    const [s, e] = this.bytes();
-    return this.buf.toString('utf8', s, e);
+  /** leaves a sub-message: its fields must not have run past its end */
+  done(end: number): void {
+    if (this.pos > end) this.fail('a field runs past the end of its message');
+    this.pos = end;
   }
 
-  skip(wire: number): void {
-    if (wire === VARINT) this.varint64();
-    else if (wire === I64) this.fixed64();
-    else if (wire === LEN) this.bytes();
-    else if (wire === I32) this.fixed32();
-    else this.fail(`unsupported wire type ${wire}`);
-  }
-
-  /** Calls fn(field, wire) for every field; fn returns false for fields it did not consume. */
-  fields(fn: (field: number, wire: number) => boolean): void {
-    while (this.pos < this.end) {
-      const tag = this.varint();
-      const field = tag >>> 3;
-      const wire = tag & 7;
-      if (field === 0) this.fail('field number 0');
-      if (!fn(field, wire)) this.skip(wire);
+  skip(tag: number, limit: number): void {
+    switch (tag & 7) {
+      case VARINT:
+        this.varint();
+        break;
+      case I64:
+        if ((this.pos += 8) > limit) this.fail('truncated fixed64');
+        break;
+      case LEN:
+        this.pos = this.len(limit);
+        break;
+      case I32:
+        if ((this.pos += 4) > limit) this.fail('truncated fixed32');
+        break;
+      default:
+        this.fail(`unsupported wire type ${tag & 7}`);
     }
-  }
-
-  sub(path: string): Reader {
-    const [s, e] = this.bytes();
-    return new Reader(this.buf, s, e, path);
+    if (tag >>> 3 === 0) this.fail('field number 0');
   }
 }
 
-function expectWire(r: Reader, wire: number, want: number, field: string): void {
-  if (wire !== want) r.fail(`field ${field} has wire type ${wire}, expected ${want}`);
-}
+// tags: (field << 3) | wire type
+const T1_LEN = 0x0a;
+const T2_LEN = 0x12;
+const T3_LEN = 0x1a;
+const T4_LEN = 0x22;
 
-function anyValue(r: Reader): AttrValue {
+function anyValue(r: Reader, end: number): AttrValue {
   let v: AttrValue = null;
-  r.fields((f, w) => {
-    switch (f) {
-      case 1:
-        expectWire(r, w, LEN, 'string_value');
-        v = r.string();
-        return true;
-      case 2:
-        expectWire(r, w, VARINT, 'bool_value');
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 0x0a: // string_value
+        v = r.string(end);
+        break;
+      case 0x10: // bool_value
         v = r.varint() !== 0;
-        return true;
-      case 3:
-        expectWire(r, w, VARINT, 'int_value');
-        v = r.varint64();
-        return true;
-      case 4:
-        expectWire(r, w, I64, 'double_value');
+        break;
+      case 0x18: // int_value
+        v = r.int64();
+        break;
+      case 0x21: // double_value
         v = r.double();
-        return true;
-      case 5: {
-        expectWire(r, w, LEN, 'array_value');
+        break;
+      case 0x2a: {
+        // array_value { repeated AnyValue values = 1 }
+        const e = r.len(end);
         const arr: AttrValue[] = [];
-        const sub = r.sub(`${r.path}.arrayValue`);
-        sub.fields((f2, w2) => {
-          if (f2 !== 1) return false;
-          expectWire(sub, w2, LEN, 'values');
-          arr.push(anyValue(sub.sub(`${sub.path}.values`)));
-          return true;
-        });
+        while (r.pos < e) {
+          const t = r.varint();
+          if (t === T1_LEN) {
+            const ve = r.len(e);
+            arr.push(anyValue(r, ve));
+            r.done(ve);
+          } else r.skip(t, e);
+        }
         v = { array: arr };
-        return true;
+        break;
       }
-      case 6: {
-        expectWire(r, w, LEN, 'kvlist_value');
+      case 0x32: {
+        // kvlist_value { repeated KeyValue values = 1 }
+        const e = r.len(end);
         const list: KeyValue[] = [];
-        const sub = r.sub(`${r.path}.kvlistValue`);
-        sub.fields((f2, w2) => {
-          if (f2 !== 1) return false;
-          expectWire(sub, w2, LEN, 'values');
-          list.push(keyValue(sub.sub(`${sub.path}.values`)));
-          return true;
-        });
+        while (r.pos < e) {
+          const t = r.varint();
+          if (t === T1_LEN) {
+            const ve = r.len(e);
+            list.push(keyValue(r, ve));
+            r.done(ve);
+          } else r.skip(t, e);
+        }
         v = { kvlist: list };
-        return true;
+        break;
       }
-      case 7: {
-        expectWire(r, w, LEN, 'bytes_value');
-        const [s, e] = r.bytes();
-        v = new Uint8Array(r.buf.subarray(s, e));
-        return true;
+      case 0x3a: {
+        // bytes_value
+        const e = r.len(end);
+        v = new Uint8Array(r.buf.subarray(r.pos, e));
+        r.pos = e;
+        break;
       }
+      default:
+        r.skip(tag, end);
     }
-    return false;
-  });
+  }
   return v;
 }
 
-function keyValue(r: Reader): KeyValue {
-  const kv: KeyValue = { key: '', value: null };
-  r.fields((f, w) => {
-    if (f === 1) {
-      expectWire(r, w, LEN, 'key');
-      kv.key = r.string();
-      return true;
-    }
-    if (f === 2) {
-      expectWire(r, w, LEN, 'value');
-      kv.value = anyValue(r.sub(`${r.path}.value`));
-      return true;
-    }
-    return false;
-  });
-  return kv;
+function keyValue(r: Reader, end: number): KeyValue {
+  let key = '';
+  let value: AttrValue = null;
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === T1_LEN) key = r.string(end);
+    else if (tag === T2_LEN) {
+      const e = r.len(end);
+      value = anyValue(r, e);
+      r.done(e);
+    } else r.skip(tag, end);
+  }
+  return { key, value };
 }
 
-const ZERO16 = '0'.repeat(16);
-const ZERO32 = '0'.repeat(32);
-
-/** hex of an ID field, or undefined when its length is wrong or it is all zero */
-function id(r: Reader, size: number): string | undefined {
-  const [s, e] = r.bytes();
-  if (e - s !== size) return undefined;
-  const h = r.buf.toString('hex', s, e);
-  return h === (size === 16 ? ZERO32 : ZERO16) ? undefined : h;
+/** reads one KeyValue at pos (after its tag) into `into` */
+function pushKeyValue(r: Reader, end: number, into: KeyValue[]): void {
+  const e = r.len(end);
+  into.push(keyValue(r, e));
+  r.done(e);
 }
 
-interface SpanResult {
-  span?: Span;
-  problem?: string;
+function event(r: Reader, end: number): SpanEvent {
+  const ev: SpanEvent = { timeUnixNano: 0n, name: '', attributes: [], droppedAttributesCount: 0 };
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === 0x09) ev.timeUnixNano = r.fixed64();
+    else if (tag === T2_LEN) ev.name = r.string(end);
+    else if (tag === T3_LEN) pushKeyValue(r, end, ev.attributes);
+    else if (tag === 0x20) ev.droppedAttributesCount = r.varint();
+    else r.skip(tag, end);
+  }
+  return ev;
 }
 
-function event(r: Reader): SpanEvent {
-  const e: SpanEvent = { timeUnixNano: 0n, name: '', attributes: [], droppedAttributesCount: 0 };
-  r.fields((f, w) => {
-    if (f === 1 && w === I64) e.timeUnixNano = r.fixed64();
-    else if (f === 2 && w === LEN) e.name = r.string();
-    else if (f === 3 && w === LEN) e.attributes.push(keyValue(r.sub(`${r.path}.attributes`)));
-    else if (f === 4 && w === VARINT) e.droppedAttributesCount = r.varint();
-    else return false;
-    return true;
-  });
-  return e;
-}
-
-function link(r: Reader): SpanLink | undefined {
+function link(r: Reader, end: number): SpanLink | undefined {
   const l: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 };
-  let ok = true;
-  r.fields((f, w) => {
-    if (f === 1 && w === LEN) {
-      const t = id(r, 16);
-      if (t) l.traceId = t;
-      else ok = false;
-    } else if (f === 2 && w === LEN) {
-      const s = id(r, 8);
-      if (s) l.spanId = s;
-      else ok = false;
-    } else if (f === 3 && w === LEN) l.traceState = r.string();
-    else if (f === 4 && w === LEN) l.attributes.push(keyValue(r.sub(`${r.path}.attributes`)));
-    else if (f === 5 && w === VARINT) l.droppedAttributesCount = r.varint();
-    else if (f === 6 && w === I32) l.flags = r.fixed32();
-    else return false;
-    return true;
-  });
-  return ok && l.traceId && l.spanId ? l : undefined;
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === T1_LEN) l.traceId = r.id(end, 16);
+    else if (tag === T2_LEN) l.spanId = r.id(end, 8);
+    else if (tag === T3_LEN) l.traceState = r.string(end);
+    else if (tag === T4_LEN) pushKeyValue(r, end, l.attributes);
+    else if (tag === 0x28) l.droppedAttributesCount = r.varint();
+    else if (tag === 0x35) l.flags = r.fixed32();
+    else r.skip(tag, end);
+  }
+  return l.traceId && l.spanId ? l : undefined;
 }
 
-function span(r: Reader): SpanResult {
+/** a span, or the reason it cannot be stored */
+function span(r: Reader, end: number): Span | string {
   const s: Span = {
     traceId: '',
     spanId: '',
@@ -262,112 +275,95 @@ function span(r: Reader): SpanResult {
     droppedLinksCount: 0,
     status: { code: 0, message: '' },
   };
-  let problem: string | undefined;
-  r.fields((f, w) => {
-    switch (f) {
-      case 1: {
-        expectWire(r, w, LEN, 'trace_id');
-        const t = id(r, 16);
-        if (t) s.traceId = t;
-        else problem = 'trace_id must be 16 bytes and not all zero';
-        return true;
+  let problem = '';
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case T1_LEN:
+        s.traceId = r.id(end, 16);
+        if (!s.traceId) problem = 'trace_id must be 16 bytes and not all zero';
+        break;
+      case T2_LEN:
+        s.spanId = r.id(end, 8);
+        if (!s.spanId) problem = 'span_id must be 8 bytes and not all zero';
+        break;
+      case T3_LEN:
+        s.traceState = r.string(end);
+        break;
+      case T4_LEN: {
+        const e = r.len(end);
+        if (e - r.pos === 8) s.parentSpanId = r.buf.toString('hex', r.pos, e);
+        else if (e !== r.pos) problem = 'parent_span_id must be empty or 8 bytes';
+        r.pos = e;
+        break;
       }
-      case 2: {
-        expectWire(r, w, LEN, 'span_id');
-        const x = id(r, 8);
-        if (x) s.spanId = x;
-        else problem = 'span_id must be 8 bytes and not all zero';
-        return true;
-      }
-      case 3:
-        expectWire(r, w, LEN, 'trace_state');
-        s.traceState = r.string();
-        return true;
-      case 4: {
-        expectWire(r, w, LEN, 'parent_span_id');
-        const [bs, be] = r.bytes();
-        if (be - bs === 8) s.parentSpanId = r.buf.toString('hex', bs, be);
-        else if (be !== bs) problem = 'parent_span_id must be empty or 8 bytes';
-        return true;
-      }
-      case 5:
-        expectWire(r, w, LEN, 'name');
-        s.name = r.string();
-        return true;
-      case 6: {
-        expectWire(r, w, VARINT, 'kind');
+      case 0x2a: // name
+        s.name = r.string(end);
+        break;
+      case 0x30: {
+        // kind
         const k = r.varint();
-        s.kind = k >= 0 && k <= 5 ? k : 0;
-        return true;
+        s.kind = k <= 5 ? k : 0;
+        break;
       }
-      case 7:
-        expectWire(r, w, I64, 'start_time_unix_nano');
+      case 0x39: // start_time_unix_nano
         s.startTimeUnixNano = r.fixed64();
-        return true;
-      case 8:
-        expectWire(r, w, I64, 'end_time_unix_nano');
+        break;
+      case 0x41: // end_time_unix_nano
         s.endTimeUnixNano = r.fixed64();
-        return true;
-      case 9:
-        expectWire(r, w, LEN, 'attributes');
-        s.attributes.push(keyValue(r.sub(`${r.path}.attributes`)));
-        return true;
-      case 10:
-        expectWire(r, w, VARINT, 'dropped_attributes_count');
+        break;
+      case 0x4a: // attributes
+        pushKeyValue(r, end, s.attributes);
+        break;
+      case 0x50:
         s.droppedAttributesCount = r.varint();
-        return true;
-      case 11:
-        expectWire(r, w, LEN, 'events');
-        s.events.push(event(r.sub(`${r.path}.events`)));
-        return true;
-      case 12:
-        expectWire(r, w, VARINT, 'dropped_events_count');
+        break;
+      case 0x5a: {
+        // events
+        const e = r.len(end);
+        s.events.push(event(r, e));
+        r.done(e);
+        break;
+      }
+      case 0x60:
         s.droppedEventsCount = r.varint();
-        return true;
-      case 13: {
-        expectWire(r, w, LEN, 'links');
-        const l = link(r.sub(`${r.path}.links`));
+        break;
+      case 0x6a: {
+        // links
+        const e = r.len(end);
+        const l = link(r, e);
+        r.done(e);
         if (l) s.links.push(l);
         else s.droppedLinksCount++;
-        return true;
+        break;
       }
-      case 14:
-        expectWire(r, w, VARINT, 'dropped_links_count');
+      case 0x70:
         s.droppedLinksCount += r.varint();
-        return true;
-      case 15: {
-        expectWire(r, w, LEN, 'status');
-        const sub = r.sub(`${r.path}.status`);
-        sub.fields((f2, w2) => {
-          if (f2 === 2 && w2 === LEN) s.status.message = sub.string();
-          else if (f2 === 3 && w2 === VARINT) {
-            const c = sub.varint();
-            s.status.code = c >= 0 && c <= 2 ? c : 0;
-          } else return false;
-          return true;
-        });
-        return true;
+        break;
+      case 0x7a: {
+        // status { string message = 2; StatusCode code = 3 }
+        const e = r.len(end);
+        while (r.pos < e) {
+          const t = r.varint();
+          if (t === T2_LEN) s.status.message = r.string(e);
+          else if (t === 0x18) {
+            const c = r.varint();
+            s.status.code = c <= 2 ? c : 0;
+          } else r.skip(t, e);
+        }
+        break;
       }
-      case 16:
-        expectWire(r, w, I32, 'flags');
+      case 0x85: // flags: field 16, fixed32 (two-byte tag 0x85 0x01 reads as 133)
         s.flags = r.fixed32();
-        return true;
+        break;
+      default:
+        r.skip(tag, end);
     }
-    return false;
-  });
+  }
   if (!problem && !s.traceId) problem = 'trace_id is missing';
   if (!problem && !s.spanId) problem = 'span_id is missing';
   if (!problem && s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) problem = 'end_time_unix_nano is before start_time_unix_nano';
-  return problem ? { problem } : { span: s };
-}
-
-function attributesOwner(r: Reader, attrs: KeyValue[], droppedField: number, attrField: number, onDropped: (n: number) => void, extra?: (f: number, w: number) => boolean): void {
-  r.fields((f, w) => {
-    if (f === attrField && w === LEN) attrs.push(keyValue(r.sub(`${r.path}.attributes`)));
-    else if (f === droppedField && w === VARINT) onDropped(r.varint());
-    else return extra ? extra(f, w) : false;
-    return true;
-  });
+  return problem || s;
 }
 
 export interface DecodedTraces {
@@ -379,59 +375,83 @@ export interface DecodedTraces {
   problems: string[];
 }
 
+function resource(r: Reader, end: number, res: Resource): void {
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === T1_LEN) pushKeyValue(r, end, res.attributes);
+    else if (tag === 0x10) res.droppedAttributesCount = r.varint();
+    else r.skip(tag, end);
+  }
+}
+
+function scope(r: Reader, end: number, sc: Scope): void {
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === T1_LEN) sc.name = r.string(end);
+    else if (tag === T2_LEN) sc.version = r.string(end);
+    else if (tag === T3_LEN) pushKeyValue(r, end, sc.attributes);
+    else if (tag === 0x20) sc.droppedAttributesCount = r.varint();
+    else r.skip(tag, end);
+  }
+}
+
 /** Decodes ExportTraceServiceRequest / TracesData (same field 1: repeated ResourceSpans). */
 export function decodeTracesProto(bytes: Uint8Array): DecodedTraces {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: DecodedTraces = { traces: [], spans: 0, rejected: 0, problems: [] };
-  const root = new Reader(buf, 0, buf.length, 'request');
-  let ri = 0;
-  root.fields((f, w) => {
-    if (f !== 1) return false;
-    expectWire(root, w, LEN, 'resource_spans');
-    const path = `resourceSpans[${ri++}]`;
-    const rr = root.sub(path);
+  const where: Where = { ri: -1, si: -1, ki: -1 };
+  const r = new Reader(buf, where);
+  const total = buf.length;
+  while (r.pos < total) {
+    const tag = r.varint();
+    if (tag !== T1_LEN) {
+      r.skip(tag, total);
+      continue;
+    }
+    where.ri++;
+    where.si = -1;
+    where.ki = -1;
+    const rend = r.len(total);
     const rs: ResourceSpans = { resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [] };
-    let si = 0;
-    rr.fields((f2, w2) => {
-      if (f2 === 1 && w2 === LEN) {
-        const res: Resource = rs.resource;
-        attributesOwner(rr.sub(`${path}.resource`), res.attributes, 2, 1, (n) => (res.droppedAttributesCount = n));
-      } else if (f2 === 2 && w2 === LEN) {
-        const spath = `${path}.scopeSpans[${si++}]`;
-        const sr = rr.sub(spath);
+    while (r.pos < rend) {
+      const t2 = r.varint();
+      if (t2 === T1_LEN) {
+        const e = r.len(rend);
+        resource(r, e, rs.resource);
+        r.done(e);
+      } else if (t2 === T2_LEN) {
+        where.si++;
+        where.ki = -1;
+        const send = r.len(rend);
         const ss: ScopeSpans = { scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [] };
-        let ki = 0;
-        sr.fields((f3, w3) => {
-          if (f3 === 1 && w3 === LEN) {
-            const sc: Scope = ss.scope;
-            const scr = sr.sub(`${spath}.scope`);
-            attributesOwner(scr, sc.attributes, 4, 3, (n) => (sc.droppedAttributesCount = n), (f4, w4) => {
-              if (f4 === 1 && w4 === LEN) sc.name = scr.string();
-              else if (f4 === 2 && w4 === LEN) sc.version = scr.string();
-              else return false;
-              return true;
-            });
-          } else if (f3 === 2 && w3 === LEN) {
-            const spanPath = `${spath}.spans[${ki++}]`;
-            const res = span(sr.sub(spanPath));
+        while (r.pos < send) {
+          const t3 = r.varint();
+          if (t3 === T1_LEN) {
+            const e = r.len(send);
+            scope(r, e, ss.scope);
+            r.done(e);
+          } else if (t3 === T2_LEN) {
+            where.ki++;
+            const e = r.len(send);
+            const res = span(r, e);
+            r.done(e);
             out.spans++;
-            if (res.span) ss.spans.push(res.span);
+            if (typeof res !== 'string') ss.spans.push(res);
             else {
               out.rejected++;
-              if (out.problems.length < 5) out.problems.push(`${spanPath}: ${res.problem}`);
+              if (out.problems.length < 5) out.problems.push(`resourceSpans[${where.ri}].scopeSpans[${where.si}].spans[${where.ki}]: ${res}`);
             }
-          } else if (f3 === 3 && w3 === LEN) ss.schemaUrl = sr.string();
-          else return false;
-          return true;
-        });
+          } else if (t3 === T3_LEN) ss.schemaUrl = r.string(send);
+          else r.skip(t3, send);
+        }
+        where.ki = -1;
         if (ss.spans.length) rs.scopeSpans.push(ss);
-      } else if (f2 === 3 && w2 === LEN) rs.schemaUrl = rr.string();
-      else return false;
-      return true;
-    });
+      } else if (t2 === T3_LEN) rs.schemaUrl = r.string(rend);
+      else r.skip(t2, rend);
+    }
+    where.si = -1;
     if (rs.scopeSpans.length) out.traces.push(rs);
-    return true;
-  });
+  }
   return out;
 }
 
