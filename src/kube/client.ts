@@ -68,24 +68,28 @@ export interface RequestOptions {
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function resourceOfPath(path: string): string {
+function resourceOfPath(path: string): { resource: string; named: boolean } {
   // /api/v1/namespaces/x/configmaps/y -> configmaps ; /apis/g/v/namespaces/x/tracestores/y/status -> tracestores/status
   const parts = path.split('?')[0]!.split('/').filter(Boolean);
   const start = parts[0] === 'api' ? 2 : 3;
   let rest = parts.slice(start);
   if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
   const sub = rest.length >= 3 ? `/${rest[2]}` : '';
-  return (rest[0] ?? 'unknown') + sub;
+  return { resource: (rest[0] ?? 'unknown') + sub, named: rest.length >= 2 };
 }
 
 export interface ClientStats {
+  /** every GET, LIST and WATCH */
   reads: number;
+  /** GETs of a single object (what a reconcile would do if it did not read from caches) */
+  gets: number;
   writes: number;
+  /** requests by "VERB resource", where LIST is a GET of a collection */
   byKey: Map<string, number>;
 }
 
 export class KubeClient {
-  readonly stats: ClientStats = { reads: 0, writes: 0, byKey: new Map() };
+  readonly stats: ClientStats = { reads: 0, gets: 0, writes: 0, byKey: new Map() };
   private readonly agent: https.Agent | http.Agent;
 
   private constructor(
@@ -116,12 +120,14 @@ export class KubeClient {
   }
 
   private count(method: string, path: string, code: number): void {
-    const resource = resourceOfPath(path);
+    const { resource, named } = resourceOfPath(path);
+    const verb = method === 'GET' && !named ? 'LIST' : method;
     if (WRITE_VERBS.has(method)) this.stats.writes++;
     else this.stats.reads++;
-    const k = `${method} ${resource}`;
+    if (verb === 'GET') this.stats.gets++;
+    const k = `${verb} ${resource}`;
     this.stats.byKey.set(k, (this.stats.byKey.get(k) ?? 0) + 1);
-    this.requestCounter?.inc({ verb: method, resource, code: String(code) });
+    this.requestCounter?.inc({ verb, resource, code: String(code) });
   }
 
   private async options(method: string, path: string, o: RequestOptions, agent: http.Agent | https.Agent): Promise<https.RequestOptions> {
