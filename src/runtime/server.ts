@@ -12,11 +12,12 @@ import { createBackend } from '../storage/registry.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
+import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import type { RuntimeConfig } from './config.js';
 
 export interface RunningRuntime {
-  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number };
+  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; remoteStorage: number };
   backend: BackendFactory;
   pipeline: IngestPipeline;
   registry: Registry;
@@ -61,6 +62,20 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, pipeline, received), log, 'OTLP/gRPC receiver');
 
   const reader = backend.traceReader();
+  let stopping = false;
+  const rsAddr = splitHostPort(listen.remoteStorage!);
+  const remote = await startGrpcServer(
+    rsAddr.host,
+    rsAddr.port,
+    maxBytes,
+    (s) => {
+      addRemoteStorageServices(s, reader, backend.dependencyReader(), log.child({ subsystem: 'remote-storage' }), () => !stopping);
+      addOtlpTraceService(s, pipeline, received); // writes from Jaeger's grpc backend
+    },
+    log,
+    'remote storage (jaeger.storage.v2)',
+  );
+
   const query = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     handleApiV3(reader, req, res, url)
@@ -81,16 +96,15 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   });
   const queryPort = (query.address() as AddressInfo).port;
 
-  let stopping = false;
   const admin = splitHostPort(listen.admin ?? '0.0.0.0:8888');
   const ops = await serveOps(admin.host, admin.port, registry, {
     healthz: () => ({ ok: true }),
     readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
   });
-  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort } }, 'runtime started');
+  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port } }, 'runtime started');
 
   return {
-    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort },
+    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port },
     backend,
     pipeline,
     registry,
@@ -98,7 +112,11 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
       if (stopping) return;
       stopping = true;
       // stop taking data, write everything accepted, then close the rest
-      await Promise.all([closeHttp(otlpHttp), new Promise<void>((r) => otlpGrpc.server.tryShutdown(() => r()))]);
+      await Promise.all([
+        closeHttp(otlpHttp),
+        new Promise<void>((r) => otlpGrpc.server.tryShutdown(() => r())),
+        new Promise<void>((r) => remote.server.tryShutdown(() => r())),
+      ]);
       await pipeline.drain();
       await closeHttp(query);
       await closeHttp(ops);

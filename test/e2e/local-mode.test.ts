@@ -30,6 +30,15 @@ it('starts everything, serves, and stops everything on Ctrl-C', async () => {
     expect(admin).toBeDefined();
     expect((await fetchText(`http://${admin}/readyz`)).code).toBe(200);
     expect((await fetchText(`http://${admin}/metrics`)).body).toContain('jso_runtime_info{backend="memory"} 1');
+    // a span sent to the printed OTLP address comes back from the printed query address
+    const otlp = /OTLP HTTP\s+(http:\/\/127\.0\.0\.1:\d+\/v1\/traces)/.exec(out)?.[1];
+    const query = /Jaeger query \(api_v3\)\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v3\/services/.exec(out)?.[1];
+    expect(otlp && query).toBeTruthy();
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const body = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'local-check' } }] }, scopeSpans: [{ spans: [{ traceId: '10ca1000000000000000000000000001', spanId: '10ca100000000001', name: 'hello', startTimeUnixNano: String(now), endTimeUnixNano: String(now + 1000n) }] }] }] };
+    const sent = await fetch(otlp!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect(sent.status).toBe(200);
+    await waitFor('span readable', async () => (await fetchText(`${query}/api/v3/traces/10ca1000000000000000000000000001`)).code === 200, 10_000);
     const kubeconfig = /export KUBECONFIG=(\S+);/.exec(out)?.[1];
     expect(kubeconfig).toBeDefined();
     const dir = join(kubeconfig!, '..');

@@ -37,3 +37,17 @@ describe('OTLP protobuf', () => {
     expect(decoded.traces[0]!.scopeSpans[0]!.spans).toHaveLength(2);
   });
 });
+
+describe('remote storage replies', () => {
+  it('split a chunk above the message limit into consecutive messages that keep every span', async () => {
+    const { encodeChunk } = await import('../../src/runtime/remote-storage/service.js');
+    const traces = fixture('shop.json');
+    const whole = encodeTracesProto(traces);
+    const parts = encodeChunk(traces, 600);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(Math.max(600, ...parts.map((x) => x.length)));
+    const spans = parts.flatMap((p) => decodeTracesProto(p).traces.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.spanId))));
+    expect(spans.sort()).toEqual(decodeTracesProto(whole).traces.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.spanId))).sort());
+    expect(encodeChunk(traces)).toEqual([whole]);
+  });
+});

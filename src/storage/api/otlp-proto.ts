@@ -72,7 +72,8 @@ function anyValue(r: Reader, end: number): AttrValue {
   return v;
 }
 
-function keyValue(r: Reader, end: number): KeyValue {
+/** one KeyValue message spanning [pos, end) */
+export function keyValue(r: Reader, end: number): KeyValue {
   let key = '';
   let value: AttrValue = null;
   while (r.pos < end) {
@@ -345,7 +346,7 @@ function writeAny(w: Writer, v: AttrValue): void {
   else w.message(6, (k) => writeAttributes(k, 1, v.kvlist));
 }
 
-function writeAttributes(w: Writer, field: number, attrs: readonly KeyValue[]): void {
+export function writeAttributes(w: Writer, field: number, attrs: readonly KeyValue[]): void {
   for (const a of attrs) w.message(field, (m) => m.string(1, a.key).message(2, (x) => writeAny(x, a.value)));
 }
 

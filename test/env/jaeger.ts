@@ -1,0 +1,95 @@
+// Starts the Jaeger v2 binary (built by test/env/build-jaeger.sh) with a generated config on loopback ports.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
+
+export function jaegerBinary(): string {
+  const bin = execFileSync('bash', ['-c', `source "${join(REPO_ROOT, 'test/env/versions.sh')}"; echo "$JAEGER_BIN_DIR/jaeger"`], { encoding: 'utf8' }).trim();
+  if (!existsSync(bin)) throw new Error(`the Jaeger v2 binary is missing: build it with: bash test/env/build-jaeger.sh`);
+  return bin;
+}
+
+export interface RunningJaeger {
+  proc: ChildProcess;
+  otlpHttp: number;
+  otlpGrpc: number;
+  queryHttp: number;
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+/** Jaeger v2 whose trace storage is `storageYaml` (indented for `backends.store:`). */
+export async function startJaeger(storageYaml: string): Promise<RunningJaeger> {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-jaeger-'));
+  const [g, h, q, qg] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const yaml = `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_query:
+    storage:
+      traces: store
+    http:
+      endpoint: 127.0.0.1:${q}
+    grpc:
+      endpoint: 127.0.0.1:${qg}
+  jaeger_storage:
+    backends:
+      store:
+${storageYaml}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:${g}
+      http:
+        endpoint: 127.0.0.1:${h}
+processors:
+  batch:
+    timeout: 100ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: store
+`;
+  writeFileSync(join(dir, 'config.yaml'), yaml);
+  const proc = spawn(jaegerBinary(), ['--config', join(dir, 'config.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const log = () => out.slice(-4000);
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`jaeger exited (${proc.exitCode}):\n${log()}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${q}/api/v3/services`)).status < 500) break;
+    } catch {
+      /* starting */
+    }
+    if (i > 300) throw new Error(`jaeger did not start:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    otlpHttp: h,
+    otlpGrpc: g,
+    queryHttp: q,
+    log,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
