@@ -11,6 +11,7 @@ import { type BackendFactory, InvalidArgumentError, StorageError } from '../stor
 import { createBackend } from '../storage/registry.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
+import { handleClassic, sendClassicError } from './query/classic-http.js';
 import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
@@ -78,15 +79,17 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
 
   const query = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    handleApiV3(reader, req, res, url)
+    const classic = !url.pathname.startsWith('/api/v3/');
+    const fail = classic ? sendClassicError : sendError;
+    (async () => (await handleApiV3(reader, req, res, url)) || (await handleClassic(reader, backend.dependencyReader(), req, res, url)))()
       .then((handled) => {
-        if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query API is under /api/v3/`);
+        if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query APIs are under /api/ and /api/v3/`);
       })
       .catch((e: unknown) => {
-        if (e instanceof InvalidArgumentError) return sendError(res, 400, e.message);
-        if (e instanceof StorageError && e.code === 'Unavailable') return sendError(res, 503, e.message);
+        if (e instanceof InvalidArgumentError) return fail(res, 400, e.message);
+        if (e instanceof StorageError && e.code === 'Unavailable') return fail(res, 503, e.message);
         log.error({ err: e instanceof Error ? e.message : String(e), path: url.pathname }, 'query failed');
-        sendError(res, 500, 'internal error');
+        fail(res, 500, 'internal error');
       });
   });
   const qa = splitHostPort(listen.queryHttp!);

@@ -150,7 +150,8 @@ function toPlain(v: AttrValue): unknown {
   if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? Number(v) : v;
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if ('array' in v) return v.array.map(toPlain);
-  return Object.fromEntries(v.kvlist.map((kv) => [kv.key, toPlain(kv.value)]));
+  // keys sorted, as OpenTelemetry's AsString (Go's JSON of a map) renders them
+  return Object.fromEntries([...v.kvlist].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((kv) => [kv.key, toPlain(kv.value)]));
 }
 
 /** Count of spans in a batch. */
