@@ -5,7 +5,8 @@
 //
 //   npm run bench:ingest                       memory backends, 400,000 spans
 //   BENCH_SPANS=1000000 BENCH_BACKEND=embedded npm run bench:ingest     our embedded store vs Jaeger's Badger
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { startJaeger } from '../test/env/jaeger.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -111,55 +112,13 @@ async function startOurs(dir: string): Promise<Target> {
   return { name: `ours (${BACKEND})`, proc, otlpGrpc: g, queryHttp: q };
 }
 
-async function startJaeger(dir: string): Promise<Target> {
-  const bin = execFileSync('bash', ['-c', `source "${join(ROOT, 'test/env/versions.sh')}"; echo "$JAEGER_BIN_DIR/jaeger"`], { encoding: 'utf8' }).trim();
-  const [g, h, q, qg] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const storage = BACKEND === 'memory' ? `memory:\n          max_traces: ${TRACES + 1000}` : `badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
-  const yaml = `service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  jaeger_query:
-    storage:
-      traces: store
-    http:
-      endpoint: 127.0.0.1:${q}
-    grpc:
-      endpoint: 127.0.0.1:${qg}
-  jaeger_storage:
-    backends:
-      store:
-        ${storage}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:${g}
-        max_recv_msg_size_mib: 64
-      http:
-        endpoint: 127.0.0.1:${h}
-processors:
-  batch:
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: store
-`;
-  const file = join(dir, 'jaeger.yaml');
-  writeFileSync(file, yaml);
-  const proc = spawn(bin, ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
-  let err = '';
-  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  await waitHttp(`http://127.0.0.1:${q}/api/v3/services`, 'jaeger', proc, () => err.slice(-2000));
-  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc, otlpGrpc: g, queryHttp: q };
+async function startPeer(dir: string): Promise<Target> {
+  const storage =
+    BACKEND === 'memory'
+      ? `        memory:\n          max_traces: ${TRACES + 1000}`
+      : `        badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
+  const j = await startJaeger(storage);
+  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp };
 }
 
 const raw = (b: Buffer) => b;
@@ -239,7 +198,7 @@ async function main(): Promise<void> {
   console.log(`ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}`);
   const results: { name: string; spansPerS: number; readableS: number; rss: number; q: Awaited<ReturnType<typeof queries>> }[] = [];
   try {
-    for (const start of process.env.BENCH_ONLY_OURS ? [startOurs] : [startOurs, startJaeger]) {
+    for (const start of process.env.BENCH_ONLY_OURS ? [startOurs] : [startOurs, startPeer]) {
       const t = await start(dir);
       try {
         const { ackS, readableS } = await load(t, bodies);

@@ -3,7 +3,8 @@
 // dependency edges derived from parent/child spans.
 import { InvalidArgumentError } from './errors.js';
 import { type Resource, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, type Span, StatusCode, attr, attrToString } from './model.js';
-import type { CheckedQuery } from './query.js';
+import type { CheckedQuery, DependencyLink } from './query.js';
+import type { BackendFactory, DependencyReader, DependencyWriter, Lock, Purger, SamplingStore, TraceReader, TraceWriter } from './index.js';
 
 /** A span with the resource and scope it came with, and its service name. */
 export interface SpanView {
@@ -119,4 +120,66 @@ export function forEachDependency(trace: readonly SpanView[], edge: (parent: str
 /** Splits a trace's spans into chunks of at most `size` spans. */
 export function* chunkTrace(traceId: string, spans: readonly SpanView[], size: number): Generator<{ traceId: string; resourceSpans: ResourceSpans[] }> {
   for (let i = 0; i < spans.length; i += size) yield { traceId, resourceSpans: groupSpans(spans.slice(i, i + size)) };
+}
+
+/** Sums dependency links by (parent, child); the result is sorted. */
+export class DependencyTotals {
+  private readonly edges = new Map<string, DependencyLink>();
+
+  add(parent: string, child: string, n: number, source?: string): void {
+    const k = `${parent}\u0000${child}`;
+    const e = this.edges.get(k);
+    if (e) e.callCount += n;
+    else this.edges.set(k, { parent, child, callCount: n, ...(source ? { source } : {}) });
+  }
+
+  list(): DependencyLink[] {
+    return [...this.edges.values()].sort((a, b) => a.parent.localeCompare(b.parent) || a.child.localeCompare(b.child));
+  }
+}
+
+/** Validates links given to DependencyWriter.writeDependencies. */
+export function checkDependencyLinks(links: readonly DependencyLink[]): void {
+  links.forEach((l, i) => {
+    if (!l.parent || !l.child) throw new InvalidArgumentError(`links[${i}]`, 'parent and child service names are required');
+    if (!Number.isInteger(l.callCount) || l.callCount < 0) throw new InvalidArgumentError(`links[${i}].callCount`, 'must be a non-negative integer');
+  });
+}
+
+/** Everything a backend that keeps all its state in one store object implements. */
+export type AllInOneStore = TraceWriter & TraceReader & DependencyReader & DependencyWriter & SamplingStore & Lock & Purger & { close?(): Promise<void> };
+
+/** A BackendFactory over one store object that serves every interface. */
+export class SingleStoreBackend<S extends AllInOneStore> implements BackendFactory {
+  constructor(
+    readonly type: string,
+    readonly store: S,
+  ) {}
+  async provision(): Promise<void> {
+    /* these stores create themselves */
+  }
+  traceWriter(): TraceWriter {
+    return this.store;
+  }
+  traceReader(): TraceReader {
+    return this.store;
+  }
+  dependencyReader(): DependencyReader {
+    return this.store;
+  }
+  dependencyWriter(): DependencyWriter {
+    return this.store;
+  }
+  samplingStore(): SamplingStore {
+    return this.store;
+  }
+  lock(): Lock {
+    return this.store;
+  }
+  purger(): Purger {
+    return this.store;
+  }
+  async close(): Promise<void> {
+    await this.store.close?.();
+  }
 }

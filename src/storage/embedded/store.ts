@@ -11,19 +11,16 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { type Database, type RootDatabase, open } from 'lmdb';
 import {
-  type BackendFactory,
   type DependencyLink,
   type FoundTraceId,
   type GetTraceParams,
   InvalidArgumentError,
-  type Lock,
   type Operation,
   type OperationQuery,
   type Resource,
   type ResourceSpans,
   SPAN_KIND_NAMES,
   STATUS_NAMES,
-  type SamplingStore,
   type Scope,
   type ServiceOperationValues,
   StatusCode,
@@ -39,7 +36,7 @@ import {
   serviceOf,
 } from '../api/index.js';
 import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../api/otlp-json.js';
-import { type SpanView, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
+import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
 import { type SpanRef, compareRefs, hex, key, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
 
 export interface EmbeddedConfig {
@@ -369,13 +366,8 @@ export class EmbeddedStore {
 
   async getDependencies(r: TimeRange, _ctx?: StorageContext): Promise<DependencyLink[]> {
     checkTimeRange(r);
-    const edges = new Map<string, DependencyLink>();
-    const add = (parent: string, child: string, n: number, source?: string) => {
-      const k = `${parent}\u0000${child}`;
-      const e = edges.get(k);
-      if (e) e.callCount += n;
-      else edges.set(k, { parent, child, callCount: n, ...(source ? { source } : {}) });
-    };
+    const totals = new DependencyTotals();
+    const add = totals.add.bind(totals);
     const traces = new Set<string>();
     for (const ref of this.stream(tag('T'), r.start, r.end)) traces.add(ref.traceId);
     for (const id of traces) forEachDependency(this.traceSpans(id), (p, c) => add(p, c, 1));
@@ -383,14 +375,11 @@ export class EmbeddedStore {
     for (const { value } of this.meta.getRange({ start: key(g, u64(r.start)), end: prefixEnd(key(g, u64(r.end))) })) {
       for (const l of JSON.parse(value.toString()) as DependencyLink[]) add(l.parent, l.child, l.callCount, l.source);
     }
-    return [...edges.values()].sort((a, b) => a.parent.localeCompare(b.parent) || a.child.localeCompare(b.child));
+    return totals.list();
   }
 
   async writeDependencies(at: bigint, links: DependencyLink[], _ctx?: StorageContext): Promise<void> {
-    links.forEach((l, i) => {
-      if (!l.parent || !l.child) throw new InvalidArgumentError(`links[${i}]`, 'parent and child service names are required');
-      if (!Number.isInteger(l.callCount) || l.callCount < 0) throw new InvalidArgumentError(`links[${i}].callCount`, 'must be a non-negative integer');
-    });
+    checkDependencyLinks(links);
     this.seq++;
     const seq = this.seq;
     await this.root.transaction(() => {
@@ -502,39 +491,9 @@ export class EmbeddedStore {
   }
 }
 
-export class EmbeddedBackend implements BackendFactory {
-  readonly type = 'embedded';
-  readonly store: EmbeddedStore;
-
+export class EmbeddedBackend extends SingleStoreBackend<EmbeddedStore> {
   constructor(config: EmbeddedConfig) {
-    this.store = new EmbeddedStore(config);
-  }
-  async provision(): Promise<void> {
-    /* the database creates itself on open */
-  }
-  traceWriter() {
-    return this.store;
-  }
-  traceReader() {
-    return this.store;
-  }
-  dependencyReader() {
-    return this.store;
-  }
-  dependencyWriter() {
-    return this.store;
-  }
-  samplingStore(): SamplingStore {
-    return this.store;
-  }
-  lock(): Lock {
-    return this.store;
-  }
-  purger() {
-    return this.store;
-  }
-  close(): Promise<void> {
-    return this.store.close();
+    super('embedded', new EmbeddedStore(config));
   }
 }
 

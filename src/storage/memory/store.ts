@@ -2,18 +2,15 @@
 // services/operations index that is never evicted, search by scanning newest first, dependencies derived from
 // parent/child spans across services.
 import {
-  type BackendFactory,
   DEFAULT_TENANT,
   type DependencyLink,
   type FoundTraceId,
   type GetTraceParams,
   InvalidArgumentError,
-  type Lock,
   type Operation,
   type OperationQuery,
   type ResourceSpans,
   SPAN_KIND_NAMES,
-  type SamplingStore,
   type ServiceOperationValues,
   type StorageContext,
   type Throughput,
@@ -25,7 +22,7 @@ import {
   checkTraceQuery,
   serviceOf,
 } from '../api/index.js';
-import { type SpanView, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
+import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
 
 export interface MemoryConfig {
   maxTraces: number;
@@ -157,26 +154,18 @@ export class MemoryStore {
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {
     checkTimeRange(r);
     const t = this.tenant(ctx);
-    const edges = new Map<string, DependencyLink>();
-    const add = (parent: string, child: string, n: number, source?: string) => {
-      const k = `${parent}\u0000${child}`;
-      const e = edges.get(k);
-      if (e) e.callCount += n;
-      else edges.set(k, { parent, child, callCount: n, ...(source ? { source } : {}) });
-    };
+    const totals = new DependencyTotals();
+    const add = totals.add.bind(totals);
     for (const tr of t?.traces.values() ?? []) {
       if (tr.start > r.end || tr.start < r.start) continue;
       forEachDependency(tr.spans, (parent, child) => add(parent, child, 1));
     }
     for (const d of t?.dependencies ?? []) if (d.at >= r.start && d.at <= r.end) for (const l of d.links) add(l.parent, l.child, l.callCount, l.source);
-    return [...edges.values()].sort((a, b) => a.parent.localeCompare(b.parent) || a.child.localeCompare(b.child));
+    return totals.list();
   }
 
   async writeDependencies(at: bigint, links: DependencyLink[], ctx?: StorageContext): Promise<void> {
-    links.forEach((l, i) => {
-      if (!l.parent || !l.child) throw new InvalidArgumentError(`links[${i}]`, 'parent and child service names are required');
-      if (!Number.isInteger(l.callCount) || l.callCount < 0) throw new InvalidArgumentError(`links[${i}].callCount`, 'must be a non-negative integer');
-    });
+    checkDependencyLinks(links);
     this.tenant(ctx, true)!.dependencies.push({ at, links: links.map((l) => ({ ...l })) });
   }
 
@@ -225,39 +214,8 @@ export class MemoryStore {
 }
 
 /** The memory backend's factory: every reader and writer shares one store. */
-export class MemoryBackend implements BackendFactory {
-  readonly type = 'memory';
-  readonly store: MemoryStore;
-
+export class MemoryBackend extends SingleStoreBackend<MemoryStore> {
   constructor(config: MemoryConfig) {
-    this.store = new MemoryStore(config);
-  }
-
-  async provision(): Promise<void> {
-    /* nothing to provision */
-  }
-  traceWriter() {
-    return this.store;
-  }
-  traceReader() {
-    return this.store;
-  }
-  dependencyReader() {
-    return this.store;
-  }
-  dependencyWriter() {
-    return this.store;
-  }
-  samplingStore(): SamplingStore {
-    return this.store;
-  }
-  lock(): Lock {
-    return this.store;
-  }
-  purger() {
-    return this.store;
-  }
-  async close(): Promise<void> {
-    /* nothing to close */
+    super('memory', new MemoryStore(config));
   }
 }

@@ -1,1 +1,0 @@
-export default {testEnvironment:'node',roots:['<rootDir>/dist/test/unit'],testMatch:['**/*.test.js'],transform:{}}
