@@ -1,7 +1,7 @@
 // Writes traces of 50 spans into an embedded store as fast as it can, printing `ack <traceId>` after each
 // committed batch. The crash test kills it with SIGKILL mid-stream.
 import { EmbeddedStore } from '../../src/storage/embedded/store.js';
-import { type ResourceSpans, type Span, SpanKind, StatusCode } from '../../src/storage/api/model.js';
+import { type ResourceSpans, type Span, SpanKind, StatusCode, newSpan, serviceBatch } from '../../src/storage/api/model.js';
 
 export const SPANS_PER_TRACE = 50;
 export const crashTraceId = (i: number): string => `c0a5${i.toString(16).padStart(28, '0')}`;
@@ -9,26 +9,21 @@ export const crashTraceId = (i: number): string => `c0a5${i.toString(16).padStar
 export function crashBatch(i: number, now: bigint): ResourceSpans[] {
   const spans: Span[] = [];
   for (let j = 0; j < SPANS_PER_TRACE; j++) {
-    spans.push({
-      traceId: crashTraceId(i),
-      spanId: (j + 1).toString(16).padStart(16, '0'),
-      traceState: '',
-      parentSpanId: j ? '0000000000000001' : '',
-      flags: 0,
-      name: `op-${j % 5}`,
-      kind: j ? SpanKind.Internal : SpanKind.Server,
-      startTimeUnixNano: now + BigInt(j) * 1000n,
-      endTimeUnixNano: now + BigInt(j) * 1000n + 500n,
-      attributes: [{ key: 'batch', value: BigInt(i) }, { key: 'payload', value: 'x'.repeat(200) }],
-      droppedAttributesCount: 0,
-      events: [],
-      droppedEventsCount: 0,
-      links: [],
-      droppedLinksCount: 0,
-      status: { code: StatusCode.Ok, message: '' },
-    });
+    spans.push(
+      newSpan({
+        traceId: crashTraceId(i),
+        spanId: (j + 1).toString(16).padStart(16, '0'),
+        parentSpanId: j ? '0000000000000001' : '',
+        name: `op-${j % 5}`,
+        kind: j ? SpanKind.Internal : SpanKind.Server,
+        startTimeUnixNano: now + BigInt(j) * 1000n,
+        endTimeUnixNano: now + BigInt(j) * 1000n + 500n,
+        attributes: [{ key: 'batch', value: BigInt(i) }, { key: 'payload', value: 'x'.repeat(200) }],
+        status: { code: StatusCode.Ok, message: '' },
+      }),
+    );
   }
-  return [{ resource: { attributes: [{ key: 'service.name', value: 'crash-writer' }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'w', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] }];
+  return [serviceBatch('crash-writer', spans, { name: 'w' })];
 }
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { type ResourceSpans, type Span, SpanKind, StatusCode } from '../../src/storage/api/index.js';
+import { type ResourceSpans, type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
@@ -103,27 +103,21 @@ it('returns a trace larger than the 4 MiB gRPC message limit whole, in several m
   const traceId = 'b16b16b16b16b16b16b16b16b16b16ff';
   const now = BigInt(Date.now()) * 1_000_000n;
   const blob = 'x'.repeat(5000); // 1,000-span chunks of ~5 MB: each must be split to stay under 4 MiB
-  const spans: Span[] = Array.from({ length: 2500 }, (_, i) => ({
-    traceId,
-    spanId: (i + 1).toString(16).padStart(16, '0'),
-    traceState: '',
-    parentSpanId: i ? '0000000000000001' : '',
-    flags: 0,
-    name: `step ${i % 7}`,
-    kind: i ? SpanKind.Internal : SpanKind.Server,
-    startTimeUnixNano: now + BigInt(i) * 1000n,
-    endTimeUnixNano: now + BigInt(i) * 1000n + 500n,
-    attributes: [{ key: 'payload', value: blob }],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: StatusCode.Unset, message: '' },
-  }));
+  const spans: Span[] = Array.from({ length: 2500 }, (_, i) =>
+    newSpan({
+      traceId,
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      parentSpanId: i ? '0000000000000001' : '',
+      name: `step ${i % 7}`,
+      kind: i ? SpanKind.Internal : SpanKind.Server,
+      startTimeUnixNano: now + BigInt(i) * 1000n,
+      endTimeUnixNano: now + BigInt(i) * 1000n + 500n,
+      attributes: [{ key: 'payload', value: blob }],
+    }),
+  );
   // send in parts, as SDKs do
   for (let i = 0; i < spans.length; i += 250) {
-    await sendToJaeger([{ resource: { attributes: [{ key: 'service.name', value: 'huge' }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: spans.slice(i, i + 250) }] }]);
+    await sendToJaeger([serviceBatch('huge', spans.slice(i, i + 250), { name: 's' })]);
   }
   await waitFor('the big trace stored by our runtime', async () => (await ourSpanCount(traceId)) === spans.length, 60_000, 200);
   const t = await jq<V3Traces>(`/api/v3/traces/${traceId}`);

@@ -16,7 +16,8 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
 
 export const sendError = (res: ServerResponse, code: number, message: string): void => sendJson(res, code, { error: { httpCode: code, message } });
 
-async function gather(iter: AsyncIterable<TraceChunk[]>): Promise<ResourceSpans[]> {
+/** All ResourceSpans of a chunk stream, in order. */
+export async function gather(iter: AsyncIterable<TraceChunk[]>): Promise<ResourceSpans[]> {
   const out: ResourceSpans[] = [];
   for await (const batch of iter) for (const c of batch) out.push(...c.resourceSpans);
   return out;

@@ -4,8 +4,8 @@
 //       /api/dependencies?endTs=&lookback=
 // Envelope: { data, total, limit, offset, errors }.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, type DependencyReader, InvalidArgumentError, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
-import { sendJson } from './api-v3-http.js';
+import { type AttrValue, type DependencyReader, InvalidArgumentError, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
 import { parseDuration, parseIntParam, pick } from './params.js';
 
@@ -13,12 +13,6 @@ const envelope = (data: unknown, total = Array.isArray(data) ? data.length : 0) 
 
 export function sendClassicError(res: ServerResponse, code: number, msg: string): void {
   sendJson(res, code, { data: null, total: 0, limit: 0, offset: 0, errors: [{ code, msg }] });
-}
-
-async function gather(iter: AsyncIterable<TraceChunk[]>): Promise<ResourceSpans[]> {
-  const out: ResourceSpans[] = [];
-  for await (const b of iter) for (const c of b) out.push(...c.resourceSpans);
-  return out;
 }
 
 const US = 1000n;

@@ -156,3 +156,33 @@ function toPlain(v: AttrValue): unknown {
 
 /** Count of spans in a batch. */
 export const spanCount = (t: readonly ResourceSpans[]): number => t.reduce((n, rs) => n + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0);
+
+/** A span whose unspecified fields are empty (no parent, kind unspecified, no attributes, events or links). */
+export function newSpan(fields: Partial<Span> & Pick<Span, 'traceId' | 'spanId'>): Span {
+  return {
+    traceState: '',
+    parentSpanId: '',
+    flags: 0,
+    name: '',
+    kind: SpanKind.Unspecified,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: [],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: StatusCode.Unset, message: '' },
+    ...fields,
+  };
+}
+
+/** One resource with service.name = `service` and one instrumentation scope holding `spans`. */
+export function serviceBatch(service: string, spans: Span[], scope: Partial<Scope> = {}): ResourceSpans {
+  return {
+    resource: { attributes: [{ key: 'service.name', value: service }], droppedAttributesCount: 0 },
+    schemaUrl: '',
+    scopeSpans: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0, ...scope }, schemaUrl: '', spans }],
+  };
+}

@@ -3,7 +3,7 @@
 // Structural damage (truncation, bad wire types) throws InvalidArgumentError for the whole request; a span
 // with an unusable trace or span ID is dropped and counted, so the receiver can answer partial_success.
 import { Reader, VARINT, type Where, Writer } from './proto-wire.js';
-import type { AttrValue, KeyValue, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanEvent, SpanLink } from './model.js';
+import { type AttrValue, type KeyValue, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from './model.js';
 
 // tags: (field << 3) | wire type
 const T1_LEN = 0x0a;
@@ -125,24 +125,7 @@ function link(r: Reader, end: number): SpanLink | undefined {
 
 /** a span, or the reason it cannot be stored */
 function span(r: Reader, end: number): Span | string {
-  const s: Span = {
-    traceId: '',
-    spanId: '',
-    traceState: '',
-    parentSpanId: '',
-    flags: 0,
-    name: '',
-    kind: 0,
-    startTimeUnixNano: 0n,
-    endTimeUnixNano: 0n,
-    attributes: [],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  };
+  const s = newSpan({ traceId: '', spanId: '' });
   let problem = '';
   while (r.pos < end) {
     const tag = r.varint();

@@ -2,7 +2,7 @@
 // runs unchanged. A backend's test file calls runStorageContract with a function that opens the backend.
 //
 //   runStorageContract('memory', async () => ({ backend: new MemoryBackend({ maxTraces: 100_000 }) }));
-import { type BackendFactory, type FoundTraceId, InvalidArgumentError, type ResourceSpans, type Span, SpanKind, StatusCode, type TraceChunk, type TraceQuery } from '../api/index.js';
+import { type BackendFactory, type FoundTraceId, InvalidArgumentError, type ResourceSpans, type Span, SpanKind, type TraceChunk, type TraceQuery, newSpan, serviceBatch } from '../api/index.js';
 import { encodeAttributes } from '../api/otlp-json.js';
 import {
   BASE,
@@ -444,37 +444,7 @@ export function runStorageContract(name: string, open: () => Promise<ContractSub
 
     describe('writes', () => {
       const one = (traceId: string, spanId: string, extra: Partial<Span> = {}): ResourceSpans[] => [
-        {
-          resource: { attributes: [{ key: 'service.name', value: 'write-checks' }], droppedAttributesCount: 0 },
-          schemaUrl: '',
-          scopeSpans: [
-            {
-              scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
-              schemaUrl: '',
-              spans: [
-                {
-                  traceId,
-                  spanId,
-                  traceState: '',
-                  parentSpanId: '',
-                  flags: 0,
-                  name: 'w',
-                  kind: SpanKind.Internal,
-                  startTimeUnixNano: t(BASE),
-                  endTimeUnixNano: t(BASE + NS_PER_MS),
-                  attributes: [],
-                  droppedAttributesCount: 0,
-                  events: [],
-                  droppedEventsCount: 0,
-                  links: [],
-                  droppedLinksCount: 0,
-                  status: { code: StatusCode.Unset, message: '' },
-                  ...extra,
-                },
-              ],
-            },
-          ],
-        },
+        serviceBatch('write-checks', [newSpan({ traceId, spanId, name: 'w', kind: SpanKind.Internal, startTimeUnixNano: t(BASE), endTimeUnixNano: t(BASE + NS_PER_MS), ...extra })]),
       ];
       const good = 'c0ffee00000000000000000000000001';
 

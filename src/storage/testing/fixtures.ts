@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KeyValue, type ResourceSpans, type Span, SpanKind, StatusCode } from '../api/model.js';
+import { type KeyValue, type ResourceSpans, type Span, SpanKind, StatusCode, newSpan, serviceBatch } from '../api/model.js';
 import { decodeTracesJson } from '../api/otlp-json.js';
 
 export const BASE = 1767225600000000000n; // 2026-01-01T00:00:00Z in ns
@@ -51,31 +51,10 @@ function shiftTimes(traces: ResourceSpans[], shift: bigint): ResourceSpans[] {
 const str = (key: string, v: string): KeyValue => ({ key, value: v });
 
 function span(traceId: string, spanId: string, parent: string, name: string, kind: SpanKind, start: bigint, durNs: bigint, attributes: KeyValue[] = [], status = StatusCode.Unset): Span {
-  return {
-    traceId,
-    spanId,
-    traceState: '',
-    parentSpanId: parent,
-    flags: 0,
-    name,
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + durNs,
-    attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: status, message: '' },
-  };
+  return newSpan({ traceId, spanId, parentSpanId: parent, name, kind, startTimeUnixNano: start, endTimeUnixNano: start + durNs, attributes, status: { code: status, message: '' } });
 }
 
-const resourceSpans = (service: string, spans: Span[], scope = 'fixture-generator'): ResourceSpans => ({
-  resource: { attributes: [str('service.name', service)], droppedAttributesCount: 0 },
-  schemaUrl: '',
-  scopeSpans: [{ scope: { name: scope, version: '1.0.0', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }],
-});
+const resourceSpans = (service: string, spans: Span[]): ResourceSpans => serviceBatch(service, spans, { name: 'fixture-generator', version: '1.0.0' });
 
 /** 10,050 spans: a root and a fan-out of children, across two services. Written in batches of 1,000. */
 function bigTrace(): ResourceSpans[][] {
