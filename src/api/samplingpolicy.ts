@@ -68,8 +68,20 @@ export const samplingPolicySpec = obj(
       {
         ratio: num({ description: 'fraction of traces kept, decided consistently by trace ID', minimum: 0, maximum: 1, exclusiveMinimum: true }),
         services: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'only these services (all when empty)' }),
+        overrides: arr(
+          obj(
+            {
+              service: serviceName,
+              operation: str({ description: 'one operation of the service; the whole service when omitted', minLength: 1, maxLength: 512 }),
+              ratio: num({ description: 'fraction kept for this service or operation (1 keeps everything)', minimum: 0, maximum: 1, exclusiveMinimum: true }),
+            },
+            ['service', 'ratio'],
+          ),
+          { maxItems: 1000, description: 'per-service and per-operation ratios; they win over ratio' },
+        ),
       },
       ['ratio'],
+      { description: 'server-side downsampling at ingest, consistent by trace ID on every replica; kept spans carry jaeger.downsampling.ratio' },
     ),
     adaptive: obj(
       {

@@ -2,8 +2,9 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -13,7 +14,8 @@ import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
-import { CONFIGMAPS, DEPLOYMENTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { PODS, SAMPLINGPOLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
+import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
 export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
@@ -60,8 +62,9 @@ export function defaultOperatorOptions(): OperatorOptions {
 export class Operator {
   readonly metrics = new OperatorMetrics();
   readonly client: KubeClient;
-  readonly informers: TraceStoreInformers;
+  readonly informers: TraceStoreInformers & Pick<SamplingInformers, 'policies' | 'pods'>;
   readonly controller: Controller;
+  readonly samplingController: Controller;
   private elector?: LeaderElector;
   private server?: Server & { port: number };
   private started = false;
@@ -84,12 +87,20 @@ export class Operator {
       deployments: mk<V1Deployment & KubeObject>(DEPLOYMENTS, MANAGED_SELECTOR),
       configMaps: mk<V1ConfigMap & KubeObject>(CONFIGMAPS, MANAGED_SELECTOR),
       services: mk<V1Service & KubeObject>(SERVICES, MANAGED_SELECTOR),
+      serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
+      roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
+      roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
+      policies: mk<SamplingPolicy & KubeObject>(SAMPLINGPOLICIES),
+      pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };
     const settings: OperatorSettings = { runtimeImage: o.runtimeImage };
     const events = new EventRecorder(this.client, 'jaeger-storage-operator', log);
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
+    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores }, log.child({ controller: 'samplingpolicy' }));
+    this.samplingController = new Controller('samplingpolicy', (k) => sp.reconcile(k), { workers: 2 }, this.metrics, log.child({ controller: 'samplingpolicy' }));
+    sp.watch((k) => this.samplingController.enqueue(k));
   }
 
   get opsPort(): number | undefined {
@@ -138,13 +149,14 @@ export class Operator {
     if (this.stopping) return;
     this.log.info('caches synced: starting workers');
     this.controller.start();
+    this.samplingController.start();
   }
 
   /** Graceful: finish in-flight reconciles, stop watches, release the lease. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.controller.stop();
+    await Promise.all([this.controller.stop(), this.samplingController.stop()]);
     await Promise.all(this.allInformers().map((i) => i.stop()));
     await this.elector?.stop();
     await this.electionDone;

@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
@@ -26,6 +26,9 @@ export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceSto
 export const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
 export const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
 export const SERVICES = res('', 'v1', 'Service', 'services');
+export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts');
+export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
+export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
@@ -34,6 +37,9 @@ export interface TraceStoreInformers {
   deployments: Informer<V1Deployment & KubeObject>;
   configMaps: Informer<V1ConfigMap & KubeObject>;
   services: Informer<V1Service & KubeObject>;
+  serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
+  roles: Informer<V1Role & KubeObject>;
+  roleBindings: Informer<V1RoleBinding & KubeObject>;
 }
 
 /** Key of the TraceStore that controls `obj`, if any. */
@@ -73,7 +79,7 @@ export class TraceStoreController {
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
       delete: (o) => enqueue(keyOf(o)),
     });
-    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services] as Informer<KubeObject>[]) {
+    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Informer<KubeObject>[]) {
       const toOwner = (o: KubeObject): void => {
         const k = ownerKey(o);
         if (k) enqueue(k);
@@ -109,6 +115,9 @@ export class TraceStoreController {
     if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
       await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
     }
+    await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
+    await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
+    await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
     const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
     await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
 

@@ -15,6 +15,7 @@ import { createLogger } from '../log.js';
 import { CONFIG_FILE, configMapName } from '../reconcilers/tracestore/desired.js';
 import { parseRuntimeConfig, withEnvOverrides } from '../runtime/config.js';
 import { startRuntime } from '../runtime/server.js';
+import { PODS } from '../runtime/sampling/watcher.js';
 import { ControlPlane, REPO_ROOT } from './controlplane.js';
 import { installCrds } from './install.js';
 
@@ -109,6 +110,9 @@ export async function runLocal(argv: string[]): Promise<void> {
     for (const k of Object.keys(rendered.listen ?? {}) as (keyof NonNullable<typeof rendered.listen>)[]) {
       rendered.listen![k] = rendered.listen![k]!.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
     }
+    // follow SamplingPolicies through the same API, reporting as the first runtime pod of the store
+    const pods = await client.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PODS, 'default'), { labelSelector: `app.kubernetes.io/instance=${sample.metadata.name}` });
+    rendered.sampling = { ...rendered.sampling, kubeconfig, ...(pods.items[0] ? { podName: pods.items[0].metadata.name } : {}) };
     const cfg = withEnvOverrides(rendered);
     const rt = await startRuntime(cfg, log);
     stops.push(() => rt.stop());
@@ -120,6 +124,7 @@ export async function runLocal(argv: string[]): Promise<void> {
         `  OTLP gRPC               127.0.0.1:${p.otlpGrpc}`,
         `  OTLP HTTP               http://127.0.0.1:${p.otlpHttp}/v1/traces`,
         `  Jaeger query (api_v3)   http://127.0.0.1:${p.queryHttp}/api/v3/services`,
+        `  Remote sampling         http://127.0.0.1:${p.samplingHttp}/sampling?service=NAME  (gRPC 127.0.0.1:${p.samplingGrpc})`,
         `  runtime health/metrics  http://127.0.0.1:${p.admin}/readyz  http://127.0.0.1:${p.admin}/metrics`,
         `  kubectl                 export KUBECONFIG=${kubeconfig}; kubectl get tracestores`,
         'Ctrl-C stops everything.',

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { backend } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
-import { applyDefaults, enumOf, int, obj, str, type FieldError, type Infer } from '../api/schema.js';
+import { applyDefaults, bool, enumOf, int, num, obj, str, type FieldError, type Infer } from '../api/schema.js';
 
 const listen = (def: string) =>
   str({ pattern: '^([^\\s]*):([0-9]{1,5})$', patternHint: 'host:port, e.g. 0.0.0.0:4317 or 127.0.0.1:0', default: def });
@@ -42,6 +42,17 @@ export const runtimeConfigSchema = obj(
         batchAgeMs: int({ description: 'longest wait before a partial batch is written', minimum: 0, maximum: 60_000, default: 200 }),
         writers: int({ description: 'concurrent backend writes', minimum: 1, maximum: 64, default: 2 }),
         maxRequestBytes: int({ description: 'largest OTLP request, after decompression', minimum: 1024, maximum: 1_073_741_824, default: 16_777_216 }),
+      },
+      [],
+      { default: {} },
+    ),
+    sampling: obj(
+      {
+        defaultProbability: num({ description: 'probability served when no SamplingPolicy sets a default', minimum: 0, maximum: 1, default: 0.001 }),
+        watchPolicies: bool({ description: 'follow the SamplingPolicies that target traceStore through the Kubernetes API', default: false }),
+        kubeconfig: str({ description: 'kubeconfig file for watchPolicies; the in-cluster service account (or $KUBECONFIG) when unset', minLength: 1 }),
+        podName: str({ description: 'this runtime\'s Pod, where it reports the policy generations it enforces; $POD_NAME when unset', minLength: 1 }),
+        adaptiveIntervalMs: int({ description: 'adaptive sampling: how often throughput is flushed and probabilities recomputed', minimum: 100, maximum: 3_600_000, default: 60_000 }),
       },
       [],
       { default: {} },

@@ -32,7 +32,12 @@ interface Pending {
   spans: number;
 }
 
+/** A stage run on every decoded batch before it is queued (sampling policy: blocklist, downsampling). */
+export type IngestStage = (traces: ResourceSpans[]) => { traces: ResourceSpans[]; kept: number };
+
 export class IngestPipeline {
+  /** set by the runtime when a sampling policy is in force; swapped atomically */
+  stage?: IngestStage;
   private pending: Pending[] = [];
   private pendingSpans = 0;
   private queued = 0; // pending + being written

@@ -1,5 +1,5 @@
-// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 over HTTP), on the backend named in
-// its configuration; /metrics, /healthz and /readyz on the admin port.
+// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 over HTTP), remote sampling fed by
+// SamplingPolicies, on the backend named in its configuration; /metrics, /healthz and /readyz on the admin port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
@@ -15,11 +15,14 @@ import { handleClassic, sendClassicError } from './query/classic-http.js';
 import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
+import { addSamplingManager, startSamplingHttp } from './sampling/endpoints.js';
+import { SamplingRuntime } from './sampling/runtime.js';
 import type { RuntimeConfig } from './config.js';
 
 export interface RunningRuntime {
-  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; remoteStorage: number };
+  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; remoteStorage: number; samplingHttp: number; samplingGrpc: number };
   backend: BackendFactory;
+  sampling: SamplingRuntime;
   pipeline: IngestPipeline;
   registry: Registry;
   stop(): Promise<void>;
@@ -57,6 +60,14 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const pipeline = new IngestPipeline(backend.traceWriter(), ingest, metrics, log.child({ subsystem: 'pipeline' }));
   const maxBytes = cfg.ingest?.maxRequestBytes ?? 16 * 1024 * 1024;
   const listen = cfg.listen!;
+  const sampling = new SamplingRuntime(cfg, backend, registry, log);
+  await sampling.start(log);
+  pipeline.stage = sampling.stage;
+  const strategies = (service: string) => sampling.strategy(service);
+  const sh = splitHostPort(listen.samplingHttp!);
+  const samplingHttp = await startSamplingHttp(sh.host, sh.port, strategies, log);
+  const sg = splitHostPort(listen.samplingGrpc!);
+  const samplingGrpc = await startGrpcServer(sg.host, sg.port, 1024 * 1024, (s) => addSamplingManager(s, strategies), log, 'remote sampling (gRPC)');
 
   const otlpHttp = await startHttpReceiver(pipeline, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes }, received, log);
   const g = splitHostPort(listen.otlpGrpc!);
@@ -104,11 +115,12 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     healthz: () => ({ ok: true }),
     readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
   });
-  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port } }, 'runtime started');
+  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port } }, 'runtime started');
 
   return {
-    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port },
+    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port },
     backend,
+    sampling,
     pipeline,
     registry,
     async stop() {
@@ -121,6 +133,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
         new Promise<void>((r) => remote.server.tryShutdown(() => r())),
       ]);
       await pipeline.drain();
+      await Promise.all([closeHttp(samplingHttp), new Promise<void>((r) => samplingGrpc.server.tryShutdown(() => r())), sampling.stop()]);
       await closeHttp(query);
       await closeHttp(ops);
       await backend.close();

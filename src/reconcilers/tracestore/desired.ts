@@ -1,6 +1,6 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
 import { type BackendType, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
@@ -33,6 +33,9 @@ export interface DesiredRuntime {
   configMap: V1ConfigMap;
   deployment: V1Deployment;
   service: V1Service;
+  serviceAccount: V1ServiceAccount;
+  role: V1Role;
+  roleBinding: V1RoleBinding;
 }
 
 export const runtimeName = (ts: TraceStore): string => `${ts.metadata.name}-runtime`;
@@ -61,6 +64,7 @@ export function renderRuntimeConfig(ts: TraceStore): RuntimeConfig {
     backend: spec.backend,
     listen,
     log: { level: spec.runtime?.logLevel ?? 'info' },
+    sampling: { watchPolicies: true },
   };
   if (spec.retention) cfg.retention = spec.retention;
   return cfg;
@@ -126,7 +130,8 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
       template: {
         metadata: { labels: commonLabels(ts, 'runtime'), annotations: { [ANNOTATION_CONFIG_HASH]: configHash } },
         spec: {
-          automountServiceAccountToken: false,
+          serviceAccountName: name,
+          automountServiceAccountToken: true,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
@@ -135,6 +140,10 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
               image,
               imagePullPolicy: rt.imagePullPolicy ?? 'IfNotPresent',
               args: ['runtime', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
               ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({ name: PORT_NAMES[k], containerPort: DEFAULT_PORTS[k], protocol: 'TCP' })),
               readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
@@ -166,7 +175,27 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
     },
   };
 
-  return { backend, config, configHash, configMap, deployment, service };
+  const meta = { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner };
+  const serviceAccount: V1ServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta, automountServiceAccountToken: false };
+  // the runtime follows its SamplingPolicies and reports what it enforces in an annotation of its own Pod
+  const role: V1Role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: meta,
+    rules: [
+      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+    ],
+  };
+  const roleBinding: V1RoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta,
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+  };
+
+  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding };
 }
 
 /** Where clients reach the runtime, as listed in status.endpoints. */

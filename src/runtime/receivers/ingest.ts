@@ -36,7 +36,12 @@ export function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf
     if (e instanceof InvalidArgumentError) return { kind: 'invalid', message: e.message };
     throw e;
   }
-  const spans = spanCount(traces);
+  let spans = spanCount(traces);
+  if (pipeline.stage) {
+    const kept = pipeline.stage(traces);
+    traces = kept.traces;
+    spans = kept.kept;
+  }
   if (!pipeline.offer(traces, spans)) {
     return { kind: 'overloaded', message: `the runtime's ingest queue is full (${pipeline.queuedSpans} spans waiting for the backend): retry later` };
   }

@@ -1,0 +1,105 @@
+// Jaeger remote sampling: HTTP on 5778 (GET /sampling?service=, also / and /api/sampling, which clients use
+// too) and gRPC jaeger.api_v2.SamplingManager/GetSamplingStrategy on 5779 (proto/api_v2/sampling.proto of
+// jaeger-idl). Both answer from the policy in force at the moment of the request.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
+import { Reader, Writer } from '../../storage/api/proto-wire.js';
+
+/** SamplingStrategyParameters { string serviceName = 1 } */
+export function decodeStrategyParameters(buf: Buffer): string {
+  const r = new Reader(buf, { ri: -1, si: -1, ki: -1, path: 'SamplingStrategyParameters' });
+  let service = '';
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    if (tag === 0x0a) service = r.string(buf.length);
+    else r.skip(tag, buf.length);
+  }
+  return service;
+}
+
+const probabilistic = (w: Writer, field: number, rate: number): Writer => w.message(field, (m) => m.double(1, rate));
+
+/** SamplingStrategyResponse as protobuf (strategyType enum: PROBABILISTIC = 0, RATE_LIMITING = 1). */
+export function encodeStrategyResponse(s: SamplingStrategyResponse): Buffer {
+  const w = new Writer();
+  w.uint(1, s.strategyType === 'RATE_LIMITING' ? 1 : 0);
+  if (s.probabilisticSampling) probabilistic(w, 2, s.probabilisticSampling.samplingRate);
+  if (s.rateLimitingSampling) {
+    const n = s.rateLimitingSampling.maxTracesPerSecond;
+    w.message(3, (m) => m.uint(1, n));
+  }
+  const o = s.operationSampling;
+  if (o) {
+    w.message(4, (m) => {
+      m.double(1, o.defaultSamplingProbability).double(2, o.defaultLowerBoundTracesPerSecond);
+      for (const op of o.perOperationStrategies) m.message(3, (x) => probabilistic(x.string(1, op.operation), 2, op.probabilisticSampling.samplingRate));
+      m.double(4, o.defaultUpperBoundTracesPerSecond);
+    });
+  }
+  return w.finish();
+}
+
+/** The JSON of Jaeger's /sampling (protobuf JSON with defaults emitted and nulls removed). */
+export const strategyJson = (s: SamplingStrategyResponse): string => JSON.stringify(s);
+
+/** The legacy form served on "/": the strategy type as its enum number, as Thrift 0.9.2 clients expect. */
+export const legacyStrategyJson = (s: SamplingStrategyResponse): string => JSON.stringify({ ...s, strategyType: s.strategyType === 'RATE_LIMITING' ? 1 : 0 });
+
+export type StrategySource = (service: string) => SamplingStrategyResponse;
+
+export async function startSamplingHttp(host: string, port: number, source: StrategySource, log: Logger): Promise<Server & { port: number }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const send = (code: number, body: string, type = 'application/json') => {
+      res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, "use GET /sampling?service=NAME\n", 'text/plain');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path !== '/sampling' && path !== '/api/sampling' && path !== '/') return send(404, `no such route ${url.pathname}: use GET /sampling?service=NAME\n`, 'text/plain');
+    const services = url.searchParams.getAll('service');
+    if (services.length !== 1) return send(400, "'service' parameter must be provided once\n", 'text/plain');
+    const strategy = source(services[0]!);
+    send(200, path === '/' ? legacyStrategyJson(strategy) : strategyJson(strategy));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  log.info({ port: bound }, 'remote sampling (HTTP) listening');
+  return Object.assign(server, { port: bound });
+}
+
+const raw = (b: Buffer): Buffer => b;
+
+export function addSamplingManager(server: grpc.Server, source: StrategySource): void {
+  server.addService(
+    {
+      GetSamplingStrategy: {
+        path: '/jaeger.api_v2.SamplingManager/GetSamplingStrategy',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    {
+      GetSamplingStrategy: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        let service: string;
+        try {
+          service = decodeStrategyParameters(call.request);
+        } catch (e) {
+          return cb({ code: grpc.status.INVALID_ARGUMENT, details: e instanceof Error ? e.message : String(e) });
+        }
+        if (!service) return cb({ code: grpc.status.INVALID_ARGUMENT, details: 'serviceName is required' });
+        cb(null, encodeStrategyResponse(source(service)));
+      },
+    },
+  );
+}

@@ -1,0 +1,81 @@
+// The runtime's sampling subsystem: the policy in force (from the Kubernetes watch, or none), the ingest stage
+// that enforces its rules, adaptive sampling, and the strategies served on 5778/5779.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { KubeClient } from '../../kube/client.js';
+import { AdaptiveSampler, DEFAULT_ADAPTIVE } from '../../sampling/adaptive.js';
+import { type SamplingStrategyResponse, applyIngestRules, strategyFor } from '../../sampling/evaluate.js';
+import { type CompiledSampling, EMPTY_SAMPLING } from '../../sampling/policy.js';
+import type { BackendFactory, ResourceSpans } from '../../storage/api/index.js';
+import type { RuntimeConfig } from '../config.js';
+import type { IngestStage } from '../pipeline.js';
+import { PolicyWatcher } from './watcher.js';
+
+/** How long start() waits for the first list of policies before serving with none. */
+const FIRST_SYNC_MS = 10_000;
+
+export class SamplingRuntime {
+  readonly watcher?: PolicyWatcher;
+  readonly adaptive: AdaptiveSampler;
+  private readonly client?: KubeClient;
+  private readonly dropped: Counter<'reason'>;
+  private readonly fallback: { type: 'probabilistic'; value: number };
+
+  constructor(cfg: RuntimeConfig, backend: BackendFactory, registry: Registry, log: Logger) {
+    const s = cfg.sampling ?? {};
+    this.fallback = { type: 'probabilistic', value: s.defaultProbability ?? 0.001 };
+    this.dropped = new Counter({ name: 'jso_runtime_spans_dropped_total', help: 'Spans dropped on purpose by the sampling policy', labelNames: ['reason'] as const, registers: [registry] });
+    const enforced = new Gauge({ name: 'jso_runtime_sampling_policies', help: 'SamplingPolicies in force', registers: [registry] });
+    const swaps = new Counter({ name: 'jso_runtime_sampling_policy_swaps_total', help: 'Times a recompiled sampling policy was put in force', registers: [registry] });
+    if (s.watchPolicies) {
+      const ts = cfg.traceStore;
+      if (!ts?.name) throw new Error('config.sampling.watchPolicies needs config.traceStore.name (and namespace)');
+      this.client = KubeClient.load(s.kubeconfig, { userAgent: `jaeger-storage-runtime/${ts.name}` });
+      const podName = s.podName ?? process.env.POD_NAME;
+      this.watcher = new PolicyWatcher(this.client, { namespace: ts.namespace ?? 'default', traceStore: ts.name, podName }, log.child({ subsystem: 'sampling' }));
+      this.watcher.onChange((c) => {
+        enforced.set(c.enforced.length);
+        swaps.inc();
+      });
+    }
+    this.adaptive = new AdaptiveSampler(
+      backend.samplingStore(),
+      backend.lock(),
+      () => this.policy,
+      { ...DEFAULT_ADAPTIVE, intervalMs: s.adaptiveIntervalMs ?? DEFAULT_ADAPTIVE.intervalMs, hostname: s.podName ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
+      log.child({ subsystem: 'adaptive-sampling' }),
+    );
+  }
+
+  get policy(): CompiledSampling {
+    return this.watcher?.current ?? EMPTY_SAMPLING;
+  }
+
+  strategy(service: string): SamplingStrategyResponse {
+    return strategyFor(this.policy, service, { fallback: this.fallback, adaptive: this.adaptive.probabilities });
+  }
+
+  /** The ingest stage: enforces blocklist and downsampling and feeds adaptive sampling. */
+  readonly stage: IngestStage = (traces: ResourceSpans[]) => {
+    const c = this.policy;
+    const r = applyIngestRules(c, traces);
+    if (r.blocked) this.dropped.inc({ reason: 'blocklist' }, r.blocked);
+    if (r.downsampled) this.dropped.inc({ reason: 'downsampling' }, r.downsampled);
+    if (c.adaptive) this.adaptive.observe(r.traces);
+    return r;
+  };
+
+  async start(log: Logger): Promise<void> {
+    this.adaptive.start();
+    if (!this.watcher) return;
+    const synced = await Promise.race([this.watcher.start().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), FIRST_SYNC_MS).unref())]);
+    if (!synced) log.warn('sampling policies not listed yet (Kubernetes API unreachable?): serving the default strategy until they are');
+  }
+
+  async stop(): Promise<void> {
+    await this.adaptive.stop();
+    await this.watcher?.stop();
+    this.client?.close();
+  }
+}

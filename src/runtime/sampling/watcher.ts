@@ -1,0 +1,128 @@
+// Follows the SamplingPolicies that target this runtime's TraceStore through the Kubernetes API (list+watch that
+// restarts itself; no mounted ConfigMap, which would lag by a kubelet sync period), compiles them and swaps the
+// result in one assignment. When the API is unreachable the last compiled policy stays in force; the informer
+// relists on reconnection and the diff brings the runtime up to date.
+//
+// The runtime reports what it enforces in an annotation of its own Pod ("name=generation,..."), which the
+// operator reads to fill SamplingPolicy status.runtimes and the Propagated condition.
+import type { Logger } from 'pino';
+import type { SamplingPolicy } from '../../api/samplingpolicy.js';
+import { type KubeClient, res, resourcePath } from '../../kube/client.js';
+import { Informer, type KubeObject } from '../../kube/informer.js';
+import { type CompiledSampling, EMPTY_SAMPLING, compilePolicies, enforcedToString } from '../../sampling/policy.js';
+
+export const SAMPLING_POLICIES = res('storage.jaegertracing.io', 'v1alpha1', 'SamplingPolicy', 'samplingpolicies');
+export const PODS = res('', 'v1', 'Pod', 'pods');
+export const ANNOTATION_ENFORCED = 'storage.jaegertracing.io/sampling-enforced';
+
+export interface WatcherOptions {
+  namespace: string;
+  traceStore: string;
+  /** the runtime's own Pod, to report the enforced generations; no report when unset */
+  podName?: string;
+}
+
+export class PolicyWatcher {
+  private compiled: CompiledSampling = EMPTY_SAMPLING;
+  private readonly informer: Informer<SamplingPolicy & KubeObject>;
+  private reported?: string;
+  private reporting = false;
+  private reportAgain = false;
+  private retry?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly listeners: ((c: CompiledSampling) => void)[] = [];
+  /** times a new compiled policy was swapped in */
+  swaps = 0;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly o: WatcherOptions,
+    private readonly log: Logger,
+  ) {
+    this.informer = new Informer<SamplingPolicy & KubeObject>(client, SAMPLING_POLICIES, log.child({ informer: 'samplingpolicies' }), {
+      namespace: o.namespace,
+      maxBackoffMs: 2_000,
+      onRestart: (reason) => log.info({ reason }, 'sampling policy watch restarted; enforcing the last known policies meanwhile'),
+    });
+    const changed = (p: SamplingPolicy) => p.spec?.targetRef?.name === o.traceStore && this.recompile();
+    this.informer.on({ add: changed, update: (a, b) => (a.spec?.targetRef?.name === o.traceStore || b.spec?.targetRef?.name === o.traceStore) && this.recompile(), delete: changed });
+  }
+
+  get current(): CompiledSampling {
+    return this.compiled;
+  }
+
+  get informerRestarts(): number {
+    return this.informer.restarts;
+  }
+
+  onChange(fn: (c: CompiledSampling) => void): void {
+    this.listeners.push(fn);
+  }
+
+  async start(): Promise<void> {
+    this.informer.start();
+    await this.informer.waitForSync();
+    this.recompile();
+  }
+
+  /** Cuts the watch connection (used by tests to simulate a lost API connection). */
+  cutWatch(): void {
+    this.informer.cutWatch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.informer.stop();
+  }
+
+  private recompile(): boolean {
+    const mine = this.informer.list().filter((p) => p.spec?.targetRef?.name === this.o.traceStore);
+    const { compiled, verdicts } = compilePolicies(mine);
+    const before = enforcedToString(this.compiled);
+    this.compiled = compiled;
+    this.swaps++;
+    const after = enforcedToString(compiled);
+    if (before !== after) {
+      const rejected = [...verdicts].filter(([, v]) => !v.accepted).map(([name, v]) => ({ name, reason: v.reason }));
+      this.log.info({ enforced: after || '(none)', rejected }, 'sampling policy in force');
+    }
+    for (const l of this.listeners) l(compiled);
+    this.report();
+    return true;
+  }
+
+  /** Patches the Pod annotation; coalesces bursts and retries until the API answers. */
+  private report(): void {
+    if (!this.o.podName || this.stopped) return;
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
+    }
+    const value = enforcedToString(this.compiled);
+    if (value === this.reported) return;
+    this.reporting = true;
+    const path = resourcePath(PODS, this.o.namespace, this.o.podName);
+    this.client
+      .request('PATCH', path, { body: { metadata: { annotations: { [ANNOTATION_ENFORCED]: value } } }, contentType: 'application/merge-patch+json', timeoutMs: 5_000 })
+      .then(
+        () => {
+          this.reported = value;
+        },
+        (e: unknown) => {
+          this.log.warn({ err: e instanceof Error ? e.message : String(e), pod: this.o.podName }, 'cannot report the enforced sampling policy; retrying');
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.report(), 1_000);
+          this.retry.unref();
+        },
+      )
+      .finally(() => {
+        this.reporting = false;
+        if (this.reportAgain) {
+          this.reportAgain = false;
+          this.report();
+        }
+      });
+  }
+}
