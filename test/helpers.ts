@@ -1,7 +1,8 @@
 // Shared helpers for tests against the real control plane started by test/env/jest-global-setup.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { dirname, join } from 'node:path';
@@ -184,4 +185,50 @@ export function auditedWrites(filter: (e: AuditEvent) => boolean = () => true): 
     .map((l) => JSON.parse(l) as AuditEvent)
     .filter((e) => e.responseStatus?.code === undefined || e.responseStatus.code < 400)
     .filter(filter);
+}
+
+export interface ApiProxy {
+  /** a kubeconfig whose server is the proxy */
+  kubeconfig: string;
+  /** cuts every open connection; while `down`, new connections are refused at once */
+  sever(down?: boolean): void;
+  /** accepts connections again */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy in front of the API server that a test can sever, to simulate a lost API connection. */
+export async function startApiProxy(): Promise<ApiProxy> {
+  const target = new URL(process.env.JSO_TEST_APISERVER!);
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const proxy = createServer((down) => {
+    if (refusing) return down.destroy();
+    const up = connect(Number(target.port), '127.0.0.1');
+    sockets.add(down);
+    sockets.add(up);
+    down.pipe(up).pipe(down);
+    const close = () => (down.destroy(), up.destroy(), sockets.delete(down), sockets.delete(up));
+    down.on('error', close).on('close', close);
+    up.on('error', close).on('close', close);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as { port: number }).port;
+  const kc = join(process.env.JSO_TEST_CP_DIR!, `kubeconfig-proxy-${port}`);
+  writeFileSync(kc, readFileSync(kubeconfig(), 'utf8').replace(target.origin, `https://127.0.0.1:${port}`));
+  return {
+    kubeconfig: kc,
+    sever(down = false) {
+      refusing = down;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      refusing = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => r());
+      }),
+  };
 }

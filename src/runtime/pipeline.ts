@@ -133,11 +133,16 @@ export class IngestPipeline {
     }
   }
 
-  /** Stops taking data and resolves once everything accepted has been written. */
-  async drain(): Promise<void> {
-    this.closed = true;
+  /** Writes what is pending now and resolves once everything accepted so far has been written. */
+  async idle(): Promise<void> {
     this.flush();
     if (this.queued === 0) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  /** Stops taking data and resolves once everything accepted has been written. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    await this.idle();
   }
 }

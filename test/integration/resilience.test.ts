@@ -1,8 +1,5 @@
 // The operator as a real OS process: killed mid-reconcile, run as two replicas with a Lease, and cut off from
 // the API server by a broken connection. Every process and connection here stays on loopback.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import type { KubeClient } from '../../src/kube/client.js';
 import {
   applyStore,
@@ -10,13 +7,14 @@ import {
   createNamespace,
   fetchText,
   getStore,
-  kubeconfig,
   memoryStore,
   spawnOperator,
+  startApiProxy,
   sumMetric,
   testClient,
   waitFor,
   waitReady,
+  type ApiProxy,
   type OperatorProcess,
 } from '../helpers.js';
 
@@ -124,33 +122,19 @@ describe('leader election', () => {
 });
 
 describe('watch connection cut', () => {
-  let proxy: Server;
-  const sockets = new Set<Socket>();
-  afterAll(() => new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r())));
+  let proxy: ApiProxy | undefined;
+  afterAll(async () => proxy?.close());
 
   it('recovers its informers and keeps reconciling later changes', async () => {
     const ns = await createNamespace(client, 'cut');
-    // a loopback TCP proxy in front of the API server that the test can sever
-    const target = new URL(process.env.JSO_TEST_APISERVER!);
-    proxy = createServer((down) => {
-      const up = connect(Number(target.port), '127.0.0.1');
-      sockets.add(down);
-      sockets.add(up);
-      down.pipe(up).pipe(down);
-      const close = () => (down.destroy(), up.destroy(), sockets.delete(down), sockets.delete(up));
-      down.on('error', close).on('close', close);
-      up.on('error', close).on('close', close);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    const port = (proxy.address() as { port: number }).port;
-    const kc = join(process.env.JSO_TEST_CP_DIR!, `kubeconfig-proxy-${port}`);
-    writeFileSync(kc, readFileSync(kubeconfig(), 'utf8').replace(target.origin, `https://127.0.0.1:${port}`));
+    proxy = await startApiProxy();
+    const kc = proxy.kubeconfig;
 
     const op = started(spawnOperator(['--namespace', ns, '--leader-elect', 'false'], { KUBECONFIG: kc }));
     await applyStore(client, memoryStore('cut', ns, 100));
     const before = await waitReady(client, ns, 'cut');
 
-    for (const s of sockets) s.destroy(); // every watch and keep-alive connection dies
+    proxy.sever(); // every watch and keep-alive connection dies
     const metricsUrl = `http://127.0.0.1:${await op.opsPort()}/metrics`;
     await waitFor('informers restarted', async () => sumMetric((await fetchText(metricsUrl)).body, 'jso_informer_restarts_total') >= 4);
 
