@@ -1,5 +1,6 @@
-// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 over HTTP), on the backend named in
-// its configuration; /metrics, /healthz and /readyz on the admin port.
+// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 and the classic API over HTTP, api_v3
+// over gRPC, and the jaeger.storage.v2 remote-storage API for a stock Jaeger), on the backend named in its
+// configuration; /metrics, /healthz and /readyz on the admin port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
@@ -10,15 +11,17 @@ import { serveOps } from '../kube/probes.js';
 import { type BackendFactory, InvalidArgumentError, StorageError } from '../storage/api/index.js';
 import { createBackend } from '../storage/registry.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
+import { startGrpcServer } from './grpc-util.js';
+import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { handleClassic, sendClassicError } from './query/classic-http.js';
-import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
+import { addOtlpTraceService } from './receivers/otlp-grpc.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import type { RuntimeConfig } from './config.js';
 
 export interface RunningRuntime {
-  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; remoteStorage: number };
+  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; queryGrpc: number; remoteStorage: number };
   backend: BackendFactory;
   pipeline: IngestPipeline;
   registry: Registry;
@@ -76,6 +79,9 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     log,
     'remote storage (jaeger.storage.v2)',
   );
+  const qgAddr = splitHostPort(listen.queryGrpc!);
+  // requests are small; 1 MiB leaves room for long attribute filters
+  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)');
 
   const query = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -104,10 +110,11 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     healthz: () => ({ ok: true }),
     readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
   });
-  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port } }, 'runtime started');
+  const ports = { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, queryGrpc: queryGrpc.port, remoteStorage: remote.port };
+  log.info({ backend: type, traceStore: cfg.traceStore, ports }, 'runtime started');
 
   return {
-    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port },
+    ports,
     backend,
     pipeline,
     registry,
@@ -121,7 +128,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
         new Promise<void>((r) => remote.server.tryShutdown(() => r())),
       ]);
       await pipeline.drain();
-      await closeHttp(query);
+      await Promise.all([closeHttp(query), new Promise<void>((r) => queryGrpc.server.tryShutdown(() => r()))]);
       await closeHttp(ops);
       await backend.close();
       log.info('runtime stopped');
