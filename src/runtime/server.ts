@@ -1,4 +1,5 @@
-// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 over HTTP), remote sampling fed by
+// The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 and the classic API over HTTP, api_v3
+// over gRPC, and the jaeger.storage.v2 remote-storage API for a stock Jaeger), remote sampling fed by
 // SamplingPolicies, on the backend named in its configuration; /metrics, /healthz and /readyz on the admin port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,9 +11,11 @@ import { serveOps } from '../kube/probes.js';
 import { type BackendFactory, InvalidArgumentError, StorageError } from '../storage/api/index.js';
 import { createBackend } from '../storage/registry.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
+import { startGrpcServer } from './grpc-util.js';
+import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { handleClassic, sendClassicError } from './query/classic-http.js';
-import { addOtlpTraceService, startGrpcServer } from './receivers/otlp-grpc.js';
+import { addOtlpTraceService } from './receivers/otlp-grpc.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import { addSamplingManager, startSamplingHttp } from './sampling/endpoints.js';
@@ -20,7 +23,7 @@ import { SamplingRuntime } from './sampling/runtime.js';
 import type { RuntimeConfig } from './config.js';
 
 export interface RunningRuntime {
-  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; remoteStorage: number; samplingHttp: number; samplingGrpc: number };
+  ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; queryGrpc: number; remoteStorage: number; samplingHttp: number; samplingGrpc: number };
   backend: BackendFactory;
   sampling: SamplingRuntime;
   pipeline: IngestPipeline;
@@ -87,6 +90,9 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     log,
     'remote storage (jaeger.storage.v2)',
   );
+  const qgAddr = splitHostPort(listen.queryGrpc!);
+  // requests are small; 1 MiB leaves room for long attribute filters
+  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)');
 
   const query = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -115,10 +121,11 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     healthz: () => ({ ok: true }),
     readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
   });
-  log.info({ backend: type, traceStore: cfg.traceStore, ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port } }, 'runtime started');
+  const ports = { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, queryGrpc: queryGrpc.port, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port };
+  log.info({ backend: type, traceStore: cfg.traceStore, ports }, 'runtime started');
 
   return {
-    ports: { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port },
+    ports,
     backend,
     sampling,
     pipeline,
@@ -134,7 +141,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
       ]);
       await pipeline.drain();
       await Promise.all([closeHttp(samplingHttp), new Promise<void>((r) => samplingGrpc.server.tryShutdown(() => r())), sampling.stop()]);
-      await closeHttp(query);
+      await Promise.all([closeHttp(query), new Promise<void>((r) => queryGrpc.server.tryShutdown(() => r()))]);
       await closeHttp(ops);
       await backend.close();
       log.info('runtime stopped');

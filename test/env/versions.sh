@@ -8,3 +8,7 @@ ETCD_BIN_DIR="$JSO_CACHE/bin/etcd-$ETCD_VERSION"
 KWOK_BIN_DIR="$JSO_CACHE/bin/kwok-$KWOK_VERSION"
 JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}" # Go module tag of Jaeger v2.13.0
 JAEGER_BIN_DIR="$JSO_CACHE/bin/jaeger-$JAEGER_VERSION"
+OTEL_PROTO_VERSION="${OTEL_PROTO_VERSION:-1.8.0-alpha}" # Maven Central io.opentelemetry.proto:opentelemetry-proto
+JAEGER_IDL_VERSION="${JAEGER_IDL_VERSION:-v0.6.0}"      # Go module github.com/jaegertracing/jaeger-idl
+GOGO_PROTO_VERSION="${GOGO_PROTO_VERSION:-v1.3.2}"
+PROTOS_DIR="$JSO_CACHE/protos"

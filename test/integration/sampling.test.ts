@@ -8,6 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JaegerRemoteSampler } from '@opentelemetry/sampler-jaeger-remote';
 import { AlwaysOnSampler, BasicTracerProvider, SimpleSpanProcessor, type Sampler } from '@opentelemetry/sdk-trace-base';
+import * as grpc from '@grpc/grpc-js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingpolicy.js';
@@ -21,6 +22,7 @@ import { RATIO_ATTRIBUTE } from '../../src/sampling/evaluate.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { newSpan, serviceBatch, type ResourceSpans } from '../../src/storage/api/index.js';
 import { type ApiProxy, applyStore, createNamespace, fetchText, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
+import { loadService } from '../env/protos.js';
 
 let client: KubeClient;
 let ns: string;
@@ -156,6 +158,24 @@ describe('SamplingPolicy', () => {
     expect(ops.operations.map((o) => o.name)).toEqual(['GET /items']);
     const dropped = sumMetric((await fetchText(`http://127.0.0.1:${a.ports.admin}/metrics`)).body, 'jso_runtime_spans_dropped_total', { reason: 'blocklist' });
     expect(dropped - dropped0).toBe(7);
+  });
+
+  it('serves the same strategies over gRPC (jaeger.api_v2.SamplingManager, client built from the published proto)', async () => {
+    const Manager = loadService('api_v2/sampling.proto', 'jaeger.api_v2.SamplingManager');
+    const c = new Manager(`127.0.0.1:${a.ports.samplingGrpc}`, grpc.credentials.createInsecure());
+    const call = (serviceName: string) =>
+      new Promise<Record<string, unknown>>((resolve, reject) =>
+        (c as unknown as { GetSamplingStrategy: (r: object, cb: (e: grpc.ServiceError | null, v: Record<string, unknown>) => void) => void }).GetSamplingStrategy({ serviceName }, (e, v) => (e ? reject(e) : resolve(v))),
+      );
+    try {
+      expect(await call('noisy')).toMatchObject({ probabilisticSampling: { samplingRate: 0 } });
+      const legit = await call('legit');
+      expect(legit).toMatchObject({ probabilisticSampling: { samplingRate: 1 }, operationSampling: { defaultSamplingProbability: 1, perOperationStrategies: [{ operation: 'GET /health', probabilisticSampling: {} }] } });
+      expect(legit.strategyType ?? 0).toBe(0); // PROBABILISTIC is the enum's zero value
+      await expect(call('')).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    } finally {
+      c.close();
+    }
   });
 
   it('downsamples consistently across two replicas: every trace whole or absent, kept fraction within bounds', async () => {

@@ -38,9 +38,9 @@ describe('OTLP protobuf', () => {
   });
 });
 
-describe('remote storage replies', () => {
+describe('gRPC trace replies', () => {
   it('split a chunk above the message limit into consecutive messages that keep every span', async () => {
-    const { encodeChunk } = await import('../../src/runtime/remote-storage/service.js');
+    const { encodeChunk } = await import('../../src/runtime/grpc-util.js');
     const traces = fixture('shop.json');
     const whole = encodeTracesProto(traces);
     const parts = encodeChunk(traces, 600);

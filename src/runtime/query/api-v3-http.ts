@@ -2,11 +2,9 @@
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidArgumentError, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, type AttrValue } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../storage/api/otlp-json.js';
 import { parseDuration, parseIntParam, parseTime, pick } from './params.js';
-
-export const DEFAULT_SEARCH_DEPTH = 100;
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const payload = Buffer.from(JSON.stringify(body));

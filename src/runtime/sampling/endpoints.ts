@@ -6,11 +6,13 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
-import { Reader, Writer } from '../../storage/api/proto-wire.js';
+import { Writer } from '../../storage/api/proto-wire.js';
+import { reader } from '../grpc-codec.js';
+import { method } from '../grpc-util.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
 export function decodeStrategyParameters(buf: Buffer): string {
-  const r = new Reader(buf, { ri: -1, si: -1, ki: -1, path: 'SamplingStrategyParameters' });
+  const r = reader(buf, 'SamplingStrategyParameters');
   let service = '';
   while (r.pos < buf.length) {
     const tag = r.varint();
@@ -74,21 +76,9 @@ export async function startSamplingHttp(host: string, port: number, source: Stra
   return Object.assign(server, { port: bound });
 }
 
-const raw = (b: Buffer): Buffer => b;
-
 export function addSamplingManager(server: grpc.Server, source: StrategySource): void {
   server.addService(
-    {
-      GetSamplingStrategy: {
-        path: '/jaeger.api_v2.SamplingManager/GetSamplingStrategy',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
-    },
+    { GetSamplingStrategy: method('/jaeger.api_v2.SamplingManager/GetSamplingStrategy') },
     {
       GetSamplingStrategy: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         let service: string;

@@ -61,6 +61,9 @@ export interface TimeRange {
   end: bigint;
 }
 
+/** the search depth of a query that does not set one */
+export const DEFAULT_SEARCH_DEPTH = 100;
+
 export const MAX_SEARCH_DEPTH = 10_000;
 
 /** Validated copy of a query with a normalised attribute map (values as strings). */

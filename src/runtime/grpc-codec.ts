@@ -1,0 +1,173 @@
+// Protobuf messages shared by the gRPC query services (jaeger.storage.v2 and jaeger.api_v3): Timestamp and
+// Duration, TraceQueryParameters, the services / operations calls, and grpc.health.v1.
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, type GetTraceParams, type Operation, type TraceQuery } from '../storage/api/index.js';
+import { Reader, Writer } from '../storage/api/proto-wire.js';
+
+/** Go's zero time.Time as a protobuf Timestamp (gogo stdtime sends it for "unset"). */
+const GO_ZERO_SECONDS = -62135596800n;
+
+export const reader = (buf: Buffer, path: string): Reader => new Reader(buf, { ri: -1, si: -1, ki: -1, path });
+
+/** google.protobuf.Timestamp or Duration spanning [pos, end) -> ns; undefined for Go's zero time */
+export function timestamp(r: Reader, end: number): bigint | undefined {
+  let seconds = 0n;
+  let nanos = 0;
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === 0x08) seconds = r.int64();
+    else if (tag === 0x10) nanos = Number(BigInt.asIntN(32, r.int64()));
+    else r.skip(tag, end);
+  }
+  if (seconds === GO_ZERO_SECONDS) return undefined;
+  return seconds * 1_000_000_000n + BigInt(nanos);
+}
+
+/** decodes the length-delimited sub-message at pos with `fn` */
+export function sub<T>(r: Reader, limit: number, fn: (r: Reader, end: number) => T): T {
+  const e = r.len(limit);
+  const v = fn(r, e);
+  r.done(e);
+  return v;
+}
+
+export function writeTimestamp(w: Writer, field: number, ns: bigint): void {
+  const seconds = ns / 1_000_000_000n;
+  const nanos = Number(ns % 1_000_000_000n);
+  w.message(field, (m) => {
+    if (seconds) m.tag(1, 0).varint(seconds);
+    if (nanos) m.tag(2, 0).varint(nanos);
+  });
+}
+
+/**
+ * A trace to get, spanning [pos, end): { trace_id = 1; Timestamp start_time = 2; Timestamp end_time = 3 }, the ID
+ * being bytes in jaeger.storage.v2 and a hex string in jaeger.api_v3 (read by `traceId`).
+ */
+export function getTraceParams(r: Reader, end: number, traceId: (r: Reader, end: number) => string): GetTraceParams {
+  const p: GetTraceParams = { traceId: '' };
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === 0x0a) p.traceId = traceId(r, end);
+    else if (tag === 0x12) {
+      const v = sub(r, end, timestamp);
+      if (v !== undefined) p.start = v;
+    } else if (tag === 0x1a) {
+      const v = sub(r, end, timestamp);
+      if (v !== undefined) p.end = v;
+    } else r.skip(tag, end);
+  }
+  return p;
+}
+
+/** One entry of TraceQueryParameters.attributes, decoded from [pos, end). */
+export type AttributeDecoder = (r: Reader, end: number) => { key: string; value: AttrValue };
+
+/**
+ * TraceQueryParameters of jaeger.storage.v2 and jaeger.api_v3: the same fields except for the attributes, a
+ * repeated KeyValue in the former and a map<string, string> in the latter. Unset times stay undefined.
+ */
+function queryParams(r: Reader, end: number, attribute: AttributeDecoder): TraceQuery {
+  const q: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
+  const attrs: Record<string, AttrValue> = {};
+  let hasAttrs = false;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 0x0a:
+        q.serviceName = r.string(end);
+        break;
+      case 0x12:
+        q.operationName = r.string(end);
+        break;
+      case 0x1a: {
+        const kv = sub(r, end, attribute);
+        attrs[kv.key] = kv.value;
+        hasAttrs = true;
+        break;
+      }
+      case 0x22: {
+        const v = sub(r, end, timestamp);
+        if (v !== undefined) q.startTimeMin = v;
+        break;
+      }
+      case 0x2a: {
+        const v = sub(r, end, timestamp);
+        if (v !== undefined) q.startTimeMax = v;
+        break;
+      }
+      case 0x32: {
+        const v = sub(r, end, timestamp);
+        if (v) q.durationMin = v;
+        break;
+      }
+      case 0x3a: {
+        const v = sub(r, end, timestamp);
+        if (v) q.durationMax = v;
+        break;
+      }
+      case 0x40: {
+        const d = Number(BigInt.asIntN(32, r.int64()));
+        if (d !== 0) q.searchDepth = d;
+        break;
+      }
+      default:
+        r.skip(tag, end);
+    }
+  }
+  if (hasAttrs) q.attributes = attrs;
+  return q;
+}
+
+/** FindTracesRequest (and storage v2's FindTraceIDsRequest): { TraceQueryParameters query = 1 }; null when unset */
+export function decodeFindRequest(buf: Buffer, attribute: AttributeDecoder): TraceQuery | null {
+  const r = reader(buf, 'FindTracesRequest');
+  let q: TraceQuery | null = null;
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    if (tag === 0x0a) q = sub(r, buf.length, (s, end) => queryParams(s, end, attribute));
+    else r.skip(tag, buf.length);
+  }
+  return q;
+}
+
+/** GetOperationsRequest { string service = 1; string span_kind = 2 } */
+export function decodeGetOperationsRequest(buf: Buffer): { service: string; spanKind: string } {
+  const r = reader(buf, 'GetOperationsRequest');
+  const out = { service: '', spanKind: '' };
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    if (tag === 0x0a) out.service = r.string(buf.length);
+    else if (tag === 0x12) out.spanKind = r.string(buf.length);
+    else r.skip(tag, buf.length);
+  }
+  return out;
+}
+
+/** GetServicesResponse { repeated string services = 1 } */
+export const encodeGetServicesResponse = (services: string[]): Buffer => {
+  const w = new Writer();
+  for (const s of services) w.bytes(1, Buffer.from(s, 'utf8'));
+  return w.finish();
+};
+
+/** GetOperationsResponse { repeated Operation operations = 1 }, Operation { string name = 1; string span_kind = 2 } */
+export const encodeGetOperationsResponse = (ops: Operation[]): Buffer => {
+  const w = new Writer();
+  for (const o of ops) w.message(1, (m) => m.string(1, o.name).string(2, o.spanKind));
+  return w.finish();
+};
+
+/** grpc.health.v1.HealthCheckRequest { string service = 1 } */
+export function decodeHealthRequest(buf: Buffer): string {
+  const r = reader(buf, 'HealthCheckRequest');
+  let service = '';
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    if (tag === 0x0a) service = r.string(buf.length);
+    else r.skip(tag, buf.length);
+  }
+  return service;
+}
+
+/** grpc.health.v1.HealthCheckResponse { ServingStatus status = 1 } (SERVING = 1, NOT_SERVING = 2) */
+export const encodeHealthResponse = (serving: boolean): Buffer => new Writer().uint(1, serving ? 1 : 2).finish();

@@ -1,0 +1,48 @@
+// Jaeger api_v3 over gRPC: jaeger.api_v3.QueryService (GetTrace, FindTraces, GetServices, GetOperations), the
+// form Jaeger's own tools and gRPC clients use. Same semantics as the HTTP/JSON form (./api-v3-http.ts): an unknown
+// trace is NOT_FOUND, a malformed trace ID or a search without its time window is INVALID_ARGUMENT naming the field,
+// searches return at most 100 traces unless search_depth says otherwise. Traces stream as OTLP TracesData messages,
+// each under gRPC's default 4 MiB receive limit (a large trace is split across messages).
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { InvalidArgumentError, type TraceQuery, type TraceReader, normalizeTraceId } from '../../storage/api/index.js';
+import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
+import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { decodeFindTracesRequest, decodeGetTraceRequest } from './api-v3-codec.js';
+
+export const QUERY_SERVICE = 'jaeger.api_v3.QueryService';
+
+/** the search of a FindTracesRequest: start_time_min and start_time_max are required */
+function findQuery(req: Buffer): TraceQuery {
+  const q = decodeFindTracesRequest(req);
+  if (!q || q.startTimeMin === undefined) throw new InvalidArgumentError('query.start_time_min', 'is required, as is query.start_time_max');
+  if (q.startTimeMax === undefined) throw new InvalidArgumentError('query.start_time_max', 'is required, as is query.start_time_min');
+  return q;
+}
+
+export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, log: Logger, ready: () => boolean): void {
+  const P = `/${QUERY_SERVICE}/`;
+  server.addService(
+    {
+      GetTrace: method(`${P}GetTrace`, true),
+      FindTraces: method(`${P}FindTraces`, true),
+      GetServices: method(`${P}GetServices`),
+      GetOperations: method(`${P}GetOperations`),
+    },
+    {
+      GetTrace: traceStreamHandler(log, (req) => {
+        const p = decodeGetTraceRequest(req);
+        const traceId = normalizeTraceId(p.traceId, 'trace_id');
+        return { chunks: reader.getTraces([{ ...p, traceId }]), notFound: `trace ${traceId} not found` };
+      }),
+      FindTraces: traceStreamHandler(log, (req) => ({ chunks: reader.findTraces(findQuery(req)) })),
+      GetServices: unary(log, async () => encodeGetServicesResponse(await reader.getServices())),
+      GetOperations: unary(log, async (req) => {
+        const q = decodeGetOperationsRequest(req);
+        if (!q.service) throw new InvalidArgumentError('service', 'is required');
+        return encodeGetOperationsResponse(await reader.getOperations({ service: q.service, spanKind: q.spanKind }));
+      }),
+    },
+  );
+  addHealthService(server, [QUERY_SERVICE], ready, log);
+}
