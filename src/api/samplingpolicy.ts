@@ -50,52 +50,55 @@ const adaptiveTarget: CelRule<{ enabled?: boolean; targetSamplesPerSecond?: numb
   check: (s) => !s.enabled || s.targetSamplesPerSecond !== undefined,
 };
 
-export const samplingPolicySpec = obj(
-  {
-    targetRef: localObjectRef('the TraceStore whose runtimes enforce this policy'),
-    priority: int({ description: 'when several policies target one TraceStore, the higher priority wins per service', minimum: 0, maximum: 1000, default: 0 }),
-    default: strategy,
-    services: arr(service, { listType: 'map', listMapKeys: ['name'], maxItems: 1000, description: 'per-service strategies' }),
-    blocklist: obj(
-      {
-        services: arr(serviceName, { listType: 'set', maxItems: 1000 }),
-        operations: arr(obj({ service: serviceName, name: operationName }, ['service', 'name']), { listType: 'map', listMapKeys: ['service', 'name'], maxItems: 1000 }),
-      },
-      [],
-      { description: 'dropped at ingest and served probability 0' },
-    ),
-    downsampling: obj(
-      {
-        ratio: num({ description: 'fraction of traces kept, decided consistently by trace ID', minimum: 0, maximum: 1, exclusiveMinimum: true }),
-        services: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'only these services (all when empty)' }),
-        overrides: arr(
-          obj(
-            {
-              service: serviceName,
-              operation: str({ description: 'one operation of the service; the whole service when omitted', minLength: 1, maxLength: 512 }),
-              ratio: num({ description: 'fraction kept for this service or operation (1 keeps everything)', minimum: 0, maximum: 1, exclusiveMinimum: true }),
-            },
-            ['service', 'ratio'],
-          ),
-          { maxItems: 1000, description: 'per-service and per-operation ratios; they win over ratio' },
+/** The rules of a policy: the CRD's spec without its target (also the runtime config's static policies). */
+const ruleProps = {
+  priority: int({ description: 'when several policies target one TraceStore, the higher priority wins per service', minimum: 0, maximum: 1000, default: 0 }),
+  default: strategy,
+  services: arr(service, { listType: 'map', listMapKeys: ['name'], maxItems: 1000, description: 'per-service strategies' }),
+  blocklist: obj(
+    {
+      services: arr(serviceName, { listType: 'set', maxItems: 1000 }),
+      operations: arr(obj({ service: serviceName, name: operationName }, ['service', 'name']), { listType: 'map', listMapKeys: ['service', 'name'], maxItems: 1000 }),
+    },
+    [],
+    { description: 'dropped at ingest and served probability 0' },
+  ),
+  downsampling: obj(
+    {
+      ratio: num({ description: 'fraction of traces kept, decided consistently by trace ID', minimum: 0, maximum: 1, exclusiveMinimum: true }),
+      services: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'only these services (all when empty)' }),
+      overrides: arr(
+        obj(
+          {
+            service: serviceName,
+            operation: str({ description: 'one operation of the service; the whole service when omitted', minLength: 1, maxLength: 512 }),
+            ratio: num({ description: 'fraction kept for this service or operation (1 keeps everything)', minimum: 0, maximum: 1, exclusiveMinimum: true }),
+          },
+          ['service', 'ratio'],
         ),
-      },
-      ['ratio'],
-      { description: 'server-side downsampling at ingest, consistent by trace ID on every replica; kept spans carry jaeger.downsampling.ratio' },
-    ),
-    adaptive: obj(
-      {
-        enabled: bool({ default: false }),
-        targetSamplesPerSecond: num({ minimum: 0, exclusiveMinimum: true, maximum: 100000 }),
-        include: arr(serviceName, { listType: 'set', maxItems: 1000 }),
-        exclude: arr(serviceName, { listType: 'set', maxItems: 1000 }),
-      },
-      [],
-      { rules: [adaptiveTarget] },
-    ),
-  },
-  ['targetRef'],
-);
+        { maxItems: 1000, description: 'per-service and per-operation ratios; they win over ratio' },
+      ),
+    },
+    ['ratio'],
+    { description: 'server-side downsampling at ingest, consistent by trace ID on every replica; kept spans carry jaeger.downsampling.ratio' },
+  ),
+  adaptive: obj(
+    {
+      enabled: bool({ default: false }),
+      targetSamplesPerSecond: num({ minimum: 0, exclusiveMinimum: true, maximum: 100000 }),
+      include: arr(serviceName, { listType: 'set', maxItems: 1000 }),
+      exclude: arr(serviceName, { listType: 'set', maxItems: 1000 }),
+    },
+    [],
+    { rules: [adaptiveTarget] },
+  ),
+};
+
+export const samplingPolicySpec = obj({ targetRef: localObjectRef('the TraceStore whose runtimes enforce this policy'), ...ruleProps }, ['targetRef']);
+
+/** A policy written into the runtime's configuration file (runtimes without Kubernetes). */
+export const staticSamplingPolicy = obj({ name: str({ minLength: 1, maxLength: 253 }), rules: obj(ruleProps) }, ['name', 'rules']);
+export type StaticSamplingPolicy = Infer<typeof staticSamplingPolicy>;
 
 export const samplingPolicyStatus = obj({
   observedGeneration: int({ minimum: 0 }),

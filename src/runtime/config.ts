@@ -3,9 +3,10 @@
 // start with errors that name the field.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { staticSamplingPolicy } from '../api/samplingpolicy.js';
 import { backend } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
-import { applyDefaults, bool, enumOf, int, num, obj, str, type FieldError, type Infer } from '../api/schema.js';
+import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer } from '../api/schema.js';
 
 const listen = (def: string) =>
   str({ pattern: '^([^\\s]*):([0-9]{1,5})$', patternHint: 'host:port, e.g. 0.0.0.0:4317 or 127.0.0.1:0', default: def });
@@ -52,6 +53,7 @@ export const runtimeConfigSchema = obj(
         watchPolicies: bool({ description: 'follow the SamplingPolicies that target traceStore through the Kubernetes API', default: false }),
         kubeconfig: str({ description: 'kubeconfig file for watchPolicies; the in-cluster service account (or $KUBECONFIG) when unset', minLength: 1 }),
         podName: str({ description: 'this runtime\'s Pod, where it reports the policy generations it enforces; $POD_NAME when unset', minLength: 1 }),
+        policies: arr(staticSamplingPolicy, { maxItems: 100, description: 'policies enforced without Kubernetes (ignored when watchPolicies is on); same rules as a SamplingPolicy spec' }),
         adaptiveIntervalMs: int({ description: 'adaptive sampling: how often throughput is flushed and probabilities recomputed', minimum: 100, maximum: 3_600_000, default: 60_000 }),
       },
       [],

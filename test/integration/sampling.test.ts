@@ -41,7 +41,7 @@ async function runtime(pod?: string): Promise<RunningRuntime> {
     backend: { memory: { maxTraces: 50_000 } },
     listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
     ingest: { batchAgeMs: 10, maxQueuedSpans: 1_000_000 },
-    sampling: { watchPolicies: true, kubeconfig: proxy.kubeconfig, ...(pod ? { podName: pod } : {}) },
+    sampling: { watchPolicies: true, kubeconfig: proxy.kubeconfig, adaptiveIntervalMs: 250, ...(pod ? { podName: pod } : {}) },
   });
   const rt = await startRuntime(cfg, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   runtimes.push(rt);
@@ -253,6 +253,37 @@ describe('SamplingPolicy', () => {
     });
     expect(condition(main, 'Accepted')?.status).toBe('True');
     await waitFor('other accepted and propagated', async () => condition(await getPolicy('other'), 'Propagated')?.status === 'True');
+  });
+
+  it('adapts per-operation probabilities toward the target from observed root spans; explicit operations win', async () => {
+    const gen = (
+      await applyPolicy('adaptive', {
+        priority: 20,
+        adaptive: { enabled: true, targetSamplesPerSecond: 20, include: ['catalog'] },
+        services: [{ name: 'catalog', operations: [{ name: 'GET /pinned', probability: 0.5 }] }],
+      })
+    ).metadata.generation!;
+    await waitFor('a runs adaptive sampling', async () => enforces(a, 'adaptive', gen), 10_000, 20);
+    const t0 = BigInt(Date.now()) * 1_000_000n;
+    const roots = (service: string, op: string, n: number) =>
+      serviceBatch(service, Array.from({ length: n }, () => newSpan({ traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), name: op, startTimeUnixNano: t0, endTimeUnixNano: t0 + 1n })));
+    const rateOf = async (op: string) => (await strategy(a, 'catalog')).operationSampling?.perOperationStrategies.find((s) => s.operation === op) as { probabilisticSampling: { samplingRate: number } } | undefined;
+    // about 400 root spans/s of GET /hot and 2/s of GET /cold, for up to 6 s, against a target of 20/s
+    let hot: number | undefined;
+    let cold: number | undefined;
+    for (let i = 0; i < 60; i++) {
+      await postOtlp(a, [roots('catalog', 'GET /hot', 40), roots('catalog', 'GET /pinned', 40), ...(i % 5 === 0 ? [roots('catalog', 'GET /cold', 1)] : []), roots('search', 'GET /x', 40)]);
+      await new Promise((r) => setTimeout(r, 100));
+      hot = (await rateOf('GET /hot'))?.probabilisticSampling.samplingRate;
+      cold = (await rateOf('GET /cold'))?.probabilisticSampling.samplingRate;
+      if (hot !== undefined && cold !== undefined && hot < 0.001 && cold > 0.001) break;
+    }
+    expect(hot).toBeLessThan(0.001); // started at 0.001, observed far above target: lowered
+    expect(cold).toBeGreaterThan(0.001); // observed below target: raised
+    expect((await rateOf('GET /pinned'))?.probabilisticSampling.samplingRate).toBe(0.5); // explicit probability wins
+    expect((await strategy(a, 'search')).operationSampling).toBeUndefined(); // not included
+    expect(a.sampling.adaptive.calculations).toBeGreaterThan(0);
+    await client.request('DELETE', policyPath('adaptive'));
   });
 
   it('reports a policy whose TraceStore does not exist', async () => {

@@ -189,3 +189,17 @@ describe('SamplingPolicy status', () => {
     ]);
   });
 });
+
+describe('static policies in the runtime configuration', () => {
+  it('compiles them, and fails the start naming the policy when one is rejected', async () => {
+    const { compileStatic } = await import('../../src/runtime/sampling/runtime.js');
+    const c = compileStatic([{ name: 'base', rules: { blocklist: { services: ['noisy'] } } }]);
+    expect(c.blockedServices.has('noisy')).toBe(true);
+    expect(() =>
+      compileStatic([
+        { name: 'a', rules: { default: { type: 'probabilistic', value: 0.1 } } },
+        { name: 'b', rules: { default: { type: 'probabilistic', value: 0.2 } } },
+      ]),
+    ).toThrow(/config\.sampling\.policies\[1\]: Conflict: rules\.default contradicts SamplingPolicy "a"/);
+  });
+});

@@ -6,11 +6,28 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { KubeClient } from '../../kube/client.js';
 import { AdaptiveSampler, DEFAULT_ADAPTIVE } from '../../sampling/adaptive.js';
 import { type SamplingStrategyResponse, applyIngestRules, strategyFor } from '../../sampling/evaluate.js';
-import { type CompiledSampling, EMPTY_SAMPLING } from '../../sampling/policy.js';
+import { type CompiledSampling, EMPTY_SAMPLING, compilePolicies } from '../../sampling/policy.js';
+import { API_VERSION } from '../../api/common.js';
+import type { StaticSamplingPolicy } from '../../api/samplingpolicy.js';
 import type { BackendFactory, ResourceSpans } from '../../storage/api/index.js';
-import type { RuntimeConfig } from '../config.js';
+import { ConfigError, type RuntimeConfig } from '../config.js';
 import type { IngestStage } from '../pipeline.js';
 import { PolicyWatcher } from './watcher.js';
+
+/** Compiles the policies of the configuration file; a rejected one fails the start with its reason. */
+export function compileStatic(policies: StaticSamplingPolicy[]): CompiledSampling {
+  const { compiled, verdicts } = compilePolicies(
+    policies.map((p) => ({ apiVersion: API_VERSION, kind: 'SamplingPolicy', metadata: { name: p.name, generation: 1 }, spec: { targetRef: { name: 'config' }, ...p.rules } })),
+  );
+  const bad = policies.map((p, i) => ({ i, p, v: verdicts.get(p.name) })).filter((x) => !x.v?.accepted);
+  if (bad.length) {
+    throw new ConfigError(
+      'config',
+      bad.map(({ i, v }) => ({ field: `config.sampling.policies[${i}]`, message: `${v?.reason}: ${(v?.message ?? '').replace(/spec\./g, 'rules.')}` })),
+    );
+  }
+  return compiled;
+}
 
 /** How long start() waits for the first list of policies before serving with none. */
 const FIRST_SYNC_MS = 10_000;
@@ -21,6 +38,7 @@ export class SamplingRuntime {
   private readonly client?: KubeClient;
   private readonly dropped: Counter<'reason'>;
   private readonly fallback: { type: 'probabilistic'; value: number };
+  private readonly staticPolicy: CompiledSampling = EMPTY_SAMPLING;
 
   constructor(cfg: RuntimeConfig, backend: BackendFactory, registry: Registry, log: Logger) {
     const s = cfg.sampling ?? {};
@@ -28,6 +46,7 @@ export class SamplingRuntime {
     this.dropped = new Counter({ name: 'jso_runtime_spans_dropped_total', help: 'Spans dropped on purpose by the sampling policy', labelNames: ['reason'] as const, registers: [registry] });
     const enforced = new Gauge({ name: 'jso_runtime_sampling_policies', help: 'SamplingPolicies in force', registers: [registry] });
     const swaps = new Counter({ name: 'jso_runtime_sampling_policy_swaps_total', help: 'Times a recompiled sampling policy was put in force', registers: [registry] });
+    if (s.policies?.length && !s.watchPolicies) this.staticPolicy = compileStatic(s.policies);
     if (s.watchPolicies) {
       const ts = cfg.traceStore;
       if (!ts?.name) throw new Error('config.sampling.watchPolicies needs config.traceStore.name (and namespace)');
@@ -49,7 +68,7 @@ export class SamplingRuntime {
   }
 
   get policy(): CompiledSampling {
-    return this.watcher?.current ?? EMPTY_SAMPLING;
+    return this.watcher?.current ?? this.staticPolicy;
   }
 
   strategy(service: string): SamplingStrategyResponse {
