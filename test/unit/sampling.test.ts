@@ -203,3 +203,22 @@ describe('static policies in the runtime configuration', () => {
     ).toThrow(/config\.sampling\.policies\[1\]: Conflict: rules\.default contradicts SamplingPolicy "a"/);
   });
 });
+
+describe('config/samples', () => {
+  it('the SamplingPolicy samples are valid and work together without conflicts', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { parse } = await import('yaml');
+    const { ROOT } = await import('../helpers.js');
+    const dir = join(ROOT, 'config/samples');
+    const samples = readdirSync(dir)
+      .filter((f) => f.startsWith('samplingpolicy-'))
+      .map((f) => parse(readFileSync(join(dir, f), 'utf8')) as SamplingPolicy);
+    expect(samples.length).toBeGreaterThanOrEqual(4);
+    const { compiled, verdicts } = compilePolicies(samples);
+    expect([...verdicts.entries()].filter(([, v]) => !v.accepted)).toEqual([]);
+    expect(compiled.adaptive?.targetSamplesPerSecond).toBe(5);
+    expect(compiled.downsampling?.ratio).toBe(0.2);
+    expect(strategyFor(compiled, 'load-generator', { fallback }).probabilisticSampling?.samplingRate).toBe(0);
+  });
+});
