@@ -5,7 +5,7 @@
 // kept at every ratio above r. Kept spans carry the attribute jaeger.downsampling.ratio (double), so counts can
 // be scaled back by 1/ratio.
 import type { KeyValue, ResourceSpans, Span } from '../storage/api/index.js';
-import { type CompiledSampling, type StrategySpec, overrideKey } from './policy.js';
+import type { CompiledSampling, StrategySpec } from './policy.js';
 
 export const RATIO_ATTRIBUTE = 'jaeger.downsampling.ratio';
 const TWO_32 = 4294967296;
@@ -22,6 +22,7 @@ export function traceHash(traceId: string): number {
 
 export const keepTrace = (traceId: string, ratio: number): boolean => ratio >= 1 || traceHash(traceId) < ratio * TWO_32;
 
+
 export function serviceOf(attrs: KeyValue[]): string {
   for (const kv of attrs) if (kv.key === 'service.name') return typeof kv.value === 'string' ? kv.value : String(kv.value);
   return '';
@@ -31,12 +32,18 @@ export function serviceOf(attrs: KeyValue[]): string {
 export function ratioFor(c: CompiledSampling, service: string, operation: string): number {
   const d = c.downsampling;
   if (!d) return 1;
-  const op = d.overrides.get(overrideKey(service, operation));
-  if (op !== undefined) return op;
-  const svc = d.overrides.get(overrideKey(service));
-  if (svc !== undefined) return svc;
-  if (d.services && !d.services.has(service)) return 1;
-  return d.ratio;
+  return serviceRatios(d, service)(operation);
+}
+
+type Downsampling = NonNullable<CompiledSampling['downsampling']>;
+
+/** The ratio lookup for one service's spans, resolved once per resource: operation override > service override > ratio. */
+function serviceRatios(d: Downsampling, service: string): (operation: string) => number {
+  const o = d.overrides.get(service);
+  const base = o?.ratio ?? (d.services && !d.services.has(service) ? 1 : d.ratio);
+  if (!o?.operations.size) return () => base;
+  const ops = o.operations;
+  return (operation) => ops.get(operation) ?? base;
 }
 
 export interface FilterResult {
@@ -66,26 +73,25 @@ export function applyIngestRules(c: CompiledSampling, traces: ResourceSpans[]): 
       continue;
     }
     const blockedOps = c.blockedOperations.get(service);
+    const ratioOf = c.downsampling ? serviceRatios(c.downsampling, service) : undefined;
     const scopes = [];
     for (const ss of rs.scopeSpans) {
       const spans: Span[] = [];
+      // spans of one trace usually sit next to each other: hash once per run of a trace
       let lastTrace = '';
-      let lastRatio = -1;
-      let lastKeep = true;
+      let hash = 0;
       for (const span of ss.spans) {
         if (blockedOps?.has(span.name)) {
           blocked++;
           continue;
         }
-        const ratio = ratioFor(c, service, span.name);
+        const ratio = ratioOf ? ratioOf(span.name) : 1;
         if (ratio < 1) {
-          // spans of one trace usually sit next to each other: hash once per run
-          if (span.traceId !== lastTrace || ratio !== lastRatio) {
+          if (span.traceId !== lastTrace) {
             lastTrace = span.traceId;
-            lastRatio = ratio;
-            lastKeep = keepTrace(span.traceId, ratio);
+            hash = traceHash(span.traceId);
           }
-          if (!lastKeep) {
+          if (hash >= ratio * TWO_32) {
             downsampled++;
             continue;
           }

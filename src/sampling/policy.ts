@@ -34,8 +34,8 @@ export interface CompiledSampling {
     ratio: number;
     /** only these services; all when undefined */
     services?: Set<string>;
-    /** `${service}\u0000${operation}` and `${service}\u0000` (whole service) */
-    overrides: Map<string, number>;
+    /** overrides per service: a whole-service ratio and per-operation ratios */
+    overrides: Map<string, { ratio?: number; operations: Map<string, number> }>;
   };
   adaptive?: { targetSamplesPerSecond: number; include?: Set<string>; exclude: Set<string> };
   /** true when nothing needs evaluating on the ingest path */
@@ -58,7 +58,7 @@ export const EMPTY_SAMPLING: CompiledSampling = Object.freeze({
   ingestNoop: true,
 }) as CompiledSampling;
 
-export const overrideKey = (service: string, operation = ''): string => `${service}\u0000${operation}`;
+const overrideKey = (service: string, operation = ''): string => `${service}\u0000${operation}`;
 
 /** JSON with sorted keys and sorted map-like lists: equal meaning, equal text. */
 function canonical(v: unknown): string {
@@ -196,10 +196,17 @@ function build(accepted: SamplingPolicy[], claims: Map<string, Claim>): Compiled
     }
     if (s.downsampling && owns(p, 'spec.downsampling')) {
       const d = s.downsampling;
+      const overrides = new Map<string, { ratio?: number; operations: Map<string, number> }>();
+      for (const o of d.overrides ?? []) {
+        let e = overrides.get(o.service);
+        if (!e) overrides.set(o.service, (e = { operations: new Map() }));
+        if (o.operation === undefined) e.ratio = o.ratio;
+        else e.operations.set(o.operation, o.ratio);
+      }
       out.downsampling = {
         ratio: d.ratio,
         services: d.services?.length ? new Set(d.services) : undefined,
-        overrides: new Map((d.overrides ?? []).map((o) => [overrideKey(o.service, o.operation), o.ratio])),
+        overrides,
       };
     }
     if (s.adaptive?.enabled && s.adaptive.targetSamplesPerSecond !== undefined && owns(p, 'spec.adaptive')) {

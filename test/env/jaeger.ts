@@ -16,16 +16,36 @@ export interface RunningJaeger {
   otlpHttp: number;
   otlpGrpc: number;
   queryHttp: number;
+  /** remote sampling HTTP port, when started with a sampling file */
+  samplingHttp?: number;
   log: () => string;
   stop(): Promise<void>;
 }
 
+export interface JaegerOptions {
+  /** serve remote sampling (file provider) from this strategies file, re-read every `reloadInterval` */
+  sampling?: { file: string; reloadInterval: string };
+}
+
 /** Jaeger v2 whose trace storage is `storageYaml` (indented for `backends.store:`). */
-export async function startJaeger(storageYaml: string): Promise<RunningJaeger> {
+export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): Promise<RunningJaeger> {
   const dir = mkdtempSync(join(tmpdir(), 'jso-jaeger-'));
   const [g, h, q, qg] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const sh = o.sampling ? await freePort() : undefined;
+  const sg = o.sampling ? await freePort() : undefined;
+  const sampling = o.sampling
+    ? `  remote_sampling:
+    file:
+      path: ${o.sampling.file}
+      reload_interval: ${o.sampling.reloadInterval}
+    http:
+      endpoint: 127.0.0.1:${sh}
+    grpc:
+      endpoint: 127.0.0.1:${sg}
+`
+    : '';
   const yaml = `service:
-  extensions: [jaeger_storage, jaeger_query]
+  extensions: [jaeger_storage, jaeger_query${o.sampling ? ', remote_sampling' : ''}]
   pipelines:
     traces:
       receivers: [otlp]
@@ -37,7 +57,7 @@ export async function startJaeger(storageYaml: string): Promise<RunningJaeger> {
     logs:
       level: warn
 extensions:
-  jaeger_query:
+${sampling}  jaeger_query:
     storage:
       traces: store
     http:
@@ -83,6 +103,7 @@ exporters:
     otlpHttp: h,
     otlpGrpc: g,
     queryHttp: q,
+    ...(sh ? { samplingHttp: sh } : {}),
     log,
     async stop() {
       if (proc.exitCode === null) {

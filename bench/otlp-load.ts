@@ -1,0 +1,189 @@
+// The OTLP load shared by the ingest benchmarks: pre-encoded OTLP/gRPC requests (20 spans per trace, 10
+// attributes per span, 1,000 spans per request, 8 requests in flight), our runtime and the Jaeger v2 binary as
+// separate processes on loopback, and the measurements taken from them. BENCH_SPANS and BENCH_BACKEND set the size
+// and the backend.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { startJaeger } from '../test/env/jaeger.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { freePort } from '../src/local/controlplane.js';
+import { type ResourceSpans, type Span, SpanKind, StatusCode } from '../src/storage/api/index.js';
+import { encodeTracesProto } from '../src/storage/api/otlp-proto.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SPANS = Number(process.env.BENCH_SPANS ?? 400_000);
+export const BACKEND = (process.env.BENCH_BACKEND ?? 'memory') as 'memory' | 'embedded';
+export const PER_TRACE = 20;
+export const PER_REQUEST = 1000;
+export const IN_FLIGHT = 8;
+export const TRACES = Math.floor(SPANS / PER_TRACE);
+
+export const traceId = (i: number) => `b0a7${i.toString(16).padStart(28, '0')}`;
+export const spanId = (i: number, j: number) => `${(i + 1).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
+
+export function request(first: number, base: bigint): Buffer {
+  const rs: ResourceSpans[] = [];
+  for (let i = first; i < first + PER_REQUEST / PER_TRACE && i < TRACES; i++) {
+    const start = base + BigInt(i) * 100_000n;
+    const spans: Span[] = Array.from({ length: PER_TRACE }, (_, j) => ({
+      traceId: traceId(i),
+      spanId: spanId(i, j),
+      traceState: '',
+      parentSpanId: j ? spanId(i, 0) : '',
+      flags: 1,
+      name: `op-${(i + j) % 10}`,
+      kind: j ? SpanKind.Client : SpanKind.Server,
+      startTimeUnixNano: start + BigInt(j) * 1000n,
+      endTimeUnixNano: start + BigInt(j) * 1000n + BigInt(10_000 + ((i * 7 + j) % 50_000)),
+      attributes: [
+        { key: 'http.request.method', value: j % 2 ? 'GET' : 'POST' },
+        { key: 'http.response.status_code', value: BigInt(200 + (j % 3) * 100) },
+        { key: 'url.path', value: `/api/v1/items/${i % 1000}` },
+        { key: 'user.id', value: `user-${i % 5000}` },
+        { key: 'tenant', value: `tenant-${i % 20}` },
+        { key: 'retry', value: j % 7 === 0 },
+        { key: 'ratio', value: (j % 10) / 10 + 0.05 },
+        { key: 'region', value: 'eu-west-1' },
+        { key: 'component', value: 'bench' },
+        { key: 'seq', value: BigInt(j) },
+      ],
+      droppedAttributesCount: 0,
+      events: [],
+      droppedEventsCount: 0,
+      links: [],
+      droppedLinksCount: 0,
+      status: { code: j === 3 && i % 10 === 0 ? StatusCode.Error : StatusCode.Unset, message: '' },
+    }));
+    rs.push({ resource: { attributes: [{ key: 'service.name', value: `service-${i % 20}` }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] });
+  }
+  return encodeTracesProto(rs);
+}
+
+export interface Target {
+  name: string;
+  proc: ChildProcess;
+  otlpGrpc: number;
+  queryHttp: number;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitHttp(url: string, what: string, proc: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited: ${log()}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not start: ${log()}`);
+}
+
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export async function startOurs(dir: string, extra: Record<string, unknown> = {}, name = `ours (${BACKEND})`): Promise<Target> {
+  const [g, h, q, a] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const others = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const cfg = {
+    apiVersion: 'storage.jaegertracing.io/v1alpha1',
+    kind: 'RuntimeConfig',
+    backend: BACKEND === 'memory' ? { memory: { maxTraces: TRACES + 1000 } } : { embedded: {} },
+    dataDir: join(dir, 'ours'),
+    listen: { otlpGrpc: `127.0.0.1:${g}`, otlpHttp: `127.0.0.1:${h}`, queryHttp: `127.0.0.1:${q}`, admin: `127.0.0.1:${a}`, queryGrpc: `127.0.0.1:${others[0]}`, remoteStorage: `127.0.0.1:${others[1]}`, samplingHttp: `127.0.0.1:${others[2]}`, samplingGrpc: `127.0.0.1:${others[3]}` },
+    log: { level: 'warn' },
+    ...extra,
+  };
+  const file = join(dir, `ours-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(cfg));
+  const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), join(ROOT, 'dist/src/cli.js'), 'runtime', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  await waitHttp(`http://127.0.0.1:${a}/readyz`, 'our runtime', proc, () => err);
+  return { name, proc, otlpGrpc: g, queryHttp: q };
+}
+
+export async function startPeer(dir: string): Promise<Target> {
+  const storage =
+    BACKEND === 'memory'
+      ? `        memory:\n          max_traces: ${TRACES + 1000}`
+      : `        badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
+  const j = await startJaeger(storage);
+  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp };
+}
+
+const raw = (b: Buffer) => b;
+
+export async function load(t: Target, bodies: Buffer[], o: { lastTraceWhole?: boolean } = {}): Promise<{ ackS: number; readableS: number }> {
+  const client = new grpc.Client(`127.0.0.1:${t.otlpGrpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  const send = (b: Buffer) =>
+    new Promise<void>((resolve, reject) =>
+      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', raw, raw, b, (e) => (e ? reject(e) : resolve())),
+    );
+  const t0 = performance.now();
+  let next = 0;
+  let retries = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      for (let i = next++; i < bodies.length; i = next++) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await send(bodies[i]!);
+            break;
+          } catch (e) {
+            if ((e as { code?: number }).code !== grpc.status.RESOURCE_EXHAUSTED && (e as { code?: number }).code !== grpc.status.UNAVAILABLE) throw e;
+            if (attempt > 200) throw e;
+            retries++;
+            await sleep(5);
+          }
+        }
+      }
+    }),
+  );
+  const ackS = (performance.now() - t0) / 1000;
+  // readable: the last trace of the load can be fetched whole
+  const last = traceId(TRACES - 1);
+  for (let i = 0; o.lastTraceWhole !== false && i < 6000; i++) {
+    const r = await fetch(`http://127.0.0.1:${t.queryHttp}/api/v3/traces/${last}`);
+    const body = await r.text();
+    if (r.status === 200 && (body.match(/"spanId"/g) ?? []).length >= PER_TRACE) break;
+    await sleep(10);
+  }
+  const readableS = (performance.now() - t0) / 1000;
+  client.close();
+  if (retries) process.stderr.write(`  ${t.name}: ${retries} RESOURCE_EXHAUSTED retries\n`);
+  return { ackS, readableS };
+}
+
+export const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+export async function queries(t: Target, base: bigint): Promise<{ get50: number; get99: number; find50: number; find99: number }> {
+  const get: number[] = [];
+  for (let k = 0; k < 300; k++) {
+    const id = traceId((k * 7919) % TRACES);
+    const t0 = performance.now();
+    const r = await fetch(`http://127.0.0.1:${t.queryHttp}/api/v3/traces/${id}`);
+    const text = await r.text();
+    get.push(performance.now() - t0);
+    if (r.status !== 200 || (text.match(/"spanId"/g) ?? []).length !== PER_TRACE) throw new Error(`${t.name}: trace ${id} incomplete (${r.status})`);
+  }
+  const find: number[] = [];
+  const min = new Date(Number(base / 1_000_000n) - 1000).toISOString();
+  const max = new Date(Number(base / 1_000_000n) + 3_600_000).toISOString();
+  for (let k = 0; k < 100; k++) {
+    const url = `http://127.0.0.1:${t.queryHttp}/api/v3/traces?query.service_name=service-${k % 20}&query.operation_name=op-${k % 10}&query.start_time_min=${min}&query.start_time_max=${max}&query.num_traces=20`;
+    const t0 = performance.now();
+    const r = await fetch(url);
+    await r.text();
+    find.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error(`${t.name}: find ${r.status}`);
+  }
+  return { get50: pct(get, 0.5), get99: pct(get, 0.99), find50: pct(find, 0.5), find99: pct(find, 0.99) };
+}
+
