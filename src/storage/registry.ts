@@ -3,6 +3,8 @@ import type { BackendType } from '../api/tracestore.js';
 import type { RuntimeConfig } from '../runtime/config.js';
 import { type BackendFactory, StorageError } from './api/index.js';
 import { EmbeddedBackend } from './embedded/store.js';
+import { SearchBackend } from './elasticsearch/store.js';
+import { searchBackendConfig } from './elasticsearch/config.js';
 import { MemoryBackend } from './memory/store.js';
 
 type Make = (cfg: RuntimeConfig) => BackendFactory;
@@ -10,6 +12,8 @@ type Make = (cfg: RuntimeConfig) => BackendFactory;
 const REGISTRY: Partial<Record<BackendType, Make>> = {
   memory: (cfg) => new MemoryBackend({ maxTraces: cfg.backend.memory?.maxTraces ?? 100_000 }),
   embedded: (cfg) => new EmbeddedBackend({ path: cfg.dataDir ?? '/var/lib/jaeger-storage' }),
+  opensearch: (cfg) => new SearchBackend('opensearch', searchBackendConfig(cfg.backend.opensearch!, cfg.retention)),
+  elasticsearch: (cfg) => new SearchBackend('elasticsearch', searchBackendConfig(cfg.backend.elasticsearch!, cfg.retention)),
 };
 
 export function createBackend(type: BackendType, cfg: RuntimeConfig): BackendFactory {

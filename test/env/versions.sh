@@ -12,3 +12,5 @@ OTEL_PROTO_VERSION="${OTEL_PROTO_VERSION:-1.8.0-alpha}" # Maven Central io.opent
 JAEGER_IDL_VERSION="${JAEGER_IDL_VERSION:-v0.6.0}"      # Go module github.com/jaegertracing/jaeger-idl
 GOGO_PROTO_VERSION="${GOGO_PROTO_VERSION:-v1.3.2}"
 PROTOS_DIR="$JSO_CACHE/protos"
+OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-2.19.6}" # Maven Central org.opensearch:opensearch (+ netty4, painless, analysis-common), on Java 17
+OPENSEARCH_DIR="$JSO_CACHE/opensearch-$OPENSEARCH_VERSION"

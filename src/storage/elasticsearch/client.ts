@@ -1,0 +1,158 @@
+// One request interface over the two official clients: @opensearch-project/opensearch for OpenSearch and
+// @elastic/elasticsearch for Elasticsearch (which refuses to talk to OpenSearch). The server is identified first
+// (GET /), then every request goes through the client made for it. Errors become StorageErrors whose messages
+// say what to fix (credentials, address, version).
+import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
+import { Client as ElasticClient } from '@elastic/elasticsearch';
+import { StorageError, UnavailableError } from '../api/errors.js';
+
+export interface ConnectionConfig {
+  endpoints: string[];
+  username?: string;
+  password?: string;
+  /** PEM CA bundle */
+  ca?: string;
+  insecureSkipVerify?: boolean;
+  requestTimeoutMs?: number;
+}
+
+export interface ServerInfo {
+  distribution: 'opensearch' | 'elasticsearch';
+  version: string;
+  major: number;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** NDJSON lines for _bulk and _msearch */
+  lines?: unknown[];
+  query?: Record<string, string | number | boolean>;
+  /** statuses returned instead of thrown */
+  ignore?: number[];
+}
+
+export interface Response<T> {
+  status: number;
+  body: T;
+}
+
+/** Raised for 401/403: the credentials are wrong or lack a privilege. */
+export class AuthError extends StorageError {
+  constructor(message: string) {
+    super('Unavailable', message);
+    this.name = 'AuthError';
+  }
+}
+
+/** Raised for a server version we do not support. */
+export class UnsupportedVersionError extends StorageError {
+  constructor(message: string) {
+    super('Unavailable', message);
+    this.name = 'UnsupportedVersionError';
+  }
+}
+
+interface ClientError {
+  meta?: { statusCode?: number; body?: unknown };
+  statusCode?: number;
+  body?: unknown;
+  message?: string;
+  name?: string;
+}
+
+type Send = (method: string, path: string, o: RequestOptions) => Promise<Response<unknown>>;
+
+function describe(e: ClientError): string {
+  const body = e.meta?.body ?? e.body;
+  const reason = (body as { error?: { reason?: string; type?: string } } | undefined)?.error;
+  return reason?.reason ?? reason?.type ?? (typeof body === 'string' ? body.slice(0, 200) : (e.message ?? String(e)));
+}
+
+export class SearchClient {
+  private send?: Send;
+  info?: ServerInfo;
+  private readonly closers: (() => Promise<void>)[] = [];
+
+  constructor(private readonly cfg: ConnectionConfig) {}
+
+  private auth() {
+    return this.cfg.username !== undefined ? { username: this.cfg.username, password: this.cfg.password ?? '' } : undefined;
+  }
+
+  private tls() {
+    return { ...(this.cfg.ca ? { ca: this.cfg.ca } : {}), rejectUnauthorized: !this.cfg.insecureSkipVerify };
+  }
+
+  private openSearch(): Send {
+    const auth = this.auth();
+    const c = new OpenSearchClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), ssl: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
+    this.closers.push(() => c.close());
+    return async (method, path, o) => {
+      try {
+        const r = await c.transport.request(
+          { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
+          { ignore: o.ignore },
+        );
+        return { status: r.statusCode ?? 0, body: r.body };
+      } catch (e) {
+        throw this.toStorageError(e as ClientError, method, path);
+      }
+    };
+  }
+
+  private elastic(): Send {
+    const auth = this.auth();
+    const c = new ElasticClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), tls: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
+    this.closers.push(() => c.close());
+    return async (method, path, o) => {
+      try {
+        const r = await c.transport.request(
+          { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
+          { ignore: o.ignore, meta: true },
+        );
+        return { status: r.statusCode ?? 0, body: r.body };
+      } catch (e) {
+        throw this.toStorageError(e as ClientError, method, path);
+      }
+    };
+  }
+
+  private toStorageError(e: ClientError, method: string, path: string): StorageError {
+    const status = e.meta?.statusCode ?? e.statusCode;
+    const where = this.cfg.endpoints.join(', ');
+    if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
+    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403): the user needs index and cluster privileges for the jaeger indices`);
+    if (status === undefined || e.name === 'ConnectionError' || e.name === 'TimeoutError' || e.name === 'NoLivingConnectionsError') {
+      return new UnavailableError(`cannot reach ${where}: ${e.message ?? e.name}; check spec.backend endpoints and that the server is up`);
+    }
+    const err = new StorageError(status === 429 || status >= 500 ? 'Unavailable' : 'Internal', `${method} ${path}: ${status} ${describe(e)}`);
+    (err as StorageError & { status?: number }).status = status;
+    return err;
+  }
+
+  /** Identifies the server and picks the client for it. */
+  async connect(): Promise<ServerInfo> {
+    if (this.info) return this.info;
+    const probe = this.openSearch();
+    const r = await probe('GET', '/', {});
+    const b = r.body as { version?: { number?: string; distribution?: string }; tagline?: string };
+    const version = b.version?.number ?? '';
+    const major = Number(version.split('.')[0]);
+    const distribution = b.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch';
+    if (!version || !Number.isFinite(major)) throw new UnsupportedVersionError(`the server at ${this.cfg.endpoints.join(', ')} did not report a version: is it Elasticsearch or OpenSearch?`);
+    const ok = distribution === 'opensearch' ? major >= 1 && major <= 3 : major >= 7 && major <= 9;
+    if (!ok) throw new UnsupportedVersionError(`${distribution} ${version} is not supported: use Elasticsearch 7, 8 or 9, or OpenSearch 1, 2 or 3`);
+    this.send = distribution === 'opensearch' ? probe : this.elastic();
+    this.info = { distribution, version, major };
+    return this.info;
+  }
+
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<Response<T>> {
+    if (!this.send) await this.connect();
+    return (await this.send!(method, path, o)) as Response<T>;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.closers.map((c) => c().catch(() => undefined)));
+  }
+}

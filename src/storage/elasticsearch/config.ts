@@ -1,0 +1,40 @@
+// From the `backend.opensearch` / `backend.elasticsearch` section (the TraceStore's, rendered into the runtime
+// config) to the backend's settings. Credentials and the CA never appear in the config: the operator passes the
+// credentials Secret as environment references (JSO_BACKEND_USERNAME / JSO_BACKEND_PASSWORD, valueFrom
+// secretKeyRef) and mounts the CA Secret under CA_DIR.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TraceStoreSpec } from '../../api/tracestore.js';
+import { InvalidArgumentError } from '../api/errors.js';
+import type { SearchBackendConfig } from './store.js';
+
+export type SearchSpec = NonNullable<TraceStoreSpec['backend']['opensearch']>;
+
+export const CA_DIR = '/etc/jaeger-storage/backend-ca';
+export const USERNAME_ENV = 'JSO_BACKEND_USERNAME';
+export const PASSWORD_ENV = 'JSO_BACKEND_PASSWORD';
+
+export function searchBackendConfig(spec: SearchSpec, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env.JSO_BACKEND_CA_DIR ?? CA_DIR): SearchBackendConfig {
+  let ca: string | undefined;
+  if (spec.tls?.caSecretRef) {
+    const file = join(caDir, spec.tls.caSecretRef.key ?? 'ca.crt');
+    try {
+      ca = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError('backend.tls.caSecretRef', `cannot read the CA bundle at ${file} (${e instanceof Error ? e.message : String(e)}): is the Secret mounted?`);
+    }
+  }
+  return {
+    endpoints: spec.endpoints,
+    ...(env[USERNAME_ENV] !== undefined ? { username: env[USERNAME_ENV], password: env[PASSWORD_ENV] ?? '' } : {}),
+    ...(ca ? { ca } : {}),
+    insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false,
+    indexPrefix: spec.indexPrefix ?? '',
+    layout: spec.layout ?? 'daily',
+    shards: spec.shards ?? 5,
+    replicas: spec.replicas ?? 1,
+    ...(spec.rolloverAfter?.maxAge ? { rolloverMaxAge: spec.rolloverAfter.maxAge } : {}),
+    ...(spec.rolloverAfter?.maxPrimaryShardSize ? { rolloverMaxPrimaryShardSize: spec.rolloverAfter.maxPrimaryShardSize } : {}),
+    ...(retention ? { retention } : {}),
+  };
+}
