@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
@@ -15,7 +15,7 @@ import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { PODS, SAMPLINGPOLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
 export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
@@ -90,6 +90,7 @@ export class Operator {
       serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
+      secrets: mk<V1Secret & KubeObject>(SECRETS),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLINGPOLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };

@@ -1,6 +1,7 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import { BackendChecker } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
@@ -17,7 +18,9 @@ import {
   type OperatorSettings,
   desiredRuntime,
   isSubset,
+  searchSpecOf,
 } from '../reconcilers/tracestore/desired.js';
+import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import type { ReconcileResult } from './controller.js';
@@ -29,6 +32,7 @@ export const SERVICES = res('', 'v1', 'Service', 'services');
 export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts');
 export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
 export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
+export const SECRETS = res('', 'v1', 'Secret', 'secrets');
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
@@ -40,6 +44,14 @@ export interface TraceStoreInformers {
   serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
   roles: Informer<V1Role & KubeObject>;
   roleBindings: Informer<V1RoleBinding & KubeObject>;
+  /** every Secret in the watched namespaces: TraceStores reference backend credentials and CAs by name */
+  secrets: Informer<V1Secret & KubeObject>;
+}
+
+/** Names of the Secrets a TraceStore references. */
+function referencedSecrets(ts: TraceStore): string[] {
+  const s = searchSpecOf(ts.spec);
+  return [s?.credentialsSecretRef?.name, s?.tls?.caSecretRef?.name].filter((x): x is string => !!x);
 }
 
 /** Key of the TraceStore that controls `obj`, if any. */
@@ -64,6 +76,8 @@ export function specChanged(a: KubeObject, b: KubeObject): boolean {
 const equalJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubset(b, a);
 
 export class TraceStoreController {
+  private checker?: BackendChecker;
+
   constructor(
     private readonly client: KubeClient,
     private readonly inf: TraceStoreInformers,
@@ -74,11 +88,18 @@ export class TraceStoreController {
 
   /** Wires informer events to the queue: TraceStore spec changes, and any change of an owned child. */
   watch(enqueue: (key: string) => void): void {
+    this.checker = new BackendChecker(enqueue, this.log.child({ subsystem: 'backend-check' }));
     this.inf.traceStores.on({
       add: (o) => enqueue(keyOf(o)),
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
-      delete: (o) => enqueue(keyOf(o)),
+      delete: (o) => (this.checker?.forget(keyOf(o)), enqueue(keyOf(o))),
     });
+    const bySecret = (sec: V1Secret & KubeObject) => {
+      for (const ts of this.inf.traceStores.list()) {
+        if (ts.metadata.namespace === sec.metadata.namespace && referencedSecrets(ts).includes(sec.metadata.name)) enqueue(keyOf(ts));
+      }
+    };
+    this.inf.secrets.on({ add: bySecret, update: (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion && bySecret(b), delete: bySecret });
     for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Informer<KubeObject>[]) {
       const toOwner = (o: KubeObject): void => {
         const k = ownerKey(o);
@@ -110,7 +131,21 @@ export class TraceStoreController {
     if (!backend) return; // unreachable: validated above
     if (!BACKENDS[backend].supported) return this.writeStatus(ts, { backend, unsupported: true });
 
-    const desired = desiredRuntime(ts, this.settings);
+    // backends outside the pods: connection and provisioning checked in the background
+    let external: Observed['external'];
+    let requeueAfterMs: number | undefined;
+    const search = searchSpecOf(ts.spec);
+    const secretOf = (name?: string) => (name ? this.inf.secrets.get(`${ts.metadata.namespace}/${name}`) : undefined);
+    if (search && (backend === 'opensearch' || backend === 'elasticsearch')) {
+      const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(search.credentialsSecretRef?.name), ca: secretOf(search.tls?.caSecretRef?.name) });
+      external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
+      requeueAfterMs = st.requeueAfterMs;
+    }
+    // pods restart when a referenced Secret changes (env from a Secret is read at start)
+    const secretsVersion = referencedSecrets(ts)
+      .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
+      .join(',');
+    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined);
     // ConfigMaps are immutable and named by content hash: create once, never update.
     if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
       await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
@@ -123,7 +158,8 @@ export class TraceStoreController {
 
     const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
     if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
-    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined });
+    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}) });
+    return requeueAfterMs ? { requeueAfterMs } : undefined;
   }
 
   /** Deletes configurations of earlier generations once every pod runs the current one. */

@@ -35,6 +35,7 @@ export const runtimeConfigSchema = obj(
       [],
       { default: {} },
     ),
+    backendMaintenanceMs: int({ description: 'how often the runtime runs backend housekeeping (rollover and retention where no server policy does it)', minimum: 1000, maximum: 86_400_000, default: 300_000 }),
     log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),
     ingest: obj(
       {

@@ -58,7 +58,13 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   };
 
   const backend = createBackend(type, cfg);
-  await backend.provision();
+  try {
+    await backend.provision();
+  } catch (e) {
+    // a backend outside the pod may be down at start: serve, stay unready, and provision on the next housekeeping
+    if (!backend.ping || !(e instanceof StorageError) || e.code !== 'Unavailable') throw e;
+    log.warn({ err: e.message }, 'backend not provisioned yet; retrying');
+  }
   const ingest = { ...DEFAULT_PIPELINE, ...(cfg.ingest ?? {}) };
   const pipeline = new IngestPipeline(backend.traceWriter(), ingest, metrics, log.child({ subsystem: 'pipeline' }));
   const maxBytes = cfg.ingest?.maxRequestBytes ?? 16 * 1024 * 1024;
@@ -116,10 +122,28 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   });
   const queryPort = (query.address() as AddressInfo).port;
 
+  // backends outside the pod: readiness follows a periodic ping; housekeeping runs on an interval
+  let backendProblem: string | undefined;
+  const ping = async () => {
+    try {
+      await backend.ping?.();
+      backendProblem = undefined;
+    } catch (e) {
+      backendProblem = e instanceof Error ? e.message : String(e);
+    }
+  };
+  const timers: NodeJS.Timeout[] = [];
+  if (backend.ping) timers.push(setInterval(() => void ping(), 10_000));
+  if (backend.maintain) {
+    const maintain = () => backend.maintain!().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'backend housekeeping failed; retrying next interval'));
+    void maintain();
+    timers.push(setInterval(() => void maintain(), cfg.backendMaintenanceMs ?? 300_000));
+  }
+  for (const t of timers) t.unref();
   const admin = splitHostPort(listen.admin ?? '0.0.0.0:8888');
   const ops = await serveOps(admin.host, admin.port, registry, {
     healthz: () => ({ ok: true }),
-    readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }),
+    readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : backendProblem ? { ok: false, detail: `backend unreachable: ${backendProblem}` } : { ok: true }),
   });
   const ports = { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, queryGrpc: queryGrpc.port, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port };
   log.info({ backend: type, traceStore: cfg.traceStore, ports }, 'runtime started');
@@ -133,6 +157,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     async stop() {
       if (stopping) return;
       stopping = true;
+      for (const t of timers) clearInterval(t);
       // stop taking data, write everything accepted, then close the rest
       await Promise.all([
         closeHttp(otlpHttp),

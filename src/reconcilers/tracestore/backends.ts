@@ -13,8 +13,8 @@ export interface BackendTraits {
 export const BACKENDS: Record<BackendType, BackendTraits> = {
   memory: { supported: true, singleWriter: true, externalState: false },
   embedded: { supported: false, singleWriter: true, externalState: false },
-  elasticsearch: { supported: false, singleWriter: false, externalState: true },
-  opensearch: { supported: false, singleWriter: false, externalState: true },
+  elasticsearch: { supported: true, singleWriter: false, externalState: true },
+  opensearch: { supported: true, singleWriter: false, externalState: true },
   cassandra: { supported: false, singleWriter: false, externalState: true },
   clickhouse: { supported: false, singleWriter: false, externalState: true },
   grpc: { supported: false, singleWriter: false, externalState: false },

@@ -7,6 +7,12 @@ import { type BackendType, type TraceStore, backendTypeOf } from '../../api/trac
 import { withDefaults } from '../../api/crds.js';
 import { DEFAULT_PORTS, type RuntimeConfig } from '../../runtime/config.js';
 import { BACKENDS } from './backends.js';
+import { CA_DIR, PASSWORD_ENV, USERNAME_ENV } from '../../storage/elasticsearch/config.js';
+
+/** The connection section of a backend that lives outside the pods (Elasticsearch / OpenSearch), if any. */
+export function searchSpecOf(spec: TraceStore['spec']) {
+  return spec?.backend?.opensearch ?? spec?.backend?.elasticsearch;
+}
 
 export const MANAGED_BY = 'jaeger-storage-operator';
 export const LABEL_NAME = 'app.kubernetes.io/name';
@@ -15,6 +21,7 @@ export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const ANNOTATION_CONFIG_HASH = 'storage.jaegertracing.io/config-hash';
+export const ANNOTATION_SECRETS = 'storage.jaegertracing.io/secrets-version';
 export const RUNTIME_APP = 'jaeger-storage-runtime';
 export const CONFIG_MOUNT = '/etc/jaeger-storage';
 export const CONFIG_FILE = 'config.yaml';
@@ -88,7 +95,8 @@ const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
   admin: 'admin',
 };
 
-export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): DesiredRuntime {
+/** `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change. */
+export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string): DesiredRuntime {
   const spec = withDefaults('TraceStore', ts.spec);
   const backend = backendTypeOf(spec.backend);
   if (!backend) throw new Error('desiredRuntime needs a validated spec with exactly one backend');
@@ -114,6 +122,17 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
     data: { [CONFIG_FILE]: configYaml },
   };
 
+  // credentials and CA by reference only: env valueFrom secretKeyRef and a Secret volume
+  const search = searchSpecOf(spec);
+  const cred = search?.credentialsSecretRef;
+  const credentialEnv = cred
+    ? [
+        { name: USERNAME_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.usernameKey ?? 'username' } } },
+        { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.passwordKey ?? 'password' } } },
+      ]
+    : [];
+  const caSecret = search?.tls?.caSecretRef?.name;
+
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
   if (rt.resources?.requests) resources.requests = { ...rt.resources.requests };
   if (rt.resources?.limits) resources.limits = { ...rt.resources.limits };
@@ -128,7 +147,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
       strategy: BACKENDS[backend].singleWriter ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       revisionHistoryLimit: 3,
       template: {
-        metadata: { labels: commonLabels(ts, 'runtime'), annotations: { [ANNOTATION_CONFIG_HASH]: configHash } },
+        metadata: { labels: commonLabels(ts, 'runtime'), annotations: { [ANNOTATION_CONFIG_HASH]: configHash, ...(secretsVersion ? { [ANNOTATION_SECRETS]: hashOf(secretsVersion) } : {}) } },
         spec: {
           serviceAccountName: name,
           automountServiceAccountToken: true,
@@ -143,16 +162,17 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings): Desi
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ...credentialEnv,
               ],
               ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({ name: PORT_NAMES[k], containerPort: DEFAULT_PORTS[k], protocol: 'TCP' })),
               readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
               ...(Object.keys(resources).length ? { resources } : {}),
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }],
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }, ...(caSecret ? [{ name: 'backend-ca', mountPath: CA_DIR, readOnly: true }] : [])],
             },
           ],
-          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }],
+          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }, ...(caSecret ? [{ name: 'backend-ca', secret: { secretName: caSecret } }] : [])],
         },
       },
     },

@@ -11,6 +11,8 @@ export interface Observed {
   unsupported?: boolean;
   configHash?: string;
   deployment?: V1Deployment;
+  /** for backends outside the pods: the operator's check of the backend and of its provisioning */
+  external?: { reachable: ConditionInput; schema: ConditionInput; schemaVersion?: string };
 }
 
 export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
@@ -64,12 +66,12 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
     ];
   } else {
     const runtime = runtimeCondition(o.deployment, o.configHash);
-    const backendOk: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
-    const schemaOk: ConditionInput = { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
-    const ready: ConditionInput =
-      runtime.status === 'True'
-        ? { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' }
-        : { type: 'Ready', status: 'False', reason: runtime.reason, message: runtime.message };
+    const backendOk: ConditionInput = o.external?.reachable ?? { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
+    const schemaOk: ConditionInput = o.external?.schema ?? { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
+    const blocking = [backendOk, schemaOk, runtime].find((c) => c.status !== 'True');
+    const ready: ConditionInput = blocking
+      ? { type: 'Ready', status: 'False', reason: blocking.reason, message: blocking.message }
+      : { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' };
     conds = [ready, backendOk, schemaOk, runtime];
   }
   const status: TraceStoreStatus = {
@@ -87,6 +89,8 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
     status.replicas = 0;
     status.readyReplicas = 0;
   }
+  const schemaVersion = o.external?.schemaVersion ?? prev.schemaVersion;
+  if (schemaVersion && !o.invalid?.length) status.schemaVersion = schemaVersion;
   if (!o.invalid?.length && !o.unsupported) status.endpoints = endpointsFor(ts);
   else if (prev.endpoints) status.endpoints = prev.endpoints;
   return status;

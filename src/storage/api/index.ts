@@ -94,4 +94,8 @@ export interface BackendFactory {
   lock(): Lock;
   purger(): Purger;
   close(): Promise<void>;
+  /** periodic housekeeping the backend needs from the runtime (rollover, retention); returns what it did */
+  maintain?(): Promise<string[]>;
+  /** resolves when the backend answers (readiness) */
+  ping?(): Promise<void>;
 }

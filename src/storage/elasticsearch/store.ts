@@ -481,4 +481,11 @@ export class SearchBackend implements BackendFactory {
   close(): Promise<void> {
     return this.store.close();
   }
+  async maintain(): Promise<string[]> {
+    if (!this.provisioned) await this.provision();
+    return this.store.maintain(this.provisioned!.lifecycle);
+  }
+  async ping(): Promise<void> {
+    await this.store.client.request('GET', '/');
+  }
 }

@@ -1,0 +1,152 @@
+// Connects to a TraceStore's Elasticsearch/OpenSearch and provisions it, off the reconcile path: reconcile asks
+// for the state of the current fingerprint (backend spec, retention, Secret versions) and gets it at once; a
+// missing or outdated check starts in the background and re-enqueues the TraceStore when it ends. Successful
+// checks are repeated every RECHECK_MS, failed ones after RETRY_MS. Credentials are read from the Secret here
+// and handed to the client; they never reach logs, status or events.
+import { createHash } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { TraceStore } from '../api/tracestore.js';
+import type { ConditionInput } from '../reconcilers/conditions.js';
+import { AuthError, UnsupportedVersionError } from '../storage/elasticsearch/client.js';
+import type { SearchSpec } from '../storage/elasticsearch/config.js';
+import { SCHEMA_VERSION } from '../storage/elasticsearch/provision.js';
+import { SearchBackend } from '../storage/elasticsearch/store.js';
+
+export const RECHECK_MS = 5 * 60_000;
+export const RETRY_MS = 10_000;
+
+export interface CheckState {
+  reachable: ConditionInput;
+  schema: ConditionInput;
+  schemaVersion?: string;
+  /** reconcile again after this long */
+  requeueAfterMs?: number;
+}
+
+interface Entry {
+  fingerprint: string;
+  running: boolean;
+  state?: CheckState;
+  finishedAt: number;
+  ok: boolean;
+}
+
+const pending = (message: string): CheckState => ({
+  reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'Checking', message },
+  schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
+});
+
+/** Reads `key` of a Secret (base64 data or stringData), or undefined. */
+export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
+  const b64 = secret?.data?.[key];
+  if (b64 !== undefined) return Buffer.from(b64, 'base64').toString('utf8');
+  return secret?.stringData?.[key];
+}
+
+export class BackendChecker {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly enqueue: (key: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+
+  /**
+   * The state for this TraceStore's current configuration; starts a check when none is current.
+   * `secrets` are the referenced Secrets as read from the cache (undefined = missing).
+   */
+  state(key: string, ts: TraceStore, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, secrets: { credentials?: V1Secret; ca?: V1Secret }): CheckState {
+    const field = `spec.backend.${type}`;
+    const cred = spec.credentialsSecretRef;
+    if (cred && !secrets.credentials) return this.secretProblem(`${field}.credentialsSecretRef: Secret "${cred.name}" not found in namespace ${ts.metadata.namespace}: create it with the keys ${cred.usernameKey ?? 'username'} and ${cred.passwordKey ?? 'password'}`);
+    const username = cred ? secretValue(secrets.credentials, cred.usernameKey ?? 'username') : undefined;
+    const password = cred ? secretValue(secrets.credentials, cred.passwordKey ?? 'password') : undefined;
+    if (cred && (username === undefined || password === undefined)) {
+      return this.secretProblem(`${field}.credentialsSecretRef: Secret "${cred.name}" lacks the key ${username === undefined ? (cred.usernameKey ?? 'username') : (cred.passwordKey ?? 'password')}`);
+    }
+    const caRef = spec.tls?.caSecretRef;
+    if (caRef && !secrets.ca) return this.secretProblem(`${field}.tls.caSecretRef: Secret "${caRef.name}" not found in namespace ${ts.metadata.namespace}`);
+    const ca = caRef ? secretValue(secrets.ca, caRef.key ?? 'ca.crt') : undefined;
+    if (caRef && ca === undefined) return this.secretProblem(`${field}.tls.caSecretRef: Secret "${caRef.name}" lacks the key ${caRef.key ?? 'ca.crt'}`);
+
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([spec, ts.spec?.retention, secrets.credentials?.metadata?.resourceVersion, secrets.ca?.metadata?.resourceVersion, SCHEMA_VERSION]))
+      .digest('hex');
+    let e = this.entries.get(key);
+    const stale = e && !e.running && Date.now() - e.finishedAt > (e.ok ? RECHECK_MS : RETRY_MS);
+    if (!e || e.fingerprint !== fingerprint || stale) {
+      const previous = e?.fingerprint === fingerprint ? e.state : undefined;
+      e = { fingerprint, running: true, finishedAt: 0, ok: false, ...(previous ? { state: previous } : {}) };
+      this.entries.set(key, e);
+      void this.run(key, e, type, spec, ts.spec?.retention, username, password, ca);
+    }
+    if (!e.state) return { ...pending(`connecting to ${spec.endpoints.join(', ')}`), requeueAfterMs: RETRY_MS };
+    return { ...e.state, requeueAfterMs: e.ok ? RECHECK_MS : RETRY_MS };
+  }
+
+  private secretProblem(message: string): CheckState {
+    return {
+      reachable: { type: 'BackendReachable', status: 'False', reason: 'SecretNotFound', message },
+      schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
+    };
+  }
+
+  private async run(key: string, e: Entry, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
+    const where = spec.endpoints.join(', ');
+    const backend = new SearchBackend(type, {
+      endpoints: spec.endpoints,
+      ...(username !== undefined ? { username, password: password ?? '' } : {}),
+      ...(ca ? { ca } : {}),
+      insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false,
+      indexPrefix: spec.indexPrefix ?? '',
+      layout: spec.layout ?? 'daily',
+      shards: spec.shards ?? 5,
+      replicas: spec.replicas ?? 1,
+      requestTimeoutMs: 15_000,
+      ...(spec.rolloverAfter?.maxAge ? { rolloverMaxAge: spec.rolloverAfter.maxAge } : {}),
+      ...(spec.rolloverAfter?.maxPrimaryShardSize ? { rolloverMaxPrimaryShardSize: spec.rolloverAfter.maxPrimaryShardSize } : {}),
+      ...(retention ? { retention } : {}),
+    });
+    let state: CheckState;
+    let ok = false;
+    try {
+      const info = await backend.store.client.connect();
+      if (info.distribution !== type) {
+        throw new UnsupportedVersionError(`${where} is ${info.distribution} ${info.version}, but the TraceStore says ${type}: use spec.backend.${info.distribution}`);
+      }
+      const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${info.distribution} ${info.version} at ${where}` };
+      try {
+        await backend.provision();
+        const p = backend.provisioned!;
+        ok = true;
+        state = {
+          reachable,
+          schema: { type: 'SchemaReady', status: 'True', reason: 'Provisioned', message: `schema version ${p.schemaVersion}, layout ${spec.layout ?? 'daily'}, rollover and retention by ${p.lifecycle === 'runtime' ? 'the runtime' : p.lifecycle === 'none' ? 'nobody (no retention set)' : p.lifecycle.toUpperCase()}` },
+          schemaVersion: String(p.schemaVersion),
+        };
+      } catch (err) {
+        state = { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: err instanceof Error ? err.message : String(err) } };
+      }
+    } catch (err) {
+      const reason = err instanceof AuthError ? 'AuthenticationFailed' : err instanceof UnsupportedVersionError ? 'UnsupportedVersion' : 'Unreachable';
+      state = {
+        reachable: { type: 'BackendReachable', status: 'False', reason, message: err instanceof Error ? err.message : String(err) },
+        schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
+      };
+    } finally {
+      await backend.close();
+    }
+    if (this.entries.get(key) !== e) return; // superseded by a newer configuration
+    e.state = state;
+    e.ok = ok;
+    e.running = false;
+    e.finishedAt = Date.now();
+    this.log.info({ traceStore: key, reachable: state.reachable.reason, schema: state.schema.reason }, 'backend checked');
+    this.enqueue(key);
+  }
+}
