@@ -133,7 +133,10 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     }
   };
   const timers: NodeJS.Timeout[] = [];
-  if (backend.ping) timers.push(setInterval(() => void ping(), 10_000));
+  if (backend.ping) {
+    void ping();
+    timers.push(setInterval(() => void ping(), 10_000));
+  }
   if (backend.maintain) {
     const maintain = () => backend.maintain!().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'backend housekeeping failed; retrying next interval'));
     void maintain();

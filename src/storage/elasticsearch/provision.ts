@@ -7,6 +7,14 @@ import type { SearchClient, ServerInfo } from './client.js';
 import { SERVICE_MAPPING, SPAN_MAPPING } from './docs.js';
 import { type Names, parseDurationMs } from './layout.js';
 
+const QUANTITY: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+/** a Kubernetes quantity (50Gi, 10G) as bytes, which every lifecycle API accepts ("53687091200b") */
+export function bytes(q: string): string {
+  const m = /^([0-9.]+)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+  if (!m) throw new Error(`rolloverAfter.maxPrimaryShardSize: ${JSON.stringify(q)} is not a size such as 50Gi`);
+  return `${Math.round(Number(m[1]) * QUANTITY[m[2] ?? '']!)}b`;
+}
+
 /** a duration as whole seconds, which every lifecycle API accepts */
 const secs = (d: string): string => `${Math.max(1, Math.round(parseDurationMs(d) / 1000))}s`;
 
@@ -132,13 +140,13 @@ async function ismAvailable(c: SearchClient): Promise<boolean> {
 
 function ilmPolicy(o: ProvisionOptions) {
   const rollover: Record<string, string> = { max_age: secs(o.rolloverMaxAge ?? '1d') };
-  if (o.rolloverMaxPrimaryShardSize) rollover.max_primary_shard_size = o.rolloverMaxPrimaryShardSize;
+  if (o.rolloverMaxPrimaryShardSize) rollover.max_primary_shard_size = bytes(o.rolloverMaxPrimaryShardSize);
   return { phases: { hot: { actions: { rollover } }, ...(o.retention ? { delete: { min_age: secs(o.retention), actions: { delete: {} } } } : {}) } };
 }
 
 async function putIsmPolicy(c: SearchClient, n: Names, o: ProvisionOptions): Promise<void> {
   const conditions: Record<string, string> = { min_index_age: secs(o.rolloverMaxAge ?? '1d') };
-  if (o.rolloverMaxPrimaryShardSize) conditions.min_primary_shard_size = o.rolloverMaxPrimaryShardSize;
+  if (o.rolloverMaxPrimaryShardSize) conditions.min_primary_shard_size = bytes(o.rolloverMaxPrimaryShardSize);
   const states = [
     { name: 'hot', actions: [{ rollover: conditions }], transitions: o.retention ? [{ state_name: 'delete', conditions: { min_index_age: secs(o.retention) } }] : [] },
     ...(o.retention ? [{ name: 'delete', actions: [{ delete: {} }], transitions: [] }] : []),
