@@ -81,6 +81,8 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
   private readonly chunkSpans: number;
   private readonly maxBulkBytes: number;
   private readonly maxRetries: number;
+  /** bulk requests and items sent again after a failure (observability and tests) */
+  retries = 0;
 
   constructor(
     readonly cfg: SearchBackendConfig,
@@ -150,6 +152,7 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
         const status = (e as { status?: number }).status;
         const again = e instanceof UnavailableError || (status !== undefined && retryable(status));
         if (!again || attempt >= this.maxRetries) throw e;
+        this.retries++;
         await sleep(Math.min(5_000, 100 * 2 ** attempt));
         continue;
       }
@@ -163,6 +166,7 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
       });
       if (retry.length && attempt >= this.maxRetries) throw new UnavailableError(`${retry.length} document(s) still refused after ${attempt + 1} attempts (${this.describeServer()} overloaded): retry later`);
       pending = retry;
+      this.retries += retry.length;
       if (retry.length) await sleep(Math.min(5_000, 100 * 2 ** attempt));
     }
     if (rejected.length) {
