@@ -70,6 +70,8 @@ interface BulkResponse {
 }
 
 const READ_OPTS = { ignore_unavailable: true, allow_no_indices: true };
+/** trace IDs fetched by one search in getTraces */
+const TRACES_PER_SEARCH = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const retryable = (status: number) => status === 429 || status >= 500;
 
@@ -210,16 +212,39 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
 
   async *getTraces(params: GetTraceParams[]): AsyncIterable<TraceChunk[]> {
     const seen = new Set<string>();
+    const ids: string[] = [];
     for (const p of checkGetTraceParams(params)) {
       if (seen.has(p.traceId)) continue;
       seen.add(p.traceId);
       if ((p.start !== undefined || p.end !== undefined) && !(await this.hasSpanIn(p.traceId, p.start, p.end))) continue;
-      const decoder = new RecordDecoder();
-      for await (const page of this.traceSpans(p.traceId)) {
-        const views = page.map((d) => decoder.decode(d));
-        for (const c of chunkTrace(p.traceId, views, this.chunkSpans)) yield [c];
+      ids.push(p.traceId);
+    }
+    // several traces per search (as _msearch does for Jaeger); a batch that fills a page is read trace by trace
+    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
+      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
+      const byTrace = batch.length > 1 ? await this.smallTraces(batch) : undefined;
+      for (const traceId of batch) {
+        const decoder = new RecordDecoder();
+        const pages = byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : this.traceSpans(traceId);
+        for await (const page of pages) {
+          const views = page.map((d) => decoder.decode(d));
+          for (const c of chunkTrace(traceId, views, this.chunkSpans)) yield [c];
+        }
       }
     }
+  }
+
+  /** The spans of several traces in one search, or undefined when they do not fit one page. */
+  private async smallTraces(traceIds: string[]): Promise<Map<string, SpanDoc[]> | undefined> {
+    const r = await this.search<SpanDoc>(this.names.spanRead(), { size: this.pageSize, query: { terms: { traceId: traceIds } }, sort: [{ startTimeNanos: 'asc' }, { docId: 'asc' }] });
+    if (r.hits.hits.length >= this.pageSize) return undefined;
+    const out = new Map<string, SpanDoc[]>();
+    for (const h of r.hits.hits) {
+      let list = out.get(h._source.traceId);
+      if (!list) out.set(h._source.traceId, (list = []));
+      list.push(h._source);
+    }
+    return out;
   }
 
   async getServices(): Promise<string[]> {
