@@ -103,17 +103,28 @@ export function spanViews(traces: readonly ResourceSpans[]): SpanView[] {
   return out;
 }
 
-export function toDoc(st: SpanView): SpanDoc {
+/** The document of a span, serialized once: `json` goes into the bulk body as it is. */
+export interface EncodedDoc {
+  docId: string;
+  json: string;
+  service: string;
+  name: string;
+  kind: string;
+  startTimeMillis: number;
+}
+
+export function toDoc(st: SpanView): EncodedDoc {
   const s = st.span;
-  const record: StoredRecord = {
+  const record = JSON.stringify({
     resource: { attributes: encodeAttributes(st.resource.attributes), droppedAttributesCount: st.resource.droppedAttributesCount },
     resourceSchemaUrl: st.resourceSchemaUrl,
     scope: { name: st.scope.name, version: st.scope.version, attributes: encodeAttributes(st.scope.attributes), droppedAttributesCount: st.scope.droppedAttributesCount },
     scopeSchemaUrl: st.scopeSchemaUrl,
     span: encodeSpan(s),
-  };
-  return {
-    docId: `${s.traceId}-${s.spanId}-${createHash('sha256').update(JSON.stringify(record)).digest('base64url').slice(0, 16)}`,
+  });
+  const docId = `${s.traceId}-${s.spanId}-${createHash('sha256').update(record).digest('base64url').slice(0, 16)}`;
+  const fields: Omit<SpanDoc, 'record'> = {
+    docId,
     traceId: s.traceId,
     spanId: s.spanId,
     parentSpanId: s.parentSpanId,
@@ -125,8 +136,9 @@ export function toDoc(st: SpanView): SpanDoc {
     durationNanos: spanDuration(s).toString(),
     '@timestamp': rfc3339Nanos(s.startTimeUnixNano),
     match: matchTerms(st),
-    record,
   };
+  const json = `${JSON.stringify(fields).slice(0, -1)},"record":${record}}`;
+  return { docId, json, service: fields.service, name: fields.name, kind: fields.kind, startTimeMillis: fields.startTimeMillis };
 }
 
 /** Resource and scope objects are shared between the spans of one read that carry equal ones. */
@@ -151,6 +163,8 @@ export class RecordDecoder {
 /** The span mapping shared by every layout (dynamic: strict, so stray fields fail loudly). */
 export const SPAN_MAPPING = {
   dynamic: 'strict',
+  // the search terms are indexed, not stored: reads decode `record`
+  _source: { excludes: ['match'] },
   properties: {
     docId: { type: 'keyword' },
     traceId: { type: 'keyword' },

@@ -112,7 +112,7 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
     for (const st of spanViews(traces)) {
       const doc = toDoc(st);
       const index = this.names.spanWrite(st.span.startTimeUnixNano);
-      lines.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc });
+      lines.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc: doc.json });
       const sIndex = this.names.serviceWrite(st.span.startTimeUnixNano);
       const key = `${day(st.span.startTimeUnixNano)}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
       if (!this.seenServices.has(key) && !services.has(key)) {
@@ -135,7 +135,7 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
       bytes = 0;
     };
     for (const op of ops) {
-      const size = JSON.stringify(op.doc).length + 200;
+      const size = (typeof op.doc === 'string' ? op.doc.length : JSON.stringify(op.doc).length) + 200;
       if (bytes + size > this.maxBulkBytes) await flush();
       batch.push(op);
       bytes += size;
