@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { TraceStore } from '../api/tracestore.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
 import { AuthError, UnsupportedVersionError } from '../storage/elasticsearch/client.js';
-import type { SearchSpec } from '../storage/elasticsearch/config.js';
+import { type SearchSpec, searchSettings } from '../storage/elasticsearch/config.js';
 import { SCHEMA_VERSION } from '../storage/elasticsearch/provision.js';
 import { SearchBackend } from '../storage/elasticsearch/store.js';
 
@@ -98,20 +98,7 @@ export class BackendChecker {
 
   private async run(key: string, e: Entry, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
     const where = spec.endpoints.join(', ');
-    const backend = new SearchBackend(type, {
-      endpoints: spec.endpoints,
-      ...(username !== undefined ? { username, password: password ?? '' } : {}),
-      ...(ca ? { ca } : {}),
-      insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false,
-      indexPrefix: spec.indexPrefix ?? '',
-      layout: spec.layout ?? 'daily',
-      shards: spec.shards ?? 5,
-      replicas: spec.replicas ?? 1,
-      requestTimeoutMs: 15_000,
-      ...(spec.rolloverAfter?.maxAge ? { rolloverMaxAge: spec.rolloverAfter.maxAge } : {}),
-      ...(spec.rolloverAfter?.maxPrimaryShardSize ? { rolloverMaxPrimaryShardSize: spec.rolloverAfter.maxPrimaryShardSize } : {}),
-      ...(retention ? { retention } : {}),
-    });
+    const backend = new SearchBackend(type, { ...searchSettings(spec, retention, { ...(username !== undefined ? { username, password: password ?? '' } : {}), ...(ca ? { ca } : {}) }), requestTimeoutMs: 15_000 });
     let state: CheckState;
     let ok = false;
     try {

@@ -157,17 +157,20 @@ export const encodeGetOperationsResponse = (ops: Operation[]): Buffer => {
   return w.finish();
 };
 
-/** grpc.health.v1.HealthCheckRequest { string service = 1 } */
-export function decodeHealthRequest(buf: Buffer): string {
-  const r = reader(buf, 'HealthCheckRequest');
-  let service = '';
+/** Field 1 of a message whose only field of interest is `string x = 1` (other fields are skipped). */
+export function decodeStringField1(buf: Buffer, message: string): string {
+  const r = reader(buf, message);
+  let value = '';
   while (r.pos < buf.length) {
     const tag = r.varint();
-    if (tag === 0x0a) service = r.string(buf.length);
+    if (tag === 0x0a) value = r.string(buf.length);
     else r.skip(tag, buf.length);
   }
-  return service;
+  return value;
 }
+
+/** grpc.health.v1.HealthCheckRequest { string service = 1 } */
+export const decodeHealthRequest = (buf: Buffer): string => decodeStringField1(buf, 'HealthCheckRequest');
 
 /** grpc.health.v1.HealthCheckResponse { ServingStatus status = 1 } (SERVING = 1, NOT_SERVING = 2) */
 export const encodeHealthResponse = (serving: boolean): Buffer => new Writer().uint(1, serving ? 1 : 2).finish();

@@ -8,8 +8,8 @@
 //   |qps - target| <= tolerance * target -> keep p;   qps = 0 -> 2p;   otherwise p * target / qps, at most 2p;
 //   clamped to [minProbability, 1].
 import type { Logger } from 'pino';
-import type { Lock, ResourceSpans, SamplingStore, ServiceOperationValues, Throughput } from '../storage/api/index.js';
-import { adaptiveApplies, serviceOf } from './evaluate.js';
+import { type Lock, type ResourceSpans, type SamplingStore, type ServiceOperationValues, type Throughput, serviceOf } from '../storage/api/index.js';
+import { adaptiveApplies } from './evaluate.js';
 import type { CompiledSampling } from './policy.js';
 
 export const LEADER_RESOURCE = 'sampling_store_leader';
@@ -92,7 +92,7 @@ export class AdaptiveSampler {
     const c = this.policy();
     if (!c.adaptive) return;
     for (const rs of traces) {
-      const service = serviceOf(rs.resource.attributes);
+      const service = serviceOf(rs.resource);
       if (!adaptiveApplies(c, service)) continue;
       let m: Map<string, number> | undefined;
       for (const ss of rs.scopeSpans) {

@@ -4,7 +4,7 @@
 // trace ID. Every replica computes the same decision for the same trace, and a trace kept at ratio r is also
 // kept at every ratio above r. Kept spans carry the attribute jaeger.downsampling.ratio (double), so counts can
 // be scaled back by 1/ratio.
-import type { KeyValue, ResourceSpans, Span } from '../storage/api/index.js';
+import { type ResourceSpans, type Span, serviceOf } from '../storage/api/index.js';
 import type { CompiledSampling, StrategySpec } from './policy.js';
 
 export const RATIO_ATTRIBUTE = 'jaeger.downsampling.ratio';
@@ -22,11 +22,6 @@ export function traceHash(traceId: string): number {
 
 export const keepTrace = (traceId: string, ratio: number): boolean => ratio >= 1 || traceHash(traceId) < ratio * TWO_32;
 
-
-export function serviceOf(attrs: KeyValue[]): string {
-  for (const kv of attrs) if (kv.key === 'service.name') return typeof kv.value === 'string' ? kv.value : String(kv.value);
-  return '';
-}
 
 /** Downsampling ratio for one span (1 = keep all). */
 export function ratioFor(c: CompiledSampling, service: string, operation: string): number {
@@ -67,7 +62,7 @@ export function applyIngestRules(c: CompiledSampling, traces: ResourceSpans[]): 
   }
   const out: ResourceSpans[] = [];
   for (const rs of traces) {
-    const service = serviceOf(rs.resource.attributes);
+    const service = serviceOf(rs.resource);
     if (c.blockedServices.has(service)) {
       for (const ss of rs.scopeSpans) blocked += ss.spans.length;
       continue;

@@ -7,20 +7,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
 import { Writer } from '../../storage/api/proto-wire.js';
-import { reader } from '../grpc-codec.js';
+import { decodeStringField1 } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
-export function decodeStrategyParameters(buf: Buffer): string {
-  const r = reader(buf, 'SamplingStrategyParameters');
-  let service = '';
-  while (r.pos < buf.length) {
-    const tag = r.varint();
-    if (tag === 0x0a) service = r.string(buf.length);
-    else r.skip(tag, buf.length);
-  }
-  return service;
-}
+export const decodeStrategyParameters = (buf: Buffer): string => decodeStringField1(buf, 'SamplingStrategyParameters');
 
 const probabilistic = (w: Writer, field: number, rate: number): Writer => w.message(field, (m) => m.double(1, rate));
 

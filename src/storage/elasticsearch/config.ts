@@ -14,6 +14,24 @@ export const CA_DIR = '/etc/jaeger-storage/backend-ca';
 export const USERNAME_ENV = 'JSO_BACKEND_USERNAME';
 export const PASSWORD_ENV = 'JSO_BACKEND_PASSWORD';
 
+/** Settings from the spec plus credentials and CA obtained by the caller (environment and files, or Secrets). */
+export function searchSettings(spec: SearchSpec, retention: string | undefined, secret: { username?: string; password?: string; ca?: string } = {}): SearchBackendConfig {
+  return {
+    endpoints: spec.endpoints,
+    ...(secret.username !== undefined ? { username: secret.username, password: secret.password ?? '' } : {}),
+    ...(secret.ca ? { ca: secret.ca } : {}),
+    insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false,
+    indexPrefix: spec.indexPrefix ?? '',
+    layout: spec.layout ?? 'daily',
+    shards: spec.shards ?? 5,
+    replicas: spec.replicas ?? 1,
+    ...(spec.rolloverAfter?.maxAge ? { rolloverMaxAge: spec.rolloverAfter.maxAge } : {}),
+    ...(spec.rolloverAfter?.maxPrimaryShardSize ? { rolloverMaxPrimaryShardSize: spec.rolloverAfter.maxPrimaryShardSize } : {}),
+    ...(retention ? { retention } : {}),
+  };
+}
+
+/** The runtime's settings: credentials from the environment, the CA from the mounted Secret. */
 export function searchBackendConfig(spec: SearchSpec, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env.JSO_BACKEND_CA_DIR ?? CA_DIR): SearchBackendConfig {
   let ca: string | undefined;
   if (spec.tls?.caSecretRef) {
@@ -24,17 +42,5 @@ export function searchBackendConfig(spec: SearchSpec, retention: string | undefi
       throw new InvalidArgumentError('backend.tls.caSecretRef', `cannot read the CA bundle at ${file} (${e instanceof Error ? e.message : String(e)}): is the Secret mounted?`);
     }
   }
-  return {
-    endpoints: spec.endpoints,
-    ...(env[USERNAME_ENV] !== undefined ? { username: env[USERNAME_ENV], password: env[PASSWORD_ENV] ?? '' } : {}),
-    ...(ca ? { ca } : {}),
-    insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false,
-    indexPrefix: spec.indexPrefix ?? '',
-    layout: spec.layout ?? 'daily',
-    shards: spec.shards ?? 5,
-    replicas: spec.replicas ?? 1,
-    ...(spec.rolloverAfter?.maxAge ? { rolloverMaxAge: spec.rolloverAfter.maxAge } : {}),
-    ...(spec.rolloverAfter?.maxPrimaryShardSize ? { rolloverMaxPrimaryShardSize: spec.rolloverAfter.maxPrimaryShardSize } : {}),
-    ...(retention ? { retention } : {}),
-  };
+  return searchSettings(spec, retention, { ...(env[USERNAME_ENV] !== undefined ? { username: env[USERNAME_ENV], password: env[PASSWORD_ENV] ?? '' } : {}), ...(ca ? { ca } : {}) });
 }

@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { StorageError, UnavailableError } from '../api/errors.js';
 import {
-  type BackendFactory,
   type DependencyLink,
   type DependencyReader,
   type DependencyWriter,
@@ -32,7 +31,7 @@ import {
   checkTimeRange,
   checkTraceQuery,
 } from '../api/index.js';
-import { DependencyTotals, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, validateBatch } from '../api/semantics.js';
+import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, validateBatch } from '../api/semantics.js';
 import { type ConnectionConfig, SearchClient } from './client.js';
 import { RecordDecoder, type SpanDoc, queryTerm, spanViews, toDoc } from './docs.js';
 import { type Layout, Names, day, parseDurationMs } from './layout.js';
@@ -471,44 +470,15 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
   }
 }
 
-export class SearchBackend implements BackendFactory {
-  readonly store: SearchStore;
+export class SearchBackend extends SingleStoreBackend<SearchStore> {
   provisioned?: ProvisionResult;
 
-  constructor(
-    readonly type: 'elasticsearch' | 'opensearch',
-    cfg: SearchBackendConfig,
-    log?: Logger,
-  ) {
-    this.store = new SearchStore(cfg, log);
+  constructor(type: 'elasticsearch' | 'opensearch', cfg: SearchBackendConfig, log?: Logger) {
+    super(type, new SearchStore(cfg, log));
   }
 
-  async provision(): Promise<void> {
+  override async provision(): Promise<void> {
     this.provisioned = await provision(this.store.client, this.store.names, this.store.cfg);
-  }
-  traceWriter(): TraceWriter {
-    return this.store;
-  }
-  traceReader(): TraceReader {
-    return this.store;
-  }
-  dependencyReader(): DependencyReader {
-    return this.store;
-  }
-  dependencyWriter(): DependencyWriter {
-    return this.store;
-  }
-  samplingStore(): SamplingStore {
-    return this.store;
-  }
-  lock(): Lock {
-    return this.store;
-  }
-  purger(): Purger {
-    return this.store;
-  }
-  close(): Promise<void> {
-    return this.store.close();
   }
   async maintain(): Promise<string[]> {
     if (!this.provisioned) await this.provision();
