@@ -51,3 +51,26 @@ describe('gRPC trace replies', () => {
     expect(encodeChunk(traces)).toEqual([whole]);
   });
 });
+
+describe('short string cache of the decoder', () => {
+  it('returns every short string exactly, whatever collides in the cache, ASCII or not', async () => {
+    const { newSpan, serviceBatch } = await import('../../src/storage/api/index.js');
+    const values = [
+      ...Array.from({ length: 20_000 }, (_, i) => `k${(i * 7919) % 100_003}`),
+      'é',
+      'naïve',
+      '日本語',
+      'a'.repeat(32),
+      'b'.repeat(33),
+      '',
+      'k1',
+      'k1 ',
+      'K1',
+    ];
+    const spans = values.map((v, i) =>
+      newSpan({ traceId: '0123456789abcdef0123456789abcdef', spanId: (i + 1).toString(16).padStart(16, '0'), name: v, attributes: [{ key: v, value: `${v}!` }] }),
+    );
+    const back = decodeTracesProto(encodeTracesProto([serviceBatch('cache', spans)])).traces[0]!.scopeSpans[0]!.spans;
+    expect(back.map((s) => [s.name, s.attributes[0]?.key, s.attributes[0]?.value])).toEqual(values.map((v) => [v, v, `${v}!`]));
+  });
+});

@@ -17,6 +17,40 @@ export interface Where {
 }
 
 /** One reader over the whole request; messages are decoded by functions that take their end offset. */
+/** strings up to this many bytes go through the cache below */
+const SHORT = 32;
+const CACHE_SIZE = 4096;
+const cache: string[] = new Array<string>(CACHE_SIZE).fill('');
+
+/**
+ * Short ASCII strings (attribute keys, enum-like values, service and operation names) repeat in every span: a
+ * direct-mapped cache returns the same string object instead of allocating a new one each time, which saves
+ * decode time and, above all, garbage collection. Non-ASCII bytes take the normal UTF-8 path.
+ */
+function shortString(buf: Buffer, s: number, e: number): string {
+  let h = e - s;
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80) return buf.toString('utf8', s, e);
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  const slot = (h ^ (h >>> 15)) & (CACHE_SIZE - 1);
+  const c = cache[slot]!;
+  if (c.length === e - s) {
+    let same = true;
+    for (let i = 0; i < c.length; i++) {
+      if (c.charCodeAt(i) !== buf[s + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return c;
+  }
+  const str = buf.toString('latin1', s, e);
+  cache[slot] = str;
+  return str;
+}
+
 export class Reader {
   pos = 0;
   constructor(
@@ -95,9 +129,10 @@ export class Reader {
 
   string(limit: number): string {
     const e = this.len(limit);
-    const s = this.buf.toString('utf8', this.pos, e);
+    const s = this.pos;
     this.pos = e;
-    return s;
+    if (e === s) return '';
+    return e - s <= SHORT ? shortString(this.buf, s, e) : this.buf.toString('utf8', s, e);
   }
 
   /** hex of an ID of `size` bytes, or '' when its length is wrong or it is all zero */
