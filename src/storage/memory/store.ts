@@ -45,6 +45,9 @@ class Tenant {
   readonly dependencies: { at: bigint; links: DependencyLink[] }[] = [];
 }
 
+/** throughput records kept (oldest dropped first) */
+const MAX_THROUGHPUT = 100_000;
+
 export class MemoryStore {
   private readonly tenants = new Map<string, Tenant>();
   private readonly chunkSize: number;
@@ -172,6 +175,8 @@ export class MemoryStore {
   // sampling store
   async insertThroughput(at: bigint, throughput: Throughput[]): Promise<void> {
     for (const x of throughput) this.throughput.push({ ...x, probabilities: [...x.probabilities], at });
+    // bounded: adaptive sampling reads only the last intervals
+    if (this.throughput.length > MAX_THROUGHPUT) this.throughput.splice(0, this.throughput.length - MAX_THROUGHPUT);
   }
 
   async getThroughput(r: TimeRange): Promise<(Throughput & { at: bigint })[]> {
