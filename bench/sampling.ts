@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { SamplingPolicy } from '../src/api/samplingpolicy.js';
 import type { StaticSamplingPolicy } from '../src/api/samplingpolicy.js';
-import { SAMPLINGPOLICIES } from '../src/controllers/samplingpolicy.js';
+import { SAMPLING_POLICIES } from '../src/controllers/samplingpolicy.js';
 import { KubeClient, resourcePath } from '../src/kube/client.js';
 import { ControlPlane } from '../src/local/controlplane.js';
 import { installCrds } from '../src/local/install.js';
@@ -57,7 +57,7 @@ async function propagation(kubeconfig: string): Promise<number[]> {
     const cfg = parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', traceStore: { namespace: ns, name: 'bench' }, backend: { memory: {} }, listen, sampling: { watchPolicies: true, kubeconfig } });
     runtimes.push(await startRuntime(cfg, silent));
   }
-  const path = resourcePath(SAMPLINGPOLICIES, ns, 'bench');
+  const path = resourcePath(SAMPLING_POLICIES, ns, 'bench');
   const apply = (value: number) =>
     client.apply<SamplingPolicy>(path, { apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'SamplingPolicy', metadata: { name: 'bench', namespace: ns }, spec: { targetRef: { name: 'bench' }, default: { type: 'probabilistic', value } } }, 'jso-bench');
   const enforced = (value: number) =>

@@ -32,10 +32,9 @@ interface Entry {
   ok: boolean;
 }
 
-const pending = (message: string): CheckState => ({
-  reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'Checking', message },
-  schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
-});
+const SCHEMA_WAITING: ConditionInput = { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' };
+
+const pending = (message: string): CheckState => ({ reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'Checking', message }, schema: SCHEMA_WAITING });
 
 /** Reads `key` of a Secret (base64 data or stringData), or undefined. */
 export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
@@ -92,7 +91,7 @@ export class BackendChecker {
   private secretProblem(message: string): CheckState {
     return {
       reachable: { type: 'BackendReachable', status: 'False', reason: 'SecretNotFound', message },
-      schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
+      schema: SCHEMA_WAITING,
     };
   }
 
@@ -123,7 +122,7 @@ export class BackendChecker {
       const reason = err instanceof AuthError ? 'AuthenticationFailed' : err instanceof UnsupportedVersionError ? 'UnsupportedVersion' : 'Unreachable';
       state = {
         reachable: { type: 'BackendReachable', status: 'False', reason, message: err instanceof Error ? err.message : String(err) },
-        schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' },
+        schema: SCHEMA_WAITING,
       };
     } finally {
       await backend.close();

@@ -14,7 +14,7 @@ import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
-import { PODS, SAMPLINGPOLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
+import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
 import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
@@ -91,7 +91,7 @@ export class Operator {
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
       secrets: mk<V1Secret & KubeObject>(SECRETS),
-      policies: mk<SamplingPolicy & KubeObject>(SAMPLINGPOLICIES),
+      policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };
     const settings: OperatorSettings = { runtimeImage: o.runtimeImage };

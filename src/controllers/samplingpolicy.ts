@@ -6,16 +6,15 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
-import { type KubeClient, res, resourcePath } from '../kube/client.js';
+import { type KubeClient, resourcePath } from '../kube/client.js';
 import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, RUNTIME_APP, isSubset } from '../reconcilers/tracestore/desired.js';
-import { ANNOTATION_ENFORCED } from '../runtime/sampling/watcher.js';
+import { ANNOTATION_ENFORCED, PODS, SAMPLING_POLICIES } from '../runtime/sampling/watcher.js';
 import { compilePolicies } from '../sampling/policy.js';
 import { FIELD_MANAGER, specChanged } from './tracestore.js';
 
-export const SAMPLINGPOLICIES = res('storage.jaegertracing.io', 'v1alpha1', 'SamplingPolicy', 'samplingpolicies');
-export const PODS = res('', 'v1', 'Pod', 'pods');
+export { PODS, SAMPLING_POLICIES };
 
 export interface SamplingInformers {
   policies: Informer<SamplingPolicy & KubeObject>;
@@ -82,7 +81,7 @@ export class SamplingPolicyController {
       const status = policyStatus(p, verdicts.get(p.metadata.name), targetExists, pods, now);
       if (p.status && isSubset(status, p.status) && isSubset(p.status, status)) continue;
       await this.client.apply(
-        resourcePath(SAMPLINGPOLICIES, namespace, p.metadata.name, 'status'),
+        resourcePath(SAMPLING_POLICIES, namespace, p.metadata.name, 'status'),
         { apiVersion: API_VERSION, kind: 'SamplingPolicy', metadata: { name: p.metadata.name, namespace }, status },
         FIELD_MANAGER,
       );

@@ -23,13 +23,6 @@ export function traceHash(traceId: string): number {
 export const keepTrace = (traceId: string, ratio: number): boolean => ratio >= 1 || traceHash(traceId) < ratio * TWO_32;
 
 
-/** Downsampling ratio for one span (1 = keep all). */
-export function ratioFor(c: CompiledSampling, service: string, operation: string): number {
-  const d = c.downsampling;
-  if (!d) return 1;
-  return serviceRatios(d, service)(operation);
-}
-
 type Downsampling = NonNullable<CompiledSampling['downsampling']>;
 
 /** The ratio lookup for one service's spans, resolved once per resource: operation override > service override > ratio. */
@@ -137,7 +130,8 @@ export function strategyFor(c: CompiledSampling, service: string, ctx: StrategyC
   for (const [op, p] of rules?.operations ?? []) ops.set(op, p);
   for (const op of c.blockedOperations.get(service) ?? []) ops.set(op, 0);
 
-  const defaultProbability = base.type === 'probabilistic' ? base.value : (c.defaultStrategy?.type === 'probabilistic' ? c.defaultStrategy.value : ctx.fallback.type === 'probabilistic' ? ctx.fallback.value : 0.001);
+  // per-operation sampling is probabilistic: under a rate-limiting base, the nearest probabilistic default applies
+  const defaultProbability = [base, c.defaultStrategy, ctx.fallback].find((x) => x?.type === 'probabilistic')?.value ?? 0.001;
   const resp: SamplingStrategyResponse =
     base.type === 'probabilistic'
       ? { strategyType: 'PROBABILISTIC', probabilisticSampling: { samplingRate: base.value } }

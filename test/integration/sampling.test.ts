@@ -13,7 +13,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingpolicy.js';
 import type { Operator } from '../../src/controllers/manager.js';
-import { SAMPLINGPOLICIES } from '../../src/controllers/samplingpolicy.js';
+import { SAMPLING_POLICIES } from '../../src/controllers/samplingpolicy.js';
 import { type KubeClient, resourcePath } from '../../src/kube/client.js';
 import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
@@ -48,7 +48,7 @@ async function runtime(pod?: string): Promise<RunningRuntime> {
   return rt;
 }
 
-const policyPath = (name: string) => resourcePath(SAMPLINGPOLICIES, ns, name);
+const policyPath = (name: string) => resourcePath(SAMPLING_POLICIES, ns, name);
 const applyPolicy = (name: string, spec: Omit<SamplingPolicySpec, 'targetRef'>, target = 'shop') =>
   client.apply<SamplingPolicy>(policyPath(name), { apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'SamplingPolicy', metadata: { name, namespace: ns }, spec: { targetRef: { name: target }, ...spec } }, 'jso-test');
 const getPolicy = (name: string) => client.get<SamplingPolicy>(policyPath(name));

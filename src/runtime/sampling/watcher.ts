@@ -31,8 +31,6 @@ export class PolicyWatcher {
   private retry?: NodeJS.Timeout;
   private stopped = false;
   private readonly listeners: ((c: CompiledSampling) => void)[] = [];
-  /** times a new compiled policy was swapped in */
-  swaps = 0;
 
   constructor(
     private readonly client: KubeClient,
@@ -44,16 +42,16 @@ export class PolicyWatcher {
       maxBackoffMs: 2_000,
       onRestart: (reason) => log.info({ reason }, 'sampling policy watch restarted; enforcing the last known policies meanwhile'),
     });
-    const changed = (p: SamplingPolicy) => p.spec?.targetRef?.name === o.traceStore && this.recompile();
-    this.informer.on({ add: changed, update: (a, b) => (a.spec?.targetRef?.name === o.traceStore || b.spec?.targetRef?.name === o.traceStore) && this.recompile(), delete: changed });
+    const mine = (p: SamplingPolicy) => p.spec?.targetRef?.name === o.traceStore;
+    this.informer.on({
+      add: (p) => mine(p) && this.recompile(),
+      update: (a, b) => (mine(a) || mine(b)) && this.recompile(),
+      delete: (p) => mine(p) && this.recompile(),
+    });
   }
 
   get current(): CompiledSampling {
     return this.compiled;
-  }
-
-  get informerRestarts(): number {
-    return this.informer.restarts;
   }
 
   onChange(fn: (c: CompiledSampling) => void): void {
@@ -66,23 +64,17 @@ export class PolicyWatcher {
     this.recompile();
   }
 
-  /** Cuts the watch connection (used by tests to simulate a lost API connection). */
-  cutWatch(): void {
-    this.informer.cutWatch();
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
     await this.informer.stop();
   }
 
-  private recompile(): boolean {
+  private recompile(): void {
     const mine = this.informer.list().filter((p) => p.spec?.targetRef?.name === this.o.traceStore);
     const { compiled, verdicts } = compilePolicies(mine);
     const before = enforcedToString(this.compiled);
     this.compiled = compiled;
-    this.swaps++;
     const after = enforcedToString(compiled);
     if (before !== after) {
       const rejected = [...verdicts].filter(([, v]) => !v.accepted).map(([name, v]) => ({ name, reason: v.reason }));
@@ -90,7 +82,6 @@ export class PolicyWatcher {
     }
     for (const l of this.listeners) l(compiled);
     this.report();
-    return true;
   }
 
   /** Patches the Pod annotation; coalesces bursts and retries until the API answers. */

@@ -108,7 +108,7 @@ export function groupSpans(spans: readonly SpanView[]): ResourceSpans[] {
 }
 
 /** Calls `edge(parent, child)` for every span whose parent span (same trace) belongs to another service. */
-export function forEachDependency(trace: readonly SpanView[], edge: (parent: string, child: string) => void): void {
+export function forEachDependency(trace: readonly { span: Pick<Span, 'spanId' | 'parentSpanId'>; service: string }[], edge: (parent: string, child: string) => void): void {
   const serviceOfSpan = new Map<string, string>();
   for (const s of trace) serviceOfSpan.set(s.span.spanId, s.service);
   for (const s of trace) {

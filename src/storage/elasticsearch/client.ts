@@ -62,6 +62,14 @@ interface ClientError {
 
 type Send = (method: string, path: string, o: RequestOptions) => Promise<Response<unknown>>;
 
+interface TransportParams {
+  method: string;
+  path: string;
+  body?: Record<string, unknown>;
+  bulkBody?: Record<string, unknown>[];
+  querystring?: Record<string, string | number | boolean>;
+}
+
 function describe(e: ClientError): string {
   const body = e.meta?.body ?? e.body;
   const reason = (body as { error?: { reason?: string; type?: string } } | undefined)?.error;
@@ -83,15 +91,13 @@ export class SearchClient {
     return { ...(this.cfg.ca ? { ca: this.cfg.ca } : {}), rejectUnauthorized: !this.cfg.insecureSkipVerify };
   }
 
-  private openSearch(): Send {
-    const auth = this.auth();
-    const c = new OpenSearchClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), ssl: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
-    this.closers.push(() => c.close());
+  /** The request parameters both clients take, and our error mapping around either client's transport. */
+  private sender(request: (params: TransportParams, ignore: number[] | undefined) => Promise<{ statusCode?: number | null; body: unknown }>): Send {
     return async (method, path, o) => {
       try {
-        const r = await c.transport.request(
+        const r = await request(
           { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
-          { ignore: o.ignore },
+          o.ignore,
         );
         return { status: r.statusCode ?? 0, body: r.body };
       } catch (e) {
@@ -100,21 +106,18 @@ export class SearchClient {
     };
   }
 
+  private openSearch(): Send {
+    const auth = this.auth();
+    const c = new OpenSearchClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), ssl: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
+    this.closers.push(() => c.close());
+    return this.sender((params, ignore) => c.transport.request(params, { ignore }));
+  }
+
   private elastic(): Send {
     const auth = this.auth();
     const c = new ElasticClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), tls: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
     this.closers.push(() => c.close());
-    return async (method, path, o) => {
-      try {
-        const r = await c.transport.request(
-          { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
-          { ignore: o.ignore, meta: true },
-        );
-        return { status: r.statusCode ?? 0, body: r.body };
-      } catch (e) {
-        throw this.toStorageError(e as ClientError, method, path);
-      }
-    };
+    return this.sender((params, ignore) => c.transport.request(params, { ignore, meta: true }));
   }
 
   private toStorageError(e: ClientError, method: string, path: string): StorageError {

@@ -31,7 +31,7 @@ import {
   checkTimeRange,
   checkTraceQuery,
 } from '../api/index.js';
-import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, validateBatch } from '../api/semantics.js';
+import { DependencyTotals, SingleStoreBackend, checkDependencyLinks, chunkTrace, forEachDependency, validateBatch } from '../api/semantics.js';
 import { type ConnectionConfig, SearchClient } from './client.js';
 import { RecordDecoder, type SpanDoc, queryTerm, spanViews, toDoc } from './docs.js';
 import { type Layout, Names, day, parseDurationMs } from './layout.js';
@@ -62,6 +62,11 @@ interface SearchResponse<T> {
 interface BulkItem {
   status: number;
   error?: { type?: string; reason?: string };
+}
+/** one bulk action and its document (a string is sent as it is) */
+interface BulkOp {
+  action: unknown;
+  doc: unknown;
 }
 interface BulkResponse {
   errors: boolean;
@@ -105,28 +110,27 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
 
   async writeTraces(traces: ResourceSpans[]): Promise<void> {
     validateBatch(traces);
-    const lines: { action: unknown; doc: unknown; service?: string }[] = [];
-    const services = new Map<string, { index: string; key: string; doc: unknown }>();
+    const ops: BulkOp[] = [];
+    const services = new Map<string, BulkOp>();
     const create = this.names.layout === 'dataStream';
     for (const st of spanViews(traces)) {
       const doc = toDoc(st);
       const index = this.names.spanWrite(st.span.startTimeUnixNano);
-      lines.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc: doc.json });
-      const sIndex = this.names.serviceWrite(st.span.startTimeUnixNano);
+      ops.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc: doc.json });
       const key = `${day(st.span.startTimeUnixNano)}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
       if (!this.seenServices.has(key) && !services.has(key)) {
         const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
-        services.set(key, { index: sIndex, key, doc: { action: { index: { _index: sIndex, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } } });
+        const sIndex = this.names.serviceWrite(st.span.startTimeUnixNano);
+        services.set(key, { action: { index: { _index: sIndex, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
       }
     }
-    for (const s of services.values()) lines.push(s.doc as { action: unknown; doc: unknown });
-    await this.bulk(lines);
+    await this.bulk([...ops, ...services.values()]);
     for (const k of services.keys()) this.seenServices.add(k);
   }
 
   /** Sends actions in bodies of at most maxBulkBytes; retries what can succeed; throws naming what cannot. */
-  private async bulk(ops: { action: unknown; doc: unknown }[]): Promise<void> {
-    let batch: { action: unknown; doc: unknown }[] = [];
+  private async bulk(ops: BulkOp[]): Promise<void> {
+    let batch: BulkOp[] = [];
     let bytes = 0;
     const flush = async () => {
       if (batch.length) await this.sendBulk(batch);
@@ -142,7 +146,7 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
     await flush();
   }
 
-  private async sendBulk(ops: { action: unknown; doc: unknown }[]): Promise<void> {
+  private async sendBulk(ops: BulkOp[]): Promise<void> {
     let pending = ops;
     const rejected: string[] = [];
     for (let attempt = 0; pending.length; attempt++) {
@@ -328,9 +332,9 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
       after = resp.hits.hits[resp.hits.hits.length - 1]!.sort;
     }
     for (const traceId of traces) {
-      const views: SpanView[] = [];
+      const views: { span: { spanId: string; parentSpanId: string }; service: string }[] = [];
       for await (const page of this.traceSpans(traceId, ['spanId', 'parentSpanId', 'service'])) {
-        for (const d of page) views.push({ span: { spanId: d.spanId, parentSpanId: d.parentSpanId }, service: d.service } as SpanView);
+        for (const d of page) views.push({ span: d, service: d.service });
       }
       forEachDependency(views, (p, c) => totals.add(p, c, 1));
     }
