@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../src/local/controlplane.js';
-import { type ResourceSpans, type Span, SpanKind, StatusCode } from '../src/storage/api/index.js';
+import type { ResourceSpans, Span } from '../src/storage/api/index.js';
+import { benchSpan } from './span-shape.js';
 import { encodeTracesProto } from '../src/storage/api/otlp-proto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,35 +28,10 @@ export function request(first: number, base: bigint): Buffer {
   const rs: ResourceSpans[] = [];
   for (let i = first; i < first + PER_REQUEST / PER_TRACE && i < TRACES; i++) {
     const start = base + BigInt(i) * 100_000n;
-    const spans: Span[] = Array.from({ length: PER_TRACE }, (_, j) => ({
-      traceId: traceId(i),
-      spanId: spanId(i, j),
-      traceState: '',
-      parentSpanId: j ? spanId(i, 0) : '',
-      flags: 1,
-      name: `op-${(i + j) % 10}`,
-      kind: j ? SpanKind.Client : SpanKind.Server,
-      startTimeUnixNano: start + BigInt(j) * 1000n,
-      endTimeUnixNano: start + BigInt(j) * 1000n + BigInt(10_000 + ((i * 7 + j) % 50_000)),
-      attributes: [
-        { key: 'http.request.method', value: j % 2 ? 'GET' : 'POST' },
-        { key: 'http.response.status_code', value: BigInt(200 + (j % 3) * 100) },
-        { key: 'url.path', value: `/api/v1/items/${i % 1000}` },
-        { key: 'user.id', value: `user-${i % 5000}` },
-        { key: 'tenant', value: `tenant-${i % 20}` },
-        { key: 'retry', value: j % 7 === 0 },
-        { key: 'ratio', value: (j % 10) / 10 + 0.05 },
-        { key: 'region', value: 'eu-west-1' },
-        { key: 'component', value: 'bench' },
-        { key: 'seq', value: BigInt(j) },
-      ],
-      droppedAttributesCount: 0,
-      events: [],
-      droppedEventsCount: 0,
-      links: [],
-      droppedLinksCount: 0,
-      status: { code: j === 3 && i % 10 === 0 ? StatusCode.Error : StatusCode.Unset, message: '' },
-    }));
+    const spans: Span[] = Array.from({ length: PER_TRACE }, (_, j) => {
+      const at = start + BigInt(j) * 1000n;
+      return benchSpan({ i, j, traceId: traceId(i), spanId: spanId(i, j), parentSpanId: j ? spanId(i, 0) : '', name: `op-${(i + j) % 10}`, start: at, end: at + BigInt(10_000 + ((i * 7 + j) % 50_000)), ratioOffset: 0.05 });
+    });
     rs.push({ resource: { attributes: [{ key: 'service.name', value: `service-${i % 20}` }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] });
   }
   return encodeTracesProto(rs);

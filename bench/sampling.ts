@@ -12,13 +12,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { SamplingPolicy } from '../src/api/samplingpolicy.js';
-import type { StaticSamplingPolicy } from '../src/api/samplingpolicy.js';
+import type { SamplingPolicy, StaticSamplingPolicy } from '../src/api/samplingpolicy.js';
 import { SAMPLING_POLICIES } from '../src/controllers/samplingpolicy.js';
 import { KubeClient, resourcePath } from '../src/kube/client.js';
 import { ControlPlane } from '../src/local/controlplane.js';
 import { installCrds } from '../src/local/install.js';
-import { parseRuntimeConfig } from '../src/runtime/config.js';
+import { listenAll, parseRuntimeConfig } from '../src/runtime/config.js';
 import { compileStatic } from '../src/runtime/sampling/runtime.js';
 import { type RunningRuntime, startRuntime } from '../src/runtime/server.js';
 import { applyIngestRules } from '../src/sampling/evaluate.js';
@@ -51,7 +50,7 @@ async function propagation(kubeconfig: string): Promise<number[]> {
   const client = KubeClient.load(kubeconfig, { userAgent: 'jso-bench' });
   const ns = `jso-bench-${Date.now().toString(36)}`;
   await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
-  const listen = Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0']));
+  const listen = listenAll('127.0.0.1:0');
   const runtimes: RunningRuntime[] = [];
   for (let i = 0; i < 2; i++) {
     const cfg = parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', traceStore: { namespace: ns, name: 'bench' }, backend: { memory: {} }, listen, sampling: { watchPolicies: true, kubeconfig } });

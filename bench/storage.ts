@@ -8,7 +8,8 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BackendFactory, type ResourceSpans, type Span, SpanKind, StatusCode } from '../src/storage/api/index.js';
+import type { BackendFactory, ResourceSpans, Span } from '../src/storage/api/index.js';
+import { benchSpan } from './span-shape.js';
 import { EmbeddedBackend } from '../src/storage/embedded/store.js';
 import { MemoryBackend } from '../src/storage/memory/store.js';
 
@@ -29,35 +30,8 @@ function batch(first: number, base: bigint): ResourceSpans[] {
     const start = base + BigInt(i) * 1_000_000n;
     const spans: Span[] = [];
     for (let j = 0; j < SPANS_PER_TRACE; j++) {
-      spans.push({
-        traceId: traceId(i),
-        spanId: spanId(i, j),
-        traceState: '',
-        parentSpanId: j ? spanId(i, 0) : '',
-        flags: 1,
-        name: `op-${(i + j) % OPS}`,
-        kind: j ? SpanKind.Client : SpanKind.Server,
-        startTimeUnixNano: start + BigInt(j) * 10_000n,
-        endTimeUnixNano: start + BigInt(j) * 10_000n + BigInt(1000 + ((i * 7 + j) % 5000)) * 1000n,
-        attributes: [
-          { key: 'http.request.method', value: j % 2 ? 'GET' : 'POST' },
-          { key: 'http.response.status_code', value: BigInt(200 + (j % 3) * 100) },
-          { key: 'url.path', value: `/api/v1/items/${i % 1000}` },
-          { key: 'user.id', value: `user-${i % 5000}` },
-          { key: 'tenant', value: `tenant-${i % 20}` },
-          { key: 'retry', value: j % 7 === 0 },
-          { key: 'ratio', value: (j % 10) / 10 },
-          { key: 'region', value: 'eu-west-1' },
-          { key: 'component', value: 'bench' },
-          { key: 'seq', value: BigInt(j) },
-        ],
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
-        status: { code: j === 3 && i % 10 === 0 ? StatusCode.Error : StatusCode.Unset, message: '' },
-      });
+      const at = start + BigInt(j) * 10_000n;
+      spans.push(benchSpan({ i, j, traceId: traceId(i), spanId: spanId(i, j), parentSpanId: j ? spanId(i, 0) : '', name: `op-${(i + j) % OPS}`, start: at, end: at + BigInt(1000 + ((i * 7 + j) % 5000)) * 1000n, ratioOffset: 0 }));
     }
     out.push({ resource: { attributes: [{ key: 'service.name', value: service }, { key: 'host.name', value: `host-${i % 8}` }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] });
   }

@@ -12,6 +12,7 @@ import type { TraceStore } from '../src/api/tracestore.js';
 import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/controllers/manager.js';
 import { TRACESTORES } from '../src/controllers/tracestore.js';
 import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
+import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/runtime/config.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NAMESPACES = res('', 'v1', 'Namespace', 'namespaces', false);
@@ -232,3 +233,7 @@ export async function startApiProxy(): Promise<ApiProxy> {
       }),
   };
 }
+
+/** A runtime configuration for tests: every listener on a free loopback port, plus `config` (backend, ingest, ...). */
+export const loopbackRuntimeConfig = (config: Record<string, unknown>): RuntimeConfig =>
+  parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', listen: listenAll('127.0.0.1:0'), ...config });

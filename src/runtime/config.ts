@@ -22,6 +22,10 @@ export const DEFAULT_PORTS = {
   admin: 8888,
 } as const;
 
+/** Every listener on one address, e.g. listenAll('127.0.0.1:0') for free loopback ports. */
+export const listenAll = (hostPort: string): Record<keyof typeof DEFAULT_PORTS, string> =>
+  Object.fromEntries(Object.keys(DEFAULT_PORTS).map((k) => [k, hostPort])) as Record<keyof typeof DEFAULT_PORTS, string>;
+
 export const runtimeConfigSchema = obj(
   {
     apiVersion: enumOf(['storage.jaegertracing.io/v1alpha1'] as const),

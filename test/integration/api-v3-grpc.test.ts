@@ -9,12 +9,11 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
 import { loadService } from '../env/protos.js';
-import { waitFor } from '../helpers.js';
+import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 
 // TracesData as proto-loader decodes it with LOADER_OPTIONS (snake_case, int64 as strings, bytes as Buffers,
 // oneof names in `value`, empty and default fields left out)
@@ -60,11 +59,8 @@ let client: grpc.Client;
 beforeAll(async () => {
   const QueryService = loadService('api_v3/query_service.proto', 'jaeger.api_v3.QueryService');
   rt = await startRuntime(
-    parseRuntimeConfig({
-      apiVersion: 'storage.jaegertracing.io/v1alpha1',
-      kind: 'RuntimeConfig',
+    loopbackRuntimeConfig({
       backend: { memory: { maxTraces: 10_000 } },
-      listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
       ingest: { batchAgeMs: 20 },
     }),
     pino({ level: 'silent' }),

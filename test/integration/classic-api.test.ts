@@ -3,12 +3,11 @@
 
 
 import { pino } from 'pino';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
 import { QUEUE_TRACE, SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
-import { waitFor } from '../helpers.js';
+import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 
 let rt: RunningRuntime;
 let jaeger: RunningJaeger;
@@ -34,11 +33,8 @@ function normalize(t: JT): unknown {
 
 beforeAll(async () => {
   rt = await startRuntime(
-    parseRuntimeConfig({
-      apiVersion: 'storage.jaegertracing.io/v1alpha1',
-      kind: 'RuntimeConfig',
+    loopbackRuntimeConfig({
       backend: { memory: {} },
-      listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
       ingest: { batchAgeMs: 10 },
     }),
     pino({ level: 'silent' }),

@@ -2,24 +2,20 @@
 // at our runtime: spans sent to Jaeger's own OTLP receiver are stored by us, and Jaeger's query APIs answer from
 // us (traces, services, operations, find by tags and by duration), including a trace above gRPC's 4 MiB limit.
 import { pino } from 'pino';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type ResourceSpans, type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
-import { waitFor } from '../helpers.js';
+import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 
 let rt: RunningRuntime;
 let jaeger: RunningJaeger;
 
 beforeAll(async () => {
   rt = await startRuntime(
-    parseRuntimeConfig({
-      apiVersion: 'storage.jaegertracing.io/v1alpha1',
-      kind: 'RuntimeConfig',
+    loopbackRuntimeConfig({
       backend: { memory: { maxTraces: 10_000 } },
-      listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
       ingest: { batchAgeMs: 20 },
     }),
     pino({ level: 'silent' }),

@@ -2,8 +2,8 @@
 // killed (-9) and restarted while bulk writes are in flight.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
+import { loopbackRuntimeConfig } from '../helpers.js';
 import { newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import type { SearchBackend } from '../../src/storage/elasticsearch/store.js';
@@ -14,11 +14,8 @@ let rt: RunningRuntime;
 
 beforeAll(async () => {
   os = await startOpenSearch();
-  const cfg = parseRuntimeConfig({
-    apiVersion: 'storage.jaegertracing.io/v1alpha1',
-    kind: 'RuntimeConfig',
+  const cfg = loopbackRuntimeConfig({
     backend: { opensearch: { endpoints: [os.url], indexPrefix: 'rt', layout: 'daily', shards: 1, replicas: 0 } },
-    listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
     ingest: { batchAgeMs: 50, batchSpans: 2000, maxQueuedSpans: 20_000 },
   });
   rt = await startRuntime(cfg, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

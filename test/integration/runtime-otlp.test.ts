@@ -8,20 +8,16 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { gzipSync } from 'node:zlib';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
+import { loopbackRuntimeConfig } from '../helpers.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { decodeTracesJson } from '../../src/storage/api/otlp-json.js';
 
 let rt: RunningRuntime;
-const loopback = (k: string) => [k, '127.0.0.1:0'];
 
 beforeAll(async () => {
-  const cfg = parseRuntimeConfig({
-    apiVersion: 'storage.jaegertracing.io/v1alpha1',
-    kind: 'RuntimeConfig',
+  const cfg = loopbackRuntimeConfig({
     backend: { memory: { maxTraces: 10_000 } },
-    listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map(loopback)),
     ingest: { maxRequestBytes: 64 * 1024, batchAgeMs: 20 },
   });
   rt = await startRuntime(cfg, pino({ level: 'silent' }));

@@ -5,19 +5,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { startRuntime } from '../../src/runtime/server.js';
+import { loopbackRuntimeConfig } from '../helpers.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { crashBatch, crashTraceId } from '../env/embedded-writer.js';
 
 it('refuses with 429 when the queue is full and loses nothing it accepted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'jso-overload-'));
-  const cfg = parseRuntimeConfig({
-    apiVersion: 'storage.jaegertracing.io/v1alpha1',
-    kind: 'RuntimeConfig',
+  const cfg = loopbackRuntimeConfig({
     backend: { embedded: {} },
     dataDir: dir,
-    listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
     ingest: { maxQueuedSpans: 500, batchSpans: 250, batchAgeMs: 5, writers: 1 },
   });
   const rt = await startRuntime(cfg, pino({ level: 'silent' }));

@@ -15,13 +15,12 @@ import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingp
 import type { Operator } from '../../src/controllers/manager.js';
 import { SAMPLING_POLICIES } from '../../src/controllers/samplingpolicy.js';
 import { type KubeClient, resourcePath } from '../../src/kube/client.js';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { ANNOTATION_ENFORCED } from '../../src/runtime/sampling/watcher.js';
 import { RATIO_ATTRIBUTE } from '../../src/sampling/evaluate.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { newSpan, serviceBatch, type ResourceSpans } from '../../src/storage/api/index.js';
-import { type ApiProxy, applyStore, createNamespace, fetchText, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
+import { type ApiProxy, applyStore, createNamespace, fetchText, loopbackRuntimeConfig, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
 import { loadService } from '../env/protos.js';
 
 let client: KubeClient;
@@ -34,12 +33,9 @@ let a: RunningRuntime;
 let b: RunningRuntime;
 
 async function runtime(pod?: string): Promise<RunningRuntime> {
-  const cfg = parseRuntimeConfig({
-    apiVersion: 'storage.jaegertracing.io/v1alpha1',
-    kind: 'RuntimeConfig',
+  const cfg = loopbackRuntimeConfig({
     traceStore: { namespace: ns, name: 'shop' },
     backend: { memory: { maxTraces: 50_000 } },
-    listen: Object.fromEntries(['otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc', 'admin'].map((k) => [k, '127.0.0.1:0'])),
     ingest: { batchAgeMs: 10, maxQueuedSpans: 1_000_000 },
     sampling: { watchPolicies: true, kubeconfig: proxy.kubeconfig, adaptiveIntervalMs: 250, ...(pod ? { podName: pod } : {}) },
   });
