@@ -12,6 +12,7 @@ import { type BackendFactory, InvalidArgumentError, StorageError } from '../stor
 import { createBackend } from '../storage/registry.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
 import { startGrpcServer } from './grpc-util.js';
+import { guarded, hardenServer, requestUrl } from './http-guard.js';
 import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { handleClassic, sendClassicError } from './query/classic-http.js';
@@ -100,21 +101,27 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   // requests are small; 1 MiB leaves room for long attribute filters
   const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)');
 
-  const query = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const classic = !url.pathname.startsWith('/api/v3/');
-    const fail = classic ? sendClassicError : sendError;
-    (async () => (await handleApiV3(reader, req, res, url)) || (await handleClassic(reader, backend.dependencyReader(), req, res, url)))()
-      .then((handled) => {
-        if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query APIs are under /api/ and /api/v3/`);
-      })
-      .catch((e: unknown) => {
-        if (e instanceof InvalidArgumentError) return fail(res, 400, e.message);
-        if (e instanceof StorageError && e.code === 'Unavailable') return fail(res, 503, e.message);
-        log.error({ err: e instanceof Error ? e.message : String(e), path: url.pathname }, 'query failed');
-        fail(res, 500, 'internal error');
-      });
-  });
+  const queryLog = log.child({ subsystem: 'query-http' });
+  const query = createServer(
+    guarded('query', queryLog, (req, res) => {
+      const url = requestUrl(req);
+      if (!url) return sendError(res, 400, `request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a URL path: the query APIs are under /api/ and /api/v3/`);
+      const classic = !url.pathname.startsWith('/api/v3/');
+      const fail = classic ? sendClassicError : sendError;
+      return (async () => (await handleApiV3(reader, req, res, url)) || (await handleClassic(reader, backend.dependencyReader(), req, res, url)))()
+        .then((handled) => {
+          if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query APIs are under /api/ and /api/v3/`);
+        })
+        .catch((e: unknown) => {
+          if (res.headersSent) throw e;
+          if (e instanceof InvalidArgumentError) return fail(res, 400, e.message);
+          if (e instanceof StorageError && e.code === 'Unavailable') return fail(res, 503, e.message);
+          queryLog.error({ err: e instanceof Error ? e.message : String(e), path: url.pathname }, 'query failed');
+          fail(res, 500, 'internal error');
+        });
+    }),
+  );
+  hardenServer(query, queryLog, 'query');
   const qa = splitHostPort(listen.queryHttp!);
   await new Promise<void>((resolve, reject) => {
     query.once('error', reject);

@@ -9,6 +9,7 @@ import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
 import { Writer } from '../../storage/api/proto-wire.js';
 import { decodeStringField1 } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
+import { guarded, hardenServer, requestUrl } from '../http-guard.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
 export const decodeStrategyParameters = (buf: Buffer): string => decodeStringField1(buf, 'SamplingStrategyParameters');
@@ -44,12 +45,13 @@ export const legacyStrategyJson = (s: SamplingStrategyResponse): string => JSON.
 export type StrategySource = (service: string) => SamplingStrategyResponse;
 
 export async function startSamplingHttp(host: string, port: number, source: StrategySource, log: Logger): Promise<Server & { port: number }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  const server = createServer(guarded('sampling', log, (req, res) => {
     const send = (code: number, body: string, type = 'application/json') => {
       res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     };
+    const url = requestUrl(req);
+    if (!url) return send(400, 'the request target is not a URL path: use GET /sampling?service=NAME\n', 'text/plain');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, "use GET /sampling?service=NAME\n", 'text/plain');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path !== '/sampling' && path !== '/api/sampling' && path !== '/') return send(404, `no such route ${url.pathname}: use GET /sampling?service=NAME\n`, 'text/plain');
@@ -57,7 +59,8 @@ export async function startSamplingHttp(host: string, port: number, source: Stra
     if (services.length !== 1) return send(400, "'service' parameter must be provided once\n", 'text/plain');
     const strategy = source(services[0]!);
     send(200, path === '/' ? legacyStrategyJson(strategy) : strategyJson(strategy));
-  });
+  }));
+  hardenServer(server, log, 'sampling');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
