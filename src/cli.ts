@@ -75,8 +75,20 @@ async function runRuntime(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
   const cfg = withEnvOverrides(values.config ? loadRuntimeConfig(values.config) : defaultRuntimeConfig());
   const log = createLogger('runtime', cfg.log?.level);
+  keepServing(log);
   const rt = await startRuntime(cfg, log);
   onShutdown(() => rt.stop(), log);
+}
+
+/**
+ * The last resort of the runtime process: every listener has its own handler, so an error that still escapes is
+ * a bug. It is logged loudly and the process keeps serving: what was acknowledged is already durable, and
+ * exiting would turn one bad request into an outage for every client.
+ */
+function keepServing(log: { fatal: (o: object, m: string) => void }): void {
+  const report = (kind: string) => (e: unknown) => log.fatal({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), kind }, 'unhandled error: this is a bug, please report it; the runtime keeps serving');
+  process.on('unhandledRejection', report('unhandledRejection'));
+  process.on('uncaughtException', report('uncaughtException'));
 }
 
 function onShutdown(stop: () => Promise<void>, log: { info: (o: object, m: string) => void }): void {

@@ -45,9 +45,14 @@ export const runtimeConfigSchema = obj(
       {
         maxQueuedSpans: int({ description: 'spans accepted but not yet written; beyond it receivers answer 429 / RESOURCE_EXHAUSTED', minimum: 1, maximum: 100_000_000, default: 200_000 }),
         batchSpans: int({ description: 'spans per backend write', minimum: 1, maximum: 1_000_000, default: 5_000 }),
-        batchAgeMs: int({ description: 'longest wait before a partial batch is written', minimum: 0, maximum: 60_000, default: 200 }),
+        batchAgeMs: int({ description: 'how long a free writer waits for a batch to fill (0: group commit, write at once)', minimum: 0, maximum: 60_000, default: 0 }),
         writers: int({ description: 'concurrent backend writes', minimum: 1, maximum: 64, default: 2 }),
+        maxAttempts: int({ description: 'tries of a write failing with an error other than "unavailable" or "full" before the bad spans are isolated and dead-lettered', minimum: 1, maximum: 100, default: 5 }),
         maxRequestBytes: int({ description: 'largest OTLP request, after decompression', minimum: 1024, maximum: 1_073_741_824, default: 16_777_216 }),
+        maxInflightBytes: int({ description: 'request bytes held at once across all receivers (reading, decoding, waiting for the commit); beyond it 429 / RESOURCE_EXHAUSTED', minimum: 1024, maximum: 17_179_869_184, default: 134_217_728 }),
+        ackTimeoutMs: int({ description: 'how long a request waits for its spans to be committed before it is answered 503 / UNAVAILABLE (the client retries)', minimum: 100, maximum: 600_000, default: 10_000 }),
+        requestTimeoutMs: int({ description: 'an OTLP/HTTP request must arrive whole within this', minimum: 100, maximum: 600_000, default: 30_000 }),
+        idleTimeoutMs: int({ description: 'idle OTLP connections (HTTP keep-alive, gRPC) are closed after this', minimum: 100, maximum: 3_600_000, default: 120_000 }),
       },
       [],
       { default: {} },
@@ -85,7 +90,12 @@ export function parseRuntimeConfig(value: unknown, source = 'config'): RuntimeCo
   const errors: FieldError[] = [];
   runtimeConfigSchema.validate(value, 'config', errors);
   if (errors.length) throw new ConfigError(source, errors);
-  return applyDefaults(runtimeConfigSchema.toOpenAPI(), value as RuntimeConfig);
+  const cfg = applyDefaults(runtimeConfigSchema.toOpenAPI(), value as RuntimeConfig);
+  const ingest = cfg.ingest ?? {};
+  if (ingest.maxQueuedSpans !== undefined && ingest.batchSpans !== undefined && ingest.maxQueuedSpans < ingest.batchSpans) {
+    throw new ConfigError(source, [{ field: 'config.ingest.maxQueuedSpans', message: `${ingest.maxQueuedSpans} is less than ingest.batchSpans (${ingest.batchSpans}): raise maxQueuedSpans or lower batchSpans` }]);
+  }
+  return cfg;
 }
 
 export function loadRuntimeConfig(file: string): RuntimeConfig {

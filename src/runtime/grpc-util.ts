@@ -133,8 +133,21 @@ export function addHealthService(server: grpc.Server, services: readonly string[
  * Starts a gRPC server taking requests of up to `maxRequestBytes`. Replies are not capped here: the services keep
  * each message under MAX_REPLY_BYTES (a single span larger than that still goes out whole).
  */
-export async function startGrpcServer(host: string, port: number, maxRequestBytes: number, setup: (s: grpc.Server) => void, log: Logger, name: string): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': maxRequestBytes });
+export async function startGrpcServer(
+  host: string,
+  port: number,
+  maxRequestBytes: number,
+  setup: (s: grpc.Server) => void,
+  log: Logger,
+  name: string,
+  o: { idleTimeoutMs?: number; maxConcurrentStreams?: number } = {},
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxRequestBytes,
+    // an idle connection is closed (clients reconnect on demand); one connection cannot open unbounded streams
+    'grpc.max_connection_idle_ms': o.idleTimeoutMs ?? 300_000,
+    'grpc.max_concurrent_streams': o.maxConcurrentStreams ?? 100,
+  });
   setup(server);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),

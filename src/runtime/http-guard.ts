@@ -1,7 +1,7 @@
 // The last line of defence for every HTTP listener of the runtime: a request handler that throws or rejects
 // answers 500 and the server keeps serving; a request target that is not a URL answers 400; malformed HTTP and
 // sockets that stall are closed by bounded timeouts instead of being held open.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
@@ -68,14 +68,23 @@ export interface TimeoutOptions {
   keepAliveTimeoutMs?: number;
 }
 
+const timeoutsOf = (o: TimeoutOptions) => {
+  const requestTimeout = o.requestTimeoutMs ?? 60_000;
+  return { requestTimeout, headersTimeout: Math.min(o.headersTimeoutMs ?? 20_000, requestTimeout), keepAliveTimeout: o.keepAliveTimeoutMs ?? 65_000 };
+};
+
+/** Options for createServer: the timeouts, checked often enough that a short one takes effect on time. */
+export function httpServerOptions(o: TimeoutOptions = {}): ServerOptions {
+  const t = timeoutsOf(o);
+  return { ...t, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(t.headersTimeout / 4))) };
+}
+
 /**
  * Bounds how long a client may hold a connection without finishing its request, and answers malformed HTTP
  * with 400 instead of an unhandled error.
  */
 export function hardenServer(server: Server, log: Logger, name: string, o: TimeoutOptions = {}): void {
-  server.requestTimeout = o.requestTimeoutMs ?? 60_000;
-  server.headersTimeout = Math.min(o.headersTimeoutMs ?? 20_000, server.requestTimeout);
-  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 65_000;
+  Object.assign(server, timeoutsOf(o));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
     const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;

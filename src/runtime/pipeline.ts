@@ -1,23 +1,42 @@
-// Between receivers and the backend: a bounded queue (counted in spans) that refuses new data when full, so
-// clients retry (HTTP 429 / gRPC RESOURCE_EXHAUSTED) instead of the runtime dropping what it accepted. Batches
-// are merged and flushed by size or age by a few concurrent writers; a failed write is retried with backoff
-// and its spans stay counted against the queue, which turns a slow backend into backpressure.
+// Between receivers and the backend. The acknowledgement contract lives here: a request is answered only when
+// every span it carried was committed by the backend (or rejected, and then named in partial_success), so an
+// OTLP success means durable.
+//
+// - The queue is bounded in spans; when it is full, or the backend reported that it is out of space, new work is
+//   refused at once (HTTP 429 / gRPC RESOURCE_EXHAUSTED) instead of accepted and lost.
+// - Requests are merged into batches by group commit: a free writer takes everything pending (up to batchSpans),
+//   so a lone client waits for one write and a busy runtime writes large batches.
+// - A batch the backend refuses as invalid is split by request, then each bad request by halves down to the
+//   single span at fault: the bad span is rejected, every other span is written. One client's bad span never
+//   costs another client's data.
+// - A backend that is unavailable or full is retried with backoff for as long as it takes (the requests' clients
+//   get UNAVAILABLE when their wait runs out and retry); any other error is retried `maxAttempts` times, then the
+//   batch is isolated the same way and the spans that still fail are dead-lettered: counted, logged with their
+//   IDs, and reported to their client as rejected.
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { InvalidArgumentError, type ResourceSpans, type TraceWriter } from '../storage/api/index.js';
+import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceWriter, spanCount } from '../storage/api/index.js';
 
 export interface PipelineOptions {
   /** spans accepted but not yet written, at most */
   maxQueuedSpans: number;
-  /** flush when this many spans are pending */
+  /** spans per backend write, at most */
   batchSpans: number;
-  /** or when the oldest pending span waited this long */
+  /** how long a free writer waits for a batch to fill before writing what is pending (0: write at once) */
   batchAgeMs: number;
   /** concurrent writes to the backend */
   writers: number;
+  /** tries for a write failing with an error that is neither "unavailable" nor "full" before isolating it */
+  maxAttempts: number;
 }
 
-export const DEFAULT_PIPELINE: PipelineOptions = { maxQueuedSpans: 200_000, batchSpans: 5_000, batchAgeMs: 200, writers: 2 };
+export const DEFAULT_PIPELINE: PipelineOptions = { maxQueuedSpans: 200_000, batchSpans: 5_000, batchAgeMs: 0, writers: 2, maxAttempts: 5 };
+
+/** Why a set of options cannot work, or undefined. */
+export function pipelineOptionsProblem(o: PipelineOptions): string | undefined {
+  if (o.maxQueuedSpans < o.batchSpans) return `ingest.maxQueuedSpans (${o.maxQueuedSpans}) must be at least ingest.batchSpans (${o.batchSpans}): a batch could never fill`;
+  return undefined;
+}
 
 export interface PipelineMetrics {
   written: Counter<string>;
@@ -25,26 +44,71 @@ export interface PipelineMetrics {
   queued: Gauge<string>;
   writeSeconds: Histogram<string>;
   writeErrors: Counter<string>;
+  deadLettered: Counter<string>;
+  backendFull: Gauge<string>;
 }
 
-interface Pending {
+/** What became of one request's spans. */
+export interface WriteOutcome {
+  written: number;
+  rejected: number;
+  /** the first few reasons for rejected spans */
+  problems: string[];
+}
+
+export type Submission =
+  | { ok: true; done: Promise<WriteOutcome> }
+  | { ok: false; reason: 'queue_full' | 'backend_full' | 'closed'; message: string };
+
+interface Request {
   traces: ResourceSpans[];
   spans: number;
+  outcome: WriteOutcome;
+  resolve: (o: WriteOutcome) => void;
 }
 
 /** A stage run on every decoded batch before it is queued (sampling policy: blocklist, downsampling). */
 export type IngestStage = (traces: ResourceSpans[]) => { traces: ResourceSpans[]; kept: number };
 
+type Attempt = { ok: true } | { ok: false; error: Error; invalid: boolean };
+
+const MAX_PROBLEMS = 5;
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const transient = (e: unknown): boolean => e instanceof StorageError && (e.code === 'Unavailable' || e.code === 'ResourceExhausted');
+
+/** Splits a batch into two halves by span, keeping each span with its resource and scope. */
+export function splitBatch(traces: readonly ResourceSpans[]): [ResourceSpans[], ResourceSpans[]] {
+  const half = Math.ceil(spanCount(traces) / 2);
+  const a: ResourceSpans[] = [];
+  const b: ResourceSpans[] = [];
+  let seen = 0;
+  for (const rs of traces) {
+    const ra: ResourceSpans = { ...rs, scopeSpans: [] };
+    const rb: ResourceSpans = { ...rs, scopeSpans: [] };
+    for (const ss of rs.scopeSpans) {
+      const take = Math.max(0, Math.min(ss.spans.length, half - seen));
+      if (take > 0) ra.scopeSpans.push({ ...ss, spans: ss.spans.slice(0, take) });
+      if (take < ss.spans.length) rb.scopeSpans.push({ ...ss, spans: ss.spans.slice(take) });
+      seen += ss.spans.length;
+    }
+    if (ra.scopeSpans.length) a.push(ra);
+    if (rb.scopeSpans.length) b.push(rb);
+  }
+  return [a, b];
+}
+
+const firstSpan = (traces: readonly ResourceSpans[]) => traces[0]?.scopeSpans[0]?.spans[0];
+
 export class IngestPipeline {
   /** set by the runtime when a sampling policy is in force; swapped atomically */
   stage?: IngestStage;
-  private pending: Pending[] = [];
+  private pending: Request[] = [];
   private pendingSpans = 0;
   private queued = 0; // pending + being written
-  private oldest = 0;
   private timer?: NodeJS.Timeout;
   private active = 0;
   private closed = false;
+  private full?: string; // the backend's "out of space" message while it lasts
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -52,31 +116,50 @@ export class IngestPipeline {
     private readonly o: PipelineOptions,
     private readonly metrics: PipelineMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const problem = pipelineOptionsProblem(o);
+    if (problem) throw new InvalidArgumentError('config.ingest', problem);
+  }
 
   get queuedSpans(): number {
     return this.queued;
   }
 
+  /** The backend's "out of space" message while new work is refused for it. */
+  get backendFull(): string | undefined {
+    return this.full;
+  }
+
   /**
-   * Takes a decoded batch. Returns false when the queue is full (the caller answers "retry later"); a batch
-   * larger than the whole queue is still taken when the queue is empty, so it can never be refused forever.
+   * Takes a decoded batch. Refuses at once when the queue is full or the backend is out of space; otherwise the
+   * returned promise settles when every span was written or rejected. A batch larger than the whole queue is still
+   * taken when the queue is empty, so it can never be refused forever.
    */
-  offer(traces: ResourceSpans[], spans: number): boolean {
-    if (this.closed) return false;
-    if (spans === 0) return true;
+  submit(traces: ResourceSpans[], spans: number): Submission {
+    if (this.closed) return { ok: false, reason: 'closed', message: 'the runtime is shutting down: retry against another replica or later' };
+    if (spans === 0) return { ok: true, done: Promise.resolve({ written: 0, rejected: 0, problems: [] }) };
+    if (this.full) {
+      this.metrics.refused.inc({ reason: 'backend_full' }, spans);
+      return { ok: false, reason: 'backend_full', message: `the backend is out of space (${this.full}): retry later` };
+    }
     if (this.queued > 0 && this.queued + spans > this.o.maxQueuedSpans) {
       this.metrics.refused.inc({ reason: 'queue_full' }, spans);
-      return false;
+      return { ok: false, reason: 'queue_full', message: `the runtime's ingest queue is full (${this.queued} spans waiting for the backend): retry later` };
     }
-    if (!this.pending.length) this.oldest = Date.now();
-    this.pending.push({ traces, spans });
+    let resolve!: (o: WriteOutcome) => void;
+    const done = new Promise<WriteOutcome>((r) => (resolve = r));
+    this.pending.push({ traces, spans, outcome: { written: 0, rejected: 0, problems: [] }, resolve });
     this.pendingSpans += spans;
     this.queued += spans;
     this.metrics.queued.set(this.queued);
-    if (this.pendingSpans >= this.o.batchSpans) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.o.batchAgeMs - (Date.now() - this.oldest)));
-    return true;
+    this.schedule();
+    return { ok: true, done };
+  }
+
+  private schedule(): void {
+    if (!this.pending.length || this.active >= this.o.writers) return;
+    if (this.pendingSpans >= this.o.batchSpans || this.o.batchAgeMs === 0 || this.closed) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.o.batchAgeMs);
   }
 
   private flush(): void {
@@ -86,7 +169,7 @@ export class IngestPipeline {
     }
     while (this.pending.length && this.active < this.o.writers) {
       // take up to batchSpans (at least one request)
-      const take: Pending[] = [];
+      const take: Request[] = [];
       let n = 0;
       while (this.pending.length && (n === 0 || n + this.pending[0]!.spans <= this.o.batchSpans)) {
         const p = this.pending.shift()!;
@@ -95,52 +178,115 @@ export class IngestPipeline {
       }
       this.pendingSpans -= n;
       this.active++;
-      void this.write(take.flatMap((p) => p.traces), n).finally(() => {
-        this.active--;
-        this.queued -= n;
-        this.metrics.queued.set(this.queued);
-        if (this.pending.length) {
-          if (this.pendingSpans >= this.o.batchSpans || this.closed) this.flush();
-          else this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.o.batchAgeMs - (Date.now() - this.oldest)));
-        }
-        if (this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
+      void this.writeRequests(take)
+        .catch((e: unknown) => {
+          // writeRequests settles every request itself; reaching here is a bug, and the requests must not hang
+          this.log.error({ err: message(e) }, 'ingest write loop failed');
+          for (const r of take) {
+            const left = r.spans - r.outcome.written - r.outcome.rejected;
+            if (left > 0) this.reject(r, left, `internal error: ${message(e)}`);
+          }
+        })
+        .finally(() => {
+          this.active--;
+          this.queued -= n;
+          this.metrics.queued.set(this.queued);
+          for (const r of take) r.resolve(r.outcome);
+          this.schedule();
+          if (this.queued === 0) for (const w of this.idleWaiters.splice(0)) w();
+        });
     }
-    if (this.pending.length) this.oldest = Date.now();
   }
 
-  private async write(traces: ResourceSpans[], spans: number): Promise<void> {
+  /** Writes several requests as one batch; when the batch fails for good, each request alone. */
+  private async writeRequests(reqs: Request[]): Promise<void> {
+    const traces = reqs.length === 1 ? reqs[0]!.traces : reqs.flatMap((r) => r.traces);
+    const spans = reqs.reduce((n, r) => n + r.spans, 0);
+    const res = await this.attempt(traces, spans, this.o.maxAttempts);
+    if (res.ok) {
+      for (const r of reqs) r.outcome.written += r.spans;
+      return;
+    }
+    if (reqs.length === 1) return this.isolate(reqs[0]!, reqs[0]!.traces, res);
+    this.log.warn({ err: res.error.message, requests: reqs.length, spans }, 'backend refused a merged batch: writing each request alone to isolate the bad spans');
+    for (const r of reqs) {
+      const one = await this.attempt(r.traces, r.spans, 1);
+      if (one.ok) r.outcome.written += r.spans;
+      else await this.isolate(r, r.traces, one);
+    }
+  }
+
+  /** Bisects a failing part of one request down to the spans at fault. */
+  private async isolate(req: Request, traces: ResourceSpans[], failure: Attempt & { ok: false }): Promise<void> {
+    const n = spanCount(traces);
+    if (n <= 1) {
+      this.reject(req, n, failure.error.message, failure.invalid ? 'invalid' : 'dead_letter', traces);
+      return;
+    }
+    for (const half of splitBatch(traces)) {
+      const hn = spanCount(half);
+      const res = await this.attempt(half, hn, 1);
+      if (res.ok) req.outcome.written += hn;
+      else await this.isolate(req, half, res);
+    }
+  }
+
+  private reject(req: Request, spans: number, reason: string, kind: 'invalid' | 'dead_letter' = 'dead_letter', traces?: ResourceSpans[]): void {
+    req.outcome.rejected += spans;
+    if (req.outcome.problems.length < MAX_PROBLEMS) req.outcome.problems.push(reason);
+    const s = traces ? firstSpan(traces) : undefined;
+    if (kind === 'invalid') {
+      this.metrics.refused.inc({ reason: 'invalid' }, spans);
+      this.log.warn({ err: reason, traceId: s?.traceId, spanId: s?.spanId }, 'backend refused a span as invalid: rejected');
+    } else {
+      this.metrics.deadLettered.inc(spans);
+      this.log.error({ err: reason, spans, traceId: s?.traceId, spanId: s?.spanId }, 'span could not be written after retries: dead-lettered and reported to its client as rejected');
+    }
+  }
+
+  /**
+   * One write with the retry policy: unavailable or full → retry with backoff until it succeeds; invalid → give up
+   * at once; anything else → up to `tries` times.
+   */
+  private async attempt(traces: ResourceSpans[], spans: number, tries: number): Promise<Attempt> {
     for (let attempt = 0; ; attempt++) {
       const end = this.metrics.writeSeconds.startTimer();
       try {
         await this.writer.writeTraces(traces);
         end();
         this.metrics.written.inc(spans);
-        return;
+        this.setFull(undefined);
+        return { ok: true };
       } catch (e) {
         end();
         this.metrics.writeErrors.inc();
-        if (e instanceof InvalidArgumentError) {
-          // cannot succeed on retry; receivers validate first, so this means a bug: say so loudly
-          this.metrics.refused.inc({ reason: 'invalid' }, spans);
-          this.log.error({ err: e.message, spans }, 'backend rejected an accepted batch as invalid: dropped');
-          return;
-        }
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
-        this.log.warn({ err: e instanceof Error ? e.message : String(e), spans, attempt, retryInMs: delay }, 'backend write failed: retrying');
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (e instanceof InvalidArgumentError) return { ok: false, error, invalid: true };
+        if (e instanceof StorageError && e.code === 'ResourceExhausted') this.setFull(e.message);
+        if (!transient(e) && attempt + 1 >= tries) return { ok: false, error, invalid: false };
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+        this.log.warn({ err: error.message, spans, attempt, retryInMs: delay }, 'backend write failed: retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  /** Writes what is pending now and resolves once everything accepted so far has been written. */
+  private setFull(msg: string | undefined): void {
+    if (msg === this.full) return;
+    if (msg) this.log.error({ err: msg }, 'backend is out of space: refusing new spans until a write succeeds');
+    else this.log.info('backend accepts writes again');
+    this.full = msg;
+    this.metrics.backendFull.set(msg ? 1 : 0);
+  }
+
+  /** Writes what is pending now and resolves once everything accepted so far has been written or rejected. */
   async idle(): Promise<void> {
     this.flush();
     if (this.queued === 0) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  /** Stops taking data and resolves once everything accepted has been written. */
+  /** Stops taking data and resolves once everything accepted has been written or rejected. */
   async drain(): Promise<void> {
     this.closed = true;
     await this.idle();

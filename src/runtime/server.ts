@@ -16,6 +16,7 @@ import { guarded, hardenServer, requestUrl } from './http-guard.js';
 import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { handleClassic, sendClassicError } from './query/classic-http.js';
+import { ByteBudget } from './receivers/budget.js';
 import { addOtlpTraceService } from './receivers/otlp-grpc.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
@@ -43,6 +44,26 @@ const closeHttp = (s: Server): Promise<void> =>
     s.closeIdleConnections();
   });
 
+const shutdownGrpc = (s: grpc.Server): Promise<void> => new Promise((r) => s.tryShutdown(() => r()));
+
+/** Runs one shutdown step; past `ms` it is forced (when it can be) and shutdown goes on without it. */
+async function withDeadline(name: string, ms: number, run: () => Promise<unknown>, force: (() => void) | undefined, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+  try {
+    const r = await Promise.race([run().then(() => 'done' as const), late]);
+    if (r === 'late') {
+      log.warn({ step: name, afterMs: ms }, force ? 'shutdown step overran its deadline: forcing it' : 'shutdown step overran its deadline: going on without it');
+      force?.();
+    }
+  } catch (e) {
+    log.warn({ step: name, err: e instanceof Error ? e.message : String(e) }, 'shutdown step failed');
+    force?.();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<RunningRuntime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -56,6 +77,8 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     queued: new Gauge({ name: 'jso_runtime_queue_spans', help: 'Spans accepted and not yet written', registers: [registry] }),
     writeSeconds: new Histogram({ name: 'jso_runtime_batch_write_seconds', help: 'Backend write latency per batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
     writeErrors: new Counter({ name: 'jso_runtime_write_errors_total', help: 'Failed backend writes (retried)', registers: [registry] }),
+    deadLettered: new Counter({ name: 'jso_runtime_spans_dead_lettered_total', help: 'Spans the backend kept failing after retries and isolation: logged with their IDs and reported to their client as rejected', registers: [registry] }),
+    backendFull: new Gauge({ name: 'jso_runtime_backend_full', help: '1 while the backend is out of space and new spans are refused', registers: [registry] }),
   };
 
   const backend = createBackend(type, cfg);
@@ -66,9 +89,14 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     if (!backend.ping || !(e instanceof StorageError) || e.code !== 'Unavailable') throw e;
     log.warn({ err: e.message }, 'backend not provisioned yet; retrying');
   }
-  const ingest = { ...DEFAULT_PIPELINE, ...(cfg.ingest ?? {}) };
-  const pipeline = new IngestPipeline(backend.traceWriter(), ingest, metrics, log.child({ subsystem: 'pipeline' }));
-  const maxBytes = cfg.ingest?.maxRequestBytes ?? 16 * 1024 * 1024;
+  const ingestCfg = cfg.ingest ?? {};
+  const pipeline = new IngestPipeline(backend.traceWriter(), { ...DEFAULT_PIPELINE, ...ingestCfg }, metrics, log.child({ subsystem: 'pipeline' }));
+  const maxBytes = ingestCfg.maxRequestBytes ?? 16 * 1024 * 1024;
+  const budget = new ByteBudget(ingestCfg.maxInflightBytes ?? 128 * 1024 * 1024);
+  new Gauge({ name: 'jso_runtime_inflight_request_bytes', help: 'OTLP request bytes held in memory (reading, decoding, waiting for the commit)', registers: [registry], collect() { this.set(budget.inUse); } });
+  const receiverLog = log.child({ subsystem: 'receiver' });
+  const receiver = { pipeline, received, budget, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: receiverLog };
+  const idleTimeoutMs = ingestCfg.idleTimeoutMs ?? 120_000;
   const listen = cfg.listen!;
   const sampling = new SamplingRuntime(cfg, backend, registry, log);
   await sampling.start(log);
@@ -79,9 +107,9 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const sg = splitHostPort(listen.samplingGrpc!);
   const samplingGrpc = await startGrpcServer(sg.host, sg.port, 1024 * 1024, (s) => addSamplingManager(s, strategies), log, 'remote sampling (gRPC)');
 
-  const otlpHttp = await startHttpReceiver(pipeline, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes }, received, log);
+  const otlpHttp = await startHttpReceiver(receiver, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes, requestTimeoutMs: ingestCfg.requestTimeoutMs ?? 30_000, idleTimeoutMs });
   const g = splitHostPort(listen.otlpGrpc!);
-  const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, pipeline, received), log, 'OTLP/gRPC receiver');
+  const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, receiver), log, 'OTLP/gRPC receiver', { idleTimeoutMs });
 
   const reader = backend.traceReader();
   let stopping = false;
@@ -92,10 +120,11 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     maxBytes,
     (s) => {
       addRemoteStorageServices(s, reader, backend.dependencyReader(), log.child({ subsystem: 'remote-storage' }), () => !stopping);
-      addOtlpTraceService(s, pipeline, received); // writes from Jaeger's grpc backend
+      addOtlpTraceService(s, receiver); // writes from Jaeger's grpc backend
     },
     log,
     'remote storage (jaeger.storage.v2)',
+    { idleTimeoutMs },
   );
   const qgAddr = splitHostPort(listen.queryGrpc!);
   // requests are small; 1 MiB leaves room for long attribute filters
@@ -153,7 +182,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const admin = splitHostPort(listen.admin ?? '0.0.0.0:8888');
   const ops = await serveOps(admin.host, admin.port, registry, {
     healthz: () => ({ ok: true }),
-    readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : backendProblem ? { ok: false, detail: `backend unreachable: ${backendProblem}` } : { ok: true }),
+    readyz: () => (stopping ? { ok: false, detail: 'shutting down' } : backendProblem ? { ok: false, detail: `backend unreachable: ${backendProblem}` } : { ok: true, detail: pipeline.backendFull ? `backend out of space, refusing spans: ${pipeline.backendFull}` : undefined }),
   });
   const ports = { admin: ops.port, otlpHttp: otlpHttp.port, otlpGrpc: otlpGrpc.port, queryHttp: queryPort, queryGrpc: queryGrpc.port, remoteStorage: remote.port, samplingHttp: samplingHttp.port, samplingGrpc: samplingGrpc.port };
   log.info({ backend: type, traceStore: cfg.traceStore, ports }, 'runtime started');
@@ -168,17 +197,24 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
       if (stopping) return;
       stopping = true;
       for (const t of timers) clearInterval(t);
+      // every step has a deadline, then is forced: a stuck client or backend must not keep the process alive
+      const step = (name: string, ms: number, run: () => Promise<unknown>, force?: () => void) => withDeadline(name, ms, run, force, log);
       // stop taking data, write everything accepted, then close the rest
       await Promise.all([
-        closeHttp(otlpHttp),
-        new Promise<void>((r) => otlpGrpc.server.tryShutdown(() => r())),
-        new Promise<void>((r) => remote.server.tryShutdown(() => r())),
+        step('close OTLP/HTTP', 5_000, () => closeHttp(otlpHttp), () => otlpHttp.closeAllConnections()),
+        step('close OTLP/gRPC', 5_000, () => shutdownGrpc(otlpGrpc.server), () => otlpGrpc.server.forceShutdown()),
+        step('close remote storage', 5_000, () => shutdownGrpc(remote.server), () => remote.server.forceShutdown()),
       ]);
-      await pipeline.drain();
-      await Promise.all([closeHttp(samplingHttp), new Promise<void>((r) => samplingGrpc.server.tryShutdown(() => r())), sampling.stop()]);
-      await Promise.all([closeHttp(query), new Promise<void>((r) => queryGrpc.server.tryShutdown(() => r()))]);
-      await closeHttp(ops);
-      await backend.close();
+      await step('drain the ingest queue', 15_000, () => pipeline.drain());
+      await Promise.all([
+        step('close sampling HTTP', 2_000, () => closeHttp(samplingHttp), () => samplingHttp.closeAllConnections()),
+        step('close sampling gRPC', 2_000, () => shutdownGrpc(samplingGrpc.server), () => samplingGrpc.server.forceShutdown()),
+        step('stop sampling', 2_000, () => sampling.stop()),
+        step('close query HTTP', 2_000, () => closeHttp(query), () => query.closeAllConnections()),
+        step('close query gRPC', 2_000, () => shutdownGrpc(queryGrpc.server), () => queryGrpc.server.forceShutdown()),
+      ]);
+      await step('close ops', 1_000, () => closeHttp(ops), () => ops.closeAllConnections());
+      await step('close the backend', 5_000, () => backend.close());
       log.info('runtime stopped');
     },
   };

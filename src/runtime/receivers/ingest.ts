@@ -1,50 +1,65 @@
-// What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model and hand
-// it to the pipeline. Transport-specific code only maps the outcome to HTTP or gRPC.
+// What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model, hand it to
+// the pipeline and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
 import { InvalidArgumentError, type ResourceSpans, spanCount } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../storage/api/otlp-json.js';
 import { decodeTracesProto } from '../../storage/api/otlp-proto.js';
 import type { IngestPipeline } from '../pipeline.js';
 
 export type IngestOutcome =
+  /** every span written, or rejected and named in the message (partial_success) */
   | { kind: 'accepted'; spans: number; rejected: number; message: string }
+  /** the request cannot be decoded: 400 / INVALID_ARGUMENT */
   | { kind: 'invalid'; message: string }
-  | { kind: 'overloaded'; message: string };
+  /** refused before anything was taken (queue full, backend out of space): 429 / RESOURCE_EXHAUSTED */
+  | { kind: 'overloaded'; message: string }
+  /** taken, but not durable within the wait: 503 / UNAVAILABLE, the client retries (writes are idempotent) */
+  | { kind: 'unavailable'; message: string };
 
-export function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf' | 'json'): IngestOutcome {
-  let traces: ResourceSpans[];
-  let rejected = 0;
-  let problems: string[] = [];
+export interface IngestOptions {
+  /** how long a request waits for its spans to be committed before it is answered "unavailable" */
+  ackTimeoutMs: number;
+}
+
+interface Decoded {
+  traces: ResourceSpans[];
+  rejected: number;
+  problems: string[];
+}
+
+function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
   try {
-    if (format === 'protobuf') {
-      const d = decodeTracesProto(body);
-      traces = d.traces;
-      rejected = d.rejected;
-      problems = d.problems;
-    } else {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch (e) {
-        return { kind: 'invalid', message: `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}` };
-      }
-      const d = decodeTracesJsonLenient(parsed);
-      traces = d.traces;
-      rejected = d.rejected;
-      problems = d.problems;
+    if (format === 'protobuf') return decodeTracesProto(body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      return `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`;
     }
+    return decodeTracesJsonLenient(parsed);
   } catch (e) {
-    if (e instanceof InvalidArgumentError) return { kind: 'invalid', message: e.message };
+    if (e instanceof InvalidArgumentError) return e.message;
     throw e;
   }
+}
+
+export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions): Promise<IngestOutcome> {
+  const d = decode(body, format);
+  if (typeof d === 'string') return { kind: 'invalid', message: d };
+  let traces = d.traces;
   let spans = spanCount(traces);
   if (pipeline.stage) {
     const kept = pipeline.stage(traces);
     traces = kept.traces;
     spans = kept.kept;
   }
-  if (!pipeline.offer(traces, spans)) {
-    return { kind: 'overloaded', message: `the runtime's ingest queue is full (${pipeline.queuedSpans} spans waiting for the backend): retry later` };
-  }
-  const message = rejected ? `${rejected} span(s) rejected: ${problems.join('; ')}` : '';
-  return { kind: 'accepted', spans, rejected, message };
+  const sub = pipeline.submit(traces, spans);
+  if (!sub.ok) return { kind: 'overloaded', message: sub.message };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), o.ackTimeoutMs)));
+  const out = await Promise.race([sub.done, timeout]);
+  clearTimeout(timer);
+  if (!out) return { kind: 'unavailable', message: `the spans were not committed by the backend within ${o.ackTimeoutMs} ms (backend slow or unavailable): retry` };
+  const rejected = d.rejected + out.rejected;
+  const problems = [...d.problems, ...out.problems].slice(0, 5);
+  return { kind: 'accepted', spans: out.written, rejected, message: rejected ? `${rejected} span(s) rejected: ${problems.join('; ')}` : '' };
 }

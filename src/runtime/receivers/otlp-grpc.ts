@@ -1,30 +1,50 @@
 // OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/Export. The message bytes are decoded
 // by our own codec (no generated classes): INVALID_ARGUMENT for undecodable requests, RESOURCE_EXHAUSTED when the
-// queue is full (OTLP clients retry it), partial_success for rejected spans.
+// queue is full or too many bytes are in flight (OTLP clients retry it), UNAVAILABLE when the spans were not
+// committed in time, partial_success for rejected spans. The answer is sent once the spans are durable.
 import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { encodeExportResponse } from '../../storage/api/otlp-proto.js';
 import { method } from '../grpc-util.js';
 import type { IngestPipeline } from '../pipeline.js';
-import { ingest } from './ingest.js';
+import type { ByteBudget } from './budget.js';
+import { type IngestOptions, ingest } from './ingest.js';
 
 export const TRACE_SERVICE: grpc.ServiceDefinition = { Export: method('/opentelemetry.proto.collector.trace.v1.TraceService/Export') };
 
+export interface GrpcReceiverDeps {
+  pipeline: IngestPipeline;
+  received: Counter<string>;
+  budget: ByteBudget;
+  options: IngestOptions;
+  log: Logger;
+}
+
 /** Adds the OTLP trace service to a gRPC server. */
-export function addOtlpTraceService(server: grpc.Server, pipeline: IngestPipeline, received: Counter<string>): void {
+export function addOtlpTraceService(server: grpc.Server, d: GrpcReceiverDeps): void {
+  const count = (outcome: string) => d.received.inc({ transport: 'grpc', outcome });
   server.addService(TRACE_SERVICE, {
     Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-      const out = ingest(pipeline, call.request, 'protobuf');
-      if (out.kind === 'invalid') {
-        received.inc({ transport: 'grpc', outcome: 'invalid' });
-        return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });
+      const size = call.request.length;
+      if (!d.budget.tryTake(size)) {
+        count('overloaded');
+        return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later` });
       }
-      if (out.kind === 'overloaded') {
-        received.inc({ transport: 'grpc', outcome: 'overloaded' });
-        return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: out.message });
-      }
-      received.inc({ transport: 'grpc', outcome: 'accepted' });
-      cb(null, encodeExportResponse(out.rejected, out.message));
+      ingest(d.pipeline, call.request, 'protobuf', d.options)
+        .then((out) => {
+          count(out.kind);
+          if (out.kind === 'invalid') return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });
+          if (out.kind === 'overloaded') return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: out.message });
+          if (out.kind === 'unavailable') return cb({ code: grpc.status.UNAVAILABLE, details: out.message });
+          cb(null, encodeExportResponse(out.rejected, out.message));
+        })
+        .catch((e: unknown) => {
+          count('failed');
+          d.log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'OTLP/gRPC export failed');
+          cb({ code: grpc.status.INTERNAL, details: 'internal error' });
+        })
+        .finally(() => d.budget.give(size));
     },
   });
 }

@@ -1,50 +1,102 @@
 // OTLP/HTTP receiver: POST /v1/traces with application/x-protobuf or application/json, optionally gzip.
-// Answers 200 with ExportTraceServiceResponse (partial_success when spans were rejected), 400 for a request it
-// cannot decode, 413 when too large, 415 for other media types, 429 with Retry-After when the queue is full.
+// Answers, once the spans are durable, 200 with ExportTraceServiceResponse (partial_success when spans were
+// rejected); 400 for a request it cannot decode, 413 when too large, 415 for other media types, 429 with
+// Retry-After when the queue is full, the backend is out of space or too many bytes are in flight, 503 with
+// Retry-After when the spans were not committed in time. Bodies are read under a deadline and a shared byte budget.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { encodeExportResponse, encodeRpcStatus } from '../../storage/api/otlp-proto.js';
+import { guarded, hardenServer, httpServerOptions } from '../http-guard.js';
 import type { IngestPipeline } from '../pipeline.js';
-import { ingest } from './ingest.js';
+import type { ByteBudget } from './budget.js';
+import { type IngestOptions, ingest } from './ingest.js';
 
 export interface HttpReceiverOptions {
   host: string;
   port: number;
   /** largest accepted body, after decompression */
   maxBodyBytes: number;
+  /** the whole request must arrive within this, ms */
+  requestTimeoutMs: number;
+  /** an idle keep-alive connection is closed after this, ms */
+  idleTimeoutMs: number;
+}
+
+export interface HttpReceiverDeps {
+  pipeline: IngestPipeline;
+  received: Counter<string>;
+  budget: ByteBudget;
+  options: IngestOptions;
+  log: Logger;
 }
 
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_RESOURCE_EXHAUSTED = 8;
+const GRPC_UNAVAILABLE = 14;
 
-class TooLarge extends Error {}
+class BodyError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the body, decompressing gzip, taking every byte it holds (compressed and inflated) from the budget.
+ * `held` reports how many bytes were taken, so the caller gives them back once the request is answered.
+ */
+function readBody(req: IncomingMessage, limit: number, budget: ByteBudget, held: { bytes: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const enc = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (enc !== 'identity' && enc !== 'gzip') return reject(new Error(`unsupported content-encoding "${enc}": use gzip or none`));
+    if (enc !== 'identity' && enc !== 'gzip') return reject(new BodyError(415, `unsupported content-encoding "${enc}": use gzip or none`));
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) return reject(new TooLarge());
+    if (declared > limit) return reject(new BodyError(413, `request body larger than ${limit} bytes: send smaller batches`));
+    const take = (n: number): boolean => {
+      if (!budget.tryTake(n)) return false;
+      held.bytes += n;
+      return true;
+    };
+    let failed = false;
+    const fail = (e: BodyError) => {
+      if (failed) return;
+      failed = true;
+      if (src !== req) src.destroy();
+      req.resume(); // drain what is still coming, so the answer can be read
+      reject(e);
+    };
+    const overloaded = () => new BodyError(429, `too many request bytes in flight (${budget.inUse} of ${budget.limit}): retry later`);
     const src = enc === 'gzip' ? req.pipe(createGunzip()) : req;
+    if (src !== req) {
+      req.on('data', (c: Buffer) => {
+        if (!failed && !take(c.length)) fail(overloaded());
+      });
+    }
     const chunks: Buffer[] = [];
     let n = 0;
     src.on('data', (c: Buffer) => {
+      if (failed) return;
       n += c.length;
-      if (n > limit) {
-        src.destroy();
-        req.resume();
-        reject(new TooLarge());
-      } else chunks.push(c);
+      if (n > limit) fail(new BodyError(413, `request body larger than ${limit} bytes after decompression: send smaller batches`));
+      else if (!take(c.length)) fail(overloaded());
+      else chunks.push(c);
     });
-    src.on('end', () => resolve(Buffer.concat(chunks)));
-    src.on('error', (e: Error) => reject(new Error(`cannot read the request body: ${e.message}`)));
+    src.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, n));
+    });
+    src.on('error', (e: Error) => fail(new BodyError(400, `cannot read the request body: ${e.message}`)));
+    req.on('close', () => {
+      if (!req.complete) fail(new BodyError(400, 'the connection closed before the request body was complete'));
+    });
   });
 }
 
 function reply(res: ServerResponse, code: number, json: boolean, body: { grpcCode?: number; message?: string; rejected?: number }, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   let payload: Buffer;
   if (code === 200) {
     payload = json
@@ -57,44 +109,57 @@ function reply(res: ServerResponse, code: number, json: boolean, body: { grpcCod
   res.end(payload);
 }
 
-export async function startHttpReceiver(pipeline: IngestPipeline, o: HttpReceiverOptions, received: Counter<string>, log: Logger): Promise<Server & { port: number }> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const ctype = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const json = ctype === 'application/json';
-    if (path !== '/v1/traces') return reply(res, 404, json, { grpcCode: 5, message: `no such path ${path}: send traces to /v1/traces` });
-    if (req.method !== 'POST') return reply(res, 405, json, { grpcCode: 12, message: 'use POST' }, { Allow: 'POST' });
-    if (!json && ctype !== 'application/x-protobuf' && ctype !== 'application/protobuf') {
-      req.resume();
-      return reply(res, 415, false, { grpcCode: GRPC_INVALID_ARGUMENT, message: `unsupported content-type "${ctype}": use application/x-protobuf or application/json` });
-    }
-    readBody(req, o.maxBodyBytes).then(
-      (body) => {
-        const out = ingest(pipeline, body, json ? 'json' : 'protobuf');
-        if (out.kind === 'invalid') {
-          received.inc({ transport: 'http', outcome: 'invalid' });
-          return reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: out.message });
+export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOptions): Promise<Server & { port: number }> {
+  const count = (outcome: string) => d.received.inc({ transport: 'http', outcome });
+  const timeouts = { requestTimeoutMs: o.requestTimeoutMs, keepAliveTimeoutMs: o.idleTimeoutMs };
+  const server = createServer(
+    httpServerOptions(timeouts),
+    guarded('otlp-http', d.log, async (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const ctype = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const json = ctype === 'application/json';
+      if (path !== '/v1/traces') {
+        req.resume();
+        return reply(res, 404, json, { grpcCode: 5, message: `no such path ${path}: send traces to /v1/traces` });
+      }
+      if (req.method !== 'POST') {
+        req.resume();
+        return reply(res, 405, json, { grpcCode: 12, message: 'use POST' }, { Allow: 'POST' });
+      }
+      if (!json && ctype !== 'application/x-protobuf' && ctype !== 'application/protobuf') {
+        req.resume();
+        return reply(res, 415, false, { grpcCode: GRPC_INVALID_ARGUMENT, message: `unsupported content-type "${ctype}": use application/x-protobuf or application/json` });
+      }
+      const held = { bytes: 0 };
+      try {
+        let body: Buffer;
+        try {
+          body = await readBody(req, o.maxBodyBytes, d.budget, held);
+        } catch (e) {
+          const status = e instanceof BodyError ? e.status : 400;
+          count(status === 429 ? 'overloaded' : 'invalid');
+          const grpcCode = status === 429 ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT;
+          const headers: Record<string, string> = status === 429 ? { 'Retry-After': '1', Connection: 'close' } : status === 413 ? { Connection: 'close' } : {};
+          return reply(res, status, json, { grpcCode, message: e instanceof Error ? e.message : String(e) }, headers);
         }
-        if (out.kind === 'overloaded') {
-          received.inc({ transport: 'http', outcome: 'overloaded' });
-          return reply(res, 429, json, { grpcCode: GRPC_RESOURCE_EXHAUSTED, message: out.message }, { 'Retry-After': '1' });
-        }
-        received.inc({ transport: 'http', outcome: 'accepted' });
+        const out = await ingest(d.pipeline, body, json ? 'json' : 'protobuf', d.options);
+        count(out.kind);
+        if (out.kind === 'invalid') return reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: out.message });
+        if (out.kind === 'overloaded') return reply(res, 429, json, { grpcCode: GRPC_RESOURCE_EXHAUSTED, message: out.message }, { 'Retry-After': '1' });
+        if (out.kind === 'unavailable') return reply(res, 503, json, { grpcCode: GRPC_UNAVAILABLE, message: out.message }, { 'Retry-After': '1' });
         reply(res, 200, json, { rejected: out.rejected, message: out.message });
-      },
-      (e: unknown) => {
-        if (e instanceof TooLarge) return reply(res, 413, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: `request body larger than ${o.maxBodyBytes} bytes: send smaller batches` }, { Connection: 'close' });
-        reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: e instanceof Error ? e.message : String(e) });
-      },
-    );
-  });
-  server.keepAliveTimeout = 65_000;
+      } finally {
+        d.budget.give(held.bytes);
+      }
+    }),
+  );
+  hardenServer(server, d.log, 'otlp-http', timeouts);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
   });
   const s = server as Server & { port: number };
   s.port = (server.address() as AddressInfo).port;
-  log.info({ port: s.port }, 'OTLP/HTTP receiver listening on /v1/traces');
+  d.log.info({ port: s.port }, 'OTLP/HTTP receiver listening on /v1/traces');
   return s;
 }

@@ -7,6 +7,12 @@
 
 export type AttrValue = string | boolean | bigint | number | Uint8Array | { array: AttrValue[] } | { kvlist: KeyValue[] } | null;
 
+/**
+ * The deepest an attribute value may nest (arrays and key-value lists inside each other). Deeper values are
+ * rejected when decoded, so no stored value can exhaust the stack of a reader, an encoder or a matcher.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
 export interface KeyValue {
   key: string;
   value: AttrValue;

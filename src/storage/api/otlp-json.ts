@@ -1,6 +1,6 @@
 // OTLP/JSON (the protobuf JSON mapping with OTLP's rules: hex trace/span IDs, integer enums, int64 as strings)
 // to and from the storage model. Decoding validates as it goes; errors name the exact path.
-import { type AttrValue, type KeyValue, type ResourceSpans, type Scope, type Span, type SpanEvent, type SpanLink, SpanKind, StatusCode } from './model.js';
+import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type ResourceSpans, type Scope, type Span, type SpanEvent, type SpanLink, SpanKind, StatusCode } from './model.js';
 import { InvalidArgumentError } from './errors.js';
 import { normalizeSpanId, normalizeTraceId } from './ids.js';
 
@@ -60,7 +60,8 @@ const KIND_NAMES: Record<string, SpanKind> = {
 };
 const STATUS_CODE_NAMES: Record<string, StatusCode> = { STATUS_CODE_UNSET: StatusCode.Unset, STATUS_CODE_OK: StatusCode.Ok, STATUS_CODE_ERROR: StatusCode.Error };
 
-export function decodeAnyValue(v: unknown, path: string): AttrValue {
+export function decodeAnyValue(v: unknown, path: string, depth = 0): AttrValue {
+  if (depth >= MAX_VALUE_DEPTH) throw new InvalidArgumentError(path, `is nested deeper than ${MAX_VALUE_DEPTH} levels of arrays and key-value lists: flatten it`);
   const o = obj(v, path);
   if (o.stringValue !== undefined || o.string_value !== undefined) return str(get(o, 'stringValue'), `${path}.stringValue`);
   const b = get(o, 'boolValue');
@@ -82,16 +83,16 @@ export function decodeAnyValue(v: unknown, path: string): AttrValue {
     return new Uint8Array(Buffer.from(bytes, 'base64'));
   }
   const arr = get(o, 'arrayValue');
-  if (arr !== undefined) return { array: list(obj(arr, `${path}.arrayValue`).values, `${path}.arrayValue.values`).map((x, k) => decodeAnyValue(x, `${path}.arrayValue.values[${k}]`)) };
+  if (arr !== undefined) return { array: list(obj(arr, `${path}.arrayValue`).values, `${path}.arrayValue.values`).map((x, k) => decodeAnyValue(x, `${path}.arrayValue.values[${k}]`, depth + 1)) };
   const kvl = get(o, 'kvlistValue');
-  if (kvl !== undefined) return { kvlist: decodeAttributes(obj(kvl, `${path}.kvlistValue`).values, `${path}.kvlistValue.values`) };
+  if (kvl !== undefined) return { kvlist: decodeAttributes(obj(kvl, `${path}.kvlistValue`).values, `${path}.kvlistValue.values`, depth + 1) };
   return null;
 }
 
-export function decodeAttributes(v: unknown, path: string): KeyValue[] {
+export function decodeAttributes(v: unknown, path: string, depth = 0): KeyValue[] {
   return list(v, path).map((x, i) => {
     const kv = obj(x, `${path}[${i}]`);
-    return { key: str(kv.key, `${path}[${i}].key`), value: decodeAnyValue(kv.value, `${path}[${i}].value`) };
+    return { key: str(kv.key, `${path}[${i}].key`), value: decodeAnyValue(kv.value, `${path}[${i}].value`, depth) };
   });
 }
 
@@ -121,6 +122,10 @@ export function decodeSpan(v: unknown, path: string): Span {
   const o = obj(v, path);
   const parent = str(get(o, 'parentSpanId'), `${path}.parentSpanId`);
   const status = obj(o.status, `${path}.status`);
+  const start = int64(get(o, 'startTimeUnixNano'), `${path}.startTimeUnixNano`);
+  const end = int64(get(o, 'endTimeUnixNano'), `${path}.endTimeUnixNano`);
+  if (start < 0n) throw new InvalidArgumentError(`${path}.startTimeUnixNano`, 'must not be negative (nanoseconds since the Unix epoch)');
+  if (end !== 0n && end < start) throw new InvalidArgumentError(`${path}.endTimeUnixNano`, 'is before startTimeUnixNano: the duration would be negative');
   return {
     traceId: normalizeTraceId(str(get(o, 'traceId'), `${path}.traceId`), `${path}.traceId`),
     spanId: normalizeSpanId(str(get(o, 'spanId'), `${path}.spanId`), `${path}.spanId`),
@@ -129,8 +134,8 @@ export function decodeSpan(v: unknown, path: string): Span {
     flags: uint(o.flags, `${path}.flags`),
     name: str(o.name, `${path}.name`),
     kind: enumValue(o.kind, `${path}.kind`, KIND_NAMES, 5),
-    startTimeUnixNano: int64(get(o, 'startTimeUnixNano'), `${path}.startTimeUnixNano`),
-    endTimeUnixNano: int64(get(o, 'endTimeUnixNano'), `${path}.endTimeUnixNano`),
+    startTimeUnixNano: start,
+    endTimeUnixNano: end,
     attributes: decodeAttributes(o.attributes, `${path}.attributes`),
     droppedAttributesCount: uint(get(o, 'droppedAttributesCount'), `${path}.droppedAttributesCount`),
     events: list(o.events, `${path}.events`).map((e, i) => decodeEvent(e, `${path}.events[${i}]`)),

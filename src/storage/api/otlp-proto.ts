@@ -3,7 +3,7 @@
 // Structural damage (truncation, bad wire types) throws InvalidArgumentError for the whole request; a span
 // with an unusable trace or span ID is dropped and counted, so the receiver can answer partial_success.
 import { Reader, VARINT, type Where, Writer } from './proto-wire.js';
-import { type AttrValue, type KeyValue, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from './model.js';
+import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from './model.js';
 
 // tags: (field << 3) | wire type
 const T1_LEN = 0x0a;
@@ -11,7 +11,17 @@ const T2_LEN = 0x12;
 const T3_LEN = 0x1a;
 const T4_LEN = 0x22;
 
-function anyValue(r: Reader, end: number): AttrValue {
+// Set when a value nested deeper than MAX_VALUE_DEPTH was skipped; the span (or resource, or scope) holding it is
+// rejected. Decoding is synchronous, so one flag serves: it is cleared before each span, resource and scope.
+let tooDeep = false;
+const TOO_DEEP = `an attribute value is nested deeper than ${MAX_VALUE_DEPTH} levels of arrays and key-value lists: flatten it`;
+
+function anyValue(r: Reader, end: number, depth: number): AttrValue {
+  if (depth >= MAX_VALUE_DEPTH) {
+    tooDeep = true;
+    r.pos = end;
+    return null;
+  }
   let v: AttrValue = null;
   while (r.pos < end) {
     const tag = r.varint();
@@ -36,7 +46,7 @@ function anyValue(r: Reader, end: number): AttrValue {
           const t = r.varint();
           if (t === T1_LEN) {
             const ve = r.len(e);
-            arr.push(anyValue(r, ve));
+            arr.push(anyValue(r, ve, depth + 1));
             r.done(ve);
           } else r.skip(t, e);
         }
@@ -51,7 +61,7 @@ function anyValue(r: Reader, end: number): AttrValue {
           const t = r.varint();
           if (t === T1_LEN) {
             const ve = r.len(e);
-            list.push(keyValue(r, ve));
+            list.push(keyValue(r, ve, depth + 1));
             r.done(ve);
           } else r.skip(t, e);
         }
@@ -73,7 +83,7 @@ function anyValue(r: Reader, end: number): AttrValue {
 }
 
 /** one KeyValue message spanning [pos, end) */
-export function keyValue(r: Reader, end: number): KeyValue {
+export function keyValue(r: Reader, end: number, depth = 0): KeyValue {
   let key = '';
   let value: AttrValue = null;
   while (r.pos < end) {
@@ -81,7 +91,7 @@ export function keyValue(r: Reader, end: number): KeyValue {
     if (tag === T1_LEN) key = r.string(end);
     else if (tag === T2_LEN) {
       const e = r.len(end);
-      value = anyValue(r, e);
+      value = anyValue(r, e, depth);
       r.done(e);
     } else r.skip(tag, end);
   }
@@ -127,6 +137,7 @@ function link(r: Reader, end: number): SpanLink | undefined {
 function span(r: Reader, end: number): Span | string {
   const s = newSpan({ traceId: '', spanId: '' });
   let problem = '';
+  tooDeep = false;
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
@@ -214,6 +225,7 @@ function span(r: Reader, end: number): Span | string {
   if (!problem && !s.traceId) problem = 'trace_id is missing';
   if (!problem && !s.spanId) problem = 'span_id is missing';
   if (!problem && s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) problem = 'end_time_unix_nano is before start_time_unix_nano';
+  if (!problem && tooDeep) problem = TOO_DEEP;
   return problem || s;
 }
 
@@ -264,22 +276,28 @@ export function decodeTracesProto(bytes: Uint8Array): DecodedTraces {
     where.ki = -1;
     const rend = r.len(total);
     const rs: ResourceSpans = { resource: { attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [] };
+    let badResource = '';
     while (r.pos < rend) {
       const t2 = r.varint();
       if (t2 === T1_LEN) {
         const e = r.len(rend);
+        tooDeep = false;
         resource(r, e, rs.resource);
+        if (tooDeep) badResource = `resource: ${TOO_DEEP}`;
         r.done(e);
       } else if (t2 === T2_LEN) {
         where.si++;
         where.ki = -1;
         const send = r.len(rend);
         const ss: ScopeSpans = { scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [] };
+        let badScope = '';
         while (r.pos < send) {
           const t3 = r.varint();
           if (t3 === T1_LEN) {
             const e = r.len(send);
+            tooDeep = false;
             scope(r, e, ss.scope);
+            if (tooDeep) badScope = `scope: ${TOO_DEEP}`;
             r.done(e);
           } else if (t3 === T2_LEN) {
             where.ki++;
@@ -296,12 +314,21 @@ export function decodeTracesProto(bytes: Uint8Array): DecodedTraces {
           else r.skip(t3, send);
         }
         where.ki = -1;
-        if (ss.spans.length) rs.scopeSpans.push(ss);
+        // resource and scope may come after the spans on the wire: judge them once the message is read
+        const bad = badResource || badScope;
+        if (bad && ss.spans.length) {
+          out.rejected += ss.spans.length;
+          if (out.problems.length < 5) out.problems.push(`resourceSpans[${where.ri}].scopeSpans[${where.si}]: ${bad}`);
+        } else if (ss.spans.length) rs.scopeSpans.push(ss);
       } else if (t2 === T3_LEN) rs.schemaUrl = r.string(rend);
       else r.skip(t2, rend);
     }
     where.si = -1;
-    if (rs.scopeSpans.length) out.traces.push(rs);
+    if (badResource && rs.scopeSpans.length) {
+      // the resource came after some of its scopes
+      out.rejected += rs.scopeSpans.reduce((n, x) => n + x.spans.length, 0);
+      if (out.problems.length < 5) out.problems.push(`resourceSpans[${where.ri}]: ${badResource}`);
+    } else if (rs.scopeSpans.length) out.traces.push(rs);
   }
   return out;
 }

@@ -8,6 +8,10 @@
 //   meta     'v' svc -> ''  services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON
 //            'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities
 //            'l' resource -> lock;  'q' -> write sequence
+// Names in keys go through kstr: one longer than MAX_KEY_STRING_BYTES is keyed by its hash, and the 'v' and 'p'
+// entries of such a name carry the whole name as their value.
+import { createHash } from 'node:crypto';
+
 export const u64 = (v: bigint): Buffer => {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(v < 0n ? 0n : v > 0xffffffffffffffffn ? 0xffffffffffffffffn : v);
@@ -23,6 +27,24 @@ export function lstr(s: string): Buffer {
   b.writeUInt16BE(body.length);
   body.copy(b, 2);
   return b;
+}
+
+/** LMDB's largest key, in bytes */
+export const MAX_KEY_BYTES = 1978;
+
+/** Strings longer than this (in UTF-8 bytes) stand in keys as a marker and their SHA-256; the record keeps them whole. */
+export const MAX_KEY_STRING_BYTES = 256;
+const LONG_MARK = '\u0000sha256:';
+
+/** Whether a key string stands for a longer one (see kstr). */
+export const isHashedKeyString = (s: string): boolean => s.startsWith(LONG_MARK);
+
+/**
+ * A length-prefixed string for a key, bounded: a longer string is replaced by a marker and its hash, so a
+ * service, operation or attribute name of any length yields a key LMDB takes, and equal strings equal keys.
+ */
+export function kstr(s: string): Buffer {
+  return Buffer.byteLength(s) <= MAX_KEY_STRING_BYTES ? lstr(s) : lstr(LONG_MARK + createHash('sha256').update(s).digest('hex'));
 }
 
 export const tag = (c: string): Buffer => Buffer.from(c, 'latin1');

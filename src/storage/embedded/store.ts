@@ -9,6 +9,7 @@
 // candidate is then checked against the whole query (durations, ranges) on the span record itself.
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { type Database, type RootDatabase, open } from 'lmdb';
 import {
   type DependencyLink,
@@ -16,6 +17,8 @@ import {
   type GetTraceParams,
   InvalidArgumentError,
   type Operation,
+  ResourceExhaustedError,
+  UnavailableError,
   type OperationQuery,
   type Resource,
   type ResourceSpans,
@@ -37,7 +40,7 @@ import {
 } from '../api/index.js';
 import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../api/otlp-json.js';
 import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
-import { type SpanRef, compareRefs, hex, key, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, type SpanRef, compareRefs, hex, key, kstr, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
 
 export interface EmbeddedConfig {
   /** directory of the database (created if missing) */
@@ -63,6 +66,43 @@ interface StoredScope {
 
 const sha1 = (s: string): Buffer => createHash('sha1').update(s).digest().subarray(0, 8);
 
+/** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
+const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
+
+/** What one writeTraces call will commit, and the cache entries it may add once committed. */
+interface PendingWrite {
+  puts: [Database<Buffer, Buffer>, Buffer, Buffer][];
+  resources: Map<string, StoredResource>;
+  scopes: Map<string, StoredScope>;
+  ops: Set<string>;
+}
+
+/**
+ * The error for a failed commit. A full disk (ENOSPC, LMDB's map full, or an I/O error while the volume has no
+ * room left) is ResourceExhausted, so the runtime refuses new spans instead of taking what it cannot keep.
+ */
+async function commitError(e: unknown, path: string): Promise<Error> {
+  let msg = e instanceof Error ? e.message : String(e);
+  // lmdb rejects with "Commit failed" and keeps the cause in a second promise, which must be observed too
+  const cause = (e as { commitError?: unknown } | undefined)?.commitError;
+  if (cause instanceof Promise) {
+    msg = await cause.then(
+      () => msg,
+      (c: unknown) => `${msg}: ${c instanceof Error ? c.message : String(c)}`,
+    );
+  }
+  let free: number | undefined;
+  try {
+    const st = await statfs(path);
+    free = Number(st.bavail) * Number(st.bsize);
+  } catch {
+    // the volume may be gone: judge by the message alone
+  }
+  const full = /ENOSPC|No space left|MDB_MAP_FULL/i.test(msg) || (free !== undefined && free < 1024 * 1024 && /Input\/output error|EIO|Commit failed/i.test(msg));
+  if (full) return new ResourceExhaustedError(`the embedded store's disk is full (${path}${free !== undefined ? `, ${free} bytes free` : ''}): free space or grow the volume; writes resume by themselves (${msg})`);
+  return new UnavailableError(`the embedded store could not commit (${path}): ${msg}`);
+}
+
 function readLstr(b: Buffer, o: number): [string, number] {
   const n = b.readUInt16BE(o);
   return [b.toString('utf8', o + 2, o + 2 + n), o + 2 + n];
@@ -84,7 +124,7 @@ export class EmbeddedStore {
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
     mkdirSync(config.path, { recursive: true });
-    this.root = open({ path: config.path, maxDbs: 4, compression: false });
+    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false });
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
@@ -143,37 +183,52 @@ export class EmbeddedStore {
   private indexKeys(v: SpanView): Buffer[] {
     const s = v.span;
     const ref = refTail({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
-    const svc = lstr(v.service);
-    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, lstr(s.name), ref), key(tag('T'), ref)];
+    const svc = kstr(v.service);
+    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, kstr(s.name), ref), key(tag('T'), ref)];
     const seen = new Set<string>();
     for (const [k, val] of this.indexedPairs(v)) {
       const iv = this.indexValue(val);
       const id = `${k}\u0000${iv}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      keys.push(key(tag('A'), svc, lstr(k), lstr(iv), ref));
+      keys.push(key(tag('A'), svc, kstr(k), lstr(iv), ref));
     }
     return keys;
   }
 
-  private resourceId(r: Resource, schemaUrl: string, puts: [Database<Buffer, Buffer>, Buffer, Buffer][]): string {
+  private resourceId(r: Resource, schemaUrl: string, w: PendingWrite): string {
     const json = JSON.stringify({ a: encodeAttributes(r.attributes), d: r.droppedAttributesCount, u: schemaUrl });
     const id = sha1(json).toString('hex');
-    if (!this.resources.has(id)) {
-      this.resources.set(id, { resource: r, schemaUrl });
-      puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
+    if (!this.resources.has(id) && !w.resources.has(id)) {
+      w.resources.set(id, { resource: r, schemaUrl });
+      w.puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
     }
     return id;
   }
 
-  private scopeId(sc: Scope, schemaUrl: string, puts: [Database<Buffer, Buffer>, Buffer, Buffer][]): string {
+  private scopeId(sc: Scope, schemaUrl: string, w: PendingWrite): string {
     const json = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: schemaUrl });
     const id = sha1(json).toString('hex');
-    if (!this.scopes.has(id)) {
-      this.scopes.set(id, { scope: sc, schemaUrl });
-      puts.push([this.meta, key(tag('c'), hex(id)), Buffer.from(json)]);
+    if (!this.scopes.has(id) && !w.scopes.has(id)) {
+      w.scopes.set(id, { scope: sc, schemaUrl });
+      w.puts.push([this.meta, key(tag('c'), hex(id)), Buffer.from(json)]);
     }
     return id;
+  }
+
+  /**
+   * Runs `fn` as one atomic unit: a child transaction of the next commit, rolled back whole if `fn` throws, and
+   * acknowledged only once committed to disk. Commit failures become typed errors (a full disk says so).
+   */
+  private async commit(fn: () => void): Promise<void> {
+    try {
+      await this.root.childTransaction(fn);
+      // committed and visible; durable only once flushed (lmdb flushes after the commit, overlapping the next)
+      await this.root.flushed;
+    } catch (e) {
+      this.root.flushed.then(undefined, () => undefined); // observed: its rejection repeats the one at hand
+      throw await commitError(e, this.config.path);
+    }
   }
 
   private loadResource(id: string): StoredResource {
@@ -209,32 +264,40 @@ export class EmbeddedStore {
 
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
-    const puts: [Database<Buffer, Buffer>, Buffer, Buffer][] = [];
+    // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
+    // caches learn about new resources, scopes and operations only once they are committed
+    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
+    let seq = this.seq;
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
-      const rid = this.resourceId(rs.resource, rs.schemaUrl, puts);
+      const rid = this.resourceId(rs.resource, rs.schemaUrl, w);
       for (const ss of rs.scopeSpans) {
-        const cid = this.scopeId(ss.scope, ss.schemaUrl, puts);
+        const cid = this.scopeId(ss.scope, ss.schemaUrl, w);
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
-          this.seq++;
+          seq++;
           const record = Buffer.from(JSON.stringify({ r: rid, c: cid, s: service, span: encodeSpan(span) }));
-          puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), u64(this.seq)), record]);
-          for (const k of this.indexKeys(view)) puts.push([this.index, k, EMPTY]);
-          const op = key(tag('p'), lstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), lstr(span.name));
+          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), u64(seq)), record]);
+          for (const k of this.indexKeys(view)) w.puts.push([this.index, k, EMPTY]);
+          const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
           const opId = op.toString('base64');
-          if (!this.known.has(opId)) {
-            this.known.add(opId);
-            puts.push([this.meta, key(tag('v'), lstr(service)), EMPTY], [this.meta, op, EMPTY]);
+          if (!this.known.has(opId) && !w.ops.has(opId)) {
+            w.ops.add(opId);
+            w.puts.push([this.meta, key(tag('v'), kstr(service)), fullName(service)], [this.meta, op, fullName(span.name)]);
           }
         }
       }
     }
-    const seq = u64(this.seq);
-    await this.root.transaction(() => {
-      for (const [db, k, v] of puts) db.put(k, v);
-      this.meta.put(tag('q'), seq);
+    for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
+    this.seq = seq; // sequence numbers are reserved now, so concurrent writes never share one
+    const seqKey = u64(seq);
+    await this.commit(() => {
+      for (const [db, k, v] of w.puts) db.putSync(k, v);
+      this.meta.putSync(tag('q'), seqKey);
     });
+    for (const [id, r] of w.resources) this.resources.set(id, r);
+    for (const [id, c] of w.scopes) this.scopes.set(id, c);
+    for (const id of w.ops) this.known.add(id);
   }
 
   // ---- reads ----
@@ -269,22 +332,22 @@ export class EmbeddedStore {
   async getServices(_ctx?: StorageContext): Promise<string[]> {
     const out: string[] = [];
     const p = tag('v');
-    for (const k of this.meta.getKeys({ start: p, end: prefixEnd(p) })) {
+    for (const { key: k, value } of this.meta.getRange({ start: p, end: prefixEnd(p) })) {
       const [svc] = readLstr(k, 1);
-      if (svc) out.push(svc);
+      if (svc) out.push(value.length ? value.toString('utf8') : svc);
     }
     return out.sort();
   }
 
   async getOperations(q: OperationQuery, _ctx?: StorageContext): Promise<Operation[]> {
     if (typeof q.service !== 'string') throw new InvalidArgumentError('service', 'is required');
-    const p = key(tag('p'), lstr(q.service));
+    const p = key(tag('p'), kstr(q.service));
     const kind = q.spanKind?.toLowerCase();
     const out: Operation[] = [];
-    for (const k of this.meta.getKeys({ start: p, end: prefixEnd(p) })) {
+    for (const { key: k, value } of this.meta.getRange({ start: p, end: prefixEnd(p) })) {
       const [spanKind, o] = readLstr(k, p.length);
       const [name] = readLstr(k, o);
-      if (!kind || kind === spanKind) out.push({ name, spanKind });
+      if (!kind || kind === spanKind) out.push({ name: value.length ? value.toString('utf8') : name, spanKind });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
   }
@@ -326,11 +389,11 @@ export class EmbeddedStore {
     const max = cq.startTimeMax;
     let streams: Generator<SpanRef>[];
     if (cq.serviceName) {
-      const svc = lstr(cq.serviceName);
-      streams = [cq.operationName ? this.stream(key(tag('O'), svc, lstr(cq.operationName)), min, max) : this.stream(key(tag('S'), svc), min, max)];
+      const svc = kstr(cq.serviceName);
+      streams = [cq.operationName ? this.stream(key(tag('O'), svc, kstr(cq.operationName)), min, max) : this.stream(key(tag('S'), svc), min, max)];
       for (const [k, v] of cq.attributes) {
         const pair = this.queryPair(k, v);
-        if (pair) streams.push(this.stream(key(tag('A'), svc, lstr(pair[0]), lstr(this.indexValue(pair[1]))), min, max));
+        if (pair) streams.push(this.stream(key(tag('A'), svc, kstr(pair[0]), lstr(this.indexValue(pair[1]))), min, max));
       }
     } else {
       streams = [this.stream(tag('T'), min, max)];
@@ -382,9 +445,9 @@ export class EmbeddedStore {
     checkDependencyLinks(links);
     this.seq++;
     const seq = this.seq;
-    await this.root.transaction(() => {
-      this.meta.put(key(tag('g'), u64(at), u64(seq)), Buffer.from(JSON.stringify(links)));
-      this.meta.put(tag('q'), u64(seq));
+    await this.commit(() => {
+      this.meta.putSync(key(tag('g'), u64(at), u64(seq)), Buffer.from(JSON.stringify(links)));
+      this.meta.putSync(tag('q'), u64(seq));
     });
   }
 
@@ -393,9 +456,9 @@ export class EmbeddedStore {
   async insertThroughput(at: bigint, throughput: Throughput[]): Promise<void> {
     this.seq++;
     const seq = this.seq;
-    await this.root.transaction(() => {
-      this.meta.put(key(tag('h'), u64(at), u64(seq)), Buffer.from(JSON.stringify(throughput)));
-      this.meta.put(tag('q'), u64(seq));
+    await this.commit(() => {
+      this.meta.putSync(key(tag('h'), u64(at), u64(seq)), Buffer.from(JSON.stringify(throughput)));
+      this.meta.putSync(tag('q'), u64(seq));
     });
   }
 
@@ -411,7 +474,7 @@ export class EmbeddedStore {
   }
 
   async insertProbabilitiesAndQps(_hostname: string, at: bigint, probabilities: ServiceOperationValues): Promise<void> {
-    await this.root.transaction(() => this.meta.put(key(tag('b'), u64(at)), Buffer.from(JSON.stringify(probabilities))));
+    await this.commit(() => this.meta.putSync(key(tag('b'), u64(at)), Buffer.from(JSON.stringify(probabilities))));
   }
 
   async getLatestProbabilities(): Promise<ServiceOperationValues> {
@@ -457,17 +520,20 @@ export class EmbeddedStore {
       const refs: SpanRef[] = [];
       for (const k of this.index.getKeys({ start: tag('T'), end: key(tag('T'), u64(cutoff)), limit: batch })) refs.push(refFromTail(k));
       if (!refs.length) return deleted;
-      await this.root.transaction(() => {
+      let n = 0;
+      await this.commit(() => {
+        n = 0;
         for (const ref of refs) {
           const p = key(hex(ref.traceId), u64(ref.start), hex(ref.spanId));
           for (const { key: sk, value } of this.spans.getRange({ start: p, end: prefixEnd(p) })) {
-            for (const ik of this.indexKeys(this.decodeRecord(value))) this.index.remove(ik);
-            this.spans.remove(sk);
-            deleted++;
+            for (const ik of this.indexKeys(this.decodeRecord(value))) this.index.removeSync(ik);
+            this.spans.removeSync(sk);
+            n++;
           }
-          this.index.remove(key(tag('T'), refTail(ref)));
+          this.index.removeSync(key(tag('T'), refTail(ref)));
         }
       });
+      deleted += n;
     }
   }
 
