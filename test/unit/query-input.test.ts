@@ -4,7 +4,7 @@
 import { decodeFindTracesRequest, decodeGetTraceRequest } from '../../src/runtime/query/api-v3-codec.js';
 import { parseDuration, parseEpoch, parseIntParam, parseTime, parseUnits, pathSegment } from '../../src/runtime/query/params.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest } from '../../src/runtime/remote-storage/codec.js';
-import { DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_NS, MAX_SEARCH_DEPTH, checkTraceQuery } from '../../src/storage/api/index.js';
+import { DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_NS, MAX_SEARCH_DEPTH, checkOperationQuery, checkTraceQuery } from '../../src/storage/api/index.js';
 import { Writer } from '../../src/storage/api/proto-wire.js';
 
 /** the InvalidArgumentError `fn` throws (fails when it throws something else or nothing) */
@@ -61,6 +61,14 @@ describe('the shared search validation', () => {
   it('caps searchDepth at 10,000 for every backend, whatever a backend asks for', () => {
     expect(invalid(() => checkTraceQuery({ searchDepth: MAX_SEARCH_DEPTH + 1 }, 1_000_000)).message).toMatch(/searchDepth: must be an integer from 1 to 10000/);
     expect(checkTraceQuery({ searchDepth: MAX_SEARCH_DEPTH }).searchDepth).toBe(MAX_SEARCH_DEPTH);
+  });
+
+  it('refuses names longer than 512 bytes, which no index key can hold (the embedded store answered 500)', () => {
+    expect(invalid(() => checkTraceQuery({ searchDepth: 1, serviceName: 'a'.repeat(513) })).field).toBe('serviceName');
+    expect(invalid(() => checkTraceQuery({ searchDepth: 1, serviceName: 'a', operationName: 'ü'.repeat(257) })).field).toBe('operationName');
+    expect(invalid(() => checkTraceQuery({ searchDepth: 1, attributes: { ['k'.repeat(600)]: 'v' } })).field).toBe('attributes');
+    expect(invalid(() => checkOperationQuery({ service: 'a'.repeat(3000) })).field).toBe('service');
+    expect(checkTraceQuery({ searchDepth: 1, serviceName: 'a'.repeat(512), attributes: { k: 'v'.repeat(5000) } }).serviceName).toHaveLength(512);
   });
 
   it('refuses time bounds and durations outside int64 nanoseconds', () => {

@@ -10,7 +10,7 @@ runStorageContract('memory', async () => ({
   capabilities: { findWithoutServiceName: true, tenancy: true },
 }));
 
-const traceId = (i: number) => i.toString(16).padStart(32, '0');
+const traceId = (i: number) => (i + 1).toString(16).padStart(32, '0');
 const span = (t: number, s: number, name = 'op'): Span => newSpan({ traceId: traceId(t), spanId: (s + 1).toString(16).padStart(16, '0'), name, startTimeUnixNano: 1_000n + BigInt(t), endTimeUnixNano: 2_000n + BigInt(t) });
 const batch = (service: string, spans: Span[]): ResourceSpans[] => [
   { resource: { attributes: [{ key: 'service.name', value: service }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] },

@@ -2,7 +2,7 @@
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../storage/api/otlp-json.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
@@ -69,7 +69,7 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
     const kind = pick(q, 'span_kind', 'spanKind');
-    sendJson(res, 200, { operations: await reader.getOperations({ service, spanKind: kind }) });
+    sendJson(res, 200, { operations: await reader.getOperations(checkOperationQuery({ service, spanKind: kind })) });
     return true;
   }
   const byId = /^\/api\/v3\/traces\/([^/]+)$/.exec(p);

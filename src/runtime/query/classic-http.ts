@@ -4,7 +4,7 @@
 //       /api/dependencies?endTs=&lookback=
 // Envelope: { data, total, limit, offset, errors }.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
 import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick } from './params.js';
@@ -71,14 +71,14 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const opsOf = /^\/api\/services\/([^/]+)\/operations$/.exec(p);
   if (opsOf) {
-    const names = [...new Set((await reader.getOperations({ service: pathSegment(opsOf[1]!, 'service') })).map((o) => o.name))];
+    const names = [...new Set((await reader.getOperations(checkOperationQuery({ service: pathSegment(opsOf[1]!, 'service') }))).map((o) => o.name))];
     sendJson(res, 200, envelope(names));
     return true;
   }
   if (p === '/api/operations') {
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
-    sendJson(res, 200, envelope(await reader.getOperations({ service, spanKind: pick(q, 'spanKind', 'span_kind') })));
+    sendJson(res, 200, envelope(await reader.getOperations(checkOperationQuery({ service, spanKind: pick(q, 'spanKind', 'span_kind') }))));
     return true;
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);

@@ -71,6 +71,27 @@ export const MAX_SEARCH_DEPTH = 10_000;
 export const MAX_QUERY_ATTRIBUTES = 1_000;
 
 /**
+ * The longest service name, operation name, span kind or attribute key a query may name, in UTF-8 bytes. Index keys
+ * are built from them (the embedded store's keys must stay under LMDB's 1,978 bytes with a service, an operation or
+ * attribute key and a value in one key); names longer than this are not looked up but refused.
+ */
+export const MAX_NAME_BYTES = 512;
+
+/** `v` when it is at most MAX_NAME_BYTES long in UTF-8, else InvalidArgumentError naming `field`. */
+export function checkName(v: string, field: string): string {
+  if (v.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(v, 'utf8') > MAX_NAME_BYTES) throw new InvalidArgumentError(field, `is ${Buffer.byteLength(v, 'utf8')} bytes long: names in a query are at most ${MAX_NAME_BYTES} bytes (UTF-8)`);
+  return v;
+}
+
+/** Validates a GetOperations query: a service name, and a span kind, each at most MAX_NAME_BYTES. */
+export function checkOperationQuery(q: OperationQuery): OperationQuery {
+  if (typeof q.service !== 'string') throw new InvalidArgumentError('service', 'is required');
+  checkName(q.service, 'service');
+  if (q.spanKind !== undefined) checkName(q.spanKind, 'spanKind');
+  return q;
+}
+
+/**
  * Times are ns since the epoch as a signed 64-bit integer, the range of Go's time.UnixNano() and of OTLP's fixed64
  * fields read as signed: 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z. Durations: 0 to MAX_NS.
  */
@@ -110,10 +131,12 @@ export interface CheckedQuery extends Omit<TraceQuery, 'attributes'> {
 /**
  * Validates a search for every backend: searchDepth from 1 to MAX_SEARCH_DEPTH (a backend may allow fewer with
  * `maxDepth`, never more), time bounds and durations in range and not inverted, at most MAX_QUERY_ATTRIBUTES
- * attribute filters with non-empty keys.
+ * attribute filters with non-empty keys, service and operation names and attribute keys of at most MAX_NAME_BYTES.
  */
 export function checkTraceQuery(q: TraceQuery, maxDepth = MAX_SEARCH_DEPTH): CheckedQuery {
   checkCount(q.searchDepth, 'searchDepth', 1, Math.min(maxDepth, MAX_SEARCH_DEPTH));
+  if (q.serviceName !== undefined) checkName(q.serviceName, 'serviceName');
+  if (q.operationName !== undefined) checkName(q.operationName, 'operationName');
   for (const k of ['startTimeMin', 'startTimeMax'] as const) {
     const v = q[k];
     if (v !== undefined) checkTimeNs(v, k);
@@ -131,6 +154,7 @@ export function checkTraceQuery(q: TraceQuery, maxDepth = MAX_SEARCH_DEPTH): Che
   const attributes: [string, string][] = [];
   for (const [k, v] of Object.entries(q.attributes ?? {})) {
     if (!k) throw new InvalidArgumentError('attributes', 'keys must not be empty');
+    checkName(k, 'attributes');
     if (attributes.length >= MAX_QUERY_ATTRIBUTES) throw new InvalidArgumentError('attributes', `at most ${MAX_QUERY_ATTRIBUTES} attribute filters per search`);
     attributes.push([k, attrToString(v)]);
   }

@@ -21,6 +21,7 @@ import {
   type TraceChunk,
   type TraceQuery,
   checkGetTraceParams,
+  checkOperationQuery,
   checkTimeRange,
   checkTraceQuery,
   serviceOf,
@@ -230,7 +231,7 @@ export class MemoryStore {
   }
 
   async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
-    if (typeof q.service !== 'string') throw new InvalidArgumentError('service', 'is required');
+    checkOperationQuery(q);
     const ops = this.tenant(ctx)?.services.get(q.service);
     if (!ops) return [];
     const kind = q.spanKind?.toLowerCase();
