@@ -25,7 +25,7 @@ import { QUEUE_TRACE, SHOP_TRACE, loadFixtures, searchTraceId } from '../../src/
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 
 const SEED = Number(process.env.QUERY_FUZZ_SEED ?? 0x5eed_2026) >>> 0;
-const HTTP_COUNT = Number(process.env.QUERY_FUZZ_COUNT ?? 2500);
+const HTTP_COUNT = Number(process.env.QUERY_FUZZ_COUNT ?? 4000);
 const GRPC_COUNT = Math.ceil(HTTP_COUNT * 0.75);
 const DEADLINE_MS = 100_000;
 const CONCURRENCY = 8;
