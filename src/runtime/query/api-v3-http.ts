@@ -2,7 +2,7 @@
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../storage/api/otlp-json.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
@@ -76,10 +76,10 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
   if (byId) {
     const start = pick(q, 'start_time', 'startTime');
     const end = pick(q, 'end_time', 'endTime');
-    const traceId = pathSegment(byId[1]!, 'trace_id');
-    const traces = await gather(
-      reader.getTraces([{ traceId, ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) }]),
-    );
+    const traceId = normalizeTraceId(pathSegment(byId[1]!, 'trace_id'), 'trace_id');
+    const window = { ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) };
+    if (window.start !== undefined && window.end !== undefined && window.start > window.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
+    const traces = await gather(reader.getTraces([{ traceId, ...window }]));
     if (!traces.length) sendError(res, 404, `trace ${traceId} not found`);
     else sendJson(res, 200, { result: encodeTracesJson(traces) });
     return true;

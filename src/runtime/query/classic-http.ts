@@ -4,7 +4,7 @@
 //       /api/dependencies?endTs=&lookback=
 // Envelope: { data, total, limit, offset, errors }.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, normalizeTraceId, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
 import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick } from './params.js';
@@ -83,7 +83,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: pathSegment(byId[1]!, 'traceID') }])));
+    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }])));
     if (!traces.length) sendClassicError(res, 404, 'trace not found');
     else sendJson(res, 200, envelope(traces));
     return true;
@@ -91,7 +91,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   if (p === '/api/traces') {
     const ids = q.getAll('traceID');
     if (ids.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('traceID', `at most ${MAX_SEARCH_DEPTH} trace IDs per request (got ${ids.length})`);
-    const spans = ids.length ? await gather(reader.getTraces(ids.map((traceId) => ({ traceId })))) : await gather(reader.findTraces(searchQuery(q)));
+    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })))) : await gather(reader.findTraces(searchQuery(q)));
     sendJson(res, 200, envelope(toJaegerTraces(spans)));
     return true;
   }
