@@ -41,7 +41,8 @@ function traceQuery(q: URLSearchParams): TraceQuery {
   // 0 is proto3's "unset" in the gRPC form: the default depth, as there; beyond MAX_SEARCH_DEPTH is refused
   const depth = pick(q, 'query.search_depth', 'query.searchDepth', 'query.num_traces', 'query.numTraces');
   if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) || DEFAULT_SEARCH_DEPTH;
-  const attrs: Record<string, AttrValue> = {};
+  // no prototype: a filter on an attribute named __proto__ is a filter like any other
+  const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
   const json = pick(q, 'query.attributes');
   if (json) parseAttributeJson(json, 'query.attributes', attrs);
   for (const [k, v] of q) {

@@ -45,7 +45,8 @@ function searchQuery(q: URLSearchParams): TraceQuery {
   const limit = pick(q, 'limit');
   // Jaeger passes limit=0 to the backend, whose answer varies (its memory store refuses it): we refuse it here
   if (limit) query.searchDepth = parseIntParam(limit, 'limit', 1, MAX_SEARCH_DEPTH);
-  const attrs: Record<string, AttrValue> = {};
+  // no prototype: a filter on an attribute named __proto__ is a filter like any other
+  const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
   for (const json of q.getAll('tags')) if (json) parseAttributeJson(json, 'tags', attrs);
   for (const t of q.getAll('tag')) {
     const i = t.indexOf(':');
