@@ -5,6 +5,7 @@
 //
 //   node --expose-gc dist/bench/storage.js            (npm run bench:storage)
 //   BENCH_SPANS=200000 node --expose-gc dist/bench/storage.js
+//   BENCH_STORAGE=memory npm run bench:storage           (one backend: memory or embedded)
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const SPANS_PER_TRACE = 20;
 const TRACES_PER_BATCH = 50;
 const TRACES = Math.floor(SPANS / SPANS_PER_TRACE);
 const SERVICES = 20;
+const ONLY = process.env.BENCH_STORAGE;
 const OPS = 10;
 
 const traceId = (i: number) => `be0c${i.toString(16).padStart(28, '0')}`;
@@ -87,18 +89,20 @@ async function run(name: string, backend: BackendFactory, dir?: string, inFlight
     if (n === 0) throw new Error('find returned nothing');
   }
   const storedBytes = dir ? dirBytes(dir) : rss1 - rss0;
+  const estimate = backend instanceof MemoryBackend ? `, store's own estimate ${Math.round(backend.stats().bytes / SPANS)} bytes/span` : '';
   console.log(
     `${name.padEnd(9)}\n  write ${Math.round(SPANS / writeS).toLocaleString('en')} spans/s (${writeS.toFixed(1)} s wall, ${(cpuUs / 1e6).toFixed(1)} s cpu)` +
       `\n  getTraces p50 ${pct(get, 0.5).toFixed(2)} ms p99 ${pct(get, 0.99).toFixed(2)} ms` +
       `\n  findTraceIds p50 ${pct(find, 0.5).toFixed(2)} ms p99 ${pct(find, 0.99).toFixed(2)} ms` +
-      `\n  ${Math.round(storedBytes / SPANS)} bytes/span (${dir ? 'disk' : 'RSS growth'})`,
+      `\n  ${Math.round(storedBytes / SPANS)} bytes/span (${dir ? 'disk' : 'RSS growth'}${estimate})`,
   );
   await backend.close();
 }
 
 async function main(): Promise<void> {
   console.log(`storage benchmark: ${SPANS.toLocaleString('en')} spans (${TRACES.toLocaleString('en')} traces x ${SPANS_PER_TRACE} spans, 10 attributes each)${gc ? '' : ' [run with --expose-gc for RSS figures]'}`);
-  await run('memory', new MemoryBackend({ maxTraces: TRACES }));
+  if (ONLY !== 'embedded') await run('memory', new MemoryBackend({ maxTraces: TRACES }));
+  if (ONLY === 'memory') return;
   const dir = mkdtempSync(join(tmpdir(), 'jso-bench-embedded-'));
   try {
     await run('embedded', new EmbeddedBackend({ path: dir }), dir);

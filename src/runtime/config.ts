@@ -6,7 +6,8 @@ import { parse } from 'yaml';
 import { staticSamplingPolicy } from '../api/samplingpolicy.js';
 import { backend } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
-import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer } from '../api/schema.js';
+import { MEMORY_DEFAULTS as MD } from '../storage/memory/limits.js';
+import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer, type Node } from '../api/schema.js';
 
 const listen = (def: string) =>
   str({ pattern: '^([^\\s]*):([0-9]{1,5})$', patternHint: 'host:port, e.g. 0.0.0.0:4317 or 127.0.0.1:0', default: def });
@@ -26,12 +27,46 @@ export const DEFAULT_PORTS = {
 export const listenAll = (hostPort: string): Record<keyof typeof DEFAULT_PORTS, string> =>
   Object.fromEntries(Object.keys(DEFAULT_PORTS).map((k) => [k, hostPort])) as Record<keyof typeof DEFAULT_PORTS, string>;
 
+/**
+ * The memory backend's section as the runtime reads it: the TraceStore's `maxTraces` plus the runtime's own memory
+ * bounds, which the operator does not render (maxBytes then follows the container's memory limit).
+ */
+export const runtimeMemoryBackend = obj(
+  {
+    maxTraces: int({ description: 'traces kept per tenant; the oldest are evicted first', minimum: 1, maximum: 100_000_000, default: MD.maxTraces }),
+    maxBytes: int({ description: 'estimated heap bytes of stored spans (all tenants); above it the oldest traces are evicted. Unset: half the container memory limit (cgroup), or no byte bound without one', minimum: 1_048_576, maximum: Number.MAX_SAFE_INTEGER }),
+    maxSpansPerTrace: int({ description: 'spans kept per trace; further spans are refused and counted', minimum: 1, maximum: 100_000_000, default: MD.maxSpansPerTrace }),
+    maxServices: int({ description: 'services in the services/operations index per tenant; spans of further services are stored, not indexed', minimum: 1, maximum: 10_000_000, default: MD.maxServices }),
+    maxOperationsPerService: int({ description: 'operations indexed per service', minimum: 1, maximum: 10_000_000, default: MD.maxOperationsPerService }),
+    maxOperations: int({ description: 'operations indexed per tenant, all services together', minimum: 1, maximum: 100_000_000, default: MD.maxOperations }),
+  },
+  [],
+  { description: 'in-process store; data is lost when the runtime restarts' },
+);
+
+type BackendSection = Omit<Infer<typeof backend>, 'memory'> & { memory?: Infer<typeof runtimeMemoryBackend> };
+
+/** The TraceStore's backend section with the memory part replaced by runtimeMemoryBackend (other backends as is). */
+const runtimeBackend: Node<BackendSection> = {
+  toOpenAPI: () => {
+    const s = backend.toOpenAPI();
+    return { ...s, properties: { ...s.properties, memory: runtimeMemoryBackend.toOpenAPI() } };
+  },
+  validate(v, path, errors, old) {
+    const rec = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    if (rec?.memory === undefined || rec.memory === null) return backend.validate(v, path, errors, old);
+    // the shared rules (exactly one backend, ...) see an empty memory section; its fields are checked here
+    backend.validate({ ...rec, memory: {} }, path, errors, old);
+    runtimeMemoryBackend.validate(rec.memory, `${path}.memory`, errors);
+  },
+};
+
 export const runtimeConfigSchema = obj(
   {
     apiVersion: enumOf(['storage.jaegertracing.io/v1alpha1'] as const),
     kind: enumOf(['RuntimeConfig'] as const),
     traceStore: obj({ namespace: str({ minLength: 1 }), name: str({ minLength: 1 }) }, ['name']),
-    backend,
+    backend: runtimeBackend,
     retention: str({ pattern: DURATION_PATTERN, patternHint: DURATION_HINT }),
     dataDir: str({ description: 'directory of on-disk data (embedded backend)', minLength: 1, default: '/var/lib/jaeger-storage' }),
     listen: obj(

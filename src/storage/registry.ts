@@ -6,11 +6,23 @@ import { EmbeddedBackend } from './embedded/store.js';
 import { SearchBackend } from './elasticsearch/store.js';
 import { searchBackendConfig } from './elasticsearch/config.js';
 import { MemoryBackend } from './memory/store.js';
+import { MEMORY_DEFAULTS, defaultMaxBytes } from './memory/limits.js';
 
 type Make = (cfg: RuntimeConfig) => BackendFactory;
 
 const REGISTRY: Partial<Record<BackendType, Make>> = {
-  memory: (cfg) => new MemoryBackend({ maxTraces: cfg.backend.memory?.maxTraces ?? 100_000 }),
+  memory: (cfg) => {
+    const m = cfg.backend.memory ?? {};
+    const maxBytes = m.maxBytes ?? defaultMaxBytes();
+    return new MemoryBackend({
+      maxTraces: m.maxTraces ?? MEMORY_DEFAULTS.maxTraces,
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+      maxSpansPerTrace: m.maxSpansPerTrace ?? MEMORY_DEFAULTS.maxSpansPerTrace,
+      maxServices: m.maxServices ?? MEMORY_DEFAULTS.maxServices,
+      maxOperationsPerService: m.maxOperationsPerService ?? MEMORY_DEFAULTS.maxOperationsPerService,
+      maxOperations: m.maxOperations ?? MEMORY_DEFAULTS.maxOperations,
+    });
+  },
   embedded: (cfg) => new EmbeddedBackend({ path: cfg.dataDir ?? '/var/lib/jaeger-storage' }),
   opensearch: (cfg) => new SearchBackend('opensearch', searchBackendConfig(cfg.backend.opensearch!, cfg.retention)),
   elasticsearch: (cfg) => new SearchBackend('elasticsearch', searchBackendConfig(cfg.backend.elasticsearch!, cfg.retention)),

@@ -1,7 +1,109 @@
-import { MemoryBackend } from '../../src/storage/memory/store.js';
+import { parseRuntimeConfig } from '../../src/runtime/config.js';
+import { type ResourceSpans, type Span, newSpan } from '../../src/storage/api/index.js';
+import { containerMemoryLimit, defaultMaxBytes } from '../../src/storage/memory/limits.js';
+import { MemoryBackend, type MemoryConfig, MemoryStore } from '../../src/storage/memory/store.js';
+import { createBackend } from '../../src/storage/registry.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 
 runStorageContract('memory', async () => ({
   backend: new MemoryBackend({ maxTraces: 100_000 }),
   capabilities: { findWithoutServiceName: true, tenancy: true },
 }));
+
+const traceId = (i: number) => (i + 1).toString(16).padStart(32, '0');
+const span = (t: number, s: number, name = 'op'): Span => newSpan({ traceId: traceId(t), spanId: (s + 1).toString(16).padStart(16, '0'), name, startTimeUnixNano: 1_000n + BigInt(t), endTimeUnixNano: 2_000n + BigInt(t) });
+const batch = (service: string, spans: Span[]): ResourceSpans[] => [
+  { resource: { attributes: [{ key: 'service.name', value: service }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] },
+];
+async function spanCount(m: MemoryStore, t: number, tenant?: string): Promise<number> {
+  let n = 0;
+  for await (const b of m.getTraces([{ traceId: traceId(t) }], { tenant })) for (const c of b) for (const r of c.resourceSpans) for (const s of r.scopeSpans) n += s.spans.length;
+  return n;
+}
+const store = (c: Partial<MemoryConfig>) => new MemoryStore({ maxTraces: 1_000_000, ...c });
+
+describe('memory backend bounds', () => {
+  it('refuses spans beyond maxSpansPerTrace and counts them', async () => {
+    const m = store({ maxSpansPerTrace: 100 });
+    for (let k = 0; k < 30; k++) await m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, k * 10 + i))));
+    expect(await spanCount(m, 1)).toBe(100);
+    expect(m.stats()).toMatchObject({ spans: 100, spansRefused: 200, traces: 1 });
+  });
+
+  it('keeps the estimated bytes under maxBytes by evicting the oldest traces, across tenants', async () => {
+    const maxBytes = 200_000;
+    const m = store({ maxBytes });
+    for (let t = 1; t <= 2_000; t++) await m.writeTraces(batch('a', [span(t, 0), span(t, 1)]), { tenant: t % 2 ? 'x' : 'y' });
+    const st = m.stats();
+    expect(st.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(st.bytes).toBeGreaterThan(maxBytes * 0.9);
+    expect(st.tracesEvictedMaxBytes).toBe(2_000 - st.traces);
+    expect(st.spans).toBe(2 * st.traces);
+    // the newest are kept, the oldest gone
+    expect(await spanCount(m, 2_000, 'y')).toBe(2);
+    expect(await spanCount(m, 1_999, 'x')).toBe(2);
+    expect(await spanCount(m, 2, 'y')).toBe(0);
+  });
+
+  it('still evicts by maxTraces per tenant and counts it', async () => {
+    const m = store({ maxTraces: 10 });
+    for (let t = 1; t <= 25; t++) await m.writeTraces(batch('a', [span(t, 0)]));
+    expect(m.stats()).toMatchObject({ traces: 10, tracesEvictedMaxTraces: 15, tracesEvictedMaxBytes: 0 });
+  });
+
+  it('bounds the services/operations index; spans past a bound are stored and searchable, not indexed', async () => {
+    const m = store({ maxServices: 3, maxOperationsPerService: 5, maxOperations: 8 });
+    for (let t = 0; t < 100; t++) await m.writeTraces(batch(`svc-${t % 10}`, [span(t, 0, `op-${t}`)]));
+    expect(await m.getServices()).toHaveLength(3);
+    let ops = 0;
+    for (const s of await m.getServices()) ops += (await m.getOperations({ service: s })).length;
+    expect(ops).toBe(8);
+    const st = m.stats();
+    expect(st.servicesNotIndexed).toBe(70);
+    expect(st.operationsNotIndexed).toBe(22);
+    let found = 0;
+    for await (const b of m.findTraceIds({ serviceName: 'svc-9', searchDepth: 100 })) found += b.length;
+    expect(found).toBe(10);
+  });
+
+  it('rejects a search depth above 10,000 even with more traces stored', async () => {
+    const m = store({});
+    await expect(async () => {
+      for await (const _ of m.findTraceIds({ searchDepth: 100_000 })) void _;
+    }).rejects.toThrow(/searchDepth: must be an integer from 1 to 10000/);
+  });
+
+  it('rejects bounds that are not positive integers, naming the field', () => {
+    expect(() => store({ maxBytes: 0 })).toThrow(/memory.maxBytes/);
+    expect(() => store({ maxSpansPerTrace: 1.5 })).toThrow(/memory.maxSpansPerTrace/);
+  });
+});
+
+describe('memory backend configuration', () => {
+  it('reads the container memory limit from cgroup v2, then v1', () => {
+    const files = (m: Record<string, string>) => (f: string) => {
+      if (m[f] === undefined) throw new Error('ENOENT');
+      return m[f]!;
+    };
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '1073741824\n' }))).toBe(1_073_741_824);
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' }))).toBeUndefined();
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '536870912' }))).toBe(536_870_912);
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' }))).toBeUndefined();
+    expect(containerMemoryLimit(files({}))).toBeUndefined();
+    expect(defaultMaxBytes(1_073_741_824)).toBe(536_870_912);
+    expect(defaultMaxBytes(undefined)).toBeUndefined();
+  });
+
+  it('parses the memory section of the runtime config with its bounds and names bad fields', () => {
+    const cfg = (memory: Record<string, unknown>) => parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory } });
+    const c = cfg({ maxBytes: 64 * 1024 * 1024, maxSpansPerTrace: 50 });
+    expect(c.backend.memory).toMatchObject({ maxTraces: 100_000, maxBytes: 64 * 1024 * 1024, maxSpansPerTrace: 50, maxServices: 10_000, maxOperationsPerService: 1_000, maxOperations: 100_000 });
+    const b = createBackend('memory', c) as MemoryBackend;
+    expect(b.stats().maxBytes).toBe(64 * 1024 * 1024);
+    expect(() => cfg({ maxBytes: 10 })).toThrow(/config.backend.memory.maxBytes/);
+    expect(() => cfg({ maxSpansPerTrace: 0 })).toThrow(/config.backend.memory.maxSpansPerTrace/);
+    expect(() => cfg({ nope: 1 })).toThrow(/config.backend.memory.nope: is not a known field/);
+    // the shared backend rules still apply
+    expect(() => parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory: {}, embedded: {} } })).toThrow(/exactly one backend/);
+  });
+});

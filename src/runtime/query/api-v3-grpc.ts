@@ -5,7 +5,7 @@
 // each under gRPC's default 4 MiB receive limit (a large trace is split across messages).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, type TraceQuery, type TraceReader, normalizeTraceId } from '../../storage/api/index.js';
+import { InvalidArgumentError, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
 import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
 import { decodeFindTracesRequest, decodeGetTraceRequest } from './api-v3-codec.js';
@@ -40,7 +40,7 @@ export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, l
       GetOperations: unary(log, async (req) => {
         const q = decodeGetOperationsRequest(req);
         if (!q.service) throw new InvalidArgumentError('service', 'is required');
-        return encodeGetOperationsResponse(await reader.getOperations({ service: q.service, spanKind: q.spanKind }));
+        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind })));
       }),
     },
   );

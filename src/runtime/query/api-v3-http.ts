@@ -2,9 +2,9 @@
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../storage/api/otlp-json.js';
-import { parseDuration, parseIntParam, parseTime, pick } from './params.js';
+import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const payload = Buffer.from(JSON.stringify(body));
@@ -32,24 +32,19 @@ function traceQuery(q: URLSearchParams): TraceQuery {
   if (!tmin || !tmax) throw new InvalidArgumentError('query.start_time_min', 'query.start_time_min and query.start_time_max are required (RFC 3339)');
   query.startTimeMin = parseTime(tmin, 'query.start_time_min');
   query.startTimeMax = parseTime(tmax, 'query.start_time_max');
+  if (query.startTimeMin > query.startTimeMax) throw new InvalidArgumentError('query.start_time_min', 'is after query.start_time_max: the time range is inverted');
   const dmin = pick(q, 'query.duration_min', 'query.durationMin');
   if (dmin) query.durationMin = parseDuration(dmin, 'query.duration_min');
   const dmax = pick(q, 'query.duration_max', 'query.durationMax');
   if (dmax) query.durationMax = parseDuration(dmax, 'query.duration_max');
+  if (query.durationMin !== undefined && query.durationMax !== undefined && query.durationMin > query.durationMax) throw new InvalidArgumentError('query.duration_min', 'must not exceed query.duration_max');
+  // 0 is proto3's "unset" in the gRPC form: the default depth, as there; beyond MAX_SEARCH_DEPTH is refused
   const depth = pick(q, 'query.search_depth', 'query.searchDepth', 'query.num_traces', 'query.numTraces');
-  if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth');
-  const attrs: Record<string, AttrValue> = {};
+  if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) || DEFAULT_SEARCH_DEPTH;
+  // no prototype: a filter on an attribute named __proto__ is a filter like any other
+  const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
   const json = pick(q, 'query.attributes');
-  if (json) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw new InvalidArgumentError('query.attributes', 'must be a JSON object of string values, e.g. {"http.status_code":"500"}');
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('query.attributes', 'must be a JSON object');
-    for (const [k, v] of Object.entries(parsed)) attrs[k] = String(v);
-  }
+  if (json) parseAttributeJson(json, 'query.attributes', attrs);
   for (const [k, v] of q) {
     const m = /^query\.attributes\[(.+)\]$/.exec(k);
     if (m) attrs[m[1]!] = v;
@@ -75,17 +70,18 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
     const kind = pick(q, 'span_kind', 'spanKind');
-    sendJson(res, 200, { operations: await reader.getOperations({ service, spanKind: kind }) });
+    sendJson(res, 200, { operations: await reader.getOperations(checkOperationQuery({ service, spanKind: kind })) });
     return true;
   }
   const byId = /^\/api\/v3\/traces\/([^/]+)$/.exec(p);
   if (byId) {
     const start = pick(q, 'start_time', 'startTime');
     const end = pick(q, 'end_time', 'endTime');
-    const traces = await gather(
-      reader.getTraces([{ traceId: decodeURIComponent(byId[1]!), ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) }]),
-    );
-    if (!traces.length) sendError(res, 404, `trace ${byId[1]} not found`);
+    const traceId = normalizeTraceId(pathSegment(byId[1]!, 'trace_id'), 'trace_id');
+    const window = { ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) };
+    if (window.start !== undefined && window.end !== undefined && window.start > window.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
+    const traces = await gather(reader.getTraces([{ traceId, ...window }]));
+    if (!traces.length) sendError(res, 404, `trace ${traceId} not found`);
     else sendJson(res, 200, { result: encodeTracesJson(traces) });
     return true;
   }

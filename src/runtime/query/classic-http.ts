@@ -4,10 +4,10 @@
 //       /api/dependencies?endTs=&lookback=
 // Envelope: { data, total, limit, offset, errors }.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, type DependencyReader, InvalidArgumentError, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, normalizeTraceId, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
-import { parseDuration, parseIntParam, pick } from './params.js';
+import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick } from './params.js';
 
 const envelope = (data: unknown, total = Array.isArray(data) ? data.length : 0) => ({ data, total, limit: 0, offset: 0, errors: null });
 
@@ -15,50 +15,42 @@ export function sendClassicError(res: ServerResponse, code: number, msg: string)
   sendJson(res, code, { data: null, total: 0, limit: 0, offset: 0, errors: [{ code, msg }] });
 }
 
-const US = 1000n;
+/** the search depth of a classic search without `limit` (Jaeger UI always sends one) */
+const DEFAULT_LIMIT = 20;
 
 /** lookback such as 1h, 30m or 2d (Jaeger UI sends hours; days are accepted too) */
 function lookback(v: string, field: string): bigint {
-  const d = /^(\d+)d$/.exec(v.trim());
-  return d ? BigInt(d[1]!) * 86_400_000_000_000n : parseDuration(v, field);
+  const d = /^(\d{1,6})d$/.exec(v.trim());
+  return d ? checkDurationNs(BigInt(d[1]!) * 86_400_000_000_000n, field) : parseDuration(v, field);
 }
 
-function micros(v: string, field: string): bigint {
-  if (!/^\d{1,20}$/.test(v.trim())) throw new InvalidArgumentError(field, `"${v}" is not a time in microseconds since the epoch`);
-  return BigInt(v) * US;
-}
+const micros = (v: string, field: string): bigint => parseEpoch(v, field, 1_000n, 'microseconds');
 
 function searchQuery(q: URLSearchParams): TraceQuery {
   const service = pick(q, 'service');
   if (!service) throw new InvalidArgumentError('service', 'is required (or ask for traceID=...)');
-  const query: TraceQuery = { serviceName: service, searchDepth: 20 };
+  const query: TraceQuery = { serviceName: service, searchDepth: DEFAULT_LIMIT };
   const op = pick(q, 'operation');
   if (op) query.operationName = op;
   const end = pick(q, 'end') ? micros(q.get('end')!, 'end') : BigInt(Date.now()) * 1_000_000n;
   const start = pick(q, 'start') ? micros(q.get('start')!, 'start') : end - lookback(pick(q, 'lookback') ?? '1h', 'lookback');
+  if (start > end) throw new InvalidArgumentError('start', 'is after end: the time range is inverted');
   query.startTimeMin = start;
   query.startTimeMax = end;
   const minD = pick(q, 'minDuration');
   if (minD) query.durationMin = parseDuration(minD, 'minDuration');
   const maxD = pick(q, 'maxDuration');
   if (maxD) query.durationMax = parseDuration(maxD, 'maxDuration');
+  if (query.durationMin !== undefined && query.durationMax !== undefined && query.durationMin > query.durationMax) throw new InvalidArgumentError('maxDuration', 'must not be less than minDuration');
   const limit = pick(q, 'limit');
-  if (limit) query.searchDepth = Math.max(1, parseIntParam(limit, 'limit'));
-  const attrs: Record<string, AttrValue> = {};
-  const json = pick(q, 'tags');
-  if (json) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw new InvalidArgumentError('tags', 'must be a JSON object such as {"http.status_code":"500"}');
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('tags', 'must be a JSON object');
-    for (const [k, v] of Object.entries(parsed)) attrs[k] = String(v);
-  }
+  // Jaeger passes limit=0 to the backend, whose answer varies (its memory store refuses it): we refuse it here
+  if (limit) query.searchDepth = parseIntParam(limit, 'limit', 1, MAX_SEARCH_DEPTH);
+  // no prototype: a filter on an attribute named __proto__ is a filter like any other
+  const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
+  for (const json of q.getAll('tags')) if (json) parseAttributeJson(json, 'tags', attrs);
   for (const t of q.getAll('tag')) {
     const i = t.indexOf(':');
-    if (i <= 0) throw new InvalidArgumentError('tag', `"${t}" is not key:value`);
+    if (i <= 0) throw new InvalidArgumentError('tag', `${JSON.stringify(t.slice(0, 100))} is not key:value`);
     attrs[t.slice(0, i)] = t.slice(i + 1);
   }
   if (Object.keys(attrs).length) query.attributes = attrs;
@@ -80,33 +72,37 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const opsOf = /^\/api\/services\/([^/]+)\/operations$/.exec(p);
   if (opsOf) {
-    const names = [...new Set((await reader.getOperations({ service: decodeURIComponent(opsOf[1]!) })).map((o) => o.name))];
+    const names = [...new Set((await reader.getOperations(checkOperationQuery({ service: pathSegment(opsOf[1]!, 'service') }))).map((o) => o.name))];
     sendJson(res, 200, envelope(names));
     return true;
   }
   if (p === '/api/operations') {
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
-    sendJson(res, 200, envelope(await reader.getOperations({ service, spanKind: pick(q, 'spanKind', 'span_kind') })));
+    sendJson(res, 200, envelope(await reader.getOperations(checkOperationQuery({ service, spanKind: pick(q, 'spanKind', 'span_kind') }))));
     return true;
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: decodeURIComponent(byId[1]!) }])));
+    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }])));
     if (!traces.length) sendClassicError(res, 404, 'trace not found');
     else sendJson(res, 200, envelope(traces));
     return true;
   }
   if (p === '/api/traces') {
     const ids = q.getAll('traceID');
-    const spans = ids.length ? await gather(reader.getTraces(ids.map((traceId) => ({ traceId })))) : await gather(reader.findTraces(searchQuery(q)));
+    if (ids.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('traceID', `at most ${MAX_SEARCH_DEPTH} trace IDs per request (got ${ids.length})`);
+    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })))) : await gather(reader.findTraces(searchQuery(q)));
     sendJson(res, 200, envelope(toJaegerTraces(spans)));
     return true;
   }
   if (p === '/api/dependencies') {
-    const endMs = pick(q, 'endTs') ? BigInt(parseIntParam(q.get('endTs')!, 'endTs')) : BigInt(Date.now());
-    const lookMs = pick(q, 'lookback') ? BigInt(parseIntParam(q.get('lookback')!, 'lookback')) : 86_400_000n;
-    const links = await deps.getDependencies({ start: (endMs - lookMs) * 1_000_000n, end: endMs * 1_000_000n });
+    // milliseconds, as Jaeger UI sends them; both bounded so that the range stays within int64 nanoseconds
+    const endTs = pick(q, 'endTs');
+    const look = pick(q, 'lookback');
+    const end = endTs ? parseEpoch(endTs, 'endTs', 1_000_000n, 'milliseconds') : BigInt(Date.now()) * 1_000_000n;
+    const lookNs = look ? parseUnits(look, 'lookback', 1_000_000n, 'milliseconds') : 86_400_000_000_000n;
+    const links = await deps.getDependencies({ start: end - lookNs, end });
     sendJson(res, 200, envelope(links.map((l) => ({ parent: l.parent, child: l.child, callCount: l.callCount, ...(l.source ? { source: l.source } : {}) }))));
     return true;
   }

@@ -4,7 +4,7 @@
 // Replies stay under gRPC's default 4 MiB message limit: a trace larger than that goes out in several messages.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { DependencyReader, FoundTraceId, TraceReader } from '../../storage/api/index.js';
+import { type DependencyReader, type FoundTraceId, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
 import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
 import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest, encodeFindTraceIdsResponse, encodeGetDependenciesResponse } from './codec.js';
@@ -24,7 +24,7 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       GetServices: unary(log, async () => encodeGetServicesResponse(await reader.getServices())),
       GetOperations: unary(log, async (req) => {
         const q = decodeGetOperationsRequest(req);
-        return encodeGetOperationsResponse(await reader.getOperations({ service: q.service, spanKind: q.spanKind }));
+        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind })));
       }),
       FindTraces: traceStreamHandler(log, (req) => ({ chunks: reader.findTraces(decodeStorageFindRequest(req)) })),
       FindTraceIDs: unary(log, async (req) => {

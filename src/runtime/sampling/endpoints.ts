@@ -82,7 +82,14 @@ export function addSamplingManager(server: grpc.Server, source: StrategySource):
           return cb({ code: grpc.status.INVALID_ARGUMENT, details: e instanceof Error ? e.message : String(e) });
         }
         if (!service) return cb({ code: grpc.status.INVALID_ARGUMENT, details: 'serviceName is required' });
-        cb(null, encodeStrategyResponse(source(service)));
+        let reply: Buffer;
+        try {
+          reply = encodeStrategyResponse(source(service));
+        } catch (e) {
+          // last resort: a failing policy evaluation answers INTERNAL instead of escaping the handler
+          return cb({ code: grpc.status.INTERNAL, details: `cannot compute the sampling strategy: ${e instanceof Error ? e.message : String(e)}` });
+        }
+        cb(null, reply);
       },
     },
   );

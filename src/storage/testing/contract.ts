@@ -435,7 +435,12 @@ export function runStorageContract(name: string, open: () => Promise<ContractSub
         await expect(find({ serviceName: 'x', durationMin: 10n, durationMax: 5n })).rejects.toThrow(/durationMin: must not exceed durationMax/);
       });
       it('rejects absurd search depths', async () => {
-        for (const searchDepth of [0, -1, 1.5, 1e9]) await expect(find({ serviceName: 'x', searchDepth })).rejects.toThrow(/searchDepth: must be an integer/);
+        for (const searchDepth of [0, -1, 1.5, 1e9, 10_001, NaN]) await expect(find({ serviceName: 'x', searchDepth })).rejects.toThrow(/searchDepth: must be an integer/);
+      });
+      it('rejects time bounds and durations beyond int64 nanoseconds', async () => {
+        await expect(find({ serviceName: 'x', startTimeMax: 2n ** 63n })).rejects.toThrow(/startTimeMax: is out of range/);
+        await expect(find({ serviceName: 'x', startTimeMin: -(2n ** 63n) - 1n })).rejects.toThrow(/startTimeMin: is out of range/);
+        await expect(find({ serviceName: 'x', durationMax: 2n ** 64n })).rejects.toThrow(/durationMax: is too long/);
       });
       it('rejects an empty attribute key', async () => {
         await expect(find({ serviceName: 'x', attributes: { '': 'v' } })).rejects.toBeInstanceOf(InvalidArgumentError);
