@@ -6,6 +6,7 @@ import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Secret,
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
+import { SECRET_ALLOW_SELECTOR } from '../api/contract.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
@@ -90,7 +91,8 @@ export class Operator {
       serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
-      secrets: mk<V1Secret & KubeObject>(SECRETS),
+      // only Secrets that opted in: the operator never caches (or watches) the others
+      secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };

@@ -1,7 +1,7 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
 import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import { BackendChecker } from './backend-check.js';
+import { BackendChecker, RETRY_MS } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
@@ -23,6 +23,8 @@ import {
 import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
+import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '../reconcilers/tracestore/secrets.js';
+import { SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
 
 export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
@@ -44,7 +46,7 @@ export interface TraceStoreInformers {
   serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
   roles: Informer<V1Role & KubeObject>;
   roleBindings: Informer<V1RoleBinding & KubeObject>;
-  /** every Secret in the watched namespaces: TraceStores reference backend credentials and CAs by name */
+  /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
   secrets: Informer<V1Secret & KubeObject>;
 }
 
@@ -135,17 +137,35 @@ export class TraceStoreController {
     let external: Observed['external'];
     let requeueAfterMs: number | undefined;
     const search = searchSpecOf(ts.spec);
+    // only opted-in Secrets are cached; a Secret used by this TraceStore must also admit it (annotation)
     const secretOf = (name?: string) => (name ? this.inf.secrets.get(`${ts.metadata.namespace}/${name}`) : undefined);
+    const use = { credentials: false, ca: false };
     if (search && (backend === 'opensearch' || backend === 'elasticsearch')) {
-      const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(search.credentialsSecretRef?.name), ca: secretOf(search.tls?.caSecretRef?.name) });
-      external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
-      requeueAfterMs = st.requeueAfterMs;
+      const field = `spec.backend.${backend}`;
+      const credName = search.credentialsSecretRef?.name;
+      const caName = search.tls?.caSecretRef?.name;
+      const credProblem = credName ? secretProblem(ts, `${field}.credentialsSecretRef`, credName, await this.lookupSecret(ts, credName)) : undefined;
+      const caProblem = caName ? secretProblem(ts, `${field}.tls.caSecretRef`, caName, await this.lookupSecret(ts, caName)) : undefined;
+      const plainProblem = plaintextCredentialsProblem(field, search);
+      use.credentials = !!credName && !credProblem && !plainProblem;
+      use.ca = !!caName && !caProblem;
+      const refused = credProblem ?? caProblem ?? plainProblem;
+      if (refused) {
+        // nothing is read from the Secret and nothing is sent: the condition says which label or field to fix
+        this.checker!.forget(key);
+        external = { reachable: refused, schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' } };
+        requeueAfterMs = RETRY_MS;
+      } else {
+        const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(credName), ca: secretOf(caName) });
+        external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
+        requeueAfterMs = st.requeueAfterMs;
+      }
     }
     // pods restart when a referenced Secret changes (env from a Secret is read at start)
     const secretsVersion = referencedSecrets(ts)
       .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
       .join(',');
-    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined);
+    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined, use);
     // ConfigMaps are immutable and named by content hash: create once, never update.
     if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
       await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
@@ -160,6 +180,19 @@ export class TraceStoreController {
     if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
     await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}) });
     return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+
+  /** A referenced Secret: from the cache of opted-in Secrets, else its metadata only (never its data). */
+  private async lookupSecret(ts: TraceStore, name: string): Promise<SecretLookup> {
+    const cached = this.inf.secrets.get(`${ts.metadata.namespace}/${name}`);
+    if (cached) return { found: 'optedIn', metadata: cached.metadata };
+    try {
+      const meta = await this.client.getMetadata(resourcePath(SECRETS, ts.metadata.namespace, name));
+      return meta.metadata.labels?.[SECRET_ALLOW_LABEL] === 'true' ? { found: 'optedIn', metadata: meta.metadata } : { found: 'notOptedIn' };
+    } catch (e) {
+      if (isNotFound(e)) return { found: 'missing' };
+      throw e;
+    }
   }
 
   /** Deletes configurations of earlier generations once every pod runs the current one. */

@@ -95,8 +95,17 @@ const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
   admin: 'admin',
 };
 
-/** `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change. */
-export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string): DesiredRuntime {
+/** Which referenced Secrets the runtime pods get (only those the TraceStore may use, see secrets.ts). */
+export interface SecretUse {
+  credentials: boolean;
+  ca: boolean;
+}
+
+/**
+ * `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change.
+ * `use`: which referenced Secrets the pods get; a refused Secret is not referenced by the pod at all.
+ */
+export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string, use: SecretUse = { credentials: false, ca: false }): DesiredRuntime {
   const spec = withDefaults('TraceStore', ts.spec);
   const backend = backendTypeOf(spec.backend);
   if (!backend) throw new Error('desiredRuntime needs a validated spec with exactly one backend');
@@ -124,14 +133,14 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
 
   // credentials and CA by reference only: env valueFrom secretKeyRef and a Secret volume
   const search = searchSpecOf(spec);
-  const cred = search?.credentialsSecretRef;
+  const cred = use.credentials ? search?.credentialsSecretRef : undefined;
   const credentialEnv = cred
     ? [
         { name: USERNAME_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.usernameKey ?? 'username' } } },
         { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.passwordKey ?? 'password' } } },
       ]
     : [];
-  const caSecret = search?.tls?.caSecretRef?.name;
+  const caSecret = use.ca ? search?.tls?.caSecretRef?.name : undefined;
 
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
   if (rt.resources?.requests) resources.requests = { ...rt.resources.requests };
