@@ -1,5 +1,6 @@
 // The operator <-> runtime <-> user contract that both sides import: label and annotation names and the names of
 // objects one side creates and the other reads. Changing a value here is a breaking change for running clusters.
+import { createHash } from 'node:crypto';
 import { GROUP } from './common.js';
 
 /** A Secret is usable by TraceStores only with this label set to "true" (the operator caches only such Secrets). */
@@ -16,4 +17,10 @@ export const SECRET_ALLOWED_TRACESTORES_ANNOTATION = `${GROUP}/allowed-tracestor
 export const runtimeReportLeaseName = (traceStore: string): string => `${traceStore}-runtime-report`;
 /** Each runtime pod writes `name=generation,...` under the annotation `<prefix><its pod name>` of that Lease. */
 export const REPORT_ANNOTATION_PREFIX = `sampling.${GROUP}/`;
-export const reportAnnotation = (podName: string): string => `${REPORT_ANNOTATION_PREFIX}${podName}`;
+export function reportAnnotation(podName: string): string {
+  // the name part of an annotation key is a qualified name of at most 63 characters; generated pod names fit
+  const name = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(podName)
+    ? podName
+    : `${podName.slice(0, 52).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+/, 'p')}-${createHash('sha256').update(podName).digest('hex').slice(0, 10)}`;
+  return `${REPORT_ANNOTATION_PREFIX}${name}`;
+}

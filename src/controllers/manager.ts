@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
@@ -16,7 +16,7 @@ import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
 export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
@@ -91,6 +91,7 @@ export class Operator {
       serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
+      leases: mk<V1Lease & KubeObject>(LEASES, MANAGED_SELECTOR),
       // only Secrets that opted in: the operator never caches (or watches) the others
       secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
@@ -101,7 +102,7 @@ export class Operator {
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
-    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores }, log.child({ controller: 'samplingpolicy' }));
+    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.leases }, log.child({ controller: 'samplingpolicy' }));
     this.samplingController = new Controller('samplingpolicy', (k) => sp.reconcile(k), { workers: 2 }, this.metrics, log.child({ controller: 'samplingpolicy' }));
     sp.watch((k) => this.samplingController.enqueue(k));
   }

@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { BackendChecker, RETRY_MS } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
@@ -8,6 +8,7 @@ import { validateSpec } from '../api/crds.js';
 import type { FieldError } from '../api/schema.js';
 import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
+import { LEASES } from '../kube/leader.js';
 import type { EventRecorder } from '../kube/events.js';
 import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
@@ -35,6 +36,7 @@ export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts'
 export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
 export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
 export const SECRETS = res('', 'v1', 'Secret', 'secrets');
+export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
@@ -46,6 +48,8 @@ export interface TraceStoreInformers {
   serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
   roles: Informer<V1Role & KubeObject>;
   roleBindings: Informer<V1RoleBinding & KubeObject>;
+  /** the runtime report Leases (managed label) */
+  leases: Informer<V1Lease & KubeObject>;
   /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
   secrets: Informer<V1Secret & KubeObject>;
 }
@@ -102,13 +106,15 @@ export class TraceStoreController {
       }
     };
     this.inf.secrets.on({ add: bySecret, update: (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion && bySecret(b), delete: bySecret });
+    const toOwner = (o: KubeObject): void => {
+      const k = ownerKey(o);
+      if (k) enqueue(k);
+    };
     for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Informer<KubeObject>[]) {
-      const toOwner = (o: KubeObject): void => {
-        const k = ownerKey(o);
-        if (k) enqueue(k);
-      };
       i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
     }
+    // the report Lease changes with every runtime report (annotations): only its existence matters here
+    this.inf.leases.on({ add: toOwner, delete: toOwner });
   }
 
   private async applyIfChanged<T extends KubeObject>(inf: Informer<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
@@ -173,6 +179,7 @@ export class TraceStoreController {
     await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
     await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
     await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
+    await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
     const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
     await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
 

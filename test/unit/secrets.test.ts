@@ -1,5 +1,5 @@
 // Pure parts of the Secret policy and of redaction (issue #10).
-import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION } from '../../src/api/contract.js';
+import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION, reportAnnotation } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { backendErrorMessage, boundedText, redactUrls } from '../../src/reconcilers/redact.js';
 import { plaintextCredentialsProblem, secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
@@ -72,5 +72,14 @@ describe('redaction', () => {
   it('bounds length and strips control characters', () => {
     expect(boundedText('a\u0000\nb'.repeat(300)).length).toBeLessThanOrEqual(512);
     expect(boundedText('a\u0000\nb')).toBe('a b');
+  });
+});
+
+describe('report annotation keys', () => {
+  it('use the pod name when it is a valid key name, a bounded hash-suffixed form otherwise', () => {
+    expect(reportAnnotation('shop-runtime-5d9f8c7b6-abcde')).toBe('sampling.storage.jaegertracing.io/shop-runtime-5d9f8c7b6-abcde');
+    const long = reportAnnotation('x'.repeat(80));
+    expect(long.split('/')[1]!.length).toBeLessThanOrEqual(63);
+    expect(long).not.toBe(reportAnnotation(`${'x'.repeat(79)}y`));
   });
 });

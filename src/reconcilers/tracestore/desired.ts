@@ -1,6 +1,7 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import { runtimeReportLeaseName } from '../../api/contract.js';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
 import { type BackendType, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
@@ -43,6 +44,8 @@ export interface DesiredRuntime {
   serviceAccount: V1ServiceAccount;
   role: V1Role;
   roleBinding: V1RoleBinding;
+  /** where the runtime pods report what they enforce (one annotation per pod) */
+  reportLease: V1Lease;
 }
 
 export const runtimeName = (ts: TraceStore): string => `${ts.metadata.name}-runtime`;
@@ -206,14 +209,21 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
 
   const meta = { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner };
   const serviceAccount: V1ServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta, automountServiceAccountToken: false };
-  // the runtime follows its SamplingPolicies and reports what it enforces in an annotation of its own Pod
+  // the runtime follows its SamplingPolicies and reports what it enforces on its TraceStore's report Lease: it
+  // may read and patch that one Lease and nothing else it could use against other pods
+  const leaseName = runtimeReportLeaseName(ts.metadata.name);
+  const reportLease: V1Lease = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: leaseName, namespace: ns, labels: commonLabels(ts, 'runtime-report'), ownerReferences: owner },
+  };
   const role: V1Role = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: meta,
     rules: [
       { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseName], verbs: ['get', 'patch'] },
     ],
   };
   const roleBinding: V1RoleBinding = {
@@ -224,7 +234,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
   };
 
-  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding };
+  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding, reportLease };
 }
 
 /** Where clients reach the runtime, as listed in status.endpoints. */
