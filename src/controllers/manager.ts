@@ -9,7 +9,7 @@ import type { TraceStore } from '../api/tracestore.js';
 import { SECRET_ALLOW_SELECTOR } from '../api/contract.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
-import { Informer, type KubeObject } from '../kube/informer.js';
+import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../kube/informer.js';
 import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
@@ -18,12 +18,24 @@ import { Controller } from './controller.js';
 import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
 import { CONFIGMAPS, DEPLOYMENTS, LEASES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
+/** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
+export function watchedNamespaces(v: string | undefined): string[] | undefined {
+  const list = [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))];
+  for (const ns of list) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns) || ns.length > 63) throw new Error(`--namespace: "${ns}" is not a namespace name`);
+  }
+  return list.length ? list : undefined;
+}
+
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
 export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
 
 export interface OperatorOptions {
   kubeconfig?: string;
-  /** watch one namespace; all when empty */
+  /**
+   * the namespaces to watch, comma-separated (one informer per namespace and resource, so a namespaced Role in
+   * each is enough); all namespaces when empty
+   */
   namespace?: string;
   workers: number;
   opsHost: string;
@@ -64,6 +76,8 @@ export class Operator {
   readonly metrics = new OperatorMetrics();
   readonly client: KubeClient;
   readonly informers: TraceStoreInformers & Pick<SamplingInformers, 'policies' | 'pods'>;
+  /** the watched namespaces; undefined = all */
+  readonly namespaces: string[] | undefined;
   readonly controller: Controller;
   readonly samplingController: Controller;
   private elector?: LeaderElector;
@@ -77,12 +91,18 @@ export class Operator {
     private readonly log: Logger,
   ) {
     this.client = KubeClient.load(o.kubeconfig, { userAgent: `jaeger-storage-operator/${o.leaderElection.identity}`, requestCounter: this.metrics.apiRequests });
-    const mk = <T extends KubeObject>(r: typeof TRACESTORES, selector?: string): Informer<T> =>
-      new Informer<T>(this.client, r, log.child({ informer: r.plural }), {
-        namespace: o.namespace,
+    this.namespaces = watchedNamespaces(o.namespace);
+    const one = <T extends KubeObject>(r: typeof TRACESTORES, namespace: string | undefined, selector?: string): Informer<T> =>
+      new Informer<T>(this.client, r, log.child({ informer: r.plural, ...(namespace ? { namespace } : {}) }), {
+        namespace,
         labelSelector: selector,
         onRestart: (reason) => this.metrics.informerRestarts.inc({ resource: r.plural, reason }),
       });
+    const namespaces = this.namespaces;
+    const mk = <T extends KubeObject>(r: typeof TRACESTORES, selector?: string): Cache<T> =>
+      !namespaces || namespaces.length === 1
+        ? one<T>(r, namespaces?.[0], selector)
+        : new NamespacedInformers<T>(r, new Map(namespaces.map((ns) => [ns, one<T>(r, ns, selector)])));
     this.informers = {
       traceStores: mk<TraceStore & KubeObject>(TRACESTORES),
       deployments: mk<V1Deployment & KubeObject>(DEPLOYMENTS, MANAGED_SELECTOR),
@@ -115,8 +135,8 @@ export class Operator {
     return this.elector ? this.elector.isLeader : this.started;
   }
 
-  private allInformers(): Informer<KubeObject>[] {
-    return Object.values(this.informers) as Informer<KubeObject>[];
+  private allInformers(): Cache<KubeObject>[] {
+    return Object.values(this.informers) as Cache<KubeObject>[];
   }
 
   async start(): Promise<void> {
@@ -130,7 +150,7 @@ export class Operator {
         return pending.length ? { ok: false, detail: `caches not synced: ${pending.join(', ')}` } : { ok: true };
       },
     });
-    this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespace: this.o.namespace ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
+    this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespaces: this.namespaces ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
     if (!this.o.leaderElection.enabled) return this.startControllers();
     this.elector = new LeaderElector(this.client, this.o.leaderElection, this.log.child({ subsystem: 'leader-election' }));
     this.electionDone = this.elector.run(

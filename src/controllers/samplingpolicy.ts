@@ -9,7 +9,7 @@ import { REPORT_ANNOTATION_PREFIX, reportAnnotation, runtimeReportLeaseName } fr
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
-import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
+import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, RUNTIME_APP, isSubset } from '../reconcilers/tracestore/desired.js';
 import { LEASES } from '../kube/leader.js';
@@ -20,11 +20,11 @@ import { FIELD_MANAGER, specChanged } from './tracestore.js';
 export { PODS, SAMPLING_POLICIES };
 
 export interface SamplingInformers {
-  policies: Informer<SamplingPolicy & KubeObject>;
-  pods: Informer<V1Pod & KubeObject>;
-  traceStores: Informer<TraceStore & KubeObject>;
+  policies: Cache<SamplingPolicy & KubeObject>;
+  pods: Cache<V1Pod & KubeObject>;
+  traceStores: Cache<TraceStore & KubeObject>;
   /** the runtime report Leases (managed label) */
-  leases: Informer<V1Lease & KubeObject>;
+  leases: Cache<V1Lease & KubeObject>;
 }
 
 const targetKey = (p: SamplingPolicy): string | undefined => (p.spec?.targetRef?.name ? `${p.metadata.namespace}/${p.spec.targetRef.name}` : undefined);

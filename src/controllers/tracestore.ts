@@ -10,7 +10,7 @@ import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
 import { LEASES } from '../kube/leader.js';
 import type { EventRecorder } from '../kube/events.js';
-import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
+import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
 import { BACKENDS } from '../reconcilers/tracestore/backends.js';
 import {
@@ -41,17 +41,17 @@ export { LEASES };
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
 export interface TraceStoreInformers {
-  traceStores: Informer<TraceStore & KubeObject>;
-  deployments: Informer<V1Deployment & KubeObject>;
-  configMaps: Informer<V1ConfigMap & KubeObject>;
-  services: Informer<V1Service & KubeObject>;
-  serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
-  roles: Informer<V1Role & KubeObject>;
-  roleBindings: Informer<V1RoleBinding & KubeObject>;
+  traceStores: Cache<TraceStore & KubeObject>;
+  deployments: Cache<V1Deployment & KubeObject>;
+  configMaps: Cache<V1ConfigMap & KubeObject>;
+  services: Cache<V1Service & KubeObject>;
+  serviceAccounts: Cache<V1ServiceAccount & KubeObject>;
+  roles: Cache<V1Role & KubeObject>;
+  roleBindings: Cache<V1RoleBinding & KubeObject>;
   /** the runtime report Leases (managed label) */
-  leases: Informer<V1Lease & KubeObject>;
+  leases: Cache<V1Lease & KubeObject>;
   /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
-  secrets: Informer<V1Secret & KubeObject>;
+  secrets: Cache<V1Secret & KubeObject>;
 }
 
 /** Names of the Secrets a TraceStore references. */
@@ -110,14 +110,14 @@ export class TraceStoreController {
       const k = ownerKey(o);
       if (k) enqueue(k);
     };
-    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Informer<KubeObject>[]) {
+    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Cache<KubeObject>[]) {
       i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
     }
     // the report Lease changes with every runtime report (annotations): only its existence matters here
     this.inf.leases.on({ add: toOwner, delete: toOwner });
   }
 
-  private async applyIfChanged<T extends KubeObject>(inf: Informer<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
+  private async applyIfChanged<T extends KubeObject>(inf: Cache<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
     const cached = inf.get(keyOf(desired));
     if (cached && isSubset(desired, cached)) return cached;
     const path = resourcePath(r, desired.metadata.namespace, desired.metadata.name);

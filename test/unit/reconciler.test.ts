@@ -37,7 +37,7 @@ describe('desired runtime', () => {
     // the runtime may read its policies and get/patch its own report Lease, nothing else (no pods)
     expect(d.reportLease.metadata?.name).toBe('demo-runtime-report');
     expect(d.role.rules).toEqual([
-      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['list', 'watch'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['demo-runtime-report'], verbs: ['get', 'patch'] },
     ]);
     expect(d.config.sampling?.watchPolicies).toBe(true);

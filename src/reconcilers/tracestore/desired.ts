@@ -222,7 +222,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     kind: 'Role',
     metadata: meta,
     rules: [
-      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['list', 'watch'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseName], verbs: ['get', 'patch'] },
     ],
   };
