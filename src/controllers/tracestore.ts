@@ -1,7 +1,7 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
 import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import { BackendChecker, RETRY_MS } from './backend-check.js';
+import { BackendChecker } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
@@ -39,6 +39,12 @@ export const SECRETS = res('', 'v1', 'Secret', 'secrets');
 export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
+
+/** How often a referenced Secret outside the cache (missing or not opted in) is looked up again (metadata only). */
+const UNCACHED_SECRET_RECHECK_MS = 30_000;
+
+/** Ready reasons that are recorded as Warning events. */
+const WARNING_REASONS = ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'InsecureCredentials'];
 
 export interface TraceStoreInformers {
   traceStores: Cache<TraceStore & KubeObject>;
@@ -150,8 +156,10 @@ export class TraceStoreController {
       const field = `spec.backend.${backend}`;
       const credName = search.credentialsSecretRef?.name;
       const caName = search.tls?.caSecretRef?.name;
-      const credProblem = credName ? secretProblem(ts, `${field}.credentialsSecretRef`, credName, await this.lookupSecret(ts, credName)) : undefined;
-      const caProblem = caName ? secretProblem(ts, `${field}.tls.caSecretRef`, caName, await this.lookupSecret(ts, caName)) : undefined;
+      const credLookup = credName ? await this.lookupSecret(ts, credName) : undefined;
+      const caLookup = caName ? await this.lookupSecret(ts, caName) : undefined;
+      const credProblem = credName && credLookup ? secretProblem(ts, `${field}.credentialsSecretRef`, credName, credLookup) : undefined;
+      const caProblem = caName && caLookup ? secretProblem(ts, `${field}.tls.caSecretRef`, caName, caLookup) : undefined;
       const plainProblem = plaintextCredentialsProblem(field, search);
       use.credentials = !!credName && !credProblem && !plainProblem;
       use.ca = !!caName && !caProblem;
@@ -160,7 +168,8 @@ export class TraceStoreController {
         // nothing is read from the Secret and nothing is sent: the condition says which label or field to fix
         this.checker!.forget(key);
         external = { reachable: refused, schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' } };
-        requeueAfterMs = RETRY_MS;
+        // labelled Secrets come through the informer; an unlabelled one appearing or going is seen only by looking
+        if ([credLookup, caLookup].some((l) => l && l.found !== 'optedIn')) requeueAfterMs = UNCACHED_SECRET_RECHECK_MS;
       } else {
         const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(credName), ca: secretOf(caName) });
         external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
@@ -229,7 +238,7 @@ export class TraceStoreController {
     const before = findCondition(ts.status?.conditions, 'Ready');
     const after = findCondition(status.conditions, 'Ready');
     if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
-      const warn = after.status === 'False' && ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded'].includes(after.reason);
+      const warn = after.status === 'False' && WARNING_REASONS.includes(after.reason);
       this.events.record(ts as KubeObject, warn ? 'Warning' : 'Normal', after.reason, after.message);
     }
   }
