@@ -2,7 +2,12 @@
 // its annotation lists TraceStores, only by those); credentials never go to http:// unless the spec allows it;
 // a backend's error body never reaches status. A loopback HTTP server stands in for the backend and records
 // every request it gets, so "nothing was sent" is observed, not assumed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
@@ -16,14 +21,31 @@ interface Fake {
   requests: { path: string; authorization?: string }[];
 }
 
-async function fake(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Fake> {
+async function fake(handler: (req: IncomingMessage, res: ServerResponse) => void, tls?: { key: string; cert: string }): Promise<Fake> {
   const requests: Fake['requests'] = [];
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ path: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
     handler(req, res);
-  });
+  };
+  const server = tls ? createTlsServer(tls, listener) : createServer(listener);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, requests };
+  return { server, url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as { port: number }).port}`, requests };
+}
+
+/** A CA and a server certificate for 127.0.0.1 signed by it (openssl). */
+function certificates(): { ca: string; key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-tls-'));
+  const f = (n: string) => join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=jso-test-ca');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.csr'), '-subj', '/CN=127.0.0.1');
+  writeSanConfig(f('ext.cnf'));
+  ssl('x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('tls.crt'), '-days', '1', '-extfile', f('ext.cnf'));
+  return { ca: readFileSync(f('ca.crt'), 'utf8'), key: readFileSync(f('tls.key'), 'utf8'), cert: readFileSync(f('tls.crt'), 'utf8') };
+}
+
+function writeSanConfig(file: string): void {
+  writeFileSync(file, 'subjectAltName = IP:127.0.0.1\n');
 }
 
 const unauthorized = (_req: IncomingMessage, res: ServerResponse) => {
@@ -147,5 +169,25 @@ describe('Secrets used by TraceStores', () => {
     const b = conditionOf(await waitReason('typed', 'Unreachable'), 'BackendReachable')!;
     expect(b.message).toContain('400');
     expect(b.message).toContain('security_exception');
+  });
+
+  it('with tls.enabled, checks the backend over TLS with the CA of an opted-in Secret', async () => {
+    const pki = certificates();
+    const f = await fake(unauthorized, { key: pki.key, cert: pki.cert });
+    fakes.push(f);
+    await client.apply(
+      resourcePath(SECRETS, ns, 'backend-ca'),
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backend-ca', namespace: ns, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: { 'ca.crt': pki.ca } },
+      'jso-test',
+    );
+    await putSecret('tls-creds', { [SECRET_ALLOW_LABEL]: 'true' });
+    // without the CA the certificate is not trusted: nothing gets through the handshake
+    await applyStore(client, store('no-ca', f.url, { credentialsSecretRef: { name: 'tls-creds' }, tls: { enabled: true } }));
+    await waitReason('no-ca', 'Unreachable');
+    expect(f.requests).toEqual([]);
+    // with the CA: the handshake succeeds and the credentials go over TLS (the fake refuses them: 401)
+    await applyStore(client, store('with-ca', f.url, { credentialsSecretRef: { name: 'tls-creds' }, tls: { enabled: true, caSecretRef: { name: 'backend-ca' } } }));
+    await waitReason('with-ca', 'AuthenticationFailed');
+    expect(f.requests.some((r) => r.authorization?.startsWith('Basic '))).toBe(true);
   });
 });
