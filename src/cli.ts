@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry points: `operator`, `runtime`, and `local` (everything on one machine for a first try).
 import { parseArgs } from 'node:util';
-import { Operator, defaultOperatorOptions } from './controllers/manager.js';
+import { Operator, defaultOperatorOptions, watchedNamespaces } from './controllers/manager.js';
 import { createLogger } from './log.js';
 import { ConfigError, defaultRuntimeConfig, loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
 import { startRuntime } from './runtime/server.js';
@@ -10,7 +10,7 @@ const USAGE = `usage: jaeger-storage-operator <command> [flags]
 
 commands:
   operator   run the operator against the cluster of $KUBECONFIG (or in-cluster)
-             --kubeconfig FILE  --namespace NS (default: all)  --workers N (4)
+             --kubeconfig FILE  --namespace NS[,NS...] (default: all; alias --watch-namespaces)  --workers N (4)
              --ops-bind-address HOST:PORT (0.0.0.0:8080: /metrics /healthz /readyz)
              --runtime-image IMAGE  --leader-elect true|false (true)
              --leader-election-namespace NS  --lease-duration S (15)  --renew-deadline S (10)  --retry-period S (2)
@@ -39,6 +39,7 @@ async function runOperator(argv: string[]): Promise<void> {
     options: {
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
+      'watch-namespaces': { type: 'string' },
       workers: { type: 'string' },
       'ops-bind-address': { type: 'string' },
       'runtime-image': { type: 'string' },
@@ -52,7 +53,8 @@ async function runOperator(argv: string[]): Promise<void> {
   });
   const o = defaultOperatorOptions();
   if (values.kubeconfig) o.kubeconfig = values.kubeconfig;
-  if (values.namespace) o.namespace = values.namespace;
+  const namespaces = values['watch-namespaces'] ?? values.namespace;
+  if (namespaces) o.namespace = (watchedNamespaces(namespaces) ?? []).join(',');
   if (values.workers) {
     o.workers = Number(values.workers);
     if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new Error(`--workers: "${values.workers}" must be an integer from 1 to 64`);

@@ -10,6 +10,52 @@ export const DURATION_HINT = 'a duration such as 30s, 15m, 12h, 7d or 2w';
 export const duration = (description: string, def?: string): Node<string> =>
   str({ description, pattern: DURATION_PATTERN, patternHint: DURATION_HINT, maxLength: 32, ...(def ? { default: def } : {}) });
 
+const UNIT_SECONDS: Record<string, number> = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 };
+
+/** Whole seconds of a duration such as 1d12h (ms parts count by whole seconds); undefined when not a duration. */
+export function durationSeconds(v: string): number | undefined {
+  if (!new RegExp(DURATION_PATTERN).test(v)) return undefined;
+  let total = 0;
+  for (const m of v.matchAll(/([0-9]+)(ms|s|m|h|d|w)/g)) {
+    const n = Number(m[1]);
+    total += m[2] === 'ms' ? Math.trunc(n / 1000) : n * UNIT_SECONDS[m[2]!]!;
+  }
+  return total;
+}
+
+/**
+ * A duration bounded to [min, max] (given as durations such as 1m and 36500d). The CEL rule sums the parts in
+ * seconds (lists library `sum()`); numbers of more than 11 digits are refused first so the sum cannot overflow.
+ */
+export function boundedDuration(description: string, min: string, max: string, maxHint: string): Node<string> {
+  const lo = durationSeconds(min)!;
+  const hi = durationSeconds(max)!;
+  const seconds =
+    "self.findAll('[0-9]+(ms|s|m|h|d|w)').map(x, x.endsWith('ms') ? int(x.substring(0, x.size() - 2)) / 1000 : " +
+    "int(x.substring(0, x.size() - 1)) * (x.endsWith('w') ? 604800 : x.endsWith('d') ? 86400 : x.endsWith('h') ? 3600 : x.endsWith('m') ? 60 : 1)).sum()";
+  return str({
+    description: `${description} (from ${min} to ${maxHint})`,
+    pattern: DURATION_PATTERN,
+    patternHint: DURATION_HINT,
+    maxLength: 32,
+    rules: [
+      {
+        rule: `self.findAll('[0-9]+').all(n, n.size() <= 11) && ${seconds} >= ${lo} && ${seconds} <= ${hi}`,
+        message: `must be at least ${min} and at most ${maxHint}`,
+        check: (v) => {
+          if ([...v.matchAll(/[0-9]+/g)].some((n) => n[0].length > 11)) return false;
+          const s = durationSeconds(v);
+          return s !== undefined && s >= lo && s <= hi;
+        },
+      },
+    ],
+  });
+}
+
+/** A Secret key: what the API server allows as a key of Secret data. */
+export const secretKey = (description: string, def: string): Node<string> =>
+  str({ description, default: def, minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', patternHint: 'a Secret key: letters, digits, "-", "_" and "."' });
+
 /** A DNS-1123 name of an object in the same namespace. */
 export const objectName = (description: string): Node<string> =>
   str({
@@ -26,7 +72,7 @@ export const secretKeyRef = (description: string, defaultKey: string) =>
   obj(
     {
       name: objectName('name of the Secret, in the namespace of this resource'),
-      key: str({ description: 'key inside the Secret', minLength: 1, maxLength: 253, default: defaultKey }),
+      key: secretKey('key inside the Secret', defaultKey),
     },
     ['name'],
     { description },

@@ -21,7 +21,7 @@ export interface KindDef {
   spec: Node<unknown>;
   status: Node<unknown>;
   printerColumns: PrinterColumn[];
-  rootRules?: { rule: string; message: string }[];
+  rootRules?: { rule: string; message: string; fieldPath?: string }[];
 }
 
 const cond = (type: string, field: 'status' | 'reason' | 'message') => `.status.conditions[?(@.type=="${type}")].${field}`;
@@ -36,7 +36,7 @@ export const KINDS: Record<'TraceStore' | 'SamplingPolicy' | 'StreamingJob', Kin
     description: 'A Jaeger trace storage backend and the runtime pods that ingest OTLP and answer Jaeger queries for it.',
     spec: traceStoreSpec as Node<unknown>,
     status: traceStoreStatus as Node<unknown>,
-    rootRules: [{ rule: TRACESTORE_NAME.rule, message: TRACESTORE_NAME.message }],
+    rootRules: [{ rule: TRACESTORE_NAME.rule, message: TRACESTORE_NAME.message, fieldPath: TRACESTORE_NAME.fieldPath }],
     printerColumns: [
       { name: 'Backend', type: 'string', jsonPath: '.status.backend' },
       { name: 'Ready', type: 'string', jsonPath: cond('Ready', 'status') },
@@ -88,7 +88,7 @@ export function crdFor(def: KindDef): Record<string, unknown> {
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
-      metadata: { type: 'object' },
+      metadata: def.rootRules?.some((r) => r.fieldPath?.startsWith('.metadata.')) ? { type: 'object', properties: { name: { type: 'string' } } } : { type: 'object' },
       spec: def.spec.toOpenAPI(),
       status: def.status.toOpenAPI(),
     },

@@ -1,9 +1,10 @@
-import { conditions, duration, secretKeyRef, type Resource } from './common.js';
+import { SECRET_ALLOW_LABEL } from './contract.js';
+import { boundedDuration, conditions, duration, objectName, secretKey, secretKeyRef, type Resource } from './common.js';
 import { arr, bool, enumOf, int, obj, quantity, str, type CelRule, type Infer } from './schema.js';
 
 const tls = obj(
   {
-    enabled: bool({ description: 'use TLS to reach the backend', default: false }),
+    enabled: bool({ description: 'use TLS to reach the backend: every endpoint must then be an https:// URL', default: false }),
     caSecretRef: secretKeyRef('Secret holding the CA bundle that signed the backend certificate', 'ca.crt'),
     insecureSkipVerify: bool({ description: 'skip certificate verification (testing only)', default: false }),
   },
@@ -13,18 +14,59 @@ const tls = obj(
 
 const credentials = obj(
   {
-    name: str({ description: 'name of the Secret in this namespace', minLength: 1, maxLength: 253 }),
-    usernameKey: str({ description: 'key holding the user name', default: 'username', minLength: 1 }),
-    passwordKey: str({ description: 'key holding the password', default: 'password', minLength: 1 }),
+    name: objectName(`name of the Secret in this namespace; the Secret must carry the label ${SECRET_ALLOW_LABEL}: "true"`),
+    usernameKey: secretKey('key holding the user name', 'username'),
+    passwordKey: secretKey('key holding the password', 'password'),
   },
   ['name'],
   { description: 'Secret with the backend credentials; never copied into status, logs or env values' },
 );
 
-const httpEndpoints = arr(
-  str({ pattern: '^https?://[^\\s/]+(/.*)?$', patternHint: 'a URL such as https://opensearch.example:9200', maxLength: 2048 }),
-  { minItems: 1, maxItems: 32, description: 'server URLs' },
-);
+/** The port of an http(s) URL as written ('' when none), for the CEL twins below. */
+function urlPort(u: string): string {
+  const authority = /^https?:\/\/([^/?#]*)/.exec(u)?.[1] ?? '';
+  return /:([0-9]*)$/.exec(authority.replace(/^\[[^\]]*\]/, ''))?.[1] ?? '';
+}
+
+export const ENDPOINT_USERINFO = {
+  rule: "!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",
+  message: 'must not contain user information (user:password@): put credentials in a Secret and reference it with credentialsSecretRef',
+  check: (v: string): boolean => !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*@/.test(v),
+};
+
+const httpEndpoint = str({
+  pattern: '^https?://[^\\s/?#]+([/?#]\\S*)?$',
+  patternHint: 'a URL such as https://opensearch.example:9200',
+  maxLength: 2048,
+  rules: [
+    ENDPOINT_USERINFO,
+    {
+      rule: "!isURL(self) || url(self).getPort() == '' || (url(self).getPort().size() <= 5 && int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535)",
+      message: 'the port must be from 1 to 65535',
+      check: (v) => {
+        const p = urlPort(v);
+        return p === '' || (p.length <= 5 && Number(p) >= 1 && Number(p) <= 65535);
+      },
+    },
+  ],
+});
+
+const httpEndpoints = arr(httpEndpoint, { minItems: 1, maxItems: 32, description: 'server URLs (http:// or https://, without user information)' });
+
+const allowPlaintextCredentials = bool({
+  description: 'send the credentials of credentialsSecretRef over http:// endpoints (unencrypted); refused unless true',
+  default: false,
+});
+
+type TlsEndpoints = { endpoints?: string[]; tls?: { enabled?: boolean } };
+
+/** tls.enabled means every endpoint is reached over TLS. */
+const tlsMeansHttps: CelRule<TlsEndpoints> = {
+  rule: "!has(self.tls) || !has(self.tls.enabled) || !self.tls.enabled || self.endpoints.all(e, e.startsWith('https://'))",
+  message: 'tls.enabled is true: every endpoint must be an https:// URL',
+  fieldPath: '.endpoints',
+  check: (s) => !s.tls?.enabled || (s.endpoints ?? []).every((e) => e.startsWith('https://')),
+};
 
 const hostPorts = arr(str({ pattern: '^[^\\s:/]+(:[0-9]{1,5})?$', patternHint: 'host or host:port', maxLength: 512 }), {
   minItems: 1,
@@ -37,6 +79,7 @@ const searchBackend = (product: string) =>
     {
       endpoints: httpEndpoints,
       credentialsSecretRef: credentials,
+      allowPlaintextCredentials,
       tls,
       indexPrefix: str({
         description: 'prefix of every index, alias and data stream name',
@@ -57,7 +100,7 @@ const searchBackend = (product: string) =>
       ),
     },
     ['endpoints'],
-    { description: `${product} connection and index layout` },
+    { description: `${product} connection and index layout`, rules: [tlsMeansHttps] },
   );
 
 const memory = obj(
@@ -105,13 +148,14 @@ const clickhouse = obj(
   {
     endpoints: httpEndpoints,
     credentialsSecretRef: credentials,
+    allowPlaintextCredentials,
     tls,
     database: str({ description: 'database holding the tables', default: 'jaeger', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$', patternHint: 'letters, digits and "_"' }),
     cluster: str({ description: 'cluster name for ON CLUSTER DDL and replicated engines (empty: single server)', maxLength: 128 }),
     partitionBy: enumOf(['day', 'hour'] as const, { description: 'partition granularity of the spans table', default: 'day' }),
   },
   ['endpoints'],
-  { description: 'ClickHouse connection and database' },
+  { description: 'ClickHouse connection and database', rules: [tlsMeansHttps] },
 );
 
 const grpc = obj(
@@ -185,7 +229,7 @@ const singleReplicaBackends: CelRule<{ backend?: BackendShape; runtime?: { repli
 export const traceStoreSpec = obj(
   {
     backend,
-    retention: duration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup'),
+    retention: boundedDuration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup', '1m', '5218w', '100 years (5218w)'),
     runtime,
     deletionPolicy: enumOf(['Retain', 'Delete'] as const, {
       description: 'Delete drops the stored data when the TraceStore is deleted; Retain keeps it',
@@ -230,6 +274,7 @@ export function backendTypeOf(b: BackendSpec | undefined): BackendType | undefin
 /** The runtime Service is named `<name>-runtime`: the name must make a DNS-1035 label of at most 63 characters. */
 export const TRACESTORE_NAME = {
   rule: "self.metadata.name.size() <= 55 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+  fieldPath: '.metadata.name',
   message: 'metadata.name must start with a letter, contain only lowercase letters, digits and "-", and be at most 55 characters (it names the runtime Service)',
   check: (name: string): boolean => name.length <= 55 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name),
 };

@@ -8,6 +8,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { TraceStore } from '../api/tracestore.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
+import { backendErrorMessage, printableEndpoints, remoteToken } from '../reconcilers/redact.js';
 import { AuthError, UnsupportedVersionError } from '../storage/elasticsearch/client.js';
 import { type SearchSpec, searchSettings } from '../storage/elasticsearch/config.js';
 import { SCHEMA_VERSION } from '../storage/elasticsearch/provision.js';
@@ -84,7 +85,7 @@ export class BackendChecker {
       this.entries.set(key, e);
       void this.run(key, e, type, spec, ts.spec?.retention, username, password, ca);
     }
-    if (!e.state) return { ...pending(`connecting to ${spec.endpoints.join(', ')}`), requeueAfterMs: RETRY_MS };
+    if (!e.state) return { ...pending(`connecting to ${printableEndpoints(spec.endpoints)}`), requeueAfterMs: RETRY_MS };
     return { ...e.state, requeueAfterMs: e.ok ? RECHECK_MS : RETRY_MS };
   }
 
@@ -96,16 +97,18 @@ export class BackendChecker {
   }
 
   private async run(key: string, e: Entry, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
-    const where = spec.endpoints.join(', ');
+    const where = printableEndpoints(spec.endpoints);
     const backend = new SearchBackend(type, { ...searchSettings(spec, retention, { ...(username !== undefined ? { username, password: password ?? '' } : {}), ...(ca ? { ca } : {}) }), requestTimeoutMs: 15_000 });
     let state: CheckState;
     let ok = false;
     try {
       const info = await backend.store.client.connect();
+      // the version string comes from the remote server: printed only when it looks like a version
+      const version = remoteToken(info.version) ?? '(unrecognised version)';
       if (info.distribution !== type) {
-        throw new UnsupportedVersionError(`${where} is ${info.distribution} ${info.version}, but the TraceStore says ${type}: use spec.backend.${info.distribution}`);
+        throw new UnsupportedVersionError(`${where} is ${info.distribution} ${version}, but the TraceStore says ${type}: use spec.backend.${info.distribution}`);
       }
-      const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${info.distribution} ${info.version} at ${where}` };
+      const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${info.distribution} ${version} at ${where}` };
       try {
         await backend.provision();
         const p = backend.provisioned!;
@@ -116,12 +119,12 @@ export class BackendChecker {
           schemaVersion: String(p.schemaVersion),
         };
       } catch (err) {
-        state = { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: err instanceof Error ? err.message : String(err) } };
+        state = { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: backendErrorMessage(err) } };
       }
     } catch (err) {
       const reason = err instanceof AuthError ? 'AuthenticationFailed' : err instanceof UnsupportedVersionError ? 'UnsupportedVersion' : 'Unreachable';
       state = {
-        reachable: { type: 'BackendReachable', status: 'False', reason, message: err instanceof Error ? err.message : String(err) },
+        reachable: { type: 'BackendReachable', status: 'False', reason, message: backendErrorMessage(err) },
         schema: SCHEMA_WAITING,
       };
     } finally {

@@ -2,27 +2,40 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
+import { SECRET_ALLOW_SELECTOR } from '../api/contract.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
-import { Informer, type KubeObject } from '../kube/informer.js';
+import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../kube/informer.js';
 import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { CONFIGMAPS, DEPLOYMENTS, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+
+/** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
+export function watchedNamespaces(v: string | undefined): string[] | undefined {
+  const list = [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))];
+  for (const ns of list) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns) || ns.length > 63) throw new Error(`--namespace: "${ns}" is not a namespace name`);
+  }
+  return list.length ? list : undefined;
+}
 
 /** The runtime ships in the operator's own image; config/install sets JSO_RUNTIME_IMAGE to the same reference. */
 export const DEFAULT_RUNTIME_IMAGE = 'jaeger-storage-operator:0.1.0';
 
 export interface OperatorOptions {
   kubeconfig?: string;
-  /** watch one namespace; all when empty */
+  /**
+   * the namespaces to watch, comma-separated (one informer per namespace and resource, so a namespaced Role in
+   * each is enough); all namespaces when empty
+   */
   namespace?: string;
   workers: number;
   opsHost: string;
@@ -63,6 +76,8 @@ export class Operator {
   readonly metrics = new OperatorMetrics();
   readonly client: KubeClient;
   readonly informers: TraceStoreInformers & Pick<SamplingInformers, 'policies' | 'pods'>;
+  /** the watched namespaces; undefined = all */
+  readonly namespaces: string[] | undefined;
   readonly controller: Controller;
   readonly samplingController: Controller;
   private elector?: LeaderElector;
@@ -76,12 +91,18 @@ export class Operator {
     private readonly log: Logger,
   ) {
     this.client = KubeClient.load(o.kubeconfig, { userAgent: `jaeger-storage-operator/${o.leaderElection.identity}`, requestCounter: this.metrics.apiRequests });
-    const mk = <T extends KubeObject>(r: typeof TRACESTORES, selector?: string): Informer<T> =>
-      new Informer<T>(this.client, r, log.child({ informer: r.plural }), {
-        namespace: o.namespace,
+    this.namespaces = watchedNamespaces(o.namespace);
+    const one = <T extends KubeObject>(r: typeof TRACESTORES, namespace: string | undefined, selector?: string): Informer<T> =>
+      new Informer<T>(this.client, r, log.child({ informer: r.plural, ...(namespace ? { namespace } : {}) }), {
+        namespace,
         labelSelector: selector,
         onRestart: (reason) => this.metrics.informerRestarts.inc({ resource: r.plural, reason }),
       });
+    const namespaces = this.namespaces;
+    const mk = <T extends KubeObject>(r: typeof TRACESTORES, selector?: string): Cache<T> =>
+      !namespaces || namespaces.length === 1
+        ? one<T>(r, namespaces?.[0], selector)
+        : new NamespacedInformers<T>(r, new Map(namespaces.map((ns) => [ns, one<T>(r, ns, selector)])));
     this.informers = {
       traceStores: mk<TraceStore & KubeObject>(TRACESTORES),
       deployments: mk<V1Deployment & KubeObject>(DEPLOYMENTS, MANAGED_SELECTOR),
@@ -90,7 +111,9 @@ export class Operator {
       serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
-      secrets: mk<V1Secret & KubeObject>(SECRETS),
+      leases: mk<V1Lease & KubeObject>(LEASES, MANAGED_SELECTOR),
+      // only Secrets that opted in: the operator never caches (or watches) the others
+      secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };
@@ -99,7 +122,7 @@ export class Operator {
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
-    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores }, log.child({ controller: 'samplingpolicy' }));
+    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.leases }, log.child({ controller: 'samplingpolicy' }));
     this.samplingController = new Controller('samplingpolicy', (k) => sp.reconcile(k), { workers: 2 }, this.metrics, log.child({ controller: 'samplingpolicy' }));
     sp.watch((k) => this.samplingController.enqueue(k));
   }
@@ -112,8 +135,8 @@ export class Operator {
     return this.elector ? this.elector.isLeader : this.started;
   }
 
-  private allInformers(): Informer<KubeObject>[] {
-    return Object.values(this.informers) as Informer<KubeObject>[];
+  private allInformers(): Cache<KubeObject>[] {
+    return Object.values(this.informers) as Cache<KubeObject>[];
   }
 
   async start(): Promise<void> {
@@ -127,7 +150,7 @@ export class Operator {
         return pending.length ? { ok: false, detail: `caches not synced: ${pending.join(', ')}` } : { ok: true };
       },
     });
-    this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespace: this.o.namespace ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
+    this.log.info({ port: this.server.port, host: this.o.opsHost, apiServer: this.client.serverUrl, namespaces: this.namespaces ?? '(all)' }, 'ops server listening: /metrics /healthz /readyz');
     if (!this.o.leaderElection.enabled) return this.startControllers();
     this.elector = new LeaderElector(this.client, this.o.leaderElection, this.log.child({ subsystem: 'leader-election' }));
     this.electionDone = this.elector.run(

@@ -1,25 +1,30 @@
 // SamplingPolicy controller. Work is keyed by target ("namespace/traceStore"): the policies of one TraceStore are
 // judged together (precedence and conflicts, src/sampling/policy.ts), and Propagated comes from the generations
-// the TraceStore's runtime pods report in their annotation. Status is written only when it changed.
-import type { V1Pod } from '@kubernetes/client-node';
+// the TraceStore's runtime pods report on its report Lease (one annotation per pod). Reports of pods that no
+// longer exist are pruned from the Lease. Status is written only when it changed.
+import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
+import { REPORT_ANNOTATION_PREFIX, reportAnnotation, runtimeReportLeaseName } from '../api/contract.js';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
-import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
+import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, RUNTIME_APP, isSubset } from '../reconcilers/tracestore/desired.js';
-import { ANNOTATION_ENFORCED, PODS, SAMPLING_POLICIES } from '../runtime/sampling/watcher.js';
+import { LEASES } from '../kube/leader.js';
+import { PODS, SAMPLING_POLICIES } from '../runtime/sampling/watcher.js';
 import { compilePolicies } from '../sampling/policy.js';
 import { FIELD_MANAGER, specChanged } from './tracestore.js';
 
 export { PODS, SAMPLING_POLICIES };
 
 export interface SamplingInformers {
-  policies: Informer<SamplingPolicy & KubeObject>;
-  pods: Informer<V1Pod & KubeObject>;
-  traceStores: Informer<TraceStore & KubeObject>;
+  policies: Cache<SamplingPolicy & KubeObject>;
+  pods: Cache<V1Pod & KubeObject>;
+  traceStores: Cache<TraceStore & KubeObject>;
+  /** the runtime report Leases (managed label) */
+  leases: Cache<V1Lease & KubeObject>;
 }
 
 const targetKey = (p: SamplingPolicy): string | undefined => (p.spec?.targetRef?.name ? `${p.metadata.namespace}/${p.spec.targetRef.name}` : undefined);
@@ -54,11 +59,17 @@ export class SamplingPolicyController {
     this.inf.pods.on({
       add: pod,
       update: (a, b) => {
-        const ra = a.metadata.annotations?.[ANNOTATION_ENFORCED];
-        const rb = b.metadata.annotations?.[ANNOTATION_ENFORCED];
-        if (ra !== rb || a.status?.phase !== b.status?.phase || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) pod(b);
+        if (a.status?.phase !== b.status?.phase || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) pod(b);
       },
       delete: pod,
+    });
+    const lease = (l: V1Lease & KubeObject) => {
+      const instance = l.metadata.labels?.[LABEL_INSTANCE];
+      if (instance && l.metadata.name === runtimeReportLeaseName(instance)) enqueue(`${l.metadata.namespace}/${instance}`);
+    };
+    this.inf.leases.on({
+      add: lease,
+      update: (a, b) => JSON.stringify(a.metadata.annotations ?? {}) !== JSON.stringify(b.metadata.annotations ?? {}) && lease(b),
     });
     this.inf.traceStores.on({ add: (t) => enqueue(keyOf(t)), delete: (t) => enqueue(keyOf(t)) });
   }
@@ -71,10 +82,13 @@ export class SamplingPolicyController {
     if (!policies.length) return;
     const { verdicts } = compilePolicies(policies);
     const targetExists = !!this.inf.traceStores.get(key);
-    const pods = this.inf.pods
-      .list()
-      .filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_INSTANCE] === target && isRuntimePod(p) && !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
-      .map((p) => podReport(p.metadata.name, p.metadata.annotations?.[ANNOTATION_ENFORCED]));
+    const storePods = this.inf.pods.list().filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_INSTANCE] === target && isRuntimePod(p));
+    const lease = this.inf.leases.get(`${namespace}/${runtimeReportLeaseName(target)}`);
+    const reports = lease?.metadata.annotations ?? {};
+    await this.pruneReports(lease, new Set(storePods.map((p) => reportAnnotation(p.metadata.name))));
+    const pods = storePods
+      .filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+      .map((p) => podReport(p.metadata.name, reports[reportAnnotation(p.metadata.name)]));
     const now = new Date();
     for (const p of policies) {
       if (p.metadata.deletionTimestamp) continue;
@@ -87,5 +101,17 @@ export class SamplingPolicyController {
       );
       this.log.debug({ policy: keyOf(p), accepted: status.conditions?.[0]?.status, runtimes: status.runtimes }, 'status written');
     }
+  }
+
+  /** Removes the reports of pods that no longer exist (JSON merge patch: null deletes just those keys). */
+  private async pruneReports(lease: (V1Lease & KubeObject) | undefined, live: Set<string>): Promise<void> {
+    if (!lease) return;
+    const stale = Object.keys(lease.metadata.annotations ?? {}).filter((k) => k.startsWith(REPORT_ANNOTATION_PREFIX) && !live.has(k));
+    if (!stale.length) return;
+    await this.client.request('PATCH', resourcePath(LEASES, lease.metadata.namespace, lease.metadata.name), {
+      body: { metadata: { annotations: Object.fromEntries(stale.map((k) => [k, null])) } },
+      contentType: 'application/merge-patch+json',
+    });
+    this.log.debug({ lease: keyOf(lease), pruned: stale }, 'pruned reports of pods that no longer exist');
   }
 }

@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { BackendChecker } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
@@ -8,8 +8,9 @@ import { validateSpec } from '../api/crds.js';
 import type { FieldError } from '../api/schema.js';
 import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
+import { LEASES } from '../kube/leader.js';
 import type { EventRecorder } from '../kube/events.js';
-import { type Informer, type KubeObject, keyOf } from '../kube/informer.js';
+import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
 import { BACKENDS } from '../reconcilers/tracestore/backends.js';
 import {
@@ -23,6 +24,8 @@ import {
 import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
+import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '../reconcilers/tracestore/secrets.js';
+import { SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
 
 export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
@@ -33,19 +36,28 @@ export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts'
 export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
 export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
 export const SECRETS = res('', 'v1', 'Secret', 'secrets');
+export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
+/** How often a referenced Secret outside the cache (missing or not opted in) is looked up again (metadata only). */
+const UNCACHED_SECRET_RECHECK_MS = 30_000;
+
+/** Ready reasons that are recorded as Warning events. */
+const WARNING_REASONS = ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'InsecureCredentials'];
+
 export interface TraceStoreInformers {
-  traceStores: Informer<TraceStore & KubeObject>;
-  deployments: Informer<V1Deployment & KubeObject>;
-  configMaps: Informer<V1ConfigMap & KubeObject>;
-  services: Informer<V1Service & KubeObject>;
-  serviceAccounts: Informer<V1ServiceAccount & KubeObject>;
-  roles: Informer<V1Role & KubeObject>;
-  roleBindings: Informer<V1RoleBinding & KubeObject>;
-  /** every Secret in the watched namespaces: TraceStores reference backend credentials and CAs by name */
-  secrets: Informer<V1Secret & KubeObject>;
+  traceStores: Cache<TraceStore & KubeObject>;
+  deployments: Cache<V1Deployment & KubeObject>;
+  configMaps: Cache<V1ConfigMap & KubeObject>;
+  services: Cache<V1Service & KubeObject>;
+  serviceAccounts: Cache<V1ServiceAccount & KubeObject>;
+  roles: Cache<V1Role & KubeObject>;
+  roleBindings: Cache<V1RoleBinding & KubeObject>;
+  /** the runtime report Leases (managed label) */
+  leases: Cache<V1Lease & KubeObject>;
+  /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
+  secrets: Cache<V1Secret & KubeObject>;
 }
 
 /** Names of the Secrets a TraceStore references. */
@@ -100,16 +112,18 @@ export class TraceStoreController {
       }
     };
     this.inf.secrets.on({ add: bySecret, update: (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion && bySecret(b), delete: bySecret });
-    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Informer<KubeObject>[]) {
-      const toOwner = (o: KubeObject): void => {
-        const k = ownerKey(o);
-        if (k) enqueue(k);
-      };
+    const toOwner = (o: KubeObject): void => {
+      const k = ownerKey(o);
+      if (k) enqueue(k);
+    };
+    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Cache<KubeObject>[]) {
       i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
     }
+    // the report Lease changes with every runtime report (annotations): only its existence matters here
+    this.inf.leases.on({ add: toOwner, delete: toOwner });
   }
 
-  private async applyIfChanged<T extends KubeObject>(inf: Informer<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
+  private async applyIfChanged<T extends KubeObject>(inf: Cache<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
     const cached = inf.get(keyOf(desired));
     if (cached && isSubset(desired, cached)) return cached;
     const path = resourcePath(r, desired.metadata.namespace, desired.metadata.name);
@@ -135,17 +149,38 @@ export class TraceStoreController {
     let external: Observed['external'];
     let requeueAfterMs: number | undefined;
     const search = searchSpecOf(ts.spec);
+    // only opted-in Secrets are cached; a Secret used by this TraceStore must also admit it (annotation)
     const secretOf = (name?: string) => (name ? this.inf.secrets.get(`${ts.metadata.namespace}/${name}`) : undefined);
+    const use = { credentials: false, ca: false };
     if (search && (backend === 'opensearch' || backend === 'elasticsearch')) {
-      const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(search.credentialsSecretRef?.name), ca: secretOf(search.tls?.caSecretRef?.name) });
-      external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
-      requeueAfterMs = st.requeueAfterMs;
+      const field = `spec.backend.${backend}`;
+      const credName = search.credentialsSecretRef?.name;
+      const caName = search.tls?.caSecretRef?.name;
+      const credLookup = credName ? await this.lookupSecret(ts, credName) : undefined;
+      const caLookup = caName ? await this.lookupSecret(ts, caName) : undefined;
+      const credProblem = credName && credLookup ? secretProblem(ts, `${field}.credentialsSecretRef`, credName, credLookup) : undefined;
+      const caProblem = caName && caLookup ? secretProblem(ts, `${field}.tls.caSecretRef`, caName, caLookup) : undefined;
+      const plainProblem = plaintextCredentialsProblem(field, search);
+      use.credentials = !!credName && !credProblem && !plainProblem;
+      use.ca = !!caName && !caProblem;
+      const refused = credProblem ?? caProblem ?? plainProblem;
+      if (refused) {
+        // nothing is read from the Secret and nothing is sent: the condition says which label or field to fix
+        this.checker!.forget(key);
+        external = { reachable: refused, schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' } };
+        // labelled Secrets come through the informer; an unlabelled one appearing or going is seen only by looking
+        if ([credLookup, caLookup].some((l) => l && l.found !== 'optedIn')) requeueAfterMs = UNCACHED_SECRET_RECHECK_MS;
+      } else {
+        const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(credName), ca: secretOf(caName) });
+        external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
+        requeueAfterMs = st.requeueAfterMs;
+      }
     }
     // pods restart when a referenced Secret changes (env from a Secret is read at start)
     const secretsVersion = referencedSecrets(ts)
       .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
       .join(',');
-    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined);
+    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined, use);
     // ConfigMaps are immutable and named by content hash: create once, never update.
     if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
       await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
@@ -153,6 +188,7 @@ export class TraceStoreController {
     await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
     await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
     await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
+    await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
     const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
     await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
 
@@ -160,6 +196,19 @@ export class TraceStoreController {
     if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
     await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}) });
     return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+
+  /** A referenced Secret: from the cache of opted-in Secrets, else its metadata only (never its data). */
+  private async lookupSecret(ts: TraceStore, name: string): Promise<SecretLookup> {
+    const cached = this.inf.secrets.get(`${ts.metadata.namespace}/${name}`);
+    if (cached) return { found: 'optedIn', metadata: cached.metadata };
+    try {
+      const meta = await this.client.getMetadata(resourcePath(SECRETS, ts.metadata.namespace, name));
+      return meta.metadata.labels?.[SECRET_ALLOW_LABEL] === 'true' ? { found: 'optedIn', metadata: meta.metadata } : { found: 'notOptedIn' };
+    } catch (e) {
+      if (isNotFound(e)) return { found: 'missing' };
+      throw e;
+    }
   }
 
   /** Deletes configurations of earlier generations once every pod runs the current one. */
@@ -189,7 +238,7 @@ export class TraceStoreController {
     const before = findCondition(ts.status?.conditions, 'Ready');
     const after = findCondition(status.conditions, 'Ready');
     if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
-      const warn = after.status === 'False' && ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded'].includes(after.reason);
+      const warn = after.status === 'False' && WARNING_REASONS.includes(after.reason);
       this.events.record(ts as KubeObject, warn ? 'Warning' : 'Normal', after.reason, after.message);
     }
   }

@@ -2,6 +2,7 @@
 // kubeconfig files, in-cluster service accounts, client certificates, tokens and exec plugins).
 // We issue requests ourselves so that every call is counted by verb and resource, server-side apply sends the
 // right content type, and each watch has its own connection that can be cut and restarted independently.
+import type { ObjectMeta } from '../api/common.js';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -62,6 +63,8 @@ export interface RequestOptions {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** Accept header (default application/json), e.g. PartialObjectMetadata to read metadata only */
+  accept?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
 }
@@ -133,7 +136,7 @@ export class KubeClient {
   private async options(method: string, path: string, o: RequestOptions, agent: http.Agent | https.Agent): Promise<https.RequestOptions> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) qs.set(k, String(v));
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    const headers: Record<string, string> = { Accept: o.accept ?? 'application/json', 'User-Agent': this.userAgent };
     if (o.body !== undefined) headers['Content-Type'] = o.contentType ?? 'application/json';
     const opts: https.RequestOptions = {
       method,
@@ -184,6 +187,11 @@ export class KubeClient {
 
   get<T>(path: string, query?: Query): Promise<T> {
     return this.request<T>('GET', path, { query });
+  }
+
+  /** Metadata only (PartialObjectMetadata): for objects whose content we must not read, such as Secrets. */
+  getMetadata(path: string): Promise<{ metadata: ObjectMeta }> {
+    return this.request('GET', path, { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' });
   }
 
   /** Server-side apply with our field manager; force takes ownership of the fields we set. */

@@ -215,3 +215,54 @@ export class Informer<T extends KubeObject> {
     }
   }
 }
+
+/** What controllers read: one informer, or one per watched namespace behind the same face. */
+export interface Cache<T extends KubeObject> {
+  readonly resource: ResourceRef;
+  on(h: InformerHandlers<T>): void;
+  get(key: string): T | undefined;
+  list(): T[];
+  readonly hasSynced: boolean;
+  waitForSync(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * One informer per namespace, so an operator limited to some namespaces needs list/watch only there (a
+ * namespaced Role per watched namespace instead of a ClusterRole).
+ */
+export class NamespacedInformers<T extends KubeObject> implements Cache<T> {
+  constructor(
+    readonly resource: ResourceRef,
+    private readonly parts: ReadonlyMap<string, Informer<T>>,
+  ) {}
+
+  on(h: InformerHandlers<T>): void {
+    for (const i of this.parts.values()) i.on(h);
+  }
+
+  get(key: string): T | undefined {
+    return this.parts.get(key.slice(0, Math.max(0, key.indexOf('/'))))?.get(key);
+  }
+
+  list(): T[] {
+    return [...this.parts.values()].flatMap((i) => i.list());
+  }
+
+  get hasSynced(): boolean {
+    return [...this.parts.values()].every((i) => i.hasSynced);
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([...this.parts.values()].map((i) => i.waitForSync()));
+  }
+
+  start(): void {
+    for (const i of this.parts.values()) i.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.parts.values()].map((i) => i.stop()));
+  }
+}

@@ -55,6 +55,20 @@ describe('install manifests', () => {
   });
 });
 
+describe('namespaced install manifests', () => {
+  it.each(['operator.yaml', 'watched-namespace.yaml'])('config/install/namespaced/%s is accepted by the API server (server-side dry run)', async (file) => {
+    const docs = parseAllDocuments(readFileSync(join(ROOT, 'config/install/namespaced', file), 'utf8')).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } });
+    const plural: Record<string, string> = { Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', Role: 'roles', RoleBinding: 'rolebindings', Deployment: 'deployments' };
+    expect(docs.every((d) => plural[d.kind])).toBe(true);
+    for (const d of docs) {
+      const base = d.apiVersion.includes('/') ? `/apis/${d.apiVersion}` : `/api/${d.apiVersion}`;
+      const path = `${base}${d.metadata.namespace ? `/namespaces/${ns}` : ''}/${plural[d.kind]}`;
+      const body = d.metadata.namespace ? { ...d, metadata: { ...d.metadata, namespace: ns } } : d;
+      await client.request('POST', path, { body, query: { dryRun: 'All', fieldValidation: 'Strict' } });
+    }
+  });
+});
+
 describe('invalid manifests', () => {
   const dir = join(ROOT, 'test/fixtures/invalid');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -9,14 +9,14 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { JaegerRemoteSampler } from '@opentelemetry/sampler-jaeger-remote';
 import { AlwaysOnSampler, BasicTracerProvider, SimpleSpanProcessor, type Sampler } from '@opentelemetry/sdk-trace-base';
 import * as grpc from '@grpc/grpc-js';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { reportAnnotation, runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingpolicy.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { SAMPLING_POLICIES } from '../../src/controllers/samplingpolicy.js';
 import { type KubeClient, resourcePath } from '../../src/kube/client.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { ANNOTATION_ENFORCED } from '../../src/runtime/sampling/watcher.js';
 import { RATIO_ATTRIBUTE } from '../../src/sampling/evaluate.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { newSpan, serviceBatch, type ResourceSpans } from '../../src/storage/api/index.js';
@@ -97,8 +97,23 @@ describe('SamplingPolicy', () => {
     expect(condition(p, 'Accepted')).toMatchObject({ status: 'True', reason: 'Accepted' });
     expect(p.status?.runtimes).toEqual([{ generation: 1, replicas: 1 }]);
     expect(p.status?.observedGeneration).toBe(1);
+    // the report is on the store's report Lease, keyed by the pod, not on the pod (the runtime may not patch pods)
+    const lease = await client.get<V1Lease>(`/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${runtimeReportLeaseName('shop')}`);
+    expect(lease.metadata?.annotations?.[reportAnnotation(podName)]).toBe('main=1');
     const pod = await client.get<V1Pod>(`/api/v1/namespaces/${ns}/pods/${podName}`);
-    expect(pod.metadata?.annotations?.[ANNOTATION_ENFORCED]).toBe('main=1');
+    expect(Object.keys(pod.metadata?.annotations ?? {}).filter((k) => k.includes('sampling'))).toEqual([]);
+  });
+
+  it('ignores and prunes reports on the Lease from pods that do not exist', async () => {
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${runtimeReportLeaseName('shop')}`;
+    const ghost = reportAnnotation('shop-runtime-gone-12345');
+    await client.request('PATCH', leasePath, { body: { metadata: { annotations: { [ghost]: 'main=999' } } }, contentType: 'application/merge-patch+json' });
+    await waitFor('the ghost report is pruned', async () => {
+      const l = await client.get<V1Lease>(leasePath);
+      return l.metadata?.annotations?.[ghost] === undefined && l.metadata?.annotations?.[reportAnnotation(podName)] !== undefined;
+    });
+    const p = await getPolicy('main');
+    expect(p.status?.runtimes?.some((r) => r.generation === 999)).toBe(false);
   });
 
   it('drives the decisions of the OpenTelemetry JS remote sampler after its next poll', async () => {

@@ -7,6 +7,7 @@ import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, resourcePath } from '../../src/kube/client.js';
@@ -53,15 +54,16 @@ afterAll(async () => {
 
 const secretPath = (name: string) => resourcePath({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true }, ns, name);
 const putSecret = (name: string, password: string) =>
-  client.apply(secretPath(name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData: { username: USER, password } }, 'jso-test');
+  client.apply(secretPath(name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: { username: USER, password } }, 'jso-test');
 
-/** A sample, pointed at the proxy, without TLS (the test server speaks plain HTTP). */
+/** A sample, pointed at the proxy, without TLS (the test server speaks plain HTTP, so plaintext credentials are allowed). */
 function sample(file: string): TraceStore {
   const ts = parse(readFileSync(join(ROOT, 'config/samples', file), 'utf8')) as TraceStore;
   ts.metadata.namespace = ns;
   const b = (ts.spec.backend.opensearch ?? ts.spec.backend.elasticsearch)!;
   b.endpoints = [proxyUrl];
   delete b.tls;
+  b.allowPlaintextCredentials = true;
   b.shards = 1;
   b.replicas = 0;
   return ts;

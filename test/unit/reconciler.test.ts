@@ -28,16 +28,17 @@ describe('desired runtime', () => {
   });
   it('owns every child through a controller reference and never puts secrets in env', () => {
     const d = desiredRuntime(ts(), settings);
-    for (const o of [d.configMap, d.deployment, d.service, d.serviceAccount, d.role, d.roleBinding]) {
+    for (const o of [d.configMap, d.deployment, d.service, d.serviceAccount, d.role, d.roleBinding, d.reportLease]) {
       expect(o.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'TraceStore', name: 'demo', uid: 'u-1', controller: true })]);
     }
     // only the downward API: the pod's own name and namespace, for reporting the sampling policy it enforces
     expect(d.deployment.spec?.template.spec?.containers[0]?.env?.every((e) => e.value === undefined && e.valueFrom?.fieldRef)).toBe(true);
     expect(d.deployment.spec?.template.spec?.serviceAccountName).toBe(d.serviceAccount.metadata?.name);
-    // the runtime may read its policies and patch pods, nothing else
+    // the runtime may read its policies and get/patch its own report Lease, nothing else (no pods)
+    expect(d.reportLease.metadata?.name).toBe('demo-runtime-report');
     expect(d.role.rules).toEqual([
-      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['list', 'watch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['demo-runtime-report'], verbs: ['get', 'patch'] },
     ]);
     expect(d.config.sampling?.watchPolicies).toBe(true);
     expect(d.deployment.spec?.strategy?.type).toBe('Recreate');

@@ -1,6 +1,7 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import { runtimeReportLeaseName } from '../../api/contract.js';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
 import { type BackendType, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
@@ -43,6 +44,8 @@ export interface DesiredRuntime {
   serviceAccount: V1ServiceAccount;
   role: V1Role;
   roleBinding: V1RoleBinding;
+  /** where the runtime pods report what they enforce (one annotation per pod) */
+  reportLease: V1Lease;
 }
 
 export const runtimeName = (ts: TraceStore): string => `${ts.metadata.name}-runtime`;
@@ -95,8 +98,17 @@ const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
   admin: 'admin',
 };
 
-/** `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change. */
-export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string): DesiredRuntime {
+/** Which referenced Secrets the runtime pods get (only those the TraceStore may use, see secrets.ts). */
+export interface SecretUse {
+  credentials: boolean;
+  ca: boolean;
+}
+
+/**
+ * `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change.
+ * `use`: which referenced Secrets the pods get; a refused Secret is not referenced by the pod at all.
+ */
+export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string, use: SecretUse = { credentials: false, ca: false }): DesiredRuntime {
   const spec = withDefaults('TraceStore', ts.spec);
   const backend = backendTypeOf(spec.backend);
   if (!backend) throw new Error('desiredRuntime needs a validated spec with exactly one backend');
@@ -124,14 +136,14 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
 
   // credentials and CA by reference only: env valueFrom secretKeyRef and a Secret volume
   const search = searchSpecOf(spec);
-  const cred = search?.credentialsSecretRef;
+  const cred = use.credentials ? search?.credentialsSecretRef : undefined;
   const credentialEnv = cred
     ? [
         { name: USERNAME_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.usernameKey ?? 'username' } } },
         { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.passwordKey ?? 'password' } } },
       ]
     : [];
-  const caSecret = search?.tls?.caSecretRef?.name;
+  const caSecret = use.ca ? search?.tls?.caSecretRef?.name : undefined;
 
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
   if (rt.resources?.requests) resources.requests = { ...rt.resources.requests };
@@ -197,14 +209,21 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
 
   const meta = { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner };
   const serviceAccount: V1ServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta, automountServiceAccountToken: false };
-  // the runtime follows its SamplingPolicies and reports what it enforces in an annotation of its own Pod
+  // the runtime follows its SamplingPolicies and reports what it enforces on its TraceStore's report Lease: it
+  // may read and patch that one Lease and nothing else it could use against other pods
+  const leaseName = runtimeReportLeaseName(ts.metadata.name);
+  const reportLease: V1Lease = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: leaseName, namespace: ns, labels: commonLabels(ts, 'runtime-report'), ownerReferences: owner },
+  };
   const role: V1Role = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: meta,
     rules: [
-      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
+      { apiGroups: ['storage.jaegertracing.io'], resources: ['samplingpolicies'], verbs: ['list', 'watch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseName], verbs: ['get', 'patch'] },
     ],
   };
   const roleBinding: V1RoleBinding = {
@@ -215,7 +234,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
   };
 
-  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding };
+  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding, reportLease };
 }
 
 /** Where clients reach the runtime, as listed in status.endpoints. */

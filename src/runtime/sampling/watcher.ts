@@ -3,9 +3,12 @@
 // result in one assignment. When the API is unreachable the last compiled policy stays in force; the informer
 // relists on reconnection and the diff brings the runtime up to date.
 //
-// The runtime reports what it enforces in an annotation of its own Pod ("name=generation,..."), which the
-// operator reads to fill SamplingPolicy status.runtimes and the Propagated condition.
+// The runtime reports what it enforces ("name=generation,...") on its TraceStore's report Lease, under an
+// annotation keyed by its own pod name (JSON merge patch: replicas touch only their own key). The operator creates
+// that Lease and reads it to fill SamplingPolicy status.runtimes and the Propagated condition. The runtime's Role
+// allows get and patch on that one Lease only.
 import type { Logger } from 'pino';
+import { reportAnnotation, runtimeReportLeaseName } from '../../api/contract.js';
 import type { SamplingPolicy } from '../../api/samplingpolicy.js';
 import { type KubeClient, res, resourcePath } from '../../kube/client.js';
 import { Informer, type KubeObject } from '../../kube/informer.js';
@@ -13,12 +16,12 @@ import { type CompiledSampling, EMPTY_SAMPLING, compilePolicies, enforcedToStrin
 
 export const SAMPLING_POLICIES = res('storage.jaegertracing.io', 'v1alpha1', 'SamplingPolicy', 'samplingpolicies');
 export const PODS = res('', 'v1', 'Pod', 'pods');
-export const ANNOTATION_ENFORCED = 'storage.jaegertracing.io/sampling-enforced';
+const LEASES = res('coordination.k8s.io', 'v1', 'Lease', 'leases');
 
 export interface WatcherOptions {
   namespace: string;
   traceStore: string;
-  /** the runtime's own Pod, to report the enforced generations; no report when unset */
+  /** the runtime's own Pod name, the key of its report on the Lease; no report when unset */
   podName?: string;
 }
 
@@ -84,7 +87,7 @@ export class PolicyWatcher {
     this.report();
   }
 
-  /** Patches the Pod annotation; coalesces bursts and retries until the API answers. */
+  /** Patches this pod's annotation on the report Lease; coalesces bursts and retries until the API answers (and the Lease exists). */
   private report(): void {
     if (!this.o.podName || this.stopped) return;
     if (this.reporting) {
@@ -94,15 +97,16 @@ export class PolicyWatcher {
     const value = enforcedToString(this.compiled);
     if (value === this.reported) return;
     this.reporting = true;
-    const path = resourcePath(PODS, this.o.namespace, this.o.podName);
+    const lease = runtimeReportLeaseName(this.o.traceStore);
+    const path = resourcePath(LEASES, this.o.namespace, lease);
     this.client
-      .request('PATCH', path, { body: { metadata: { annotations: { [ANNOTATION_ENFORCED]: value } } }, contentType: 'application/merge-patch+json', timeoutMs: 5_000 })
+      .request('PATCH', path, { body: { metadata: { annotations: { [reportAnnotation(this.o.podName)]: value } } }, contentType: 'application/merge-patch+json', timeoutMs: 5_000 })
       .then(
         () => {
           this.reported = value;
         },
         (e: unknown) => {
-          this.log.warn({ err: e instanceof Error ? e.message : String(e), pod: this.o.podName }, 'cannot report the enforced sampling policy; retrying');
+          this.log.warn({ err: e instanceof Error ? e.message : String(e), pod: this.o.podName, lease }, 'cannot report the enforced sampling policy; retrying');
           clearTimeout(this.retry);
           this.retry = setTimeout(() => this.report(), 1_000);
           this.retry.unref();
