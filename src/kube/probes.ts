@@ -16,7 +16,7 @@ export function serveOps(host: string, port: number, registry: Registry, probes:
     if (probe) {
       const r = probe();
       res.writeHead(r.ok ? 200 : 503, { 'Content-Type': 'text/plain' });
-      return res.end(r.ok ? 'ok\n' : `not ready: ${r.detail ?? ''}\n`);
+      return res.end(r.ok ? (r.detail ? `ok, but ${r.detail}\n` : 'ok\n') : `not ready: ${r.detail ?? ''}\n`);
     }
     if (path === '/metrics') {
       registry

@@ -71,11 +71,11 @@ export const MAX_SEARCH_DEPTH = 10_000;
 export const MAX_QUERY_ATTRIBUTES = 1_000;
 
 /**
- * The longest service name, operation name, span kind or attribute key a query may name, in UTF-8 bytes. Index keys
- * are built from them (the embedded store's keys must stay under LMDB's 1,978 bytes with a service, an operation or
- * attribute key and a value in one key); names longer than this are not looked up but refused.
+ * The longest service name, operation name, span kind or attribute key a query may name, in UTF-8 bytes: a bound on
+ * the work one query can ask for. Backends whose index keys are smaller (the embedded store's LMDB keys are at most
+ * 1,978 bytes) key long names by their hash, so any name that can be stored can be looked up.
  */
-export const MAX_NAME_BYTES = 512;
+export const MAX_NAME_BYTES = 16_384;
 
 /** `v` when it is at most MAX_NAME_BYTES long in UTF-8, else InvalidArgumentError naming `field`. */
 export function checkName(v: string, field: string): string {

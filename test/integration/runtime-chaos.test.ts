@@ -1,0 +1,138 @@
+// The acknowledgement contract under kill -9: a runtime process on the embedded backend takes sustained OTLP/HTTP
+// ingest from 8 concurrent senders and is killed with SIGKILL at a random moment, five times, restarting on the
+// same data directory. Every span it answered 200 for must be readable at the end, whole.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { EmbeddedStore } from '../../src/storage/embedded/store.js';
+import { ROOT } from '../helpers.js';
+
+const SPANS = 20;
+const traceId = (i: number) => `cafe${i.toString(16).padStart(28, '0')}`;
+
+function request(i: number, now: bigint): ResourceSpans[] {
+  const spans: Span[] = [];
+  for (let j = 0; j < SPANS; j++) {
+    spans.push(
+      newSpan({
+        traceId: traceId(i),
+        spanId: (j + 1).toString(16).padStart(16, '0'),
+        parentSpanId: j ? '0000000000000001' : '',
+        name: `op-${j % 4}`,
+        startTimeUnixNano: now + BigInt(j) * 1000n,
+        endTimeUnixNano: now + BigInt(j) * 1000n + 700n,
+        attributes: [{ key: 'request', value: BigInt(i) }, { key: 'payload', value: 'p'.repeat(100) }],
+      }),
+    );
+  }
+  return [serviceBatch('chaos', spans)];
+}
+
+/** A seeded generator, so a failing run can be repeated. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Runtime {
+  proc: ChildProcess;
+  otlpHttp: number;
+  exited: Promise<void>;
+}
+
+async function startRuntimeProcess(config: string): Promise<Runtime> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'runtime', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`runtime did not start within 30 s: ${err || out}`));
+    }, 30_000);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"otlpHttp":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    void exited.then(() => reject(new Error(`runtime exited at start: ${err || out}`)));
+  });
+  return { proc, otlpHttp: port, exited };
+}
+
+it('loses no acknowledged span over five kill -9 cycles under sustained ingest (embedded)', async () => {
+  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
+  process.stderr.write(`chaos seed ${seed} (CHAOS_SEED=${seed} repeats it)\n`);
+  const rnd = prng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'jso-chaos-'));
+  const config = join(dir, 'runtime.yaml');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      apiVersion: 'storage.jaegertracing.io/v1alpha1',
+      kind: 'RuntimeConfig',
+      backend: { embedded: {} },
+      dataDir: join(dir, 'data'),
+      log: { level: 'info' }, // the start line carries the ports
+      listen: Object.fromEntries(['admin', 'otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc'].map((k) => [k, '127.0.0.1:0'])),
+    }),
+  );
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const acked: number[] = [];
+  let next = 0;
+  let failures = 0;
+  try {
+    for (let cycle = 0; cycle < 5; cycle++) {
+      const rt = await startRuntimeProcess(config);
+      const killAt = Date.now() + 1_500 + rnd() * 2_000;
+      let dead = false;
+      const senders = Array.from({ length: 8 }, async () => {
+        while (!dead && Date.now() < killAt + 5_000) {
+          const i = next++;
+          try {
+            const r = await fetch(`http://127.0.0.1:${rt.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: new Uint8Array(encodeTracesProto(request(i, now))) });
+            const body = Buffer.from(await r.arrayBuffer());
+            if (r.status === 200 && body.length === 0) acked.push(i);
+          } catch {
+            failures++; // the connection died with the process: not acknowledged
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, killAt - Date.now()));
+      rt.proc.kill('SIGKILL');
+      dead = true;
+      await rt.exited;
+      await Promise.all(senders);
+      process.stderr.write(`chaos cycle ${cycle}: ${acked.length} requests acknowledged so far, ${failures} cut off by the kill\n`);
+    }
+    expect(acked.length).toBeGreaterThan(200);
+    const store = new EmbeddedStore({ path: join(dir, 'data') });
+    try {
+      let missing = 0;
+      for (const i of acked) {
+        let n = 0;
+        for await (const b of store.getTraces([{ traceId: traceId(i) }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+        if (n !== SPANS) missing++;
+      }
+      process.stderr.write(`chaos: ${acked.length * SPANS} acknowledged spans, ${missing} requests incomplete after 5 kill -9 cycles\n`);
+      expect(missing).toBe(0);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 240_000);
