@@ -5,6 +5,7 @@
 // restart; a file that cannot be read at a reload keeps the last good contents and is logged.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
@@ -58,8 +59,15 @@ class WatchedFiles {
     readonly files: string[],
     private readonly what: string,
     private readonly log: Logger,
+    /** throws when the contents do not go together (e.g. a key that does not match the certificate) */
+    private readonly validate: (contents: Buffer[]) => void = () => undefined,
   ) {
     this.contents = files.map((f) => WatchedFiles.read(f, what));
+    try {
+      validate(this.contents);
+    } catch (e) {
+      throw new Error(`${what}: ${files.join(', ')}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   static read(file: string, what: string): Buffer {
@@ -87,6 +95,13 @@ class WatchedFiles {
       return;
     }
     if (next.every((b, i) => b.equals(this.contents[i]!))) return;
+    try {
+      // a rotation caught half-way (new certificate, old key) is retried at the next check
+      this.validate(next);
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), files: this.files }, `${this.what}: the changed files do not go together yet; keeping the last good ones`);
+      return;
+    }
     const before = this.contents;
     this.contents = next;
     try {
@@ -152,7 +167,9 @@ class GroupSecurity {
   ) {
     if (cfg.tls) {
       const t = cfg.tls;
-      const files = new WatchedFiles([t.certFile, t.keyFile, ...(t.clientCaFile ? [t.clientCaFile] : [])], `security.${group}.tls`, log);
+      const files = new WatchedFiles([t.certFile, t.keyFile, ...(t.clientCaFile ? [t.clientCaFile] : [])], `security.${group}.tls`, log, ([cert, key, ca]) => {
+        createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
+      });
       this.tls = { files, hasClientCa: !!t.clientCaFile };
     }
     if (cfg.auth) {
@@ -252,6 +269,10 @@ export class ListenerSecurity {
       const provider = new FilesCertificateProvider(s.tls.files, s.tls.hasClientCa ? 2 : undefined);
       // (identity provider, CA provider or null, require a client certificate): the positional order of grpc-js
       creds = grpc.experimental.createCertificateProviderServerCredentials(provider, s.tls.hasClientCa ? provider : null, s.tls.hasClientCa);
+      // grpc-js subscribes to the provider only when the server adds its watcher, and reads the first certificate
+      // before that: a first watcher added here makes it subscribe now, so the server starts with the certificate
+      // instead of dropping connections until the next change
+      creds._addWatcher(() => undefined);
     } else {
       creds = grpc.ServerCredentials.createInsecure();
     }
