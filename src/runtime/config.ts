@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { staticSamplingPolicy } from '../api/samplingpolicy.js';
-import { backend } from '../api/tracestore.js';
+import { backend, type ListenerGroupName } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
 import { MEMORY_DEFAULTS as MD } from '../storage/memory/limits.js';
 import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer, type Node } from '../api/schema.js';
@@ -86,8 +86,7 @@ const listenerGroupSecurity = obj(
   [],
 );
 
-export const LISTENER_GROUPS = ['ingest', 'query', 'remoteStorage', 'sampling'] as const;
-export type ListenerGroup = (typeof LISTENER_GROUPS)[number];
+export type ListenerGroup = ListenerGroupName;
 
 export const runtimeConfigSchema = obj(
   {
