@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Lease, V1NetworkPolicy, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
@@ -13,7 +13,7 @@ import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../k
 import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
-import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
+import { MANAGED_SELECTOR, type NetworkPolicy, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
 import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
@@ -112,7 +112,7 @@ export class Operator {
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
       leases: mk<V1Lease & KubeObject>(LEASES, MANAGED_SELECTOR),
-      networkPolicies: mk<V1NetworkPolicy & KubeObject>(NETWORKPOLICIES, MANAGED_SELECTOR),
+      networkPolicies: mk<NetworkPolicy & KubeObject>(NETWORKPOLICIES, MANAGED_SELECTOR),
       // only Secrets that opted in: the operator never caches (or watches) the others
       secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),

@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Lease, V1NetworkPolicy, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { BackendChecker } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
@@ -16,6 +16,7 @@ import { BACKENDS } from '../reconcilers/tracestore/backends.js';
 import {
   LABEL_COMPONENT,
   LABEL_INSTANCE,
+  type NetworkPolicy,
   type OperatorSettings,
   desiredRuntime,
   isSubset,
@@ -63,7 +64,7 @@ export interface TraceStoreInformers {
   /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
   secrets: Cache<V1Secret & KubeObject>;
   /** the runtime NetworkPolicies (managed label) */
-  networkPolicies: Cache<V1NetworkPolicy & KubeObject>;
+  networkPolicies: Cache<NetworkPolicy & KubeObject>;
 }
 
 /** Names of the backend Secrets a TraceStore references (their versions roll the pods: env is read at start). */
@@ -238,7 +239,7 @@ export class TraceStoreController {
   }
 
   /** Applies the runtime NetworkPolicy, or deletes ours when spec.runtime.networkPolicy is not enabled (any more). */
-  private async applyNetworkPolicy(ts: TraceStore, desired: V1NetworkPolicy | undefined): Promise<void> {
+  private async applyNetworkPolicy(ts: TraceStore, desired: NetworkPolicy | undefined): Promise<void> {
     if (desired) {
       await this.applyIfChanged(this.inf.networkPolicies, desired as KubeObject, NETWORKPOLICIES);
       return;

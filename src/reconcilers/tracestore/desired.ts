@@ -1,6 +1,6 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1Lease, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1LabelSelector, V1Lease, V1ObjectMeta, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { runtimeReportLeaseName } from '../../api/contract.js';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
@@ -47,8 +47,21 @@ export interface DesiredRuntime {
   /** where the runtime pods report what they enforce (one annotation per pod) */
   reportLease: V1Lease;
   /** spec.runtime.networkPolicy.enabled: the policy admitting each listener group from its peers */
-  networkPolicy?: V1NetworkPolicy;
+  networkPolicy?: NetworkPolicy;
 }
+
+/** A NetworkPolicy in its JSON form (the client-node model names the `from` field `_from`). */
+export interface NetworkPolicy {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: V1ObjectMeta;
+  spec: {
+    podSelector: V1LabelSelector;
+    policyTypes: string[];
+    ingress: { ports: { protocol: string; port: number }[]; from?: NetworkPolicyPeer[] }[];
+  };
+}
+export type NetworkPolicyPeer = NonNullable<NonNullable<NonNullable<TraceStore['spec']['runtime']>['networkPolicy']>['ingest']>['from'][number];
 
 /** Where the Secrets of spec.runtime.security are mounted: <SECURITY_MOUNT>/<group dir>/{tls,auth}/. */
 export const SECURITY_MOUNT = '/etc/jaeger-storage-security';
@@ -106,11 +119,11 @@ function renderSecurity(spec: TraceStore['spec']): RuntimeConfig['security'] | u
 }
 
 /** The NetworkPolicy of spec.runtime.networkPolicy (undefined when not enabled). */
-export function renderNetworkPolicy(ts: TraceStore, meta: V1NetworkPolicy['metadata']): V1NetworkPolicy | undefined {
+export function renderNetworkPolicy(ts: TraceStore, meta: V1ObjectMeta): NetworkPolicy | undefined {
   const np = withDefaults('TraceStore', ts.spec).runtime?.networkPolicy;
   if (!np?.enabled) return undefined;
   const port = (k: keyof typeof DEFAULT_PORTS) => ({ protocol: 'TCP', port: DEFAULT_PORTS[k] });
-  const rules: V1NetworkPolicyIngressRule[] = LISTENER_GROUPS.map((g) => ({
+  const rules: NetworkPolicy['spec']['ingress'] = LISTENER_GROUPS.map((g) => ({
     ports: GROUP_PORTS[g].map(port),
     // a group without peers: pods of this namespace only (an empty podSelector here selects this namespace's pods)
     from: np[g]?.from ?? [{ podSelector: {} }],
