@@ -1,7 +1,8 @@
 // Shared helpers for tests against the real control plane started by test/env/jest-global-setup.ts.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -237,3 +238,40 @@ export async function startApiProxy(): Promise<ApiProxy> {
 /** A runtime configuration for tests: every listener on a free loopback port, plus `config` (backend, ingest, ...). */
 export const loopbackRuntimeConfig = (config: Record<string, unknown>): RuntimeConfig =>
   parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', listen: listenAll('127.0.0.1:0'), ...config });
+
+/** A test PKI made with openssl: a CA, a server certificate for 127.0.0.1 and a client certificate, as files. */
+export interface TestPki {
+  dir: string;
+  caFile: string;
+  ca: string;
+  certFile: string;
+  keyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+export function testPki(): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-pki-'));
+  const f = (n: string) => join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=jso-test-ca');
+  writeFileSync(f('server.cnf'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
+  writeFileSync(f('client.cnf'), 'extendedKeyUsage = clientAuth\n');
+  for (const [who, cn] of [['tls', '127.0.0.1'], ['client', 'jso-test-client']] as const) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${cn}`);
+    ssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.crt`), '-days', '1', '-extfile', f(who === 'tls' ? 'server.cnf' : 'client.cnf'));
+  }
+  return {
+    dir,
+    caFile: f('ca.crt'),
+    ca: readFileSync(f('ca.crt'), 'utf8'),
+    certFile: f('tls.crt'),
+    keyFile: f('tls.key'),
+    clientCertFile: f('client.crt'),
+    clientKeyFile: f('client.key'),
+    clientCert: readFileSync(f('client.crt'), 'utf8'),
+    clientKey: readFileSync(f('client.key'), 'utf8'),
+  };
+}

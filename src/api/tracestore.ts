@@ -1,6 +1,6 @@
 import { SECRET_ALLOW_LABEL } from './contract.js';
 import { boundedDuration, conditions, duration, objectName, secretKey, secretKeyRef, type Resource } from './common.js';
-import { arr, bool, enumOf, int, obj, quantity, str, type CelRule, type Infer } from './schema.js';
+import { arr, bool, enumOf, int, obj, quantity, str, stringMap, type CelRule, type Infer } from './schema.js';
 
 const tls = obj(
   {
@@ -207,6 +207,103 @@ const computeResources = obj(
   [],
 );
 
+/** The runtime's listener groups, each with its own TLS, auth and NetworkPolicy peers. */
+export const LISTENER_GROUPS = ['ingest', 'query', 'remoteStorage', 'sampling'] as const;
+export type ListenerGroupName = (typeof LISTENER_GROUPS)[number];
+const GROUP_PORTS_HINT = 'ingest: OTLP 4317/4318; query: 16686/16685; remoteStorage: 17271; sampling: 5778/5779';
+
+const optedIn = `the Secret must carry the label ${SECRET_ALLOW_LABEL}: "true"`;
+
+const listenerSecurity = obj(
+  {
+    tls: obj(
+      {
+        secretRef: obj({ name: objectName(`a kubernetes.io/tls Secret (tls.crt, tls.key; ca.crt for requireClientCert) in this namespace; ${optedIn}`) }, ['name'], {
+          description: 'the certificate and key the listeners present; mounted as a volume and re-read by the runtime when the Secret changes',
+        }),
+        requireClientCert: bool({ description: 'mTLS: clients must present a certificate signed by the ca.crt of the Secret', default: false }),
+      },
+      ['secretRef'],
+      { description: 'serve TLS (HTTPS, gRPC over TLS) instead of plaintext' },
+    ),
+    auth: obj(
+      {
+        tokenSecretRef: obj(
+          {
+            name: objectName(`name of the Secret in this namespace; ${optedIn}`),
+            key: secretKey('key holding the accepted tokens, one per line (list two during a rotation)', 'token'),
+          },
+          ['name'],
+          { description: 'Secret with the bearer tokens; mounted as a file, never an env value' },
+        ),
+      },
+      ['tokenSecretRef'],
+      { description: 'require "Authorization: Bearer <token>" (HTTP) or authorization metadata (gRPC); gRPC health checks stay open' },
+    ),
+  },
+  [],
+);
+
+const labelSelector = (description: string) =>
+  obj(
+    {
+      matchLabels: stringMap({ maxProperties: 64 }),
+      matchExpressions: arr(
+        obj(
+          {
+            key: str({ minLength: 1, maxLength: 317 }),
+            operator: enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
+            values: arr(str({ maxLength: 63 }), { maxItems: 64 }),
+          },
+          ['key', 'operator'],
+        ),
+        { maxItems: 32 },
+      ),
+    },
+    [],
+    { description },
+  );
+
+type PeerShape = { podSelector?: unknown; namespaceSelector?: unknown; ipBlock?: unknown };
+
+const networkPolicyPeer = obj(
+  {
+    podSelector: labelSelector('pods (in this namespace, or in the namespaces of namespaceSelector); {} is every pod'),
+    namespaceSelector: labelSelector('namespaces whose pods are allowed; {} is every namespace'),
+    ipBlock: obj({ cidr: str({ description: 'e.g. 10.0.0.0/8', minLength: 1, maxLength: 64 }), except: arr(str({ minLength: 1, maxLength: 64 }), { maxItems: 32 }) }, ['cidr'], {
+      description: 'addresses (cluster-external clients; pod IPs are not stable)',
+    }),
+  },
+  [],
+  {
+    description: 'a Kubernetes NetworkPolicyPeer',
+    rules: [
+      {
+        rule: '(has(self.podSelector) || has(self.namespaceSelector)) != has(self.ipBlock)',
+        message: 'set podSelector and/or namespaceSelector, or ipBlock alone',
+        check: (p: PeerShape) => (p.podSelector !== undefined || p.namespaceSelector !== undefined) !== (p.ipBlock !== undefined),
+      },
+    ],
+  },
+);
+
+const groupPeers = obj(
+  { from: arr(networkPolicyPeer, { minItems: 1, maxItems: 32, description: 'who may connect; to allow any pod of the cluster write [{namespaceSelector: {}}]' }) },
+  ['from'],
+);
+
+const networkPolicy = obj(
+  {
+    enabled: bool({ description: 'render a NetworkPolicy that admits each listener group only from its peers', default: false }),
+    ingest: groupPeers,
+    query: groupPeers,
+    remoteStorage: groupPeers,
+    sampling: groupPeers,
+  },
+  [],
+  { description: `a NetworkPolicy for the runtime pods (${GROUP_PORTS_HINT}). A group left out is reachable only from pods of this namespace; the admin port 8888 (probes, /metrics) from anywhere; egress is not restricted` },
+);
+
 const runtime = obj(
   {
     replicas: int({ description: 'runtime pods', minimum: 0, maximum: 100, default: 1 }),
@@ -214,6 +311,12 @@ const runtime = obj(
     imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
     resources: obj({ requests: computeResources, limits: computeResources }, [], { description: 'CPU and memory of each runtime pod' }),
     logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }),
+    security: obj(
+      { ingest: listenerSecurity, query: listenerSecurity, remoteStorage: listenerSecurity, sampling: listenerSecurity },
+      [],
+      { description: `TLS and bearer-token auth per listener group (${GROUP_PORTS_HINT}). A group left out is plaintext and unauthenticated; the admin port 8888 always is` },
+    ),
+    networkPolicy,
   },
   [],
   { description: 'the runtime pods that serve this store' },

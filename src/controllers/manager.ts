@@ -13,10 +13,10 @@ import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../k
 import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
-import { MANAGED_SELECTOR, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
+import { MANAGED_SELECTOR, type NetworkPolicy, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
 
 /** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
 export function watchedNamespaces(v: string | undefined): string[] | undefined {
@@ -112,6 +112,7 @@ export class Operator {
       roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
       roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
       leases: mk<V1Lease & KubeObject>(LEASES, MANAGED_SELECTOR),
+      networkPolicies: mk<NetworkPolicy & KubeObject>(NETWORKPOLICIES, MANAGED_SELECTOR),
       // only Secrets that opted in: the operator never caches (or watches) the others
       secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),

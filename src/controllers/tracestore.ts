@@ -16,10 +16,13 @@ import { BACKENDS } from '../reconcilers/tracestore/backends.js';
 import {
   LABEL_COMPONENT,
   LABEL_INSTANCE,
+  type NetworkPolicy,
   type OperatorSettings,
   desiredRuntime,
   isSubset,
+  runtimeName,
   searchSpecOf,
+  securitySecrets,
 } from '../reconcilers/tracestore/desired.js';
 import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
@@ -27,6 +30,7 @@ import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '../reconcilers/tracestore/secrets.js';
 import { SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
+import type { ConditionInput } from '../reconcilers/conditions.js';
 
 export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
 export const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
@@ -36,6 +40,7 @@ export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts'
 export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
 export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
 export const SECRETS = res('', 'v1', 'Secret', 'secrets');
+export const NETWORKPOLICIES = res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies');
 export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
@@ -44,7 +49,7 @@ export const FIELD_MANAGER = 'jaeger-storage-operator';
 const UNCACHED_SECRET_RECHECK_MS = 30_000;
 
 /** Ready reasons that are recorded as Warning events. */
-const WARNING_REASONS = ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'InsecureCredentials'];
+const WARNING_REASONS = ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'SecretNotFound', 'SecretKeyMissing', 'InsecureCredentials'];
 
 export interface TraceStoreInformers {
   traceStores: Cache<TraceStore & KubeObject>;
@@ -58,12 +63,22 @@ export interface TraceStoreInformers {
   leases: Cache<V1Lease & KubeObject>;
   /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
   secrets: Cache<V1Secret & KubeObject>;
+  /** the runtime NetworkPolicies (managed label) */
+  networkPolicies: Cache<NetworkPolicy & KubeObject>;
 }
 
-/** Names of the Secrets a TraceStore references. */
-function referencedSecrets(ts: TraceStore): string[] {
+/** Names of the backend Secrets a TraceStore references (their versions roll the pods: env is read at start). */
+function backendSecrets(ts: TraceStore): string[] {
   const s = searchSpecOf(ts.spec);
   return [s?.credentialsSecretRef?.name, s?.tls?.caSecretRef?.name].filter((x): x is string => !!x);
+}
+
+/**
+ * Names of every Secret a TraceStore references. Those of spec.runtime.security do not roll the pods: they are
+ * mounted files the runtime re-reads when the kubelet updates them.
+ */
+function referencedSecrets(ts: TraceStore): string[] {
+  return [...backendSecrets(ts), ...securitySecrets(ts.spec).map((s) => s.name)];
 }
 
 /** Key of the TraceStore that controls `obj`, if any. */
@@ -116,7 +131,7 @@ export class TraceStoreController {
       const k = ownerKey(o);
       if (k) enqueue(k);
     };
-    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings] as Cache<KubeObject>[]) {
+    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings, this.inf.networkPolicies] as Cache<KubeObject>[]) {
       i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
     }
     // the report Lease changes with every runtime report (annotations): only its existence matters here
@@ -176,8 +191,16 @@ export class TraceStoreController {
         requeueAfterMs = st.requeueAfterMs;
       }
     }
-    // pods restart when a referenced Secret changes (env from a Secret is read at start)
-    const secretsVersion = referencedSecrets(ts)
+    // spec.runtime.security: a Secret that may not be used leaves the runtime as it is (never served without the
+    // TLS or auth the spec asks for); Ready says which Secret and what to do
+    const security = await this.securityProblem(ts);
+    if (security) {
+      const deployment = this.inf.deployments.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
+      await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...(deployment ? { deployment } : {}), ...(external ? { external } : {}) });
+      return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
+    }
+    // pods restart when a backend Secret changes (env from a Secret is read at start)
+    const secretsVersion = backendSecrets(ts)
       .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
       .join(',');
     const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined, use);
@@ -191,11 +214,44 @@ export class TraceStoreController {
     await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
     const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
     await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
+    await this.applyNetworkPolicy(ts, desired.networkPolicy);
 
     const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
     if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
     await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}) });
     return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+
+  /** The first Secret of spec.runtime.security that may not be used or lacks a key the runtime reads. */
+  private async securityProblem(ts: TraceStore): Promise<{ condition: ConditionInput; recheck: boolean } | undefined> {
+    for (const s of securitySecrets(ts.spec)) {
+      const lookup = await this.lookupSecret(ts, s.name);
+      const refused = secretProblem(ts, s.field, s.name, lookup);
+      if (refused) return { condition: { ...refused, type: 'Ready' }, recheck: lookup.found !== 'optedIn' };
+      const data = this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.data ?? {};
+      const missing = s.keys.filter((k) => data[k] === undefined);
+      if (missing.length) {
+        const why = s.kind === 'tls' && missing.includes('ca.crt') ? ' (ca.crt is the client CA that requireClientCert needs)' : '';
+        return { condition: { type: 'Ready', status: 'False', reason: 'SecretKeyMissing', message: `${s.field}: Secret "${s.name}" has no key ${missing.join(', ')}${why}` }, recheck: false };
+      }
+    }
+    return undefined;
+  }
+
+  /** Applies the runtime NetworkPolicy, or deletes ours when spec.runtime.networkPolicy is not enabled (any more). */
+  private async applyNetworkPolicy(ts: TraceStore, desired: NetworkPolicy | undefined): Promise<void> {
+    if (desired) {
+      await this.applyIfChanged(this.inf.networkPolicies, desired as KubeObject, NETWORKPOLICIES);
+      return;
+    }
+    const cached = this.inf.networkPolicies.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
+    if (!cached || !cached.metadata.ownerReferences?.some((r) => r.uid === ts.metadata.uid)) return;
+    try {
+      await this.client.request('DELETE', resourcePath(NETWORKPOLICIES, cached.metadata.namespace, cached.metadata.name));
+      this.log.info({ networkPolicy: keyOf(cached) }, 'deleted the runtime NetworkPolicy: spec.runtime.networkPolicy is not enabled');
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   }
 
   /** A referenced Secret: from the cache of opted-in Secrets, else its metadata only (never its data). */

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { staticSamplingPolicy } from '../api/samplingpolicy.js';
-import { backend } from '../api/tracestore.js';
+import { backend, type ListenerGroupName } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
 import { MEMORY_DEFAULTS as MD } from '../storage/memory/limits.js';
 import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer, type Node } from '../api/schema.js';
@@ -61,6 +61,33 @@ const runtimeBackend: Node<BackendSection> = {
   },
 };
 
+const filePath = (description: string) => str({ description, minLength: 1, maxLength: 4096 });
+
+/** TLS and bearer-token auth of one listener group; files are re-read when they change (Secret volumes rotate in place). */
+const listenerGroupSecurity = obj(
+  {
+    tls: obj(
+      {
+        certFile: filePath('PEM certificate chain the listeners present'),
+        keyFile: filePath('PEM private key of certFile'),
+        clientCaFile: filePath('PEM CA bundle: when set, clients must present a certificate signed by it (mTLS)'),
+      },
+      ['certFile', 'keyFile'],
+      { description: 'serve TLS (HTTPS, gRPC over TLS) instead of plaintext' },
+    ),
+    auth: obj(
+      {
+        bearerTokenFile: filePath('file of accepted bearer tokens, one per line (several during a rotation); blank lines are ignored'),
+      },
+      ['bearerTokenFile'],
+      { description: 'require "Authorization: Bearer <token>" (HTTP) or "authorization" metadata (gRPC); grpc.health.v1 stays open' },
+    ),
+  },
+  [],
+);
+
+export type ListenerGroup = ListenerGroupName;
+
 export const runtimeConfigSchema = obj(
   {
     apiVersion: enumOf(['storage.jaegertracing.io/v1alpha1'] as const),
@@ -73,6 +100,17 @@ export const runtimeConfigSchema = obj(
       Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, listen(`0.0.0.0:${p}`)])) as Record<keyof typeof DEFAULT_PORTS, ReturnType<typeof listen>>,
       [],
       { default: {} },
+    ),
+    security: obj(
+      {
+        ingest: listenerGroupSecurity,
+        query: listenerGroupSecurity,
+        remoteStorage: listenerGroupSecurity,
+        sampling: listenerGroupSecurity,
+        reloadIntervalMs: int({ description: 'how often certificate, key and token files are checked for changes', minimum: 100, maximum: 3_600_000 }),
+      },
+      [],
+      { description: 'per listener group (ingest: OTLP; query: Jaeger query HTTP and gRPC; remoteStorage: jaeger.storage.v2; sampling: remote sampling); the admin port (metrics, probes) stays plaintext and open. Unset: plaintext, no authentication' },
     ),
     backendMaintenanceMs: int({ description: 'how often the runtime runs backend housekeeping (rollover and retention where no server policy does it)', minimum: 1000, maximum: 86_400_000, default: 300_000 }),
     log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),

@@ -140,7 +140,7 @@ export async function startGrpcServer(
   setup: (s: grpc.Server) => void,
   log: Logger,
   name: string,
-  o: { idleTimeoutMs?: number; maxConcurrentStreams?: number } = {},
+  o: { idleTimeoutMs?: number; maxConcurrentStreams?: number; credentials?: grpc.ServerCredentials } = {},
 ): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxRequestBytes,
@@ -150,7 +150,7 @@ export async function startGrpcServer(
   });
   setup(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, o.credentials ?? grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   log.info({ port: bound }, `${name} listening`);
   return { server, port: bound };

@@ -1,7 +1,7 @@
 // The storage runtime: OTLP in (gRPC and HTTP), Jaeger queries out (api_v3 and the classic API over HTTP, api_v3
 // over gRPC, and the jaeger.storage.v2 remote-storage API for a stock Jaeger), remote sampling fed by
 // SamplingPolicies, on the backend named in its configuration; /metrics, /healthz and /readyz on the admin port.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -14,6 +14,7 @@ import { MemoryBackend, type MemoryStats } from '../storage/memory/store.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
 import { startGrpcServer } from './grpc-util.js';
 import { guarded, hardenServer, requestUrl } from './http-guard.js';
+import { ListenerSecurity } from './listener-security.js';
 import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { handleApiV3, sendError } from './query/api-v3-http.js';
 import { handleClassic, sendClassicError } from './query/classic-http.js';
@@ -136,18 +137,20 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const receiver = { pipeline, received, budget, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: receiverLog };
   const idleTimeoutMs = ingestCfg.idleTimeoutMs ?? 120_000;
   const listen = cfg.listen!;
+  // TLS and bearer auth per listener group (none configured: plaintext and open, as before)
+  const security = new ListenerSecurity(cfg.security, log);
   const sampling = new SamplingRuntime(cfg, backend, registry, log);
   await sampling.start(log);
   pipeline.stage = sampling.stage;
   const strategies = (service: string) => sampling.strategy(service);
   const sh = splitHostPort(listen.samplingHttp!);
-  const samplingHttp = await startSamplingHttp(sh.host, sh.port, strategies, log);
+  const samplingHttp = await startSamplingHttp(sh.host, sh.port, strategies, log, security.http('sampling'));
   const sg = splitHostPort(listen.samplingGrpc!);
-  const samplingGrpc = await startGrpcServer(sg.host, sg.port, 1024 * 1024, (s) => addSamplingManager(s, strategies), log, 'remote sampling (gRPC)');
+  const samplingGrpc = await startGrpcServer(sg.host, sg.port, 1024 * 1024, (s) => addSamplingManager(s, strategies), log, 'remote sampling (gRPC)', { credentials: security.grpc('sampling') });
 
-  const otlpHttp = await startHttpReceiver(receiver, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes, requestTimeoutMs: ingestCfg.requestTimeoutMs ?? 30_000, idleTimeoutMs });
+  const otlpHttp = await startHttpReceiver(receiver, { ...splitHostPort(listen.otlpHttp!), maxBodyBytes: maxBytes, requestTimeoutMs: ingestCfg.requestTimeoutMs ?? 30_000, idleTimeoutMs, createServer: security.http('ingest') });
   const g = splitHostPort(listen.otlpGrpc!);
-  const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, receiver), log, 'OTLP/gRPC receiver', { idleTimeoutMs });
+  const otlpGrpc: { server: grpc.Server; port: number } = await startGrpcServer(g.host, g.port, maxBytes, (s) => addOtlpTraceService(s, receiver), log, 'OTLP/gRPC receiver', { idleTimeoutMs, credentials: security.grpc('ingest') });
 
   const reader = backend.traceReader();
   let stopping = false;
@@ -162,14 +165,15 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     },
     log,
     'remote storage (jaeger.storage.v2)',
-    { idleTimeoutMs },
+    { idleTimeoutMs, credentials: security.grpc('remoteStorage') },
   );
   const qgAddr = splitHostPort(listen.queryGrpc!);
   // requests are small; 1 MiB leaves room for long attribute filters
-  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)');
+  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)', { credentials: security.grpc('query') });
 
   const queryLog = log.child({ subsystem: 'query-http' });
-  const query = createServer(
+  const query = security.http('query')(
+    {},
     guarded('query', queryLog, (req, res) => {
       const url = requestUrl(req);
       if (!url) return sendError(res, 400, `request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a URL path: the query APIs are under /api/ and /api/v3/`);
@@ -253,6 +257,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
       ]);
       await step('close ops', 1_000, () => closeHttp(ops), () => ops.closeAllConnections());
       await step('close the backend', 5_000, () => backend.close());
+      security.close();
       log.info('runtime stopped');
     },
   };

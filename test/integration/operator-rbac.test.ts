@@ -11,6 +11,7 @@ import type { V1ConfigMap, V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy } from '../../src/api/samplingpolicy.js';
+import type { TraceStore } from '../../src/api/tracestore.js';
 import { type Operator, defaultOperatorOptions } from '../../src/controllers/manager.js';
 import { KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
@@ -94,6 +95,16 @@ async function exercise(client: KubeClient, ns: string): Promise<void> {
   await client.apply(`/api/v1/namespaces/${ns}/secrets/unlabelled`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unlabelled', namespace: ns }, stringData: { username: 'u', password: 'p' } }, 'jso-test');
   await applyStore(client, { ...memoryStore('locked', ns), spec: { backend: { opensearch: { endpoints: ['https://127.0.0.1:9'], credentialsSecretRef: { name: 'unlabelled' } } } } });
   await waitFor('SecretNotAllowed', async () => conditionOf(await getStore(client, ns, 'locked'), 'BackendReachable')?.reason === 'SecretNotAllowed');
+  // the runtime NetworkPolicy: created, changed (patch), deleted when turned off
+  const np = `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies/fenced-runtime`;
+  const fenced = (networkPolicy: NonNullable<NonNullable<TraceStore['spec']['runtime']>['networkPolicy']>) => applyStore(client, { ...memoryStore('fenced', ns), spec: { backend: { memory: { maxTraces: 10 } }, runtime: { networkPolicy } } });
+  const npFrom = () => client.get<{ spec: { ingress: { from?: unknown[] }[] } }>(np).then((p) => JSON.stringify(p.spec.ingress[0]?.from), (e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+  await fenced({ enabled: true, ingest: { from: [{ namespaceSelector: {} }] } });
+  await waitFor('NetworkPolicy created', async () => (await npFrom())?.includes('namespaceSelector'));
+  await fenced({ enabled: true, ingest: { from: [{ podSelector: { matchLabels: { app: 'x' } } }] } });
+  await waitFor('NetworkPolicy patched', async () => (await npFrom())?.includes('"app":"x"'));
+  await fenced({ enabled: false });
+  await waitFor('NetworkPolicy deleted', async () => (await npFrom()) === undefined);
   // a new configuration rolls out; the superseded ConfigMap is deleted
   await applyStore(client, memoryStore('rbac', ns, 2000));
   await waitFor('new configuration ready, old ConfigMap deleted', async () => {

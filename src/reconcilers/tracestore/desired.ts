@@ -1,10 +1,10 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1LabelSelector, V1Lease, V1ObjectMeta, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { runtimeReportLeaseName } from '../../api/contract.js';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
-import { type BackendType, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
+import { type BackendType, LISTENER_GROUPS, type ListenerGroupName, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
 import { withDefaults } from '../../api/crds.js';
 import { DEFAULT_PORTS, type RuntimeConfig } from '../../runtime/config.js';
 import { BACKENDS } from './backends.js';
@@ -46,6 +46,96 @@ export interface DesiredRuntime {
   roleBinding: V1RoleBinding;
   /** where the runtime pods report what they enforce (one annotation per pod) */
   reportLease: V1Lease;
+  /** spec.runtime.networkPolicy.enabled: the policy admitting each listener group from its peers */
+  networkPolicy?: NetworkPolicy;
+}
+
+/** A NetworkPolicy in its JSON form (the client-node model names the `from` field `_from`). */
+export interface NetworkPolicy {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: V1ObjectMeta;
+  spec: {
+    podSelector: V1LabelSelector;
+    policyTypes: string[];
+    ingress: { ports: { protocol: string; port: number }[]; from?: NetworkPolicyPeer[] }[];
+  };
+}
+export type NetworkPolicyPeer = NonNullable<NonNullable<NonNullable<TraceStore['spec']['runtime']>['networkPolicy']>['ingest']>['from'][number];
+
+/** Where the Secrets of spec.runtime.security are mounted: <SECURITY_MOUNT>/<group dir>/{tls,auth}/. */
+export const SECURITY_MOUNT = '/etc/jaeger-storage-security';
+const GROUP_DIR: Record<ListenerGroupName, string> = { ingest: 'ingest', query: 'query', remoteStorage: 'remote-storage', sampling: 'sampling' };
+export const TOKENS_FILE = 'tokens';
+
+/** The ports of each listener group (the admin port belongs to none: probes and metrics). */
+export const GROUP_PORTS: Record<ListenerGroupName, (keyof typeof DEFAULT_PORTS)[]> = {
+  ingest: ['otlpGrpc', 'otlpHttp'],
+  query: ['queryHttp', 'queryGrpc'],
+  remoteStorage: ['remoteStorage'],
+  sampling: ['samplingHttp', 'samplingGrpc'],
+};
+
+/** The Secrets referenced by spec.runtime.security, with the spec field of each. */
+export function securitySecrets(spec: TraceStore['spec'] | undefined): { group: ListenerGroupName; kind: 'tls' | 'auth'; field: string; name: string; keys: string[] }[] {
+  const sec = spec?.runtime?.security;
+  const out: ReturnType<typeof securitySecrets> = [];
+  for (const g of LISTENER_GROUPS) {
+    const c = sec?.[g];
+    if (c?.tls) out.push({ group: g, kind: 'tls', field: `spec.runtime.security.${g}.tls.secretRef`, name: c.tls.secretRef.name, keys: ['tls.crt', 'tls.key', ...(c.tls.requireClientCert ? ['ca.crt'] : [])] });
+    if (c?.auth) out.push({ group: g, kind: 'auth', field: `spec.runtime.security.${g}.auth.tokenSecretRef`, name: c.auth.tokenSecretRef.name, keys: [c.auth.tokenSecretRef.key ?? 'token'] });
+  }
+  return out;
+}
+
+function securityVolumes(spec: TraceStore['spec']): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const volumes: V1Volume[] = [];
+  const mounts: V1VolumeMount[] = [];
+  for (const s of securitySecrets(spec)) {
+    const name = `${s.kind}-${GROUP_DIR[s.group]}`;
+    // only the keys the runtime reads; a missing key keeps the pod from starting (kubelet event names it)
+    const items = s.kind === 'tls' ? s.keys.map((k) => ({ key: k, path: k })) : [{ key: s.keys[0]!, path: TOKENS_FILE }];
+    volumes.push({ name, secret: { secretName: s.name, items, defaultMode: 0o440 } });
+    mounts.push({ name, mountPath: `${SECURITY_MOUNT}/${GROUP_DIR[s.group]}/${s.kind}`, readOnly: true });
+  }
+  return { volumes, mounts };
+}
+
+/** The runtime's security section: file paths of the mounted Secrets. */
+function renderSecurity(spec: TraceStore['spec']): RuntimeConfig['security'] | undefined {
+  const sec = spec.runtime?.security;
+  if (!sec) return undefined;
+  const out: NonNullable<RuntimeConfig['security']> = {};
+  for (const g of LISTENER_GROUPS) {
+    const c = sec[g];
+    if (!c?.tls && !c?.auth) continue;
+    const dir = `${SECURITY_MOUNT}/${GROUP_DIR[g]}`;
+    out[g] = {
+      ...(c.tls ? { tls: { certFile: `${dir}/tls/tls.crt`, keyFile: `${dir}/tls/tls.key`, ...(c.tls.requireClientCert ? { clientCaFile: `${dir}/tls/ca.crt` } : {}) } } : {}),
+      ...(c.auth ? { auth: { bearerTokenFile: `${dir}/auth/${TOKENS_FILE}` } } : {}),
+    };
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The NetworkPolicy of spec.runtime.networkPolicy (undefined when not enabled). */
+export function renderNetworkPolicy(ts: TraceStore, meta: V1ObjectMeta): NetworkPolicy | undefined {
+  const np = withDefaults('TraceStore', ts.spec).runtime?.networkPolicy;
+  if (!np?.enabled) return undefined;
+  const port = (k: keyof typeof DEFAULT_PORTS) => ({ protocol: 'TCP', port: DEFAULT_PORTS[k] });
+  const rules: NetworkPolicy['spec']['ingress'] = LISTENER_GROUPS.map((g) => ({
+    ports: GROUP_PORTS[g].map(port),
+    // a group without peers: pods of this namespace only (an empty podSelector here selects this namespace's pods)
+    from: np[g]?.from ?? [{ podSelector: {} }],
+  }));
+  // probes and Prometheus reach the admin port from anywhere (kubelet traffic comes from the node)
+  rules.push({ ports: [port('admin')] });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta,
+    spec: { podSelector: { matchLabels: selectorLabels(ts) }, policyTypes: ['Ingress'], ingress: rules },
+  };
 }
 
 export const runtimeName = (ts: TraceStore): string => `${ts.metadata.name}-runtime`;
@@ -77,6 +167,8 @@ export function renderRuntimeConfig(ts: TraceStore): RuntimeConfig {
     sampling: { watchPolicies: true },
   };
   if (spec.retention) cfg.retention = spec.retention;
+  const security = renderSecurity(spec);
+  if (security) cfg.security = security;
   return cfg;
 }
 
@@ -144,6 +236,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
       ]
     : [];
   const caSecret = use.ca ? search?.tls?.caSecretRef?.name : undefined;
+  const sec = securityVolumes(spec);
 
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
   if (rt.resources?.requests) resources.requests = { ...rt.resources.requests };
@@ -181,10 +274,10 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
               ...(Object.keys(resources).length ? { resources } : {}),
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }, ...(caSecret ? [{ name: 'backend-ca', mountPath: CA_DIR, readOnly: true }] : [])],
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }, ...(caSecret ? [{ name: 'backend-ca', mountPath: CA_DIR, readOnly: true }] : []), ...sec.mounts],
             },
           ],
-          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }, ...(caSecret ? [{ name: 'backend-ca', secret: { secretName: caSecret } }] : [])],
+          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }, ...(caSecret ? [{ name: 'backend-ca', secret: { secretName: caSecret } }] : []), ...sec.volumes],
         },
       },
     },
@@ -234,20 +327,25 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
   };
 
-  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding, reportLease };
+  const networkPolicy = renderNetworkPolicy(ts, { name, namespace: ns, labels: commonLabels(ts, 'runtime'), ownerReferences: owner });
+  return { backend, config, configHash, configMap, deployment, service, serviceAccount, role, roleBinding, reportLease, ...(networkPolicy ? { networkPolicy } : {}) };
 }
 
 /** Where clients reach the runtime, as listed in status.endpoints. */
 export function endpointsFor(ts: TraceStore): Record<string, string> {
   const host = `${runtimeName(ts)}.${ts.metadata.namespace ?? 'default'}.svc`;
+  const sec = ts.spec?.runtime?.security;
+  // a group with TLS: https:// for HTTP, grpcs:// for gRPC (plaintext gRPC stays host:port, as before)
+  const http = (g: ListenerGroupName, port: number) => `${sec?.[g]?.tls ? 'https' : 'http'}://${host}:${port}`;
+  const grpc = (g: ListenerGroupName, port: number) => `${sec?.[g]?.tls ? 'grpcs://' : ''}${host}:${port}`;
   return {
-    otlpGrpc: `${host}:${DEFAULT_PORTS.otlpGrpc}`,
-    otlpHttp: `http://${host}:${DEFAULT_PORTS.otlpHttp}`,
-    query: `http://${host}:${DEFAULT_PORTS.queryHttp}`,
-    queryGrpc: `${host}:${DEFAULT_PORTS.queryGrpc}`,
-    remoteStorage: `${host}:${DEFAULT_PORTS.remoteStorage}`,
-    sampling: `http://${host}:${DEFAULT_PORTS.samplingHttp}`,
-    samplingGrpc: `${host}:${DEFAULT_PORTS.samplingGrpc}`,
+    otlpGrpc: grpc('ingest', DEFAULT_PORTS.otlpGrpc),
+    otlpHttp: http('ingest', DEFAULT_PORTS.otlpHttp),
+    query: http('query', DEFAULT_PORTS.queryHttp),
+    queryGrpc: grpc('query', DEFAULT_PORTS.queryGrpc),
+    remoteStorage: grpc('remoteStorage', DEFAULT_PORTS.remoteStorage),
+    sampling: http('sampling', DEFAULT_PORTS.samplingHttp),
+    samplingGrpc: grpc('sampling', DEFAULT_PORTS.samplingGrpc),
   };
 }
 

@@ -13,6 +13,8 @@ export interface Observed {
   deployment?: V1Deployment;
   /** for backends outside the pods: the operator's check of the backend and of its provisioning */
   external?: { reachable: ConditionInput; schema: ConditionInput; schemaVersion?: string };
+  /** a Secret of spec.runtime.security that may not be used (or lacks a key): the runtime is not changed */
+  security?: ConditionInput;
 }
 
 export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
@@ -68,7 +70,7 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
     const runtime = runtimeCondition(o.deployment, o.configHash);
     const backendOk: ConditionInput = o.external?.reachable ?? { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
     const schemaOk: ConditionInput = o.external?.schema ?? { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
-    const blocking = [backendOk, schemaOk, runtime].find((c) => c.status !== 'True');
+    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, runtime].find((c) => c.status !== 'True');
     const ready: ConditionInput = blocking
       ? { type: 'Ready', status: 'False', reason: blocking.reason, message: blocking.message }
       : { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' };

@@ -11,6 +11,7 @@ import type { Counter } from 'prom-client';
 import { encodeExportResponse, encodeRpcStatus } from '../../storage/api/otlp-proto.js';
 import { guarded, hardenServer, httpServerOptions } from '../http-guard.js';
 import type { IngestPipeline } from '../pipeline.js';
+import type { HttpServerFactory } from '../listener-security.js';
 import type { ByteBudget } from './budget.js';
 import { type IngestOptions, ingest } from './ingest.js';
 
@@ -23,6 +24,8 @@ export interface HttpReceiverOptions {
   requestTimeoutMs: number;
   /** an idle keep-alive connection is closed after this, ms */
   idleTimeoutMs: number;
+  /** creates the server (TLS and auth of the ingest group, see listener-security.ts); node:http when unset */
+  createServer?: HttpServerFactory;
 }
 
 export interface HttpReceiverDeps {
@@ -112,7 +115,7 @@ function reply(res: ServerResponse, code: number, json: boolean, body: { grpcCod
 export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOptions): Promise<Server & { port: number }> {
   const count = (outcome: string) => d.received.inc({ transport: 'http', outcome });
   const timeouts = { requestTimeoutMs: o.requestTimeoutMs, keepAliveTimeoutMs: o.idleTimeoutMs };
-  const server = createServer(
+  const server = (o.createServer ?? createServer)(
     httpServerOptions(timeouts),
     guarded('otlp-http', d.log, async (req, res) => {
       const path = (req.url ?? '/').split('?')[0];

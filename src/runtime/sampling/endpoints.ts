@@ -10,6 +10,7 @@ import { Writer } from '../../storage/api/proto-wire.js';
 import { decodeStringField1 } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
 import { guarded, hardenServer, requestUrl } from '../http-guard.js';
+import type { HttpServerFactory } from '../listener-security.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
 export const decodeStrategyParameters = (buf: Buffer): string => decodeStringField1(buf, 'SamplingStrategyParameters');
@@ -44,8 +45,8 @@ export const legacyStrategyJson = (s: SamplingStrategyResponse): string => JSON.
 
 export type StrategySource = (service: string) => SamplingStrategyResponse;
 
-export async function startSamplingHttp(host: string, port: number, source: StrategySource, log: Logger): Promise<Server & { port: number }> {
-  const server = createServer(guarded('sampling', log, (req, res) => {
+export async function startSamplingHttp(host: string, port: number, source: StrategySource, log: Logger, create: HttpServerFactory = createServer): Promise<Server & { port: number }> {
+  const server = create({}, guarded('sampling', log, (req, res) => {
     const send = (code: number, body: string, type = 'application/json') => {
       res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
