@@ -40,6 +40,18 @@ describe('OTLP/JSON', () => {
   ])('names the field of a bad value (%j)', (over, field) => {
     expect(failure(span(over)).field).toBe(field);
   });
+  // found by test/integration/ingest-fuzz: both were accepted and stored, and the embedded store's strict read
+  // of the span then failed, making the whole trace unreadable
+  it.each([
+    [{ startTimeUnixNano: 1e20 }, 'resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano'],
+    [{ attributes: [{ key: 'n', value: { intValue: -1e20 } }] }, 'resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue'],
+    [{ events: [{ timeUnixNano: 2 ** 64 }] }, 'resourceSpans[0].scopeSpans[0].spans[0].events[0].timeUnixNano'],
+    [{ kind: '__proto__' }, 'resourceSpans[0].scopeSpans[0].spans[0].kind'],
+    [{ kind: 'toString' }, 'resourceSpans[0].scopeSpans[0].spans[0].kind'],
+    [{ status: { code: 'constructor' } }, 'resourceSpans[0].scopeSpans[0].spans[0].status.code'],
+  ])('rejects a 64-bit number out of range and an inherited property name as an enum (%j)', (over, field) => {
+    expect(failure(span(over)).field).toBe(field);
+  });
   it('rejects a non-object body', () => {
     expect(failure([1, 2]).field).toBe('request');
     expect(failure({ resourceSpans: 'x' }).field).toBe('resourceSpans');

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/storage/api/errors.js';
 import { decodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { decodeSpan, encodeSpan } from '../../src/storage/api/otlp-json.js';
 import { decodeTracesProto, encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { Writer } from '../../src/storage/api/proto-wire.js';
 import { ROOT } from '../helpers.js';
 
 const fixture = (f: string) => decodeTracesJson(JSON.parse(readFileSync(join(ROOT, 'src/storage/testing/fixtures', f), 'utf8')));
@@ -35,6 +37,36 @@ describe('OTLP protobuf', () => {
     expect(decoded.spans).toBe(3);
     expect(decoded.problems[0]).toContain('resourceSpans[0].scopeSpans[0].spans[1]: trace_id');
     expect(decoded.traces[0]!.scopeSpans[0]!.spans).toHaveLength(2);
+  });
+});
+
+describe('OTLP protobuf values a strict reader must accept back', () => {
+  // found by test/integration/ingest-fuzz: a dropped count past 2^32 (a varint up to 2^70) or an all-zero parent
+  // span ID was stored as is, and the embedded store's strict read of the span (decodeSpan) then failed for the
+  // whole trace, so a span answered 200 made its trace unreadable
+  const oneSpan = (fields: (w: Writer) => void): Buffer => {
+    const span = new Writer().bytes(1, Buffer.alloc(16, 0xab)).bytes(2, Buffer.alloc(8, 0xcd)).fixed64(7, 1n).fixed64(8, 2n);
+    fields(span);
+    return new Writer().message(1, (rs) => rs.message(2, (ss) => ss.bytes(2, span.finish()))).finish();
+  };
+  it('reads dropped counts as uint32 (the low 32 bits, as protobuf parsers do) and an all-zero parent as none', () => {
+    const body = oneSpan((w) => {
+      w.bytes(4, Buffer.alloc(8, 0)); // parent_span_id: all zero
+      w.tag(10, 0).varint(2n ** 32n + 7n); // dropped_attributes_count
+      w.tag(12, 0).varint(2n ** 64n - 1n); // dropped_events_count: a negative int written as a 10-byte varint
+      w.message(11, (e) => e.fixed64(1, 1n).tag(4, 0).varint(2n ** 53n + 3n)); // event dropped_attributes_count
+      w.message(13, (l) => l.bytes(1, Buffer.alloc(16, 1)).bytes(2, Buffer.alloc(8, 1)).tag(5, 0).varint(2n ** 40n)); // link
+      w.message(13, (l) => l.bytes(1, Buffer.alloc(16, 0))); // an unusable link: counted as dropped
+      w.tag(14, 0).varint(0xffffffffn); // dropped_links_count: with the dropped link, past 2^32
+    });
+    const decoded = decodeTracesProto(body);
+    expect(decoded.rejected).toBe(0);
+    const s = decoded.traces[0]!.scopeSpans[0]!.spans[0]!;
+    expect(s).toMatchObject({ parentSpanId: '', droppedAttributesCount: 7, droppedEventsCount: 0xffffffff, droppedLinksCount: 0xffffffff });
+    expect(s.events[0]!.droppedAttributesCount).toBe(3);
+    expect(s.links[0]!.droppedAttributesCount).toBe(0);
+    // what is stored reads back through the strict decoder
+    expect(decodeSpan(JSON.parse(JSON.stringify(encodeSpan(s))), 'span')).toEqual(s);
   });
 });
 

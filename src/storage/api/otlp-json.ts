@@ -35,18 +35,18 @@ function uint(v: unknown, path: string): number {
 
 function int64(v: unknown, path: string): bigint {
   if (v === undefined || v === null) return 0n;
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-  if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) {
-    const b = BigInt(v);
-    if (b >= -(2n ** 63n) && b < 2n ** 64n) return b;
-  }
+  // the same range for numbers as for strings: a number such as 1e20 must not slip past the bound and be stored
+  // as a value no reader accepts back
+  const b = typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : typeof v === 'string' && /^-?\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+  if (b !== undefined && b >= -(2n ** 63n) && b < 2n ** 64n) return b;
   throw new InvalidArgumentError(path, 'must be a 64-bit integer (a JSON number or a decimal string)');
 }
 
 function enumValue<T extends number>(v: unknown, path: string, names: Record<string, T>, max: number): T {
   if (v === undefined || v === null) return 0 as T;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v as T;
-  if (typeof v === 'string' && names[v] !== undefined) return names[v];
+  // own names only: "toString" or "__proto__" would otherwise yield an inherited function or object as the value
+  if (typeof v === 'string' && Object.hasOwn(names, v)) return names[v]!;
   throw new InvalidArgumentError(path, `must be an integer 0..${max} or one of ${Object.keys(names).join(', ')}`);
 }
 

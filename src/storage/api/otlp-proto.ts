@@ -10,6 +10,7 @@ const T1_LEN = 0x0a;
 const T2_LEN = 0x12;
 const T3_LEN = 0x1a;
 const T4_LEN = 0x22;
+const MAX_UINT32 = 0xffffffff;
 
 // Set when a value nested deeper than MAX_VALUE_DEPTH was skipped; the span (or resource, or scope) holding it is
 // rejected. Decoding is synchronous, so one flag serves: it is cleared before each span, resource and scope.
@@ -112,7 +113,7 @@ function event(r: Reader, end: number): SpanEvent {
     if (tag === 0x09) ev.timeUnixNano = r.fixed64();
     else if (tag === T2_LEN) ev.name = r.string(end);
     else if (tag === T3_LEN) pushKeyValue(r, end, ev.attributes);
-    else if (tag === 0x20) ev.droppedAttributesCount = r.varint();
+    else if (tag === 0x20) ev.droppedAttributesCount = r.uint32();
     else r.skip(tag, end);
   }
   return ev;
@@ -126,7 +127,7 @@ function link(r: Reader, end: number): SpanLink | undefined {
     else if (tag === T2_LEN) l.spanId = r.id(end, 8);
     else if (tag === T3_LEN) l.traceState = r.string(end);
     else if (tag === T4_LEN) pushKeyValue(r, end, l.attributes);
-    else if (tag === 0x28) l.droppedAttributesCount = r.varint();
+    else if (tag === 0x28) l.droppedAttributesCount = r.uint32();
     else if (tag === 0x35) l.flags = r.fixed32();
     else r.skip(tag, end);
   }
@@ -154,7 +155,8 @@ function span(r: Reader, end: number): Span | string {
         break;
       case T4_LEN: {
         const e = r.len(end);
-        if (e - r.pos === 8) s.parentSpanId = r.buf.toString('hex', r.pos, e);
+        // an all-zero parent is no parent (OTLP's invalid span ID), as for the other IDs
+        if (e - r.pos === 8) s.parentSpanId = r.buf.subarray(r.pos, e).some((b) => b !== 0) ? r.buf.toString('hex', r.pos, e) : '';
         else if (e !== r.pos) problem = 'parent_span_id must be empty or 8 bytes';
         r.pos = e;
         break;
@@ -178,7 +180,7 @@ function span(r: Reader, end: number): Span | string {
         pushKeyValue(r, end, s.attributes);
         break;
       case 0x50:
-        s.droppedAttributesCount = r.varint();
+        s.droppedAttributesCount = r.uint32();
         break;
       case 0x5a: {
         // events
@@ -188,7 +190,7 @@ function span(r: Reader, end: number): Span | string {
         break;
       }
       case 0x60:
-        s.droppedEventsCount = r.varint();
+        s.droppedEventsCount = r.uint32();
         break;
       case 0x6a: {
         // links
@@ -196,11 +198,11 @@ function span(r: Reader, end: number): Span | string {
         const l = link(r, e);
         r.done(e);
         if (l) s.links.push(l);
-        else s.droppedLinksCount++;
+        else s.droppedLinksCount = Math.min(MAX_UINT32, s.droppedLinksCount + 1);
         break;
       }
       case 0x70:
-        s.droppedLinksCount += r.varint();
+        s.droppedLinksCount = Math.min(MAX_UINT32, s.droppedLinksCount + r.uint32());
         break;
       case 0x7a: {
         // status { string message = 2; StatusCode code = 3 }
@@ -242,7 +244,7 @@ function resource(r: Reader, end: number, res: Resource): void {
   while (r.pos < end) {
     const tag = r.varint();
     if (tag === T1_LEN) pushKeyValue(r, end, res.attributes);
-    else if (tag === 0x10) res.droppedAttributesCount = r.varint();
+    else if (tag === 0x10) res.droppedAttributesCount = r.uint32();
     else r.skip(tag, end);
   }
 }
@@ -253,7 +255,7 @@ function scope(r: Reader, end: number, sc: Scope): void {
     if (tag === T1_LEN) sc.name = r.string(end);
     else if (tag === T2_LEN) sc.version = r.string(end);
     else if (tag === T3_LEN) pushKeyValue(r, end, sc.attributes);
-    else if (tag === 0x20) sc.droppedAttributesCount = r.varint();
+    else if (tag === 0x20) sc.droppedAttributesCount = r.uint32();
     else r.skip(tag, end);
   }
 }

@@ -81,6 +81,21 @@ export class Reader {
     return this.fail('varint too long');
   }
 
+  /**
+   * A uint32 field (dropped counts): the low 32 bits of the varint, as every protobuf parser reads a wider value into
+   * a uint32. Without this a count past 2^32 would be stored and later fail every strict reader of the span.
+   */
+  uint32(): number {
+    const start = this.pos;
+    const n = this.varint();
+    if (n <= 0xffffffff) return n;
+    // the low 32 bits are in the first five bytes (35 bits): exact as a double
+    let low = 0;
+    let mul = 1;
+    for (let i = start; i < start + 5; i++, mul *= 128) low += (this.buf[i]! & 0x7f) * mul;
+    return low % 0x100000000;
+  }
+
   /** a varint as a signed 64-bit integer */
   int64(): bigint {
     const start = this.pos;
