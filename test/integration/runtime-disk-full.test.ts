@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type Span, newSpan, serviceBatch, serviceOf } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { loopbackRuntimeConfig, sumMetric } from '../helpers.js';
 
@@ -30,6 +30,7 @@ afterAll(async () => {
 });
 
 let n = 0;
+const sent: string[] = [];
 function body(): { bytes: Buffer; traceId: string } {
   n++;
   const traceId = `d15c${n.toString(16).padStart(28, '0')}`;
@@ -37,7 +38,9 @@ function body(): { bytes: Buffer; traceId: string } {
   const spans: Span[] = Array.from({ length: 50 }, (_, j) =>
     newSpan({ traceId, spanId: (j + 1).toString(16).padStart(16, '0'), name: `op-${j % 3}`, startTimeUnixNano: now, endTimeUnixNano: now + 10n, attributes: [{ key: 'payload', value: 'z'.repeat(300) }] }),
   );
-  return { bytes: encodeTracesProto([serviceBatch('disk-filler', spans)]), traceId };
+  sent.push(traceId);
+  // a new resource in every request: a commit that failed must not leave it cached as stored
+  return { bytes: encodeTracesProto([serviceBatch(`disk-filler-${n}`, spans)]), traceId };
 }
 
 it('refuses new spans when the disk is full, keeps what it acknowledged, and resumes when space is freed', async () => {
@@ -92,4 +95,18 @@ it('refuses new spans when the disk is full, keeps what it acknowledged, and res
   }
   expect(resumed).toBe(true);
   expect(sumMetric(await rt.registry.metrics(), 'jso_runtime_backend_full')).toBe(0);
+  // whatever was stored, including batches retried across the full disk, reads back with its own resource
+  await rt.pipeline.idle();
+  let checked = 0;
+  for (const id of sent) {
+    for await (const b of reader.getTraces([{ traceId: id }])) {
+      for (const c of b) {
+        for (const rs of c.resourceSpans) {
+          expect(serviceOf(rs.resource)).toBe(`disk-filler-${Number.parseInt(id.slice(4), 16)}`);
+          checked++;
+        }
+      }
+    }
+  }
+  expect(checked).toBeGreaterThan(acked.length);
 }, 120_000);

@@ -43,7 +43,8 @@ interface StoredRecord {
 }
 
 const fit = (v: string): string => (v.length > LONG_VALUE ? `#sha256:${createHash('sha256').update(v).digest('hex')}` : v);
-const term = (kind: 'a' | 'r' | 's', key: string, value: string): string => `${kind}\u0000${key}\u0000${fit(value)}`;
+// keys are bounded the same way, so no term comes near Lucene's 32,766-byte limit and no span is refused for a long name
+const term = (kind: 'a' | 'r' | 's', key: string, value: string): string => `${kind}\u0000${fit(key)}\u0000${fit(value)}`;
 
 /** RFC 3339 with nanoseconds, as date_nanos accepts. */
 export function rfc3339Nanos(ns: bigint): string {

@@ -1,6 +1,7 @@
 // Binary key layout of the embedded store. Strings are length-prefixed (uint16 BE), numbers fixed-width
 // big-endian, so byte order is the order we scan in:
-//   spans    T(16) start(8) spanId(8) seq(8)                         -> span record       (sorted by trace)
+//   spans    T(16) start(8) spanId(8) hash(8)                        -> span record       (sorted by trace; the hash of
+//            the record makes a span written twice one record; stores written before used a sequence number)
 //   index    'S' svc start(8) T(16) spanId(8)                       -> ''  service
 //            'O' svc op start T spanId                              -> ''  service + operation
 //            'A' svc key value start T spanId                       -> ''  service + attribute (as string)

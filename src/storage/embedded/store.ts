@@ -65,6 +65,7 @@ interface StoredScope {
 }
 
 const sha1 = (s: string): Buffer => createHash('sha1').update(s).digest().subarray(0, 8);
+const contentHash = (b: Buffer): Buffer => createHash('sha1').update(b).digest().subarray(0, 8);
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
 const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
@@ -267,7 +268,6 @@ export class EmbeddedStore {
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
     const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
-    let seq = this.seq;
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const rid = this.resourceId(rs.resource, rs.schemaUrl, w);
@@ -275,9 +275,9 @@ export class EmbeddedStore {
         const cid = this.scopeId(ss.scope, ss.schemaUrl, w);
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
-          seq++;
           const record = Buffer.from(JSON.stringify({ r: rid, c: cid, s: service, span: encodeSpan(span) }));
-          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), u64(seq)), record]);
+          // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
+          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), contentHash(record)), record]);
           for (const k of this.indexKeys(view)) w.puts.push([this.index, k, EMPTY]);
           const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
           const opId = op.toString('base64');
@@ -289,11 +289,8 @@ export class EmbeddedStore {
       }
     }
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
-    this.seq = seq; // sequence numbers are reserved now, so concurrent writes never share one
-    const seqKey = u64(seq);
     await this.commit(() => {
       for (const [db, k, v] of w.puts) db.putSync(k, v);
-      this.meta.putSync(tag('q'), seqKey);
     });
     for (const [id, r] of w.resources) this.resources.set(id, r);
     for (const [id, c] of w.scopes) this.scopes.set(id, c);
