@@ -33,6 +33,7 @@
 // backend (default 3,000), INGEST_FUZZ_MS the time cap per receiver test (default 12 s: generation stops cleanly
 // at the cap), INGEST_FUZZ_CASE=<n> runs only case n (each case has its own PRNG derived from seed, receiver and
 // case number, so a failure printed as "http-json#123" replays alone with the same seed).
+import { Rng } from '../env/rng.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -55,31 +56,6 @@ const CONCURRENCY = 6;
 const LIMIT = 1024 * 1024; // ingest.maxRequestBytes of the runtime under test
 const ALIVE_EVERY = 250;
 
-/** mulberry32: a small seeded PRNG (no Math.random anywhere in this file) */
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-}
 
 const RECEIVERS = ['http-proto', 'http-json', 'http-gzip', 'grpc', 'remote-storage'] as const;
 type Receiver = (typeof RECEIVERS)[number];

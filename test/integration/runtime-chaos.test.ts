@@ -9,6 +9,7 @@ import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { EmbeddedStore } from '../../src/storage/embedded/store.js';
 import { ROOT } from '../helpers.js';
+import { Rng } from '../env/rng.js';
 
 const SPANS = 20;
 const traceId = (i: number) => `cafe${i.toString(16).padStart(28, '0')}`;
@@ -31,17 +32,6 @@ function request(i: number, now: bigint): ResourceSpans[] {
   return [serviceBatch('chaos', spans)];
 }
 
-/** A seeded generator, so a failing run can be repeated. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Runtime {
   proc: ChildProcess;
@@ -76,7 +66,7 @@ async function startRuntimeProcess(config: string): Promise<Runtime> {
 it('loses no acknowledged span over five kill -9 cycles under sustained ingest (embedded)', async () => {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
   process.stderr.write(`chaos seed ${seed} (CHAOS_SEED=${seed} repeats it)\n`);
-  const rnd = prng(seed);
+  const rng = new Rng(seed);
   const dir = mkdtempSync(join(tmpdir(), 'jso-chaos-'));
   const config = join(dir, 'runtime.yaml');
   writeFileSync(
@@ -97,7 +87,7 @@ it('loses no acknowledged span over five kill -9 cycles under sustained ingest (
   try {
     for (let cycle = 0; cycle < 5; cycle++) {
       const rt = await startRuntimeProcess(config);
-      const killAt = Date.now() + 1_500 + rnd() * 2_000;
+      const killAt = Date.now() + 1_500 + rng.next() * 2_000;
       let dead = false;
       const senders = Array.from({ length: 8 }, async () => {
         while (!dead && Date.now() < killAt + 5_000) {

@@ -125,7 +125,10 @@ export class EmbeddedStore {
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
     mkdirSync(config.path, { recursive: true });
-    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false });
+    // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
+    // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
+    // acknowledgement never waits on a second, separately failing flush promise.
+    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false });
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
