@@ -112,6 +112,15 @@ export const runtimeConfigSchema = obj(
       [],
       { description: 'per listener group (ingest: OTLP; query: Jaeger query HTTP and gRPC; remoteStorage: jaeger.storage.v2; sampling: remote sampling); the admin port (metrics, probes) stays plaintext and open. Unset: plaintext, no authentication' },
     ),
+    tenancy: obj(
+      {
+        enabled: bool({ description: 'read the tenant of every ingest and query request from `header` and keep tenants apart in storage; the backend must support tenancy (memory)', default: false }),
+        header: str({ description: 'HTTP header (gRPC metadata key, lowercased) carrying the tenant', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", patternHint: 'an HTTP header name, e.g. x-tenant', minLength: 1, maxLength: 256, default: 'x-tenant' }),
+        tenants: arr(str({ minLength: 1, maxLength: 256 }), { maxItems: 10_000, default: [], description: 'accepted tenants; any other is refused (401 / UNAUTHENTICATED). Empty: any tenant is accepted, as in Jaeger' }),
+      },
+      [],
+      { default: {}, description: 'multi-tenancy as in Jaeger (x-tenant); sampling endpoints are not tenanted' },
+    ),
     backendMaintenanceMs: int({ description: 'how often the runtime runs backend housekeeping (rollover and retention where no server policy does it)', minimum: 1000, maximum: 86_400_000, default: 300_000 }),
     log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),
     ingest: obj(
