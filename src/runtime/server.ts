@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { backendTypeOf } from '../api/tracestore.js';
+import { TENANCY_BACKENDS, backendTypeOf } from '../api/tracestore.js';
 import { serveOps } from '../kube/probes.js';
 import { type BackendFactory, InvalidArgumentError, type StorageContext, StorageError } from '../storage/api/index.js';
 import { createBackend, supportsTenancy } from '../storage/registry.js';
@@ -74,7 +74,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   if (!type) throw new InvalidArgumentError('config.backend', 'exactly one backend must be set');
   const tenancy = new Tenancy(cfg.tenancy);
   if (tenancy.enabled && !supportsTenancy(type)) {
-    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (memory)` }]);
+    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${TENANCY_BACKENDS.join(', ')})` }]);
   }
   new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
   const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });

@@ -50,6 +50,3 @@ export class Tenancy {
     return this.enabled ? this.resolve(md.get(this.header)) : NO_TENANT;
   }
 }
-
-/** Tenancy off: every request in the default tenant. */
-export const NO_TENANCY = new Tenancy();

@@ -7,12 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { ConfigError } from '../../src/runtime/config.js';
+import { ConfigError, parseRuntimeConfig } from '../../src/runtime/config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { Writer } from '../../src/storage/api/proto-wire.js';
-import { loopbackRuntimeConfig } from '../helpers.js';
+import { validateSpec } from '../../src/api/crds.js';
+import { renderRuntimeConfig } from '../../src/reconcilers/tracestore/desired.js';
+import { memoryStore, loopbackRuntimeConfig } from '../helpers.js';
 
 const raw = (b: Buffer): Buffer => b;
 const log = pino({ level: 'silent' });
@@ -193,4 +195,15 @@ test('a backend without tenancy refuses to start with tenancy enabled, naming th
 
 test('the tenancy section is validated: a header that is not a header name', () => {
   expect(() => loopbackRuntimeConfig({ backend: { memory: {} }, tenancy: { enabled: true, header: 'x tenant' } })).toThrow(/config\.tenancy\.header/);
+});
+
+test('the operator renders spec.tenancy into the runtime config, and nothing when it is unset', () => {
+  const plain = memoryStore('t', 'ns');
+  expect(renderRuntimeConfig(plain)).not.toHaveProperty('tenancy');
+  const ts = { ...plain, spec: { ...plain.spec, tenancy: { enabled: true, tenants: ['a', 'b'] } } };
+  const cfg = parseRuntimeConfig(renderRuntimeConfig(ts));
+  expect(cfg.tenancy).toEqual({ enabled: true, header: 'x-tenant', tenants: ['a', 'b'] });
+  expect(validateSpec('TraceStore', ts.spec)).toEqual([]);
+  expect(validateSpec('TraceStore', { backend: { embedded: {} }, tenancy: { enabled: false } })).toEqual([]);
+  expect(validateSpec('TraceStore', { backend: { embedded: {} }, tenancy: { enabled: true } })).toEqual([{ field: 'spec.tenancy.enabled', message: expect.stringContaining('spec.backend.memory') as unknown }]);
 });
