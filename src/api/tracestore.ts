@@ -170,6 +170,23 @@ const grpc = obj(
 export const BACKEND_TYPES = ['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'clickhouse', 'grpc'] as const;
 export type BackendType = (typeof BACKEND_TYPES)[number];
 
+/**
+ * Backends that keep tenants apart (StorageContext.tenant; the storage contract suite's `tenancy` capability). The
+ * one list: the runtime refuses tenancy on any other backend, the TraceStore CRD rejects it.
+ */
+export const TENANCY_BACKENDS: readonly BackendType[] = ['memory'];
+
+/** Multi-tenancy as Jaeger v2 configures it; the same section in a TraceStore spec and in the runtime config. */
+export const tenancy = obj(
+  {
+    enabled: bool({ description: `read the tenant of every ingest and query request from \`header\` and keep tenants apart in storage; needs a backend that supports it (${TENANCY_BACKENDS.join(', ')})`, default: false }),
+    header: str({ description: 'HTTP header (gRPC: metadata key, lowercased) carrying the tenant', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", patternHint: 'an HTTP header name, e.g. x-tenant', minLength: 1, maxLength: 256, default: 'x-tenant' }),
+    tenants: arr(str({ minLength: 1, maxLength: 256 }), { maxItems: 10_000, description: 'accepted tenants; any other is refused (401 / UNAUTHENTICATED). Empty: any tenant, as in Jaeger' }),
+  },
+  [],
+  { description: 'multi-tenancy as in Jaeger (x-tenant): a request without a valid tenant is refused, each tenant sees only its own traces; sampling endpoints are not tenanted' },
+);
+
 const backendProps = {
   memory,
   embedded,
@@ -329,9 +346,17 @@ const singleReplicaBackends: CelRule<{ backend?: BackendShape; runtime?: { repli
   check: (s) => !(s.backend?.memory !== undefined || s.backend?.embedded !== undefined) || (s.runtime?.replicas ?? 1) <= 1,
 };
 
+const tenancyNeedsSupport: CelRule<{ backend?: BackendShape; tenancy?: { enabled?: boolean } }> = {
+  rule: `!has(self.tenancy) || !has(self.tenancy.enabled) || !self.tenancy.enabled || ${TENANCY_BACKENDS.map((t) => `has(self.backend.${t})`).join(' || ')}`,
+  message: `spec.tenancy.enabled needs a backend that keeps tenants apart: ${TENANCY_BACKENDS.map((t) => `spec.backend.${t}`).join(', ')}`,
+  fieldPath: '.tenancy.enabled',
+  check: (s) => s.tenancy?.enabled !== true || TENANCY_BACKENDS.some((t) => s.backend?.[t] !== undefined && s.backend?.[t] !== null),
+};
+
 export const traceStoreSpec = obj(
   {
     backend,
+    tenancy,
     retention: boundedDuration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup', '1m', '5218w', '100 years (5218w)'),
     runtime,
     deletionPolicy: enumOf(['Retain', 'Delete'] as const, {
@@ -340,7 +365,7 @@ export const traceStoreSpec = obj(
     }),
   },
   ['backend'],
-  { rules: [singleReplicaBackends] },
+  { rules: [singleReplicaBackends, tenancyNeedsSupport] },
 );
 
 const endpoint = (d: string) => str({ description: d });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { staticSamplingPolicy } from '../api/samplingpolicy.js';
-import { backend, type ListenerGroupName } from '../api/tracestore.js';
+import { backend, type ListenerGroupName, tenancy } from '../api/tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from '../api/common.js';
 import { MEMORY_DEFAULTS as MD } from '../storage/memory/limits.js';
 import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer, type Node } from '../api/schema.js';
@@ -112,6 +112,7 @@ export const runtimeConfigSchema = obj(
       [],
       { description: 'per listener group (ingest: OTLP; query: Jaeger query HTTP and gRPC; remoteStorage: jaeger.storage.v2; sampling: remote sampling); the admin port (metrics, probes) stays plaintext and open. Unset: plaintext, no authentication' },
     ),
+    tenancy,
     backendMaintenanceMs: int({ description: 'how often the runtime runs backend housekeeping (rollover and retention where no server policy does it)', minimum: 1000, maximum: 86_400_000, default: 300_000 }),
     log: obj({ level: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }) }, [], { default: {} }),
     ingest: obj(

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceChunk } from '../storage/api/index.js';
 import { encodeTracesProto } from '../storage/api/otlp-proto.js';
 import { decodeHealthRequest, encodeHealthResponse } from './grpc-codec.js';
+import { TenantError } from './tenancy.js';
 
 const raw = (b: Buffer): Buffer => b;
 
@@ -26,6 +27,7 @@ export const MAX_REPLY_BYTES = 3.5 * 1024 * 1024;
 export function toGrpcError(e: unknown, log: Logger): grpc.ServiceError {
   const err = new Error(e instanceof Error ? e.message : String(e)) as grpc.ServiceError;
   if (e instanceof InvalidArgumentError) err.code = grpc.status.INVALID_ARGUMENT;
+  else if (e instanceof TenantError) err.code = grpc.status.UNAUTHENTICATED;
   else if (e instanceof StorageError && e.code === 'Unavailable') err.code = grpc.status.UNAVAILABLE;
   else if (e instanceof StorageError && e.code === 'Unimplemented') err.code = grpc.status.UNIMPLEMENTED;
   else {
@@ -85,12 +87,15 @@ async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: Trac
   }
 }
 
-/** A server-streaming handler answering TracesData messages; `open` decodes the request (its errors are statuses). */
-export function traceStreamHandler(log: Logger, open: (req: Buffer) => TraceStream) {
+/**
+ * A server-streaming handler answering TracesData messages; `open` decodes the request and reads the tenant from
+ * its metadata (its errors are statuses).
+ */
+export function traceStreamHandler(log: Logger, open: (req: Buffer, md: grpc.Metadata) => TraceStream) {
   return (call: grpc.ServerWritableStream<Buffer, Buffer>): void => {
     let out: TraceStream;
     try {
-      out = open(call.request);
+      out = open(call.request, call.metadata);
     } catch (e) {
       call.emit('error', toGrpcError(e, log));
       return;
@@ -99,10 +104,10 @@ export function traceStreamHandler(log: Logger, open: (req: Buffer) => TraceStre
   };
 }
 
-/** A unary handler; errors thrown or rejected become statuses. */
-export function unary(log: Logger, fn: (req: Buffer) => Promise<Buffer>) {
+/** A unary handler given the request and its metadata (the tenant); errors thrown or rejected become statuses. */
+export function unary(log: Logger, fn: (req: Buffer, md: grpc.Metadata) => Promise<Buffer>) {
   return (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void => {
-    fn(call.request).then(
+    fn(call.request, call.metadata).then(
       (b) => cb(null, b),
       (e: unknown) => cb(toGrpcError(e, log)),
     );

@@ -5,7 +5,9 @@
 // - The queue is bounded in spans; when it is full, or the backend reported that it is out of space, new work is
 //   refused at once (HTTP 429 / gRPC RESOURCE_EXHAUSTED) instead of accepted and lost.
 // - Requests are merged into batches by group commit: a free writer takes everything pending (up to batchSpans),
-//   so a lone client waits for one write and a busy runtime writes large batches.
+//   so a lone client waits for one write and a busy runtime writes large batches. A batch holds one tenant's
+//   requests only and is written with that tenant's StorageContext: the oldest pending request picks the tenant,
+//   requests of other tenants keep their place for the next batch.
 // - A batch the backend refuses as invalid is split by request, then each bad request by halves down to the
 //   single span at fault: the bad span is rejected, every other span is written. One client's bad span never
 //   costs another client's data.
@@ -15,7 +17,7 @@
 //   IDs, and reported to their client as rejected.
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceWriter, spanCount } from '../storage/api/index.js';
+import { InvalidArgumentError, type ResourceSpans, type StorageContext, StorageError, type TraceWriter, spanCount } from '../storage/api/index.js';
 
 export interface PipelineOptions {
   /** spans accepted but not yet written, at most */
@@ -62,6 +64,8 @@ export type Submission =
 
 interface Request {
   traces: ResourceSpans[];
+  /** the tenant the spans are written as (undefined: the default tenant) */
+  tenant: string | undefined;
   spans: number;
   outcome: WriteOutcome;
   resolve: (o: WriteOutcome) => void;
@@ -133,9 +137,10 @@ export class IngestPipeline {
   /**
    * Takes a decoded batch. Refuses at once when the queue is full or the backend is out of space; otherwise the
    * returned promise settles when every span was written or rejected. A batch larger than the whole queue is still
-   * taken when the queue is empty, so it can never be refused forever.
+   * taken when the queue is empty, so it can never be refused forever. The spans are written as the tenant of
+   * `ctx` (its signal is not used: a batch outlives the requests in it).
    */
-  submit(traces: ResourceSpans[], spans: number): Submission {
+  submit(traces: ResourceSpans[], spans: number, ctx: StorageContext = {}): Submission {
     if (this.closed) return { ok: false, reason: 'closed', message: 'the runtime is shutting down: retry against another replica or later' };
     if (spans === 0) return { ok: true, done: Promise.resolve({ written: 0, rejected: 0, problems: [] }) };
     if (this.full) {
@@ -148,7 +153,7 @@ export class IngestPipeline {
     }
     let resolve!: (o: WriteOutcome) => void;
     const done = new Promise<WriteOutcome>((r) => (resolve = r));
-    this.pending.push({ traces, spans, outcome: { written: 0, rejected: 0, problems: [] }, resolve });
+    this.pending.push({ traces, spans, tenant: ctx.tenant, outcome: { written: 0, rejected: 0, problems: [] }, resolve });
     this.pendingSpans += spans;
     this.queued += spans;
     this.metrics.queued.set(this.queued);
@@ -168,14 +173,23 @@ export class IngestPipeline {
       this.timer = undefined;
     }
     while (this.pending.length && this.active < this.o.writers) {
-      // take up to batchSpans (at least one request)
+      // take up to batchSpans (at least one request) of the oldest request's tenant, in order; the rest stay
       const take: Request[] = [];
       let n = 0;
-      while (this.pending.length && (n === 0 || n + this.pending[0]!.spans <= this.o.batchSpans)) {
-        const p = this.pending.shift()!;
-        take.push(p);
-        n += p.spans;
+      const tenant = this.pending[0]!.tenant;
+      const rest: Request[] = [];
+      let full = false;
+      for (const p of this.pending) {
+        if (!full && p.tenant === tenant && (n === 0 || n + p.spans <= this.o.batchSpans)) {
+          take.push(p);
+          n += p.spans;
+        } else {
+          rest.push(p);
+          // the batch ends at the first request of its tenant that does not fit, so each tenant's order is kept
+          if (p.tenant === tenant) full = true;
+        }
       }
+      this.pending = rest;
       this.pendingSpans -= n;
       this.active++;
       void this.writeRequests(take)
@@ -202,7 +216,8 @@ export class IngestPipeline {
   private async writeRequests(reqs: Request[]): Promise<void> {
     const traces = reqs.length === 1 ? reqs[0]!.traces : reqs.flatMap((r) => r.traces);
     const spans = reqs.reduce((n, r) => n + r.spans, 0);
-    const res = await this.attempt(traces, spans, this.o.maxAttempts);
+    const tenant = reqs[0]!.tenant; // one tenant per batch (flush)
+    const res = await this.attempt(traces, spans, this.o.maxAttempts, tenant);
     if (res.ok) {
       for (const r of reqs) r.outcome.written += r.spans;
       return;
@@ -210,7 +225,7 @@ export class IngestPipeline {
     if (reqs.length === 1) return this.isolate(reqs[0]!, reqs[0]!.traces, res);
     this.log.warn({ err: res.error.message, requests: reqs.length, spans }, 'backend refused a merged batch: writing each request alone to isolate the bad spans');
     for (const r of reqs) {
-      const one = await this.attempt(r.traces, r.spans, 1);
+      const one = await this.attempt(r.traces, r.spans, 1, tenant);
       if (one.ok) r.outcome.written += r.spans;
       else await this.isolate(r, r.traces, one);
     }
@@ -225,7 +240,7 @@ export class IngestPipeline {
     }
     for (const half of splitBatch(traces)) {
       const hn = spanCount(half);
-      const res = await this.attempt(half, hn, 1);
+      const res = await this.attempt(half, hn, 1, req.tenant);
       if (res.ok) req.outcome.written += hn;
       else await this.isolate(req, half, res);
     }
@@ -248,11 +263,11 @@ export class IngestPipeline {
    * One write with the retry policy: unavailable or full → retry with backoff until it succeeds; invalid → give up
    * at once; anything else → up to `tries` times.
    */
-  private async attempt(traces: ResourceSpans[], spans: number, tries: number): Promise<Attempt> {
+  private async attempt(traces: ResourceSpans[], spans: number, tries: number, tenant: string | undefined): Promise<Attempt> {
     for (let attempt = 0; ; attempt++) {
       const end = this.metrics.writeSeconds.startTimer();
       try {
-        await this.writer.writeTraces(traces);
+        await (tenant === undefined ? this.writer.writeTraces(traces) : this.writer.writeTraces(traces, { tenant }));
         end();
         this.metrics.written.inc(spans);
         this.setFull(undefined);

@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { backendTypeOf } from '../api/tracestore.js';
+import { TENANCY_BACKENDS, backendTypeOf } from '../api/tracestore.js';
 import { serveOps } from '../kube/probes.js';
-import { type BackendFactory, InvalidArgumentError, StorageError } from '../storage/api/index.js';
-import { createBackend } from '../storage/registry.js';
+import { type BackendFactory, InvalidArgumentError, type StorageContext, StorageError } from '../storage/api/index.js';
+import { createBackend, supportsTenancy } from '../storage/registry.js';
 import { MemoryBackend, type MemoryStats } from '../storage/memory/store.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
 import { startGrpcServer } from './grpc-util.js';
@@ -24,7 +24,8 @@ import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import { addSamplingManager, startSamplingHttp } from './sampling/endpoints.js';
 import { SamplingRuntime } from './sampling/runtime.js';
-import type { RuntimeConfig } from './config.js';
+import { ConfigError, type RuntimeConfig } from './config.js';
+import { Tenancy, TenantError } from './tenancy.js';
 
 export interface RunningRuntime {
   ports: { admin: number; otlpHttp: number; otlpGrpc: number; queryHttp: number; queryGrpc: number; remoteStorage: number; samplingHttp: number; samplingGrpc: number };
@@ -71,6 +72,10 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   collectDefaultMetrics({ register: registry });
   const type = backendTypeOf(cfg.backend);
   if (!type) throw new InvalidArgumentError('config.backend', 'exactly one backend must be set');
+  const tenancy = new Tenancy(cfg.tenancy);
+  if (tenancy.enabled && !supportsTenancy(type)) {
+    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${TENANCY_BACKENDS.join(', ')})` }]);
+  }
   new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
   const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });
   const metrics = {
@@ -134,7 +139,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const budget = new ByteBudget(ingestCfg.maxInflightBytes ?? 128 * 1024 * 1024);
   new Gauge({ name: 'jso_runtime_inflight_request_bytes', help: 'OTLP request bytes held in memory (reading, decoding, waiting for the commit)', registers: [registry], collect() { this.set(budget.inUse); } });
   const receiverLog = log.child({ subsystem: 'receiver' });
-  const receiver = { pipeline, received, budget, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: receiverLog };
+  const receiver = { pipeline, received, budget, tenancy, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: receiverLog };
   const idleTimeoutMs = ingestCfg.idleTimeoutMs ?? 120_000;
   const listen = cfg.listen!;
   // TLS and bearer auth per listener group (none configured: plaintext and open, as before)
@@ -160,7 +165,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     rsAddr.port,
     maxBytes,
     (s) => {
-      addRemoteStorageServices(s, reader, backend.dependencyReader(), log.child({ subsystem: 'remote-storage' }), () => !stopping);
+      addRemoteStorageServices(s, reader, backend.dependencyReader(), tenancy, log.child({ subsystem: 'remote-storage' }), () => !stopping);
       addOtlpTraceService(s, receiver); // writes from Jaeger's grpc backend
     },
     log,
@@ -169,7 +174,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   );
   const qgAddr = splitHostPort(listen.queryGrpc!);
   // requests are small; 1 MiB leaves room for long attribute filters
-  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)', { credentials: security.grpc('query') });
+  const queryGrpc = await startGrpcServer(qgAddr.host, qgAddr.port, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, tenancy, log.child({ subsystem: 'query-grpc' }), () => !stopping), log, 'query (jaeger.api_v3 gRPC)', { credentials: security.grpc('query') });
 
   const queryLog = log.child({ subsystem: 'query-http' });
   const query = security.http('query')(
@@ -179,7 +184,14 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
       if (!url) return sendError(res, 400, `request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a URL path: the query APIs are under /api/ and /api/v3/`);
       const classic = !url.pathname.startsWith('/api/v3/');
       const fail = classic ? sendClassicError : sendError;
-      return (async () => (await handleApiV3(reader, req, res, url)) || (await handleClassic(reader, backend.dependencyReader(), req, res, url)))()
+      let ctx: StorageContext;
+      try {
+        ctx = tenancy.http(req);
+      } catch (e) {
+        if (e instanceof TenantError) return fail(res, 401, e.message);
+        throw e;
+      }
+      return (async () => (await handleApiV3(reader, req, res, url, ctx)) || (await handleClassic(reader, backend.dependencyReader(), req, res, url, ctx)))()
         .then((handled) => {
           if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query APIs are under /api/ and /api/v3/`);
         })

@@ -1,5 +1,6 @@
-// The one place backends register. The runtime builds its backend from the `backend` section of its config.
-import type { BackendType } from '../api/tracestore.js';
+// The one place backends register. The runtime builds its backend from the `backend` section of its config, and
+// learns here whether the backend keeps tenants apart (StorageContext.tenant): only those may run with tenancy on.
+import { type BackendType, TENANCY_BACKENDS } from '../api/tracestore.js';
 import type { RuntimeConfig } from '../runtime/config.js';
 import { type BackendFactory, StorageError } from './api/index.js';
 import { EmbeddedBackend } from './embedded/store.js';
@@ -9,6 +10,9 @@ import { MemoryBackend } from './memory/store.js';
 import { MEMORY_DEFAULTS, defaultMaxBytes } from './memory/limits.js';
 
 type Make = (cfg: RuntimeConfig) => BackendFactory;
+
+/** Whether the backend keeps tenants apart (the list is TENANCY_BACKENDS, next to the schema that enforces it). */
+export const supportsTenancy = (type: BackendType): boolean => TENANCY_BACKENDS.includes(type);
 
 const REGISTRY: Partial<Record<BackendType, Make>> = {
   memory: (cfg) => {

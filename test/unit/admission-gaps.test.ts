@@ -24,6 +24,7 @@ describe('admission gaps caught again in reconcile', () => {
     ['ts-secret-name-traversal.yaml', 'spec.backend.opensearch.credentialsSecretRef.name', 'is not valid'],
     ['ts-tls-enabled-http.yaml', 'spec.backend.opensearch.endpoints', 'tls.enabled is true: every endpoint must be an https:// URL'],
     ['ts-bad-name.yaml', 'metadata.name', 'metadata.name must start with a letter'],
+    ['ts-tenancy-embedded.yaml', 'spec.tenancy.enabled', 'needs a backend that keeps tenants apart: spec.backend.memory'],
   ])('%s: %s %s', (file, field, message) => {
     const errors = validate(file);
     expect(errors.find((e) => e.field === field)?.message).toContain(message);

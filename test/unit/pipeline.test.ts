@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IngestPipeline, type PipelineOptions, type Submission, type WriteOutcome, splitBatch } from '../../src/runtime/pipeline.js';
-import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
+import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, type StorageContext, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
 import { parseRuntimeConfig } from '../../src/runtime/config.js';
 
 function metrics() {
@@ -146,6 +146,46 @@ describe('IngestPipeline', () => {
     await Promise.all(all);
     expect(writer.stored).toHaveLength(21);
     expect(writer.calls).toBe(2);
+  });
+
+  test('requests of two tenants pending in one flush are written in batches of one tenant, each with its own ctx', async () => {
+    const writes: { names: string[]; tenant: string | undefined }[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writer = {
+      writeTraces: async (t: ResourceSpans[], ctx?: StorageContext) => {
+        await gate;
+        writes.push({ names: t.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.name))), tenant: ctx?.tenant });
+      },
+    };
+    const p = new IngestPipeline(writer, opts(), metrics().m, log);
+    // the one writer is held by a first request: the next four are pending together, tenants interleaved
+    const first = done(p.submit(batch('first'), 1));
+    const rest = [done(p.submit(batch('a1'), 1, { tenant: 'a' })), done(p.submit(batch('b1'), 1, { tenant: 'b' })), done(p.submit(batch('a2'), 1, { tenant: 'a' })), done(p.submit(batch('b2', 'b3'), 2, { tenant: 'b' }))];
+    release();
+    expect(await first).toEqual({ written: 1, rejected: 0, problems: [] });
+    expect(await Promise.all(rest)).toEqual([1, 1, 1, 2].map((written) => ({ written, rejected: 0, problems: [] })));
+    expect(writes).toEqual([
+      { names: ['first'], tenant: undefined },
+      { names: ['a1', 'a2'], tenant: 'a' },
+      { names: ['b1', 'b2', 'b3'], tenant: 'b' },
+    ]);
+  });
+
+  test('a refused merged batch is isolated as its own tenant', async () => {
+    const tenants: (string | undefined)[] = [];
+    const writer = new ScriptedWriter((names) => (names.includes('bad') ? new InvalidArgumentError('span.name', 'bad span') : undefined));
+    const spy = { writeTraces: (t: ResourceSpans[], ctx?: StorageContext) => (tenants.push(ctx?.tenant), writer.writeTraces(t)) };
+    const p = new IngestPipeline(spy, opts(), metrics().m, log);
+    const first = done(p.submit(batch('first'), 1, { tenant: 'b' }));
+    const a = done(p.submit(batch('a1', 'bad'), 2, { tenant: 'a' }));
+    const a2 = done(p.submit(batch('a2'), 1, { tenant: 'a' }));
+    expect(await first).toMatchObject({ written: 1 });
+    expect(await a).toMatchObject({ written: 1, rejected: 1 });
+    expect(await a2).toMatchObject({ written: 1, rejected: 0 });
+    expect(tenants[0]).toBe('b');
+    expect(tenants.slice(1).every((t) => t === 'a')).toBe(true);
+    expect(tenants.length).toBeGreaterThan(2);
   });
 
   test('drain waits for everything accepted and then refuses', async () => {

@@ -169,6 +169,8 @@ export function renderRuntimeConfig(ts: TraceStore): RuntimeConfig {
   if (spec.retention) cfg.retention = spec.retention;
   const security = renderSecurity(spec);
   if (security) cfg.security = security;
+  // only when set: a TraceStore without it renders (and hashes) as before
+  if (spec.tenancy) cfg.tenancy = spec.tenancy;
   return cfg;
 }
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
 import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
+import type { Tenancy } from '../tenancy.js';
 import { decodeFindTracesRequest, decodeGetTraceRequest } from './api-v3-codec.js';
 
 export const QUERY_SERVICE = 'jaeger.api_v3.QueryService';
@@ -20,7 +21,8 @@ function findQuery(req: Buffer): TraceQuery {
   return q;
 }
 
-export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, log: Logger, ready: () => boolean): void {
+/** Adds the query service; every call reads as the tenant its metadata names (see ../tenancy.ts). */
+export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, tenancy: Tenancy, log: Logger, ready: () => boolean): void {
   const P = `/${QUERY_SERVICE}/`;
   server.addService(
     {
@@ -30,17 +32,22 @@ export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, l
       GetOperations: method(`${P}GetOperations`),
     },
     {
-      GetTrace: traceStreamHandler(log, (req) => {
+      GetTrace: traceStreamHandler(log, (req, md) => {
+        const ctx = tenancy.grpc(md);
         const p = decodeGetTraceRequest(req);
         const traceId = normalizeTraceId(p.traceId, 'trace_id');
-        return { chunks: reader.getTraces([{ ...p, traceId }]), notFound: `trace ${traceId} not found` };
+        return { chunks: reader.getTraces([{ ...p, traceId }], ctx), notFound: `trace ${traceId} not found` };
       }),
-      FindTraces: traceStreamHandler(log, (req) => ({ chunks: reader.findTraces(findQuery(req)) })),
-      GetServices: unary(log, async () => encodeGetServicesResponse(await reader.getServices())),
-      GetOperations: unary(log, async (req) => {
+      FindTraces: traceStreamHandler(log, (req, md) => {
+        const ctx = tenancy.grpc(md);
+        return { chunks: reader.findTraces(findQuery(req), ctx) };
+      }),
+      GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
+      GetOperations: unary(log, async (req, md) => {
+        const ctx = tenancy.grpc(md);
         const q = decodeGetOperationsRequest(req);
         if (!q.service) throw new InvalidArgumentError('service', 'is required');
-        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind })));
+        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));
       }),
     },
   );

@@ -2,7 +2,7 @@
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../storage/api/otlp-json.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
@@ -53,8 +53,8 @@ function traceQuery(q: URLSearchParams): TraceQuery {
   return query;
 }
 
-/** Handles /api/v3/*; returns false when the path is not one of ours. */
-export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+/** Handles /api/v3/*, reading as the tenant of `ctx`; returns false when the path is not one of ours. */
+export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {
   const p = url.pathname.replace(/\/+$/, '');
   if (!p.startsWith('/api/v3/')) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -63,14 +63,14 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
   }
   const q = url.searchParams;
   if (p === '/api/v3/services') {
-    sendJson(res, 200, { services: await reader.getServices() });
+    sendJson(res, 200, { services: await reader.getServices(ctx) });
     return true;
   }
   if (p === '/api/v3/operations') {
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
     const kind = pick(q, 'span_kind', 'spanKind');
-    sendJson(res, 200, { operations: await reader.getOperations(checkOperationQuery({ service, spanKind: kind })) });
+    sendJson(res, 200, { operations: await reader.getOperations(checkOperationQuery({ service, spanKind: kind }), ctx) });
     return true;
   }
   const byId = /^\/api\/v3\/traces\/([^/]+)$/.exec(p);
@@ -80,13 +80,13 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
     const traceId = normalizeTraceId(pathSegment(byId[1]!, 'trace_id'), 'trace_id');
     const window = { ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) };
     if (window.start !== undefined && window.end !== undefined && window.start > window.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
-    const traces = await gather(reader.getTraces([{ traceId, ...window }]));
+    const traces = await gather(reader.getTraces([{ traceId, ...window }], ctx));
     if (!traces.length) sendError(res, 404, `trace ${traceId} not found`);
     else sendJson(res, 200, { result: encodeTracesJson(traces) });
     return true;
   }
   if (p === '/api/v3/traces') {
-    sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q)))) });
+    sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q), ctx))) });
     return true;
   }
   sendError(res, 404, `no such route ${p}`);

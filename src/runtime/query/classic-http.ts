@@ -4,7 +4,7 @@
 //       /api/dependencies?endTs=&lookback=
 // Envelope: { data, total, limit, offset, errors }.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, normalizeTraceId, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
+import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, normalizeTraceId, type StorageContext, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
 import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick } from './params.js';
@@ -57,8 +57,8 @@ function searchQuery(q: URLSearchParams): TraceQuery {
   return query;
 }
 
-/** Handles /api/* except /api/v3/*; returns false when the path is not one of ours. */
-export async function handleClassic(reader: TraceReader, deps: DependencyReader, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+/** Handles /api/* except /api/v3/*, reading as the tenant of `ctx`; returns false when the path is not one of ours. */
+export async function handleClassic(reader: TraceReader, deps: DependencyReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {
   const p = url.pathname.replace(/\/+$/, '');
   if (!p.startsWith('/api/') || p.startsWith('/api/v3/')) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -67,24 +67,24 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const q = url.searchParams;
   if (p === '/api/services') {
-    sendJson(res, 200, envelope(await reader.getServices()));
+    sendJson(res, 200, envelope(await reader.getServices(ctx)));
     return true;
   }
   const opsOf = /^\/api\/services\/([^/]+)\/operations$/.exec(p);
   if (opsOf) {
-    const names = [...new Set((await reader.getOperations(checkOperationQuery({ service: pathSegment(opsOf[1]!, 'service') }))).map((o) => o.name))];
+    const names = [...new Set((await reader.getOperations(checkOperationQuery({ service: pathSegment(opsOf[1]!, 'service') }), ctx)).map((o) => o.name))];
     sendJson(res, 200, envelope(names));
     return true;
   }
   if (p === '/api/operations') {
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
-    sendJson(res, 200, envelope(await reader.getOperations(checkOperationQuery({ service, spanKind: pick(q, 'spanKind', 'span_kind') }))));
+    sendJson(res, 200, envelope(await reader.getOperations(checkOperationQuery({ service, spanKind: pick(q, 'spanKind', 'span_kind') }), ctx)));
     return true;
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }])));
+    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }], ctx)));
     if (!traces.length) sendClassicError(res, 404, 'trace not found');
     else sendJson(res, 200, envelope(traces));
     return true;
@@ -92,7 +92,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   if (p === '/api/traces') {
     const ids = q.getAll('traceID');
     if (ids.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('traceID', `at most ${MAX_SEARCH_DEPTH} trace IDs per request (got ${ids.length})`);
-    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })))) : await gather(reader.findTraces(searchQuery(q)));
+    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })), ctx)) : await gather(reader.findTraces(searchQuery(q), ctx));
     sendJson(res, 200, envelope(toJaegerTraces(spans)));
     return true;
   }
@@ -102,7 +102,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
     const look = pick(q, 'lookback');
     const end = endTs ? parseEpoch(endTs, 'endTs', 1_000_000n, 'milliseconds') : BigInt(Date.now()) * 1_000_000n;
     const lookNs = look ? parseUnits(look, 'lookback', 1_000_000n, 'milliseconds') : 86_400_000_000_000n;
-    const links = await deps.getDependencies({ start: end - lookNs, end });
+    const links = await deps.getDependencies({ start: end - lookNs, end }, ctx);
     sendJson(res, 200, envelope(links.map((l) => ({ parent: l.parent, child: l.child, callCount: l.callCount, ...(l.source ? { source: l.source } : {}) }))));
     return true;
   }

@@ -1,6 +1,6 @@
 // What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model, hand it to
 // the pipeline and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
-import { InvalidArgumentError, type ResourceSpans, spanCount } from '../../storage/api/index.js';
+import { InvalidArgumentError, type ResourceSpans, type StorageContext, spanCount } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../storage/api/otlp-json.js';
 import { decodeTracesProto } from '../../storage/api/otlp-proto.js';
 import type { IngestPipeline } from '../pipeline.js';
@@ -42,7 +42,8 @@ function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
   }
 }
 
-export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions): Promise<IngestOutcome> {
+/** Decodes and submits one request, written as the tenant of `ctx`, and waits for the commit. */
+export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions, ctx: StorageContext): Promise<IngestOutcome> {
   const d = decode(body, format);
   if (typeof d === 'string') return { kind: 'invalid', message: d };
   let traces = d.traces;
@@ -52,7 +53,7 @@ export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'pr
     traces = kept.traces;
     spans = kept.kept;
   }
-  const sub = pipeline.submit(traces, spans);
+  const sub = pipeline.submit(traces, spans, ctx);
   if (!sub.ok) return { kind: 'overloaded', message: sub.message };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), o.ackTimeoutMs)));

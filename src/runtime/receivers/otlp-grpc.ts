@@ -5,9 +5,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
+import type { StorageContext } from '../../storage/api/index.js';
 import { encodeExportResponse } from '../../storage/api/otlp-proto.js';
 import { method } from '../grpc-util.js';
 import type { IngestPipeline } from '../pipeline.js';
+import { type Tenancy, TenantError } from '../tenancy.js';
 import type { ByteBudget } from './budget.js';
 import { type IngestOptions, ingest } from './ingest.js';
 
@@ -17,6 +19,8 @@ export interface GrpcReceiverDeps {
   pipeline: IngestPipeline;
   received: Counter<string>;
   budget: ByteBudget;
+  /** where the tenant comes from (metadata named like the tenancy header) */
+  tenancy: Tenancy;
   options: IngestOptions;
   log: Logger;
 }
@@ -26,12 +30,19 @@ export function addOtlpTraceService(server: grpc.Server, d: GrpcReceiverDeps): v
   const count = (outcome: string) => d.received.inc({ transport: 'grpc', outcome });
   server.addService(TRACE_SERVICE, {
     Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      let ctx: StorageContext;
+      try {
+        ctx = d.tenancy.grpc(call.metadata);
+      } catch (e) {
+        count('unauthenticated');
+        return cb({ code: e instanceof TenantError ? grpc.status.UNAUTHENTICATED : grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e) });
+      }
       const size = call.request.length;
       if (!d.budget.tryTake(size)) {
         count('overloaded');
         return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later` });
       }
-      ingest(d.pipeline, call.request, 'protobuf', d.options)
+      ingest(d.pipeline, call.request, 'protobuf', d.options, ctx)
         .then((out) => {
           count(out.kind);
           if (out.kind === 'invalid') return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });

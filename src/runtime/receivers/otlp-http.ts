@@ -8,9 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
+import type { StorageContext } from '../../storage/api/index.js';
 import { encodeExportResponse, encodeRpcStatus } from '../../storage/api/otlp-proto.js';
 import { guarded, hardenServer, httpServerOptions } from '../http-guard.js';
 import type { IngestPipeline } from '../pipeline.js';
+import { type Tenancy, TenantError } from '../tenancy.js';
 import type { HttpServerFactory } from '../listener-security.js';
 import type { ByteBudget } from './budget.js';
 import { type IngestOptions, ingest } from './ingest.js';
@@ -32,6 +34,8 @@ export interface HttpReceiverDeps {
   pipeline: IngestPipeline;
   received: Counter<string>;
   budget: ByteBudget;
+  /** where the tenant comes from (the tenancy header) */
+  tenancy: Tenancy;
   options: IngestOptions;
   log: Logger;
 }
@@ -39,6 +43,7 @@ export interface HttpReceiverDeps {
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNAVAILABLE = 14;
+const GRPC_UNAUTHENTICATED = 16;
 
 class BodyError extends Error {
   constructor(
@@ -133,6 +138,15 @@ export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOpti
         req.resume();
         return reply(res, 415, false, { grpcCode: GRPC_INVALID_ARGUMENT, message: `unsupported content-type "${ctype}": use application/x-protobuf or application/json` });
       }
+      let ctx: StorageContext;
+      try {
+        ctx = d.tenancy.http(req);
+      } catch (e) {
+        if (!(e instanceof TenantError)) throw e;
+        req.resume();
+        count('unauthenticated');
+        return reply(res, 401, json, { grpcCode: GRPC_UNAUTHENTICATED, message: e.message });
+      }
       const held = { bytes: 0 };
       try {
         let body: Buffer;
@@ -145,7 +159,7 @@ export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOpti
           const headers: Record<string, string> = status === 429 ? { 'Retry-After': '1', Connection: 'close' } : status === 413 ? { Connection: 'close' } : {};
           return reply(res, status, json, { grpcCode, message: e instanceof Error ? e.message : String(e) }, headers);
         }
-        const out = await ingest(d.pipeline, body, json ? 'json' : 'protobuf', d.options);
+        const out = await ingest(d.pipeline, body, json ? 'json' : 'protobuf', d.options, ctx);
         count(out.kind);
         if (out.kind === 'invalid') return reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: out.message });
         if (out.kind === 'overloaded') return reply(res, 429, json, { grpcCode: GRPC_RESOURCE_EXHAUSTED, message: out.message }, { 'Retry-After': '1' });

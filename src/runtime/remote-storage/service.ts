@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 import { type DependencyReader, type FoundTraceId, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
 import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
 import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
+import type { Tenancy } from '../tenancy.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest, encodeFindTraceIdsResponse, encodeGetDependenciesResponse } from './codec.js';
 
-export function addRemoteStorageServices(server: grpc.Server, reader: TraceReader, deps: DependencyReader, log: Logger, ready: () => boolean): void {
+/** Adds the reader services; every call reads as the tenant its metadata names (see ../tenancy.ts). */
+export function addRemoteStorageServices(server: grpc.Server, reader: TraceReader, deps: DependencyReader, tenancy: Tenancy, log: Logger, ready: () => boolean): void {
   const P = '/jaeger.storage.v2.TraceReader/';
   server.addService(
     {
@@ -20,23 +22,34 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       FindTraceIDs: method(`${P}FindTraceIDs`),
     },
     {
-      GetTraces: traceStreamHandler(log, (req) => ({ chunks: reader.getTraces(decodeGetTracesRequest(req)) })),
-      GetServices: unary(log, async () => encodeGetServicesResponse(await reader.getServices())),
-      GetOperations: unary(log, async (req) => {
-        const q = decodeGetOperationsRequest(req);
-        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind })));
+      GetTraces: traceStreamHandler(log, (req, md) => {
+        const ctx = tenancy.grpc(md);
+        return { chunks: reader.getTraces(decodeGetTracesRequest(req), ctx) };
       }),
-      FindTraces: traceStreamHandler(log, (req) => ({ chunks: reader.findTraces(decodeStorageFindRequest(req)) })),
-      FindTraceIDs: unary(log, async (req) => {
+      GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
+      GetOperations: unary(log, async (req, md) => {
+        const ctx = tenancy.grpc(md);
+        const q = decodeGetOperationsRequest(req);
+        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));
+      }),
+      FindTraces: traceStreamHandler(log, (req, md) => {
+        const ctx = tenancy.grpc(md);
+        return { chunks: reader.findTraces(decodeStorageFindRequest(req), ctx) };
+      }),
+      FindTraceIDs: unary(log, async (req, md) => {
+        const ctx = tenancy.grpc(md);
         const found: FoundTraceId[] = [];
-        for await (const b of reader.findTraceIds(decodeStorageFindRequest(req))) found.push(...b);
+        for await (const b of reader.findTraceIds(decodeStorageFindRequest(req), ctx)) found.push(...b);
         return encodeFindTraceIdsResponse(found);
       }),
     },
   );
   server.addService(
     { GetDependencies: method('/jaeger.storage.v2.DependencyReader/GetDependencies') },
-    { GetDependencies: unary(log, async (req) => encodeGetDependenciesResponse(await deps.getDependencies(decodeGetDependenciesRequest(req)))) },
+    { GetDependencies: unary(log, async (req, md) => {
+      const ctx = tenancy.grpc(md);
+      return encodeGetDependenciesResponse(await deps.getDependencies(decodeGetDependenciesRequest(req), ctx));
+    }) },
   );
   addHealthService(server, ['jaeger.storage.v2.TraceReader', 'jaeger.storage.v2.DependencyReader', 'jaeger.storage.v2.TraceWriter', 'opentelemetry.proto.collector.trace.v1.TraceService'], ready, log);
 }
