@@ -1,15 +1,14 @@
 // The acknowledgement contract under kill -9: a runtime process on the embedded backend takes sustained OTLP/HTTP
 // ingest from 8 concurrent senders and is killed with SIGKILL at a random moment, five times, restarting on the
 // same data directory. Every span it answered 200 for must be readable at the end, whole.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { EmbeddedStore } from '../../src/storage/embedded/store.js';
-import { ROOT } from '../helpers.js';
 import { Rng } from '../env/rng.js';
+import { startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';
 
 const SPANS = 20;
 const traceId = (i: number) => `cafe${i.toString(16).padStart(28, '0')}`;
@@ -33,53 +32,12 @@ function request(i: number, now: bigint): ResourceSpans[] {
 }
 
 
-interface Runtime {
-  proc: ChildProcess;
-  otlpHttp: number;
-  exited: Promise<void>;
-}
-
-async function startRuntimeProcess(config: string): Promise<Runtime> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'runtime', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  let out = '';
-  let err = '';
-  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`runtime did not start within 30 s: ${err || out}`));
-    }, 30_000);
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"otlpHttp":(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-    void exited.then(() => reject(new Error(`runtime exited at start: ${err || out}`)));
-  });
-  return { proc, otlpHttp: port, exited };
-}
-
 it('loses no acknowledged span over five kill -9 cycles under sustained ingest (embedded)', async () => {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
   process.stderr.write(`chaos seed ${seed} (CHAOS_SEED=${seed} repeats it)\n`);
   const rng = new Rng(seed);
   const dir = mkdtempSync(join(tmpdir(), 'jso-chaos-'));
-  const config = join(dir, 'runtime.yaml');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      apiVersion: 'storage.jaegertracing.io/v1alpha1',
-      kind: 'RuntimeConfig',
-      backend: { embedded: {} },
-      dataDir: join(dir, 'data'),
-      log: { level: 'info' }, // the start line carries the ports
-      listen: Object.fromEntries(['admin', 'otlpGrpc', 'otlpHttp', 'queryHttp', 'queryGrpc', 'remoteStorage', 'samplingHttp', 'samplingGrpc'].map((k) => [k, '127.0.0.1:0'])),
-    }),
-  );
+  const config = writeRuntimeConfig(join(dir, 'runtime.yaml'), { backend: { embedded: {} }, dataDir: join(dir, 'data') });
   const now = BigInt(Date.now()) * 1_000_000n;
   const acked: number[] = [];
   let next = 0;
@@ -93,7 +51,7 @@ it('loses no acknowledged span over five kill -9 cycles under sustained ingest (
         while (!dead && Date.now() < killAt + 5_000) {
           const i = next++;
           try {
-            const r = await fetch(`http://127.0.0.1:${rt.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: new Uint8Array(encodeTracesProto(request(i, now))) });
+            const r = await fetch(`http://127.0.0.1:${rt.ports.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: new Uint8Array(encodeTracesProto(request(i, now))) });
             const body = Buffer.from(await r.arrayBuffer());
             if (r.status === 200 && body.length === 0) acked.push(i);
           } catch {
