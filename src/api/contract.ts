@@ -17,10 +17,21 @@ export const SECRET_ALLOWED_TRACESTORES_ANNOTATION = `${GROUP}/allowed-tracestor
 export const runtimeReportLeaseName = (traceStore: string): string => `${traceStore}-runtime-report`;
 /** Each runtime pod writes `name=generation,...` under the annotation `<prefix><its pod name>` of that Lease. */
 export const REPORT_ANNOTATION_PREFIX = `sampling.${GROUP}/`;
-export function reportAnnotation(podName: string): string {
-  // the name part of an annotation key is a qualified name of at most 63 characters; generated pod names fit
-  const name = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(podName)
+/** The name part of a pod's annotation keys: a qualified name of at most 63 characters (generated pod names fit). */
+function podKey(podName: string): string {
+  return /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(podName)
     ? podName
     : `${podName.slice(0, 52).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+/, 'p')}-${createHash('sha256').update(podName).digest('hex').slice(0, 10)}`;
-  return `${REPORT_ANNOTATION_PREFIX}${name}`;
+}
+export function reportAnnotation(podName: string): string {
+  return `${REPORT_ANNOTATION_PREFIX}${podKey(podName)}`;
+}
+/**
+ * A runtime pod whose backend refuses writes for lack of space (the embedded store's disk is full) says so under
+ * `<prefix><its pod name>` of the same Lease, the value being the backend's message; the key is removed when
+ * writes succeed again. The operator turns it into Ready=False, reason BackendFull.
+ */
+export const BACKEND_REPORT_ANNOTATION_PREFIX = `backend.${GROUP}/`;
+export function backendReportAnnotation(podName: string): string {
+  return `${BACKEND_REPORT_ANNOTATION_PREFIX}${podKey(podName)}`;
 }

@@ -5,7 +5,7 @@
 import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
-import { REPORT_ANNOTATION_PREFIX, reportAnnotation, runtimeReportLeaseName } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, REPORT_ANNOTATION_PREFIX, reportAnnotation, runtimeReportLeaseName } from '../api/contract.js';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
@@ -106,7 +106,9 @@ export class SamplingPolicyController {
   /** Removes the reports of pods that no longer exist (JSON merge patch: null deletes just those keys). */
   private async pruneReports(lease: (V1Lease & KubeObject) | undefined, live: Set<string>): Promise<void> {
     if (!lease) return;
-    const stale = Object.keys(lease.metadata.annotations ?? {}).filter((k) => k.startsWith(REPORT_ANNOTATION_PREFIX) && !live.has(k));
+    const stale = Object.keys(lease.metadata.annotations ?? {}).filter(
+      (k) => (k.startsWith(REPORT_ANNOTATION_PREFIX) && !live.has(k)) || (k.startsWith(BACKEND_REPORT_ANNOTATION_PREFIX) && !live.has(REPORT_ANNOTATION_PREFIX + k.slice(BACKEND_REPORT_ANNOTATION_PREFIX.length))),
+    );
     if (!stale.length) return;
     await this.client.request('PATCH', resourcePath(LEASES, lease.metadata.namespace, lease.metadata.name), {
       body: { metadata: { annotations: Object.fromEntries(stale.map((k) => [k, null])) } },

@@ -28,7 +28,7 @@ import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '../reconcilers/tracestore/secrets.js';
-import { SECRET_ALLOW_LABEL } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
 
@@ -45,11 +45,20 @@ export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
+/** What runtime pods report about a backend out of space, from the report Lease: "pod: message; ...", or ''. */
+function backendReports(lease: KubeObject | undefined): string {
+  return Object.entries(lease?.metadata.annotations ?? {})
+    .filter(([k]) => k.startsWith(BACKEND_REPORT_ANNOTATION_PREFIX))
+    .map(([k, v]) => `${k.slice(BACKEND_REPORT_ANNOTATION_PREFIX.length)}: ${v}`)
+    .sort()
+    .join('; ');
+}
+
 /** How often a referenced Secret outside the cache (missing or not opted in) is looked up again (metadata only). */
 const UNCACHED_SECRET_RECHECK_MS = 30_000;
 
 /** Ready reasons that are recorded as Warning events. */
-const WARNING_REASONS = ['InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'SecretNotFound', 'SecretKeyMissing', 'InsecureCredentials'];
+const WARNING_REASONS = ['BackendFull', 'InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'SecretNotFound', 'SecretKeyMissing', 'InsecureCredentials'];
 
 export interface TraceStoreInformers {
   traceStores: Cache<TraceStore & KubeObject>;
@@ -134,8 +143,8 @@ export class TraceStoreController {
     for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings, this.inf.networkPolicies] as Cache<KubeObject>[]) {
       i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
     }
-    // the report Lease changes with every runtime report (annotations): only its existence matters here
-    this.inf.leases.on({ add: toOwner, delete: toOwner });
+    // the report Lease changes with every runtime report: here only its existence and the backend reports matter
+    this.inf.leases.on({ add: toOwner, update: (a, b) => backendReports(a) !== backendReports(b) && toOwner(b), delete: toOwner });
   }
 
   private async applyIfChanged<T extends KubeObject>(inf: Cache<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
@@ -218,7 +227,8 @@ export class TraceStoreController {
 
     const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
     if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
-    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}) });
+    const full = backendReports(this.inf.leases.get(keyOf(desired.reportLease as KubeObject)));
+    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
     return requeueAfterMs ? { requeueAfterMs } : undefined;
   }
 

@@ -106,6 +106,8 @@ const firstSpan = (traces: readonly ResourceSpans[]) => traces[0]?.scopeSpans[0]
 export class IngestPipeline {
   /** set by the runtime when a sampling policy is in force; swapped atomically */
   stage?: IngestStage;
+  /** called when the backend runs out of space (its message) and when it takes writes again (undefined) */
+  onBackendFull?: (message: string | undefined) => void;
   private pending: Request[] = [];
   private pendingSpans = 0;
   private queued = 0; // pending + being written
@@ -292,6 +294,7 @@ export class IngestPipeline {
     else this.log.info('backend accepts writes again');
     this.full = msg;
     this.metrics.backendFull.set(msg ? 1 : 0);
+    this.onBackendFull?.(msg);
   }
 
   /** Writes what is pending now and resolves once everything accepted so far has been written or rejected. */

@@ -147,6 +147,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const sampling = new SamplingRuntime(cfg, backend, registry, log);
   await sampling.start(log);
   pipeline.stage = sampling.stage;
+  pipeline.onBackendFull = (msg) => sampling.reportBackendFull(msg);
   const strategies = (service: string) => sampling.strategy(service);
   const sh = splitHostPort(listen.samplingHttp!);
   const samplingHttp = await startSamplingHttp(sh.host, sh.port, strategies, log, security.http('sampling'));

@@ -11,7 +11,7 @@ import { AlwaysOnSampler, BasicTracerProvider, SimpleSpanProcessor, type Sampler
 import * as grpc from '@grpc/grpc-js';
 import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { reportAnnotation, runtimeReportLeaseName } from '../../src/api/contract.js';
+import { backendReportAnnotation, reportAnnotation, runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingpolicy.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { SAMPLING_POLICIES } from '../../src/controllers/samplingpolicy.js';
@@ -20,7 +20,7 @@ import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { RATIO_ATTRIBUTE } from '../../src/sampling/evaluate.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { newSpan, serviceBatch, type ResourceSpans } from '../../src/storage/api/index.js';
-import { type ApiProxy, applyStore, createNamespace, fetchText, loopbackRuntimeConfig, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
+import { type ApiProxy, applyStore, conditionOf, createNamespace, fetchText, getStore, loopbackRuntimeConfig, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
 import { loadService } from '../env/protos.js';
 
 let client: KubeClient;
@@ -107,10 +107,12 @@ describe('SamplingPolicy', () => {
   it('ignores and prunes reports on the Lease from pods that do not exist', async () => {
     const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${runtimeReportLeaseName('shop')}`;
     const ghost = reportAnnotation('shop-runtime-gone-12345');
-    await client.request('PATCH', leasePath, { body: { metadata: { annotations: { [ghost]: 'main=999' } } }, contentType: 'application/merge-patch+json' });
-    await waitFor('the ghost report is pruned', async () => {
+    const ghostBackend = backendReportAnnotation('shop-runtime-gone-12345');
+    await client.request('PATCH', leasePath, { body: { metadata: { annotations: { [ghost]: 'main=999', [ghostBackend]: 'disk full' } } }, contentType: 'application/merge-patch+json' });
+    await waitFor('the ghost reports are pruned', async () => {
       const l = await client.get<V1Lease>(leasePath);
-      return l.metadata?.annotations?.[ghost] === undefined && l.metadata?.annotations?.[reportAnnotation(podName)] !== undefined;
+      const an = l.metadata?.annotations ?? {};
+      return an[ghost] === undefined && an[ghostBackend] === undefined && an[reportAnnotation(podName)] !== undefined;
     });
     const p = await getPolicy('main');
     expect(p.status?.runtimes?.some((r) => r.generation === 999)).toBe(false);
@@ -295,6 +297,24 @@ describe('SamplingPolicy', () => {
     expect((await strategy(a, 'search')).operationSampling).toBeUndefined(); // not included
     expect(a.sampling.adaptive.calculations).toBeGreaterThan(0);
     await client.request('DELETE', policyPath('adaptive'));
+  });
+
+  it('a runtime whose backend runs out of space makes its TraceStore Ready=False, reason BackendFull, until writes succeed again', async () => {
+    const store = (reason: string) => async () => {
+      const ts = await getStore(client, ns, 'shop');
+      return conditionOf(ts, 'Ready')?.reason === reason ? ts : undefined;
+    };
+    // what the pipeline calls when a write fails with ResourceExhausted (the full-disk test drives the real thing)
+    a.pipeline.onBackendFull!("the embedded store's disk is full (/data, 0 bytes free)");
+    const full = await waitFor('Ready=False BackendFull', store('BackendFull'), 15_000, 50);
+    expect(conditionOf(full, 'Ready')?.status).toBe('False');
+    expect(conditionOf(full, 'Ready')?.message).toContain(`${podName}: the embedded store's disk is full`);
+    await waitFor('a Warning event BackendFull', async () => {
+      const ev = await client.get<{ items: { reason?: string; type?: string }[] }>(`/api/v1/namespaces/${ns}/events`);
+      return ev.items.some((e) => e.reason === 'BackendFull' && e.type === 'Warning');
+    }, 10_000, 100);
+    a.pipeline.onBackendFull!(undefined);
+    await waitFor('Ready=True again', store('Ready'), 15_000, 50);
   });
 
   it('reports a policy whose TraceStore does not exist', async () => {

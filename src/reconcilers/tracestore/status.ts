@@ -15,6 +15,8 @@ export interface Observed {
   external?: { reachable: ConditionInput; schema: ConditionInput; schemaVersion?: string };
   /** a Secret of spec.runtime.security that may not be used (or lacks a key): the runtime is not changed */
   security?: ConditionInput;
+  /** runtime pods that report their backend out of space ("pod: message; ...") */
+  backendFull?: string;
 }
 
 export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
@@ -70,7 +72,10 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
     const runtime = runtimeCondition(o.deployment, o.configHash);
     const backendOk: ConditionInput = o.external?.reachable ?? { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
     const schemaOk: ConditionInput = o.external?.schema ?? { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
-    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, runtime].find((c) => c.status !== 'True');
+    const full: ConditionInput[] = o.backendFull
+      ? [{ type: 'Ready', status: 'False', reason: 'BackendFull', message: `the backend is out of space and new spans are refused (429 / RESOURCE_EXHAUSTED): ${o.backendFull}. Free space or grow the volume; writes resume by themselves` }]
+      : [];
+    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, runtime, ...full].find((c) => c.status !== 'True');
     const ready: ConditionInput = blocking
       ? { type: 'Ready', status: 'False', reason: blocking.reason, message: blocking.message }
       : { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' };

@@ -75,6 +75,11 @@ export class SamplingRuntime {
     return strategyFor(this.policy, service, { fallback: this.fallback, adaptive: this.adaptive.probabilities });
   }
 
+  /** Tells the operator (through the report Lease) that the backend is out of space, or no longer is. */
+  reportBackendFull(message: string | undefined): void {
+    this.watcher?.reportBackendFull(message);
+  }
+
   /** The ingest stage: enforces blocklist and downsampling and feeds adaptive sampling. */
   readonly stage: IngestStage = (traces: ResourceSpans[]) => {
     const c = this.policy;

@@ -8,7 +8,7 @@
 // that Lease and reads it to fill SamplingPolicy status.runtimes and the Propagated condition. The runtime's Role
 // allows get and patch on that one Lease only.
 import type { Logger } from 'pino';
-import { reportAnnotation, runtimeReportLeaseName } from '../../api/contract.js';
+import { backendReportAnnotation, reportAnnotation, runtimeReportLeaseName } from '../../api/contract.js';
 import type { SamplingPolicy } from '../../api/samplingpolicy.js';
 import { type KubeClient, res, resourcePath } from '../../kube/client.js';
 import { Informer, type KubeObject } from '../../kube/informer.js';
@@ -29,6 +29,7 @@ export class PolicyWatcher {
   private compiled: CompiledSampling = EMPTY_SAMPLING;
   private readonly informer: Informer<SamplingPolicy & KubeObject>;
   private reported?: string;
+  private backendFull?: string;
   private reporting = false;
   private reportAgain = false;
   private retry?: NodeJS.Timeout;
@@ -87,20 +88,29 @@ export class PolicyWatcher {
     this.report();
   }
 
-  /** Patches this pod's annotation on the report Lease; coalesces bursts and retries until the API answers (and the Lease exists). */
+  /** Reports that the backend refuses writes for lack of space (a message), or that it takes them again (undefined). */
+  reportBackendFull(message: string | undefined): void {
+    this.backendFull = message?.slice(0, 1024);
+    this.report();
+  }
+
+  /** Patches this pod's annotations on the report Lease; coalesces bursts and retries until the API answers (and the Lease exists). */
   private report(): void {
     if (!this.o.podName || this.stopped) return;
     if (this.reporting) {
       this.reportAgain = true;
       return;
     }
-    const value = enforcedToString(this.compiled);
+    const enforced = enforcedToString(this.compiled);
+    const value = `${enforced}\u0000${this.backendFull ?? ''}`;
     if (value === this.reported) return;
     this.reporting = true;
     const lease = runtimeReportLeaseName(this.o.traceStore);
     const path = resourcePath(LEASES, this.o.namespace, lease);
+    // null removes the key (merge patch)
+    const annotations = { [reportAnnotation(this.o.podName)]: enforced, [backendReportAnnotation(this.o.podName)]: this.backendFull ?? null };
     this.client
-      .request('PATCH', path, { body: { metadata: { annotations: { [reportAnnotation(this.o.podName)]: value } } }, contentType: 'application/merge-patch+json', timeoutMs: 5_000 })
+      .request('PATCH', path, { body: { metadata: { annotations } }, contentType: 'application/merge-patch+json', timeoutMs: 5_000 })
       .then(
         () => {
           this.reported = value;
