@@ -219,17 +219,26 @@ export class IngestPipeline {
     const traces = reqs.length === 1 ? reqs[0]!.traces : reqs.flatMap((r) => r.traces);
     const spans = reqs.reduce((n, r) => n + r.spans, 0);
     const tenant = reqs[0]!.tenant; // one tenant per batch (flush)
-    const res = await this.attempt(traces, spans, this.o.maxAttempts, tenant);
+    // a merged batch is tried once for an unexplained error: one client's bad request must not make the others wait
+    const res = await this.attempt(traces, spans, reqs.length === 1 ? this.o.maxAttempts : 1, tenant);
     if (res.ok) {
       for (const r of reqs) r.outcome.written += r.spans;
       return;
     }
     if (reqs.length === 1) return this.isolate(reqs[0]!, reqs[0]!.traces, res);
     this.log.warn({ err: res.error.message, requests: reqs.length, spans }, 'backend refused a merged batch: writing each request alone to isolate the bad spans');
+    // each request alone, answering the good ones at once; then the failing ones are bisected
+    const failing: [Request, Attempt & { ok: false }][] = [];
     for (const r of reqs) {
       const one = await this.attempt(r.traces, r.spans, 1, tenant);
-      if (one.ok) r.outcome.written += r.spans;
-      else await this.isolate(r, r.traces, one);
+      if (one.ok) {
+        r.outcome.written += r.spans;
+        r.resolve(r.outcome);
+      } else failing.push([r, one]);
+    }
+    for (const [r, failure] of failing) {
+      await this.isolate(r, r.traces, failure);
+      r.resolve(r.outcome);
     }
   }
 

@@ -6,6 +6,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IngestPipeline, type PipelineOptions, type Submission, type WriteOutcome, splitBatch } from '../../src/runtime/pipeline.js';
 import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, type StorageContext, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
 import { parseRuntimeConfig } from '../../src/runtime/config.js';
+import { ingest } from '../../src/runtime/receivers/ingest.js';
+import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 
 function metrics() {
   const r = new Registry();
@@ -101,6 +103,35 @@ describe('IngestPipeline', () => {
     // the queue is empty again: later requests go through
     expect(await done(p.submit(batch('z'), 1))).toMatchObject({ written: 1 });
     expect(p.queuedSpans).toBe(0);
+  });
+
+  test("a bad request merged with good ones does not hold them up: the good ones are answered before the bad one's isolation ends", async () => {
+    const writer = new ScriptedWriter((names) => (names.some((x) => x.startsWith('bad')) ? new Error('document refused') : undefined));
+    const p = new IngestPipeline(writer, opts({ maxAttempts: 3 }), metrics().m, log);
+    const settledAt: Record<string, number> = {};
+    const first = done(p.submit(batch('first'), 1));
+    const bad = done(p.submit(batch(...Array.from({ length: 16 }, (_, i) => `bad${i}`)), 16)).then((o) => ((settledAt.bad = performance.now()), o));
+    const good = done(p.submit(batch('good'), 1)).then((o) => ((settledAt.good = performance.now()), o));
+    await first;
+    expect(await good).toMatchObject({ written: 1, rejected: 0 });
+    expect(await bad).toMatchObject({ written: 0, rejected: 16 });
+    expect(settledAt.good!).toBeLessThan(settledAt.bad!);
+  });
+
+  test('after an answer of "not committed in time", the request stays counted until its spans leave the queue', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const p = new IngestPipeline({ writeTraces: () => gate }, opts(), metrics().m, log);
+    const body = encodeTracesProto(batch('slow'));
+    const out = await ingest(p, body, 'protobuf', { ackTimeoutMs: 30 }, {});
+    expect(out.kind).toBe('unavailable');
+    let left = false;
+    void out.settled!.then(() => (left = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(left).toBe(false);
+    release();
+    await out.settled;
+    expect(left).toBe(true);
   });
 
   test('an unavailable backend is retried until it comes back; nothing is dropped', async () => {

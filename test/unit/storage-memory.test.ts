@@ -23,11 +23,16 @@ async function spanCount(m: MemoryStore, t: number, tenant?: string): Promise<nu
 const store = (c: Partial<MemoryConfig>) => new MemoryStore({ maxTraces: 1_000_000, ...c });
 
 describe('memory backend bounds', () => {
-  it('refuses spans beyond maxSpansPerTrace and counts them', async () => {
+  it('refuses a batch that would take a trace beyond maxSpansPerTrace, before storing any of it, and counts refused single spans', async () => {
     const m = store({ maxSpansPerTrace: 100 });
-    for (let k = 0; k < 30; k++) await m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, k * 10 + i))));
+    for (let k = 0; k < 9; k++) await m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, k * 10 + i))));
+    // 95 + 10 > 100: nothing of the batch is stored, so the runtime can isolate the spans that fit
+    await m.writeTraces(batch('a', Array.from({ length: 5 }, (_, i) => span(1, 90 + i))));
+    await expect(m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, 200 + i))))).rejects.toThrow(/traceId: trace .* more than memory.maxSpansPerTrace \(100\)/);
+    expect(await spanCount(m, 1)).toBe(95);
+    for (let i = 0; i < 10; i++) await m.writeTraces(batch('a', [span(1, 300 + i)])).catch(() => undefined);
     expect(await spanCount(m, 1)).toBe(100);
-    expect(m.stats()).toMatchObject({ spans: 100, spansRefused: 200, traces: 1 });
+    expect(m.stats()).toMatchObject({ spans: 100, spansRefused: 5, traces: 1 });
   });
 
   it('keeps the estimated bytes under maxBytes by evicting the oldest traces, across tenants', async () => {

@@ -5,7 +5,7 @@ import { decodeTracesJsonLenient } from '../../storage/api/otlp-json.js';
 import { decodeTracesProto } from '../../storage/api/otlp-proto.js';
 import type { IngestPipeline } from '../pipeline.js';
 
-export type IngestOutcome =
+export type IngestOutcome = (
   /** every span written, or rejected and named in the message (partial_success) */
   | { kind: 'accepted'; spans: number; rejected: number; message: string }
   /** the request cannot be decoded: 400 / INVALID_ARGUMENT */
@@ -13,7 +13,14 @@ export type IngestOutcome =
   /** refused before anything was taken (queue full, backend out of space): 429 / RESOURCE_EXHAUSTED */
   | { kind: 'overloaded'; message: string }
   /** taken, but not durable within the wait: 503 / UNAVAILABLE, the client retries (writes are idempotent) */
-  | { kind: 'unavailable'; message: string };
+  | { kind: 'unavailable'; message: string }
+) & {
+  /**
+   * Settles once the decoded spans have left the runtime (written, rejected or never taken). A receiver keeps the
+   * request's bytes counted in its budget until then: spans still queued after a 503 hold memory too.
+   */
+  settled?: Promise<unknown>;
+};
 
 export interface IngestOptions {
   /** how long a request waits for its spans to be committed before it is answered "unavailable" */
@@ -59,7 +66,7 @@ export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'pr
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), o.ackTimeoutMs)));
   const out = await Promise.race([sub.done, timeout]);
   clearTimeout(timer);
-  if (!out) return { kind: 'unavailable', message: `the spans were not committed by the backend within ${o.ackTimeoutMs} ms (backend slow or unavailable): retry` };
+  if (!out) return { kind: 'unavailable', message: `the spans were not committed by the backend within ${o.ackTimeoutMs} ms (backend slow or unavailable): retry`, settled: sub.done };
   const rejected = d.rejected + out.rejected;
   const problems = [...d.problems, ...out.problems].slice(0, 5);
   return { kind: 'accepted', spans: out.written, rejected, message: rejected ? `${rejected} span(s) rejected: ${problems.join('; ')}` : '' };

@@ -42,8 +42,10 @@ export function addOtlpTraceService(server: grpc.Server, d: GrpcReceiverDeps): v
         count('overloaded');
         return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later` });
       }
+      let settled: Promise<unknown> | undefined;
       ingest(d.pipeline, call.request, 'protobuf', d.options, ctx)
         .then((out) => {
+          settled = out.settled;
           count(out.kind);
           if (out.kind === 'invalid') return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });
           if (out.kind === 'overloaded') return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: out.message });
@@ -55,7 +57,11 @@ export function addOtlpTraceService(server: grpc.Server, d: GrpcReceiverDeps): v
           d.log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'OTLP/gRPC export failed');
           cb({ code: grpc.status.INTERNAL, details: 'internal error' });
         })
-        .finally(() => d.budget.give(size));
+        .finally(() => {
+          // spans still queued after an UNAVAILABLE answer keep their bytes counted until they leave
+          if (settled) void settled.finally(() => d.budget.give(size));
+          else d.budget.give(size);
+        });
     },
   });
 }

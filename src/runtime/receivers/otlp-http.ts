@@ -148,6 +148,7 @@ export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOpti
         return reply(res, 401, json, { grpcCode: GRPC_UNAUTHENTICATED, message: e.message });
       }
       const held = { bytes: 0 };
+      let settled: Promise<unknown> | undefined;
       try {
         let body: Buffer;
         try {
@@ -156,17 +157,22 @@ export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOpti
           const status = e instanceof BodyError ? e.status : 400;
           count(status === 429 ? 'overloaded' : 'invalid');
           const grpcCode = status === 429 ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT;
-          const headers: Record<string, string> = status === 429 ? { 'Retry-After': '1', Connection: 'close' } : status === 413 ? { Connection: 'close' } : {};
+          // the rest of a refused body is not read: close the connection rather than leave it half-consumed
+          const headers: Record<string, string> = status === 429 ? { 'Retry-After': '1', Connection: 'close' } : { Connection: 'close' };
           return reply(res, status, json, { grpcCode, message: e instanceof Error ? e.message : String(e) }, headers);
         }
         const out = await ingest(d.pipeline, body, json ? 'json' : 'protobuf', d.options, ctx);
+        settled = out.settled;
         count(out.kind);
         if (out.kind === 'invalid') return reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: out.message });
         if (out.kind === 'overloaded') return reply(res, 429, json, { grpcCode: GRPC_RESOURCE_EXHAUSTED, message: out.message }, { 'Retry-After': '1' });
         if (out.kind === 'unavailable') return reply(res, 503, json, { grpcCode: GRPC_UNAVAILABLE, message: out.message }, { 'Retry-After': '1' });
         reply(res, 200, json, { rejected: out.rejected, message: out.message });
       } finally {
-        d.budget.give(held.bytes);
+        // spans still queued after a 503 keep their bytes counted until they leave
+        const bytes = held.bytes;
+        if (settled) void settled.finally(() => d.budget.give(bytes));
+        else d.budget.give(bytes);
       }
     }),
   );

@@ -164,6 +164,18 @@ export class MemoryStore {
   async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     const t = this.tenant(ctx, true)!;
+    // a trace that would exceed maxSpansPerTrace refuses the whole batch before anything is stored, so the caller
+    // can isolate the spans that do not fit and tell their client (the runtime bisects down to single spans, and
+    // only a refused single span is counted)
+    const incoming = new Map<string, number>();
+    for (const rs of traces) for (const ss of rs.scopeSpans) for (const span of ss.spans) incoming.set(span.traceId, (incoming.get(span.traceId) ?? 0) + 1);
+    for (const [id, n] of incoming) {
+      const have = t.traces.get(id)?.spans.length ?? 0;
+      if (have + n > this.maxSpansPerTrace) {
+        if (n === 1 && incoming.size === 1) this.counts.spansRefused++;
+        throw new InvalidArgumentError('traceId', `trace ${id} already holds ${have} span(s): more than memory.maxSpansPerTrace (${this.maxSpansPerTrace}) would be stored, so the span is refused`);
+      }
+    }
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       let spansOfResource = 0;
@@ -179,9 +191,6 @@ export class MemoryStore {
             t.traces.set(span.traceId, tr);
             this.order.add(tr);
             if (t.traces.size > this.config.maxTraces) this.evict(t.traces.values().next().value as StoredTrace, 'tracesEvictedMaxTraces');
-          } else if (tr.spans.length >= this.maxSpansPerTrace) {
-            this.counts.spansRefused++;
-            continue;
           }
           const bytes = spanBytes(span) + resourceShare + scopeShare;
           tr.spans.push({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service });
