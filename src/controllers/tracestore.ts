@@ -49,7 +49,7 @@ export const FIELD_MANAGER = 'jaeger-storage-operator';
 function backendReports(lease: KubeObject | undefined): string {
   return Object.entries(lease?.metadata.annotations ?? {})
     .filter(([k]) => k.startsWith(BACKEND_REPORT_ANNOTATION_PREFIX))
-    .map(([k, v]) => `${k.slice(BACKEND_REPORT_ANNOTATION_PREFIX.length)}: ${v.replace(/[\u0000-\u001f]/g, ' ').slice(0, 300)}`)
+    .map(([k, v]) => `${k.slice(BACKEND_REPORT_ANNOTATION_PREFIX.length)}: ${[...v].map((c) => (c < ' ' ? ' ' : c)).join('').slice(0, 300)}`)
     .sort()
     .join('; ')
     .slice(0, 1_000); // runtime-written text: bounded before it reaches status and events
