@@ -70,3 +70,43 @@ describe('runtime on OpenSearch', () => {
     process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429) while OpenSearch was down\n`);
   }, 240_000);
 });
+
+describe('runtime on OpenSearch with a full disk', () => {
+  it('refuses new spans with 429 saying the disk is full while the cluster blocks writes, and resumes when the block is lifted', async () => {
+    // what OpenSearch does past its flood-stage watermark: a read-only-allow-delete block on the indices
+    const block = (on: boolean) => fetch(`${os.url}/rt*/_settings`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ 'index.blocks.read_only_allow_delete': on ? true : null }) });
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const post = async () => {
+      const traceId = randomBytes(16).toString('hex');
+      const r = await fetch(`http://127.0.0.1:${rt.ports.otlpHttp}/v1/traces`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-protobuf' },
+        body: new Uint8Array(encodeTracesProto([serviceBatch('disk-block', [newSpan({ traceId, spanId: randomBytes(8).toString('hex'), name: 'op', startTimeUnixNano: now, endTimeUnixNano: now + 5n })])])),
+      });
+      return { status: r.status, text: Buffer.from(await r.arrayBuffer()).toString('latin1'), traceId };
+    };
+    expect((await post()).status).toBe(200); // the day's index exists
+    expect((await block(true)).status).toBe(200);
+    try {
+      const first = await post(); // taken, then refused by the cluster: not acknowledged
+      expect(first.status).not.toBe(200);
+      let refusal: { status: number; text: string } | undefined;
+      for (let i = 0; i < 50 && !refusal; i++) {
+        const r = await post();
+        expect(r.status).not.toBe(200);
+        if (r.status === 429) refusal = r;
+        else await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(refusal?.text).toMatch(/disk is full/);
+    } finally {
+      expect((await block(false)).status).toBe(200);
+    }
+    let ok: { status: number; traceId: string } | undefined;
+    for (let i = 0; i < 100 && !ok; i++) {
+      const r = await post();
+      if (r.status === 200) ok = r;
+      else await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(ok).toBeDefined();
+  }, 120_000);
+});

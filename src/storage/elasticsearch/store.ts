@@ -7,7 +7,7 @@
 //    span start; get-trace = a term query on traceId sorted by start time, paged with search_after.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { StorageError, UnavailableError } from '../api/errors.js';
+import { ResourceExhaustedError, StorageError, UnavailableError } from '../api/errors.js';
 import {
   type DependencyLink,
   type DependencyReader,
@@ -77,6 +77,11 @@ const READ_OPTS = { ignore_unavailable: true, allow_no_indices: true };
 /** trace IDs fetched by one search in getTraces */
 const TRACES_PER_SEARCH = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A write refused because the cluster's disk passed its flood-stage watermark (index read-only-allow-delete block). */
+const isDiskBlock = (e: { type?: string; reason?: string } | undefined): boolean =>
+  e?.type === 'cluster_block_exception' && /flood[- ]stage|disk usage exceeded|read[-_]only[-_]allow[-_]delete/i.test(e.reason ?? '');
+const boundedReason = (r: string): string => r.replace(/\s+/g, ' ').slice(0, 200);
+
 const retryable = (status: number) => status === 429 || status >= 500;
 
 export class SearchStore implements TraceWriter, TraceReader, DependencyReader, DependencyWriter, SamplingStore, Lock, Purger {
@@ -163,12 +168,16 @@ export class SearchStore implements TraceWriter, TraceReader, DependencyReader, 
       }
       if (!resp.errors) return;
       const retry: typeof pending = [];
+      let blocked: string | undefined;
       resp.items.forEach((item, i) => {
         const r = Object.values(item)[0]!;
         if (r.status < 300 || (r.status === 409 && 'create' in item)) return;
+        if (isDiskBlock(r.error)) blocked ??= r.error?.reason ?? 'disk usage exceeded the flood-stage watermark';
         if (retryable(r.status)) retry.push(pending[i]!);
         else rejected.push(`${r.status} ${r.error?.type ?? ''}: ${r.error?.reason ?? ''}`.trim());
       });
+      // the server's disk is past its flood-stage watermark: no retry helps until space is freed
+      if (blocked) throw new ResourceExhaustedError(`${this.describeServer()} refuses writes because its disk is full (${boundedReason(blocked)}): free disk space on the cluster; writes resume by themselves once the block is lifted`);
       if (retry.length && attempt >= this.maxRetries) throw new UnavailableError(`${retry.length} document(s) still refused after ${attempt + 1} attempts (${this.describeServer()} overloaded): retry later`);
       pending = retry;
       this.retries += retry.length;
