@@ -5,6 +5,7 @@
 //
 //   npm run bench                       # starts a local control plane (built and cached on first use)
 //   KUBECONFIG=... npm run bench        # against an existing cluster (creates namespace jso-bench-*)
+import { BACKEND_PROBES } from '../src/storage/probes.js';
 import { pino } from 'pino';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { TraceStore } from '../src/api/tracestore.js';
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
   }
 
   const o = defaultOperatorOptions();
-  Object.assign(o, { kubeconfig, namespace: ns, opsHost: '127.0.0.1', opsPort: 0, runtimeImage: 'jaeger-storage-operator:bench' });
+  Object.assign(o, { kubeconfig, namespace: ns, opsHost: '127.0.0.1', opsPort: 0, runtimeImage: 'jaeger-storage-operator:bench', backendProbes: BACKEND_PROBES });
   o.leaderElection.enabled = false;
   const op = new Operator(o, silent);
   await op.start();

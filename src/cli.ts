@@ -5,6 +5,7 @@ import { Operator, defaultOperatorOptions, watchedNamespaces } from './controlle
 import { createLogger } from './log.js';
 import { ConfigError, defaultRuntimeConfig, loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
 import { startRuntime } from './runtime/server.js';
+import { BACKEND_PROBES } from './storage/probes.js';
 
 const USAGE = `usage: jaeger-storage-operator <command> [flags]
 
@@ -52,6 +53,7 @@ async function runOperator(argv: string[]): Promise<void> {
     },
   });
   const o = defaultOperatorOptions();
+  o.backendProbes = BACKEND_PROBES;
   if (values.kubeconfig) o.kubeconfig = values.kubeconfig;
   const namespaces = values['watch-namespaces'] ?? values.namespace;
   if (namespaces) o.namespace = (watchedNamespaces(namespaces) ?? []).join(',');

@@ -1,4 +1,5 @@
-// Connects to a TraceStore's Elasticsearch/OpenSearch and provisions it, off the reconcile path: reconcile asks
+// Connects to a TraceStore's Elasticsearch/OpenSearch and provisions it (through the backend's probe, handed in by
+// the composition root, so this side loads no database client), off the reconcile path: reconcile asks
 // for the state of the current fingerprint (backend spec, retention, Secret versions) and gets it at once; a
 // missing or outdated check starts in the background and re-enqueues the TraceStore when it ends. Successful
 // checks are repeated every RECHECK_MS, failed ones after RETRY_MS. Credentials are read from the Secret here
@@ -6,13 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { BackendProbes, ProbeOutcome, ProbedBackendType, SearchSpec } from '../api/backend-probe.js';
 import type { TraceStore } from '../api/tracestore.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
-import { backendErrorMessage, printableEndpoints, remoteToken } from '../reconcilers/redact.js';
-import { AuthError, UnsupportedVersionError } from '../storage/elasticsearch/client.js';
-import { type SearchSpec, searchSettings } from '../storage/elasticsearch/config.js';
-import { SCHEMA_VERSION } from '../storage/elasticsearch/provision.js';
-import { SearchBackend } from '../storage/elasticsearch/store.js';
+import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../reconcilers/redact.js';
 
 export const RECHECK_MS = 5 * 60_000;
 export const RETRY_MS = 10_000;
@@ -48,6 +46,7 @@ export class BackendChecker {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
+    private readonly probes: BackendProbes,
     private readonly enqueue: (key: string) => void,
     private readonly log: Logger,
   ) {}
@@ -60,8 +59,12 @@ export class BackendChecker {
    * The state for this TraceStore's current configuration; starts a check when none is current.
    * `secrets` are the referenced Secrets as read from the cache (undefined = missing).
    */
-  state(key: string, ts: TraceStore, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, secrets: { credentials?: V1Secret; ca?: V1Secret }): CheckState {
+  state(key: string, ts: TraceStore, type: ProbedBackendType, spec: SearchSpec, secrets: { credentials?: V1Secret; ca?: V1Secret }): CheckState {
     const field = `spec.backend.${type}`;
+    const probe = this.probes[type];
+    if (!probe) {
+      return { reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'NotChecked', message: `this operator was started without a check for ${type} backends` }, schema: SCHEMA_WAITING };
+    }
     const cred = spec.credentialsSecretRef;
     if (cred && !secrets.credentials) return this.secretProblem(`${field}.credentialsSecretRef: Secret "${cred.name}" not found in namespace ${ts.metadata.namespace}: create it with the keys ${cred.usernameKey ?? 'username'} and ${cred.passwordKey ?? 'password'}`);
     const username = cred ? secretValue(secrets.credentials, cred.usernameKey ?? 'username') : undefined;
@@ -75,7 +78,7 @@ export class BackendChecker {
     if (caRef && ca === undefined) return this.secretProblem(`${field}.tls.caSecretRef: Secret "${caRef.name}" lacks the key ${caRef.key ?? 'ca.crt'}`);
 
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([spec, ts.spec?.retention, secrets.credentials?.metadata?.resourceVersion, secrets.ca?.metadata?.resourceVersion, SCHEMA_VERSION]))
+      .update(JSON.stringify([spec, ts.spec?.retention, secrets.credentials?.metadata?.resourceVersion, secrets.ca?.metadata?.resourceVersion, probe.schemaVersion]))
       .digest('hex');
     let e = this.entries.get(key);
     const stale = e && !e.running && Date.now() - e.finishedAt > (e.ok ? RECHECK_MS : RETRY_MS);
@@ -96,40 +99,15 @@ export class BackendChecker {
     };
   }
 
-  private async run(key: string, e: Entry, type: 'opensearch' | 'elasticsearch', spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
-    const where = printableEndpoints(spec.endpoints);
-    const backend = new SearchBackend(type, { ...searchSettings(spec, retention, { ...(username !== undefined ? { username, password: password ?? '' } : {}), ...(ca ? { ca } : {}) }), requestTimeoutMs: 15_000 });
-    let state: CheckState;
-    let ok = false;
+  private async run(key: string, e: Entry, type: ProbedBackendType, spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
+    let outcome: ProbeOutcome;
     try {
-      const info = await backend.store.client.connect();
-      // the version string comes from the remote server: printed only when it looks like a version
-      const version = remoteToken(info.version) ?? '(unrecognised version)';
-      if (info.distribution !== type) {
-        throw new UnsupportedVersionError(`${where} is ${info.distribution} ${version}, but the TraceStore says ${type}: use spec.backend.${info.distribution}`);
-      }
-      const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${info.distribution} ${version} at ${where}` };
-      try {
-        await backend.provision();
-        const p = backend.provisioned!;
-        ok = true;
-        state = {
-          reachable,
-          schema: { type: 'SchemaReady', status: 'True', reason: 'Provisioned', message: `schema version ${p.schemaVersion}, layout ${spec.layout ?? 'daily'}, rollover and retention by ${p.lifecycle === 'runtime' ? 'the runtime' : p.lifecycle === 'none' ? 'nobody (no retention set)' : p.lifecycle.toUpperCase()}` },
-          schemaVersion: String(p.schemaVersion),
-        };
-      } catch (err) {
-        state = { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: backendErrorMessage(err) } };
-      }
-    } catch (err) {
-      const reason = err instanceof AuthError ? 'AuthenticationFailed' : err instanceof UnsupportedVersionError ? 'UnsupportedVersion' : 'Unreachable';
-      state = {
-        reachable: { type: 'BackendReachable', status: 'False', reason, message: backendErrorMessage(err) },
-        schema: SCHEMA_WAITING,
-      };
-    } finally {
-      await backend.close();
+      outcome = await this.probes[type]!.probe({ type, spec, ...(retention ? { retention } : {}), ...(username !== undefined ? { username, password: password ?? '' } : {}), ...(ca ? { ca } : {}) });
+    } catch (error) {
+      outcome = { stage: 'connect', reason: 'Unreachable', error };
     }
+    const state = checkState(outcome, type, spec);
+    const ok = outcome.stage === 'ready';
     if (this.entries.get(key) !== e) return; // superseded by a newer configuration
     e.state = state;
     e.ok = ok;
@@ -138,4 +116,24 @@ export class BackendChecker {
     this.log.info({ traceStore: key, reachable: state.reachable.reason, schema: state.schema.reason }, 'backend checked');
     this.enqueue(key);
   }
+}
+
+/** The conditions for a probe's outcome; remote text is printed only through the redaction helpers. */
+function checkState(o: ProbeOutcome, type: ProbedBackendType, spec: SearchSpec): CheckState {
+  const where = printableEndpoints(spec.endpoints);
+  if (o.stage === 'connect') return { reachable: { type: 'BackendReachable', status: 'False', reason: o.reason, message: backendErrorMessage(o.error) }, schema: SCHEMA_WAITING };
+  // the version string comes from the remote server: printed only when it looks like a version
+  const version = remoteToken(o.version) ?? '(unrecognised version)';
+  if (o.stage === 'wrongProduct') {
+    const message = boundedText(`${where} is ${o.distribution} ${version}, but the TraceStore says ${type}: use spec.backend.${o.distribution}`);
+    return { reachable: { type: 'BackendReachable', status: 'False', reason: 'UnsupportedVersion', message }, schema: SCHEMA_WAITING };
+  }
+  const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${o.distribution} ${version} at ${where}` };
+  if (o.stage === 'provision') return { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: backendErrorMessage(o.error) } };
+  const by = o.lifecycle === 'runtime' ? 'the runtime' : o.lifecycle === 'none' ? 'nobody (no retention set)' : o.lifecycle.toUpperCase();
+  return {
+    reachable,
+    schema: { type: 'SchemaReady', status: 'True', reason: 'Provisioned', message: `schema version ${o.schemaVersion}, layout ${spec.layout ?? 'daily'}, rollover and retention by ${by}` },
+    schemaVersion: String(o.schemaVersion),
+  };
 }

@@ -1,4 +1,5 @@
 // The operator process: ops endpoints, leader election, informers and controllers, and graceful shutdown.
+import type { BackendProbes } from '../api/backend-probe.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   leaderElection: LeaderElectionOptions & { enabled: boolean };
   /** called when leadership is lost (default: exit so the pod restarts, like controller-runtime) */
   onLostLeadership?: () => void;
+  /** checks of backends outside the runtime pods, from the composition root (none: such backends stay unchecked) */
+  backendProbes: BackendProbes;
 }
 
 function podNamespace(): string {
@@ -62,6 +65,7 @@ export function defaultOperatorOptions(): OperatorOptions {
     opsHost: '0.0.0.0',
     opsPort: 8080,
     runtimeImage: process.env.JSO_RUNTIME_IMAGE || DEFAULT_RUNTIME_IMAGE,
+    backendProbes: {},
     leaderElection: {
       enabled: true,
       namespace: podNamespace(),
@@ -120,7 +124,7 @@ export class Operator {
     };
     const settings: OperatorSettings = { runtimeImage: o.runtimeImage };
     const events = new EventRecorder(this.client, 'jaeger-storage-operator', log);
-    const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
+    const ts = new TraceStoreController(this.client, this.informers, settings, o.backendProbes, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
     const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.leases }, log.child({ controller: 'samplingpolicy' }));

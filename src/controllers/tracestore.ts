@@ -1,6 +1,7 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
 import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { BackendProbes } from '../api/backend-probe.js';
 import { BackendChecker } from './backend-check.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
@@ -119,13 +120,14 @@ export class TraceStoreController {
     private readonly client: KubeClient,
     private readonly inf: TraceStoreInformers,
     private readonly settings: OperatorSettings,
+    private readonly probes: BackendProbes,
     private readonly events: EventRecorder,
     private readonly log: Logger,
   ) {}
 
   /** Wires informer events to the queue: TraceStore spec changes, and any change of an owned child. */
   watch(enqueue: (key: string) => void): void {
-    this.checker = new BackendChecker(enqueue, this.log.child({ subsystem: 'backend-check' }));
+    this.checker = new BackendChecker(this.probes, enqueue, this.log.child({ subsystem: 'backend-check' }));
     this.inf.traceStores.on({
       add: (o) => enqueue(keyOf(o)),
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),

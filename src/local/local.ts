@@ -2,6 +2,7 @@
 // kube-apiserver, controller-manager, scheduler, kwok); it installs the CRDs, runs the operator, applies
 // config/samples/tracestore-memory.yaml and runs the runtime on loopback with the configuration the operator
 // rendered (kwok's pods are simulated, so the real runtime process runs here). Ctrl-C stops all of it.
+import { BACKEND_PROBES } from '../storage/probes.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,7 @@ export async function runLocal(argv: string[]): Promise<void> {
     console.log('CRDs installed: tracestores, samplingpolicies, streamingjobs (storage.jaegertracing.io/v1alpha1)');
 
     const o = defaultOperatorOptions();
+    o.backendProbes = BACKEND_PROBES;
     o.kubeconfig = kubeconfig;
     o.opsHost = '127.0.0.1';
     o.opsPort = 0;

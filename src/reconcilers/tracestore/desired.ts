@@ -8,7 +8,7 @@ import { type BackendType, LISTENER_GROUPS, type ListenerGroupName, type TraceSt
 import { withDefaults } from '../../api/crds.js';
 import { DEFAULT_PORTS, type RuntimeConfig } from '../../runtime/config.js';
 import { BACKENDS } from './backends.js';
-import { CA_DIR, PASSWORD_ENV, USERNAME_ENV } from '../../storage/elasticsearch/config.js';
+import { BACKEND_CA_DIR as CA_DIR, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-probe.js';
 
 /** The connection section of a backend that lives outside the pods (Elasticsearch / OpenSearch), if any. */
 export function searchSpecOf(spec: TraceStore['spec']) {

@@ -4,15 +4,11 @@
 // secretKeyRef) and mounts the CA Secret under CA_DIR.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TraceStoreSpec } from '../../api/tracestore.js';
+import { BACKEND_CA_DIR as CA_DIR, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV, type SearchSpec } from '../../api/backend-probe.js';
 import { InvalidArgumentError } from '../api/errors.js';
 import type { SearchBackendConfig } from './store.js';
 
-export type SearchSpec = NonNullable<TraceStoreSpec['backend']['opensearch']>;
-
-export const CA_DIR = '/etc/jaeger-storage/backend-ca';
-export const USERNAME_ENV = 'JSO_BACKEND_USERNAME';
-export const PASSWORD_ENV = 'JSO_BACKEND_PASSWORD';
+export type { SearchSpec };
 
 /** Settings from the spec plus credentials and CA obtained by the caller (environment and files, or Secrets). */
 export function searchSettings(spec: SearchSpec, retention: string | undefined, secret: { username?: string; password?: string; ca?: string } = {}): SearchBackendConfig {

@@ -1,0 +1,45 @@
+// The layout rules of DESIGN.md §2, checked on the sources: the operator side (controllers, reconcilers) loads no
+// database client and no backend folder (backends reach it only through the table its composition root hands in),
+// and storage depends on neither Kubernetes nor the operator. The runtime-facing storage registry still takes the
+// runtime's config type; that one import is listed here until the plug-in table replaces it.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ROOT } from '../helpers.js';
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...sources(p));
+    else if (p.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Every module specifier a file imports or re-exports (type-only imports included). */
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+}
+
+const DATABASE_CLIENTS = /^(@elastic\/|@opensearch-project\/|lmdb|cassandra-driver|@clickhouse\/|kafkajs|chdb)/;
+
+function violations(dir: string, forbidden: (spec: string) => boolean): string[] {
+  return sources(join(ROOT, dir)).flatMap((f) => imports(f).filter(forbidden).map((spec) => `${relative(ROOT, f)} imports ${spec}`));
+}
+
+describe('layout boundaries', () => {
+  test('the operator side imports no database client and no storage backend', () => {
+    const bad = (spec: string) => DATABASE_CLIENTS.test(spec) || /(^|\/)storage\//.test(spec);
+    expect([...violations('src/controllers', bad), ...violations('src/reconcilers', bad)]).toEqual([]);
+  });
+
+  test('storage imports neither Kubernetes nor the runtime nor the operator', () => {
+    const bad = (spec: string) => /^@kubernetes\//.test(spec) || /(^|\/)(kube|runtime|controllers|reconcilers|local)\//.test(spec);
+    expect(violations('src/storage', bad)).toEqual(['src/storage/registry.ts imports ../runtime/config.js']);
+  });
+
+  test('the scan finds imports at all (a scan that saw none would pass vacuously)', () => {
+    expect(imports(join(ROOT, 'src/cli.ts'))).toContain('./storage/probes.js');
+  });
+});
