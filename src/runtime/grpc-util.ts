@@ -3,10 +3,10 @@
 // grpc.health.v1, and server start-up.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceChunk } from '../storage/api/index.js';
+import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceChunk, type TraceReader, checkOperationQuery } from '../storage/api/index.js';
 import { encodeTracesProto } from '../storage/api/otlp-proto.js';
-import { decodeHealthRequest, encodeHealthResponse } from './grpc-codec.js';
-import { TenantError } from './tenancy.js';
+import { decodeGetOperationsRequest, decodeHealthRequest, encodeGetOperationsResponse, encodeGetServicesResponse, encodeHealthResponse } from './grpc-codec.js';
+import { type Tenancy, TenantError } from './tenancy.js';
 
 const raw = (b: Buffer): Buffer => b;
 
@@ -111,6 +111,22 @@ export function unary(log: Logger, fn: (req: Buffer, md: grpc.Metadata) => Promi
       (b) => cb(null, b),
       (e: unknown) => cb(toGrpcError(e, log)),
     );
+  };
+}
+
+/**
+ * GetServices and GetOperations as both api_v3 and jaeger.storage.v2 define them (same messages): read as the tenant
+ * the call's metadata names. `serviceRequired`: api_v3 refuses an empty service, the storage API passes it on.
+ */
+export function catalogHandlers(reader: TraceReader, tenancy: Tenancy, log: Logger, o: { serviceRequired: boolean }) {
+  return {
+    GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
+    GetOperations: unary(log, async (req, md) => {
+      const ctx = tenancy.grpc(md);
+      const q = decodeGetOperationsRequest(req);
+      if (o.serviceRequired && !q.service) throw new InvalidArgumentError('service', 'is required');
+      return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));
+    }),
   };
 }
 

@@ -33,7 +33,7 @@
 // backend (default 3,000), INGEST_FUZZ_MS the time cap per receiver test (default 12 s: generation stops cleanly
 // at the cap), INGEST_FUZZ_CASE=<n> runs only case n (each case has its own PRNG derived from seed, receiver and
 // case number, so a failure printed as "http-json#123" replays alone with the same seed).
-import { Rng } from '../env/rng.js';
+import { Rng, pool } from '../env/fuzz.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -644,21 +644,6 @@ function grpcExport(client: grpc.Client, msg: Buffer): Promise<{ code: number; d
   });
 }
 
-/** runs `n` jobs with `CONCURRENCY` in flight, stopping at the deadline; returns how many ran */
-async function pool(n: number, deadline: number, job: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  let ran = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < n && Date.now() < deadline; i = next++) {
-        await job(i);
-        ran++;
-      }
-    }),
-  );
-  return ran;
-}
-
 // ---- stored spans ----
 
 async function readSpans(rt: RunningRuntime, traceIds: string[]): Promise<Span[]> {
@@ -909,7 +894,7 @@ describe.each(['memory', 'embedded'] as const)('ingest fuzz on the %s backend', 
 
     let ran = 0;
     try {
-      ran = await pool(ONLY === undefined ? CASES : 1, started + CAP_MS, async (i) => {
+      ran = await pool(ONLY === undefined ? CASES : 1, CONCURRENCY, started + CAP_MS, async (i) => {
         try {
           await job(i);
         } catch (e) {

@@ -12,7 +12,7 @@
 //
 // Reproduce a run with QUERY_FUZZ_SEED=<seed printed by the test>; QUERY_FUZZ_COUNT sets the HTTP requests per
 // backend (the gRPC calls are three quarters of it). Each backend stops at its deadline whatever the count.
-import { Rng } from '../env/rng.js';
+import { Rng, pool } from '../env/fuzz.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -260,21 +260,6 @@ function grpcCall(client: grpc.Client, path: string, stream: boolean, msg: Buffe
   });
 }
 
-/** runs `n` jobs with `CONCURRENCY` in flight, stopping at the deadline; returns how many ran */
-async function pool(n: number, deadline: number, job: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  let ran = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < n && Date.now() < deadline; i = next++) {
-        await job(i);
-        ran++;
-      }
-    }),
-  );
-  return ran;
-}
-
 // ---- the known traces ----
 const KNOWN = [SHOP_TRACE, QUEUE_TRACE, ...Array.from({ length: 30 }, (_, i) => searchTraceId(i))];
 
@@ -326,7 +311,7 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
     const { failures, fail } = collector();
     const statuses = new Map<number, number>();
     let parserRefusals = 0;
-    const ran = await pool(HTTP_COUNT, Date.now() + DEADLINE_MS, async () => {
+    const ran = await pool(HTTP_COUNT, CONCURRENCY, Date.now() + DEADLINE_MS, async () => {
       const sampling = rng.chance(0.15);
       const method = rng.chance(0.01) ? 'BREW' : rng.pick(METHODS);
       const target = requestTarget(rng, sampling);
@@ -367,7 +352,7 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
     };
     const codes = new Map<string, number>();
     try {
-      const ran = await pool(GRPC_COUNT, Date.now() + DEADLINE_MS, async () => {
+      const ran = await pool(GRPC_COUNT, CONCURRENCY, Date.now() + DEADLINE_MS, async () => {
         const m = rng.pick(GRPC_METHODS);
         const msg = grpcMessage(rng, m.path);
         const r = await grpcCall(clients[m.port], m.path, m.stream, msg);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { EmbeddedStore } from '../../src/storage/embedded/store.js';
-import { Rng } from '../env/rng.js';
+import { Rng } from '../env/fuzz.js';
 import { startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';
 
 const SPANS = 20;

@@ -5,9 +5,8 @@
 // each under gRPC's default 4 MiB receive limit (a large trace is split across messages).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
-import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
-import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { InvalidArgumentError, type TraceQuery, type TraceReader, normalizeTraceId } from '../../storage/api/index.js';
+import { addHealthService, catalogHandlers, method, traceStreamHandler } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
 import { decodeFindTracesRequest, decodeGetTraceRequest } from './api-v3-codec.js';
 
@@ -42,13 +41,7 @@ export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, t
         const ctx = tenancy.grpc(md);
         return { chunks: reader.findTraces(findQuery(req), ctx) };
       }),
-      GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
-      GetOperations: unary(log, async (req, md) => {
-        const ctx = tenancy.grpc(md);
-        const q = decodeGetOperationsRequest(req);
-        if (!q.service) throw new InvalidArgumentError('service', 'is required');
-        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));
-      }),
+      ...catalogHandlers(reader, tenancy, log, { serviceRequired: true }),
     },
   );
   addHealthService(server, [QUERY_SERVICE], ready, log);

@@ -3,7 +3,11 @@
 import { InvalidArgumentError, type ResourceSpans, type StorageContext, spanCount } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../storage/api/otlp-json.js';
 import { decodeTracesProto } from '../../storage/api/otlp-proto.js';
+import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
 import type { IngestPipeline } from '../pipeline.js';
+import type { Tenancy } from '../tenancy.js';
+import type { ByteBudget } from './budget.js';
 
 export type IngestOutcome = (
   /** every span written, or rejected and named in the message (partial_success) */
@@ -25,6 +29,17 @@ export type IngestOutcome = (
 export interface IngestOptions {
   /** how long a request waits for its spans to be committed before it is answered "unavailable" */
   ackTimeoutMs: number;
+}
+
+/** What every OTLP receiver needs: the pipeline, its request counter, the shared byte budget and the tenancy rule. */
+export interface ReceiverDeps {
+  pipeline: IngestPipeline;
+  received: Counter<string>;
+  budget: ByteBudget;
+  /** where the tenant comes from (the tenancy header, or gRPC metadata of the same name) */
+  tenancy: Tenancy;
+  options: IngestOptions;
+  log: Logger;
 }
 
 interface Decoded {

@@ -3,30 +3,17 @@
 // queue is full or too many bytes are in flight (OTLP clients retry it), UNAVAILABLE when the spans were not
 // committed in time, partial_success for rejected spans. The answer is sent once the spans are durable.
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import type { Counter } from 'prom-client';
 import type { StorageContext } from '../../storage/api/index.js';
 import { encodeExportResponse } from '../../storage/api/otlp-proto.js';
 import { method } from '../grpc-util.js';
-import type { IngestPipeline } from '../pipeline.js';
-import { type Tenancy, TenantError } from '../tenancy.js';
-import type { ByteBudget } from './budget.js';
-import { type IngestOptions, ingest } from './ingest.js';
+import { TenantError } from '../tenancy.js';
+import { type ReceiverDeps, ingest } from './ingest.js';
 
 export const TRACE_SERVICE: grpc.ServiceDefinition = { Export: method('/opentelemetry.proto.collector.trace.v1.TraceService/Export') };
 
-export interface GrpcReceiverDeps {
-  pipeline: IngestPipeline;
-  received: Counter<string>;
-  budget: ByteBudget;
-  /** where the tenant comes from (metadata named like the tenancy header) */
-  tenancy: Tenancy;
-  options: IngestOptions;
-  log: Logger;
-}
 
 /** Adds the OTLP trace service to a gRPC server. */
-export function addOtlpTraceService(server: grpc.Server, d: GrpcReceiverDeps): void {
+export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void {
   const count = (outcome: string) => d.received.inc({ transport: 'grpc', outcome });
   server.addService(TRACE_SERVICE, {
     Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {

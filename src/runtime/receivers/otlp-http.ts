@@ -6,16 +6,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
-import type { Logger } from 'pino';
-import type { Counter } from 'prom-client';
+import type { ByteBudget } from './budget.js';
 import type { StorageContext } from '../../storage/api/index.js';
 import { encodeExportResponse, encodeRpcStatus } from '../../storage/api/otlp-proto.js';
 import { guarded, hardenServer, httpServerOptions } from '../http-guard.js';
-import type { IngestPipeline } from '../pipeline.js';
-import { type Tenancy, TenantError } from '../tenancy.js';
+import { TenantError } from '../tenancy.js';
 import type { HttpServerFactory } from '../listener-security.js';
-import type { ByteBudget } from './budget.js';
-import { type IngestOptions, ingest } from './ingest.js';
+import { type ReceiverDeps, ingest } from './ingest.js';
 
 export interface HttpReceiverOptions {
   host: string;
@@ -30,15 +27,6 @@ export interface HttpReceiverOptions {
   createServer?: HttpServerFactory;
 }
 
-export interface HttpReceiverDeps {
-  pipeline: IngestPipeline;
-  received: Counter<string>;
-  budget: ByteBudget;
-  /** where the tenant comes from (the tenancy header) */
-  tenancy: Tenancy;
-  options: IngestOptions;
-  log: Logger;
-}
 
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_RESOURCE_EXHAUSTED = 8;
@@ -117,7 +105,7 @@ function reply(res: ServerResponse, code: number, json: boolean, body: { grpcCod
   res.end(payload);
 }
 
-export async function startHttpReceiver(d: HttpReceiverDeps, o: HttpReceiverOptions): Promise<Server & { port: number }> {
+export async function startHttpReceiver(d: ReceiverDeps, o: HttpReceiverOptions): Promise<Server & { port: number }> {
   const count = (outcome: string) => d.received.inc({ transport: 'http', outcome });
   const timeouts = { requestTimeoutMs: o.requestTimeoutMs, keepAliveTimeoutMs: o.idleTimeoutMs };
   const server = (o.createServer ?? createServer)(

@@ -4,9 +4,8 @@
 // Replies stay under gRPC's default 4 MiB message limit: a trace larger than that goes out in several messages.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type DependencyReader, type FoundTraceId, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
-import { decodeGetOperationsRequest, encodeGetOperationsResponse, encodeGetServicesResponse } from '../grpc-codec.js';
-import { addHealthService, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { type DependencyReader, type FoundTraceId, type TraceReader } from '../../storage/api/index.js';
+import { addHealthService, catalogHandlers, method, traceStreamHandler, unary } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest, encodeFindTraceIdsResponse, encodeGetDependenciesResponse } from './codec.js';
 
@@ -26,12 +25,7 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
         const ctx = tenancy.grpc(md);
         return { chunks: reader.getTraces(decodeGetTracesRequest(req), ctx) };
       }),
-      GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
-      GetOperations: unary(log, async (req, md) => {
-        const ctx = tenancy.grpc(md);
-        const q = decodeGetOperationsRequest(req);
-        return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));
-      }),
+      ...catalogHandlers(reader, tenancy, log, { serviceRequired: false }),
       FindTraces: traceStreamHandler(log, (req, md) => {
         const ctx = tenancy.grpc(md);
         return { chunks: reader.findTraces(decodeStorageFindRequest(req), ctx) };
