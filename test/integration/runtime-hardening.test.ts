@@ -15,7 +15,7 @@ import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js
 import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
 import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
 import { Writer } from '../../src/storage/api/proto-wire.js';
-import { loopbackRuntimeConfig } from '../helpers.js';
+import { loopbackRuntimeConfig, sumMetric } from '../helpers.js';
 
 /** Sends raw bytes and returns the status line (or '' when the server closed without answering). */
 function raw(port: number, request: string, timeoutMs = 5_000): Promise<string> {
@@ -221,6 +221,15 @@ describe.each([['memory'], ['embedded']])('runtime on %s under hostile input', (
     });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(line === '' || /^HTTP\/1\.1 (400|408) /.test(line)).toBe(true);
+  });
+
+  test('exports what the backend holds as metrics (memory: spans, bytes, bounds)', async () => {
+    const text = await rt.registry.metrics();
+    if (backend === 'memory') {
+      expect(sumMetric(text, 'jso_runtime_memory_spans')).toBeGreaterThan(0);
+      expect(sumMetric(text, 'jso_runtime_memory_bytes')).toBeGreaterThan(0);
+      expect(text).toContain('jso_runtime_memory_traces_evicted_total');
+    } else expect(text).not.toContain('jso_runtime_memory_spans');
   });
 
   test('an idle OTLP/gRPC connection is closed by the server', async () => {
