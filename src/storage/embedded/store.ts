@@ -226,11 +226,9 @@ export class EmbeddedStore {
    */
   private async commit(fn: () => void): Promise<void> {
     try {
+      // with overlappingSync off (see the constructor), the commit resolves once it is synced to disk
       await this.root.childTransaction(fn);
-      // committed and visible; durable only once flushed (lmdb flushes after the commit, overlapping the next)
-      await this.root.flushed;
     } catch (e) {
-      this.root.flushed.then(undefined, () => undefined); // observed: its rejection repeats the one at hand
       throw await commitError(e, this.config.path);
     }
   }
