@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
 import type { FieldError } from '../api/schema.js';
-import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
+import { type TraceStore, type TraceStoreStatus, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
 import { LEASES } from '../kube/leader.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -115,6 +115,8 @@ const equalJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubse
 
 export class TraceStoreController {
   private checker?: BackendChecker;
+  /** the status last written per TraceStore (key and uid) */
+  private readonly written = new Map<string, TraceStoreStatus>();
 
   constructor(
     private readonly client: KubeClient,
@@ -131,7 +133,7 @@ export class TraceStoreController {
     this.inf.traceStores.on({
       add: (o) => enqueue(keyOf(o)),
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
-      delete: (o) => (this.checker?.forget(keyOf(o)), enqueue(keyOf(o))),
+      delete: (o) => (this.checker?.forget(keyOf(o)), this.written.delete(`${keyOf(o)}/${o.metadata.uid ?? ''}`), enqueue(keyOf(o))),
     });
     const bySecret = (sec: V1Secret & KubeObject) => {
       for (const ts of this.inf.traceStores.list()) {
@@ -298,13 +300,18 @@ export class TraceStoreController {
 
   private async writeStatus(ts: TraceStore, observed: Parameters<typeof computeStatus>[1]): Promise<void> {
     const status = computeStatus(ts, observed, new Date());
-    if (ts.status && equalJson(status, ts.status)) return;
+    // compare with what this operator last wrote too: right after a write, the cache may still show the status
+    // before it, and a change straight back to that would otherwise be skipped and never written
+    const writtenKey = `${keyOf(ts as KubeObject)}/${ts.metadata.uid ?? ''}`;
+    const current = this.written.get(writtenKey) ?? ts.status;
+    if (current && equalJson(status, current)) return;
     await this.client.apply(
       resourcePath(TRACESTORES, ts.metadata.namespace, ts.metadata.name, 'status'),
       { apiVersion: API_VERSION, kind: 'TraceStore', metadata: { name: ts.metadata.name, namespace: ts.metadata.namespace }, status },
       FIELD_MANAGER,
     );
-    const before = findCondition(ts.status?.conditions, 'Ready');
+    this.written.set(writtenKey, status);
+    const before = findCondition(current?.conditions, 'Ready');
     const after = findCondition(status.conditions, 'Ready');
     if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
       const warn = after.status === 'False' && WARNING_REASONS.includes(after.reason);

@@ -114,6 +114,8 @@ describe('SamplingPolicy', () => {
       const an = l.metadata?.annotations ?? {};
       return an[ghost] === undefined && an[ghostBackend] === undefined && an[reportAnnotation(podName)] !== undefined;
     });
+    // a pod that is gone cannot hold the store unready: once its report is pruned, Ready does not say BackendFull
+    await waitFor('Ready without the ghost BackendFull', async () => conditionOf(await getStore(client, ns, 'shop'), 'Ready')?.reason !== 'BackendFull', 15_000, 50);
     const p = await getPolicy('main');
     expect(p.status?.runtimes?.some((r) => r.generation === 999)).toBe(false);
   });
@@ -300,13 +302,14 @@ describe('SamplingPolicy', () => {
   });
 
   it('a runtime whose backend runs out of space makes its TraceStore Ready=False, reason BackendFull, until writes succeed again', async () => {
-    const store = (reason: string) => async () => {
+    const store = (reason: string, text = '') => async () => {
       const ts = await getStore(client, ns, 'shop');
-      return conditionOf(ts, 'Ready')?.reason === reason ? ts : undefined;
+      const ready = conditionOf(ts, 'Ready');
+      return ready?.reason === reason && (ready.message ?? '').includes(text) ? ts : undefined;
     };
     // what the pipeline calls when a write fails with ResourceExhausted (the full-disk test drives the real thing)
     a.pipeline.onBackendFull!("the embedded store's disk is full (/data, 0 bytes free)");
-    const full = await waitFor('Ready=False BackendFull', store('BackendFull'), 15_000, 50);
+    const full = await waitFor('Ready=False BackendFull from this pod', store('BackendFull', podName), 15_000, 50);
     expect(conditionOf(full, 'Ready')?.status).toBe('False');
     expect(conditionOf(full, 'Ready')?.message).toContain(`${podName}: the embedded store's disk is full`);
     await waitFor('a Warning event BackendFull', async () => {
