@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../src/local/controlplane.js';
 import type { ResourceSpans, Span } from '../src/storage/api/index.js';
 import { benchSpan } from './span-shape.js';
-import { encodeTracesProto } from '../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../src/otlp/otlp-proto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SPANS = Number(process.env.BENCH_SPANS ?? 400_000);

@@ -10,15 +10,14 @@ import { pino } from 'pino';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { TraceStore } from '../src/api/tracestore.js';
 import { Operator, defaultOperatorOptions } from '../src/controllers/manager.js';
-import { TRACESTORES } from '../src/controllers/tracestore.js';
-import { KubeClient, res, resourcePath } from '../src/kube/client.js';
+import { KubeClient, resourcePath } from '../src/kube/client.js';
 import { Informer, type KubeObject } from '../src/kube/informer.js';
 import { ControlPlane } from '../src/local/controlplane.js';
 import { installCrds } from '../src/local/install.js';
 import { desiredRuntime } from '../src/reconcilers/tracestore/desired.js';
+import { DEPLOYMENTS, TRACESTORES } from '../src/kube/resources.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
-const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
 const silent = pino({ level: 'silent' });
 
 const quantile = (xs: number[], q: number): number => {

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { TraceStore } from '../src/api/tracestore.js';
 import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/controllers/manager.js';
-import { TRACESTORES } from '../src/controllers/tracestore.js';
 import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
 import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/runtime/config.js';
+import { TRACESTORES } from '../src/kube/resources.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NAMESPACES = res('', 'v1', 'Namespace', 'namespaces', false);

@@ -16,8 +16,9 @@ import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
 import { MANAGED_SELECTOR, type NetworkPolicy, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
-import { PODS, SAMPLING_POLICIES, SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES, TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
+import { TraceStoreController, type TraceStoreInformers } from './tracestore.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, PODS, ROLEBINDINGS, ROLES, SAMPLING_POLICIES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES } from '../kube/resources.js';
 
 /** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
 export function watchedNamespaces(v: string | undefined): string[] | undefined {

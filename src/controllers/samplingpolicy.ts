@@ -12,10 +12,9 @@ import { type KubeClient, resourcePath } from '../kube/client.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, RUNTIME_APP, isSubset } from '../reconcilers/tracestore/desired.js';
-import { LEASES } from '../kube/leader.js';
-import { PODS, SAMPLING_POLICIES } from '../runtime/sampling/watcher.js';
 import { compilePolicies } from '../sampling/policy.js';
 import { FIELD_MANAGER, specChanged } from './tracestore.js';
+import { LEASES, PODS, SAMPLING_POLICIES } from '../kube/resources.js';
 
 export { PODS, SAMPLING_POLICIES };
 

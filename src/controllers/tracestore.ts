@@ -8,8 +8,7 @@ import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
 import type { FieldError } from '../api/schema.js';
 import { type TraceStore, type TraceStoreStatus, backendTypeOf } from '../api/tracestore.js';
-import { type KubeClient, isNotFound, res, resourcePath } from '../kube/client.js';
-import { LEASES } from '../kube/leader.js';
+import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
@@ -32,16 +31,8 @@ import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '.
 import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES } from '../kube/resources.js';
 
-export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
-export const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
-export const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
-export const SERVICES = res('', 'v1', 'Service', 'services');
-export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts');
-export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
-export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
-export const SECRETS = res('', 'v1', 'Secret', 'secrets');
-export const NETWORKPOLICIES = res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies');
 export { LEASES };
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';

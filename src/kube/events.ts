@@ -2,10 +2,10 @@
 // a steady state writes nothing. Repeats of the same event within a short window are folded into one.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type KubeClient, res, resourcePath } from './client.js';
+import { type KubeClient, resourcePath } from './client.js';
 import type { KubeObject } from './informer.js';
+import { EVENTS } from './resources.js';
 
-export const EVENTS = res('', 'v1', 'Event', 'events');
 
 export type EventType = 'Normal' | 'Warning';
 

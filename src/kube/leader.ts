@@ -3,9 +3,9 @@
 // trust), the leader renews every retryPeriod and gives up leadership if it cannot renew within renewDeadline.
 // On graceful shutdown the leader releases the lease so a standby takes over at once.
 import type { Logger } from 'pino';
-import { type KubeClient, isConflict, isNotFound, res, resourcePath } from './client.js';
+import { type KubeClient, isConflict, isNotFound, resourcePath } from './client.js';
+import { LEASES } from './resources.js';
 
-export const LEASES = res('coordination.k8s.io', 'v1', 'Lease', 'leases');
 
 export interface LeaderElectionOptions {
   namespace: string;

@@ -1,8 +1,8 @@
 // Installs the CRDs (server-side apply) and waits until the API server serves them.
 import { allCrds } from '../api/crds.js';
-import { type KubeClient, res, resourcePath } from '../kube/client.js';
+import { type KubeClient, resourcePath } from '../kube/client.js';
+import { CRDS } from '../kube/resources.js';
 
-export const CRDS = res('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false);
 
 interface CrdStatus {
   status?: { conditions?: { type: string; status: string }[] };

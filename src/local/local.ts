@@ -10,17 +10,15 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import type { TraceStore } from '../api/tracestore.js';
 import { Operator, defaultOperatorOptions } from '../controllers/manager.js';
-import { TRACESTORES } from '../controllers/tracestore.js';
-import { KubeClient, res, resourcePath } from '../kube/client.js';
+import { KubeClient, resourcePath } from '../kube/client.js';
 import { createLogger } from '../log.js';
 import { CONFIG_FILE, configMapName } from '../reconcilers/tracestore/desired.js';
 import { parseRuntimeConfig, withEnvOverrides } from '../runtime/config.js';
 import { startRuntime } from '../runtime/server.js';
-import { PODS } from '../runtime/sampling/watcher.js';
 import { ControlPlane, REPO_ROOT } from './controlplane.js';
 import { installCrds } from './install.js';
+import { CONFIGMAPS, PODS, TRACESTORES } from '../kube/resources.js';
 
-const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
 
 function existingKubeconfig(): string | undefined {
   const env = process.env.KUBECONFIG?.split(':').find((p) => p && existsSync(p));

@@ -1,7 +1,7 @@
 // Protobuf messages shared by the gRPC query services (jaeger.storage.v2 and jaeger.api_v3): Timestamp and
 // Duration, TraceQueryParameters, the services / operations calls, and grpc.health.v1.
 import { type AttrValue, DEFAULT_SEARCH_DEPTH, type GetTraceParams, InvalidArgumentError, MAX_SEARCH_DEPTH, type Operation, type TraceQuery, checkDurationNs, checkTimeNs } from '../storage/api/index.js';
-import { Reader, Writer } from '../storage/api/proto-wire.js';
+import { Reader, Writer } from '../otlp/proto-wire.js';
 
 /** Go's zero time.Time as a protobuf Timestamp (gogo stdtime sends it for "unset"). */
 const GO_ZERO_SECONDS = -62135596800n;

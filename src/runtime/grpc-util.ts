@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceChunk, type TraceReader, checkOperationQuery } from '../storage/api/index.js';
-import { encodeTracesProto } from '../storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../otlp/otlp-proto.js';
 import { decodeGetOperationsRequest, decodeHealthRequest, encodeGetOperationsResponse, encodeGetServicesResponse, encodeHealthResponse } from './grpc-codec.js';
 import { type Tenancy, TenantError } from './tenancy.js';
 

@@ -11,7 +11,7 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { loadService } from '../env/protos.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 

@@ -4,7 +4,7 @@
 
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { QUEUE_TRACE, SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KINDS, crdFor } from '../../src/api/crds.js';
 import { ApiError, type KubeClient, resourcePath } from '../../src/kube/client.js';
-import { CRDS, installCrds } from '../../src/local/install.js';
+import { installCrds } from '../../src/local/install.js';
 import { ROOT, applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor } from '../helpers.js';
+import { CRDS } from '../../src/kube/resources.js';
 
 interface OperatorSpecObject {
   apiVersion: string;

@@ -43,9 +43,9 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type AttrValue, InvalidArgumentError, type KeyValue, type ResourceSpans, type Span, type StatusCode, newSpan, spanCount } from '../../src/storage/api/index.js';
-import { decodeSpan, decodeTracesJsonLenient, encodeSpan, encodeTracesJson } from '../../src/storage/api/otlp-json.js';
-import { decodeTracesProto, encodeTracesProto, writeAttributes } from '../../src/storage/api/otlp-proto.js';
-import { Reader, Writer } from '../../src/storage/api/proto-wire.js';
+import { decodeSpan, decodeTracesJsonLenient, encodeSpan, encodeTracesJson } from '../../src/otlp/otlp-json.js';
+import { decodeTracesProto, encodeTracesProto, writeAttributes } from '../../src/otlp/otlp-proto.js';
+import { Reader, Writer } from '../../src/otlp/proto-wire.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
 
 const SEED = Number(process.env.INGEST_FUZZ_SEED ?? 0x1a6e_5eed) >>> 0;

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
 import { type TestPki, loopbackRuntimeConfig, testPki, waitFor } from '../helpers.js';

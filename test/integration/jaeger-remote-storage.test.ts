@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type ResourceSpans, type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';

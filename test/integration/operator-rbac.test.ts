@@ -15,8 +15,8 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import { type Operator, defaultOperatorOptions } from '../../src/controllers/manager.js';
 import { KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
-import { SAMPLING_POLICIES } from '../../src/runtime/sampling/watcher.js';
 import { ROOT, applyStore, conditionOf, createNamespace, getStore, kubeconfig, memoryStore, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
+import { SAMPLING_POLICIES } from '../../src/kube/resources.js';
 
 interface Doc {
   apiVersion: string;

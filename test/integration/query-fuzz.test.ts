@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
-import { Writer } from '../../src/storage/api/proto-wire.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
+import { Writer } from '../../src/otlp/proto-wire.js';
 import { QUEUE_TRACE, SHOP_TRACE, loadFixtures, searchTraceId } from '../../src/storage/testing/fixtures.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 

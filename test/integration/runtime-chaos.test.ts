@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { EmbeddedStore } from '../../src/storage/embedded/store.js';
 import { Rng } from '../env/fuzz.js';
 import { startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { type RuntimeProcess, startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';
 import { sumMetric } from '../helpers.js';
 

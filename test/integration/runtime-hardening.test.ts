@@ -12,9 +12,9 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesJson } from '../../src/storage/api/otlp-json.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
-import { Writer } from '../../src/storage/api/proto-wire.js';
+import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
+import { Writer } from '../../src/otlp/proto-wire.js';
 import { loopbackRuntimeConfig, sumMetric } from '../helpers.js';
 
 /** Sends raw bytes and returns the status line (or '' when the server closed without answering). */

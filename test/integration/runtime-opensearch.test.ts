@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
 import { newSpan, serviceBatch } from '../../src/storage/api/index.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import type { SearchBackend } from '../../src/storage/elasticsearch/store.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 

@@ -10,8 +10,8 @@ import { pino } from 'pino';
 import { gzipSync } from 'node:zlib';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
-import { decodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
+import { decodeTracesJson } from '../../src/otlp/otlp-json.js';
 
 let rt: RunningRuntime;
 

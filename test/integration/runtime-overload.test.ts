@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startRuntime } from '../../src/runtime/server.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { crashBatch, crashTraceId } from '../env/embedded-writer.js';
 
 it('refuses with 429 when the queue is full and loses nothing it accepted', async () => {

@@ -14,14 +14,14 @@ import { pino } from 'pino';
 import { backendReportAnnotation, reportAnnotation, runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy, SamplingPolicySpec } from '../../src/api/samplingpolicy.js';
 import type { Operator } from '../../src/controllers/manager.js';
-import { SAMPLING_POLICIES } from '../../src/controllers/samplingpolicy.js';
 import { type KubeClient, resourcePath } from '../../src/kube/client.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { RATIO_ATTRIBUTE } from '../../src/sampling/evaluate.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { newSpan, serviceBatch, type ResourceSpans } from '../../src/storage/api/index.js';
 import { type ApiProxy, applyStore, conditionOf, createNamespace, fetchText, getStore, loopbackRuntimeConfig, memoryStore, startApiProxy, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
 import { loadService } from '../env/protos.js';
+import { SAMPLING_POLICIES } from '../../src/kube/resources.js';
 
 let client: KubeClient;
 let ns: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/storage/api/errors.js';
-import { decodeTracesJson, encodeTracesJson } from '../../src/storage/api/otlp-json.js';
+import { decodeTracesJson, encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { attrToString } from '../../src/storage/api/model.js';
 import { ROOT } from '../helpers.js';
 

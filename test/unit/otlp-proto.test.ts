@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/storage/api/errors.js';
-import { decodeTracesJson } from '../../src/storage/api/otlp-json.js';
-import { decodeSpan, encodeSpan } from '../../src/storage/api/otlp-json.js';
-import { decodeTracesProto, encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
-import { Writer } from '../../src/storage/api/proto-wire.js';
+import { decodeTracesJson } from '../../src/otlp/otlp-json.js';
+import { decodeSpan, encodeSpan } from '../../src/otlp/otlp-json.js';
+import { decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
+import { Writer } from '../../src/otlp/proto-wire.js';
 import { ROOT } from '../helpers.js';
 
 const fixture = (f: string) => decodeTracesJson(JSON.parse(readFileSync(join(ROOT, 'src/storage/testing/fixtures', f), 'utf8')));

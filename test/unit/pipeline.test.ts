@@ -7,7 +7,7 @@ import { IngestPipeline, type PipelineOptions, type Submission, type WriteOutcom
 import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, type StorageContext, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
 import { parseRuntimeConfig } from '../../src/runtime/config.js';
 import { ingest } from '../../src/runtime/receivers/ingest.js';
-import { encodeTracesProto } from '../../src/storage/api/otlp-proto.js';
+import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 
 function metrics() {
   const r = new Registry();

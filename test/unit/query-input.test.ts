@@ -5,7 +5,7 @@ import { decodeFindTracesRequest, decodeGetTraceRequest } from '../../src/runtim
 import { parseDuration, parseEpoch, parseIntParam, parseTime, parseUnits, pathSegment } from '../../src/runtime/query/params.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest } from '../../src/runtime/remote-storage/codec.js';
 import { DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_NS, MAX_SEARCH_DEPTH, checkOperationQuery, checkTraceQuery } from '../../src/storage/api/index.js';
-import { Writer } from '../../src/storage/api/proto-wire.js';
+import { Writer } from '../../src/otlp/proto-wire.js';
 
 /** the InvalidArgumentError `fn` throws (fails when it throws something else or nothing) */
 function invalid(fn: () => unknown): InvalidArgumentError {

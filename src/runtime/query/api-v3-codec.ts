@@ -1,7 +1,7 @@
 // Request messages of jaeger.api_v3.QueryService (proto/api_v3/query_service.proto of jaeger-idl). Its replies are
 // OTLP TracesData and the GetServices / GetOperations responses it shares with jaeger.storage.v2 (../grpc-codec.ts).
 import type { GetTraceParams, TraceQuery } from '../../storage/api/index.js';
-import type { Reader } from '../../storage/api/proto-wire.js';
+import type { Reader } from '../../otlp/proto-wire.js';
 import { decodeFindRequest, getTraceParams, reader } from '../grpc-codec.js';
 
 /** GetTraceRequest { string trace_id = 1 (hex); Timestamp start_time = 2; Timestamp end_time = 3; bool raw_traces = 4 } */

@@ -3,7 +3,7 @@
 // Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
-import { encodeTracesJson } from '../../storage/api/otlp-json.js';
+import { encodeTracesJson } from '../../otlp/otlp-json.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {

@@ -1,8 +1,8 @@
 // What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model, hand it to
 // the pipeline and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
 import { InvalidArgumentError, type ResourceSpans, type StorageContext, spanCount } from '../../storage/api/index.js';
-import { decodeTracesJsonLenient } from '../../storage/api/otlp-json.js';
-import { decodeTracesProto } from '../../storage/api/otlp-proto.js';
+import { decodeTracesJsonLenient } from '../../otlp/otlp-json.js';
+import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { IngestPipeline } from '../pipeline.js';

@@ -4,7 +4,7 @@
 // committed in time, partial_success for rejected spans. The answer is sent once the spans are durable.
 import * as grpc from '@grpc/grpc-js';
 import type { StorageContext } from '../../storage/api/index.js';
-import { encodeExportResponse } from '../../storage/api/otlp-proto.js';
+import { encodeExportResponse } from '../../otlp/otlp-proto.js';
 import { method } from '../grpc-util.js';
 import { TenantError } from '../tenancy.js';
 import { type ReceiverDeps, ingest } from './ingest.js';

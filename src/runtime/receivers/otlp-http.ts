@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import type { ByteBudget } from './budget.js';
 import type { StorageContext } from '../../storage/api/index.js';
-import { encodeExportResponse, encodeRpcStatus } from '../../storage/api/otlp-proto.js';
+import { encodeExportResponse, encodeRpcStatus } from '../../otlp/otlp-proto.js';
 import { guarded, hardenServer, httpServerOptions } from '../http-guard.js';
 import { TenantError } from '../tenancy.js';
 import type { HttpServerFactory } from '../listener-security.js';

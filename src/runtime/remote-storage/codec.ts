@@ -1,8 +1,8 @@
 // Messages of jaeger.storage.v2 (proto/storage/v2/trace_storage.proto and dependency_storage.proto of jaeger-idl),
 // decoded from and encoded to the storage API's types. Messages it shares with api_v3 are in ../grpc-codec.ts.
 import { DEFAULT_SEARCH_DEPTH, type DependencyLink, InvalidArgumentError, MAX_SEARCH_DEPTH, type FoundTraceId, type GetTraceParams, type TimeRange, type TraceQuery } from '../../storage/api/index.js';
-import { keyValue } from '../../storage/api/otlp-proto.js';
-import { type Reader, Writer } from '../../storage/api/proto-wire.js';
+import { keyValue } from '../../otlp/otlp-proto.js';
+import { type Reader, Writer } from '../../otlp/proto-wire.js';
 import { decodeFindRequest, getTraceParams, reader, sub, timestamp, writeTimestamp } from '../grpc-codec.js';
 
 /** the bytes of a length-delimited field as hex */

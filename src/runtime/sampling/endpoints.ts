@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
-import { Writer } from '../../storage/api/proto-wire.js';
+import { Writer } from '../../otlp/proto-wire.js';
 import { decodeStringField1 } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
 import { guarded, hardenServer, requestUrl } from '../http-guard.js';

@@ -10,13 +10,11 @@
 import type { Logger } from 'pino';
 import { backendReportAnnotation, reportAnnotation, runtimeReportLeaseName } from '../../api/contract.js';
 import type { SamplingPolicy } from '../../api/samplingpolicy.js';
-import { type KubeClient, res, resourcePath } from '../../kube/client.js';
+import { type KubeClient, resourcePath } from '../../kube/client.js';
 import { Informer, type KubeObject } from '../../kube/informer.js';
 import { type CompiledSampling, EMPTY_SAMPLING, compilePolicies, enforcedToString } from '../../sampling/policy.js';
+import { LEASES, SAMPLING_POLICIES } from '../../kube/resources.js';
 
-export const SAMPLING_POLICIES = res('storage.jaegertracing.io', 'v1alpha1', 'SamplingPolicy', 'samplingpolicies');
-export const PODS = res('', 'v1', 'Pod', 'pods');
-const LEASES = res('coordination.k8s.io', 'v1', 'Lease', 'leases');
 
 export interface WatcherOptions {
   namespace: string;

@@ -11,7 +11,7 @@
 //  - `record`, the span with its resource and scope in OTLP/JSON (stored, not indexed), so reads lose nothing.
 import { createHash } from 'node:crypto';
 import { type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, StatusCode, attrToString, serviceOf } from '../api/model.js';
-import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../api/otlp-json.js';
+import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 import { spanDuration } from '../api/semantics.js';
 

@@ -38,7 +38,7 @@ import {
   checkTraceQuery,
   serviceOf,
 } from '../api/index.js';
-import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../api/otlp-json.js';
+import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
 import { DependencyTotals, SingleStoreBackend, type SpanView, checkDependencyLinks, chunkTrace, forEachDependency, spanMatches, validateBatch } from '../api/semantics.js';
 import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, type SpanRef, compareRefs, hex, key, kstr, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
 

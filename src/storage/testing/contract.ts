@@ -3,7 +3,7 @@
 //
 //   runStorageContract('memory', async () => ({ backend: new MemoryBackend({ maxTraces: 100_000 }) }));
 import { type BackendFactory, type FoundTraceId, InvalidArgumentError, type ResourceSpans, type Span, SpanKind, type TraceChunk, type TraceQuery, newSpan, serviceBatch } from '../api/index.js';
-import { encodeAttributes } from '../api/otlp-json.js';
+import { encodeAttributes } from '../../otlp/otlp-json.js';
 import {
   BASE,
   BIG_SPANS,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KeyValue, type ResourceSpans, type Span, SpanKind, StatusCode, newSpan, serviceBatch } from '../api/model.js';
-import { decodeTracesJson } from '../api/otlp-json.js';
+import { decodeTracesJson } from '../../otlp/otlp-json.js';
 
 export const BASE = 1767225600000000000n; // 2026-01-01T00:00:00Z in ns
 export const NS_PER_MS = 1_000_000n;

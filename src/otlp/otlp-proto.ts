@@ -3,7 +3,7 @@
 // Structural damage (truncation, bad wire types) throws InvalidArgumentError for the whole request; a span
 // with an unusable trace or span ID is dropped and counted, so the receiver can answer partial_success.
 import { Reader, VARINT, type Where, Writer } from './proto-wire.js';
-import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from './model.js';
+import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from '../storage/api/model.js';
 
 // tags: (field << 3) | wire type
 const T1_LEN = 0x0a;

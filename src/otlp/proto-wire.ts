@@ -1,6 +1,6 @@
 // Protobuf wire format: a reader over one buffer (messages are decoded by functions taking their end offset)
 // and a writer. Shared by the OTLP codec and the Jaeger remote-storage and query codecs.
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../storage/api/errors.js';
 
 export const VARINT = 0;
 export const I64 = 1;

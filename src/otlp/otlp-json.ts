@@ -1,8 +1,8 @@
 // OTLP/JSON (the protobuf JSON mapping with OTLP's rules: hex trace/span IDs, integer enums, int64 as strings)
 // to and from the storage model. Decoding validates as it goes; errors name the exact path.
-import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type ResourceSpans, type Scope, type Span, type SpanEvent, type SpanLink, SpanKind, StatusCode } from './model.js';
-import { InvalidArgumentError } from './errors.js';
-import { normalizeSpanId, normalizeTraceId } from './ids.js';
+import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type ResourceSpans, type Scope, type Span, type SpanEvent, type SpanLink, SpanKind, StatusCode } from '../storage/api/model.js';
+import { InvalidArgumentError } from '../storage/api/errors.js';
+import { normalizeSpanId, normalizeTraceId } from '../storage/api/ids.js';
 
 type Json = Record<string, unknown>;
 
