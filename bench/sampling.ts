@@ -16,7 +16,7 @@ import type { SamplingPolicy, StaticSamplingPolicy } from '../src/api/samplingpo
 import { KubeClient, resourcePath } from '../src/kube/client.js';
 import { ControlPlane } from '../src/local/controlplane.js';
 import { installCrds } from '../src/local/install.js';
-import { listenAll, parseRuntimeConfig } from '../src/runtime/config.js';
+import { listenAll, parseRuntimeConfig } from '../src/api/runtime-config.js';
 import { compileStatic } from '../src/runtime/sampling/runtime.js';
 import { type RunningRuntime, startRuntime } from '../src/runtime/server.js';
 import { applyIngestRules } from '../src/sampling/evaluate.js';

@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { Operator, defaultOperatorOptions, watchedNamespaces } from './controllers/manager.js';
 import { createLogger } from './log.js';
-import { ConfigError, defaultRuntimeConfig, loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
+import { ConfigError, defaultRuntimeConfig } from './api/runtime-config.js';
+import { loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
 import { startRuntime } from './runtime/server.js';
 import { BACKEND_PROBES } from './storage/probes.js';
 

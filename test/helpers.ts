@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { TraceStore } from '../src/api/tracestore.js';
 import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/controllers/manager.js';
 import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
-import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/runtime/config.js';
+import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/api/runtime-config.js';
 import { TRACESTORES } from '../src/kube/resources.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

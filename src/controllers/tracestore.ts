@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
 import type { FieldError } from '../api/schema.js';
-import { type TraceStore, type TraceStoreStatus, backendTypeOf } from '../api/tracestore.js';
+import { type BackendType, type TraceStore, type TraceStoreStatus, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
@@ -21,6 +21,7 @@ import {
   desiredRuntime,
   isSubset,
   runtimeName,
+  type SecretUse,
   searchSpecOf,
   securitySecrets,
 } from '../reconcilers/tracestore/desired.js';
@@ -166,6 +167,40 @@ export class TraceStoreController {
     if (!BACKENDS[backend].supported) return this.writeStatus(ts, { backend, unsupported: true });
 
     // backends outside the pods: connection and provisioning checked in the background
+    const { external, use, requeueAfterMs, secretsVersion } = await this.backendState(key, ts, backend);
+    // spec.runtime.security: a Secret that may not be used leaves the runtime as it is (never served without the
+    // TLS or auth the spec asks for); Ready says which Secret and what to do
+    const security = await this.securityProblem(ts);
+    if (security) {
+      const deployment = this.inf.deployments.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
+      await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...(deployment ? { deployment } : {}), ...(external ? { external } : {}) });
+      return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
+    }
+    const desired = desiredRuntime(ts, this.settings, secretsVersion, use);
+    // ConfigMaps are immutable and named by content hash: create once, never update.
+    if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
+      await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
+    }
+    await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
+    await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
+    await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
+    await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
+    const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
+    await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
+    await this.applyNetworkPolicy(ts, desired.networkPolicy);
+
+    const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
+    if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
+    const full = backendReports(this.inf.leases.get(keyOf(desired.reportLease as KubeObject)));
+    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
+    return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+
+  /**
+   * The backend's condition inputs (checked in the background), which referenced Secrets the pods may get, and the
+   * versions of those Secrets (pods restart when one changes: env from a Secret is read at start).
+   */
+  private async backendState(key: string, ts: TraceStore, backend: BackendType): Promise<{ external?: Observed['external']; use: SecretUse; requeueAfterMs?: number; secretsVersion?: string }> {
     let external: Observed['external'];
     let requeueAfterMs: number | undefined;
     const search = searchSpecOf(ts.spec);
@@ -196,36 +231,10 @@ export class TraceStoreController {
         requeueAfterMs = st.requeueAfterMs;
       }
     }
-    // spec.runtime.security: a Secret that may not be used leaves the runtime as it is (never served without the
-    // TLS or auth the spec asks for); Ready says which Secret and what to do
-    const security = await this.securityProblem(ts);
-    if (security) {
-      const deployment = this.inf.deployments.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
-      await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...(deployment ? { deployment } : {}), ...(external ? { external } : {}) });
-      return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
-    }
-    // pods restart when a backend Secret changes (env from a Secret is read at start)
     const secretsVersion = backendSecrets(ts)
       .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
       .join(',');
-    const desired = desiredRuntime(ts, this.settings, secretsVersion || undefined, use);
-    // ConfigMaps are immutable and named by content hash: create once, never update.
-    if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
-      await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
-    }
-    await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
-    await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
-    await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
-    await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
-    const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
-    await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
-    await this.applyNetworkPolicy(ts, desired.networkPolicy);
-
-    const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
-    if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
-    const full = backendReports(this.inf.leases.get(keyOf(desired.reportLease as KubeObject)));
-    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
-    return requeueAfterMs ? { requeueAfterMs } : undefined;
+    return { ...(external ? { external } : {}), use, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}), ...(secretsVersion ? { secretsVersion } : {}) };
   }
 
   /** The first Secret of spec.runtime.security that may not be used or lacks a key the runtime reads. */

@@ -10,7 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { ListenerGroup, RuntimeConfig } from './config.js';
+import { ListenerGroup, RuntimeConfig } from '../api/runtime-config.js';
 
 export type GroupSecurityConfig = NonNullable<NonNullable<RuntimeConfig['security']>[ListenerGroup]>;
 

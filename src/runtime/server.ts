@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { TENANCY_BACKENDS, backendTypeOf } from '../api/tracestore.js';
 import { serveOps } from '../kube/probes.js';
 import { type BackendFactory, InvalidArgumentError, type StorageContext, StorageError } from '../storage/api/index.js';
-import { createBackend, supportsTenancy } from '../storage/registry.js';
+import { createBackend, supportsTenancy } from '../storage/plugins.js';
 import { MemoryBackend } from '../storage/memory/store.js';
 import { registerMemoryMetrics } from './memory-metrics.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
@@ -25,7 +25,7 @@ import { addRemoteStorageServices } from './remote-storage/service.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import { addSamplingManager, startSamplingHttp } from './sampling/endpoints.js';
 import { SamplingRuntime } from './sampling/runtime.js';
-import { ConfigError, type RuntimeConfig } from './config.js';
+import { ConfigError, type RuntimeConfig } from '../api/runtime-config.js';
 import { Tenancy, TenantError } from './tenancy.js';
 
 export interface RunningRuntime {

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import type { StorageContext } from '../storage/api/index.js';
-import type { RuntimeConfig } from './config.js';
+import { RuntimeConfig } from '../api/runtime-config.js';
 
 /** A request whose tenant is missing or not accepted: HTTP 401, gRPC UNAUTHENTICATED. */
 export class TenantError extends Error {

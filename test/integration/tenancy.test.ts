@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { ConfigError, parseRuntimeConfig } from '../../src/runtime/config.js';
+import { ConfigError, parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';

@@ -10,7 +10,7 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { CONFIG_FILE, type NetworkPolicy, configMapName } from '../../src/reconcilers/tracestore/desired.js';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
+import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type TestPki, applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, testPki, waitFor, waitReady } from '../helpers.js';
 
 let client: KubeClient;

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IngestPipeline, type PipelineOptions, type Submission, type WriteOutcome, splitBatch } from '../../src/runtime/pipeline.js';
 import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, type StorageContext, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
+import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { ingest } from '../../src/runtime/receivers/ingest.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 

@@ -1,8 +1,8 @@
-import { parseRuntimeConfig } from '../../src/runtime/config.js';
+import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type ResourceSpans, type Span, newSpan } from '../../src/storage/api/index.js';
 import { containerMemoryLimit, defaultMaxBytes } from '../../src/storage/memory/limits.js';
 import { MemoryBackend, type MemoryConfig, MemoryStore } from '../../src/storage/memory/store.js';
-import { createBackend } from '../../src/storage/registry.js';
+import { createBackend } from '../../src/storage/plugins.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 
 runStorageContract('memory', async () => ({

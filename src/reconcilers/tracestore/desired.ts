@@ -6,14 +6,9 @@ import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
 import { type BackendType, LISTENER_GROUPS, type ListenerGroupName, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
 import { withDefaults } from '../../api/crds.js';
-import { DEFAULT_PORTS, type RuntimeConfig } from '../../runtime/config.js';
-import { BACKENDS } from './backends.js';
-import { BACKEND_CA_DIR as CA_DIR, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-probe.js';
-
-/** The connection section of a backend that lives outside the pods (Elasticsearch / OpenSearch), if any. */
-export function searchSpecOf(spec: TraceStore['spec']) {
-  return spec?.backend?.opensearch ?? spec?.backend?.elasticsearch;
-}
+export { type SecretUse, searchSpecOf } from './backend-pod.js';
+import { DEFAULT_PORTS, type RuntimeConfig } from '../../api/runtime-config.js';
+import { type SecretUse, backendPod } from './backend-pod.js';
 
 export const MANAGED_BY = 'jaeger-storage-operator';
 export const LABEL_NAME = 'app.kubernetes.io/name';
@@ -192,12 +187,6 @@ const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
   admin: 'admin',
 };
 
-/** Which referenced Secrets the runtime pods get (only those the TraceStore may use, see secrets.ts). */
-export interface SecretUse {
-  credentials: boolean;
-  ca: boolean;
-}
-
 /**
  * `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change.
  * `use`: which referenced Secrets the pods get; a refused Secret is not referenced by the pod at all.
@@ -228,16 +217,8 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     data: { [CONFIG_FILE]: configYaml },
   };
 
-  // credentials and CA by reference only: env valueFrom secretKeyRef and a Secret volume
-  const search = searchSpecOf(spec);
-  const cred = use.credentials ? search?.credentialsSecretRef : undefined;
-  const credentialEnv = cred
-    ? [
-        { name: USERNAME_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.usernameKey ?? 'username' } } },
-        { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.passwordKey ?? 'password' } } },
-      ]
-    : [];
-  const caSecret = use.ca ? search?.tls?.caSecretRef?.name : undefined;
+  // what the backend needs in the pod (credentials and CA by reference only)
+  const bp = backendPod(spec, use);
   const sec = securityVolumes(spec);
 
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
@@ -251,7 +232,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
     spec: {
       replicas: rt.replicas ?? 1,
       selector: { matchLabels: selectorLabels(ts) },
-      strategy: BACKENDS[backend].singleWriter ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      strategy: bp.singleWriter ? { type: 'Recreate' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       revisionHistoryLimit: 3,
       template: {
         metadata: { labels: commonLabels(ts, 'runtime'), annotations: { [ANNOTATION_CONFIG_HASH]: configHash, ...(secretsVersion ? { [ANNOTATION_SECRETS]: hashOf(secretsVersion) } : {}) } },
@@ -269,17 +250,17 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                ...credentialEnv,
+                ...bp.env,
               ],
               ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({ name: PORT_NAMES[k], containerPort: DEFAULT_PORTS[k], protocol: 'TCP' })),
               readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
               ...(Object.keys(resources).length ? { resources } : {}),
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }, ...(caSecret ? [{ name: 'backend-ca', mountPath: CA_DIR, readOnly: true }] : []), ...sec.mounts],
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT, readOnly: true }, ...bp.volumeMounts, ...sec.mounts],
             },
           ],
-          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }, ...(caSecret ? [{ name: 'backend-ca', secret: { secretName: caSecret } }] : []), ...sec.volumes],
+          volumes: [{ name: 'config', configMap: { name: configMap.metadata!.name } }, ...bp.volumes, ...sec.volumes],
         },
       },
     },

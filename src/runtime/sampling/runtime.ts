@@ -10,7 +10,7 @@ import { type CompiledSampling, EMPTY_SAMPLING, compilePolicies } from '../../sa
 import { API_VERSION } from '../../api/common.js';
 import type { StaticSamplingPolicy } from '../../api/samplingpolicy.js';
 import type { BackendFactory, ResourceSpans } from '../../storage/api/index.js';
-import { ConfigError, type RuntimeConfig } from '../config.js';
+import { ConfigError, type RuntimeConfig } from '../../api/runtime-config.js';
 import type { IngestStage } from '../pipeline.js';
 import { PolicyWatcher } from './watcher.js';
 

@@ -1,7 +1,7 @@
 // The one place backends register. The runtime builds its backend from the `backend` section of its config, and
 // learns here whether the backend keeps tenants apart (StorageContext.tenant): only those may run with tenancy on.
 import { type BackendType, TENANCY_BACKENDS } from '../api/tracestore.js';
-import type { RuntimeConfig } from '../runtime/config.js';
+import { RuntimeConfig } from '../api/runtime-config.js';
 import { type BackendFactory, StorageError } from './api/index.js';
 import { EmbeddedBackend } from './embedded/store.js';
 import { SearchBackend } from './elasticsearch/store.js';
