@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BackendProbes, ProbeOutcome, ProbedBackendType, SearchSpec } from '../api/backend-probe.js';
 import type { TraceStore } from '../api/tracestore.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
-import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../reconcilers/redact.js';
+import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../api/redact.js';
 
 export const RECHECK_MS = 5 * 60_000;
 export const RETRY_MS = 10_000;

@@ -1,7 +1,7 @@
 // Pure parts of the Secret policy and of redaction (issue #10).
 import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION, reportAnnotation } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
-import { backendErrorMessage, boundedText, redactUrls } from '../../src/reconcilers/redact.js';
+import { backendErrorMessage, boundedText, redactUrls } from '../../src/api/redact.js';
 import { plaintextCredentialsProblem, secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
 import { StorageError } from '../../src/storage/api/errors.js';

@@ -4,7 +4,7 @@ import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION } from '../..
 import type { ObjectMeta } from '../../api/common.js';
 import type { TraceStore } from '../../api/tracestore.js';
 import type { ConditionInput } from '../conditions.js';
-import { printableEndpoints } from '../redact.js';
+import { printableEndpoints } from '../../api/redact.js';
 
 /** What the controller found for a referenced Secret. */
 export type SecretLookup =
