@@ -147,10 +147,10 @@ export class IngestPipeline implements TraceConsumer {
   }
 
   /**
-   * Takes a decoded batch, past the stages. Refuses at once when the queue is full or the backend is out of space; otherwise the
-   * returned promise settles when every span was written or rejected. A batch larger than the whole queue is still
-   * taken when the queue is empty, so it can never be refused forever. The spans are written as the tenant of
-   * `ctx` (its signal is not used: a batch outlives the requests in it).
+   * Takes a decoded batch that went through the stages. Refuses at once when the queue is full or the backend is
+   * out of space; otherwise the returned promise settles when every span was written or rejected. A batch larger
+   * than the whole queue is still taken when the queue is empty, so it can never be refused forever. The spans are
+   * written as the tenant of `ctx` (its signal is not used: a batch outlives the requests in it).
    */
   submit(traces: ResourceSpans[], spans: number, ctx: StorageContext = {}): Submission {
     if (this.closed) return { ok: false, reason: 'closed', message: 'the runtime is shutting down: retry against another replica or later' };

@@ -1,5 +1,5 @@
 // What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model, hand it to
-// the pipeline and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
+// the trace consumer (the ingest pipeline) and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
 import { InvalidArgumentError, type ResourceSpans, type StorageContext } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../otlp/otlp-json.js';
 import { decodeTracesProto } from '../../otlp/otlp-proto.js';
