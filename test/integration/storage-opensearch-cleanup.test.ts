@@ -1,10 +1,10 @@
-// The OpenSearch plug-in's cleanup (deletionPolicy Delete) on a real node: a store provisioned and written in every
-// layout under one index prefix is dropped entirely (indices, aliases, data stream, templates, lifecycle policy),
-// twice without error, while a store under another prefix keeps its data.
+// The OpenSearch plug-in's check and cleanup (deletionPolicy Delete) on a real node. Cleanup: a store provisioned
+// and written in every layout under one index prefix is dropped entirely (indices, aliases, data stream, templates,
+// lifecycle policy), twice without error, while a store under another prefix keeps its data.
 import type { BackendSpec } from '../../src/api/backend-plugin.js';
 import type { BackendFactory, ResourceSpans } from '../../src/storage/api/index.js';
 import { newSpan } from '../../src/storage/api/index.js';
-import { opensearchPlugin, searchRuntimeSection } from '../../src/storage/elasticsearch/plugin.js';
+import { elasticsearchPlugin, opensearchPlugin, searchRuntimeSection } from '../../src/storage/elasticsearch/plugin.js';
 import type { SearchBackend } from '../../src/storage/elasticsearch/store.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 
@@ -80,3 +80,23 @@ test('cleanup drops everything of its prefix in every layout and nothing of anot
   expect((await get<{ count: number }>('/kept-jaeger-span-*/_count')).body.count).toBe(keptSpans.body.count);
   expect(keptSpans.body.count).toBe(2);
 }, 240_000);
+
+test('check: connects, provisions and reports the schema; another product is refused before provisioning', async () => {
+  const spec = { endpoints: [os.url], indexPrefix: 'checked', layout: 'rollover' as const, shards: 1, replicas: 0 };
+  const ok = await opensearchPlugin.check!.run({ spec, retention: '3d', secrets: {} });
+  expect(ok.reachable).toMatchObject({ status: 'True', reason: 'Connected' });
+  expect(ok.reachable.message).toMatch(new RegExp(`^opensearch \\d+\\.\\d+\\.\\d+ at ${os.url}$`));
+  expect(ok.schema).toMatchObject({ status: 'True', reason: 'Provisioned' });
+  expect(ok.schema.message).toMatch(/^schema version 1, layout rollover, rollover and retention by (ISM|the runtime)$/);
+  expect(ok.schemaVersion).toBe('1');
+  expect((await get('/checked-jaeger-meta/_doc/schema')).status).toBe(200);
+
+  const wrong = await elasticsearchPlugin.check!.run({ spec: { ...spec, indexPrefix: 'wrong' }, secrets: {} });
+  expect(wrong.reachable).toMatchObject({ status: 'False', reason: 'UnsupportedVersion' });
+  expect(wrong.reachable.message).toMatch(/is opensearch \d+\.\d+\.\d+, but the TraceStore says elasticsearch: use spec\.backend\.opensearch$/);
+  expect(wrong.schema.status).toBe('Unknown');
+  expect(await indicesOf('wrong')).toEqual([]);
+
+  const down = await opensearchPlugin.check!.run({ spec: { endpoints: ['http://127.0.0.1:1'] }, secrets: {} });
+  expect(down.reachable).toMatchObject({ status: 'False', reason: 'Unreachable' });
+}, 120_000);

@@ -2,7 +2,8 @@
 // each plug-in's runtime section passes its own config schema, the rendered sections keep the bytes earlier
 // versions rendered (so an operator upgrade does not restart runtime pods), tenancy follows the traits, and the
 // table is the one place that lists backends. No server, no control plane.
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -11,7 +12,7 @@ import { withDefaults } from '../../src/api/crds.js';
 import { ConfigError, parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import type { FieldError } from '../../src/api/schema.js';
 import { BACKEND_TYPES, TENANCY_BACKENDS, type TraceStore } from '../../src/api/tracestore.js';
-import { PLUGINS, availablePlugin, backendSection, supportsTenancy, tenancyBackends } from '../../src/storage/plugins.js';
+import { PLUGINS, availablePlugin, backendSection, openBackend, supportsTenancy, tenancyBackends } from '../../src/storage/plugins.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -130,6 +131,23 @@ describe('backend plug-in table', () => {
     expect(() => cfg({ memory: 3 })).toThrow(/config\.backend\.memory: must be an object/);
     expect(() => cfg({ mongo: {} })).toThrow(/config\.backend\.mongo: is not a known backend/);
   });
+});
+
+test('openBackend opens the embedded store in the runtime config dataDir', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-plugin-embedded-'));
+  try {
+    const cfg = parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { embedded: { size: '1Gi' } }, dataDir: dir });
+    const backend = await openBackend(cfg, {});
+    try {
+      await backend.provision();
+      expect(await backend.traceReader().getServices()).toEqual([]);
+      expect(readdirSync(dir).length).toBeGreaterThan(0);
+    } finally {
+      await backend.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function sources(dir: string): string[] {
