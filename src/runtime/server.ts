@@ -6,10 +6,9 @@ import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TENANCY_BACKENDS, backendTypeOf } from '../api/tracestore.js';
 import { serveOps } from '../kube/probes.js';
 import { type BackendFactory, InvalidArgumentError, type StorageContext, StorageError } from '../storage/api/index.js';
-import { createBackend, supportsTenancy } from '../storage/plugins.js';
+import { backendSection, openBackend, supportsTenancy, tenancyBackends } from '../storage/plugins.js';
 import { MemoryBackend } from '../storage/memory/store.js';
 import { registerMemoryMetrics } from './memory-metrics.js';
 import { DEFAULT_PIPELINE, IngestPipeline } from './pipeline.js';
@@ -71,11 +70,10 @@ async function withDeadline(name: string, ms: number, run: () => Promise<unknown
 export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<RunningRuntime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const type = backendTypeOf(cfg.backend);
-  if (!type) throw new InvalidArgumentError('config.backend', 'exactly one backend must be set');
+  const { type } = backendSection(cfg); // the backend section, validated by its plug-in's config schema
   const tenancy = new Tenancy(cfg.tenancy);
   if (tenancy.enabled && !supportsTenancy(type)) {
-    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${TENANCY_BACKENDS.join(', ')})` }]);
+    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${tenancyBackends().join(', ')})` }]);
   }
   new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
   const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });
@@ -89,7 +87,7 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
     backendFull: new Gauge({ name: 'jso_runtime_backend_full', help: '1 while the backend is out of space and new spans are refused', registers: [registry] }),
   };
 
-  const backend = createBackend(type, cfg);
+  const backend = await openBackend(cfg);
   const memory = backend instanceof MemoryBackend ? backend : undefined; // not narrowing `backend` itself
   if (memory) registerMemoryMetrics(registry, memory);
   try {
