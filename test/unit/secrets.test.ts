@@ -4,6 +4,7 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import { backendErrorMessage, boundedText, redactUrls } from '../../src/api/redact.js';
 import { plaintextCredentialsProblem, secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { StorageError } from '../../src/storage/api/errors.js';
 
 const ts = (name = 'search'): TraceStore => ({
@@ -46,9 +47,10 @@ describe('plaintextCredentialsProblem', () => {
 });
 
 describe('desiredRuntime gives the pods only the Secrets they may use', () => {
-  const settings = { runtimeImage: 'img' };
+  const settings = { runtimeImage: 'img', plugins: PLUGINS };
   const refs = (use: { credentials: boolean; ca: boolean }) => {
-    const pod = desiredRuntime(ts(), settings, undefined, use).deployment.spec!.template.spec!;
+    const fields = [...(use.credentials ? ['spec.backend.opensearch.credentialsSecretRef'] : []), ...(use.ca ? ['spec.backend.opensearch.tls.caSecretRef'] : [])];
+    const pod = desiredRuntime(ts(), settings, undefined, new Set(fields)).deployment.spec!.template.spec!;
     return { env: pod.containers[0]!.env!.map((e) => e.name), volumes: (pod.volumes ?? []).map((v) => v.secret?.secretName).filter(Boolean) };
   };
   it('without permission: no secretKeyRef, no Secret volume', () => {
