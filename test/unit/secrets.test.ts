@@ -2,7 +2,8 @@
 import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION, reportAnnotation } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { backendErrorMessage, boundedText, redactUrls } from '../../src/api/redact.js';
-import { plaintextCredentialsProblem, secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
+import { secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
+import type { OperatorBackendPlugin } from '../../src/api/backend-plugin.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
 import { PLUGINS } from '../../src/storage/plugins.js';
 import { StorageError } from '../../src/storage/api/errors.js';
@@ -35,14 +36,15 @@ describe('secretProblem', () => {
   });
 });
 
-describe('plaintextCredentialsProblem', () => {
+describe('the search plug-in refuses credentials over plain http', () => {
   it('refuses credentials over http:// unless allowed; no credentials, no problem', () => {
-    const f = 'spec.backend.opensearch';
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })).toMatchObject({ reason: 'InsecureCredentials' });
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })?.message).not.toContain('u:p@');
-    expect(plaintextCredentialsProblem(f, { endpoints: ['http://b'], credentialsSecretRef: { name: 'c' }, allowPlaintextCredentials: true })).toBeUndefined();
-    expect(plaintextCredentialsProblem(f, { endpoints: ['http://b'] })).toBeUndefined();
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://b'], credentialsSecretRef: { name: 'c' } })).toBeUndefined();
+    const plugin = PLUGINS.opensearch as OperatorBackendPlugin<'opensearch'>;
+    const policy = (spec: Parameters<NonNullable<typeof plugin.secretPolicy>>[0]) => plugin.secretPolicy!(spec);
+    expect(policy({ endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })).toMatchObject({ reason: 'InsecureCredentials' });
+    expect(policy({ endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })?.message).not.toContain('u:p@');
+    expect(policy({ endpoints: ['http://b'], credentialsSecretRef: { name: 'c' }, allowPlaintextCredentials: true })).toBeUndefined();
+    expect(policy({ endpoints: ['http://b'] })).toBeUndefined();
+    expect(policy({ endpoints: ['https://b'], credentialsSecretRef: { name: 'c' } })).toBeUndefined();
   });
 });
 
