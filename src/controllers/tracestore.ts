@@ -183,6 +183,7 @@ export class TraceStoreController {
     if (!backend) return; // unreachable: validated above
     const plugin = this.settings.plugins[backend] as OperatorPluginTable[BackendType];
     if (!isAvailable(plugin)) return this.writeStatus(ts, { backend, unsupported: plugin.notInThisVersion });
+    if (plugin.traits.notDeployable) return this.writeStatus(ts, { backend, unsupported: plugin.traits.notDeployable });
     await this.cleanup.sync(ts, plugin);
 
     // backends outside the pods: connection and provisioning checked in the background

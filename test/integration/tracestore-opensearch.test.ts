@@ -153,7 +153,7 @@ describe('OpenSearch TraceStores', () => {
     await waitFor('finalizer set', async () => (await getStore(client, ns, 'doomed')).metadata.finalizers?.includes(DELETE_DATA_FINALIZER) === true);
     // data the runtime would have written (kwok runs no pods): a span index of today under the store's prefix
     const day = new Date().toISOString().slice(0, 10);
-    const put = await fetch(`${os.url}/doomed-jaeger-span-${day}/_doc/x?refresh=true`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ traceID: 'a'.repeat(32) }) });
+    const put = await fetch(`${os.url}/doomed-jaeger-span-${day}/_doc/x?refresh=true`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(put.status).toBe(201);
     expect((await os$('/_template/doomed-jaeger-span')).status).toBe(200);
 

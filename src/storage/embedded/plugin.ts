@@ -21,16 +21,19 @@ export type EmbeddedRuntimeConfig = Infer<typeof embeddedConfigSchema>;
 
 export const embeddedPlugin: BackendPlugin<'embedded', EmbeddedRuntimeConfig> = {
   type: 'embedded',
-  traits: { singleWriter: true, externalState: false, tenancy: false, provisions: [] },
+  traits: {
+    singleWriter: true,
+    externalState: false,
+    tenancy: false,
+    provisions: [],
+    notDeployable: 'the operator does not create its data volume (a PersistentVolumeClaim per store) yet; the runtime opens it with --config or in local mode',
+  },
   configSchema: embeddedConfigSchema,
   runtimeSection: (spec: BackendSpec<'embedded'>): EmbeddedRuntimeConfig => ({
     ...(spec.size !== undefined ? { size: spec.size } : {}),
     ...(spec.storageClassName !== undefined ? { storageClassName: spec.storageClassName } : {}),
   }),
   secretReferences: () => [],
-  // A writable volume at the data directory (the root filesystem is read-only). It survives container restarts,
-  // not the pod's replacement: a PersistentVolumeClaim needs a claim named after the TraceStore, beyond the spec.
-  podNeeds: (spec) => ({ volumes: [{ name: 'embedded-data', mountPath: EMBEDDED_DATA_DIR, emptyDir: spec.size !== undefined ? { sizeLimit: spec.size } : {} }] }),
   async open(_config, ctx) {
     const { EmbeddedBackend } = await import('./store.js');
     return new EmbeddedBackend({ path: ctx.dataDir });
