@@ -6,35 +6,31 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
-import { Writer } from '../../otlp/proto-wire.js';
-import { decodeStringField1 } from '../grpc-codec.js';
+import { SamplingStrategyParametersSchema, SamplingStrategyResponseSchema, SamplingStrategyType } from '../../gen/api_v2/sampling_pb.js';
+import { decode, encode } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
 import { guarded, hardenServer, requestUrl } from '../http-guard.js';
 import type { HttpServerFactory } from '../listener-security.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
-export const decodeStrategyParameters = (buf: Buffer): string => decodeStringField1(buf, 'SamplingStrategyParameters');
-
-const probabilistic = (w: Writer, field: number, rate: number): Writer => w.message(field, (m) => m.double(1, rate));
+export const decodeStrategyParameters = (buf: Buffer): string => decode(SamplingStrategyParametersSchema, buf, 'SamplingStrategyParameters').serviceName;
 
 /** SamplingStrategyResponse as protobuf (strategyType enum: PROBABILISTIC = 0, RATE_LIMITING = 1). */
 export function encodeStrategyResponse(s: SamplingStrategyResponse): Buffer {
-  const w = new Writer();
-  w.uint(1, s.strategyType === 'RATE_LIMITING' ? 1 : 0);
-  if (s.probabilisticSampling) probabilistic(w, 2, s.probabilisticSampling.samplingRate);
-  if (s.rateLimitingSampling) {
-    const n = s.rateLimitingSampling.maxTracesPerSecond;
-    w.message(3, (m) => m.uint(1, n));
-  }
   const o = s.operationSampling;
-  if (o) {
-    w.message(4, (m) => {
-      m.double(1, o.defaultSamplingProbability).double(2, o.defaultLowerBoundTracesPerSecond);
-      for (const op of o.perOperationStrategies) m.message(3, (x) => probabilistic(x.string(1, op.operation), 2, op.probabilisticSampling.samplingRate));
-      m.double(4, o.defaultUpperBoundTracesPerSecond);
-    });
-  }
-  return w.finish();
+  return encode(SamplingStrategyResponseSchema, {
+    strategyType: s.strategyType === 'RATE_LIMITING' ? SamplingStrategyType.RATE_LIMITING : SamplingStrategyType.PROBABILISTIC,
+    ...(s.probabilisticSampling && { probabilisticSampling: { samplingRate: s.probabilisticSampling.samplingRate } }),
+    ...(s.rateLimitingSampling && { rateLimitingSampling: { maxTracesPerSecond: s.rateLimitingSampling.maxTracesPerSecond } }),
+    ...(o && {
+      operationSampling: {
+        defaultSamplingProbability: o.defaultSamplingProbability,
+        defaultLowerBoundTracesPerSecond: o.defaultLowerBoundTracesPerSecond,
+        perOperationStrategies: o.perOperationStrategies.map((op) => ({ operation: op.operation, probabilisticSampling: { samplingRate: op.probabilisticSampling.samplingRate } })),
+        defaultUpperBoundTracesPerSecond: o.defaultUpperBoundTracesPerSecond,
+      },
+    }),
+  });
 }
 
 /** The JSON of Jaeger's /sampling (protobuf JSON with defaults emitted and nulls removed). */
