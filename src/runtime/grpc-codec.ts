@@ -21,6 +21,13 @@ function hasInt32(desc: DescMessage): boolean {
   return found;
 }
 
+const byNumber = new WeakMap<DescMessage, Map<number, DescField>>();
+function fieldOf(desc: DescMessage, no: number): DescField | undefined {
+  let m = byNumber.get(desc);
+  if (!m) byNumber.set(desc, (m = new Map(desc.fields.map((f) => [f.number, f]))));
+  return m.get(no);
+}
+
 /** the message a message-typed field was decoded into, to follow it in the bytes */
 function target(msg: Record<string, unknown>, f: DescField, index: number): Record<string, unknown> | undefined {
   if (f.fieldKind === 'list') return (msg[f.localName] as Record<string, unknown>[] | undefined)?.[index];
@@ -42,7 +49,7 @@ function checkStructure(desc: DescMessage, bytes: Uint8Array, msg: Record<string
   const seen = new Map<number, number>();
   while (r.pos < r.len) {
     const [no, wire] = r.tag();
-    const f = desc.fields.find((x) => x.number === no);
+    const f = fieldOf(desc, no);
     if (f?.fieldKind === 'scalar' && f.scalar === ScalarType.INT32 && wire === WireType.Varint && !f.oneof) {
       msg[f.localName] = Number(r.int64());
     } else if (f && wire === WireType.LengthDelimited && (f.fieldKind === 'message' || (f.fieldKind === 'list' && f.listKind === 'message'))) {
