@@ -5,7 +5,7 @@
 //
 //   npm run bench                       # starts a local control plane (built and cached on first use)
 //   KUBECONFIG=... npm run bench        # against an existing cluster (creates namespace jso-bench-*)
-import { BACKEND_PROBES } from '../src/storage/probes.js';
+import { PLUGINS } from '../src/storage/plugins.js';
 import { pino } from 'pino';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { TraceStore } from '../src/api/tracestore.js';
@@ -67,8 +67,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const o = defaultOperatorOptions();
-  Object.assign(o, { kubeconfig, namespace: ns, opsHost: '127.0.0.1', opsPort: 0, runtimeImage: 'jaeger-storage-operator:bench', backendProbes: BACKEND_PROBES });
+  const o = defaultOperatorOptions(PLUGINS);
+  Object.assign(o, { kubeconfig, namespace: ns, opsHost: '127.0.0.1', opsPort: 0, runtimeImage: 'jaeger-storage-operator:bench' });
   o.leaderElection.enabled = false;
   const op = new Operator(o, silent);
   await op.start();
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   // peer: a bare Deployment with the runtime's pod template, created directly
   const peer: number[] = [];
   for (let i = 0; i < N; i++) {
-    const d = desiredRuntime({ ...mk(`peer-${i}`), metadata: { name: `peer-${i}`, namespace: ns, uid: 'x' } }, { runtimeImage: 'jaeger-storage-operator:bench' }).deployment;
+    const d = desiredRuntime({ ...mk(`peer-${i}`), metadata: { name: `peer-${i}`, namespace: ns, uid: 'x' } }, { runtimeImage: 'jaeger-storage-operator:bench', plugins: PLUGINS }).deployment;
     d.metadata = { name: `peer-${i}`, namespace: ns };
     d.spec!.selector = { matchLabels: { bench: `peer-${i}` } };
     d.spec!.template.metadata = { labels: { bench: `peer-${i}` } };

@@ -6,7 +6,7 @@ import { createLogger } from './log.js';
 import { ConfigError, defaultRuntimeConfig } from './api/runtime-config.js';
 import { loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
 import { startRuntime } from './runtime/server.js';
-import { BACKEND_PROBES } from './storage/probes.js';
+import { PLUGINS } from './storage/plugins.js';
 
 const USAGE = `usage: jaeger-storage-operator <command> [flags]
 
@@ -53,8 +53,7 @@ async function runOperator(argv: string[]): Promise<void> {
       'retry-period': { type: 'string' },
     },
   });
-  const o = defaultOperatorOptions();
-  o.backendProbes = BACKEND_PROBES;
+  const o = defaultOperatorOptions(PLUGINS);
   if (values.kubeconfig) o.kubeconfig = values.kubeconfig;
   const namespaces = values['watch-namespaces'] ?? values.namespace;
   if (namespaces) o.namespace = (watchedNamespaces(namespaces) ?? []).join(',');

@@ -1,5 +1,5 @@
 // Shared helpers for tests against the real control plane started by test/env/jest-global-setup.ts.
-import { BACKEND_PROBES } from '../src/storage/probes.js';
+import { PLUGINS } from '../src/storage/plugins.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -88,8 +88,7 @@ export async function waitReady(client: KubeClient, ns: string, name: string, ti
 
 /** An operator inside the test process (no leader election unless asked), watching one namespace. */
 export async function startInProcessOperator(namespace: string | undefined, overrides: Partial<OperatorOptions> = {}): Promise<Operator> {
-  const o = defaultOperatorOptions();
-  o.backendProbes = BACKEND_PROBES;
+  const o = defaultOperatorOptions(PLUGINS);
   o.kubeconfig = kubeconfig();
   o.namespace = namespace;
   o.opsHost = '127.0.0.1';

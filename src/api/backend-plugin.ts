@@ -15,6 +15,8 @@ export interface BackendTraits {
   tenancy: boolean;
   /** what the operator's check creates in the backend, for messages and docs (e.g. ['index templates', 'ISM policy']) */
   provisions: readonly string[];
+  /** set when the operator cannot deploy this backend yet (the runtime still opens it: local mode, --config): why */
+  notDeployable?: string;
 }
 
 /** A condition the plug-in reports; the operator adds the type (BackendReachable, SchemaReady). */

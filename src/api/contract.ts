@@ -35,3 +35,9 @@ export const BACKEND_REPORT_ANNOTATION_PREFIX = `backend.${GROUP}/`;
 export function backendReportAnnotation(podName: string): string {
   return `${BACKEND_REPORT_ANNOTATION_PREFIX}${podKey(podName)}`;
 }
+
+/**
+ * Set on a TraceStore whose spec.deletionPolicy is Delete and whose backend keeps data outside the cluster: the
+ * operator drops that data (the backend plug-in's cleanup) before it lets the TraceStore go.
+ */
+export const DELETE_DATA_FINALIZER = `${GROUP}/delete-data`;

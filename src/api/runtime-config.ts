@@ -2,9 +2,8 @@
 // written by hand for `npm run runtime -- --config FILE` (loaded by runtime/config.ts). Declared with the same schema builder as the CRDs, so it is validated at
 // start with errors that name the field.
 import { staticSamplingPolicy } from './samplingpolicy.js';
-import { backend, type ListenerGroupName, tenancy } from './tracestore.js';
+import { BACKEND_TYPES, type BackendType, type ListenerGroupName, tenancy } from './tracestore.js';
 import { DURATION_HINT, DURATION_PATTERN } from './common.js';
-import { MEMORY_DEFAULTS as MD } from '../storage/memory/limits.js';
 import { applyDefaults, arr, bool, enumOf, int, num, obj, str, type FieldError, type Infer, type Node } from './schema.js';
 
 const listen = (def: string) =>
@@ -25,37 +24,32 @@ export const DEFAULT_PORTS = {
 export const listenAll = (hostPort: string): Record<keyof typeof DEFAULT_PORTS, string> =>
   Object.fromEntries(Object.keys(DEFAULT_PORTS).map((k) => [k, hostPort])) as Record<keyof typeof DEFAULT_PORTS, string>;
 
+/** A backend's section: its fields belong to the backend's plug-in, which validates them when the runtime opens it. */
+export type RuntimeBackendSection = { [key: string]: unknown };
+export type RuntimeBackends = { [T in BackendType]?: RuntimeBackendSection };
+
+const isSection = (v: unknown): v is RuntimeBackendSection => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
- * The memory backend's section as the runtime reads it: the TraceStore's `maxTraces` plus the runtime's own memory
- * bounds, which the operator does not render (maxBytes then follows the container's memory limit).
+ * The `backend` section: exactly one known backend whose value is an object. Its fields are the plug-in's
+ * (storage/<backend>/), checked against the plug-in's configSchema at start with the same ConfigError.
  */
-export const runtimeMemoryBackend = obj(
-  {
-    maxTraces: int({ description: 'traces kept per tenant; the oldest are evicted first', minimum: 1, maximum: 100_000_000, default: MD.maxTraces }),
-    maxBytes: int({ description: 'estimated heap bytes of stored spans (all tenants); above it the oldest traces are evicted. Unset: half the container memory limit (cgroup), or no byte bound without one', minimum: 1_048_576, maximum: Number.MAX_SAFE_INTEGER }),
-    maxSpansPerTrace: int({ description: 'spans kept per trace; further spans are refused and counted', minimum: 1, maximum: 100_000_000, default: MD.maxSpansPerTrace }),
-    maxServices: int({ description: 'services in the services/operations index per tenant; spans of further services are stored, not indexed', minimum: 1, maximum: 10_000_000, default: MD.maxServices }),
-    maxOperationsPerService: int({ description: 'operations indexed per service', minimum: 1, maximum: 10_000_000, default: MD.maxOperationsPerService }),
-    maxOperations: int({ description: 'operations indexed per tenant, all services together', minimum: 1, maximum: 100_000_000, default: MD.maxOperations }),
-  },
-  [],
-  { description: 'in-process store; data is lost when the runtime restarts' },
-);
-
-type BackendSection = Omit<Infer<typeof backend>, 'memory'> & { memory?: Infer<typeof runtimeMemoryBackend> };
-
-/** The TraceStore's backend section with the memory part replaced by runtimeMemoryBackend (other backends as is). */
-const runtimeBackend: Node<BackendSection> = {
-  toOpenAPI: () => {
-    const s = backend.toOpenAPI();
-    return { ...s, properties: { ...s.properties, memory: runtimeMemoryBackend.toOpenAPI() } };
-  },
-  validate(v, path, errors, old) {
-    const rec = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    if (rec?.memory === undefined || rec.memory === null) return backend.validate(v, path, errors, old);
-    // the shared rules (exactly one backend, ...) see an empty memory section; its fields are checked here
-    backend.validate({ ...rec, memory: {} }, path, errors, old);
-    runtimeMemoryBackend.validate(rec.memory, `${path}.memory`, errors);
+const runtimeBackend: Node<RuntimeBackends> = {
+  toOpenAPI: () => ({
+    type: 'object',
+    description: `the storage backend: exactly one of ${BACKEND_TYPES.join(', ')}`,
+    properties: Object.fromEntries(BACKEND_TYPES.map((t) => [t, { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }])),
+  }),
+  validate(v, path, errors) {
+    if (!isSection(v)) {
+      errors.push({ field: path, message: `must be an object with exactly one backend: one of ${BACKEND_TYPES.join(', ')}` });
+      return;
+    }
+    const known: readonly string[] = BACKEND_TYPES;
+    for (const k of Object.keys(v)) if (!known.includes(k)) errors.push({ field: `${path}.${k}`, message: `is not a known backend (known: ${BACKEND_TYPES.join(', ')})` });
+    const set = BACKEND_TYPES.filter((t) => v[t] !== undefined && v[t] !== null);
+    if (set.length !== 1) errors.push({ field: path, message: `exactly one backend must be set: one of ${BACKEND_TYPES.join(', ')}${set.length ? ` (got ${set.join(', ')})` : ''}` });
+    for (const t of set) if (!isSection(v[t])) errors.push({ field: `${path}.${t}`, message: 'must be an object' });
   },
 };
 

@@ -1,16 +1,17 @@
-// Connects to a TraceStore's Elasticsearch/OpenSearch and provisions it (through the backend's probe, handed in by
-// the composition root, so this side loads no database client), off the reconcile path: reconcile asks
-// for the state of the current fingerprint (backend spec, retention, Secret versions) and gets it at once; a
-// missing or outdated check starts in the background and re-enqueues the TraceStore when it ends. Successful
-// checks are repeated every RECHECK_MS, failed ones after RETRY_MS. Credentials are read from the Secret here
-// and handed to the client; they never reach logs, status or events.
+// Connects to a TraceStore's backend and provisions it through the backend plug-in's check (handed in by the
+// composition root, so this side loads no database client), off the reconcile path: reconcile asks for the state
+// of the current fingerprint (backend spec, retention, Secret versions, provisioned schema version) and gets it at
+// once; a missing or outdated check starts in the background and re-enqueues the TraceStore when it ends.
+// Successful checks are repeated every RECHECK_MS, failed ones after RETRY_MS. Secret values are handed to the
+// plug-in here; they never reach logs, status or events.
 import { createHash } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { BackendProbes, ProbeOutcome, ProbedBackendType, SearchSpec } from '../api/backend-probe.js';
+import type { CheckCondition, CheckRequest, CheckResult, OperatorBackendPlugin, SecretReference } from '../api/backend-plugin.js';
 import type { TraceStore } from '../api/tracestore.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
-import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../api/redact.js';
+import { backendErrorMessage } from '../api/redact.js';
+import { backendSpecOf } from '../reconcilers/tracestore/backend-pod.js';
 
 export const RECHECK_MS = 5 * 60_000;
 export const RETRY_MS = 10_000;
@@ -31,8 +32,9 @@ interface Entry {
   ok: boolean;
 }
 
-const SCHEMA_WAITING: ConditionInput = { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' };
+export const SCHEMA_WAITING: ConditionInput = { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' };
 
+const reachable = (c: CheckCondition): ConditionInput => ({ type: 'BackendReachable', ...c });
 const pending = (message: string): CheckState => ({ reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'Checking', message }, schema: SCHEMA_WAITING });
 
 /** Reads `key` of a Secret (base64 data or stringData), or undefined. */
@@ -42,11 +44,31 @@ export function secretValue(secret: V1Secret | undefined, key: string): string |
   return secret?.stringData?.[key];
 }
 
+/** The values of each reference's keys, or the problem (missing Secret or key) that stops the check. */
+export function readSecrets(
+  ts: TraceStore,
+  refs: SecretReference[],
+  secretOf: (name: string) => V1Secret | undefined,
+): { values: Record<string, Record<string, string>> } | { problem: ConditionInput } {
+  const values: Record<string, Record<string, string>> = {};
+  for (const ref of refs) {
+    const secret = secretOf(ref.name);
+    if (!secret) return { problem: { type: 'BackendReachable', status: 'False', reason: 'SecretNotFound', message: `${ref.field}: Secret "${ref.name}" not found in namespace ${ts.metadata.namespace}: create it with the key${ref.keys.length > 1 ? 's' : ''} ${ref.keys.join(' and ')}` } };
+    const v: Record<string, string> = {};
+    for (const key of ref.keys) {
+      const value = secretValue(secret, key);
+      if (value === undefined) return { problem: { type: 'BackendReachable', status: 'False', reason: 'SecretNotFound', message: `${ref.field}: Secret "${ref.name}" lacks the key ${key}` } };
+      v[key] = value;
+    }
+    values[ref.field] = v;
+  }
+  return { values };
+}
+
 export class BackendChecker {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly probes: BackendProbes,
     private readonly enqueue: (key: string) => void,
     private readonly log: Logger,
   ) {}
@@ -57,28 +79,17 @@ export class BackendChecker {
 
   /**
    * The state for this TraceStore's current configuration; starts a check when none is current.
-   * `secrets` are the referenced Secrets as read from the cache (undefined = missing).
+   * `secretOf` reads a referenced Secret from the cache (undefined = missing).
    */
-  state(key: string, ts: TraceStore, type: ProbedBackendType, spec: SearchSpec, secrets: { credentials?: V1Secret; ca?: V1Secret }): CheckState {
-    const field = `spec.backend.${type}`;
-    const probe = this.probes[type];
-    if (!probe) {
-      return { reachable: { type: 'BackendReachable', status: 'Unknown', reason: 'NotChecked', message: `this operator was started without a check for ${type} backends` }, schema: SCHEMA_WAITING };
-    }
-    const cred = spec.credentialsSecretRef;
-    if (cred && !secrets.credentials) return this.secretProblem(`${field}.credentialsSecretRef: Secret "${cred.name}" not found in namespace ${ts.metadata.namespace}: create it with the keys ${cred.usernameKey ?? 'username'} and ${cred.passwordKey ?? 'password'}`);
-    const username = cred ? secretValue(secrets.credentials, cred.usernameKey ?? 'username') : undefined;
-    const password = cred ? secretValue(secrets.credentials, cred.passwordKey ?? 'password') : undefined;
-    if (cred && (username === undefined || password === undefined)) {
-      return this.secretProblem(`${field}.credentialsSecretRef: Secret "${cred.name}" lacks the key ${username === undefined ? (cred.usernameKey ?? 'username') : (cred.passwordKey ?? 'password')}`);
-    }
-    const caRef = spec.tls?.caSecretRef;
-    if (caRef && !secrets.ca) return this.secretProblem(`${field}.tls.caSecretRef: Secret "${caRef.name}" not found in namespace ${ts.metadata.namespace}`);
-    const ca = caRef ? secretValue(secrets.ca, caRef.key ?? 'ca.crt') : undefined;
-    if (caRef && ca === undefined) return this.secretProblem(`${field}.tls.caSecretRef: Secret "${caRef.name}" lacks the key ${caRef.key ?? 'ca.crt'}`);
+  state(key: string, ts: TraceStore, plugin: OperatorBackendPlugin & Required<Pick<OperatorBackendPlugin, 'check'>>, secretOf: (name: string) => V1Secret | undefined): CheckState {
+    const check = plugin.check;
+    const spec = backendSpecOf(ts.spec, plugin);
+    const refs = plugin.secretReferences(spec);
+    const read = readSecrets(ts, refs, secretOf);
+    if ('problem' in read) return { reachable: read.problem, schema: SCHEMA_WAITING };
 
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([spec, ts.spec?.retention, secrets.credentials?.metadata?.resourceVersion, secrets.ca?.metadata?.resourceVersion, probe.schemaVersion]))
+      .update(JSON.stringify([plugin.type, spec, ts.spec?.retention, refs.map((r) => secretOf(r.name)?.metadata?.resourceVersion), check.schemaVersion]))
       .digest('hex');
     let e = this.entries.get(key);
     const stale = e && !e.running && Date.now() - e.finishedAt > (e.ok ? RECHECK_MS : RETRY_MS);
@@ -86,28 +97,26 @@ export class BackendChecker {
       const previous = e?.fingerprint === fingerprint ? e.state : undefined;
       e = { fingerprint, running: true, finishedAt: 0, ok: false, ...(previous ? { state: previous } : {}) };
       this.entries.set(key, e);
-      void this.run(key, e, type, spec, ts.spec?.retention, username, password, ca);
+      void this.run(key, e, plugin, { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values });
     }
-    if (!e.state) return { ...pending(`connecting to ${printableEndpoints(spec.endpoints)}`), requeueAfterMs: RETRY_MS };
+    if (!e.state) return { ...pending(`connecting to ${check.describe(spec)}`), requeueAfterMs: RETRY_MS };
     return { ...e.state, requeueAfterMs: e.ok ? RECHECK_MS : RETRY_MS };
   }
 
-  private secretProblem(message: string): CheckState {
-    return {
-      reachable: { type: 'BackendReachable', status: 'False', reason: 'SecretNotFound', message },
-      schema: SCHEMA_WAITING,
-    };
-  }
-
-  private async run(key: string, e: Entry, type: ProbedBackendType, spec: SearchSpec, retention: string | undefined, username?: string, password?: string, ca?: string): Promise<void> {
-    let outcome: ProbeOutcome;
+  private async run(key: string, e: Entry, plugin: OperatorBackendPlugin & Required<Pick<OperatorBackendPlugin, 'check'>>, req: CheckRequest): Promise<void> {
+    let result: CheckResult;
     try {
-      outcome = await this.probes[type]!.probe({ type, spec, ...(retention ? { retention } : {}), ...(username !== undefined ? { username, password: password ?? '' } : {}), ...(ca ? { ca } : {}) });
+      result = await plugin.check.run(req);
     } catch (error) {
-      outcome = { stage: 'connect', reason: 'Unreachable', error };
+      // a plug-in reports its failures as conditions; anything thrown is a bug or an unexpected failure
+      result = { reachable: { status: 'False', reason: 'Unreachable', message: backendErrorMessage(error) }, schema: { status: 'Unknown', reason: 'Pending', message: SCHEMA_WAITING.message } };
     }
-    const state = checkState(outcome, type, spec);
-    const ok = outcome.stage === 'ready';
+    const state: CheckState = {
+      reachable: reachable(result.reachable),
+      schema: { type: 'SchemaReady', ...result.schema },
+      ...(result.schemaVersion !== undefined ? { schemaVersion: result.schemaVersion } : {}),
+    };
+    const ok = result.reachable.status === 'True' && result.schema.status === 'True';
     if (this.entries.get(key) !== e) return; // superseded by a newer configuration
     e.state = state;
     e.ok = ok;
@@ -116,24 +125,4 @@ export class BackendChecker {
     this.log.info({ traceStore: key, reachable: state.reachable.reason, schema: state.schema.reason }, 'backend checked');
     this.enqueue(key);
   }
-}
-
-/** The conditions for a probe's outcome; remote text is printed only through the redaction helpers. */
-function checkState(o: ProbeOutcome, type: ProbedBackendType, spec: SearchSpec): CheckState {
-  const where = printableEndpoints(spec.endpoints);
-  if (o.stage === 'connect') return { reachable: { type: 'BackendReachable', status: 'False', reason: o.reason, message: backendErrorMessage(o.error) }, schema: SCHEMA_WAITING };
-  // the version string comes from the remote server: printed only when it looks like a version
-  const version = remoteToken(o.version) ?? '(unrecognised version)';
-  if (o.stage === 'wrongProduct') {
-    const message = boundedText(`${where} is ${o.distribution} ${version}, but the TraceStore says ${type}: use spec.backend.${o.distribution}`);
-    return { reachable: { type: 'BackendReachable', status: 'False', reason: 'UnsupportedVersion', message }, schema: SCHEMA_WAITING };
-  }
-  const reachable: ConditionInput = { type: 'BackendReachable', status: 'True', reason: 'Connected', message: `${o.distribution} ${version} at ${where}` };
-  if (o.stage === 'provision') return { reachable, schema: { type: 'SchemaReady', status: 'False', reason: 'ProvisioningFailed', message: backendErrorMessage(o.error) } };
-  const by = o.lifecycle === 'runtime' ? 'the runtime' : o.lifecycle === 'none' ? 'nobody (no retention set)' : o.lifecycle.toUpperCase();
-  return {
-    reachable,
-    schema: { type: 'SchemaReady', status: 'True', reason: 'Provisioned', message: `schema version ${o.schemaVersion}, layout ${spec.layout ?? 'daily'}, rollover and retention by ${by}` },
-    schemaVersion: String(o.schemaVersion),
-  };
 }

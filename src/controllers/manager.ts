@@ -1,5 +1,5 @@
 // The operator process: ops endpoints, leader election, informers and controllers, and graceful shutdown.
-import type { BackendProbes } from '../api/backend-probe.js';
+import type { OperatorPluginTable } from '../api/backend-plugin.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -46,8 +46,8 @@ export interface OperatorOptions {
   leaderElection: LeaderElectionOptions & { enabled: boolean };
   /** called when leadership is lost (default: exit so the pod restarts, like controller-runtime) */
   onLostLeadership?: () => void;
-  /** checks of backends outside the runtime pods, from the composition root (none: such backends stay unchecked) */
-  backendProbes: BackendProbes;
+  /** the backend plug-ins (src/storage/plugins.ts), from the composition root */
+  plugins: OperatorPluginTable;
 }
 
 function podNamespace(): string {
@@ -59,14 +59,14 @@ function podNamespace(): string {
   }
 }
 
-export function defaultOperatorOptions(): OperatorOptions {
+export function defaultOperatorOptions(plugins: OperatorPluginTable): OperatorOptions {
   return {
     namespace: process.env.WATCH_NAMESPACE || undefined,
     workers: 4,
     opsHost: '0.0.0.0',
     opsPort: 8080,
     runtimeImage: process.env.JSO_RUNTIME_IMAGE || DEFAULT_RUNTIME_IMAGE,
-    backendProbes: {},
+    plugins,
     leaderElection: {
       enabled: true,
       namespace: podNamespace(),
@@ -123,9 +123,9 @@ export class Operator {
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
     };
-    const settings: OperatorSettings = { runtimeImage: o.runtimeImage };
+    const settings: OperatorSettings = { runtimeImage: o.runtimeImage, plugins: o.plugins };
     const events = new EventRecorder(this.client, 'jaeger-storage-operator', log);
-    const ts = new TraceStoreController(this.client, this.informers, settings, o.backendProbes, events, log.child({ controller: 'tracestore' }));
+    const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
     const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.leases }, log.child({ controller: 'samplingpolicy' }));

@@ -1,8 +1,10 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
 import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import type { BackendProbes } from '../api/backend-probe.js';
-import { BackendChecker } from './backend-check.js';
+import { type OperatorBackendPlugin, type OperatorPluginTable, type SecretReference, isAvailable } from '../api/backend-plugin.js';
+import { BackendChecker, SCHEMA_WAITING } from './backend-check.js';
+import { DataCleanup } from './tracestore-cleanup.js';
+import { backendSpecOf, secretReferences } from '../reconcilers/tracestore/backend-pod.js';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
 import { validateSpec } from '../api/crds.js';
@@ -12,7 +14,6 @@ import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
-import { BACKENDS } from '../reconcilers/tracestore/backends.js';
 import {
   LABEL_COMPONENT,
   LABEL_INSTANCE,
@@ -22,13 +23,12 @@ import {
   isSubset,
   runtimeName,
   type SecretUse,
-  searchSpecOf,
   securitySecrets,
 } from '../reconcilers/tracestore/desired.js';
 import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
-import { type SecretLookup, plaintextCredentialsProblem, secretProblem } from '../reconcilers/tracestore/secrets.js';
+import { type SecretLookup, secretProblem } from '../reconcilers/tracestore/secrets.js';
 import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL } from '../api/contract.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
@@ -70,18 +70,29 @@ export interface TraceStoreInformers {
   networkPolicies: Cache<NetworkPolicy & KubeObject>;
 }
 
-/** Names of the backend Secrets a TraceStore references (their versions roll the pods: env is read at start). */
-function backendSecrets(ts: TraceStore): string[] {
-  const s = searchSpecOf(ts.spec);
-  return [s?.credentialsSecretRef?.name, s?.tls?.caSecretRef?.name].filter((x): x is string => !!x);
+/** The plug-in of a TraceStore's backend, when the spec names one this version serves. */
+function pluginOf(ts: TraceStore, plugins: OperatorPluginTable): OperatorBackendPlugin | undefined {
+  const type = backendTypeOf(ts.spec?.backend);
+  const p = type ? (plugins[type] as OperatorPluginTable[BackendType]) : undefined;
+  return p && isAvailable(p) ? p : undefined;
+}
+
+/** The backend Secrets a TraceStore references (their versions roll the pods: env is read at start). */
+function backendSecrets(ts: TraceStore, plugins: OperatorPluginTable): SecretReference[] {
+  const p = pluginOf(ts, plugins);
+  try {
+    return p ? secretReferences(ts.spec, p) : [];
+  } catch {
+    return []; // an invalid spec references nothing until it is fixed
+  }
 }
 
 /**
  * Names of every Secret a TraceStore references. Those of spec.runtime.security do not roll the pods: they are
  * mounted files the runtime re-reads when the kubelet updates them.
  */
-function referencedSecrets(ts: TraceStore): string[] {
-  return [...backendSecrets(ts), ...securitySecrets(ts.spec).map((s) => s.name)];
+function referencedSecrets(ts: TraceStore, plugins: OperatorPluginTable): string[] {
+  return [...backendSecrets(ts, plugins).map((r) => r.name), ...securitySecrets(ts.spec).map((s) => s.name)];
 }
 
 /** Key of the TraceStore that controls `obj`, if any. */
@@ -107,6 +118,7 @@ const equalJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubse
 
 export class TraceStoreController {
   private checker?: BackendChecker;
+  private readonly cleanup: DataCleanup;
   /** the status last written per TraceStore (key and uid) */
   private readonly written = new Map<string, TraceStoreStatus>();
 
@@ -114,14 +126,15 @@ export class TraceStoreController {
     private readonly client: KubeClient,
     private readonly inf: TraceStoreInformers,
     private readonly settings: OperatorSettings,
-    private readonly probes: BackendProbes,
     private readonly events: EventRecorder,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.cleanup = new DataCleanup(client, events, (ts, name) => this.lookupSecret(ts, name), (ts, name) => this.inf.secrets.get(`${ts.metadata.namespace}/${name}`), log.child({ subsystem: 'cleanup' }));
+  }
 
   /** Wires informer events to the queue: TraceStore spec changes, and any change of an owned child. */
   watch(enqueue: (key: string) => void): void {
-    this.checker = new BackendChecker(this.probes, enqueue, this.log.child({ subsystem: 'backend-check' }));
+    this.checker = new BackendChecker(enqueue, this.log.child({ subsystem: 'backend-check' }));
     this.inf.traceStores.on({
       add: (o) => enqueue(keyOf(o)),
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
@@ -129,7 +142,7 @@ export class TraceStoreController {
     });
     const bySecret = (sec: V1Secret & KubeObject) => {
       for (const ts of this.inf.traceStores.list()) {
-        if (ts.metadata.namespace === sec.metadata.namespace && referencedSecrets(ts).includes(sec.metadata.name)) enqueue(keyOf(ts));
+        if (ts.metadata.namespace === sec.metadata.namespace && referencedSecrets(ts, this.settings.plugins).includes(sec.metadata.name)) enqueue(keyOf(ts));
       }
     };
     this.inf.secrets.on({ add: bySecret, update: (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion && bySecret(b), delete: bySecret });
@@ -155,7 +168,11 @@ export class TraceStoreController {
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const ts = this.inf.traceStores.get(key);
     if (!ts) return; // deleted: owned children are garbage-collected through their ownerReferences
-    if (ts.metadata.deletionTimestamp) return; // no finalizer of ours: nothing external to clean up yet
+    if (ts.metadata.deletionTimestamp) {
+      // deletionPolicy Delete: drop the backend's data before the finalizer lets the TraceStore go
+      const retry = await this.cleanup.finalize(ts, pluginOf(ts, this.settings.plugins));
+      return retry ? { requeueAfterMs: retry } : undefined;
+    }
 
     const errors: FieldError[] = [...validateTraceStoreName(ts.metadata.name), ...validateSpec('TraceStore', ts.spec)];
     const backend = backendTypeOf(ts.spec?.backend);
@@ -164,10 +181,13 @@ export class TraceStoreController {
     }
     if (errors.length) return this.writeStatus(ts, { invalid: errors });
     if (!backend) return; // unreachable: validated above
-    if (!BACKENDS[backend].supported) return this.writeStatus(ts, { backend, unsupported: true });
+    const plugin = this.settings.plugins[backend] as OperatorPluginTable[BackendType];
+    if (!isAvailable(plugin)) return this.writeStatus(ts, { backend, unsupported: plugin.notInThisVersion });
+    if (plugin.traits.notDeployable) return this.writeStatus(ts, { backend, unsupported: plugin.traits.notDeployable });
+    await this.cleanup.sync(ts, plugin);
 
     // backends outside the pods: connection and provisioning checked in the background
-    const { external, use, requeueAfterMs, secretsVersion } = await this.backendState(key, ts, backend);
+    const { external, use, requeueAfterMs, secretsVersion } = await this.backendState(key, ts, plugin);
     // spec.runtime.security: a Secret that may not be used leaves the runtime as it is (never served without the
     // TLS or auth the spec asks for); Ready says which Secret and what to do
     const security = await this.securityProblem(ts);
@@ -200,41 +220,32 @@ export class TraceStoreController {
    * The backend's condition inputs (checked in the background), which referenced Secrets the pods may get, and the
    * versions of those Secrets (pods restart when one changes: env from a Secret is read at start).
    */
-  private async backendState(key: string, ts: TraceStore, backend: BackendType): Promise<{ external?: Observed['external']; use: SecretUse; requeueAfterMs?: number; secretsVersion?: string }> {
-    let external: Observed['external'];
-    let requeueAfterMs: number | undefined;
-    const search = searchSpecOf(ts.spec);
+  private async backendState(key: string, ts: TraceStore, plugin: OperatorBackendPlugin): Promise<{ external?: Observed['external']; use: SecretUse; requeueAfterMs?: number; secretsVersion?: string }> {
+    const spec = backendSpecOf(ts.spec, plugin);
+    const refs = plugin.secretReferences(spec);
     // only opted-in Secrets are cached; a Secret used by this TraceStore must also admit it (annotation)
-    const secretOf = (name?: string) => (name ? this.inf.secrets.get(`${ts.metadata.namespace}/${name}`) : undefined);
-    const use = { credentials: false, ca: false };
-    if (search && (backend === 'opensearch' || backend === 'elasticsearch')) {
-      const field = `spec.backend.${backend}`;
-      const credName = search.credentialsSecretRef?.name;
-      const caName = search.tls?.caSecretRef?.name;
-      const credLookup = credName ? await this.lookupSecret(ts, credName) : undefined;
-      const caLookup = caName ? await this.lookupSecret(ts, caName) : undefined;
-      const credProblem = credName && credLookup ? secretProblem(ts, `${field}.credentialsSecretRef`, credName, credLookup) : undefined;
-      const caProblem = caName && caLookup ? secretProblem(ts, `${field}.tls.caSecretRef`, caName, caLookup) : undefined;
-      const plainProblem = plaintextCredentialsProblem(field, search);
-      use.credentials = !!credName && !credProblem && !plainProblem;
-      use.ca = !!caName && !caProblem;
-      const refused = credProblem ?? caProblem ?? plainProblem;
-      if (refused) {
-        // nothing is read from the Secret and nothing is sent: the condition says which label or field to fix
-        this.checker!.forget(key);
-        external = { reachable: refused, schema: { type: 'SchemaReady', status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' } };
-        // labelled Secrets come through the informer; an unlabelled one appearing or going is seen only by looking
-        if ([credLookup, caLookup].some((l) => l && l.found !== 'optedIn')) requeueAfterMs = UNCACHED_SECRET_RECHECK_MS;
-      } else {
-        const st = this.checker!.state(key, ts, backend, search, { credentials: secretOf(credName), ca: secretOf(caName) });
-        external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
-        requeueAfterMs = st.requeueAfterMs;
-      }
+    const secretOf = (name: string) => this.inf.secrets.get(`${ts.metadata.namespace}/${name}`);
+    const lookups = await Promise.all(refs.map(async (r) => ({ ref: r, lookup: await this.lookupSecret(ts, r.name) })));
+    const problems = lookups.map(({ ref, lookup }) => ({ ref, lookup, problem: secretProblem(ts, ref.field, ref.name, lookup) }));
+    const policy = plugin.secretPolicy?.(spec);
+    const policyProblem: ConditionInput | undefined = policy ? { type: 'BackendReachable', ...policy } : undefined;
+    // a reference refused on its own is not given to the pods; a policy problem (e.g. credentials over plain http)
+    // withholds every Secret
+    const use: SecretUse = new Set(policyProblem ? [] : problems.filter((p) => !p.problem).map((p) => p.ref.field));
+    const secretsVersion = refs.map((r) => `${r.name}@${secretOf(r.name)?.metadata.resourceVersion ?? '-'}`).join(',');
+    const versioned = secretsVersion ? { secretsVersion } : {};
+    const refused = problems.find((p) => p.problem)?.problem ?? policyProblem;
+    if (refused) {
+      // nothing is read from the Secret and nothing is sent: the condition says which label or field to fix
+      this.checker!.forget(key);
+      // labelled Secrets come through the informer; an unlabelled one appearing or going is seen only by looking
+      const recheck = problems.some((p) => p.lookup.found !== 'optedIn');
+      return { external: { reachable: refused, schema: SCHEMA_WAITING }, use, ...(recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : {}), ...versioned };
     }
-    const secretsVersion = backendSecrets(ts)
-      .map((n) => `${n}@${secretOf(n)?.metadata.resourceVersion ?? '-'}`)
-      .join(',');
-    return { ...(external ? { external } : {}), use, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}), ...(secretsVersion ? { secretsVersion } : {}) };
+    if (!plugin.check) return { use, ...versioned };
+    const st = this.checker!.state(key, ts, { ...plugin, check: plugin.check }, secretOf);
+    const external = { reachable: st.reachable, schema: st.schema, ...(st.schemaVersion ? { schemaVersion: st.schemaVersion } : {}) };
+    return { external, use, ...(st.requeueAfterMs !== undefined ? { requeueAfterMs: st.requeueAfterMs } : {}), ...versioned };
   }
 
   /** The first Secret of spec.runtime.security that may not be used or lacks a key the runtime reads. */

@@ -2,7 +2,7 @@
 // kube-apiserver, controller-manager, scheduler, kwok); it installs the CRDs, runs the operator, applies
 // config/samples/tracestore-memory.yaml and runs the runtime on loopback with the configuration the operator
 // rendered (kwok's pods are simulated, so the real runtime process runs here). Ctrl-C stops all of it.
-import { BACKEND_PROBES } from '../storage/probes.js';
+import { PLUGINS } from '../storage/plugins.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -74,8 +74,7 @@ export async function runLocal(argv: string[]): Promise<void> {
     await installCrds(client);
     console.log('CRDs installed: tracestores, samplingpolicies, streamingjobs (storage.jaegertracing.io/v1alpha1)');
 
-    const o = defaultOperatorOptions();
-    o.backendProbes = BACKEND_PROBES;
+    const o = defaultOperatorOptions(PLUGINS);
     o.kubeconfig = kubeconfig;
     o.opsHost = '127.0.0.1';
     o.opsPort = 0;

@@ -4,9 +4,8 @@
 // Its listeners and timers are the components of ./components.ts; this file assembles what they share.
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TENANCY_BACKENDS, backendTypeOf } from '../api/tracestore.js';
-import { type BackendFactory, InvalidArgumentError } from '../storage/api/index.js';
-import { createBackend, supportsTenancy } from '../storage/plugins.js';
+import type { BackendFactory } from '../storage/api/index.js';
+import { backendSection, openBackend, supportsTenancy, tenancyBackends } from '../storage/plugins.js';
 import { MemoryBackend } from '../storage/memory/store.js';
 import { registerMemoryMetrics } from './memory-metrics.js';
 import { DEFAULT_PIPELINE, IngestPipeline, type PipelineMetrics } from './pipeline.js';
@@ -17,7 +16,7 @@ import { SamplingRuntime } from './sampling/runtime.js';
 import { ConfigError, type RuntimeConfig } from '../api/runtime-config.js';
 import { Tenancy } from './tenancy.js';
 import { startComponents, stopComponents } from './component.js';
-import { COMPONENTS, type PortName, type RuntimeHealth, type RuntimeParts } from './components.js';
+import { COMPONENTS, type PortName, type RuntimeParts } from './components.js';
 
 export interface RunningRuntime {
   ports: Record<PortName, number>;
@@ -41,24 +40,9 @@ function pipelineMetrics(registry: Registry): PipelineMetrics {
   };
 }
 
-export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<RunningRuntime> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const type = backendTypeOf(cfg.backend);
-  if (!type) throw new InvalidArgumentError('config.backend', 'exactly one backend must be set');
-  const tenancy = new Tenancy(cfg.tenancy);
-  if (tenancy.enabled && !supportsTenancy(type)) {
-    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${TENANCY_BACKENDS.join(', ')})` }]);
-  }
-  new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
-  const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });
-
-  // the backend (provisioned by its component, first in the table)
-  const backend = createBackend(type, cfg);
-  const memory = backend instanceof MemoryBackend ? backend : undefined; // not narrowing `backend` itself
-  if (memory) registerMemoryMetrics(registry, memory);
-
-  // the pipeline and its stages: sampling rules first
+/** Builds what the components share: the pipeline and its stages (sampling rules first), receivers' deps, security. */
+function assemble(cfg: RuntimeConfig, log: Logger, registry: Registry, backend: BackendFactory, tenancy: Tenancy, received: Counter<'transport' | 'outcome'>): RuntimeParts {
+  if (backend instanceof MemoryBackend) registerMemoryMetrics(registry, backend);
   const sampling = new SamplingRuntime(cfg, backend, registry, log);
   const ingestCfg = cfg.ingest ?? {};
   const pipeline = new IngestPipeline(backend.traceWriter(), { ...DEFAULT_PIPELINE, ...ingestCfg }, pipelineMetrics(registry), log.child({ subsystem: 'pipeline' }), {
@@ -70,8 +54,30 @@ export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<Run
   const receiver: ReceiverDeps = { consumer: pipeline, received, budget, tenancy, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: log.child({ subsystem: 'receiver' }) };
   // TLS and bearer auth per listener group (none configured: plaintext and open)
   const security = new ListenerSecurity(cfg.security, log);
-  const health: RuntimeHealth = { stopping: false };
-  const parts: RuntimeParts = { cfg, log, registry, backend, pipeline, sampling, security, tenancy, receiver, health };
+  return { cfg, log, registry, backend, pipeline, sampling, security, tenancy, receiver, health: { stopping: false } };
+}
+
+export async function startRuntime(cfg: RuntimeConfig, log: Logger): Promise<RunningRuntime> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const { type } = backendSection(cfg); // the backend section, validated by its plug-in's config schema
+  const tenancy = new Tenancy(cfg.tenancy);
+  if (tenancy.enabled && !supportsTenancy(type)) {
+    throw new ConfigError('config', [{ field: 'config.tenancy.enabled', message: `the ${type} backend does not keep tenants apart: turn tenancy off or use a backend that supports it (${tenancyBackends().join(', ')})` }]);
+  }
+  new Gauge({ name: 'jso_runtime_info', help: 'Runtime build and backend', labelNames: ['backend'] as const, registers: [registry] }).set({ backend: type }, 1);
+  const received = new Counter({ name: 'jso_runtime_requests_total', help: 'OTLP export requests by transport and outcome', labelNames: ['transport', 'outcome'] as const, registers: [registry] });
+
+  // the backend, opened here and provisioned by its component, first in the table
+  const backend = await openBackend(cfg);
+  let parts: RuntimeParts;
+  try {
+    parts = assemble(cfg, log, registry, backend, tenancy, received);
+  } catch (e) {
+    await backend.close().catch(() => undefined);
+    throw e;
+  }
+  const { sampling, pipeline, security, health } = parts;
 
   let started;
   try {

@@ -1,41 +1,68 @@
-// The one place backends register. The runtime builds its backend from the `backend` section of its config, and
-// learns here whether the backend keeps tenants apart (StorageContext.tenant): only those may run with tenancy on.
-import { type BackendType, TENANCY_BACKENDS } from '../api/tracestore.js';
-import { RuntimeConfig } from '../api/runtime-config.js';
-import { type BackendFactory, StorageError } from './api/index.js';
-import { EmbeddedBackend } from './embedded/store.js';
-import { SearchBackend } from './elasticsearch/store.js';
-import { searchBackendConfig } from './elasticsearch/config.js';
-import { MemoryBackend } from './memory/store.js';
-import { MEMORY_DEFAULTS, defaultMaxBytes } from './memory/limits.js';
+// The one table of backend plug-ins. The composition roots hand it to the operator (as its OperatorPluginTable)
+// and the runtime opens its backend through it; adding a backend is its folder and one line here. Loading the
+// table loads no database client: each plug-in imports its store when a backend of its type opens.
+import { type NotInThisVersion, isAvailable } from '../api/backend-plugin.js';
+import { ConfigError, type RuntimeConfig } from '../api/runtime-config.js';
+import { applyDefaults, type FieldError } from '../api/schema.js';
+import { BACKEND_TYPES, type BackendType } from '../api/tracestore.js';
+import type { BackendFactory } from './api/index.js';
+import type { BackendPlugin, OpenContext, PluginTable } from './api/plugin.js';
+import { elasticsearchPlugin, opensearchPlugin } from './elasticsearch/plugin.js';
+import { EMBEDDED_DATA_DIR, embeddedPlugin } from './embedded/plugin.js';
+import { memoryPlugin } from './memory/plugin.js';
 
-type Make = (cfg: RuntimeConfig) => BackendFactory;
-
-/** Whether the backend keeps tenants apart (the list is TENANCY_BACKENDS, next to the schema that enforces it). */
-export const supportsTenancy = (type: BackendType): boolean => TENANCY_BACKENDS.includes(type);
-
-const REGISTRY: Partial<Record<BackendType, Make>> = {
-  memory: (cfg) => {
-    const m = cfg.backend.memory ?? {};
-    const maxBytes = m.maxBytes ?? defaultMaxBytes();
-    return new MemoryBackend({
-      maxTraces: m.maxTraces ?? MEMORY_DEFAULTS.maxTraces,
-      ...(maxBytes !== undefined ? { maxBytes } : {}),
-      maxSpansPerTrace: m.maxSpansPerTrace ?? MEMORY_DEFAULTS.maxSpansPerTrace,
-      maxServices: m.maxServices ?? MEMORY_DEFAULTS.maxServices,
-      maxOperationsPerService: m.maxOperationsPerService ?? MEMORY_DEFAULTS.maxOperationsPerService,
-      maxOperations: m.maxOperations ?? MEMORY_DEFAULTS.maxOperations,
-    });
-  },
-  embedded: (cfg) => new EmbeddedBackend({ path: cfg.dataDir ?? '/var/lib/jaeger-storage' }),
-  opensearch: (cfg) => new SearchBackend('opensearch', searchBackendConfig(cfg.backend.opensearch!, cfg.retention)),
-  elasticsearch: (cfg) => new SearchBackend('elasticsearch', searchBackendConfig(cfg.backend.elasticsearch!, cfg.retention)),
+export const PLUGINS: PluginTable = {
+  memory: memoryPlugin,
+  embedded: embeddedPlugin,
+  elasticsearch: elasticsearchPlugin,
+  opensearch: opensearchPlugin,
+  cassandra: { type: 'cassandra', notInThisVersion: 'Cassandra storage is not implemented yet' },
+  clickhouse: { type: 'clickhouse', notInThisVersion: 'ClickHouse storage is not implemented yet' },
+  grpc: { type: 'grpc', notInThisVersion: 'a remote jaeger.storage.v2 backend is not implemented yet' },
 };
 
-export function createBackend(type: BackendType, cfg: RuntimeConfig): BackendFactory {
-  const make = REGISTRY[type];
-  if (!make) throw new StorageError('Unimplemented', `the ${type} backend is not available in this version (available: ${Object.keys(REGISTRY).join(', ')})`);
-  return make(cfg);
+/** The plug-in of `type` if this version serves it. */
+export function availablePlugin(type: BackendType, plugins: PluginTable = PLUGINS): BackendPlugin<BackendType, unknown> | undefined {
+  const p: PluginTable[BackendType] | NotInThisVersion = plugins[type];
+  return isAvailable(p) ? (p as BackendPlugin<BackendType, unknown>) : undefined;
 }
 
-export const availableBackends = (): BackendType[] => Object.keys(REGISTRY) as BackendType[];
+/** Whether the backend keeps tenants apart (StorageContext.tenant), from its plug-in's traits. */
+export const supportsTenancy = (type: BackendType, plugins: PluginTable = PLUGINS): boolean => availablePlugin(type, plugins)?.traits.tenancy ?? false;
+
+/** The backend types that keep tenants apart. */
+export const tenancyBackends = (plugins: PluginTable = PLUGINS): BackendType[] => BACKEND_TYPES.filter((t) => supportsTenancy(t, plugins));
+
+export interface BackendSection {
+  type: BackendType;
+  plugin: BackendPlugin<BackendType, unknown>;
+  /** the section, validated by the plug-in's configSchema, defaults filled */
+  config: unknown;
+}
+
+/**
+ * The runtime config's backend: its plug-in and its section, validated with the plug-in's configSchema. Throws
+ * ConfigError naming the field (config.backend.memory.maxBytes, ...).
+ */
+export function backendSection(cfg: RuntimeConfig, plugins: PluginTable = PLUGINS, source = 'config'): BackendSection {
+  const set = BACKEND_TYPES.filter((t) => cfg.backend[t] !== undefined && cfg.backend[t] !== null);
+  const type = set[0];
+  if (set.length !== 1 || type === undefined) throw new ConfigError(source, [{ field: 'config.backend', message: `exactly one backend must be set: one of ${BACKEND_TYPES.join(', ')}` }]);
+  const p = plugins[type];
+  if (!isAvailable(p)) {
+    const available = BACKEND_TYPES.filter((t) => isAvailable(plugins[t]));
+    throw new ConfigError(source, [{ field: `config.backend.${type}`, message: `the ${type} backend is not available in this version (${p.notInThisVersion}); available: ${available.join(', ')}` }]);
+  }
+  const plugin = p as BackendPlugin<BackendType, unknown>;
+  const errors: FieldError[] = [];
+  plugin.configSchema.validate(cfg.backend[type], `config.backend.${type}`, errors);
+  if (errors.length) throw new ConfigError(source, errors);
+  return { type, plugin, config: applyDefaults(plugin.configSchema.toOpenAPI(), cfg.backend[type]) };
+}
+
+/** Opens the backend the runtime config names (see backendSection for the validation). */
+export async function openBackend(cfg: RuntimeConfig, env: NodeJS.ProcessEnv = process.env, plugins: PluginTable = PLUGINS): Promise<BackendFactory> {
+  const { plugin, config } = backendSection(cfg, plugins);
+  const ctx: OpenContext = { dataDir: cfg.dataDir ?? EMBEDDED_DATA_DIR, env, ...(cfg.retention ? { retention: cfg.retention } : {}) };
+  return plugin.open(config, ctx);
+}

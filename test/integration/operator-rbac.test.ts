@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1ConfigMap, V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { runtimeReportLeaseName } from '../../src/api/contract.js';
+import { DELETE_DATA_FINALIZER, runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy } from '../../src/api/samplingpolicy.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { type Operator, defaultOperatorOptions } from '../../src/controllers/manager.js';
 import { KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { ROOT, applyStore, conditionOf, createNamespace, getStore, kubeconfig, memoryStore, startInProcessOperator, sumMetric, testClient, waitFor, waitReady } from '../helpers.js';
 import { SAMPLING_POLICIES } from '../../src/kube/resources.js';
 
@@ -76,7 +77,7 @@ function usedByOperator(op: Operator, username: string): Set<string> {
 const granted = (rules: V1PolicyRule[]): string[] => rules.flatMap((r) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${res} ${v}`)));
 
 /** What the operator grants on to each runtime (it must hold it itself). */
-const delegated = new Set(granted(desiredRuntime(memoryStore('x', 'y'), { runtimeImage: 'i' }).role.rules ?? []));
+const delegated = new Set(granted(desiredRuntime(memoryStore('x', 'y'), { runtimeImage: 'i', plugins: PLUGINS }).role.rules ?? []));
 
 /** Everything the operator does, so that every granted verb has its occasion. */
 async function exercise(client: KubeClient, ns: string): Promise<void> {
@@ -95,6 +96,13 @@ async function exercise(client: KubeClient, ns: string): Promise<void> {
   await client.apply(`/api/v1/namespaces/${ns}/secrets/unlabelled`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unlabelled', namespace: ns }, stringData: { username: 'u', password: 'p' } }, 'jso-test');
   await applyStore(client, { ...memoryStore('locked', ns), spec: { backend: { opensearch: { endpoints: ['https://127.0.0.1:9'], credentialsSecretRef: { name: 'unlabelled' } } } } });
   await waitFor('SecretNotAllowed', async () => conditionOf(await getStore(client, ns, 'locked'), 'BackendReachable')?.reason === 'SecretNotAllowed');
+  // deletionPolicy Delete on a backend with data outside the cluster: the finalizer is set, and removed when the
+  // policy goes back to Retain
+  const doomed = (deletionPolicy: 'Delete' | 'Retain') => applyStore(client, { ...memoryStore('doomed', ns), spec: { backend: { opensearch: { endpoints: ['https://127.0.0.1:9'] } }, deletionPolicy } });
+  await doomed('Delete');
+  await waitFor('finalizer set', async () => (await getStore(client, ns, 'doomed')).metadata.finalizers?.includes(DELETE_DATA_FINALIZER) === true);
+  await doomed('Retain');
+  await waitFor('finalizer removed', async () => !(await getStore(client, ns, 'doomed')).metadata.finalizers?.length);
   // the runtime NetworkPolicy: created, changed (patch), deleted when turned off
   const np = `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies/fenced-runtime`;
   const fenced = (networkPolicy: NonNullable<NonNullable<TraceStore['spec']['runtime']>['networkPolicy']>) => applyStore(client, { ...memoryStore('fenced', ns), spec: { backend: { memory: { maxTraces: 10 } }, runtime: { networkPolicy } } });
@@ -163,7 +171,7 @@ describe('the operator under the namespaced install only', () => {
         await apply({ ...d, metadata: { ...d.metadata, namespace: w }, ...(d.subjects ? { subjects: d.subjects.map((s) => ({ ...s, namespace: opNs })) } : {}) });
       }
     }
-    const leaderElection = { ...defaultOperatorOptions().leaderElection, enabled: true, namespace: opNs, name: 'jso-rbac-leader' };
+    const leaderElection = { ...defaultOperatorOptions(PLUGINS).leaderElection, enabled: true, namespace: opNs, name: 'jso-rbac-leader' };
     // two watched namespaces: one informer per namespace and resource, nothing cluster-wide (that would be a 403)
     op = await startInProcessOperator(`${watched},${watched2}`, { kubeconfig: await kubeconfigFor(opNs, sa), leaderElection, onLostLeadership: () => undefined });
     await exercise(admin, watched);

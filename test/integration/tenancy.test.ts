@@ -14,6 +14,7 @@ import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
 import { validateSpec } from '../../src/api/crds.js';
 import { renderRuntimeConfig } from '../../src/reconcilers/tracestore/desired.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { memoryStore, loopbackRuntimeConfig } from '../helpers.js';
 
 const raw = (b: Buffer): Buffer => b;
@@ -199,9 +200,9 @@ test('the tenancy section is validated: a header that is not a header name', () 
 
 test('the operator renders spec.tenancy into the runtime config, and nothing when it is unset', () => {
   const plain = memoryStore('t', 'ns');
-  expect(renderRuntimeConfig(plain)).not.toHaveProperty('tenancy');
+  expect(renderRuntimeConfig(plain, PLUGINS)).not.toHaveProperty('tenancy');
   const ts = { ...plain, spec: { ...plain.spec, tenancy: { enabled: true, tenants: ['a', 'b'] } } };
-  const cfg = parseRuntimeConfig(renderRuntimeConfig(ts));
+  const cfg = parseRuntimeConfig(renderRuntimeConfig(ts, PLUGINS));
   expect(cfg.tenancy).toEqual({ enabled: true, header: 'x-tenant', tenants: ['a', 'b'] });
   expect(validateSpec('TraceStore', ts.spec)).toEqual([]);
   expect(validateSpec('TraceStore', { backend: { embedded: {} }, tenancy: { enabled: false } })).toEqual([]);

@@ -7,10 +7,11 @@ import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
+import { DELETE_DATA_FINALIZER, SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
-import { type KubeClient, resourcePath } from '../../src/kube/client.js';
+import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
+import { TRACESTORES } from '../../src/kube/resources.js';
 import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, waitFor } from '../helpers.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 
@@ -140,5 +141,28 @@ describe('OpenSearch TraceStores', () => {
     await applyStore(client, gone);
     const unreachable = await waitCondition('gone', 'BackendReachable', 'False', 'Unreachable');
     expect(conditionOf(unreachable, 'BackendReachable')?.message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('deletionPolicy Delete: deleting the TraceStore drops its indices and templates, and nothing of another prefix', async () => {
+    const ts = sample('tracestore-opensearch.yaml');
+    ts.metadata.name = 'doomed';
+    ts.spec.backend.opensearch!.indexPrefix = 'doomed';
+    ts.spec.deletionPolicy = 'Delete';
+    await applyStore(client, ts);
+    await waitCondition('doomed', 'SchemaReady', 'True', 'Provisioned');
+    await waitFor('finalizer set', async () => (await getStore(client, ns, 'doomed')).metadata.finalizers?.includes(DELETE_DATA_FINALIZER) === true);
+    // data the runtime would have written (kwok runs no pods): a span index of today under the store's prefix
+    const day = new Date().toISOString().slice(0, 10);
+    const put = await fetch(`${os.url}/doomed-jaeger-span-${day}/_doc/x?refresh=true`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    expect(put.status).toBe(201);
+    expect((await os$('/_template/doomed-jaeger-span')).status).toBe(200);
+
+    await client.request('DELETE', resourcePath(TRACESTORES, ns, 'doomed'));
+    await waitFor('TraceStore gone', async () => (await client.get(resourcePath(TRACESTORES, ns, 'doomed')).then(() => false, (e: unknown) => isNotFound(e))), 60_000, 200);
+    expect((await os$<Record<string, unknown>>('/doomed-*')).body).toEqual({});
+    expect((await os$('/_template/doomed-jaeger-span')).status).toBe(404);
+    // the other stores' data and templates stay
+    expect((await os$('/_template/prod-jaeger-span')).status).toBe(200);
+    expect((await os$<{ _source: { version: number } }>('/prod-jaeger-meta/_doc/schema')).status).toBe(200);
   });
 });

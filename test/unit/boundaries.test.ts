@@ -1,7 +1,7 @@
 // The layout rules of DESIGN.md §2, checked on the sources: the operator side (controllers, reconcilers) loads no
 // database client and no backend folder (backends reach it only through the table its composition root hands in),
-// and storage depends on neither Kubernetes nor the operator. The runtime-facing storage registry still takes the
-// runtime's config type; that one import is listed here until the plug-in table replaces it.
+// storage depends on neither Kubernetes nor the operator, and the API (the contracts both sides import) depends on
+// no storage code.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from '../helpers.js';
@@ -39,7 +39,12 @@ describe('layout boundaries', () => {
     expect(violations('src/storage', bad)).toEqual([]);
   });
 
+  test('the API (CRDs, runtime config, plug-in contract) imports no storage code', () => {
+    const bad = (spec: string) => DATABASE_CLIENTS.test(spec) || /(^|\/)storage\//.test(spec);
+    expect(violations('src/api', bad)).toEqual([]);
+  });
+
   test('the scan finds imports at all (a scan that saw none would pass vacuously)', () => {
-    expect(imports(join(ROOT, 'src/cli.ts'))).toContain('./storage/probes.js');
+    expect(imports(join(ROOT, 'src/cli.ts'))).toContain('./storage/plugins.js');
   });
 });

@@ -1,6 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { mergeConditions } from '../../src/reconcilers/conditions.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { ANNOTATION_CONFIG_HASH, desiredRuntime, isSubset } from '../../src/reconcilers/tracestore/desired.js';
 import { computeStatus, runtimeCondition } from '../../src/reconcilers/tracestore/status.js';
 
@@ -10,7 +11,7 @@ const ts = (maxTraces = 10, extra: Partial<TraceStore['spec']> = {}): TraceStore
   metadata: { name: 'demo', namespace: 'obs', uid: 'u-1', generation: 3 },
   spec: { backend: { memory: { maxTraces } }, ...extra },
 });
-const settings = { runtimeImage: 'img:1' };
+const settings = { runtimeImage: 'img:1', plugins: PLUGINS };
 
 describe('desired runtime', () => {
   it('names the ConfigMap by content hash and stamps the hash on the pod template', () => {

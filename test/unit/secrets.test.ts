@@ -2,8 +2,10 @@
 import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION, reportAnnotation } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { backendErrorMessage, boundedText, redactUrls } from '../../src/api/redact.js';
-import { plaintextCredentialsProblem, secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
+import { secretProblem } from '../../src/reconcilers/tracestore/secrets.js';
+import type { OperatorBackendPlugin } from '../../src/api/backend-plugin.js';
 import { desiredRuntime } from '../../src/reconcilers/tracestore/desired.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { StorageError } from '../../src/storage/api/errors.js';
 
 const ts = (name = 'search'): TraceStore => ({
@@ -34,21 +36,23 @@ describe('secretProblem', () => {
   });
 });
 
-describe('plaintextCredentialsProblem', () => {
+describe('the search plug-in refuses credentials over plain http', () => {
   it('refuses credentials over http:// unless allowed; no credentials, no problem', () => {
-    const f = 'spec.backend.opensearch';
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })).toMatchObject({ reason: 'InsecureCredentials' });
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })?.message).not.toContain('u:p@');
-    expect(plaintextCredentialsProblem(f, { endpoints: ['http://b'], credentialsSecretRef: { name: 'c' }, allowPlaintextCredentials: true })).toBeUndefined();
-    expect(plaintextCredentialsProblem(f, { endpoints: ['http://b'] })).toBeUndefined();
-    expect(plaintextCredentialsProblem(f, { endpoints: ['https://b'], credentialsSecretRef: { name: 'c' } })).toBeUndefined();
+    const plugin = PLUGINS.opensearch as OperatorBackendPlugin<'opensearch'>;
+    const policy = (spec: Parameters<NonNullable<typeof plugin.secretPolicy>>[0]) => plugin.secretPolicy!(spec);
+    expect(policy({ endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })).toMatchObject({ reason: 'InsecureCredentials' });
+    expect(policy({ endpoints: ['https://a', 'http://u:p@b:9200'], credentialsSecretRef: { name: 'c' } })?.message).not.toContain('u:p@');
+    expect(policy({ endpoints: ['http://b'], credentialsSecretRef: { name: 'c' }, allowPlaintextCredentials: true })).toBeUndefined();
+    expect(policy({ endpoints: ['http://b'] })).toBeUndefined();
+    expect(policy({ endpoints: ['https://b'], credentialsSecretRef: { name: 'c' } })).toBeUndefined();
   });
 });
 
 describe('desiredRuntime gives the pods only the Secrets they may use', () => {
-  const settings = { runtimeImage: 'img' };
+  const settings = { runtimeImage: 'img', plugins: PLUGINS };
   const refs = (use: { credentials: boolean; ca: boolean }) => {
-    const pod = desiredRuntime(ts(), settings, undefined, use).deployment.spec!.template.spec!;
+    const fields = [...(use.credentials ? ['spec.backend.opensearch.credentialsSecretRef'] : []), ...(use.ca ? ['spec.backend.opensearch.tls.caSecretRef'] : [])];
+    const pod = desiredRuntime(ts(), settings, undefined, new Set(fields)).deployment.spec!.template.spec!;
     return { env: pod.containers[0]!.env!.map((e) => e.name), volumes: (pod.volumes ?? []).map((v) => v.secret?.secretName).filter(Boolean) };
   };
   it('without permission: no secretKeyRef, no Secret volume', () => {

@@ -2,7 +2,7 @@ import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type ResourceSpans, type Span, newSpan } from '../../src/storage/api/index.js';
 import { containerMemoryLimit, defaultMaxBytes } from '../../src/storage/memory/limits.js';
 import { MemoryBackend, type MemoryConfig, MemoryStore } from '../../src/storage/memory/store.js';
-import { createBackend } from '../../src/storage/plugins.js';
+import { backendSection, openBackend } from '../../src/storage/plugins.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 
 runStorageContract('memory', async () => ({
@@ -99,15 +99,19 @@ describe('memory backend configuration', () => {
     expect(defaultMaxBytes(undefined)).toBeUndefined();
   });
 
-  it('parses the memory section of the runtime config with its bounds and names bad fields', () => {
+  it('parses the memory section of the runtime config with its bounds and names bad fields', async () => {
     const cfg = (memory: Record<string, unknown>) => parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory } });
+    // the section belongs to the memory plug-in, which validates it when the runtime opens the backend
+    const section = (memory: Record<string, unknown>) => backendSection(cfg(memory)).config;
     const c = cfg({ maxBytes: 64 * 1024 * 1024, maxSpansPerTrace: 50 });
-    expect(c.backend.memory).toMatchObject({ maxTraces: 100_000, maxBytes: 64 * 1024 * 1024, maxSpansPerTrace: 50, maxServices: 10_000, maxOperationsPerService: 1_000, maxOperations: 100_000 });
-    const b = createBackend('memory', c) as MemoryBackend;
+    expect(backendSection(c).config).toEqual({ maxTraces: 100_000, maxBytes: 64 * 1024 * 1024, maxSpansPerTrace: 50, maxServices: 10_000, maxOperationsPerService: 1_000, maxOperations: 100_000 });
+    const b = (await openBackend(c)) as MemoryBackend;
+    expect(b).toBeInstanceOf(MemoryBackend);
     expect(b.stats().maxBytes).toBe(64 * 1024 * 1024);
-    expect(() => cfg({ maxBytes: 10 })).toThrow(/config.backend.memory.maxBytes/);
-    expect(() => cfg({ maxSpansPerTrace: 0 })).toThrow(/config.backend.memory.maxSpansPerTrace/);
-    expect(() => cfg({ nope: 1 })).toThrow(/config.backend.memory.nope: is not a known field/);
+    expect(() => section({ maxBytes: 10 })).toThrow(/config.backend.memory.maxBytes/);
+    expect(() => section({ maxSpansPerTrace: 0 })).toThrow(/config.backend.memory.maxSpansPerTrace/);
+    expect(() => section({ nope: 1 })).toThrow(/config.backend.memory.nope: is not a known field/);
+    await expect(openBackend(cfg({ maxTraces: 0 }))).rejects.toThrow(/config.backend.memory.maxTraces/);
     // the shared backend rules still apply
     expect(() => parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory: {}, embedded: {} } })).toThrow(/exactly one backend/);
   });

@@ -1,20 +1,12 @@
-// What a TraceStore's backend needs in the runtime pod: credentials as env from secretKeyRef, the CA as a Secret
-// volume, and whether the data lives in the pod (one writer: Recreate rollouts).
+// What a TraceStore's backend needs in the runtime pod, from its plug-in: each usable Secret reference as env from
+// secretKeyRef and/or a read-only Secret volume, the plug-in's own volumes, and whether the data lives in the pod
+// (one writer: Recreate rollouts).
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { BACKEND_CA_DIR as CA_DIR, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-probe.js';
-import { type TraceStore, backendTypeOf } from '../../api/tracestore.js';
-import { BACKENDS } from './backends.js';
+import type { OperatorBackendPlugin, SecretReference } from '../../api/backend-plugin.js';
+import type { BackendType, TraceStore } from '../../api/tracestore.js';
 
-/** The connection section of a backend that lives outside the pods (Elasticsearch / OpenSearch), if any. */
-export function searchSpecOf(spec: TraceStore['spec']) {
-  return spec?.backend?.opensearch ?? spec?.backend?.elasticsearch;
-}
-
-/** Which referenced Secrets the runtime pods get (only those the TraceStore may use, see secrets.ts). */
-export interface SecretUse {
-  credentials: boolean;
-  ca: boolean;
-}
+/** The fields (SecretReference.field) of the referenced Secrets the pods may get; a refused Secret is not referenced by the pod at all. */
+export type SecretUse = ReadonlySet<string>;
 
 export interface BackendPod {
   env: V1EnvVar[];
@@ -23,22 +15,37 @@ export interface BackendPod {
   singleWriter: boolean;
 }
 
-/** `use`: which referenced Secrets the pods get; a refused Secret is not referenced by the pod at all. */
-export function backendPod(spec: TraceStore['spec'], use: SecretUse): BackendPod {
-  const backend = backendTypeOf(spec.backend);
-  const search = searchSpecOf(spec);
-  const cred = use.credentials ? search?.credentialsSecretRef : undefined;
-  const env: V1EnvVar[] = cred
-    ? [
-        { name: USERNAME_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.usernameKey ?? 'username' } } },
-        { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: cred.name, key: cred.passwordKey ?? 'password' } } },
-      ]
-    : [];
-  const caSecret = use.ca ? search?.tls?.caSecretRef?.name : undefined;
-  return {
-    env,
-    volumes: caSecret ? [{ name: 'backend-ca', secret: { secretName: caSecret } }] : [],
-    volumeMounts: caSecret ? [{ name: 'backend-ca', mountPath: CA_DIR, readOnly: true }] : [],
-    singleWriter: backend ? BACKENDS[backend].singleWriter : false,
-  };
+/** The plug-in's section of the spec (the spec is validated: exactly one backend is set). */
+export function backendSpecOf<T extends BackendType>(spec: TraceStore['spec'], plugin: OperatorBackendPlugin<T>): NonNullable<TraceStore['spec']['backend'][T]> {
+  const section = spec.backend[plugin.type];
+  if (section === undefined || section === null) throw new Error(`spec.backend.${plugin.type} is not set`);
+  return section as NonNullable<TraceStore['spec']['backend'][T]>;
+}
+
+/** The Secrets the backend spec references (empty for a backend without any). */
+export function secretReferences(spec: TraceStore['spec'], plugin: OperatorBackendPlugin): SecretReference[] {
+  return plugin.secretReferences(backendSpecOf(spec, plugin));
+}
+
+/** Volume names of Secret references: `backend-<n>`; the first CA keeps its historic name so existing pods do not roll. */
+const volumeName = (i: number): string => (i === 0 ? 'backend-ca' : `backend-secret-${i}`);
+
+export function backendPod(spec: TraceStore['spec'], plugin: OperatorBackendPlugin, use: SecretUse): BackendPod {
+  const env: V1EnvVar[] = [];
+  const volumes: V1Volume[] = [];
+  const volumeMounts: V1VolumeMount[] = [];
+  for (const ref of secretReferences(spec, plugin)) {
+    if (!use.has(ref.field)) continue;
+    for (const e of ref.env ?? []) env.push({ name: e.name, valueFrom: { secretKeyRef: { name: ref.name, key: e.key } } });
+    if (ref.mountPath) {
+      const name = volumeName(volumes.length);
+      volumes.push({ name, secret: { secretName: ref.name } });
+      volumeMounts.push({ name, mountPath: ref.mountPath, readOnly: true });
+    }
+  }
+  for (const v of plugin.podNeeds?.(backendSpecOf(spec, plugin)).volumes ?? []) {
+    volumes.push({ name: v.name, ...(v.emptyDir ? { emptyDir: v.emptyDir } : {}), ...(v.persistentVolumeClaim ? { persistentVolumeClaim: v.persistentVolumeClaim } : {}) });
+    volumeMounts.push({ name: v.name, mountPath: v.mountPath });
+  }
+  return { env, volumes, volumeMounts, singleWriter: plugin.traits.singleWriter };
 }

@@ -6,9 +6,10 @@ import { stringify } from 'yaml';
 import { API_VERSION } from '../../api/common.js';
 import { type BackendType, LISTENER_GROUPS, type ListenerGroupName, type TraceStore, backendTypeOf } from '../../api/tracestore.js';
 import { withDefaults } from '../../api/crds.js';
-export { type SecretUse, searchSpecOf } from './backend-pod.js';
+export type { SecretUse } from './backend-pod.js';
 import { DEFAULT_PORTS, type RuntimeConfig } from '../../api/runtime-config.js';
-import { type SecretUse, backendPod } from './backend-pod.js';
+import { type SecretUse, backendPod, backendSpecOf } from './backend-pod.js';
+import { type OperatorBackendPlugin, type OperatorPluginTable, isAvailable } from '../../api/backend-plugin.js';
 
 export const MANAGED_BY = 'jaeger-storage-operator';
 export const LABEL_NAME = 'app.kubernetes.io/name';
@@ -27,6 +28,17 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 
 export interface OperatorSettings {
   runtimeImage: string;
+  /** the backend plug-ins (src/storage/plugins.ts), handed in by the composition root */
+  plugins: OperatorPluginTable;
+}
+
+/** The plug-in serving this spec's backend; throws for a type this version does not serve (reconcile checks first). */
+export function pluginFor(spec: TraceStore['spec'], plugins: OperatorPluginTable): OperatorBackendPlugin {
+  const type = backendTypeOf(spec?.backend);
+  if (!type) throw new Error('a validated spec with exactly one backend is needed');
+  const p = plugins[type] as OperatorPluginTable[BackendType];
+  if (!isAvailable(p)) throw new Error(`the ${type} backend is not in this version: ${p.notInThisVersion}`);
+  return p;
 }
 
 export interface DesiredRuntime {
@@ -149,14 +161,15 @@ export function ownerRef(ts: TraceStore) {
 }
 
 /** The runtime configuration rendered for a TraceStore (spec defaults applied, as the API server stores them). */
-export function renderRuntimeConfig(ts: TraceStore): RuntimeConfig {
+export function renderRuntimeConfig(ts: TraceStore, plugins: OperatorPluginTable): RuntimeConfig {
   const spec = withDefaults('TraceStore', ts.spec);
+  const plugin = pluginFor(spec, plugins);
   const listen = Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([k, p]) => [k, `0.0.0.0:${p}`])) as RuntimeConfig['listen'];
   const cfg: RuntimeConfig = {
     apiVersion: API_VERSION,
     kind: 'RuntimeConfig',
     traceStore: { namespace: ts.metadata.namespace ?? 'default', name: ts.metadata.name },
-    backend: spec.backend,
+    backend: { [plugin.type]: plugin.runtimeSection(backendSpecOf(spec, plugin)) } as RuntimeConfig['backend'],
     listen,
     log: { level: spec.runtime?.logLevel ?? 'info' },
     sampling: { watchPolicies: true },
@@ -191,11 +204,11 @@ const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
  * `secretsVersion`: the versions of the referenced Secrets, carried by the pod template so pods restart on a change.
  * `use`: which referenced Secrets the pods get; a refused Secret is not referenced by the pod at all.
  */
-export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string, use: SecretUse = { credentials: false, ca: false }): DesiredRuntime {
+export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string, use: SecretUse = new Set()): DesiredRuntime {
   const spec = withDefaults('TraceStore', ts.spec);
   const backend = backendTypeOf(spec.backend);
   if (!backend) throw new Error('desiredRuntime needs a validated spec with exactly one backend');
-  const config = renderRuntimeConfig(ts);
+  const config = renderRuntimeConfig(ts, settings.plugins);
   const configYaml = canonicalYaml(config);
   const configHash = hashOf(configYaml);
   const ns = ts.metadata.namespace ?? 'default';
@@ -218,7 +231,7 @@ export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secre
   };
 
   // what the backend needs in the pod (credentials and CA by reference only)
-  const bp = backendPod(spec, use);
+  const bp = backendPod(spec, pluginFor(spec, settings.plugins), use);
   const sec = securityVolumes(spec);
 
   const resources: { requests?: Record<string, string>; limits?: Record<string, string> } = {};

@@ -4,7 +4,6 @@ import { SECRET_ALLOW_LABEL, SECRET_ALLOWED_TRACESTORES_ANNOTATION } from '../..
 import type { ObjectMeta } from '../../api/common.js';
 import type { TraceStore } from '../../api/tracestore.js';
 import type { ConditionInput } from '../conditions.js';
-import { printableEndpoints } from '../../api/redact.js';
 
 /** What the controller found for a referenced Secret. */
 export type SecretLookup =
@@ -47,21 +46,4 @@ export function secretProblem(ts: TraceStore, field: string, name: string, looku
     );
   }
   return undefined;
-}
-
-interface ConnectionSpec {
-  endpoints: string[];
-  credentialsSecretRef?: { name: string };
-  allowPlaintextCredentials?: boolean;
-}
-
-/** Credentials go over http:// only when the spec says so. */
-export function plaintextCredentialsProblem(field: string, spec: ConnectionSpec): ConditionInput | undefined {
-  if (!spec.credentialsSecretRef || spec.allowPlaintextCredentials) return undefined;
-  const plain = spec.endpoints.filter((e) => !e.toLowerCase().startsWith('https://'));
-  if (!plain.length) return undefined;
-  return problem(
-    'InsecureCredentials',
-    `${field}.endpoints: ${printableEndpoints(plain)} ${plain.length === 1 ? 'is' : 'are'} plain http://, so the credentials of ${field}.credentialsSecretRef would travel unencrypted: use https:// endpoints, or set ${field}.allowPlaintextCredentials: true to accept that`,
-  );
 }

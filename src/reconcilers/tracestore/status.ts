@@ -8,7 +8,8 @@ import { ANNOTATION_CONFIG_HASH, endpointsFor } from './desired.js';
 export interface Observed {
   backend?: BackendType;
   invalid?: FieldError[];
-  unsupported?: boolean;
+  /** the backend type is not in this version: why (from the plug-in table) */
+  unsupported?: string;
   configHash?: string;
   deployment?: V1Deployment;
   /** for backends outside the pods: the operator's check of the backend and of its provisioning */
@@ -61,7 +62,7 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
       { type: 'RuntimeAvailable', status: 'Unknown', reason: 'InvalidSpec', message: 'not changed: the spec is invalid' },
     ];
   } else if (o.unsupported) {
-    const msg = `the ${o.backend} backend is not supported by this operator version; use spec.backend.memory or upgrade the operator`;
+    const msg = `the ${o.backend} backend is not supported by this operator version (${o.unsupported}); use spec.backend.memory or upgrade the operator`;
     conds = [
       { type: 'Ready', status: 'False', reason: 'BackendNotSupported', message: msg },
       { type: 'BackendReachable', status: 'Unknown', reason: 'BackendNotSupported', message: msg },

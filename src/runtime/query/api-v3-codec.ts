@@ -1,23 +1,25 @@
-// Request messages of jaeger.api_v3.QueryService (proto/api_v3/query_service.proto of jaeger-idl). Its replies are
-// OTLP TracesData and the GetServices / GetOperations responses it shares with jaeger.storage.v2 (../grpc-codec.ts).
+// Request messages of jaeger.api_v3.QueryService (proto/api_v3/query_service.proto of jaeger-idl), decoded with the
+// code generated from it. Its replies are OTLP TracesData (already encoded by the storage layer, sent as they are)
+// and the GetServices / GetOperations responses it shares with jaeger.storage.v2 (../grpc-codec.ts).
 import type { GetTraceParams, TraceQuery } from '../../storage/api/index.js';
-import type { Reader } from '../../otlp/proto-wire.js';
-import { decodeFindRequest, getTraceParams, reader } from '../grpc-codec.js';
+import { FindTracesRequestSchema, GetTraceRequestSchema } from '../../gen/api_v3/query_service_pb.js';
+import { decode, traceParams, traceQuery } from '../grpc-codec.js';
 
 /** GetTraceRequest { string trace_id = 1 (hex); Timestamp start_time = 2; Timestamp end_time = 3; bool raw_traces = 4 } */
-export const decodeGetTraceRequest = (buf: Buffer): GetTraceParams => getTraceParams(reader(buf, 'GetTraceRequest'), buf.length, (r, end) => r.string(end));
-
-/** an entry of map<string, string>: { string key = 1; string value = 2 } */
-function stringEntry(r: Reader, end: number): { key: string; value: string } {
-  const out = { key: '', value: '' };
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x0a) out.key = r.string(end);
-    else if (tag === 0x12) out.value = r.string(end);
-    else r.skip(tag, end);
-  }
-  return out;
+export function decodeGetTraceRequest(buf: Buffer): GetTraceParams {
+  const m = decode(GetTraceRequestSchema, buf, 'GetTraceRequest');
+  return traceParams(m, m.traceId);
 }
 
-/** FindTracesRequest { TraceQueryParameters query = 1 }; null when the query is unset */
-export const decodeFindTracesRequest = (buf: Buffer): TraceQuery | null => decodeFindRequest(buf, stringEntry);
+/** FindTracesRequest { TraceQueryParameters query = 1 }, attributes a map<string, string>; null when the query is unset */
+export function decodeFindTracesRequest(buf: Buffer): TraceQuery | null {
+  const { query } = decode(FindTracesRequestSchema, buf, 'FindTracesRequest');
+  if (!query) return null;
+  const attributes: Record<string, string> = {};
+  let any = false;
+  for (const [k, v] of Object.entries(query.attributes)) {
+    attributes[k] = v;
+    any = true;
+  }
+  return traceQuery(query, any ? attributes : undefined);
+}

@@ -1,65 +1,67 @@
 // Messages of jaeger.storage.v2 (proto/storage/v2/trace_storage.proto and dependency_storage.proto of jaeger-idl),
-// decoded from and encoded to the storage API's types. Messages it shares with api_v3 are in ../grpc-codec.ts.
-import { DEFAULT_SEARCH_DEPTH, type DependencyLink, InvalidArgumentError, MAX_SEARCH_DEPTH, type FoundTraceId, type GetTraceParams, type TimeRange, type TraceQuery } from '../../storage/api/index.js';
-import { keyValue } from '../../otlp/otlp-proto.js';
-import { type Reader, Writer } from '../../otlp/proto-wire.js';
-import { decodeFindRequest, getTraceParams, reader, sub, timestamp, writeTimestamp } from '../grpc-codec.js';
+// through the code generated from them, to and from the storage API's types. GetTraces and FindTraces reply with
+// OTLP TracesData already encoded by the storage layer, sent as they are. Messages it shares with api_v3 are in
+// ../grpc-codec.ts.
+import { type AttrValue, type DependencyLink, type FoundTraceId, type GetTraceParams, InvalidArgumentError, type KeyValue, MAX_SEARCH_DEPTH, MAX_VALUE_DEPTH, type TimeRange, type TraceQuery, DEFAULT_SEARCH_DEPTH } from '../../storage/api/index.js';
+import { GetDependenciesRequestSchema, GetDependenciesResponseSchema } from '../../gen/storage/v2/dependency_storage_pb.js';
+import { type AnyValue, FindTraceIDsResponseSchema, FindTracesRequestSchema, GetTracesRequestSchema } from '../../gen/storage/v2/trace_storage_pb.js';
+import { decode, encode, timestampNs, toTimestamp, traceParams, traceQuery } from '../grpc-codec.js';
 
-/** the bytes of a length-delimited field as hex */
-function hexBytes(r: Reader, end: number): string {
-  const e = r.len(end);
-  const hex = r.buf.toString('hex', r.pos, e);
-  r.pos = e;
-  return hex;
+/** GetTracesRequest { repeated GetTraceParams query = 1 }, GetTraceParams { bytes trace_id = 1; Timestamp start_time = 2; Timestamp end_time = 3 } */
+export function decodeGetTracesRequest(buf: Buffer): GetTraceParams[] {
+  const { query } = decode(GetTracesRequestSchema, buf, 'GetTracesRequest');
+  if (query.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('query', `at most ${MAX_SEARCH_DEPTH} traces per GetTraces request`);
+  return query.map((p, i) => traceParams(p, Buffer.from(p.traceId.buffer, p.traceId.byteOffset, p.traceId.byteLength).toString('hex'), `query[${i}].`));
 }
 
-/** GetTracesRequest { repeated GetTraceParams query = 1 } */
-export function decodeGetTracesRequest(buf: Buffer): GetTraceParams[] {
-  const r = reader(buf, 'GetTracesRequest');
-  const out: GetTraceParams[] = [];
-  while (r.pos < buf.length) {
-    const tag = r.varint();
-    if (tag === 0x0a) {
-      if (out.length >= MAX_SEARCH_DEPTH) throw new InvalidArgumentError('query', `at most ${MAX_SEARCH_DEPTH} traces per GetTraces request`);
-      const prefix = `query[${out.length}].`;
-      out.push(sub(r, buf.length, (q, end) => getTraceParams(q, end, hexBytes, prefix)));
-    }
-    else r.skip(tag, buf.length);
+/** an AnyValue as the storage API's value; values nested deeper than MAX_VALUE_DEPTH are null, as in OTLP ingest */
+function attrValue(v: AnyValue | undefined, depth: number): AttrValue {
+  if (!v || depth >= MAX_VALUE_DEPTH) return null;
+  const o = v.value;
+  switch (o.case) {
+    case 'stringValue':
+    case 'boolValue':
+    case 'intValue':
+    case 'doubleValue':
+      return o.value;
+    case 'bytesValue':
+      return new Uint8Array(o.value);
+    case 'arrayValue':
+      return { array: o.value.values.map((x) => attrValue(x, depth + 1)) };
+    case 'kvlistValue':
+      return { kvlist: o.value.values.map((kv): KeyValue => ({ key: kv.key, value: attrValue(kv.value, depth + 1) })) };
+    default:
+      return null;
   }
-  return out;
 }
 
 /** FindTracesRequest and FindTraceIDsRequest: { TraceQueryParameters query = 1 }, attributes as KeyValue */
-export const decodeStorageFindRequest = (buf: Buffer): TraceQuery => decodeFindRequest(buf, keyValue) ?? { searchDepth: DEFAULT_SEARCH_DEPTH };
+export function decodeStorageFindRequest(buf: Buffer): TraceQuery {
+  const { query } = decode(FindTracesRequestSchema, buf, 'FindTracesRequest');
+  if (!query) return { searchDepth: DEFAULT_SEARCH_DEPTH };
+  let attributes: Record<string, AttrValue> | undefined;
+  for (const kv of query.attributes) (attributes ??= {})[kv.key] = attrValue(kv.value, 0);
+  return traceQuery(query, attributes);
+}
 
 /** GetDependenciesRequest { Timestamp start_time = 1; Timestamp end_time = 2 }: unset start is the epoch, unset end now */
 export function decodeGetDependenciesRequest(buf: Buffer): TimeRange {
-  const r = reader(buf, 'GetDependenciesRequest');
-  const out: TimeRange = { start: 0n, end: BigInt(Date.now()) * 1_000_000n };
-  while (r.pos < buf.length) {
-    const tag = r.varint();
-    if (tag === 0x0a) out.start = sub(r, buf.length, timestamp('start_time')) ?? 0n;
-    else if (tag === 0x12) out.end = sub(r, buf.length, timestamp('end_time')) ?? out.end;
-    else r.skip(tag, buf.length);
-  }
+  const m = decode(GetDependenciesRequestSchema, buf, 'GetDependenciesRequest');
+  const out: TimeRange = { start: timestampNs(m.startTime, 'start_time') ?? 0n, end: timestampNs(m.endTime, 'end_time') ?? BigInt(Date.now()) * 1_000_000n };
   if (out.start > out.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
   return out;
 }
 
-export const encodeFindTraceIdsResponse = (ids: FoundTraceId[]): Buffer => {
-  const w = new Writer();
-  for (const f of ids) {
-    w.message(1, (m) => {
-      m.bytes(1, Buffer.from(f.traceId, 'hex'));
-      if (f.start !== undefined) writeTimestamp(m, 2, f.start);
-      if (f.end !== undefined) writeTimestamp(m, 3, f.end);
-    });
-  }
-  return w.finish();
-};
+/** FindTraceIDsResponse { repeated FoundTraceID trace_ids = 1 }, FoundTraceID { bytes trace_id = 1; Timestamp start = 2; Timestamp end = 3 } */
+export const encodeFindTraceIdsResponse = (ids: FoundTraceId[]): Buffer =>
+  encode(FindTraceIDsResponseSchema, {
+    traceIds: ids.map((f) => ({
+      traceId: Buffer.from(f.traceId, 'hex'),
+      ...(f.start !== undefined && { start: toTimestamp(f.start) }),
+      ...(f.end !== undefined && { end: toTimestamp(f.end) }),
+    })),
+  });
 
-export const encodeGetDependenciesResponse = (deps: DependencyLink[]): Buffer => {
-  const w = new Writer();
-  for (const d of deps) w.message(1, (m) => m.string(1, d.parent).string(2, d.child).uint(3, d.callCount).string(4, d.source ?? ''));
-  return w.finish();
-};
+/** GetDependenciesResponse { repeated Dependency dependencies = 1 }, Dependency { string parent = 1; string child = 2; uint64 call_count = 3; string source = 4 } */
+export const encodeGetDependenciesResponse = (deps: DependencyLink[]): Buffer =>
+  encode(GetDependenciesResponseSchema, { dependencies: deps.map((d) => ({ parent: d.parent, child: d.child, callCount: BigInt(d.callCount), source: d.source ?? '' })) });

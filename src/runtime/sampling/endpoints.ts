@@ -3,38 +3,57 @@
 // jaeger-idl). Both answer from the policy in force at the moment of the request.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type DescMessage, ScalarType, type UnknownField, create, toBinary } from '@bufbuild/protobuf';
+import { WireType } from '@bufbuild/protobuf/wire';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SamplingStrategyResponse } from '../../sampling/evaluate.js';
-import { Writer } from '../../otlp/proto-wire.js';
-import { decodeStringField1 } from '../grpc-codec.js';
+import { SamplingStrategyParametersSchema, SamplingStrategyResponseSchema, SamplingStrategyType } from '../../gen/api_v2/sampling_pb.js';
+import { decode } from '../grpc-codec.js';
 import { method } from '../grpc-util.js';
 import { guarded, hardenServer, requestUrl } from '../http-guard.js';
 import type { HttpServerFactory } from '../listener-security.js';
 
 /** SamplingStrategyParameters { string serviceName = 1 } */
-export const decodeStrategyParameters = (buf: Buffer): string => decodeStringField1(buf, 'SamplingStrategyParameters');
+export const decodeStrategyParameters = (buf: Buffer): string => decode(SamplingStrategyParametersSchema, buf, 'SamplingStrategyParameters').serviceName;
 
-const probabilistic = (w: Writer, field: number, rate: number): Writer => w.message(field, (m) => m.double(1, rate));
+/**
+ * Puts the 0.0 doubles of `msg` (and of the messages it holds) on the wire. proto3 leaves zeros out, but this
+ * endpoint has always sent every double: a client reading with field presence (e.g. @grpc/proto-loader with
+ * defaults off) would otherwise see a blocked service's samplingRate 0 as unset. The generated encoder writes
+ * unknown fields verbatim after the known ones, so a zero goes there as an explicit field of the same number.
+ */
+function keepZeroDoubles(desc: DescMessage, msg: Record<string, unknown> & { $unknown?: UnknownField[] | undefined }): void {
+  for (const f of desc.fields) {
+    const v = msg[f.localName];
+    if (f.fieldKind === 'scalar' && f.scalar === ScalarType.DOUBLE && !f.oneof && v === 0) {
+      const data = new Uint8Array(8);
+      new DataView(data.buffer).setFloat64(0, v, true);
+      (msg.$unknown ??= []).push({ no: f.number, wireType: WireType.Bit64, data });
+    } else if (f.fieldKind === 'message' && v) keepZeroDoubles(f.message, v as Record<string, unknown>);
+    else if (f.fieldKind === 'list' && f.listKind === 'message') for (const x of v as Record<string, unknown>[]) keepZeroDoubles(f.message, x);
+  }
+}
 
 /** SamplingStrategyResponse as protobuf (strategyType enum: PROBABILISTIC = 0, RATE_LIMITING = 1). */
 export function encodeStrategyResponse(s: SamplingStrategyResponse): Buffer {
-  const w = new Writer();
-  w.uint(1, s.strategyType === 'RATE_LIMITING' ? 1 : 0);
-  if (s.probabilisticSampling) probabilistic(w, 2, s.probabilisticSampling.samplingRate);
-  if (s.rateLimitingSampling) {
-    const n = s.rateLimitingSampling.maxTracesPerSecond;
-    w.message(3, (m) => m.uint(1, n));
-  }
   const o = s.operationSampling;
-  if (o) {
-    w.message(4, (m) => {
-      m.double(1, o.defaultSamplingProbability).double(2, o.defaultLowerBoundTracesPerSecond);
-      for (const op of o.perOperationStrategies) m.message(3, (x) => probabilistic(x.string(1, op.operation), 2, op.probabilisticSampling.samplingRate));
-      m.double(4, o.defaultUpperBoundTracesPerSecond);
-    });
-  }
-  return w.finish();
+  const msg = create(SamplingStrategyResponseSchema, {
+    strategyType: s.strategyType === 'RATE_LIMITING' ? SamplingStrategyType.RATE_LIMITING : SamplingStrategyType.PROBABILISTIC,
+    ...(s.probabilisticSampling && { probabilisticSampling: { samplingRate: s.probabilisticSampling.samplingRate } }),
+    ...(s.rateLimitingSampling && { rateLimitingSampling: { maxTracesPerSecond: s.rateLimitingSampling.maxTracesPerSecond } }),
+    ...(o && {
+      operationSampling: {
+        defaultSamplingProbability: o.defaultSamplingProbability,
+        defaultLowerBoundTracesPerSecond: o.defaultLowerBoundTracesPerSecond,
+        perOperationStrategies: o.perOperationStrategies.map((op) => ({ operation: op.operation, probabilisticSampling: { samplingRate: op.probabilisticSampling.samplingRate } })),
+        defaultUpperBoundTracesPerSecond: o.defaultUpperBoundTracesPerSecond,
+      },
+    }),
+  });
+  keepZeroDoubles(SamplingStrategyResponseSchema, msg as unknown as Record<string, unknown>);
+  const b = toBinary(SamplingStrategyResponseSchema, msg);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The JSON of Jaeger's /sampling (protobuf JSON with defaults emitted and nulls removed). */

@@ -22,4 +22,8 @@ export interface RuntimeBackendPlugin<C> {
 
 export type BackendPlugin<T extends BackendType = BackendType, C = unknown> = OperatorBackendPlugin<T> & RuntimeBackendPlugin<C>;
 
-export type PluginTable = { [T in BackendType]: BackendPlugin<T, never> | NotInThisVersion<T> };
+/**
+ * One entry per backend type of the CRD. A plug-in's config type is its own: the table holds it as `unknown`, and
+ * the runtime hands `open` only what the plug-in's configSchema validated (see storage/plugins.ts).
+ */
+export type PluginTable = { [T in BackendType]: BackendPlugin<T, unknown> | NotInThisVersion<T> };
