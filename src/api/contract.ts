@@ -30,6 +30,10 @@ export const SECURITY_MOUNT = '/etc/jaeger-storage-security';
 /** File name of a listener group's bearer tokens inside its auth directory. */
 export const TOKENS_FILE = 'tokens';
 
+/** Environment of the runtime container: its own pod's name and namespace (downward API), for its reports. */
+export const POD_NAME_ENV = 'POD_NAME';
+export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
+
 /** Container and Service port names of the runtime listeners. */
 export const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
   otlpGrpc: 'otlp-grpc',

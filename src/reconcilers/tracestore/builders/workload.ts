@@ -1,7 +1,7 @@
 // The runtime Deployment: the config by hash-named ConfigMap, what the backend needs in the pod, the Secrets of
 // spec.runtime.security as files, and a locked-down pod.
 import type { V1Deployment } from '@kubernetes/client-node';
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_SECRETS, CONFIG_FILE, CONFIG_MOUNT, PORT_NAMES } from '../../../api/contract.js';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_SECRETS, CONFIG_FILE, CONFIG_MOUNT, POD_NAMESPACE_ENV, POD_NAME_ENV, PORT_NAMES } from '../../../api/contract.js';
 import { DEFAULT_PORTS } from '../../../api/runtime-config.js';
 import { hashOf } from './config.js';
 import { type BuildContext, commonLabels, configMapName, selectorLabels } from './context.js';
@@ -37,8 +37,8 @@ export function workload(ctx: BuildContext): V1Deployment {
               imagePullPolicy: rt.imagePullPolicy ?? 'IfNotPresent',
               args: ['runtime', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
               env: [
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: POD_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 ...bp.env,
               ],
               ports: (Object.keys(DEFAULT_PORTS) as (keyof typeof DEFAULT_PORTS)[]).map((k) => ({ name: PORT_NAMES[k], containerPort: DEFAULT_PORTS[k], protocol: 'TCP' })),
