@@ -2,7 +2,7 @@
 // (and, like an informer that is never late, puts what it wrote into the caches).
 import { pino } from 'pino';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
-import { ANNOTATION_CONFIG_HASH } from '../../src/api/contract.js';
+import { ANNOTATION_CONFIG_HASH, backendReportAnnotation, reportAnnotation } from '../../src/api/contract.js';
 import type { ResourceRef } from '../../src/api/resources.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { TraceStoreController, type TraceStoreInformers, childCaches } from '../../src/controllers/tracestore.js';
@@ -113,7 +113,8 @@ function setup() {
   const events = { record: () => undefined } as unknown as EventRecorder;
   // memory TraceStores: no backend check, no Secrets, no finalizer
   const controller = new TraceStoreController(kube as unknown as KubeClient, inf, { runtimeImage: 'img:1', plugins: PLUGINS }, events, pino({ level: 'silent' }));
-  controller.watch(() => undefined);
+  const enqueued: string[] = [];
+  controller.watch((k) => enqueued.push(k));
   const store = (spec: TraceStore['spec'], generation: number): void =>
     traceStores.put({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'TraceStore', metadata: { name: 'demo', namespace: 'obs', uid: 'ts-uid', generation }, spec, ...(traceStores.get('obs/demo')?.status ? { status: traceStores.get('obs/demo')!.status! } : {}) });
   const cache = (plural: string) => caches.get(plural)!;
@@ -124,7 +125,7 @@ function setup() {
     cache('deployments').put({ ...d, status: { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } } as KubeObject);
   };
   const configMaps = () => cache('configmaps').list().map((c) => c.metadata.name).sort();
-  return { kube, controller, store, cache, deployment, rolledOut, configMaps };
+  return { kube, controller, store, cache, deployment, rolledOut, configMaps, enqueued };
 }
 
 const memory = (maxTraces: number, networkPolicy = true): TraceStore['spec'] => ({ backend: { memory: { maxTraces } }, runtime: { networkPolicy: { enabled: networkPolicy } } });
@@ -233,5 +234,24 @@ describe('TraceStore reconcile: apply and prune', () => {
     await t.controller.reconcile('obs/demo');
     expect(t.kube.calls.filter((c) => c.verb === 'delete')).toEqual([]);
     expect(t.configMaps()).toEqual(expect.arrayContaining(['not-controller', 'other-store']));
+  });
+
+  it('a change of any owned child queues its TraceStore; a report Lease only when the backend reports change', async () => {
+    const t = setup();
+    t.store(memory(10), 1);
+    await t.controller.reconcile('obs/demo');
+    for (const plural of ['configmaps', 'serviceaccounts', 'roles', 'rolebindings', 'deployments', 'services', 'networkpolicies']) {
+      t.enqueued.length = 0;
+      const [o] = t.cache(plural).list();
+      t.cache(plural).put({ ...o!, metadata: { ...o!.metadata, resourceVersion: 'changed' } });
+      expect([plural, t.enqueued]).toEqual([plural, ['obs/demo']]);
+    }
+    const lease = t.cache('leases').get('obs/demo-runtime-report')!;
+    t.enqueued.length = 0;
+    // a sampling report of a pod: the SamplingPolicy controller's business, not a reason to reconcile the store
+    t.cache('leases').put({ ...lease, metadata: { ...lease.metadata, annotations: { [reportAnnotation('pod-a')]: 'p=1' } } });
+    expect(t.enqueued).toEqual([]);
+    t.cache('leases').put({ ...lease, metadata: { ...lease.metadata, annotations: { [backendReportAnnotation('pod-a')]: 'disk full' } } });
+    expect(t.enqueued).toEqual(['obs/demo']);
   });
 });
