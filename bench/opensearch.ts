@@ -5,7 +5,8 @@
 //
 //   npm run bench:opensearch                       100,000 spans
 //   BENCH_SPANS=400000 npm run bench:opensearch
-//   BENCH_SMOKE=1 BENCH_SPANS=2000 npm run bench:opensearch   one round each, no warm-up: checks it runs, not a figure
+//   BENCH_SMOKE=1 BENCH_SPANS=2000 BENCH_GETS=30 BENCH_FINDS=10 npm run bench:opensearch   one round each, no warm-up:
+//                                                  checks that it runs; its figures mean nothing
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -78,7 +78,7 @@ describe('benchmarks at a tiny size', () => {
   }, 150_000);
 
   it('bench:ingest loads our runtime and Jaeger and prints the ratios', async () => {
-    const run = await runBench('ingest.js', { BENCH_SPANS: '2000' }, 120_000);
+    const run = await runBench('ingest.js', { BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 120_000);
     expectFigures('ingest', run, [
       re(String.raw`ours \(memory\)\s+# spans/s acked, all readable after # s, RSS # MiB; get-trace p50 # ms`),
       re(String.raw`jaeger \(memory\)\s+# spans/s acked`),
@@ -98,7 +98,7 @@ describe('benchmarks at a tiny size', () => {
   }, 180_000);
 
   it('bench:opensearch writes through our runtime and Jaeger into OpenSearch and prints the ratios', async () => {
-    const run = await runBench('opensearch.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000' }, 180_000);
+    const run = await runBench('opensearch.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 180_000);
     expectFigures('opensearch', run, [
       re(String.raw`ours \(opensearch\)\s+# spans/s until all indexed \(# s\); get-trace p50 # ms`),
       re(String.raw`jaeger \(opensearch\)\s+# spans/s until all indexed`),
