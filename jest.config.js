@@ -20,6 +20,7 @@ export default {
       ...common,
       displayName: 'unit',
       roots: ['<rootDir>/dist/test/unit/'],
+      setupFiles: ['<rootDir>/dist/test/env/unit-setup.js'],
       testTimeout: 30000,
     },
     {
