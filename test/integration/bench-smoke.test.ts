@@ -14,6 +14,16 @@ interface BenchRun {
 /** A number as the benchmarks print it: 1,234 or 12.5 or -3 */
 const NUM = String.raw`-?[\d,]+(?:\.\d+)?`;
 
+/** Signals the benchmark's whole process group: what it started (runtimes, Jaeger, OpenSearch) goes with it. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
 function runBench(script: string, env: Record<string, string>, timeoutMs: number, nodeArgs: string[] = []): Promise<BenchRun> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/bench', script)], {
@@ -21,6 +31,7 @@ function runBench(script: string, env: Record<string, string>, timeoutMs: number
       // NODE_OPTIONS of the test runner (--experimental-vm-modules) is not the benchmarks' business
       env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -28,11 +39,13 @@ function runBench(script: string, env: Record<string, string>, timeoutMs: number
     // bounded: SIGTERM at the deadline, SIGKILL if it does not go
     const term = setTimeout(() => {
       out += `\n[bench-smoke] ${script} still running after ${timeoutMs} ms: SIGTERM\n`;
-      proc.kill('SIGTERM');
+      signalGroup(proc.pid, 'SIGTERM');
     }, timeoutMs);
-    const kill = setTimeout(() => proc.kill('SIGKILL'), timeoutMs + 15_000);
+    const kill = setTimeout(() => signalGroup(proc.pid, 'SIGKILL'), timeoutMs + 15_000);
     proc.on('error', reject);
-    proc.on('exit', (code, signal) => {
+    // anything it left behind goes at its exit; 'close' then follows once every holder of its output is gone
+    proc.on('exit', () => signalGroup(proc.pid, 'SIGKILL'));
+    proc.on('close', (code, signal) => {
       clearTimeout(term);
       clearTimeout(kill);
       resolve({ code, signal, out });
