@@ -1,14 +1,35 @@
 // Tests are compiled by `tsc` into dist/ first and run as native ES modules
 // (node --experimental-vm-modules), because @kubernetes/client-node 1.x is ESM-only.
-export default {
+//
+// Two projects:
+//   unit         test/unit/**: pure logic and in-process stores; no control plane, no servers, no global setup.
+//   integration  test/integration/** and test/e2e/**: share one real control plane started by the global setup.
+// `jest` runs both; `jest --selectProjects unit` (npm run test:unit) starts nothing.
+const common = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/dist/'],
   testMatch: ['**/*.test.js'],
   transform: {},
-  globalSetup: '<rootDir>/dist/test/env/jest-global-setup.js',
-  globalTeardown: '<rootDir>/dist/test/env/jest-global-teardown.js',
-  testTimeout: 120000,
+};
+
+export default {
   maxWorkers: 2,
   verbose: true,
   reporters: ['default', '<rootDir>/test/env/summary-reporter.cjs'],
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: ['<rootDir>/dist/test/unit/'],
+      setupFiles: ['<rootDir>/dist/test/env/unit-setup.js'],
+      testTimeout: 30000,
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/dist/test/integration/', '<rootDir>/dist/test/e2e/'],
+      globalSetup: '<rootDir>/dist/test/env/jest-global-setup.js',
+      globalTeardown: '<rootDir>/dist/test/env/jest-global-teardown.js',
+      testTimeout: 120000,
+    },
+  ],
 };

@@ -1,7 +1,7 @@
 // The OTLP load shared by the ingest benchmarks: pre-encoded OTLP/gRPC requests (20 spans per trace, 10
 // attributes per span, 1,000 spans per request, 8 requests in flight), our runtime and the Jaeger v2 binary as
 // separate processes on loopback, and the measurements taken from them. BENCH_SPANS and BENCH_BACKEND set the size
-// and the backend.
+// and the backend; BENCH_GETS and BENCH_FINDS the number of get-trace and find queries timed (300 and 100).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { startJaeger } from '../test/env/jaeger.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ export const PER_TRACE = 20;
 export const PER_REQUEST = 1000;
 export const IN_FLIGHT = 8;
 export const TRACES = Math.floor(SPANS / PER_TRACE);
+const GETS = Number(process.env.BENCH_GETS ?? 300);
+const FINDS = Number(process.env.BENCH_FINDS ?? 100);
 
 export const traceId = (i: number) => `b0a7${i.toString(16).padStart(28, '0')}`;
 export const spanId = (i: number, j: number) => `${(i + 1).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
@@ -141,7 +143,7 @@ export const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Ma
 
 export async function queries(t: Target, base: bigint): Promise<{ get50: number; get99: number; find50: number; find99: number }> {
   const get: number[] = [];
-  for (let k = 0; k < 300; k++) {
+  for (let k = 0; k < GETS; k++) {
     const id = traceId((k * 7919) % TRACES);
     const t0 = performance.now();
     const r = await fetch(`http://127.0.0.1:${t.queryHttp}/api/v3/traces/${id}`);
@@ -152,7 +154,7 @@ export async function queries(t: Target, base: bigint): Promise<{ get50: number;
   const find: number[] = [];
   const min = new Date(Number(base / 1_000_000n) - 1000).toISOString();
   const max = new Date(Number(base / 1_000_000n) + 3_600_000).toISOString();
-  for (let k = 0; k < 100; k++) {
+  for (let k = 0; k < FINDS; k++) {
     const url = `http://127.0.0.1:${t.queryHttp}/api/v3/traces?query.service_name=service-${k % 20}&query.operation_name=op-${k % 10}&query.start_time_min=${min}&query.start_time_max=${max}&query.num_traces=20`;
     const t0 = performance.now();
     const r = await fetch(url);

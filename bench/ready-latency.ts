@@ -3,8 +3,9 @@
 // what the operator adds on top of Kubernetes itself. Also: API requests per reconcile while creating, and in
 // steady state (a forced resync of every key).
 //
-//   npm run bench                       # starts a local control plane (built and cached on first use)
-//   KUBECONFIG=... npm run bench        # against an existing cluster (creates namespace jso-bench-*)
+//   npm run bench:ready                 # starts a local control plane (built and cached on first use)
+//   KUBECONFIG=... npm run bench:ready  # against an existing cluster (creates namespace jso-bench-*)
+//   BENCH_N=3 npm run bench:ready       # fewer creates
 import { PLUGINS } from '../src/storage/plugins.js';
 import { pino } from 'pino';
 import type { V1Deployment } from '@kubernetes/client-node';
@@ -15,7 +16,7 @@ import { Informer, type KubeObject } from '../src/kube/informer.js';
 import { ControlPlane } from '../src/local/controlplane.js';
 import { installCrds } from '../src/local/install.js';
 import { desiredRuntime } from '../src/reconcilers/tracestore/desired.js';
-import { DEPLOYMENTS, TRACESTORES } from '../src/kube/resources.js';
+import { DEPLOYMENTS, SERVICEACCOUNTS, TRACESTORES } from '../src/kube/resources.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const silent = pino({ level: 'silent' });
@@ -82,10 +83,15 @@ async function main(): Promise<void> {
   const mk = (name: string): TraceStore => ({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'TraceStore', metadata: { name, namespace: ns }, spec: { backend: { memory: { maxTraces: 1000 } } } });
   const isReady = (t: TraceStore) => !!t.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && t.status?.observedGeneration === t.metadata.generation;
 
-  // peer: a bare Deployment with the runtime's pod template, created directly
+  // peer: a bare Deployment with the runtime's pod template, created directly. The template names the store's own
+  // ServiceAccount, which only the operator creates: the peer gets one of its own before its clock starts, or its
+  // ReplicaSet could never create a pod.
   const peer: number[] = [];
   for (let i = 0; i < N; i++) {
-    const d = desiredRuntime({ ...mk(`peer-${i}`), metadata: { name: `peer-${i}`, namespace: ns, uid: 'x' } }, { runtimeImage: 'jaeger-storage-operator:bench', plugins: PLUGINS }).deployment;
+    const desired = desiredRuntime({ ...mk(`peer-${i}`), metadata: { name: `peer-${i}`, namespace: ns, uid: 'x' } }, { runtimeImage: 'jaeger-storage-operator:bench', plugins: PLUGINS });
+    const d = desired.deployment;
+    const sa = { ...desired.serviceAccount, metadata: { name: d.spec!.template.spec!.serviceAccountName!, namespace: ns } };
+    await client.apply(resourcePath(SERVICEACCOUNTS, ns, sa.metadata.name), sa, 'jso-bench');
     d.metadata = { name: `peer-${i}`, namespace: ns };
     d.spec!.selector = { matchLabels: { bench: `peer-${i}` } };
     d.spec!.template.metadata = { labels: { bench: `peer-${i}` } };

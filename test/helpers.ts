@@ -7,22 +7,22 @@ import { tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import type { TraceStore } from '../src/api/tracestore.js';
 import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/controllers/manager.js';
 import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
 import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/api/runtime-config.js';
 import { TRACESTORES } from '../src/kube/resources.js';
+import { ROOT } from './root.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { ROOT };
 export const NAMESPACES = res('', 'v1', 'Namespace', 'namespaces', false);
 export { TRACESTORES };
 
 export function kubeconfig(): string {
   const k = process.env.JSO_TEST_KUBECONFIG;
-  if (!k) throw new Error('JSO_TEST_KUBECONFIG is not set: run the tests with `npm test` (jest global setup starts the control plane)');
+  if (!k) throw new Error('JSO_TEST_KUBECONFIG is not set: run the tests with `npm test` or `npm run test:integration` (the global setup of the integration project starts the control plane; tests under test/unit get none)');
   return k;
 }
 

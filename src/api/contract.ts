@@ -2,6 +2,57 @@
 // objects one side creates and the other reads. Changing a value here is a breaking change for running clusters.
 import { createHash } from 'node:crypto';
 import { GROUP } from './common.js';
+import type { DEFAULT_PORTS } from './runtime-config.js';
+import type { ListenerGroupName } from './tracestore.js';
+
+/** Recommended labels on every object the operator manages; name + instance select a TraceStore's runtime pods. */
+export const MANAGED_BY = 'jaeger-storage-operator';
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_COMPONENT = 'app.kubernetes.io/component';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
+/** Label selector matching every object the operator manages (used to scope child informers). */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+/** The value of LABEL_NAME on runtime pods (and the other runtime objects). */
+export const RUNTIME_APP = 'jaeger-storage-runtime';
+
+/** Hash of the rendered runtime config: on the pod template (rollout trigger) and on the config's ConfigMap. */
+export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
+/** Hash of the versions of the backend Secrets, on the pod template: pods restart when one changes. */
+export const ANNOTATION_SECRETS = `${GROUP}/secrets-version`;
+
+/** Where the runtime config is mounted in the runtime pods, and its file name (the ConfigMap key). */
+export const CONFIG_MOUNT = '/etc/jaeger-storage';
+export const CONFIG_FILE = 'config.yaml';
+/** Where the Secrets of spec.runtime.security are mounted: <SECURITY_MOUNT>/<group dir>/{tls,auth}/. */
+export const SECURITY_MOUNT = '/etc/jaeger-storage-security';
+/** File name of a listener group's bearer tokens inside its auth directory. */
+export const TOKENS_FILE = 'tokens';
+
+/** Environment of the runtime container: its own pod's name and namespace (downward API), for its reports. */
+export const POD_NAME_ENV = 'POD_NAME';
+export const POD_NAMESPACE_ENV = 'POD_NAMESPACE';
+
+/** Container and Service port names of the runtime listeners. */
+export const PORT_NAMES: Record<keyof typeof DEFAULT_PORTS, string> = {
+  otlpGrpc: 'otlp-grpc',
+  otlpHttp: 'otlp-http',
+  queryHttp: 'query-http',
+  queryGrpc: 'query-grpc',
+  remoteStorage: 'remote-storage',
+  samplingHttp: 'sampling-http',
+  samplingGrpc: 'sampling-grpc',
+  admin: 'admin',
+};
+
+/** The ports of each listener group (the admin port belongs to none: probes and metrics). */
+export const GROUP_PORTS: Record<ListenerGroupName, (keyof typeof DEFAULT_PORTS)[]> = {
+  ingest: ['otlpGrpc', 'otlpHttp'],
+  query: ['queryHttp', 'queryGrpc'],
+  remoteStorage: ['remoteStorage'],
+  sampling: ['samplingHttp', 'samplingGrpc'],
+};
 
 /** A Secret is usable by TraceStores only with this label set to "true" (the operator caches only such Secrets). */
 export const SECRET_ALLOW_LABEL = `${GROUP}/allow`;

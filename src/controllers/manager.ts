@@ -3,22 +3,22 @@ import type { OperatorPluginTable } from '../api/backend-plugin.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Pod, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
-import { SECRET_ALLOW_SELECTOR } from '../api/contract.js';
+import { MANAGED_SELECTOR, SECRET_ALLOW_SELECTOR } from '../api/contract.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../kube/informer.js';
 import { DEFAULT_LEASE, LeaderElector, type LeaderElectionOptions } from '../kube/leader.js';
 import { OperatorMetrics } from '../kube/metrics.js';
 import { serveOps } from '../kube/probes.js';
-import { MANAGED_SELECTOR, type NetworkPolicy, type OperatorSettings } from '../reconcilers/tracestore/desired.js';
+import type { OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
-import { TraceStoreController, type TraceStoreInformers } from './tracestore.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, PODS, ROLEBINDINGS, ROLES, SAMPLING_POLICIES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES } from '../kube/resources.js';
+import { TraceStoreController, type TraceStoreInformers, childCaches } from './tracestore.js';
+import { PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES } from '../kube/resources.js';
 
 /** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
 export function watchedNamespaces(v: string | undefined): string[] | undefined {
@@ -110,14 +110,8 @@ export class Operator {
         : new NamespacedInformers<T>(r, new Map(namespaces.map((ns) => [ns, one<T>(r, ns, selector)])));
     this.informers = {
       traceStores: mk<TraceStore & KubeObject>(TRACESTORES),
-      deployments: mk<V1Deployment & KubeObject>(DEPLOYMENTS, MANAGED_SELECTOR),
-      configMaps: mk<V1ConfigMap & KubeObject>(CONFIGMAPS, MANAGED_SELECTOR),
-      services: mk<V1Service & KubeObject>(SERVICES, MANAGED_SELECTOR),
-      serviceAccounts: mk<V1ServiceAccount & KubeObject>(SERVICEACCOUNTS, MANAGED_SELECTOR),
-      roles: mk<V1Role & KubeObject>(ROLES, MANAGED_SELECTOR),
-      roleBindings: mk<V1RoleBinding & KubeObject>(ROLEBINDINGS, MANAGED_SELECTOR),
-      leases: mk<V1Lease & KubeObject>(LEASES, MANAGED_SELECTOR),
-      networkPolicies: mk<NetworkPolicy & KubeObject>(NETWORKPOLICIES, MANAGED_SELECTOR),
+      // one informer per kind of child the builders produce, limited to the objects this operator manages
+      children: childCaches((r) => mk(r, MANAGED_SELECTOR)),
       // only Secrets that opted in: the operator never caches (or watches) the others
       secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
@@ -128,7 +122,7 @@ export class Operator {
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
-    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.leases }, log.child({ controller: 'samplingpolicy' }));
+    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.children.Lease }, log.child({ controller: 'samplingpolicy' }));
     this.samplingController = new Controller('samplingpolicy', (k) => sp.reconcile(k), { workers: 2 }, this.metrics, log.child({ controller: 'samplingpolicy' }));
     sp.watch((k) => this.samplingController.enqueue(k));
   }
@@ -142,7 +136,8 @@ export class Operator {
   }
 
   private allInformers(): Cache<KubeObject>[] {
-    return Object.values(this.informers) as Cache<KubeObject>[];
+    const { children, ...others } = this.informers;
+    return [...Object.values(others), ...Object.values(children)] as Cache<KubeObject>[];
   }
 
   async start(): Promise<void> {

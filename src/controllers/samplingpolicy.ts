@@ -5,13 +5,13 @@
 import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/common.js';
-import { BACKEND_REPORT_ANNOTATION_PREFIX, REPORT_ANNOTATION_PREFIX, reportAnnotation, runtimeReportLeaseName } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, REPORT_ANNOTATION_PREFIX, RUNTIME_APP, reportAnnotation, runtimeReportLeaseName } from '../api/contract.js';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
-import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_NAME, RUNTIME_APP, isSubset } from '../reconcilers/tracestore/desired.js';
+import { isSubset } from '../reconcilers/tracestore/desired.js';
 import { compilePolicies } from '../sampling/policy.js';
 import { FIELD_MANAGER, specChanged } from './tracestore.js';
 import { LEASES, PODS, SAMPLING_POLICIES } from '../kube/resources.js';

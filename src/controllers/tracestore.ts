@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import { type OperatorBackendPlugin, type OperatorPluginTable, type SecretReference, isAvailable } from '../api/backend-plugin.js';
 import { BackendChecker, SCHEMA_WAITING } from './backend-check.js';
 import { DataCleanup } from './tracestore-cleanup.js';
@@ -15,11 +15,13 @@ import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { findCondition } from '../reconcilers/conditions.js';
 import {
-  LABEL_COMPONENT,
-  LABEL_INSTANCE,
-  type NetworkPolicy,
+  CHILD_BUILDERS,
+  type ChildKind,
+  type ChildObjects,
+  type DesiredChild,
   type OperatorSettings,
-  desiredRuntime,
+  build,
+  buildContext,
   isSubset,
   runtimeName,
   type SecretUse,
@@ -29,12 +31,11 @@ import type { Observed } from '../reconcilers/tracestore/status.js';
 import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import { type SecretLookup, secretProblem } from '../reconcilers/tracestore/secrets.js';
-import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL, runtimeReportLeaseName } from '../api/contract.js';
+import type { ResourceRef } from '../api/resources.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, ROLEBINDINGS, ROLES, SECRETS, SERVICEACCOUNTS, SERVICES, TRACESTORES } from '../kube/resources.js';
-
-export { LEASES };
+import { SECRETS, TRACESTORES } from '../kube/resources.js';
 
 export const FIELD_MANAGER = 'jaeger-storage-operator';
 
@@ -54,20 +55,20 @@ const UNCACHED_SECRET_RECHECK_MS = 30_000;
 /** Ready reasons that are recorded as Warning events. */
 const WARNING_REASONS = ['BackendFull', 'InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'SecretNotFound', 'SecretKeyMissing', 'InsecureCredentials'];
 
+/** One cache per kind of child (objects with the managed label), as the builders list them. */
+export type ChildCaches = { readonly [K in ChildKind]: Cache<ChildObjects[K] & KubeObject> };
+
+/** The child caches, each made by `make` for the resource of its kind. */
+export function childCaches(make: (r: ResourceRef) => Cache<KubeObject>): ChildCaches {
+  return Object.fromEntries(CHILD_BUILDERS.map((b) => [b.kind, make(b.ref)])) as unknown as ChildCaches;
+}
+
 export interface TraceStoreInformers {
   traceStores: Cache<TraceStore & KubeObject>;
-  deployments: Cache<V1Deployment & KubeObject>;
-  configMaps: Cache<V1ConfigMap & KubeObject>;
-  services: Cache<V1Service & KubeObject>;
-  serviceAccounts: Cache<V1ServiceAccount & KubeObject>;
-  roles: Cache<V1Role & KubeObject>;
-  roleBindings: Cache<V1RoleBinding & KubeObject>;
-  /** the runtime report Leases (managed label) */
-  leases: Cache<V1Lease & KubeObject>;
   /** the opted-in Secrets (label storage.jaegertracing.io/allow=true) of the watched namespaces */
   secrets: Cache<V1Secret & KubeObject>;
-  /** the runtime NetworkPolicies (managed label) */
-  networkPolicies: Cache<NetworkPolicy & KubeObject>;
+  /** the owned children; the report Leases among them carry what the runtime pods report */
+  children: ChildCaches;
 }
 
 /** The plug-in of a TraceStore's backend, when the spec names one this version serves. */
@@ -150,19 +151,50 @@ export class TraceStoreController {
       const k = ownerKey(o);
       if (k) enqueue(k);
     };
-    for (const i of [this.inf.deployments, this.inf.configMaps, this.inf.services, this.inf.serviceAccounts, this.inf.roles, this.inf.roleBindings, this.inf.networkPolicies] as Cache<KubeObject>[]) {
-      i.on({ add: toOwner, update: (_a, b) => toOwner(b), delete: toOwner });
+    for (const b of CHILD_BUILDERS) {
+      // the report Lease changes with every runtime report: here only its existence and the backend reports matter
+      const relevant = b.kind === 'Lease' ? (a: KubeObject, c: KubeObject) => backendReports(a) !== backendReports(c) : () => true;
+      this.cache(b.kind).on({ add: toOwner, update: (a, c) => relevant(a, c) && toOwner(c), delete: toOwner });
     }
-    // the report Lease changes with every runtime report: here only its existence and the backend reports matter
-    this.inf.leases.on({ add: toOwner, update: (a, b) => backendReports(a) !== backendReports(b) && toOwner(b), delete: toOwner });
   }
 
-  private async applyIfChanged<T extends KubeObject>(inf: Cache<T>, desired: KubeObject, r: typeof DEPLOYMENTS): Promise<T | undefined> {
-    const cached = inf.get(keyOf(desired));
-    if (cached && isSubset(desired, cached)) return cached;
-    const path = resourcePath(r, desired.metadata.namespace, desired.metadata.name);
-    this.log.info({ kind: desired.kind, name: keyOf(desired), created: !cached }, cached ? 'updating child' : 'creating child');
-    return this.client.apply<T>(path, desired, FIELD_MANAGER);
+  private cache(kind: ChildKind): Cache<KubeObject> {
+    return this.inf.children[kind] as Cache<KubeObject>;
+  }
+
+  /**
+   * Server-side apply of a child unless the cache already holds it (every desired field equal, so the steady state
+   * writes nothing); an immutable child is applied only when absent. Returns the child as applied or cached.
+   */
+  private async applyChild(d: DesiredChild): Promise<KubeObject> {
+    const cached = this.cache(d.kind).get(keyOf(d.object));
+    if (cached && (d.immutable || isSubset(d.object, cached))) return cached;
+    this.log.info({ kind: d.kind, name: keyOf(d.object), created: !cached }, cached ? 'updating child' : 'creating child');
+    return this.client.apply<KubeObject>(resourcePath(d.ref, d.object.metadata.namespace, d.object.metadata.name), d.object, FIELD_MANAGER);
+  }
+
+  /**
+   * Deletes the children this TraceStore controls that are no longer desired: a NetworkPolicy no longer enabled,
+   * ConfigMaps of earlier configurations once every pod runs the current one (`rolledOut`).
+   */
+  private async prune(ts: TraceStore, desired: DesiredChild[], rolledOut: boolean): Promise<void> {
+    const uid = ts.metadata.uid;
+    if (!uid) return;
+    const keep = new Set(desired.map((d) => `${d.kind}/${keyOf(d.object)}`));
+    for (const b of CHILD_BUILDERS) {
+      if (b.pruneAfterRollout && !rolledOut) continue;
+      for (const o of this.cache(b.kind).list()) {
+        const m = o.metadata;
+        if (m.namespace !== ts.metadata.namespace || keep.has(`${b.kind}/${keyOf(o)}`)) continue;
+        if (!m.ownerReferences?.some((r) => r.controller && r.uid === uid)) continue;
+        try {
+          await this.client.request('DELETE', resourcePath(b.ref, m.namespace, m.name));
+          this.log.info({ kind: b.kind, name: keyOf(o) }, 'deleted a child that is no longer desired');
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+    }
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -192,27 +224,21 @@ export class TraceStoreController {
     // TLS or auth the spec asks for); Ready says which Secret and what to do
     const security = await this.securityProblem(ts);
     if (security) {
-      const deployment = this.inf.deployments.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
+      const deployment = this.inf.children.Deployment.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
       await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...(deployment ? { deployment } : {}), ...(external ? { external } : {}) });
       return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
     }
-    const desired = desiredRuntime(ts, this.settings, secretsVersion, use);
-    // ConfigMaps are immutable and named by content hash: create once, never update.
-    if (!this.inf.configMaps.get(keyOf(desired.configMap as KubeObject))) {
-      await this.client.apply(resourcePath(CONFIGMAPS, ts.metadata.namespace, desired.configMap.metadata!.name), desired.configMap, FIELD_MANAGER);
+    const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), use });
+    const desired = build(ctx);
+    let deployment: V1Deployment | undefined;
+    for (const d of desired) {
+      const applied = await this.applyChild(d);
+      if (d.kind === 'Deployment') deployment = applied as V1Deployment;
     }
-    await this.applyIfChanged(this.inf.serviceAccounts, desired.serviceAccount as KubeObject, SERVICEACCOUNTS);
-    await this.applyIfChanged(this.inf.roles, desired.role as KubeObject, ROLES);
-    await this.applyIfChanged(this.inf.roleBindings, desired.roleBinding as KubeObject, ROLEBINDINGS);
-    await this.applyIfChanged(this.inf.leases, desired.reportLease as KubeObject, LEASES);
-    const deployment = await this.applyIfChanged(this.inf.deployments, desired.deployment as KubeObject, DEPLOYMENTS);
-    await this.applyIfChanged(this.inf.services, desired.service as KubeObject, SERVICES);
-    await this.applyNetworkPolicy(ts, desired.networkPolicy);
-
-    const runtimeReady = runtimeCondition(deployment as V1Deployment | undefined, desired.configHash).status === 'True';
-    if (runtimeReady) await this.pruneConfigMaps(ts, desired.configMap.metadata!.name!);
-    const full = backendReports(this.inf.leases.get(keyOf(desired.reportLease as KubeObject)));
-    await this.writeStatus(ts, { backend, configHash: desired.configHash, deployment: deployment as V1Deployment | undefined, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
+    const rolledOut = runtimeCondition(deployment, ctx.configHash).status === 'True';
+    await this.prune(ts, desired, rolledOut);
+    const full = backendReports(this.inf.children.Lease.get(`${ctx.namespace}/${runtimeReportLeaseName(ts.metadata.name)}`));
+    await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...(deployment ? { deployment } : {}), ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
     return requeueAfterMs ? { requeueAfterMs } : undefined;
   }
 
@@ -264,22 +290,6 @@ export class TraceStoreController {
     return undefined;
   }
 
-  /** Applies the runtime NetworkPolicy, or deletes ours when spec.runtime.networkPolicy is not enabled (any more). */
-  private async applyNetworkPolicy(ts: TraceStore, desired: NetworkPolicy | undefined): Promise<void> {
-    if (desired) {
-      await this.applyIfChanged(this.inf.networkPolicies, desired as KubeObject, NETWORKPOLICIES);
-      return;
-    }
-    const cached = this.inf.networkPolicies.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
-    if (!cached || !cached.metadata.ownerReferences?.some((r) => r.uid === ts.metadata.uid)) return;
-    try {
-      await this.client.request('DELETE', resourcePath(NETWORKPOLICIES, cached.metadata.namespace, cached.metadata.name));
-      this.log.info({ networkPolicy: keyOf(cached) }, 'deleted the runtime NetworkPolicy: spec.runtime.networkPolicy is not enabled');
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-  }
-
   /** A referenced Secret: from the cache of opted-in Secrets, else its metadata only (never its data). */
   private async lookupSecret(ts: TraceStore, name: string): Promise<SecretLookup> {
     const cached = this.inf.secrets.get(`${ts.metadata.namespace}/${name}`);
@@ -290,22 +300,6 @@ export class TraceStoreController {
     } catch (e) {
       if (isNotFound(e)) return { found: 'missing' };
       throw e;
-    }
-  }
-
-  /** Deletes configurations of earlier generations once every pod runs the current one. */
-  private async pruneConfigMaps(ts: TraceStore, current: string): Promise<void> {
-    for (const cm of this.inf.configMaps.list()) {
-      const m = cm.metadata;
-      if (m.namespace !== ts.metadata.namespace || m.name === current) continue;
-      if (m.labels?.[LABEL_INSTANCE] !== ts.metadata.name || m.labels?.[LABEL_COMPONENT] !== 'runtime-config') continue;
-      if (!m.ownerReferences?.some((r) => r.uid === ts.metadata.uid)) continue;
-      try {
-        await this.client.request('DELETE', resourcePath(CONFIGMAPS, m.namespace, m.name));
-        this.log.info({ configMap: keyOf(cm) }, 'deleted superseded runtime configuration');
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
     }
   }
 

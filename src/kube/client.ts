@@ -7,24 +7,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Counter } from 'prom-client';
+import type { ResourceRef } from '../api/resources.js';
 
-export interface ResourceRef {
-  group: string; // '' for the core group
-  version: string;
-  plural: string;
-  kind: string;
-  namespaced: boolean;
-}
-
-export const res = (group: string, version: string, kind: string, plural: string, namespaced = true): ResourceRef => ({
-  group,
-  version,
-  kind,
-  plural,
-  namespaced,
-});
-
-export const apiVersionOf = (r: ResourceRef): string => (r.group ? `${r.group}/${r.version}` : r.version);
+// declared with the resource table in api/resources.ts (plain data); re-exported for the kube layer's callers
+export { type ResourceRef, apiVersionOf, res } from '../api/resources.js';
 
 export function resourcePath(r: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
   let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;

@@ -12,7 +12,8 @@ import type { TraceStore } from '../api/tracestore.js';
 import { Operator, defaultOperatorOptions } from '../controllers/manager.js';
 import { KubeClient, resourcePath } from '../kube/client.js';
 import { createLogger } from '../log.js';
-import { CONFIG_FILE, configMapName } from '../reconcilers/tracestore/desired.js';
+import { CONFIG_FILE, LABEL_INSTANCE } from '../api/contract.js';
+import { configMapName } from '../reconcilers/tracestore/desired.js';
 import { parseRuntimeConfig } from '../api/runtime-config.js';
 import { withEnvOverrides } from '../runtime/config.js';
 import { startRuntime } from '../runtime/server.js';
@@ -111,7 +112,7 @@ export async function runLocal(argv: string[]): Promise<void> {
       rendered.listen![k] = rendered.listen![k]!.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
     }
     // follow SamplingPolicies through the same API, reporting as the first runtime pod of the store
-    const pods = await client.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PODS, 'default'), { labelSelector: `app.kubernetes.io/instance=${sample.metadata.name}` });
+    const pods = await client.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PODS, 'default'), { labelSelector: `${LABEL_INSTANCE}=${sample.metadata.name}` });
     rendered.sampling = { ...rendered.sampling, kubeconfig, ...(pods.items[0] ? { podName: pods.items[0].metadata.name } : {}) };
     const cfg = withEnvOverrides(rendered);
     const rt = await startRuntime(cfg, log);

@@ -58,6 +58,8 @@ export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): P
       level: warn
 extensions:
 ${sampling}  jaeger_query:
+    # no self-tracing: it would export to 127.0.0.1:4317, where nothing listens, and stall shutdown 10 s
+    enable_tracing: false
     storage:
       traces: store
     http:

@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
+import { CONFIG_FILE, SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
-import { CONFIG_FILE, type NetworkPolicy, configMapName } from '../../src/reconcilers/tracestore/desired.js';
+import { type NetworkPolicy, configMapName } from '../../src/reconcilers/tracestore/desired.js';
 import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type TestPki, applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, testPki, waitFor, waitReady } from '../helpers.js';
 

@@ -2,7 +2,7 @@
 import type { V1ConfigMap, V1Deployment, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Operator } from '../../src/controllers/manager.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { ANNOTATION_CONFIG_HASH, MANAGED_SELECTOR } from '../../src/reconcilers/tracestore/desired.js';
+import { ANNOTATION_CONFIG_HASH, MANAGED_SELECTOR } from '../../src/api/contract.js';
 import { applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady } from '../helpers.js';
 import { resourcePath } from '../../src/kube/client.js';
 import { TRACESTORES } from '../../src/kube/resources.js';

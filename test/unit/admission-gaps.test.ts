@@ -8,7 +8,7 @@ import { durationSeconds } from '../../src/api/common.js';
 import { validateSpec } from '../../src/api/crds.js';
 import type { FieldError } from '../../src/api/schema.js';
 import { validateTraceStoreName } from '../../src/reconcilers/tracestore/validate.js';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../root.js';
 
 function validate(file: string): FieldError[] {
   const o = parse(readFileSync(join(ROOT, 'test/fixtures/invalid', file), 'utf8')) as { metadata: { name: string }; spec: unknown };

@@ -4,7 +4,7 @@
 // no storage code.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../root.js';
 
 function sources(dir: string): string[] {
   const out: string[] = [];

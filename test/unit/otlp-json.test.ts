@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/storage/api/errors.js';
 import { decodeTracesJson, encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { attrToString } from '../../src/storage/api/model.js';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../root.js';
 
 const fixture = (f: string) => JSON.parse(readFileSync(join(ROOT, 'src/storage/testing/fixtures', f), 'utf8')) as unknown;
 const span = (over: Record<string, unknown>) => ({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', ...over }] }] }] });

@@ -5,7 +5,7 @@ import { decodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { decodeSpan, encodeSpan } from '../../src/otlp/otlp-json.js';
 import { decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../root.js';
 
 const fixture = (f: string) => decodeTracesJson(JSON.parse(readFileSync(join(ROOT, 'src/storage/testing/fixtures', f), 'utf8')));
 

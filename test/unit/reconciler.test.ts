@@ -2,7 +2,8 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { mergeConditions } from '../../src/reconcilers/conditions.js';
 import { PLUGINS } from '../../src/storage/plugins.js';
-import { ANNOTATION_CONFIG_HASH, desiredRuntime, isSubset } from '../../src/reconcilers/tracestore/desired.js';
+import { ANNOTATION_CONFIG_HASH } from '../../src/api/contract.js';
+import { desiredRuntime, isSubset } from '../../src/reconcilers/tracestore/desired.js';
 import { computeStatus, runtimeCondition } from '../../src/reconcilers/tracestore/status.js';
 
 const ts = (maxTraces = 10, extra: Partial<TraceStore['spec']> = {}): TraceStore => ({

@@ -4,7 +4,7 @@ import { validateSpec, withDefaults } from '../../src/api/crds.js';
 import { renderCrdFiles } from '../../src/api/render-crds.js';
 import type { TraceStoreSpec } from '../../src/api/tracestore.js';
 import { ConfigError, parseRuntimeConfig } from '../../src/api/runtime-config.js';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../root.js';
 
 const fields = (kind: 'TraceStore' | 'SamplingPolicy' | 'StreamingJob', spec: unknown, old?: unknown) => validateSpec(kind, spec, old).map((e) => e.field);
 

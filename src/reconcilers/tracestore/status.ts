@@ -3,7 +3,8 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { FieldError } from '../../api/schema.js';
 import { type BackendType, type TraceStore, type TraceStoreStatus } from '../../api/tracestore.js';
 import { type ConditionInput, mergeConditions } from '../conditions.js';
-import { ANNOTATION_CONFIG_HASH, endpointsFor } from './desired.js';
+import { ANNOTATION_CONFIG_HASH } from '../../api/contract.js';
+import { endpointsFor } from './desired.js';
 
 export interface Observed {
   backend?: BackendType;

@@ -1,0 +1,82 @@
+// The children of a TraceStore: one builder per kind, each a pure function of the build context, and build()
+// returning the desired objects in apply order, each tagged with its resource. The controller applies them in one
+// loop and prunes owned objects of these kinds that are no longer desired.
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { ObjectMeta } from '../../../api/common.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, type ResourceRef, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES } from '../../../api/resources.js';
+import { configMap } from './configmap.js';
+import type { BuildContext } from './context.js';
+import { reportLease } from './lease.js';
+import { type NetworkPolicy, networkPolicy } from './networkpolicy.js';
+import { role } from './role.js';
+import { roleBinding } from './rolebinding.js';
+import { service } from './service.js';
+import { serviceAccount } from './serviceaccount.js';
+import { workload } from './workload.js';
+
+/** Each kind of child with its object type. */
+export interface ChildObjects {
+  ConfigMap: V1ConfigMap;
+  ServiceAccount: V1ServiceAccount;
+  Role: V1Role;
+  RoleBinding: V1RoleBinding;
+  Lease: V1Lease;
+  Deployment: V1Deployment;
+  Service: V1Service;
+  NetworkPolicy: NetworkPolicy;
+}
+export type ChildKind = keyof ChildObjects;
+
+export interface ChildBuilder<K extends ChildKind = ChildKind> {
+  readonly kind: K;
+  readonly ref: ResourceRef;
+  /** undefined: no object of this kind is wanted (an owned one is pruned) */
+  readonly build: (ctx: BuildContext) => ChildObjects[K] | undefined;
+  /** named by content, so never updated: applied only when absent */
+  readonly immutable?: boolean;
+  /** superseded objects may still be in use by pods of the previous rollout: pruned only once it is over */
+  readonly pruneAfterRollout?: boolean;
+}
+
+function builder<K extends ChildKind>(kind: K, ref: ResourceRef, build: ChildBuilder<K>['build'], o: Pick<ChildBuilder, 'immutable' | 'pruneAfterRollout'> = {}): ChildBuilder<K> {
+  if (ref.kind !== kind) throw new Error(`builder of ${kind} tagged with the resource of ${ref.kind}`);
+  return { kind, ref, build, ...o };
+}
+
+/** Apply order: the config and the runtime's identity and permissions exist before the pods that use them. */
+export const CHILD_BUILDERS: readonly ChildBuilder[] = [
+  builder('ConfigMap', CONFIGMAPS, configMap, { immutable: true, pruneAfterRollout: true }),
+  builder('ServiceAccount', SERVICEACCOUNTS, serviceAccount),
+  builder('Role', ROLES, role),
+  builder('RoleBinding', ROLEBINDINGS, roleBinding),
+  builder('Lease', LEASES, reportLease),
+  builder('Deployment', DEPLOYMENTS, workload),
+  builder('Service', SERVICES, service),
+  builder('NetworkPolicy', NETWORKPOLICIES, networkPolicy),
+];
+
+/** An object as the controller applies it: kind, resource, metadata with name and namespace. */
+export interface ChildObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta & { namespace: string };
+}
+
+export interface DesiredChild {
+  readonly kind: ChildKind;
+  readonly ref: ResourceRef;
+  readonly object: ChildObject;
+  readonly immutable: boolean;
+}
+
+/** The desired children of a TraceStore, in apply order. */
+export function build(ctx: BuildContext): DesiredChild[] {
+  const out: DesiredChild[] = [];
+  for (const b of CHILD_BUILDERS) {
+    const o = b.build(ctx);
+    if (!o) continue;
+    if (!o.metadata?.name || !o.metadata.namespace || !o.apiVersion || o.kind !== b.kind) throw new Error(`the ${b.kind} builder returned an object without kind, name or namespace`);
+    out.push({ kind: b.kind, ref: b.ref, object: o as ChildObject, immutable: !!b.immutable });
+  }
+  return out;
+}

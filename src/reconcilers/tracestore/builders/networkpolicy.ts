@@ -1,0 +1,38 @@
+// spec.runtime.networkPolicy: the policy admitting each listener group from its peers (none when not enabled).
+import type { V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
+import { GROUP_PORTS } from '../../../api/contract.js';
+import { DEFAULT_PORTS } from '../../../api/runtime-config.js';
+import { LISTENER_GROUPS, type TraceStore } from '../../../api/tracestore.js';
+import { type BuildContext, runtimeMeta, selectorLabels } from './context.js';
+
+/** A NetworkPolicy in its JSON form (the client-node model names the `from` field `_from`). */
+export interface NetworkPolicy {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: V1ObjectMeta;
+  spec: {
+    podSelector: V1LabelSelector;
+    policyTypes: string[];
+    ingress: { ports: { protocol: string; port: number }[]; from?: NetworkPolicyPeer[] }[];
+  };
+}
+export type NetworkPolicyPeer = NonNullable<NonNullable<NonNullable<TraceStore['spec']['runtime']>['networkPolicy']>['ingest']>['from'][number];
+
+export function networkPolicy(ctx: BuildContext): NetworkPolicy | undefined {
+  const np = ctx.spec.runtime?.networkPolicy;
+  if (!np?.enabled) return undefined;
+  const port = (k: keyof typeof DEFAULT_PORTS) => ({ protocol: 'TCP', port: DEFAULT_PORTS[k] });
+  const rules: NetworkPolicy['spec']['ingress'] = LISTENER_GROUPS.map((g) => ({
+    ports: GROUP_PORTS[g].map(port),
+    // a group without peers: pods of this namespace only (an empty podSelector here selects this namespace's pods)
+    from: np[g]?.from ?? [{ podSelector: {} }],
+  }));
+  // probes and Prometheus reach the admin port from anywhere (kubelet traffic comes from the node)
+  rules.push({ ports: [port('admin')] });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: runtimeMeta(ctx),
+    spec: { podSelector: { matchLabels: selectorLabels(ctx.ts) }, policyTypes: ['Ingress'], ingress: rules },
+  };
+}

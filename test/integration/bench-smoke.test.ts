@@ -1,0 +1,121 @@
+// Every benchmark once at a tiny size, each as its own process the way `npm run bench:*` runs it after the build:
+// it must exit 0 and print its figures. The values are not checked (on a shared machine they mean nothing here);
+// the benchmarks that need a cluster use the one of this test run, in a namespace of their own.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, kubeconfig } from '../helpers.js';
+
+interface BenchRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+/** A number as the benchmarks print it: 1,234 or 12.5 or -3 */
+const NUM = String.raw`-?[\d,]+(?:\.\d+)?`;
+
+/** Signals the benchmark's whole process group: what it started (runtimes, Jaeger, OpenSearch) goes with it. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+function runBench(script: string, env: Record<string, string>, timeoutMs: number, nodeArgs: string[] = []): Promise<BenchRun> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/bench', script)], {
+      cwd: ROOT,
+      // NODE_OPTIONS of the test runner (--experimental-vm-modules) is not the benchmarks' business
+      env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    // bounded: SIGTERM at the deadline, SIGKILL if it does not go
+    const term = setTimeout(() => {
+      out += `\n[bench-smoke] ${script} still running after ${timeoutMs} ms: SIGTERM\n`;
+      signalGroup(proc.pid, 'SIGTERM');
+    }, timeoutMs);
+    const kill = setTimeout(() => signalGroup(proc.pid, 'SIGKILL'), timeoutMs + 15_000);
+    proc.on('error', reject);
+    // anything it left behind goes at its exit; 'close' then follows once every holder of its output is gone
+    proc.on('exit', () => signalGroup(proc.pid, 'SIGKILL'));
+    proc.on('close', (code, signal) => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ code, signal, out });
+    });
+  });
+}
+
+/** Fails with the benchmark's output when it did not exit 0 or a figure line is missing. */
+function expectFigures(script: string, run: BenchRun, figures: RegExp[]): void {
+  const tail = run.out.split('\n').slice(-60).join('\n');
+  if (run.code !== 0) throw new Error(`${script} exited with ${run.code ?? run.signal}; its output:\n${tail}`);
+  const missing = figures.filter((f) => !f.test(run.out));
+  if (missing.length) throw new Error(`${script} did not print ${missing.map(String).join(', ')}; its output:\n${tail}`);
+}
+
+const re = (s: string) => new RegExp(s.replaceAll('#', NUM));
+
+describe('benchmarks at a tiny size', () => {
+  it('bench:ready creates TraceStores and bare Deployments and prints the ratio', async () => {
+    const run = await runBench('ready-latency.js', { KUBECONFIG: kubeconfig(), BENCH_N: '2' }, 150_000);
+    expectFigures('ready-latency', run, [
+      re(String.raw`TraceStore apply -> Ready=True\s+median # ms\s+p90 # ms`),
+      re(String.raw`peer: Deployment apply -> Available\s+median # ms`),
+      re(String.raw`ratio \(TraceStore / bare Deployment\)\s+#x`),
+      re(String.raw`API requests per reconcile, creating\s+#`),
+      re(String.raw`API requests per reconcile, steady state\s+#`),
+    ]);
+  }, 180_000);
+
+  it('bench:storage writes and reads the memory and embedded stores and prints throughput and latency', async () => {
+    const run = await runBench('storage.js', { BENCH_SPANS: '2000' }, 120_000, ['--expose-gc']);
+    expectFigures('storage', run, [
+      /^memory/m,
+      /^embedded\s*$/m,
+      /^embedded, 4 batches in flight/m,
+      re(String.raw`write # spans/s \(# s wall, # s cpu\)`),
+      re(String.raw`getTraces p50 # ms p99 # ms`),
+      re(String.raw`findTraceIds p50 # ms p99 # ms`),
+      re(String.raw`# bytes/span \(disk`),
+      re(String.raw`# bytes/span \(RSS growth`),
+    ]);
+    expect(run.out.match(/write [\d,]+ spans\/s/g)).toHaveLength(3);
+  }, 150_000);
+
+  it('bench:ingest loads our runtime and Jaeger and prints the ratios', async () => {
+    const run = await runBench('ingest.js', { BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 120_000);
+    expectFigures('ingest', run, [
+      re(String.raw`ours \(memory\)\s+# spans/s acked, all readable after # s, RSS # MiB; get-trace p50 # ms`),
+      re(String.raw`jaeger \(memory\)\s+# spans/s acked`),
+      re(String.raw`ratio ours/jaeger: ingest #x, time-to-readable #x`),
+    ]);
+  }, 150_000);
+
+  it('bench:sampling measures propagation and policy cost and prints the ratios', async () => {
+    const run = await runBench('sampling.js', { KUBECONFIG: kubeconfig(), BENCH_UPDATES: '3', BENCH_SPANS: '2000' }, 150_000);
+    expectFigures('sampling', run, [
+      re(String.raw`propagation, API write -> both of 2 runtimes enforcing \(3 updates\): p50 # ms, p99 # ms`),
+      re(String.raw`jaeger v2 file strategies .*: p50 # ms, p99 # ms`),
+      re(String.raw`ratio ours/jaeger: p50 #x, p99 #x`),
+      re(String.raw`ingest rules per span \(in process\): no policy # ns, 50-rule policy # ns`),
+      re(String.raw`no policy # spans/s, 50-rule policy # spans/s = #x`),
+    ]);
+  }, 180_000);
+
+  it('bench:opensearch writes through our runtime and Jaeger into OpenSearch and prints the ratios', async () => {
+    const run = await runBench('opensearch.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 180_000);
+    expectFigures('opensearch', run, [
+      re(String.raw`ours \(opensearch\)\s+# spans/s until all indexed \(# s\); get-trace p50 # ms`),
+      re(String.raw`jaeger \(opensearch\)\s+# spans/s until all indexed`),
+      re(String.raw`ratio ours/jaeger, means of the one round: write #x`),
+    ]);
+  }, 210_000);
+});
