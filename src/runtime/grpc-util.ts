@@ -3,10 +3,11 @@
 // grpc.health.v1, and server start-up.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, type ResourceSpans, StorageError, type TraceChunk, type TraceReader, checkOperationQuery } from '../storage/api/index.js';
+import { InvalidArgumentError, type ResourceSpans, type StorageContext, StorageError, type TraceChunk, type TraceReader, checkOperationQuery } from '../storage/api/index.js';
 import { encodeTracesProto } from '../otlp/otlp-proto.js';
 import { decodeGetOperationsRequest, decodeHealthRequest, encodeGetOperationsResponse, encodeGetServicesResponse, encodeHealthResponse } from './grpc-codec.js';
 import { type Tenancy, TenantError } from './tenancy.js';
+import { ClientGoneError, grpcSignal, untilAborted } from './cancel.js';
 
 const raw = (b: Buffer): Buffer => b;
 
@@ -27,6 +28,7 @@ export const MAX_REPLY_BYTES = 3.5 * 1024 * 1024;
 export function toGrpcError(e: unknown, log: Logger): grpc.ServiceError {
   const err = new Error(e instanceof Error ? e.message : String(e)) as grpc.ServiceError;
   if (e instanceof InvalidArgumentError) err.code = grpc.status.INVALID_ARGUMENT;
+  else if (e instanceof ClientGoneError) err.code = grpc.status.CANCELLED;
   else if (e instanceof TenantError) err.code = grpc.status.UNAUTHENTICATED;
   else if (e instanceof StorageError && e.code === 'Unavailable') err.code = grpc.status.UNAVAILABLE;
   else if (e instanceof StorageError && e.code === 'Unimplemented') err.code = grpc.status.UNIMPLEMENTED;
@@ -68,46 +70,63 @@ export interface TraceStream {
   notFound?: string;
 }
 
-async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: TraceStream, log: Logger): Promise<void> {
+async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: TraceStream, signal: AbortSignal, log: Logger): Promise<void> {
   let sent = 0;
+  // a cancelled call never drains: stop waiting for it
+  const drained = () =>
+    new Promise<void>((r) => {
+      const done = () => {
+        call.off('drain', done);
+        signal.removeEventListener('abort', done);
+        r();
+      };
+      call.once('drain', done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   try {
-    for await (const batch of out.chunks) {
+    for await (const batch of untilAborted(out.chunks, signal)) {
       for (const c of batch) {
         for (const msg of encodeChunk(c.resourceSpans)) {
-          if (call.cancelled) return;
+          if (signal.aborted) return;
           sent++;
-          if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+          if (!call.write(msg)) await drained();
         }
       }
     }
+    if (signal.aborted) return;
     if (!sent && out.notFound !== undefined) call.emit('error', { code: grpc.status.NOT_FOUND, details: out.notFound });
     else call.end();
   } catch (e) {
-    call.emit('error', toGrpcError(e, log));
+    if (!signal.aborted) call.emit('error', toGrpcError(e, log));
   }
 }
 
 /**
- * A server-streaming handler answering TracesData messages; `open` decodes the request and reads the tenant from
- * its metadata (its errors are statuses).
+ * A server-streaming handler answering TracesData messages. `open` decodes the request; its context carries the
+ * tenant of the call's metadata and a signal that aborts when the call is cancelled (its errors are statuses).
  */
-export function traceStreamHandler(log: Logger, open: (req: Buffer, md: grpc.Metadata) => TraceStream) {
+export function traceStreamHandler(log: Logger, tenancy: Tenancy, open: (req: Buffer, ctx: StorageContext) => TraceStream) {
   return (call: grpc.ServerWritableStream<Buffer, Buffer>): void => {
+    const signal = grpcSignal(call);
     let out: TraceStream;
     try {
-      out = open(call.request, call.metadata);
+      out = open(call.request, { ...tenancy.grpc(call.metadata), signal });
     } catch (e) {
       call.emit('error', toGrpcError(e, log));
       return;
     }
-    void stream(call, out, log);
+    void stream(call, out, signal, log);
   };
 }
 
-/** A unary handler given the request and its metadata (the tenant); errors thrown or rejected become statuses. */
-export function unary(log: Logger, fn: (req: Buffer, md: grpc.Metadata) => Promise<Buffer>) {
+/**
+ * A unary handler given the request and its context (the tenant of its metadata, a signal aborting when the call is
+ * cancelled); errors thrown or rejected become statuses.
+ */
+export function unary(log: Logger, tenancy: Tenancy, fn: (req: Buffer, ctx: StorageContext) => Promise<Buffer>) {
   return (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void => {
-    fn(call.request, call.metadata).then(
+    const run = async () => fn(call.request, { ...tenancy.grpc(call.metadata), signal: grpcSignal(call) });
+    run().then(
       (b) => cb(null, b),
       (e: unknown) => cb(toGrpcError(e, log)),
     );
@@ -120,9 +139,8 @@ export function unary(log: Logger, fn: (req: Buffer, md: grpc.Metadata) => Promi
  */
 export function catalogHandlers(reader: TraceReader, tenancy: Tenancy, log: Logger, o: { serviceRequired: boolean }) {
   return {
-    GetServices: unary(log, async (_req, md) => encodeGetServicesResponse(await reader.getServices(tenancy.grpc(md)))),
-    GetOperations: unary(log, async (req, md) => {
-      const ctx = tenancy.grpc(md);
+    GetServices: unary(log, tenancy, async (_req, ctx) => encodeGetServicesResponse(await reader.getServices(ctx))),
+    GetOperations: unary(log, tenancy, async (req, ctx) => {
       const q = decodeGetOperationsRequest(req);
       if (o.serviceRequired && !q.service) throw new InvalidArgumentError('service', 'is required');
       return encodeGetOperationsResponse(await reader.getOperations(checkOperationQuery({ service: q.service, spanKind: q.spanKind }), ctx));

@@ -15,9 +15,13 @@
 //   get UNAVAILABLE when their wait runs out and retry); any other error is retried `maxAttempts` times, then the
 //   batch is isolated the same way and the spans that still fail are dead-lettered: counted, logged with their
 //   IDs, and reported to their client as rejected.
+// - Every request first goes through the stages the pipeline was built with, in order (sampling rules first).
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { InvalidArgumentError, type ResourceSpans, type StorageContext, StorageError, type TraceWriter, spanCount } from '../storage/api/index.js';
+import type { IngestStage, Submission, TraceConsumer, WriteOutcome } from './consumer.js';
+
+export type { IngestStage, Submission, TraceConsumer, WriteOutcome } from './consumer.js';
 
 export interface PipelineOptions {
   /** spans accepted but not yet written, at most */
@@ -50,17 +54,13 @@ export interface PipelineMetrics {
   backendFull: Gauge<string>;
 }
 
-/** What became of one request's spans. */
-export interface WriteOutcome {
-  written: number;
-  rejected: number;
-  /** the first few reasons for rejected spans */
-  problems: string[];
+/** What the pipeline is built with besides its writer and options. */
+export interface PipelineParts {
+  /** run on every request before it is queued, in this order */
+  stages?: readonly IngestStage[];
+  /** called when the backend runs out of space (its message) and when it takes writes again (undefined) */
+  onBackendFull?: (message: string | undefined) => void;
 }
-
-export type Submission =
-  | { ok: true; done: Promise<WriteOutcome> }
-  | { ok: false; reason: 'queue_full' | 'backend_full' | 'closed'; message: string };
 
 interface Request {
   traces: ResourceSpans[];
@@ -70,9 +70,6 @@ interface Request {
   outcome: WriteOutcome;
   resolve: (o: WriteOutcome) => void;
 }
-
-/** A stage run on every decoded batch before it is queued (sampling policy: blocklist, downsampling). */
-export type IngestStage = (traces: ResourceSpans[]) => { traces: ResourceSpans[]; kept: number };
 
 type Attempt = { ok: true } | { ok: false; error: Error; invalid: boolean };
 
@@ -103,11 +100,9 @@ export function splitBatch(traces: readonly ResourceSpans[]): [ResourceSpans[], 
 
 const firstSpan = (traces: readonly ResourceSpans[]) => traces[0]?.scopeSpans[0]?.spans[0];
 
-export class IngestPipeline {
-  /** set by the runtime when a sampling policy is in force; swapped atomically */
-  stage?: IngestStage;
-  /** called when the backend runs out of space (its message) and when it takes writes again (undefined) */
-  onBackendFull?: (message: string | undefined) => void;
+export class IngestPipeline implements TraceConsumer {
+  readonly stages: readonly IngestStage[];
+  readonly onBackendFull?: (message: string | undefined) => void;
   private pending: Request[] = [];
   private pendingSpans = 0;
   private queued = 0; // pending + being written
@@ -122,9 +117,12 @@ export class IngestPipeline {
     private readonly o: PipelineOptions,
     private readonly metrics: PipelineMetrics,
     private readonly log: Logger,
+    parts: PipelineParts = {},
   ) {
     const problem = pipelineOptionsProblem(o);
     if (problem) throw new InvalidArgumentError('config.ingest', problem);
+    this.stages = parts.stages ?? [];
+    this.onBackendFull = parts.onBackendFull;
   }
 
   get queuedSpans(): number {
@@ -136,11 +134,23 @@ export class IngestPipeline {
     return this.full;
   }
 
+  /** Runs the stages on one request, then submits what they kept. */
+  consume(traces: ResourceSpans[], ctx: StorageContext = {}): Submission {
+    let spans = spanCount(traces);
+    for (const stage of this.stages) {
+      if (spans === 0) break;
+      const r = stage.process(traces, spans, ctx);
+      traces = r.traces;
+      spans = r.kept;
+    }
+    return this.submit(traces, spans, ctx);
+  }
+
   /**
-   * Takes a decoded batch. Refuses at once when the queue is full or the backend is out of space; otherwise the
-   * returned promise settles when every span was written or rejected. A batch larger than the whole queue is still
-   * taken when the queue is empty, so it can never be refused forever. The spans are written as the tenant of
-   * `ctx` (its signal is not used: a batch outlives the requests in it).
+   * Takes a decoded batch that went through the stages. Refuses at once when the queue is full or the backend is
+   * out of space; otherwise the returned promise settles when every span was written or rejected. A batch larger
+   * than the whole queue is still taken when the queue is empty, so it can never be refused forever. The spans are
+   * written as the tenant of `ctx` (its signal is not used: a batch outlives the requests in it).
    */
   submit(traces: ResourceSpans[], spans: number, ctx: StorageContext = {}): Submission {
     if (this.closed) return { ok: false, reason: 'closed', message: 'the runtime is shutting down: retry against another replica or later' };

@@ -1,11 +1,25 @@
 // The ingest pipeline's acknowledgement contract, against scripted backends: an answer only after the commit, a
 // bad span isolated without costing other requests' spans, bounded retries with a dead-letter count, and a full
-// backend refusing new work.
+// backend refusing new work; backpressure as the receivers answer it (429 / RESOURCE_EXHAUSTED); the stages the
+// pipeline is built with; and the runtime as a whole refusing to half-start.
+import { createServer } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IngestPipeline, type PipelineOptions, type Submission, type WriteOutcome, splitBatch } from '../../src/runtime/pipeline.js';
 import { InvalidArgumentError, ResourceExhaustedError, type ResourceSpans, type Span, type StorageContext, UnavailableError, newSpan, serviceBatch, spanCount } from '../../src/storage/api/index.js';
-import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
+import { listenAll, parseRuntimeConfig } from '../../src/api/runtime-config.js';
+import type { IngestStage } from '../../src/runtime/consumer.js';
+import { startGrpcServer } from '../../src/runtime/grpc-util.js';
+import { ByteBudget } from '../../src/runtime/receivers/budget.js';
+import type { ReceiverDeps } from '../../src/runtime/receivers/ingest.js';
+import { addOtlpTraceService } from '../../src/runtime/receivers/otlp-grpc.js';
+import { startHttpReceiver } from '../../src/runtime/receivers/otlp-http.js';
+import { SamplingRuntime } from '../../src/runtime/sampling/runtime.js';
+import { startRuntime } from '../../src/runtime/server.js';
+import { Tenancy } from '../../src/runtime/tenancy.js';
+import { MemoryBackend } from '../../src/storage/memory/store.js';
+import { EMPTY_SAMPLING } from '../../src/sampling/policy.js';
 import { ingest } from '../../src/runtime/receivers/ingest.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 
@@ -243,5 +257,167 @@ describe('IngestPipeline', () => {
     expect(() => parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', backend: { memory: {} }, ingest: { maxQueuedSpans: 10, batchSpans: 100 } })).toThrow(
       /config\.ingest\.maxQueuedSpans: 10 is less than ingest\.batchSpans/,
     );
+  });
+});
+
+const names = (t: ResourceSpans[]) => t.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.name)));
+/** A writer that holds every write until released. */
+function gatedWriter() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const stored: string[] = [];
+  return { stored, release, writer: { writeTraces: async (t: ResourceSpans[]) => (await gate, void stored.push(...names(t))) } };
+}
+const receiverDeps = (p: IngestPipeline, registry: Registry): ReceiverDeps => ({
+  consumer: p,
+  received: new Counter({ name: 'req', help: 'req', labelNames: ['transport', 'outcome'], registers: [registry] }),
+  budget: new ByteBudget(64 * 1024 * 1024),
+  tenancy: new Tenancy(),
+  options: { ackTimeoutMs: 5_000 },
+  log,
+});
+
+describe('backpressure at the receivers', () => {
+  test('OTLP/HTTP: a full queue answers 429 with Retry-After; the spans accepted before are all written and acknowledged', async () => {
+    const g = gatedWriter();
+    const { registry, m } = metrics();
+    const p = new IngestPipeline(g.writer, opts({ maxQueuedSpans: 3, batchSpans: 3 }), m, log);
+    const server = await startHttpReceiver(receiverDeps(p, registry), { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, requestTimeoutMs: 5_000, idleTimeoutMs: 5_000 });
+    const post = (...n: string[]) => fetch(`http://127.0.0.1:${server.port}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: new Uint8Array(encodeTracesProto(batch(...n))) });
+    try {
+      const accepted = post('a1', 'a2', 'a3');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(p.queuedSpans).toBe(3);
+      const refused = await post('b1');
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      await refused.arrayBuffer();
+      g.release();
+      expect((await accepted).status).toBe(200);
+      expect(g.stored).toEqual(['a1', 'a2', 'a3']);
+      expect((await m.refused.get()).values.find((v) => v.labels.reason === 'queue_full')?.value).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('OTLP/gRPC: a full queue answers RESOURCE_EXHAUSTED; the spans accepted before are all written and acknowledged', async () => {
+    const g = gatedWriter();
+    const { registry, m } = metrics();
+    const p = new IngestPipeline(g.writer, opts({ maxQueuedSpans: 2, batchSpans: 2 }), m, log);
+    const { server, port } = await startGrpcServer('127.0.0.1', 0, 1 << 20, (s) => addOtlpTraceService(s, receiverDeps(p, registry)), log, 'otlp');
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const raw = (b: Buffer) => b;
+    const exportSpans = (...n: string[]) =>
+      new Promise<grpc.StatusObject | undefined>((resolve) =>
+        client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', raw, raw, encodeTracesProto(batch(...n)), (e) => resolve(e ?? undefined)),
+      );
+    try {
+      const accepted = exportSpans('a1', 'a2');
+      while (p.queuedSpans < 2) await new Promise((r) => setTimeout(r, 5));
+      expect(await exportSpans('b1')).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+      g.release();
+      expect(await accepted).toBeUndefined();
+      expect(g.stored).toEqual(['a1', 'a2']);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+});
+
+describe('pipeline stages', () => {
+  /** Drops the spans whose name starts with "drop", recording what it saw. */
+  const dropper = (seen: string[]): IngestStage => ({
+    name: 'dropper',
+    process(traces, spans, ctx) {
+      seen.push(`${ctx.tenant ?? '-'}:${spans}`);
+      const out = traces
+        .map((rs) => ({ ...rs, scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.filter((s) => !s.name.startsWith('drop')) })).filter((ss) => ss.spans.length) }))
+        .filter((rs) => rs.scopeSpans.length);
+      return { traces: out, kept: spanCount(out) };
+    },
+  });
+
+  test('a stage that drops spans: only the kept ones are queued, written and acknowledged', async () => {
+    const writer = new ScriptedWriter();
+    const seen: string[] = [];
+    const { m } = metrics();
+    const p = new IngestPipeline(writer, opts(), m, log, { stages: [dropper(seen)] });
+    expect(await done(p.consume(batch('keep1', 'drop1', 'keep2', 'drop2'), { tenant: 't' }))).toEqual({ written: 2, rejected: 0, problems: [] });
+    expect(writer.stored).toEqual(['keep1', 'keep2']);
+    expect(seen).toEqual(['t:4']);
+    expect((await m.written.get()).values[0]?.value).toBe(2);
+    // everything dropped: answered at once, nothing written
+    expect(await done(p.consume(batch('drop3'), {}))).toEqual({ written: 0, rejected: 0, problems: [] });
+    expect(writer.calls).toBe(1);
+  });
+
+  test('stages run in the order given, each on what the one before kept', async () => {
+    const writer = new ScriptedWriter();
+    const order: string[] = [];
+    const renamer: IngestStage = {
+      name: 'renamer',
+      process(traces, spans) {
+        order.push(`renamer:${spans}`);
+        for (const rs of traces) for (const ss of rs.scopeSpans) for (const s of ss.spans) s.name = `drop-${s.name}`;
+        return { traces, kept: spans };
+      },
+    };
+    const seen: string[] = [];
+    const p = new IngestPipeline(writer, opts(), metrics().m, log, { stages: [dropper(seen), renamer, dropper(seen)] });
+    expect(await done(p.consume(batch('a', 'drop-b'), {}))).toMatchObject({ written: 0 });
+    expect(seen).toEqual(['-:2', '-:1']);
+    expect(order).toEqual(['renamer:1']);
+    expect(writer.calls).toBe(0);
+  });
+
+  test("the sampling runtime's stage: rules swapped in place apply to the next request", async () => {
+    const cfg = parseRuntimeConfig({
+      apiVersion: 'storage.jaegertracing.io/v1alpha1',
+      kind: 'RuntimeConfig',
+      backend: { memory: {} },
+      sampling: { policies: [{ name: 'quiet', rules: { blocklist: { services: ['svc'] } } }] },
+    });
+    const registry = new Registry();
+    const sampling = new SamplingRuntime(cfg, new MemoryBackend({ maxTraces: 10 }), registry, log);
+    const writer = new ScriptedWriter();
+    const p = new IngestPipeline(writer, opts(), metrics().m, log, { stages: [sampling.stage] });
+    expect(await done(p.consume(batch('blocked'), {}))).toMatchObject({ written: 0 });
+    expect((await registry.getSingleMetric('jso_runtime_spans_dropped_total')!.get()).values[0]).toMatchObject({ labels: { reason: 'blocklist' }, value: 1 });
+    sampling.stage.rules = EMPTY_SAMPLING;
+    expect(await done(p.consume(batch('allowed'), {}))).toMatchObject({ written: 1 });
+    expect(writer.stored).toEqual(['allowed']);
+  });
+});
+
+describe('runtime start', () => {
+  test('a listener that cannot bind fails the start and the listeners started before it are closed', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const taken = (busy.address() as { port: number }).port;
+    // a free port for the OTLP/gRPC receiver, started before the query listener that collides
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const otlpGrpc = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    try {
+      const cfg = parseRuntimeConfig({
+        apiVersion: 'storage.jaegertracing.io/v1alpha1',
+        kind: 'RuntimeConfig',
+        backend: { memory: {} },
+        listen: { ...listenAll('127.0.0.1:0'), otlpGrpc: `127.0.0.1:${otlpGrpc}`, queryHttp: `127.0.0.1:${taken}` },
+      });
+      await expect(startRuntime(cfg, log)).rejects.toThrow(/EADDRINUSE/);
+      // the OTLP/gRPC port was released
+      const again = createServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.listen(otlpGrpc, '127.0.0.1', () => resolve());
+      });
+      await new Promise((r) => again.close(r));
+    } finally {
+      await new Promise((r) => busy.close(r));
+    }
   });
 });

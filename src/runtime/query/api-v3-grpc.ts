@@ -31,16 +31,12 @@ export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, t
       GetOperations: method(`${P}GetOperations`),
     },
     {
-      GetTrace: traceStreamHandler(log, (req, md) => {
-        const ctx = tenancy.grpc(md);
+      GetTrace: traceStreamHandler(log, tenancy, (req, ctx) => {
         const p = decodeGetTraceRequest(req);
         const traceId = normalizeTraceId(p.traceId, 'trace_id');
         return { chunks: reader.getTraces([{ ...p, traceId }], ctx), notFound: `trace ${traceId} not found` };
       }),
-      FindTraces: traceStreamHandler(log, (req, md) => {
-        const ctx = tenancy.grpc(md);
-        return { chunks: reader.findTraces(findQuery(req), ctx) };
-      }),
+      FindTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.findTraces(findQuery(req), ctx) })),
       ...catalogHandlers(reader, tenancy, log, { serviceRequired: true }),
     },
   );

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../otlp/otlp-json.js';
+import { throwIfGone, untilAborted } from '../cancel.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
@@ -14,10 +15,11 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
 
 export const sendError = (res: ServerResponse, code: number, message: string): void => sendJson(res, code, { error: { httpCode: code, message } });
 
-/** All ResourceSpans of a chunk stream, in order. */
-export async function gather(iter: AsyncIterable<TraceChunk[]>): Promise<ResourceSpans[]> {
+/** All ResourceSpans of a chunk stream, in order; stops pulling (ClientGoneError) once `signal` aborts. */
+export async function gather(iter: AsyncIterable<TraceChunk[]>, signal?: AbortSignal): Promise<ResourceSpans[]> {
   const out: ResourceSpans[] = [];
-  for await (const batch of iter) for (const c of batch) out.push(...c.resourceSpans);
+  for await (const batch of untilAborted(iter, signal)) for (const c of batch) out.push(...c.resourceSpans);
+  throwIfGone(signal);
   return out;
 }
 
@@ -80,13 +82,13 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
     const traceId = normalizeTraceId(pathSegment(byId[1]!, 'trace_id'), 'trace_id');
     const window = { ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) };
     if (window.start !== undefined && window.end !== undefined && window.start > window.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
-    const traces = await gather(reader.getTraces([{ traceId, ...window }], ctx));
+    const traces = await gather(reader.getTraces([{ traceId, ...window }], ctx), ctx.signal);
     if (!traces.length) sendError(res, 404, `trace ${traceId} not found`);
     else sendJson(res, 200, { result: encodeTracesJson(traces) });
     return true;
   }
   if (p === '/api/v3/traces') {
-    sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q), ctx))) });
+    sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q), ctx), ctx.signal)) });
     return true;
   }
   sendError(res, 404, `no such route ${p}`);

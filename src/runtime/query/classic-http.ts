@@ -84,7 +84,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }], ctx)));
+    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }], ctx), ctx.signal));
     if (!traces.length) sendClassicError(res, 404, 'trace not found');
     else sendJson(res, 200, envelope(traces));
     return true;
@@ -92,7 +92,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   if (p === '/api/traces') {
     const ids = q.getAll('traceID');
     if (ids.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('traceID', `at most ${MAX_SEARCH_DEPTH} trace IDs per request (got ${ids.length})`);
-    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })), ctx)) : await gather(reader.findTraces(searchQuery(q), ctx));
+    const spans = ids.length ? await gather(reader.getTraces(ids.map((id) => ({ traceId: normalizeTraceId(id, 'traceID') })), ctx), ctx.signal) : await gather(reader.findTraces(searchQuery(q), ctx), ctx.signal);
     sendJson(res, 200, envelope(toJaegerTraces(spans)));
     return true;
   }

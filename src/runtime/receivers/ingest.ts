@@ -1,11 +1,11 @@
 // What both OTLP receivers do with a request body: decode (protobuf or JSON) into the storage model, hand it to
-// the pipeline and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
-import { InvalidArgumentError, type ResourceSpans, type StorageContext, spanCount } from '../../storage/api/index.js';
+// the trace consumer (the ingest pipeline) and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
+import { InvalidArgumentError, type ResourceSpans, type StorageContext } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../otlp/otlp-json.js';
 import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import type { IngestPipeline } from '../pipeline.js';
+import type { TraceConsumer } from '../consumer.js';
 import type { Tenancy } from '../tenancy.js';
 import type { ByteBudget } from './budget.js';
 
@@ -31,9 +31,9 @@ export interface IngestOptions {
   ackTimeoutMs: number;
 }
 
-/** What every OTLP receiver needs: the pipeline, its request counter, the shared byte budget and the tenancy rule. */
+/** What every OTLP receiver needs: where the spans go, its request counter, the shared byte budget and the tenancy rule. */
 export interface ReceiverDeps {
-  pipeline: IngestPipeline;
+  consumer: TraceConsumer;
   received: Counter<string>;
   budget: ByteBudget;
   /** where the tenant comes from (the tenancy header, or gRPC metadata of the same name) */
@@ -65,17 +65,10 @@ function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
 }
 
 /** Decodes and submits one request, written as the tenant of `ctx`, and waits for the commit. */
-export async function ingest(pipeline: IngestPipeline, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions, ctx: StorageContext): Promise<IngestOutcome> {
+export async function ingest(consumer: TraceConsumer, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions, ctx: StorageContext): Promise<IngestOutcome> {
   const d = decode(body, format);
   if (typeof d === 'string') return { kind: 'invalid', message: d };
-  let traces = d.traces;
-  let spans = spanCount(traces);
-  if (pipeline.stage) {
-    const kept = pipeline.stage(traces);
-    traces = kept.traces;
-    spans = kept.kept;
-  }
-  const sub = pipeline.submit(traces, spans, ctx);
+  const sub = consumer.consume(d.traces, ctx);
   if (!sub.ok) return { kind: 'overloaded', message: sub.message };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), o.ackTimeoutMs)));

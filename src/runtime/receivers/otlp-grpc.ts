@@ -30,7 +30,7 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
         return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later` });
       }
       let settled: Promise<unknown> | undefined;
-      ingest(d.pipeline, call.request, 'protobuf', d.options, ctx)
+      ingest(d.consumer, call.request, 'protobuf', d.options, ctx)
         .then((out) => {
           settled = out.settled;
           count(out.kind);

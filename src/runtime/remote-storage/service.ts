@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { type DependencyReader, type FoundTraceId, type TraceReader } from '../../storage/api/index.js';
 import { addHealthService, catalogHandlers, method, traceStreamHandler, unary } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
+import { throwIfGone, untilAborted } from '../cancel.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest, encodeFindTraceIdsResponse, encodeGetDependenciesResponse } from './codec.js';
 
 /** Adds the reader services; every call reads as the tenant its metadata names (see ../tenancy.ts). */
@@ -21,27 +22,20 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       FindTraceIDs: method(`${P}FindTraceIDs`),
     },
     {
-      GetTraces: traceStreamHandler(log, (req, md) => {
-        const ctx = tenancy.grpc(md);
-        return { chunks: reader.getTraces(decodeGetTracesRequest(req), ctx) };
-      }),
+      GetTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.getTraces(decodeGetTracesRequest(req), ctx) })),
       ...catalogHandlers(reader, tenancy, log, { serviceRequired: false }),
-      FindTraces: traceStreamHandler(log, (req, md) => {
-        const ctx = tenancy.grpc(md);
-        return { chunks: reader.findTraces(decodeStorageFindRequest(req), ctx) };
-      }),
-      FindTraceIDs: unary(log, async (req, md) => {
-        const ctx = tenancy.grpc(md);
+      FindTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.findTraces(decodeStorageFindRequest(req), ctx) })),
+      FindTraceIDs: unary(log, tenancy, async (req, ctx) => {
         const found: FoundTraceId[] = [];
-        for await (const b of reader.findTraceIds(decodeStorageFindRequest(req), ctx)) found.push(...b);
+        for await (const b of untilAborted(reader.findTraceIds(decodeStorageFindRequest(req), ctx), ctx.signal)) found.push(...b);
+        throwIfGone(ctx.signal);
         return encodeFindTraceIdsResponse(found);
       }),
     },
   );
   server.addService(
     { GetDependencies: method('/jaeger.storage.v2.DependencyReader/GetDependencies') },
-    { GetDependencies: unary(log, async (req, md) => {
-      const ctx = tenancy.grpc(md);
+    { GetDependencies: unary(log, tenancy, async (req, ctx) => {
       return encodeGetDependenciesResponse(await deps.getDependencies(decodeGetDependenciesRequest(req), ctx));
     }) },
   );

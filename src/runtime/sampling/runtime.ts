@@ -11,7 +11,7 @@ import { API_VERSION } from '../../api/common.js';
 import type { StaticSamplingPolicy } from '../../api/samplingpolicy.js';
 import type { BackendFactory, ResourceSpans } from '../../storage/api/index.js';
 import { ConfigError, type RuntimeConfig } from '../../api/runtime-config.js';
-import type { IngestStage } from '../pipeline.js';
+import type { IngestStage } from '../consumer.js';
 import { PolicyWatcher } from './watcher.js';
 
 /** Compiles the policies of the configuration file; a rejected one fails the start with its reason. */
@@ -29,24 +29,48 @@ export function compileStatic(policies: StaticSamplingPolicy[]): CompiledSamplin
   return compiled;
 }
 
-/** How long start() waits for the first list of policies before serving with none. */
+/**
+ * The ingest stage of the sampling policy: enforces blocklist and downsampling and feeds adaptive sampling. The
+ * runtime swaps `rules` in one assignment when the policies change; a request sees one set of rules throughout.
+ */
+export class SamplingStage implements IngestStage {
+  readonly name = 'sampling';
+
+  constructor(
+    public rules: CompiledSampling,
+    private readonly dropped: Counter<'reason'>,
+    private readonly adaptive: AdaptiveSampler,
+  ) {}
+
+  process(traces: ResourceSpans[], spans: number): { traces: ResourceSpans[]; kept: number } {
+    const c = this.rules;
+    if (c.ingestNoop && !c.adaptive) return { traces, kept: spans };
+    const r = applyIngestRules(c, traces);
+    if (r.blocked) this.dropped.inc({ reason: 'blocklist' }, r.blocked);
+    if (r.downsampled) this.dropped.inc({ reason: 'downsampling' }, r.downsampled);
+    if (c.adaptive) this.adaptive.observe(r.traces);
+    return r;
+  }
+}
+
+/** How long startWatching() waits for the first list of policies before serving with none. */
 const FIRST_SYNC_MS = 10_000;
 
 export class SamplingRuntime {
   readonly watcher?: PolicyWatcher;
   readonly adaptive: AdaptiveSampler;
+  /** the ingest stage; its rules follow the policies in force */
+  readonly stage: SamplingStage;
   private readonly client?: KubeClient;
-  private readonly dropped: Counter<'reason'>;
   private readonly fallback: { type: 'probabilistic'; value: number };
-  private readonly staticPolicy: CompiledSampling = EMPTY_SAMPLING;
 
   constructor(cfg: RuntimeConfig, backend: BackendFactory, registry: Registry, log: Logger) {
     const s = cfg.sampling ?? {};
     this.fallback = { type: 'probabilistic', value: s.defaultProbability ?? 0.001 };
-    this.dropped = new Counter({ name: 'jso_runtime_spans_dropped_total', help: 'Spans dropped on purpose by the sampling policy', labelNames: ['reason'] as const, registers: [registry] });
+    const dropped = new Counter({ name: 'jso_runtime_spans_dropped_total', help: 'Spans dropped on purpose by the sampling policy', labelNames: ['reason'] as const, registers: [registry] });
     const enforced = new Gauge({ name: 'jso_runtime_sampling_policies', help: 'SamplingPolicies in force', registers: [registry] });
     const swaps = new Counter({ name: 'jso_runtime_sampling_policy_swaps_total', help: 'Times a recompiled sampling policy was put in force', registers: [registry] });
-    if (s.policies?.length && !s.watchPolicies) this.staticPolicy = compileStatic(s.policies);
+    const staticPolicy = s.policies?.length && !s.watchPolicies ? compileStatic(s.policies) : EMPTY_SAMPLING;
     if (s.watchPolicies) {
       const ts = cfg.traceStore;
       if (!ts?.name) throw new Error('config.sampling.watchPolicies needs config.traceStore.name (and namespace)');
@@ -54,6 +78,7 @@ export class SamplingRuntime {
       const podName = s.podName ?? process.env.POD_NAME;
       this.watcher = new PolicyWatcher(this.client, { namespace: ts.namespace ?? 'default', traceStore: ts.name, podName }, log.child({ subsystem: 'sampling' }));
       this.watcher.onChange((c) => {
+        this.stage.rules = c;
         enforced.set(c.enforced.length);
         swaps.inc();
       });
@@ -65,10 +90,11 @@ export class SamplingRuntime {
       { ...DEFAULT_ADAPTIVE, intervalMs: s.adaptiveIntervalMs ?? DEFAULT_ADAPTIVE.intervalMs, hostname: s.podName ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
       log.child({ subsystem: 'adaptive-sampling' }),
     );
+    this.stage = new SamplingStage(staticPolicy, dropped, this.adaptive);
   }
 
   get policy(): CompiledSampling {
-    return this.watcher?.current ?? this.staticPolicy;
+    return this.stage.rules;
   }
 
   strategy(service: string): SamplingStrategyResponse {
@@ -80,25 +106,14 @@ export class SamplingRuntime {
     this.watcher?.reportBackendFull(message);
   }
 
-  /** The ingest stage: enforces blocklist and downsampling and feeds adaptive sampling. */
-  readonly stage: IngestStage = (traces: ResourceSpans[]) => {
-    const c = this.policy;
-    const r = applyIngestRules(c, traces);
-    if (r.blocked) this.dropped.inc({ reason: 'blocklist' }, r.blocked);
-    if (r.downsampled) this.dropped.inc({ reason: 'downsampling' }, r.downsampled);
-    if (c.adaptive) this.adaptive.observe(r.traces);
-    return r;
-  };
-
-  async start(log: Logger): Promise<void> {
-    this.adaptive.start();
+  /** Starts following the SamplingPolicies (when configured to); waits a bounded time for the first list. */
+  async startWatching(log: Logger): Promise<void> {
     if (!this.watcher) return;
     const synced = await Promise.race([this.watcher.start().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), FIRST_SYNC_MS).unref())]);
     if (!synced) log.warn('sampling policies not listed yet (Kubernetes API unreachable?): serving the default strategy until they are');
   }
 
-  async stop(): Promise<void> {
-    await this.adaptive.stop();
+  async stopWatching(): Promise<void> {
     await this.watcher?.stop();
     this.client?.close();
   }
