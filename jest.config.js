@@ -12,6 +12,8 @@ const common = {
 };
 
 export default {
+  // a global option: jest ignores testTimeout inside a project
+  testTimeout: 120000,
   maxWorkers: 2,
   verbose: true,
   reporters: ['default', '<rootDir>/test/env/summary-reporter.cjs'],
@@ -21,7 +23,6 @@ export default {
       displayName: 'unit',
       roots: ['<rootDir>/dist/test/unit/'],
       setupFiles: ['<rootDir>/dist/test/env/unit-setup.js'],
-      testTimeout: 30000,
     },
     {
       ...common,
@@ -29,7 +30,6 @@ export default {
       roots: ['<rootDir>/dist/test/integration/', '<rootDir>/dist/test/e2e/'],
       globalSetup: '<rootDir>/dist/test/env/jest-global-setup.js',
       globalTeardown: '<rootDir>/dist/test/env/jest-global-teardown.js',
-      testTimeout: 120000,
     },
   ],
 };
