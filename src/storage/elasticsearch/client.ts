@@ -121,7 +121,11 @@ export class SearchClient {
     return this.sender(async (params, ignore, signal) => {
       const pending = c.transport.request(params, { ignore });
       if (!signal) return pending;
-      const abort = () => pending.abort();
+      // returns nothing: EventTarget treats a listener's returned thenable (abort() returns the request) as async
+      // and rethrows its rejection as an uncaught exception
+      const abort = (): void => {
+        pending.abort();
+      };
       signal.addEventListener('abort', abort, { once: true });
       try {
         return await pending;
