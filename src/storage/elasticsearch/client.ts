@@ -173,6 +173,7 @@ export class SearchClient {
   }
 
   async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<Response<T>> {
+    o.signal?.throwIfAborted();
     if (!this.send) await this.connect();
     return (await this.send!(method, path, o)) as Response<T>;
   }
