@@ -1,6 +1,6 @@
 // Writes traces of 50 spans into an embedded store as fast as it can, printing `ack <traceId>` after each
 // committed batch. The crash test kills it with SIGKILL mid-stream.
-import { EmbeddedStore } from '../../src/storage/embedded/store.js';
+import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
 import { type ResourceSpans, type Span, SpanKind, StatusCode, newSpan, serviceBatch } from '../../src/storage/api/model.js';
 
 export const SPANS_PER_TRACE = 50;
@@ -30,10 +30,10 @@ async function main(): Promise<void> {
   const path = process.argv[2];
   if (!path) throw new Error('usage: embedded-writer <dir> [first-trace-number]');
   const first = Number(process.argv[3] ?? 0);
-  const store = new EmbeddedStore({ path });
+  const store = new EmbeddedBackend({ path });
   const now = BigInt(Date.now()) * 1_000_000n;
   for (let i = first; i < first + 1_000_000; i++) {
-    await store.writeTraces(crashBatch(i, now));
+    await store.traceWriter().writeTraces(crashBatch(i, now));
     process.stdout.write(`ack ${crashTraceId(i)}\n`);
   }
 }

@@ -4,13 +4,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EmbeddedStore } from '../../src/storage/embedded/store.js';
+import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
 import { SPANS_PER_TRACE, crashTraceId } from '../env/embedded-writer.js';
 import { ROOT, waitFor } from '../helpers.js';
 
-async function spansOf(store: EmbeddedStore, traceId: string): Promise<number> {
+async function spansOf(store: EmbeddedBackend, traceId: string): Promise<number> {
   let n = 0;
-  for await (const batch of store.getTraces([{ traceId }])) for (const c of batch) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+  for await (const batch of store.traceReader().getTraces([{ traceId }])) for (const c of batch) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
   return n;
 }
 
@@ -32,7 +32,7 @@ it('keeps every acknowledged batch across kill -9 and reopens', async () => {
 
       const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => l.slice(4));
       const t0 = performance.now();
-      const store = new EmbeddedStore({ path: dir });
+      const store = new EmbeddedBackend({ path: dir });
       const reopenMs = performance.now() - t0;
       try {
         for (const id of acked) expect(await spansOf(store, id)).toBe(SPANS_PER_TRACE);

@@ -34,7 +34,7 @@ describe('index maintenance by the runtime', () => {
     const done = await b.maintain();
     expect(done).toEqual(expect.arrayContaining([`deleted ${before[0]}`]));
     expect(await indices('ret-jaeger-span-*')).toEqual([before[1]]);
-    await b.store.refresh();
+    await b.refresh();
     expect(await traceCount(b, ['0000000000000000000000000000000a', '0000000000000000000000000000000b'])).toBe(1);
     await b.close();
   });
@@ -49,7 +49,7 @@ describe('index maintenance by the runtime', () => {
     expect(done).toEqual(expect.arrayContaining(['rolled roll-jaeger-span-write over to roll-jaeger-span-000002']));
     await b.traceWriter().writeTraces([span('0000000000000000000000000000000d', now)]);
     expect(await indices('roll-jaeger-span-0*')).toEqual(['roll-jaeger-span-000001', 'roll-jaeger-span-000002']);
-    await b.store.refresh();
+    await b.refresh();
     expect(await traceCount(b, ['0000000000000000000000000000000c', '0000000000000000000000000000000d'])).toBe(2);
     await b.close();
   });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ResourceSpans, type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
-import { EmbeddedStore } from '../../src/storage/embedded/store.js';
+import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
 import { Rng } from '../env/fuzz.js';
 import { startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';
 
@@ -67,12 +67,12 @@ it('loses no acknowledged span over five kill -9 cycles under sustained ingest (
       process.stderr.write(`chaos cycle ${cycle}: ${acked.length} requests acknowledged so far, ${failures} cut off by the kill\n`);
     }
     expect(acked.length).toBeGreaterThan(200);
-    const store = new EmbeddedStore({ path: join(dir, 'data') });
+    const store = new EmbeddedBackend({ path: join(dir, 'data') });
     try {
       let missing = 0;
       for (const i of acked) {
         let n = 0;
-        for await (const b of store.getTraces([{ traceId: traceId(i) }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+        for await (const b of store.traceReader().getTraces([{ traceId: traceId(i) }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
         if (n !== SPANS) missing++;
       }
       process.stderr.write(`chaos: ${acked.length * SPANS} acknowledged spans, ${missing} requests incomplete after 5 kill -9 cycles\n`);

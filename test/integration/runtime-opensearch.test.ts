@@ -53,7 +53,7 @@ describe('runtime on OpenSearch', () => {
     await restart;
     for (; i < 400; i++) await send(i);
     await rt.pipeline.idle();
-    const store = (rt.backend as SearchBackend).store;
+    const store = rt.backend as SearchBackend;
     await store.refresh();
     const found = new Map<string, number>();
     for await (const chunk of rt.backend.traceReader().getTraces(acked.map((traceId) => ({ traceId })))) {

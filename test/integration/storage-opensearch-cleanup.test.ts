@@ -33,7 +33,7 @@ async function provisionAndWrite(spec: BackendSpec<'opensearch'>, i: number): Pr
   try {
     await backend.provision();
     await backend.traceWriter().writeTraces(batch(i));
-    await (backend as SearchBackend).store.refresh();
+    await (backend as SearchBackend).refresh();
   } finally {
     await backend.close();
   }

@@ -1,8 +1,9 @@
 import { parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import { type ResourceSpans, type Span, newSpan } from '../../src/storage/api/index.js';
 import { containerMemoryLimit, defaultMaxBytes } from '../../src/storage/memory/limits.js';
-import { MemoryBackend, type MemoryConfig, MemoryStore } from '../../src/storage/memory/store.js';
+import { MemoryBackend, type MemoryConfig } from '../../src/storage/memory/store.js';
 import { backendSection, openBackend } from '../../src/storage/plugins.js';
+import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 
 runStorageContract('memory', async () => ({
@@ -10,27 +11,29 @@ runStorageContract('memory', async () => ({
   capabilities: { findWithoutServiceName: true, tenancy: true },
 }));
 
+runAbortCases('memory', async () => ({ backend: new MemoryBackend({ maxTraces: 1_000, maxSpansPerChunk: ABORT_CHUNK_SPANS }) }));
+
 const traceId = (i: number) => (i + 1).toString(16).padStart(32, '0');
 const span = (t: number, s: number, name = 'op'): Span => newSpan({ traceId: traceId(t), spanId: (s + 1).toString(16).padStart(16, '0'), name, startTimeUnixNano: 1_000n + BigInt(t), endTimeUnixNano: 2_000n + BigInt(t) });
 const batch = (service: string, spans: Span[]): ResourceSpans[] => [
   { resource: { attributes: [{ key: 'service.name', value: service }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] },
 ];
-async function spanCount(m: MemoryStore, t: number, tenant?: string): Promise<number> {
+async function spanCount(m: MemoryBackend, t: number, tenant?: string): Promise<number> {
   let n = 0;
-  for await (const b of m.getTraces([{ traceId: traceId(t) }], { tenant })) for (const c of b) for (const r of c.resourceSpans) for (const s of r.scopeSpans) n += s.spans.length;
+  for await (const b of m.traceReader().getTraces([{ traceId: traceId(t) }], { tenant })) for (const c of b) for (const r of c.resourceSpans) for (const s of r.scopeSpans) n += s.spans.length;
   return n;
 }
-const store = (c: Partial<MemoryConfig>) => new MemoryStore({ maxTraces: 1_000_000, ...c });
+const store = (c: Partial<MemoryConfig>) => new MemoryBackend({ maxTraces: 1_000_000, ...c });
 
 describe('memory backend bounds', () => {
   it('refuses a batch that would take a trace beyond maxSpansPerTrace, before storing any of it, and counts refused single spans', async () => {
     const m = store({ maxSpansPerTrace: 100 });
-    for (let k = 0; k < 9; k++) await m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, k * 10 + i))));
+    for (let k = 0; k < 9; k++) await m.traceWriter().writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, k * 10 + i))));
     // 95 + 10 > 100: nothing of the batch is stored, so the runtime can isolate the spans that fit
-    await m.writeTraces(batch('a', Array.from({ length: 5 }, (_, i) => span(1, 90 + i))));
-    await expect(m.writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, 200 + i))))).rejects.toThrow(/traceId: trace .* more than memory.maxSpansPerTrace \(100\)/);
+    await m.traceWriter().writeTraces(batch('a', Array.from({ length: 5 }, (_, i) => span(1, 90 + i))));
+    await expect(m.traceWriter().writeTraces(batch('a', Array.from({ length: 10 }, (_, i) => span(1, 200 + i))))).rejects.toThrow(/traceId: trace .* more than memory.maxSpansPerTrace \(100\)/);
     expect(await spanCount(m, 1)).toBe(95);
-    for (let i = 0; i < 10; i++) await m.writeTraces(batch('a', [span(1, 300 + i)])).catch(() => undefined);
+    for (let i = 0; i < 10; i++) await m.traceWriter().writeTraces(batch('a', [span(1, 300 + i)])).catch(() => undefined);
     expect(await spanCount(m, 1)).toBe(100);
     expect(m.stats()).toMatchObject({ spans: 100, spansRefused: 5, traces: 1 });
   });
@@ -38,7 +41,7 @@ describe('memory backend bounds', () => {
   it('keeps the estimated bytes under maxBytes by evicting the oldest traces, across tenants', async () => {
     const maxBytes = 200_000;
     const m = store({ maxBytes });
-    for (let t = 1; t <= 2_000; t++) await m.writeTraces(batch('a', [span(t, 0), span(t, 1)]), { tenant: t % 2 ? 'x' : 'y' });
+    for (let t = 1; t <= 2_000; t++) await m.traceWriter().writeTraces(batch('a', [span(t, 0), span(t, 1)]), { tenant: t % 2 ? 'x' : 'y' });
     const st = m.stats();
     expect(st.bytes).toBeLessThanOrEqual(maxBytes);
     expect(st.bytes).toBeGreaterThan(maxBytes * 0.9);
@@ -52,29 +55,29 @@ describe('memory backend bounds', () => {
 
   it('still evicts by maxTraces per tenant and counts it', async () => {
     const m = store({ maxTraces: 10 });
-    for (let t = 1; t <= 25; t++) await m.writeTraces(batch('a', [span(t, 0)]));
+    for (let t = 1; t <= 25; t++) await m.traceWriter().writeTraces(batch('a', [span(t, 0)]));
     expect(m.stats()).toMatchObject({ traces: 10, tracesEvictedMaxTraces: 15, tracesEvictedMaxBytes: 0 });
   });
 
   it('bounds the services/operations index; spans past a bound are stored and searchable, not indexed', async () => {
     const m = store({ maxServices: 3, maxOperationsPerService: 5, maxOperations: 8 });
-    for (let t = 0; t < 100; t++) await m.writeTraces(batch(`svc-${t % 10}`, [span(t, 0, `op-${t}`)]));
-    expect(await m.getServices()).toHaveLength(3);
+    for (let t = 0; t < 100; t++) await m.traceWriter().writeTraces(batch(`svc-${t % 10}`, [span(t, 0, `op-${t}`)]));
+    expect(await m.traceReader().getServices()).toHaveLength(3);
     let ops = 0;
-    for (const s of await m.getServices()) ops += (await m.getOperations({ service: s })).length;
+    for (const s of await m.traceReader().getServices()) ops += (await m.traceReader().getOperations({ service: s })).length;
     expect(ops).toBe(8);
     const st = m.stats();
     expect(st.servicesNotIndexed).toBe(70);
     expect(st.operationsNotIndexed).toBe(22);
     let found = 0;
-    for await (const b of m.findTraceIds({ serviceName: 'svc-9', searchDepth: 100 })) found += b.length;
+    for await (const b of m.traceReader().findTraceIds({ serviceName: 'svc-9', searchDepth: 100 })) found += b.length;
     expect(found).toBe(10);
   });
 
   it('rejects a search depth above 10,000 even with more traces stored', async () => {
     const m = store({});
     await expect(async () => {
-      for await (const _ of m.findTraceIds({ searchDepth: 100_000 })) void _;
+      for await (const _ of m.traceReader().findTraceIds({ searchDepth: 100_000 })) void _;
     }).rejects.toThrow(/searchDepth: must be an integer from 1 to 10000/);
   });
 

@@ -30,7 +30,7 @@ export async function checkOutcome(type: SearchType, config: SearchConfig, reten
   try {
     let server;
     try {
-      const info = await backend.store.client.connect();
+      const info = await backend.client.connect();
       server = { distribution: info.distribution, version: info.version };
     } catch (error) {
       return { stage: 'connect', reason: error instanceof AuthError ? 'AuthenticationFailed' : error instanceof UnsupportedVersionError ? 'UnsupportedVersion' : 'Unreachable', error };

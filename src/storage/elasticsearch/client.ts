@@ -29,6 +29,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean>;
   /** statuses returned instead of thrown */
   ignore?: number[];
+  /** aborts the request; the call then rejects with the signal's reason */
+  signal?: AbortSignal;
 }
 
 export interface Response<T> {
@@ -92,15 +94,20 @@ export class SearchClient {
   }
 
   /** The request parameters both clients take, and our error mapping around either client's transport. */
-  private sender(request: (params: TransportParams, ignore: number[] | undefined) => Promise<{ statusCode?: number | null; body: unknown }>): Send {
+  private sender(request: (params: TransportParams, ignore: number[] | undefined, signal: AbortSignal | undefined) => Promise<{ statusCode?: number | null; body: unknown }>): Send {
     return async (method, path, o) => {
+      const signal = o.signal;
+      signal?.throwIfAborted();
       try {
         const r = await request(
           { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
           o.ignore,
+          signal,
         );
         return { status: r.statusCode ?? 0, body: r.body };
       } catch (e) {
+        // an aborted request is the caller's doing, not a server fault: it must not be retried or reported as one
+        signal?.throwIfAborted();
         throw this.toStorageError(e as ClientError, method, path);
       }
     };
@@ -110,14 +117,29 @@ export class SearchClient {
     const auth = this.auth();
     const c = new OpenSearchClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), ssl: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
     this.closers.push(() => c.close());
-    return this.sender((params, ignore) => c.transport.request(params, { ignore }));
+    // this client takes no AbortSignal: the promise it returns has abort(), called when the signal fires
+    return this.sender(async (params, ignore, signal) => {
+      const pending = c.transport.request(params, { ignore });
+      if (!signal) return pending;
+      // returns nothing: EventTarget treats a listener's returned thenable (abort() returns the request) as async
+      // and rethrows its rejection as an uncaught exception
+      const abort = (): void => {
+        pending.abort();
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        return await pending;
+      } finally {
+        signal.removeEventListener('abort', abort);
+      }
+    });
   }
 
   private elastic(): Send {
     const auth = this.auth();
     const c = new ElasticClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), tls: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
     this.closers.push(() => c.close());
-    return this.sender((params, ignore) => c.transport.request(params, { ignore, meta: true }));
+    return this.sender((params, ignore, signal) => c.transport.request(params, { ignore, meta: true, ...(signal ? { signal } : {}) }));
   }
 
   private toStorageError(e: ClientError, method: string, path: string): StorageError {
@@ -151,6 +173,7 @@ export class SearchClient {
   }
 
   async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<Response<T>> {
+    o.signal?.throwIfAborted();
     if (!this.send) await this.connect();
     return (await this.send!(method, path, o)) as Response<T>;
   }

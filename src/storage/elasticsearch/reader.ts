@@ -1,0 +1,122 @@
+// The Elasticsearch / OpenSearch trace reader (request bodies: ./queries.ts). Get-trace reads up to
+// TRACES_PER_SEARCH traces per search (as Jaeger's _msearch does) and pages a trace larger than one page with
+// search_after. The StorageContext signal goes with every request and is checked between chunks.
+import { StorageError } from '../api/errors.js';
+import {
+  type FoundTraceId,
+  type GetTraceParams,
+  type Operation,
+  type OperationQuery,
+  type StorageContext,
+  type TraceChunk,
+  type TraceQuery,
+  type TraceReader,
+  checkGetTraceParams,
+  checkTraceQuery,
+} from '../api/index.js';
+import { chunkTrace } from '../api/semantics.js';
+import type { SearchConnection } from './connection.js';
+import { RecordDecoder, type SpanDoc } from './docs.js';
+import { findTraceIdsRequest, operationsRequest, servicesRequest, spanInRangeRequest, traceSpansRequest, tracesRequest } from './queries.js';
+
+/** trace IDs fetched by one search in getTraces */
+const TRACES_PER_SEARCH = 100;
+
+/** Spans of one trace, in start order, page by page (search_after over start time and document ID). */
+export async function* traceSpanPages<T = SpanDoc>(conn: SearchConnection, traceId: string, fields?: string[], signal?: AbortSignal): AsyncGenerator<T[]> {
+  let after: unknown[] | undefined;
+  for (;;) {
+    const r = await conn.search<T>(traceSpansRequest(conn.names, traceId, conn.pageSize, fields, after), signal);
+    const hits = r.hits.hits;
+    if (hits.length) yield hits.map((h) => h._source);
+    if (hits.length < conn.pageSize) return;
+    after = hits[hits.length - 1]!.sort;
+  }
+}
+
+export class SearchTraceReader implements TraceReader {
+  constructor(private readonly conn: SearchConnection) {}
+
+  private async hasSpanIn(traceId: string, start: bigint | undefined, end: bigint | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+    const r = await this.conn.search<unknown>(spanInRangeRequest(this.conn.names, traceId, start, end), signal);
+    return r.hits.hits.length > 0;
+  }
+
+  /** The spans of several traces in one search, or undefined when they do not fit one page. */
+  private async smallTraces(traceIds: string[], signal: AbortSignal | undefined): Promise<Map<string, SpanDoc[]> | undefined> {
+    const r = await this.conn.search<SpanDoc>(tracesRequest(this.conn.names, traceIds, this.conn.pageSize), signal);
+    if (r.hits.hits.length >= this.conn.pageSize) return undefined;
+    const out = new Map<string, SpanDoc[]>();
+    for (const h of r.hits.hits) {
+      let list = out.get(h._source.traceId);
+      if (!list) out.set(h._source.traceId, (list = []));
+      list.push(h._source);
+    }
+    return out;
+  }
+
+  async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const signal = ctx?.signal;
+    const seen = new Set<string>();
+    const ids: string[] = [];
+    for (const p of checkGetTraceParams(params)) {
+      if (seen.has(p.traceId)) continue;
+      seen.add(p.traceId);
+      if ((p.start !== undefined || p.end !== undefined) && !(await this.hasSpanIn(p.traceId, p.start, p.end, signal))) continue;
+      ids.push(p.traceId);
+    }
+    // several traces per search; a batch that fills a page is read trace by trace
+    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
+      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
+      const byTrace = batch.length > 1 ? await this.smallTraces(batch, signal) : undefined;
+      for (const traceId of batch) {
+        const decoder = new RecordDecoder();
+        const pages = byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : traceSpanPages(this.conn, traceId, undefined, signal);
+        for await (const page of pages) {
+          const views = page.map((d) => decoder.decode(d));
+          for (const c of chunkTrace(traceId, views, this.conn.chunkSpans)) {
+            signal?.throwIfAborted();
+            yield [c];
+          }
+        }
+      }
+    }
+  }
+
+  async getServices(ctx?: StorageContext): Promise<string[]> {
+    const r = await this.conn.search<unknown>(servicesRequest(this.conn.names), ctx?.signal);
+    const b = (r.aggregations?.s as { buckets: { key: string }[] } | undefined)?.buckets ?? [];
+    return b.map((x) => x.key).filter(Boolean).sort();
+  }
+
+  async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
+    if (typeof q.service !== 'string') throw new StorageError('InvalidArgument', 'service: is required');
+    const r = await this.conn.search<unknown>(operationsRequest(this.conn.names, q), ctx?.signal);
+    const out: Operation[] = [];
+    for (const n of (r.aggregations?.n as { buckets: { key: string; k: { buckets: { key: string }[] } }[] } | undefined)?.buckets ?? []) {
+      for (const k of n.k.buckets) out.push({ name: n.key, spanKind: k.key });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+  }
+
+  private async matchingTraceIds(q: TraceQuery, signal: AbortSignal | undefined): Promise<FoundTraceId[]> {
+    const req = findTraceIdsRequest(this.conn.names, checkTraceQuery(q));
+    if (!req) return [];
+    const r = await this.conn.search<unknown>(req, signal);
+    const buckets = (r.aggregations?.t as { buckets: { key: string }[] } | undefined)?.buckets ?? [];
+    return buckets.map((b) => ({ traceId: b.key }));
+  }
+
+  async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
+    const ids = await this.matchingTraceIds(q, ctx?.signal);
+    if (ids.length) yield ids;
+  }
+
+  async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const ids = await this.matchingTraceIds(q, ctx?.signal);
+    yield* this.getTraces(
+      ids.map((x) => ({ traceId: x.traceId })),
+      ctx,
+    );
+  }
+}

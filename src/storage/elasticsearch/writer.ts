@@ -1,0 +1,129 @@
+// The Elasticsearch / OpenSearch trace writer: _bulk requests of at most maxBulkBytes; whole requests that fail
+// with 429/5xx or a lost connection are retried with backoff; per item, 409 on create (data streams) counts as
+// written, 429/5xx items are retried, and items the server rejects for good are reported in the error, never
+// dropped silently. Service/operation documents are written once per day and kind (remembered after a flush).
+import { createHash } from 'node:crypto';
+import { ResourceExhaustedError, StorageError, UnavailableError } from '../api/errors.js';
+import type { ResourceSpans, StorageContext, TraceWriter } from '../api/index.js';
+import { validateBatch } from '../api/semantics.js';
+import type { SearchConnection } from './connection.js';
+import { spanViews, toDoc } from './docs.js';
+import { day } from './layout.js';
+
+interface BulkItem {
+  status: number;
+  error?: { type?: string; reason?: string };
+}
+/** one bulk action and its document (a string is sent as it is) */
+interface BulkOp {
+  action: unknown;
+  doc: unknown;
+}
+interface BulkResponse {
+  errors: boolean;
+  items: Record<string, BulkItem>[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A write refused because the cluster's disk passed its flood-stage watermark (index read-only-allow-delete block). */
+const isDiskBlock = (e: { type?: string; reason?: string } | undefined): boolean =>
+  e?.type === 'cluster_block_exception' && /flood[- ]stage|disk usage exceeded|read[-_]only[-_]allow[-_]delete/i.test(e.reason ?? '');
+const boundedReason = (r: string): string => r.replace(/\s+/g, ' ').slice(0, 200);
+
+const retryable = (status: number) => status === 429 || status >= 500;
+
+export class SearchTraceWriter implements TraceWriter {
+  /** service/operation documents already written (day, service, name, kind) */
+  private readonly seenServices = new Set<string>();
+  private readonly maxBulkBytes: number;
+  private readonly maxRetries: number;
+  /** bulk requests and items sent again after a failure (observability and tests) */
+  retries = 0;
+
+  constructor(private readonly conn: SearchConnection) {
+    this.maxBulkBytes = conn.cfg.maxBulkBytes ?? 5 * 1024 * 1024;
+    this.maxRetries = conn.cfg.maxRetries ?? 8;
+  }
+
+  /** Forgets which service documents were written (their indices were deleted). */
+  forget(): void {
+    this.seenServices.clear();
+  }
+
+  async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
+    validateBatch(traces);
+    const names = this.conn.names;
+    const ops: BulkOp[] = [];
+    const services = new Map<string, BulkOp>();
+    const create = names.layout === 'dataStream';
+    for (const st of spanViews(traces)) {
+      const doc = toDoc(st);
+      const index = names.spanWrite(st.span.startTimeUnixNano);
+      ops.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc: doc.json });
+      const key = `${day(st.span.startTimeUnixNano)}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
+      if (!this.seenServices.has(key) && !services.has(key)) {
+        const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+        const sIndex = names.serviceWrite(st.span.startTimeUnixNano);
+        services.set(key, { action: { index: { _index: sIndex, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
+      }
+    }
+    await this.bulk([...ops, ...services.values()]);
+    for (const k of services.keys()) this.seenServices.add(k);
+  }
+
+  /** Sends actions in bodies of at most maxBulkBytes; retries what can succeed; throws naming what cannot. */
+  private async bulk(ops: BulkOp[]): Promise<void> {
+    let batch: BulkOp[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length) await this.sendBulk(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const op of ops) {
+      const size = (typeof op.doc === 'string' ? op.doc.length : JSON.stringify(op.doc).length) + 200;
+      if (bytes + size > this.maxBulkBytes) await flush();
+      batch.push(op);
+      bytes += size;
+    }
+    await flush();
+  }
+
+  private async sendBulk(ops: BulkOp[]): Promise<void> {
+    let pending = ops;
+    const rejected: string[] = [];
+    for (let attempt = 0; pending.length; attempt++) {
+      let resp: BulkResponse;
+      try {
+        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { lines: pending.flatMap((o) => [o.action, o.doc]) })).body;
+      } catch (e) {
+        const status = (e as { status?: number }).status;
+        const again = e instanceof UnavailableError || (status !== undefined && retryable(status));
+        if (!again || attempt >= this.maxRetries) throw e;
+        this.retries++;
+        await sleep(Math.min(5_000, 100 * 2 ** attempt));
+        continue;
+      }
+      if (!resp.errors) return;
+      const retry: typeof pending = [];
+      let blocked: string | undefined;
+      resp.items.forEach((item, i) => {
+        const r = Object.values(item)[0]!;
+        if (r.status < 300 || (r.status === 409 && 'create' in item)) return;
+        if (isDiskBlock(r.error)) blocked ??= r.error?.reason ?? 'disk usage exceeded the flood-stage watermark';
+        if (retryable(r.status)) retry.push(pending[i]!);
+        else rejected.push(`${r.status} ${r.error?.type ?? ''}: ${r.error?.reason ?? ''}`.trim());
+      });
+      // the server's disk is past its flood-stage watermark: no retry helps until space is freed
+      if (blocked) throw new ResourceExhaustedError(`${this.conn.describeServer()} refuses writes because its disk is full (${boundedReason(blocked)}): free disk space on the cluster; writes resume by themselves once the block is lifted`);
+      if (retry.length && attempt >= this.maxRetries) throw new UnavailableError(`${retry.length} document(s) still refused after ${attempt + 1} attempts (${this.conn.describeServer()} overloaded): retry later`);
+      pending = retry;
+      this.retries += retry.length;
+      if (retry.length) await sleep(Math.min(5_000, 100 * 2 ** attempt));
+    }
+    if (rejected.length) {
+      this.conn.log?.error({ rejected: rejected.length, first: rejected[0] }, 'documents rejected by the server');
+      throw new StorageError('Internal', `${rejected.length} document(s) rejected by ${this.conn.describeServer()}; first: ${rejected[0]}`);
+    }
+  }
+}

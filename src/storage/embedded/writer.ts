@@ -1,0 +1,90 @@
+// The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction, and
+// acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
+// record (a span written again lands on the same key), plus its index entries (see ./keys.ts).
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
+import { encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
+import { type SpanView, validateBatch } from '../api/semantics.js';
+import { type Db, EMPTY, type EmbeddedDb, type StoredResource, type StoredScope, sha1 } from './db.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, hex, key, kstr, lstr, tag, u64 } from './keys.js';
+
+const contentHash = (b: Buffer): Buffer => createHash('sha1').update(b).digest().subarray(0, 8);
+
+/** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
+const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
+
+/** What one writeTraces call will commit, and the cache entries it may add once committed. */
+interface PendingWrite {
+  puts: [Db, Buffer, Buffer][];
+  resources: Map<string, StoredResource>;
+  scopes: Map<string, StoredScope>;
+  ops: Set<string>;
+}
+
+export class EmbeddedTraceWriter implements TraceWriter {
+  private readonly spans: Db;
+  private readonly index: Db;
+  private readonly meta: Db;
+
+  constructor(private readonly db: EmbeddedDb) {
+    this.spans = db.spans;
+    this.index = db.index;
+    this.meta = db.meta;
+  }
+
+  private resourceId(r: Resource, schemaUrl: string, w: PendingWrite): string {
+    const json = JSON.stringify({ a: encodeAttributes(r.attributes), d: r.droppedAttributesCount, u: schemaUrl });
+    const id = sha1(json).toString('hex');
+    if (!this.db.resources.has(id) && !w.resources.has(id)) {
+      w.resources.set(id, { resource: r, schemaUrl });
+      w.puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
+    }
+    return id;
+  }
+
+  private scopeId(sc: Scope, schemaUrl: string, w: PendingWrite): string {
+    const json = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: schemaUrl });
+    const id = sha1(json).toString('hex');
+    if (!this.db.scopes.has(id) && !w.scopes.has(id)) {
+      w.scopes.set(id, { scope: sc, schemaUrl });
+      w.puts.push([this.meta, key(tag('c'), hex(id)), Buffer.from(json)]);
+    }
+    return id;
+  }
+
+  async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
+    validateBatch(traces);
+    const db = this.db;
+    const known = db.knownOperations;
+    // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
+    // caches learn about new resources, scopes and operations only once they are committed
+    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
+    for (const rs of traces) {
+      const service = serviceOf(rs.resource);
+      const rid = this.resourceId(rs.resource, rs.schemaUrl, w);
+      for (const ss of rs.scopeSpans) {
+        const cid = this.scopeId(ss.scope, ss.schemaUrl, w);
+        for (const span of ss.spans) {
+          const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
+          const record = Buffer.from(JSON.stringify({ r: rid, c: cid, s: service, span: encodeSpan(span) }));
+          // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
+          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), contentHash(record)), record]);
+          for (const k of db.indexKeys(view)) w.puts.push([this.index, k, EMPTY]);
+          const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
+          const opId = op.toString('base64');
+          if (!known.has(opId) && !w.ops.has(opId)) {
+            w.ops.add(opId);
+            w.puts.push([this.meta, key(tag('v'), kstr(service)), fullName(service)], [this.meta, op, fullName(span.name)]);
+          }
+        }
+      }
+    }
+    for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
+    await db.commit(() => {
+      for (const [d, k, v] of w.puts) d.putSync(k, v);
+    });
+    for (const [id, r] of w.resources) db.resources.set(id, r);
+    for (const [id, c] of w.scopes) db.scopes.set(id, c);
+    for (const id of w.ops) known.add(id);
+  }
+}

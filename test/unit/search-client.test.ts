@@ -1,0 +1,36 @@
+// The search client's cancellation without a server: a request whose signal already aborted rejects with the
+// signal's reason before anything is sent (no connection attempt, no Unavailable error that would be retried).
+import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
+import { SearchClient } from '../../src/storage/elasticsearch/client.js';
+
+// nothing listens on port 1 of loopback: a request that went out would fail as unreachable
+const NOWHERE = ['http://127.0.0.1:1'];
+
+describe('search client cancellation', () => {
+  it('rejects a request whose signal already aborted with its reason, sending nothing', async () => {
+    const client = new SearchClient({ endpoints: NOWHERE, requestTimeoutMs: 1_000 });
+    const reason = new Error('the caller went away');
+    try {
+      await expect(client.request('GET', '/', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      expect(client.info).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('rejects reads of the backend with the reason of an aborted signal', async () => {
+    const backend = new SearchBackend('opensearch', { endpoints: NOWHERE, indexPrefix: 'x', layout: 'daily', shards: 1, replicas: 0, requestTimeoutMs: 1_000 });
+    const reason = new Error('the caller went away');
+    const signal = AbortSignal.abort(reason);
+    try {
+      await expect(backend.traceReader().getServices({ signal })).rejects.toBe(reason);
+      await expect(backend.dependencyReader().getDependencies({ start: 0n, end: 1n }, { signal })).rejects.toBe(reason);
+      const chunks = (async () => {
+        for await (const _ of backend.traceReader().getTraces([{ traceId: 'ab' }], { signal })) void _;
+      })();
+      await expect(chunks).rejects.toBe(reason);
+    } finally {
+      await backend.close();
+    }
+  });
+});
