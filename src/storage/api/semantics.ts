@@ -4,7 +4,6 @@
 import { InvalidArgumentError } from './errors.js';
 import { type Resource, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, type Span, StatusCode, attr, attrToString } from './model.js';
 import type { CheckedQuery, DependencyLink } from './query.js';
-import type { BackendFactory, DependencyReader, DependencyWriter, Lock, Purger, SamplingStore, TraceReader, TraceWriter } from './index.js';
 
 /** A span with the resource and scope it came with, and its service name. */
 export interface SpanView {
@@ -144,42 +143,4 @@ export function checkDependencyLinks(links: readonly DependencyLink[]): void {
     if (!l.parent || !l.child) throw new InvalidArgumentError(`links[${i}]`, 'parent and child service names are required');
     if (!Number.isInteger(l.callCount) || l.callCount < 0) throw new InvalidArgumentError(`links[${i}].callCount`, 'must be a non-negative integer');
   });
-}
-
-/** Everything a backend that keeps all its state in one store object implements. */
-export type AllInOneStore = TraceWriter & TraceReader & DependencyReader & DependencyWriter & SamplingStore & Lock & Purger & { close?(): Promise<void> };
-
-/** A BackendFactory over one store object that serves every interface. */
-export class SingleStoreBackend<S extends AllInOneStore> implements BackendFactory {
-  constructor(
-    readonly type: string,
-    readonly store: S,
-  ) {}
-  async provision(): Promise<void> {
-    /* these stores create themselves */
-  }
-  traceWriter(): TraceWriter {
-    return this.store;
-  }
-  traceReader(): TraceReader {
-    return this.store;
-  }
-  dependencyReader(): DependencyReader {
-    return this.store;
-  }
-  dependencyWriter(): DependencyWriter {
-    return this.store;
-  }
-  samplingStore(): SamplingStore {
-    return this.store;
-  }
-  lock(): Lock {
-    return this.store;
-  }
-  purger(): Purger {
-    return this.store;
-  }
-  async close(): Promise<void> {
-    await this.store.close?.();
-  }
 }
