@@ -40,7 +40,10 @@ describe('runtime on OpenSearch', () => {
           acked.push(traceId);
           return;
         }
-        expect(r.status).toBe(429); // the only other answer: queue full while the server is away
+        // the other answers while the server is away: queue full (429), or taken but not committed within
+        // ackTimeoutMs (503, when the restart outlasts it); neither acknowledges, and the client sends again
+        // (the same span IDs: stored once)
+        expect([429, 503]).toContain(r.status);
         refused++;
         await new Promise((res) => setTimeout(res, 100));
       }
@@ -67,7 +70,7 @@ describe('runtime on OpenSearch', () => {
     // api_v3 reads the same store
     const r = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/traces/${acked[150]}`);
     expect(r.status).toBe(200);
-    process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429) while OpenSearch was down\n`);
+    process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429/503) while OpenSearch was down\n`);
   }, 240_000);
 });
 
