@@ -85,8 +85,13 @@ export interface OperatorBackendPlugin<T extends BackendType = BackendType> {
     describe(spec: BackendSpec<T>): string;
     run(req: CheckRequest<T>): Promise<CheckResult>;
   };
-  /** deletionPolicy Delete: drop what this TraceStore stored (indices, tables, keyspace); idempotent */
+  /** deletionPolicy Delete: drop what this TraceStore stored (indices, tables, keyspace); idempotent; stops at req.signal */
   cleanup?(req: CheckRequest<T>): Promise<void>;
+  /**
+   * Names the data a store keeps in its backend (e.g. endpoints and index prefix): two TraceStores with the same
+   * key share their data, so deleting one of them must not drop it.
+   */
+  dataKey?(spec: BackendSpec<T>): string;
 }
 
 /** A backend type the CRD knows that this version cannot serve: reconciled to Ready=False, BackendNotSupported. */

@@ -360,7 +360,7 @@ export const traceStoreSpec = obj(
     retention: boundedDuration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup', '1m', '5218w', '100 years (5218w)'),
     runtime,
     deletionPolicy: enumOf(['Retain', 'Delete'] as const, {
-      description: 'Delete drops the stored data when the TraceStore is deleted; Retain keeps it',
+      description: 'Delete drops the stored data when the TraceStore is deleted (retried for 10 minutes, 1 minute once a referenced Secret is gone, as in a namespace deletion; not when another TraceStore uses the same data, e.g. the same index prefix on the same cluster; a Warning event says when data is kept); Retain keeps it',
       default: 'Retain',
     }),
   },

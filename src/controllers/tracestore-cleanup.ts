@@ -1,10 +1,13 @@
 // spec.deletionPolicy: Delete for backends that keep data outside the cluster. While the policy is Delete the
 // TraceStore carries a finalizer; when it is deleted, the backend plug-in's cleanup drops the store's data (with the
-// Secrets the TraceStore may use), then the finalizer is removed and Kubernetes deletes the object. A cleanup that
-// fails is retried with a Warning event that says how to give up on the data instead.
+// Secrets the TraceStore may use, under the plug-in's Secret policy), then the finalizer is removed and Kubernetes
+// deletes the object. The cleanup runs off the reconcile path (a dead backend never holds a worker) and is retried;
+// it gives up, keeping the data, after GIVE_UP_MS, or SECRET_GONE_GIVE_UP_MS once a referenced Secret is gone (a
+// namespace deletion removes the Secrets at once), so a TraceStore never blocks its namespace forever. It never
+// drops data another TraceStore uses (the plug-in's dataKey). Each outcome is an event.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { OperatorBackendPlugin } from '../api/backend-plugin.js';
+import type { CheckRequest, OperatorBackendPlugin } from '../api/backend-plugin.js';
 import { API_VERSION } from '../api/common.js';
 import { DELETE_DATA_FINALIZER } from '../api/contract.js';
 import { backendErrorMessage } from '../api/redact.js';
@@ -20,76 +23,183 @@ import { readSecrets } from './backend-check.js';
 /** The finalizer is owned by its own field manager, so applying it never touches what else the operator applies. */
 const FINALIZER_MANAGER = 'jaeger-storage-operator-finalizer';
 export const CLEANUP_RETRY_MS = 15_000;
-const CLEANUP_TIMEOUT_MS = 120_000;
+/** one attempt may take this long before it is aborted */
+export const CLEANUP_ATTEMPT_MS = 60_000;
+export const GIVE_UP_MS = 10 * 60_000;
+export const SECRET_GONE_GIVE_UP_MS = 60_000;
 
 /** Whether the TraceStore should carry the finalizer: Delete policy and a backend with data of its own to drop. */
 export const wantsCleanup = (ts: TraceStore, plugin: OperatorBackendPlugin): boolean => ts.spec?.deletionPolicy === 'Delete' && plugin.traits.externalState && !!plugin.cleanup;
 
 export const hasFinalizer = (ts: TraceStore): boolean => ts.metadata.finalizers?.includes(DELETE_DATA_FINALIZER) ?? false;
 
+/** Why the data cannot be dropped now: `gone` problems (a missing Secret) give up sooner. */
+interface Blocked {
+  message: string;
+  secretGone: boolean;
+}
+
+interface Attempt {
+  uid: string;
+  running: boolean;
+  /** the last failure, if the last attempt failed */
+  failure?: string;
+  done: boolean;
+}
+
+export interface CleanupDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  lookupSecret: (ts: TraceStore, name: string) => Promise<SecretLookup>;
+  secretOf: (ts: TraceStore, name: string) => V1Secret | undefined;
+  /** the other TraceStores the operator sees (for data shared between stores) */
+  traceStores: () => TraceStore[];
+  enqueue: (key: string) => void;
+  log: Logger;
+  now?: () => number;
+}
+
 export class DataCleanup {
-  constructor(
-    private readonly client: KubeClient,
-    private readonly events: EventRecorder,
-    private readonly lookupSecret: (ts: TraceStore, name: string) => Promise<SecretLookup>,
-    private readonly secretOf: (ts: TraceStore, name: string) => V1Secret | undefined,
-    private readonly log: Logger,
-  ) {}
+  private readonly attempts = new Map<string, Attempt>();
+  private readonly now: () => number;
+
+  constructor(private readonly d: CleanupDeps) {
+    this.now = d.now ?? Date.now;
+  }
 
   /** Adds or removes the finalizer to match the deletion policy (no write when it already matches). */
   async sync(ts: TraceStore, plugin: OperatorBackendPlugin): Promise<void> {
     const want = wantsCleanup(ts, plugin);
     if (want === hasFinalizer(ts)) return;
     await this.setFinalizer(ts, want);
-    this.log.info({ traceStore: `${ts.metadata.namespace}/${ts.metadata.name}`, finalizer: want }, want ? 'deletionPolicy Delete: the backend data is dropped when the TraceStore is deleted' : 'deletionPolicy Retain: finalizer removed');
+    this.d.log.info({ traceStore: keyOf(ts), finalizer: want }, want ? 'deletionPolicy Delete: the backend data is dropped when the TraceStore is deleted' : 'finalizer removed: the data is kept when the TraceStore is deleted');
   }
 
-  /** The TraceStore is being deleted: drop its data if it carries our finalizer, then let it go. Returns a retry delay on failure. */
+  /** The TraceStore is being deleted: drop its data if it carries our finalizer, then let it go. Returns when to look again. */
   async finalize(ts: TraceStore, plugin: OperatorBackendPlugin | undefined): Promise<number | undefined> {
     if (!hasFinalizer(ts)) return undefined;
+    const key = keyOf(ts);
     const obj = ts as KubeObject;
     const cleanup = plugin?.cleanup?.bind(plugin);
-    if (plugin && cleanup && ts.spec?.deletionPolicy === 'Delete') {
-      const problem = await this.cleanup(ts, plugin, cleanup);
-      if (problem) {
-        const skip = `kubectl patch tracestore ${ts.metadata.name} -n ${ts.metadata.namespace} --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'`;
-        this.events.record(obj, 'Warning', 'CleanupFailed', `cannot drop the ${plugin.type} data (retrying every ${CLEANUP_RETRY_MS / 1000}s): ${problem}. To delete the TraceStore and keep the data: ${skip}`);
-        return CLEANUP_RETRY_MS;
-      }
-      this.events.record(obj, 'Normal', 'DataDeleted', `dropped the ${plugin.type} data of this TraceStore (deletionPolicy Delete)`);
+    if (!plugin || !cleanup || ts.spec?.deletionPolicy !== 'Delete') {
+      if (ts.spec?.deletionPolicy === 'Delete') this.d.events.record(obj, 'Warning', 'DataKept', `the ${backendName(ts)} data was not dropped: this operator version cannot clean up that backend`);
+      return this.release(ts);
     }
-    await this.setFinalizer(ts, false);
+    try {
+      backendSpecOf(ts.spec, plugin);
+    } catch {
+      this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: spec.backend.${plugin.type} is not set`);
+      return this.release(ts);
+    }
+    const shared = this.sharedWith(ts, plugin);
+    if (shared) {
+      this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: TraceStore ${shared} uses the same data (same ${plugin.type} and index prefix)`);
+      return this.release(ts);
+    }
+    let a = this.attempts.get(key);
+    if (a && a.uid !== ts.metadata.uid) a = undefined;
+    if (a?.done) {
+      this.d.events.record(obj, 'Normal', 'DataDeleted', `dropped the ${plugin.type} data of this TraceStore (deletionPolicy Delete)`);
+      return this.release(ts);
+    }
+    if (a?.running) return CLEANUP_RETRY_MS;
+
+    const blocked = await this.blocked(ts, plugin);
+    const since = this.now() - Date.parse(ts.metadata.deletionTimestamp ?? new Date(this.now()).toISOString());
+    const problem = blocked?.message ?? a?.failure;
+    if (problem && since >= (blocked?.secretGone ? SECRET_GONE_GIVE_UP_MS : GIVE_UP_MS)) {
+      this.d.events.record(obj, 'Warning', 'DataKept', `gave up dropping the ${plugin.type} data after ${Math.round(since / 1000)}s: ${problem}. The data stays in the backend; delete it there if needed`);
+      return this.release(ts);
+    }
+    if (blocked) {
+      this.warnRetrying(ts, plugin, blocked.message);
+      return CLEANUP_RETRY_MS;
+    }
+    if (a?.failure) this.warnRetrying(ts, plugin, a.failure);
+    this.start(key, ts, plugin, cleanup);
+    return CLEANUP_RETRY_MS;
+  }
+
+  /** Forgets a TraceStore that is gone. */
+  forget(key: string): void {
+    this.attempts.delete(key);
+  }
+
+  private warnRetrying(ts: TraceStore, plugin: OperatorBackendPlugin, problem: string): void {
+    const skip = `kubectl patch tracestore ${ts.metadata.name} -n ${ts.metadata.namespace} --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'`;
+    this.d.events.record(ts as KubeObject, 'Warning', 'CleanupFailed', `cannot drop the ${plugin.type} data yet (retrying): ${problem}. To delete the TraceStore and keep the data: ${skip}`);
+  }
+
+  /** Another TraceStore the operator sees that keeps the same data, if any. */
+  private sharedWith(ts: TraceStore, plugin: OperatorBackendPlugin): string | undefined {
+    if (!plugin.dataKey) return undefined;
+    const mine = plugin.dataKey(backendSpecOf(ts.spec, plugin));
+    for (const other of this.d.traceStores()) {
+      if (other.metadata.uid === ts.metadata.uid) continue;
+      const section = other.spec?.backend?.[plugin.type];
+      if (section === undefined || section === null) continue;
+      try {
+        if (plugin.dataKey(section as never) === mine) return keyOf(other);
+      } catch {
+        /* an invalid spec shares nothing */
+      }
+    }
     return undefined;
   }
 
-  /** Runs the plug-in's cleanup; the problem as text, or undefined when done. */
-  private async cleanup(ts: TraceStore, plugin: OperatorBackendPlugin, cleanup: NonNullable<OperatorBackendPlugin['cleanup']>): Promise<string | undefined> {
-    let spec;
-    try {
-      spec = backendSpecOf(ts.spec, plugin);
-    } catch (e) {
-      return backendErrorMessage(e);
+  /** A reason the Secrets may not be used (refused, missing, or the plug-in's policy), or undefined. */
+  private async blocked(ts: TraceStore, plugin: OperatorBackendPlugin): Promise<Blocked | undefined> {
+    const spec = backendSpecOf(ts.spec, plugin);
+    for (const ref of plugin.secretReferences(spec)) {
+      const lookup = await this.d.lookupSecret(ts, ref.name);
+      const refused = secretProblem(ts, ref.field, ref.name, lookup);
+      if (refused) return { message: refused.message, secretGone: lookup.found === 'missing' };
     }
-    const refs = plugin.secretReferences(spec);
-    for (const ref of refs) {
-      const refused = secretProblem(ts, ref.field, ref.name, await this.lookupSecret(ts, ref.name));
-      if (refused) return refused.message;
-    }
-    const read = readSecrets(ts, refs, (name) => this.secretOf(ts, name));
-    if ('problem' in read) return read.problem.message;
-    try {
-      await cleanup({ spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values, signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) });
-      return undefined;
-    } catch (e) {
-      return backendErrorMessage(e);
-    }
+    const policy = plugin.secretPolicy?.(spec);
+    if (policy) return { message: policy.message, secretGone: false };
+    return undefined;
+  }
+
+  private start(key: string, ts: TraceStore, plugin: OperatorBackendPlugin, cleanup: NonNullable<OperatorBackendPlugin['cleanup']>): void {
+    const a: Attempt = { uid: ts.metadata.uid ?? '', running: true, done: false };
+    this.attempts.set(key, a);
+    void (async () => {
+      try {
+        const spec = backendSpecOf(ts.spec, plugin);
+        const read = readSecrets(ts, plugin.secretReferences(spec), (name) => this.d.secretOf(ts, name));
+        if ('problem' in read) throw new Error(read.problem.message);
+        const req: CheckRequest = { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values, signal: AbortSignal.timeout(CLEANUP_ATTEMPT_MS) };
+        await cleanup(req);
+        a.done = true;
+        this.d.log.info({ traceStore: key }, 'dropped the backend data (deletionPolicy Delete)');
+      } catch (e) {
+        a.failure = backendErrorMessage(e);
+        this.d.log.warn({ traceStore: key, err: a.failure }, 'could not drop the backend data');
+      } finally {
+        a.running = false;
+        this.d.enqueue(key);
+      }
+    })();
+  }
+
+  private async release(ts: TraceStore): Promise<undefined> {
+    await this.setFinalizer(ts, false);
+    this.attempts.delete(keyOf(ts));
+    return undefined;
   }
 
   private async setFinalizer(ts: TraceStore, present: boolean): Promise<void> {
-    await this.client.apply(
+    await this.d.client.apply(
       resourcePath(TRACESTORES, ts.metadata.namespace, ts.metadata.name),
       { apiVersion: API_VERSION, kind: 'TraceStore', metadata: { name: ts.metadata.name, namespace: ts.metadata.namespace, finalizers: present ? [DELETE_DATA_FINALIZER] : [] } },
       FINALIZER_MANAGER,
     );
   }
+}
+
+const keyOf = (ts: TraceStore): string => `${ts.metadata.namespace}/${ts.metadata.name}`;
+
+function backendName(ts: TraceStore): string {
+  const b = ts.spec?.backend as Record<string, unknown> | undefined;
+  return Object.keys(b ?? {}).find((k) => b?.[k] !== undefined && b[k] !== null) ?? 'backend';
 }

@@ -96,6 +96,8 @@ function referencedSecrets(ts: TraceStore, plugins: OperatorPluginTable): string
   return [...backendSecrets(ts, plugins).map((r) => r.name), ...securitySecrets(ts.spec).map((s) => s.name)];
 }
 
+const controllerUid = (o: KubeObject): string | undefined => o.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+
 /** Key of the TraceStore that controls `obj`, if any. */
 export function ownerKey(obj: KubeObject): string | undefined {
   const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'TraceStore' && r.apiVersion === API_VERSION);
@@ -119,7 +121,7 @@ const equalJson = (a: unknown, b: unknown): boolean => isSubset(a, b) && isSubse
 
 export class TraceStoreController {
   private checker?: BackendChecker;
-  private readonly cleanup: DataCleanup;
+  private cleanup?: DataCleanup;
   /** the status last written per TraceStore (key and uid) */
   private readonly written = new Map<string, TraceStoreStatus>();
 
@@ -129,17 +131,24 @@ export class TraceStoreController {
     private readonly settings: OperatorSettings,
     private readonly events: EventRecorder,
     private readonly log: Logger,
-  ) {
-    this.cleanup = new DataCleanup(client, events, (ts, name) => this.lookupSecret(ts, name), (ts, name) => this.inf.secrets.get(`${ts.metadata.namespace}/${name}`), log.child({ subsystem: 'cleanup' }));
-  }
+  ) {}
 
   /** Wires informer events to the queue: TraceStore spec changes, and any change of an owned child. */
   watch(enqueue: (key: string) => void): void {
     this.checker = new BackendChecker(enqueue, this.log.child({ subsystem: 'backend-check' }));
+    this.cleanup = new DataCleanup({
+      client: this.client,
+      events: this.events,
+      lookupSecret: (ts, name) => this.lookupSecret(ts, name),
+      secretOf: (ts, name) => this.inf.secrets.get(`${ts.metadata.namespace}/${name}`),
+      traceStores: () => this.inf.traceStores.list(),
+      enqueue,
+      log: this.log.child({ subsystem: 'cleanup' }),
+    });
     this.inf.traceStores.on({
       add: (o) => enqueue(keyOf(o)),
       update: (a, b) => specChanged(a, b) && enqueue(keyOf(b)),
-      delete: (o) => (this.checker?.forget(keyOf(o)), this.written.delete(`${keyOf(o)}/${o.metadata.uid ?? ''}`), enqueue(keyOf(o))),
+      delete: (o) => (this.checker?.forget(keyOf(o)), this.cleanup?.forget(keyOf(o)), this.written.delete(`${keyOf(o)}/${o.metadata.uid ?? ''}`), enqueue(keyOf(o))),
     });
     const bySecret = (sec: V1Secret & KubeObject) => {
       for (const ts of this.inf.traceStores.list()) {
@@ -168,7 +177,9 @@ export class TraceStoreController {
    */
   private async applyChild(d: DesiredChild): Promise<KubeObject> {
     const cached = this.cache(d.kind).get(keyOf(d.object));
-    if (cached && (d.immutable || isSubset(d.object, cached))) return cached;
+    // an immutable object is applied once; again only when a TraceStore recreated under the same name must own it
+    // (the garbage collector would otherwise delete it with the old owner)
+    if (cached && (d.immutable ? controllerUid(cached) === controllerUid(d.object) : isSubset(d.object, cached))) return cached;
     this.log.info({ kind: d.kind, name: keyOf(d.object), created: !cached }, cached ? 'updating child' : 'creating child');
     return this.client.apply<KubeObject>(resourcePath(d.ref, d.object.metadata.namespace, d.object.metadata.name), d.object, FIELD_MANAGER);
   }
@@ -202,7 +213,7 @@ export class TraceStoreController {
     if (!ts) return; // deleted: owned children are garbage-collected through their ownerReferences
     if (ts.metadata.deletionTimestamp) {
       // deletionPolicy Delete: drop the backend's data before the finalizer lets the TraceStore go
-      const retry = await this.cleanup.finalize(ts, pluginOf(ts, this.settings.plugins));
+      const retry = await this.cleanup!.finalize(ts, pluginOf(ts, this.settings.plugins));
       return retry ? { requeueAfterMs: retry } : undefined;
     }
 
@@ -216,7 +227,7 @@ export class TraceStoreController {
     const plugin = this.settings.plugins[backend] as OperatorPluginTable[BackendType];
     if (!isAvailable(plugin)) return this.writeStatus(ts, { backend, unsupported: plugin.notInThisVersion });
     if (plugin.traits.notDeployable) return this.writeStatus(ts, { backend, unsupported: plugin.traits.notDeployable });
-    await this.cleanup.sync(ts, plugin);
+    await this.cleanup!.sync(ts, plugin);
 
     // backends outside the pods: connection and provisioning checked in the background
     const { external, use, requeueAfterMs, secretsVersion } = await this.backendState(key, ts, plugin);

@@ -254,4 +254,19 @@ describe('TraceStore reconcile: apply and prune', () => {
     t.cache('leases').put({ ...lease, metadata: { ...lease.metadata, annotations: { [backendReportAnnotation('pod-a')]: 'disk full' } } });
     expect(t.enqueued).toEqual(['obs/demo']);
   });
+
+  it('a TraceStore recreated under the same name takes over the content-named ConfigMap (new owner uid)', async () => {
+    const t = setup();
+    t.store(memory(10), 1);
+    await t.controller.reconcile('obs/demo');
+    const [cm] = t.configMaps();
+    // deleted and created again: the same spec, a new uid; the old ConfigMap is still in the cache
+    const ts = t.cache('tracestores').get('obs/demo')!;
+    t.cache('tracestores').put({ ...ts, metadata: { ...ts.metadata, uid: 'ts-uid-2' } });
+    const before = t.kube.calls.length;
+    await t.controller.reconcile('obs/demo');
+    expect(t.kube.writesSince(before).filter((c) => c.resource === 'configmaps')).toEqual([{ verb: 'apply', resource: 'configmaps', name: cm }]);
+    const owner = t.cache('configmaps').get(`obs/${cm}`)!.metadata.ownerReferences!.find((r) => r.controller)!;
+    expect(owner.uid).toBe('ts-uid-2');
+  });
 });

@@ -19,40 +19,41 @@ export function ownedIndex(n: Names, index: string): boolean {
   return new RegExp(`^(${bases})-(\\d{4}-\\d{2}-\\d{2}|\\d{6,})$`).test(index);
 }
 
-export async function cleanupSearch(config: SearchConfig, secret: SearchCredentials): Promise<string[]> {
+export async function cleanupSearch(config: SearchConfig, secret: SearchCredentials, signal?: AbortSignal): Promise<string[]> {
   const client = new SearchClient({
     endpoints: config.endpoints,
     ...(secret.username !== undefined ? { username: secret.username, password: secret.password ?? '' } : {}),
     ...(secret.ca ? { ca: secret.ca } : {}),
     insecureSkipVerify: config.tls?.insecureSkipVerify ?? false,
-    requestTimeoutMs: 30_000,
+    requestTimeoutMs: 10_000,
   });
   const n = new Names(config.indexPrefix ?? '', 'daily');
   const deleted: string[] = [];
   try {
+    signal?.throwIfAborted();
     const server = await client.connect();
     // the data stream first: its backing indices go with it, and its template cannot be deleted while it exists
-    const ds = await client.request('DELETE', `/_data_stream/${n.stream}`, { ignore: [400, 404] });
+    const ds = await client.request('DELETE', `/_data_stream/${n.stream}`, { ignore: [400, 404], ...(signal ? { signal } : {}) });
     if (ds.status < 300) deleted.push(n.stream);
 
-    const listed = await client.request<{ index?: string }[]>('GET', `/_cat/indices/${n.p}jaeger-*`, { query: { format: 'json', h: 'index', expand_wildcards: 'all' }, ignore: [404] });
+    const listed = await client.request<{ index?: string }[]>('GET', `/_cat/indices/${n.p}jaeger-*`, { query: { format: 'json', h: 'index', expand_wildcards: 'all' }, ignore: [404], ...(signal ? { signal } : {}) });
     const indices = (Array.isArray(listed.body) ? listed.body : []).map((r) => r.index ?? '').filter((i) => ownedIndex(n, i)).sort();
     for (let i = 0; i < indices.length; i += BATCH) {
       const batch = indices.slice(i, i + BATCH);
-      await client.request('DELETE', `/${batch.join(',')}`, { query: { ignore_unavailable: true }, ignore: [404] });
+      await client.request('DELETE', `/${batch.join(',')}`, { query: { ignore_unavailable: true }, ignore: [404], ...(signal ? { signal } : {}) });
       deleted.push(...batch);
     }
 
     for (const name of [n.spanBase, n.serviceBase, n.dependenciesBase, `${n.p}jaeger-spans-stream`]) {
       for (const kind of ['_index_template', '_template']) {
-        const r = await client.request('DELETE', `/${kind}/${name}`, { ignore: [400, 404, 405] });
+        const r = await client.request('DELETE', `/${kind}/${name}`, { ignore: [400, 404, 405], ...(signal ? { signal } : {}) });
         if (r.status < 300) deleted.push(`${kind}/${name}`);
       }
     }
 
     // policies last: Elasticsearch refuses to delete an ILM policy that indices still use
     const policy = server.distribution === 'elasticsearch' ? `/_ilm/policy/${policyName(n)}` : `/_plugins/_ism/policies/${policyName(n)}`;
-    const r = await client.request('DELETE', policy, { ignore: [400, 404, 405] });
+    const r = await client.request('DELETE', policy, { ignore: [400, 404, 405], ...(signal ? { signal } : {}) });
     if (r.status < 300) deleted.push(policy);
     return deleted;
   } finally {

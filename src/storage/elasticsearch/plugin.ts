@@ -105,8 +105,10 @@ function searchPlugin<T extends SearchType>(type: T): BackendPlugin<T, SearchCon
     },
     async cleanup(req) {
       const { cleanupSearch } = await import('./cleanup.js');
-      await cleanupSearch(searchRuntimeSection(req.spec), credentialsOf(type, req.spec, req.secrets));
+      await cleanupSearch(searchRuntimeSection(req.spec), credentialsOf(type, req.spec, req.secrets), req.signal);
     },
+    // the same prefix on the same cluster is the same data, whatever else differs
+    dataKey: (spec) => JSON.stringify([[...spec.endpoints].map((e) => e.toLowerCase().replace(/\/+$/, '')).sort(), spec.indexPrefix ?? '']),
     async open(config, ctx) {
       const { SearchBackend } = await import('./store.js');
       return new SearchBackend(type, searchBackendConfig(config, ctx.retention, ctx.env));
