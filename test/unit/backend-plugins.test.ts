@@ -2,10 +2,10 @@
 // each plug-in's runtime section passes its own config schema, the rendered sections keep the bytes earlier
 // versions rendered (so an operator upgrade does not restart runtime pods), tenancy follows the traits, and the
 // table is the one place that lists backends. No server, no control plane.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { ROOT, sources } from '../root.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { type BackendSpec, type OperatorPluginTable, isAvailable } from '../../src/api/backend-plugin.js';
 import { withDefaults } from '../../src/api/crds.js';
@@ -14,7 +14,6 @@ import type { FieldError } from '../../src/api/schema.js';
 import { BACKEND_TYPES, TENANCY_BACKENDS, type TraceStore } from '../../src/api/tracestore.js';
 import { PLUGINS, availablePlugin, backendSection, openBackend, supportsTenancy, tenancyBackends } from '../../src/storage/plugins.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 // the operator takes the same table (type-level check: compiling is the assertion)
 const operatorTable: OperatorPluginTable = PLUGINS;
@@ -149,16 +148,6 @@ test('openBackend opens the embedded store in the runtime config dataDir', async
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sources(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Module specifiers a file loads when it is loaded (type-only imports and dynamic import() excluded). */
 function staticImports(file: string): string[] {

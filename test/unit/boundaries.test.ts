@@ -2,19 +2,9 @@
 // database client and no backend folder (backends reach it only through the table its composition root hands in),
 // storage depends on neither Kubernetes nor the operator, and the API (the contracts both sides import) depends on
 // no storage code.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT } from '../root.js';
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sources(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
+import { ROOT, sources } from '../root.js';
 
 /** Every module specifier a file imports or re-exports (type-only imports included). */
 function imports(file: string): string[] {
