@@ -185,7 +185,7 @@ export function decode<Desc extends DescMessage>(schema: Desc, buf: Uint8Array, 
   try {
     checkWire(schema, buf, { limits: new Map(limits.map((l) => [l.field, l])), counts: new Map() }, undefined, 0);
     const msg = fromBinary(schema, buf, { readUnknownFields: false });
-    widenInt32(schema, buf, msg as unknown as Record<string, unknown>);
+    if (hasInt32(schema)) widenInt32(schema, buf, msg as unknown as Record<string, unknown>);
     return msg;
   } catch (e) {
     if (e instanceof InvalidArgumentError) throw e;
