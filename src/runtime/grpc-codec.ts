@@ -10,7 +10,7 @@ import { GetOperationsRequestSchema, GetOperationsResponseSchema, GetServicesRes
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** whether a message (or one it holds) has an int32 field, which `checkStructure` widens */
+/** whether a message (or one it holds) has an int32 field, which `widenInt32` widens */
 const holdsInt32 = new WeakMap<DescMessage, boolean>();
 function hasInt32(desc: DescMessage): boolean {
   const known = holdsInt32.get(desc);
@@ -39,12 +39,126 @@ function target(msg: Record<string, unknown>, f: DescField, index: number): Reco
 }
 
 /**
- * A second pass over what the generated decoder accepted, which is lenient in two ways the query services are not:
- * a field of a sub-message may run past that sub-message's end (read here with a reader bounded to it, so it fails),
- * and an int32 keeps only the low 32 bits of a wider varint. Range checks need the value sent, so that 2^32 + 5 is
- * refused instead of being read as 5: int32 fields get the whole varint (exact up to 2^53).
+ * A cap on the entries of a repeated or map field, counted over the whole request together with every repeated or
+ * map entry nested inside them (KeyValueList and ArrayValue values within an attribute), so that a request cannot
+ * make the generated decoder allocate millions of objects before the counts are checked.
  */
-function checkStructure(desc: DescMessage, bytes: Uint8Array, msg: Record<string, unknown>): void {
+export interface EntryLimit {
+  field: DescField;
+  max: number;
+  /** the field as the InvalidArgumentError names it */
+  name: string;
+  /** what is counted, for the message: "traces per GetTraces request" */
+  what: string;
+}
+
+/**
+ * Attributes a query may have, nested array and kvlist values included. Jaeger sets no bound of its own; a search
+ * by tags names a handful, and 1,000 keeps what one request can allocate small.
+ */
+export const MAX_QUERY_ATTRIBUTES = 1000;
+
+/** as deep as the generated decoder nests messages before it gives up (its default recursionLimit) */
+const MAX_NESTING = 100;
+
+/** the wire type a scalar of `t` is sent with */
+function scalarWire(t: ScalarType): WireType {
+  switch (t) {
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return WireType.LengthDelimited;
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return WireType.Bit64;
+    case ScalarType.FLOAT:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+      return WireType.Bit32;
+    default:
+      return WireType.Varint;
+  }
+}
+
+/** whether `wire` is how field `f` is sent (lists of numbers and enums packed or not) */
+function wireMatches(f: DescField, wire: WireType): boolean {
+  switch (f.fieldKind) {
+    case 'scalar':
+      return wire === scalarWire(f.scalar);
+    case 'enum':
+      return wire === WireType.Varint;
+    case 'message':
+      return wire === (f.delimitedEncoding ? WireType.StartGroup : WireType.LengthDelimited);
+    case 'map':
+      return wire === WireType.LengthDelimited;
+    case 'list':
+      if (f.listKind === 'message') return wire === (f.delimitedEncoding ? WireType.StartGroup : WireType.LengthDelimited);
+      return wire === WireType.LengthDelimited || wire === (f.listKind === 'enum' ? WireType.Varint : scalarWire(f.scalar));
+  }
+}
+
+class Malformed extends Error {}
+
+interface Scan {
+  limits: ReadonlyMap<DescField, EntryLimit>;
+  counts: Map<EntryLimit, number>;
+}
+
+function count(scan: Scan, limit: EntryLimit | undefined): void {
+  if (!limit) return;
+  const n = (scan.counts.get(limit) ?? 0) + 1;
+  if (n > limit.max) throw new InvalidArgumentError(limit.name, `at most ${limit.max} ${limit.what}`);
+  scan.counts.set(limit, n);
+}
+
+/**
+ * The first pass, over the bytes alone and before anything is allocated, refusing what the generated decoder would
+ * take leniently or at great cost: a field of a sub-message or map entry running past its end (each is read with a
+ * reader bounded to it), a known field sent with a wire type other than its declared one (the generated decoder
+ * reads it as the declared type anyway), nesting deeper than it goes, and more entries than an EntryLimit allows.
+ * `counting` is the limit the enclosing entry counts against.
+ */
+function checkWire(desc: DescMessage, bytes: Uint8Array, scan: Scan, counting: EntryLimit | undefined, depth: number): void {
+  if (depth > MAX_NESTING) throw new Malformed(`${desc.typeName} nested deeper than ${MAX_NESTING} messages`);
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [no, wire] = r.tag();
+    const f = fieldOf(desc, no);
+    if (!f) {
+      r.skip(wire, no, MAX_NESTING - depth);
+      continue;
+    }
+    if (!wireMatches(f, wire)) throw new Malformed(`field ${desc.typeName}.${f.name} (${no}) sent with wire type ${wire}, which is not its declared type`);
+    if (f.fieldKind === 'map') {
+      const limit = counting ?? scan.limits.get(f);
+      count(scan, limit);
+      checkMapEntry(f, r.bytes(), scan, limit, depth + 1);
+    } else if ((f.fieldKind === 'message' || (f.fieldKind === 'list' && f.listKind === 'message')) && wire === WireType.LengthDelimited) {
+      const limit = f.fieldKind === 'list' ? (counting ?? scan.limits.get(f)) : counting;
+      if (f.fieldKind === 'list') count(scan, limit);
+      checkWire(f.message, r.bytes(), scan, limit, depth + 1);
+    } else r.skip(wire, no, MAX_NESTING - depth);
+  }
+}
+
+/** a map entry { key = 1; value = 2 }, read with a reader bounded to it */
+function checkMapEntry(f: DescField & { fieldKind: 'map' }, bytes: Uint8Array, scan: Scan, counting: EntryLimit | undefined, depth: number): void {
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [no, wire] = r.tag();
+    const expected = no === 1 ? scalarWire(f.mapKey) : no === 2 ? (f.mapKind === 'scalar' ? scalarWire(f.scalar) : f.mapKind === 'enum' ? WireType.Varint : WireType.LengthDelimited) : undefined;
+    if (expected !== undefined && wire !== expected) throw new Malformed(`${no === 1 ? 'key' : 'value'} of an entry of map field ${f.parent.typeName}.${f.name} sent with wire type ${wire}, which is not its declared type`);
+    if (no === 2 && f.mapKind === 'message') checkWire(f.message, r.bytes(), scan, counting, depth + 1);
+    else r.skip(wire, no, MAX_NESTING - depth);
+  }
+}
+
+/**
+ * The second pass, over what the generated decoder accepted: an int32 keeps only the low 32 bits of a wider varint,
+ * but range checks need the value sent, so that 2^32 + 5 is refused instead of being read as 5. int32 fields get the
+ * whole varint (exact up to 2^53). The bytes passed checkWire, so sub-messages are within bounds.
+ */
+function widenInt32(desc: DescMessage, bytes: Uint8Array, msg: Record<string, unknown>): void {
   const r = new BinaryReader(bytes);
   const seen = new Map<number, number>();
   while (r.pos < r.len) {
@@ -56,21 +170,25 @@ function checkStructure(desc: DescMessage, bytes: Uint8Array, msg: Record<string
       const index = seen.get(no) ?? 0;
       seen.set(no, index + 1);
       const sub = r.bytes();
-      checkStructure(f.message, sub, (hasInt32(f.message) ? target(msg, f, index) : undefined) ?? {});
+      const into = hasInt32(f.message) ? target(msg, f, index) : undefined;
+      if (into) widenInt32(f.message, sub, into);
     } else r.skip(wire, no);
   }
 }
 
 /**
  * `buf` decoded as `schema`; malformed protobuf (truncation, bad wire types, invalid UTF-8 in a string) is an
- * InvalidArgumentError naming `path`, the request message.
+ * InvalidArgumentError naming `path`, the request message, and an entry count beyond one of `limits` an
+ * InvalidArgumentError naming that field, both before the message is built.
  */
-export function decode<Desc extends DescMessage>(schema: Desc, buf: Uint8Array, path: string): MessageShape<Desc> {
+export function decode<Desc extends DescMessage>(schema: Desc, buf: Uint8Array, path: string, limits: readonly EntryLimit[] = []): MessageShape<Desc> {
   try {
+    checkWire(schema, buf, { limits: new Map(limits.map((l) => [l.field, l])), counts: new Map() }, undefined, 0);
     const msg = fromBinary(schema, buf, { readUnknownFields: false });
-    checkStructure(schema, buf, msg as unknown as Record<string, unknown>);
+    if (hasInt32(schema)) widenInt32(schema, buf, msg as unknown as Record<string, unknown>);
     return msg;
   } catch (e) {
+    if (e instanceof InvalidArgumentError) throw e;
     throw new InvalidArgumentError(path, `malformed protobuf: ${message(e)}`);
   }
 }
@@ -153,7 +271,7 @@ export function traceQuery(m: QueryParameters, attributes: Record<string, AttrVa
   if (dmin) q.durationMin = dmin;
   const dmax = durationNs(m.durationMax, 'query.duration_max');
   if (dmax) q.durationMax = dmax;
-  // int32 on the wire (read whole, see checkStructure); 0 is proto3's "unset" (the default depth). Out of range is
+  // int32 on the wire (read whole, see widenInt32); 0 is proto3's "unset" (the default depth). Out of range is
   // refused, not truncated.
   const d = m.searchDepth;
   if (d < 0 || d > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('query.search_depth', `must be from 1 to ${MAX_SEARCH_DEPTH}, or 0 for the default of ${DEFAULT_SEARCH_DEPTH} (got ${d})`);

@@ -372,6 +372,22 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
     }
   }, DEADLINE_MS + 60_000);
 
+  it('refuses 16 MiB of empty trace params or attributes on the remote storage port with INVALID_ARGUMENT naming the limit', async () => {
+    const client = new grpc.Client(`127.0.0.1:${rt.ports.remoteStorage}`, grpc.credentials.createInsecure());
+    // just under the port's 16 MiB request limit, with room for the gRPC and protobuf framing
+    const size = 16 * 1024 * 1024 - 64;
+    const empties = (tag: number, n: number) => Buffer.alloc(n, Buffer.from([tag, 0x00]));
+    const attrs = empties(0x1a, size - 8);
+    try {
+      const gets = await grpcCall(client, `${TR}GetTraces`, true, empties(0x0a, size));
+      expect({ code: grpc.status[gets.code], details: gets.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/query: at most 10000 traces/) });
+      const find = await grpcCall(client, `${TR}FindTraces`, true, Buffer.concat([new Writer().tag(1, 2).varint(attrs.length).finish(), attrs]));
+      expect({ code: grpc.status[find.code], details: find.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/query\.attributes: at most 1000 attributes/) });
+    } finally {
+      client.close();
+    }
+  });
+
   it('still serves, and the known traces read back exactly as before', async () => {
     for (const port of [rt.ports.queryHttp, rt.ports.samplingHttp]) {
       const a = await rawHttp(port, 'GET', port === rt.ports.queryHttp ? '/api/services' : '/sampling?service=x');

@@ -278,3 +278,105 @@ describe('requests: hand-written bytes, generated encoding and the runtime decod
     expect(decodeHealthRequest(new Writer().string(1, 's').tag(9, 0).varint(1).string(10, 'x').finish())).toBe('s');
   });
 });
+
+describe('requests: refused from the bytes, before the generated decoder builds anything', () => {
+  const refused = (fn: () => unknown): InvalidArgumentError => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      return e as InvalidArgumentError;
+    }
+    throw new Error('expected an InvalidArgumentError');
+  };
+  const MiB16 = 16 * 1024 * 1024;
+  /** `n` bytes of `pair` repeated */
+  const repeat = (pair: number[], n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i += pair.length) for (let j = 0; j < pair.length; j++) b[i + j] = pair[j]!;
+    return b;
+  };
+  /** `{ query = 1: body }`, the length prefix written out for a body of any size */
+  const inQuery = (body: Buffer): Buffer => Buffer.concat([new Writer().tag(1, 2).varint(body.length).finish(), body]);
+  /** heap growth while `fn` runs, in MB (loose: no forced GC) */
+  const heapGrowth = (fn: () => void): number => {
+    const before = process.memoryUsage().heapUsed;
+    fn();
+    return (process.memoryUsage().heapUsed - before) / 1e6;
+  };
+
+  it('16 MiB of empty GetTraceParams: refused at the 10,000-trace limit, naming the field', () => {
+    const buf = repeat([0x0a, 0x00], MiB16);
+    let e: InvalidArgumentError | undefined;
+    expect(heapGrowth(() => (e = refused(() => decodeGetTracesRequest(buf))))).toBeLessThan(100);
+    expect(e?.field).toBe('query');
+    expect(e?.message).toMatch(/at most 10000 traces/);
+    // the limit itself is accepted
+    expect(decodeGetTracesRequest(repeat([0x0a, 0x00], 2 * 10_000))).toHaveLength(10_000);
+  });
+
+  it('16 MiB of empty attributes (storage v2 KeyValue, api_v3 map entries): refused at 1,000 attributes', () => {
+    const buf = inQuery(repeat([0x1a, 0x00], MiB16));
+    for (const decode of [decodeStorageFindRequest, decodeFindTracesRequest] as ((b: Buffer) => unknown)[]) {
+      let e: InvalidArgumentError | undefined;
+      expect(heapGrowth(() => (e = refused(() => decode(buf))))).toBeLessThan(100);
+      expect(e?.field).toBe('query.attributes');
+      expect(e?.message).toMatch(/at most 1000 attributes/);
+    }
+    // 1,000 attributes are accepted
+    const many = (value: (e: Writer) => void) =>
+      new Writer()
+        .message(1, (q) => {
+          for (let i = 0; i < 1000; i++) q.message(3, (e) => value(e.string(1, `k${i}`)));
+        })
+        .finish();
+    expect(Object.keys(decodeFindTracesRequest(many((e) => e.string(2, 'v')))?.attributes ?? {})).toHaveLength(1000);
+    expect(Object.keys(decodeStorageFindRequest(many((e) => e.message(2, (v) => v.string(1, 'v')))).attributes ?? {})).toHaveLength(1000);
+  });
+
+  it('storage v2 attributes count nested array and kvlist values too', () => {
+    const values = (n: number, kind: 5 | 6) =>
+      new Writer()
+        .message(1, (q) =>
+          q.message(3, (kv) =>
+            kv.string(1, 'a').message(2, (v) =>
+              v.message(kind, (a) => {
+                for (let i = 0; i < n; i++) a.message(1, () => undefined);
+              }),
+            ),
+          ),
+        )
+        .finish();
+    for (const kind of [5, 6] as const) {
+      expect(refused(() => decodeStorageFindRequest(values(1000, kind))).field).toBe('query.attributes');
+      expect(decodeStorageFindRequest(values(999, kind)).attributes?.a).toBeDefined();
+    }
+  });
+
+  it('refuses a known field sent with a wire type other than its declared one, naming the field', () => {
+    // query (a message) sent as a varint: the generated decoder alone reads it as length-delimited and finds
+    // search_depth 2^32 + 5 truncated to 5
+    const depth = Buffer.concat([Buffer.from([0x08, 0x06, 0x40]), new Writer().varint(2n ** 32n + 5n).finish()]);
+    expect(fromBinary(V3FindTracesRequestSchema, depth).query?.searchDepth).toBe(5);
+    for (const decode of [decodeFindTracesRequest, decodeStorageFindRequest] as ((b: Buffer) => unknown)[]) {
+      const e = refused(() => decode(depth));
+      expect(e.field).toBe('FindTracesRequest');
+      expect(e.message).toMatch(/FindTracesRequest\.query \(1\) sent with wire type 0/);
+    }
+    // search_depth (int32) sent as fixed32, a trace ID (bytes) as a varint, a map value as a varint
+    expect(refused(() => decodeFindTracesRequest(new Writer().message(1, (q) => q.fixed32(8, 5)).finish())).message).toMatch(/TraceQueryParameters\.search_depth/);
+    expect(refused(() => decodeGetTracesRequest(new Writer().message(1, (p) => p.tag(1, 0).varint(1)).finish())).message).toMatch(/GetTraceParams\.trace_id/);
+    expect(refused(() => decodeFindTracesRequest(new Writer().message(1, (q) => q.message(3, (e) => e.string(1, 'k').tag(2, 0).varint(1))).finish())).message).toMatch(/map field .*attributes/);
+  });
+
+  it('reads each map entry within its bounds: a key running past the entry is refused', () => {
+    // an attributes entry 3 bytes long whose key says 5 bytes, reaching into the two empty operation names after it
+    const buf = new Writer()
+      .message(1, (q) => q.raw(Buffer.from([0x1a, 0x03, 0x0a, 0x05, 0x6b, 0x12, 0x00, 0x12, 0x00])).tag(8, 0).varint(1))
+      .finish();
+    expect(fromBinary(V3FindTracesRequestSchema, buf).query?.attributes).toEqual({ 'k\u0012\u0000\u0012\u0000': '' });
+    const e = refused(() => decodeFindTracesRequest(buf));
+    expect(e.field).toBe('FindTracesRequest');
+    expect(e.message).toMatch(/malformed protobuf/);
+  });
+});

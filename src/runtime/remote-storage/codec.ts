@@ -4,12 +4,14 @@
 // ../grpc-codec.ts.
 import { type AttrValue, type DependencyLink, type FoundTraceId, type GetTraceParams, InvalidArgumentError, type KeyValue, MAX_SEARCH_DEPTH, MAX_VALUE_DEPTH, type TimeRange, type TraceQuery, DEFAULT_SEARCH_DEPTH } from '../../storage/api/index.js';
 import { GetDependenciesRequestSchema, GetDependenciesResponseSchema } from '../../gen/storage/v2/dependency_storage_pb.js';
-import { type AnyValue, FindTraceIDsResponseSchema, FindTracesRequestSchema, GetTracesRequestSchema } from '../../gen/storage/v2/trace_storage_pb.js';
-import { decode, encode, timestampNs, toTimestamp, traceParams, traceQuery } from '../grpc-codec.js';
+import { type AnyValue, FindTraceIDsResponseSchema, FindTracesRequestSchema, GetTracesRequestSchema, TraceQueryParametersSchema } from '../../gen/storage/v2/trace_storage_pb.js';
+import { type EntryLimit, MAX_QUERY_ATTRIBUTES, decode, encode, timestampNs, toTimestamp, traceParams, traceQuery } from '../grpc-codec.js';
+
+const TRACES_LIMIT: EntryLimit[] = [{ field: GetTracesRequestSchema.field.query, max: MAX_SEARCH_DEPTH, name: 'query', what: 'traces per GetTraces request' }];
 
 /** GetTracesRequest { repeated GetTraceParams query = 1 }, GetTraceParams { bytes trace_id = 1; Timestamp start_time = 2; Timestamp end_time = 3 } */
 export function decodeGetTracesRequest(buf: Buffer): GetTraceParams[] {
-  const { query } = decode(GetTracesRequestSchema, buf, 'GetTracesRequest');
+  const { query } = decode(GetTracesRequestSchema, buf, 'GetTracesRequest', TRACES_LIMIT);
   if (query.length > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('query', `at most ${MAX_SEARCH_DEPTH} traces per GetTraces request`);
   return query.map((p, i) => traceParams(p, Buffer.from(p.traceId.buffer, p.traceId.byteOffset, p.traceId.byteLength).toString('hex'), `query[${i}].`));
 }
@@ -35,9 +37,11 @@ function attrValue(v: AnyValue | undefined, depth: number): AttrValue {
   }
 }
 
+const ATTRIBUTES_LIMIT: EntryLimit[] = [{ field: TraceQueryParametersSchema.field.attributes, max: MAX_QUERY_ATTRIBUTES, name: 'query.attributes', what: 'attributes per query, nested array and kvlist values included' }];
+
 /** FindTracesRequest and FindTraceIDsRequest: { TraceQueryParameters query = 1 }, attributes as KeyValue */
 export function decodeStorageFindRequest(buf: Buffer): TraceQuery {
-  const { query } = decode(FindTracesRequestSchema, buf, 'FindTracesRequest');
+  const { query } = decode(FindTracesRequestSchema, buf, 'FindTracesRequest', ATTRIBUTES_LIMIT);
   if (!query) return { searchDepth: DEFAULT_SEARCH_DEPTH };
   let attributes: Record<string, AttrValue> | undefined;
   for (const kv of query.attributes) (attributes ??= {})[kv.key] = attrValue(kv.value, 0);
