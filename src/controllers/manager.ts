@@ -7,7 +7,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
-import { MANAGED_SELECTOR, SECRET_ALLOW_SELECTOR } from '../api/contract.js';
+import { MANAGED_SELECTOR, POD_NAMESPACE_ENV, SECRET_ALLOW_SELECTOR } from '../api/contract.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { type Cache, Informer, type KubeObject, NamespacedInformers } from '../kube/informer.js';
@@ -51,7 +51,8 @@ export interface OperatorOptions {
 }
 
 function podNamespace(): string {
-  if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
+  const ns = process.env[POD_NAMESPACE_ENV];
+  if (ns) return ns;
   try {
     return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
   } catch {

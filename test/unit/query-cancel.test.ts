@@ -8,6 +8,7 @@ import { type DependencyReader, type GetTraceParams, type StorageContext, type T
 import { MemoryBackend } from '../../src/storage/memory/store.js';
 import { startQueryHttp } from '../../src/runtime/query/http.js';
 import { addApiV3GrpcServices } from '../../src/runtime/query/api-v3-grpc.js';
+import { addRemoteStorageServices } from '../../src/runtime/remote-storage/service.js';
 import { startGrpcServer } from '../../src/runtime/grpc-util.js';
 import { Tenancy } from '../../src/runtime/tenancy.js';
 
@@ -135,6 +136,36 @@ describe('a query whose client goes away', () => {
       // GetTraceRequest { string trace_id = 1 }
       const req = Buffer.concat([Buffer.from([0x0a, TRACE.length]), Buffer.from(TRACE)]);
       const call = client.makeServerStreamRequest('/jaeger.api_v3.QueryService/GetTrace', raw, raw, req, md);
+      let messages = 0;
+      call.on('data', () => {
+        if (++messages === 3) call.cancel();
+      });
+      call.on('error', () => undefined);
+      expect(await until(() => reader.closed === 1, 2_000)).toBe(true);
+      const pulled = reader.pulled;
+      await sleep(100);
+      expect(reader.pulled).toBe(pulled);
+      expect(pulled).toBeLessThan(SPANS / 5);
+      expect(reader.contexts[0]).toMatchObject({ tenant: 'a' });
+      expect(reader.contexts[0]!.signal?.aborted).toBe(true);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+
+  test('over gRPC (remote storage GetTraces) stops pulling when the call is cancelled', async () => {
+    const reader = new CountingReader(backend.traceReader());
+    const { server, port } = await startGrpcServer('127.0.0.1', 0, 1024 * 1024, (s) => addRemoteStorageServices(s, reader, deps, tenancy, log, () => true), log, 'remote storage');
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const raw = (b: Buffer) => b;
+      const md = new grpc.Metadata();
+      md.set('x-tenant', 'a');
+      // GetTracesRequest { repeated GetTraceParams query = 1 }, GetTraceParams { bytes trace_id = 1 }
+      const params = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.from(TRACE, 'hex')]);
+      const req = Buffer.concat([Buffer.from([0x0a, params.length]), params]);
+      const call = client.makeServerStreamRequest('/jaeger.storage.v2.TraceReader/GetTraces', raw, raw, req, md);
       let messages = 0;
       call.on('data', () => {
         if (++messages === 3) call.cancel();

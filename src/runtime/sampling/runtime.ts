@@ -13,6 +13,7 @@ import type { BackendFactory, ResourceSpans } from '../../storage/api/index.js';
 import { ConfigError, type RuntimeConfig } from '../../api/runtime-config.js';
 import type { IngestStage } from '../consumer.js';
 import { PolicyWatcher } from './watcher.js';
+import { POD_NAME_ENV } from '../../api/contract.js';
 
 /** Compiles the policies of the configuration file; a rejected one fails the start with its reason. */
 export function compileStatic(policies: StaticSamplingPolicy[]): CompiledSampling {
@@ -75,7 +76,7 @@ export class SamplingRuntime {
       const ts = cfg.traceStore;
       if (!ts?.name) throw new Error('config.sampling.watchPolicies needs config.traceStore.name (and namespace)');
       this.client = KubeClient.load(s.kubeconfig, { userAgent: `jaeger-storage-runtime/${ts.name}` });
-      const podName = s.podName ?? process.env.POD_NAME;
+      const podName = s.podName ?? process.env[POD_NAME_ENV];
       this.watcher = new PolicyWatcher(this.client, { namespace: ts.namespace ?? 'default', traceStore: ts.name, podName }, log.child({ subsystem: 'sampling' }));
       this.watcher.onChange((c) => {
         this.stage.rules = c;
@@ -87,7 +88,7 @@ export class SamplingRuntime {
       backend.samplingStore(),
       backend.lock(),
       () => this.policy,
-      { ...DEFAULT_ADAPTIVE, intervalMs: s.adaptiveIntervalMs ?? DEFAULT_ADAPTIVE.intervalMs, hostname: s.podName ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
+      { ...DEFAULT_ADAPTIVE, intervalMs: s.adaptiveIntervalMs ?? DEFAULT_ADAPTIVE.intervalMs, hostname: s.podName ?? process.env[POD_NAME_ENV] ?? `${hostname()}-${process.pid}` },
       log.child({ subsystem: 'adaptive-sampling' }),
     );
     this.stage = new SamplingStage(staticPolicy, dropped, this.adaptive);
