@@ -125,47 +125,25 @@ describe('a query whose client goes away', () => {
     }
   });
 
-  test('over gRPC (api_v3 GetTrace) stops pulling when the call is cancelled', async () => {
-    const reader = new CountingReader(backend.traceReader());
-    const { server, port } = await startGrpcServer('127.0.0.1', 0, 1024 * 1024, (s) => addApiV3GrpcServices(s, reader, tenancy, log, () => true), log, 'query');
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    try {
-      const raw = (b: Buffer) => b;
-      const md = new grpc.Metadata();
-      md.set('x-tenant', 'a');
-      // GetTraceRequest { string trace_id = 1 }
-      const req = Buffer.concat([Buffer.from([0x0a, TRACE.length]), Buffer.from(TRACE)]);
-      const call = client.makeServerStreamRequest('/jaeger.api_v3.QueryService/GetTrace', raw, raw, req, md);
-      let messages = 0;
-      call.on('data', () => {
-        if (++messages === 3) call.cancel();
-      });
-      call.on('error', () => undefined);
-      expect(await until(() => reader.closed === 1, 2_000)).toBe(true);
-      const pulled = reader.pulled;
-      await sleep(100);
-      expect(reader.pulled).toBe(pulled);
-      expect(pulled).toBeLessThan(SPANS / 5);
-      expect(reader.contexts[0]).toMatchObject({ tenant: 'a' });
-      expect(reader.contexts[0]!.signal?.aborted).toBe(true);
-    } finally {
-      client.close();
-      server.forceShutdown();
-    }
-  });
+  // GetTraceRequest { string trace_id = 1 }
+  const apiV3Req = Buffer.concat([Buffer.from([0x0a, TRACE.length]), Buffer.from(TRACE)]);
+  // GetTracesRequest { repeated GetTraceParams query = 1 }, GetTraceParams { bytes trace_id = 1 }
+  const params = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.from(TRACE, 'hex')]);
+  const storageReq = Buffer.concat([Buffer.from([0x0a, params.length]), params]);
+  const grpcCases: [string, string, Buffer, (s: grpc.Server, reader: TraceReader) => void][] = [
+    ['api_v3 GetTrace', '/jaeger.api_v3.QueryService/GetTrace', apiV3Req, (s, reader) => addApiV3GrpcServices(s, reader, tenancy, log, () => true)],
+    ['remote storage GetTraces', '/jaeger.storage.v2.TraceReader/GetTraces', storageReq, (s, reader) => addRemoteStorageServices(s, reader, deps, tenancy, log, () => true)],
+  ];
 
-  test('over gRPC (remote storage GetTraces) stops pulling when the call is cancelled', async () => {
+  test.each(grpcCases)('over gRPC (%s) stops pulling when the call is cancelled', async (_name, path, req, setup) => {
     const reader = new CountingReader(backend.traceReader());
-    const { server, port } = await startGrpcServer('127.0.0.1', 0, 1024 * 1024, (s) => addRemoteStorageServices(s, reader, deps, tenancy, log, () => true), log, 'remote storage');
+    const { server, port } = await startGrpcServer('127.0.0.1', 0, 1024 * 1024, (s) => setup(s, reader), log, 'query');
     const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     try {
       const raw = (b: Buffer) => b;
       const md = new grpc.Metadata();
       md.set('x-tenant', 'a');
-      // GetTracesRequest { repeated GetTraceParams query = 1 }, GetTraceParams { bytes trace_id = 1 }
-      const params = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.from(TRACE, 'hex')]);
-      const req = Buffer.concat([Buffer.from([0x0a, params.length]), params]);
-      const call = client.makeServerStreamRequest('/jaeger.storage.v2.TraceReader/GetTraces', raw, raw, req, md);
+      const call = client.makeServerStreamRequest(path, raw, raw, req, md);
       let messages = 0;
       call.on('data', () => {
         if (++messages === 3) call.cancel();
