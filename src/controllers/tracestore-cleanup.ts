@@ -7,14 +7,14 @@
 // drops data another TraceStore uses (the plug-in's dataKey). Each outcome is an event.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CheckRequest, OperatorBackendPlugin } from '../api/backend-plugin.js';
+import type { BackendSpec, CheckRequest, OperatorBackendPlugin } from '../api/backend-plugin.js';
 import { API_VERSION } from '../api/common.js';
 import { DELETE_DATA_FINALIZER } from '../api/contract.js';
 import { backendErrorMessage } from '../api/redact.js';
-import type { TraceStore } from '../api/tracestore.js';
+import { type TraceStore, backendTypeOf } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { KubeObject } from '../kube/informer.js';
+import { type KubeObject, keyOf } from '../kube/informer.js';
 import { TRACESTORES } from '../kube/resources.js';
 import { backendSpecOf } from '../reconcilers/tracestore/backend-pod.js';
 import { type SecretLookup, secretProblem } from '../reconcilers/tracestore/secrets.js';
@@ -72,26 +72,27 @@ export class DataCleanup {
     const want = wantsCleanup(ts, plugin);
     if (want === hasFinalizer(ts)) return;
     await this.setFinalizer(ts, want);
-    this.d.log.info({ traceStore: keyOf(ts), finalizer: want }, want ? 'deletionPolicy Delete: the backend data is dropped when the TraceStore is deleted' : 'finalizer removed: the data is kept when the TraceStore is deleted');
+    this.d.log.info({ traceStore: keyOf(ts as KubeObject), finalizer: want }, want ? 'deletionPolicy Delete: the backend data is dropped when the TraceStore is deleted' : 'finalizer removed: the data is kept when the TraceStore is deleted');
   }
 
   /** The TraceStore is being deleted: drop its data if it carries our finalizer, then let it go. Returns when to look again. */
   async finalize(ts: TraceStore, plugin: OperatorBackendPlugin | undefined): Promise<number | undefined> {
     if (!hasFinalizer(ts)) return undefined;
-    const key = keyOf(ts);
+    const key = keyOf(ts as KubeObject);
     const obj = ts as KubeObject;
     const cleanup = plugin?.cleanup?.bind(plugin);
     if (!plugin || !cleanup || ts.spec?.deletionPolicy !== 'Delete') {
-      if (ts.spec?.deletionPolicy === 'Delete') this.d.events.record(obj, 'Warning', 'DataKept', `the ${backendName(ts)} data was not dropped: this operator version cannot clean up that backend`);
+      if (ts.spec?.deletionPolicy === 'Delete') this.d.events.record(obj, 'Warning', 'DataKept', `the ${backendTypeOf(ts.spec?.backend) ?? 'backend'} data was not dropped: this operator version cannot clean up that backend`);
       return this.release(ts);
     }
+    let spec: BackendSpec;
     try {
-      backendSpecOf(ts.spec, plugin);
+      spec = backendSpecOf(ts.spec, plugin);
     } catch {
       this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: spec.backend.${plugin.type} is not set`);
       return this.release(ts);
     }
-    const shared = this.sharedWith(ts, plugin);
+    const shared = this.sharedWith(ts, plugin, spec);
     if (shared) {
       this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: TraceStore ${shared} uses the same data (same ${plugin.type} and index prefix)`);
       return this.release(ts);
@@ -104,8 +105,8 @@ export class DataCleanup {
     }
     if (a?.running) return CLEANUP_RETRY_MS;
 
-    const blocked = await this.blocked(ts, plugin);
-    const since = this.now() - Date.parse(ts.metadata.deletionTimestamp ?? new Date(this.now()).toISOString());
+    const blocked = await this.blocked(ts, plugin, spec);
+    const since = ts.metadata.deletionTimestamp ? this.now() - Date.parse(ts.metadata.deletionTimestamp) : 0;
     const problem = blocked?.message ?? a?.failure;
     if (problem && since >= (blocked?.secretGone ? SECRET_GONE_GIVE_UP_MS : GIVE_UP_MS)) {
       this.d.events.record(obj, 'Warning', 'DataKept', `gave up dropping the ${plugin.type} data after ${Math.round(since / 1000)}s: ${problem}. The data stays in the backend; delete it there if needed`);
@@ -116,7 +117,7 @@ export class DataCleanup {
       return CLEANUP_RETRY_MS;
     }
     if (a?.failure) this.warnRetrying(ts, plugin, a.failure);
-    this.start(key, ts, plugin, cleanup);
+    this.start(key, ts, plugin, spec, cleanup);
     return CLEANUP_RETRY_MS;
   }
 
@@ -131,15 +132,15 @@ export class DataCleanup {
   }
 
   /** Another TraceStore the operator sees that keeps the same data, if any. */
-  private sharedWith(ts: TraceStore, plugin: OperatorBackendPlugin): string | undefined {
+  private sharedWith(ts: TraceStore, plugin: OperatorBackendPlugin, spec: BackendSpec): string | undefined {
     if (!plugin.dataKey) return undefined;
-    const mine = plugin.dataKey(backendSpecOf(ts.spec, plugin));
+    const mine = plugin.dataKey(spec);
     for (const other of this.d.traceStores()) {
       if (other.metadata.uid === ts.metadata.uid) continue;
       const section = other.spec?.backend?.[plugin.type];
       if (section === undefined || section === null) continue;
       try {
-        if (plugin.dataKey(section as never) === mine) return keyOf(other);
+        if (plugin.dataKey(section as never) === mine) return keyOf(other as KubeObject);
       } catch {
         /* an invalid spec shares nothing */
       }
@@ -148,8 +149,7 @@ export class DataCleanup {
   }
 
   /** A reason the Secrets may not be used (refused, missing, or the plug-in's policy), or undefined. */
-  private async blocked(ts: TraceStore, plugin: OperatorBackendPlugin): Promise<Blocked | undefined> {
-    const spec = backendSpecOf(ts.spec, plugin);
+  private async blocked(ts: TraceStore, plugin: OperatorBackendPlugin, spec: BackendSpec): Promise<Blocked | undefined> {
     for (const ref of plugin.secretReferences(spec)) {
       const lookup = await this.d.lookupSecret(ts, ref.name);
       const refused = secretProblem(ts, ref.field, ref.name, lookup);
@@ -160,12 +160,11 @@ export class DataCleanup {
     return undefined;
   }
 
-  private start(key: string, ts: TraceStore, plugin: OperatorBackendPlugin, cleanup: NonNullable<OperatorBackendPlugin['cleanup']>): void {
+  private start(key: string, ts: TraceStore, plugin: OperatorBackendPlugin, spec: BackendSpec, cleanup: NonNullable<OperatorBackendPlugin['cleanup']>): void {
     const a: Attempt = { uid: ts.metadata.uid ?? '', running: true, done: false };
     this.attempts.set(key, a);
     void (async () => {
       try {
-        const spec = backendSpecOf(ts.spec, plugin);
         const read = readSecrets(ts, plugin.secretReferences(spec), (name) => this.d.secretOf(ts, name));
         if ('problem' in read) throw new Error(read.problem.message);
         const req: CheckRequest = { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values, signal: AbortSignal.timeout(CLEANUP_ATTEMPT_MS) };
@@ -184,7 +183,7 @@ export class DataCleanup {
 
   private async release(ts: TraceStore): Promise<undefined> {
     await this.setFinalizer(ts, false);
-    this.attempts.delete(keyOf(ts));
+    this.attempts.delete(keyOf(ts as KubeObject));
     return undefined;
   }
 
@@ -197,9 +196,3 @@ export class DataCleanup {
   }
 }
 
-const keyOf = (ts: TraceStore): string => `${ts.metadata.namespace}/${ts.metadata.name}`;
-
-function backendName(ts: TraceStore): string {
-  const b = ts.spec?.backend as Record<string, unknown> | undefined;
-  return Object.keys(b ?? {}).find((k) => b?.[k] !== undefined && b[k] !== null) ?? 'backend';
-}
