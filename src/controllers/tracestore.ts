@@ -197,7 +197,7 @@ export class TraceStoreController {
       for (const o of this.cache(b.kind).list()) {
         const m = o.metadata;
         if (m.namespace !== ts.metadata.namespace || keep.has(`${b.kind}/${keyOf(o)}`)) continue;
-        if (!m.ownerReferences?.some((r) => r.controller && r.uid === uid)) continue;
+        if (controllerUid(o) !== uid) continue;
         try {
           await this.client.request('DELETE', resourcePath(b.ref, m.namespace, m.name));
           this.log.info({ kind: b.kind, name: keyOf(o) }, 'deleted a child that is no longer desired');
