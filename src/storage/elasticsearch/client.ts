@@ -1,6 +1,6 @@
 // One request interface over the two official clients: @opensearch-project/opensearch for OpenSearch and
 // @elastic/elasticsearch for Elasticsearch (which refuses to talk to OpenSearch). The server is identified first
-// (GET /), then every request goes through the client made for it. Errors become StorageErrors whose messages
+// (GET /, or the node info where GET / is absent), then every request goes through the client made for it. Errors become StorageErrors whose messages
 // say what to fix (credentials, address, version).
 import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
 import { Client as ElasticClient } from '@elastic/elasticsearch';
@@ -36,6 +36,8 @@ export interface RequestOptions {
 export interface Response<T> {
   status: number;
   body: T;
+  /** response headers, names in lower case */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 /** Raised for 401/403: the credentials are wrong or lack a privilege. */
@@ -94,7 +96,9 @@ export class SearchClient {
   }
 
   /** The request parameters both clients take, and our error mapping around either client's transport. */
-  private sender(request: (params: TransportParams, ignore: number[] | undefined, signal: AbortSignal | undefined) => Promise<{ statusCode?: number | null; body: unknown }>): Send {
+  private sender(
+    request: (params: TransportParams, ignore: number[] | undefined, signal: AbortSignal | undefined) => Promise<{ statusCode?: number | null; body: unknown; headers?: Record<string, string | string[] | undefined> | null }>,
+  ): Send {
     return async (method, path, o) => {
       const signal = o.signal;
       signal?.throwIfAborted();
@@ -104,7 +108,7 @@ export class SearchClient {
           o.ignore,
           signal,
         );
-        return { status: r.statusCode ?? 0, body: r.body };
+        return { status: r.statusCode ?? 0, body: r.body, ...(r.headers ? { headers: r.headers } : {}) };
       } catch (e) {
         // an aborted request is the caller's doing, not a server fault: it must not be retried or reported as one
         signal?.throwIfAborted();
@@ -155,16 +159,21 @@ export class SearchClient {
     return err;
   }
 
-  /** Identifies the server and picks the client for it. */
+  /**
+   * Identifies the server and picks the client for it. `GET /` names product and version on every OpenSearch and on
+   * full Elasticsearch distributions; where that route is absent or refused by method (Elasticsearch without its
+   * rest-root module answers 405), the local node's info gives the version and the `x-elastic-product` header, which
+   * Elasticsearch sends on every response since 7.14, the product.
+   */
   async connect(): Promise<ServerInfo> {
     if (this.info) return this.info;
     const probe = this.openSearch();
-    const r = await probe('GET', '/', {});
-    const b = r.body as { version?: { number?: string; distribution?: string }; tagline?: string };
-    const version = b.version?.number ?? '';
-    const major = Number(version.split('.')[0]);
-    const distribution = b.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch';
-    if (!version || !Number.isFinite(major)) throw new UnsupportedVersionError(`the server at ${this.cfg.endpoints.join(', ')} did not report a version: is it Elasticsearch or OpenSearch?`);
+    const where = this.cfg.endpoints.join(', ');
+    const root = await probe('GET', '/', { ignore: [400, 404, 405] });
+    let identified = identifyRoot(root);
+    if (!identified && root.status >= 400) identified = identifyNode(await probe('GET', '/_nodes/_local', { query: { filter_path: 'nodes.*.version' }, ignore: [400, 404, 405] }));
+    if (!identified) throw new UnsupportedVersionError(`the server at ${where} did not report a version: is it Elasticsearch or OpenSearch?`);
+    const { distribution, version, major } = identified;
     const ok = distribution === 'opensearch' ? major >= 1 && major <= 3 : major >= 7 && major <= 9;
     if (!ok) throw new UnsupportedVersionError(`${distribution} ${version} is not supported: use Elasticsearch 7, 8 or 9, or OpenSearch 1, 2 or 3`);
     this.send = distribution === 'opensearch' ? probe : this.elastic();
@@ -181,4 +190,29 @@ export class SearchClient {
   async close(): Promise<void> {
     await Promise.all(this.closers.map((c) => c().catch(() => undefined)));
   }
+}
+
+const elasticProduct = (r: Response<unknown>): boolean => {
+  const h = r.headers?.['x-elastic-product'];
+  return (Array.isArray(h) ? h[0] : h) === 'Elasticsearch';
+};
+
+function versionInfo(distribution: ServerInfo['distribution'], version: unknown): ServerInfo | undefined {
+  if (typeof version !== 'string' || !/^\d+\.\d+/.test(version)) return undefined;
+  return { distribution, version, major: Number(version.split('.')[0]) };
+}
+
+/** Product and version from `GET /`, when it answered with them. */
+function identifyRoot(r: Response<unknown>): ServerInfo | undefined {
+  if (r.status !== 200) return undefined;
+  const v = (r.body as { version?: { number?: unknown; distribution?: unknown } } | undefined)?.version;
+  return versionInfo(v?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', v?.number);
+}
+
+/** Product and version from the local node's info: Elasticsearch only, recognised by its product header. */
+function identifyNode(r: Response<unknown>): ServerInfo | undefined {
+  if (r.status !== 200 || !elasticProduct(r)) return undefined;
+  const nodes = (r.body as { nodes?: Record<string, { version?: unknown }> } | undefined)?.nodes;
+  const first = nodes ? Object.values(nodes)[0] : undefined;
+  return versionInfo('elasticsearch', first?.version);
 }

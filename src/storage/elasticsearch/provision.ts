@@ -3,6 +3,7 @@
 // OpenSearch when its plugin is installed), the first rollover indices with their aliases, and the schema version
 // recorded in <p>jaeger-meta. Running it again re-applies everything, which is how a newer version upgrades a
 // cluster in place (templates and the mappings of existing indices gain new fields).
+import { StorageError } from '../api/errors.js';
 import type { SearchClient, ServerInfo } from './client.js';
 import { SERVICE_MAPPING, SPAN_MAPPING } from './docs.js';
 import { type Names, parseDurationMs } from './layout.js';
@@ -63,10 +64,17 @@ export async function provision(c: SearchClient, n: Names, o: ProvisionOptions):
   const created: string[] = [];
   const settings = { number_of_shards: o.shards, number_of_replicas: o.replicas };
 
+  if (n.layout === 'dataStream' && !(await hasApi(c, `/_data_stream/${n.stream}`))) {
+    throw new StorageError(
+      'Unimplemented',
+      `${server.distribution} ${server.version} has no data streams (GET /_data_stream answers "no handler"): use layout daily or rollover, or a distribution with the data streams module`,
+    );
+  }
   // lifecycle policy first: templates refer to it
   let lifecycle: ProvisionResult['lifecycle'] = n.layout === 'daily' ? (o.retention ? 'runtime' : 'none') : 'runtime';
   if (n.layout !== 'daily') {
-    if (server.distribution === 'elasticsearch') {
+    // Elasticsearch without its ILM module (e.g. a minimal distribution) gets rollover and retention from the runtime
+    if (server.distribution === 'elasticsearch' && (await hasApi(c, '/_ilm/status'))) {
       await c.request('PUT', `/_ilm/policy/${policyName(n)}`, { body: { policy: ilmPolicy(o) } });
       lifecycle = 'ilm';
     } else if (await ismAvailable(c)) {
@@ -131,6 +139,18 @@ export async function provision(c: SearchClient, n: Names, o: ProvisionOptions):
 export async function recordedSchemaVersion(c: SearchClient, n: Names): Promise<number> {
   const r = await c.request<{ _source?: { version?: number } }>('GET', `/${n.meta}/_doc/schema`, { ignore: [404] });
   return r.status === 200 ? (r.body._source?.version ?? 0) : 0;
+}
+
+/**
+ * Whether the server has a handler for this GET route: 200, or 404 for a missing resource, mean it has; a route
+ * nobody handles answers 400 "no handler found" (or 405 where another method is registered for the path).
+ */
+async function hasApi(c: SearchClient, path: string): Promise<boolean> {
+  const r = await c.request<unknown>('GET', path, { ignore: [400, 404, 405] });
+  if (r.status === 200) return true;
+  if (r.status !== 404) return false;
+  // a 404 from a handler names the missing resource; one without a JSON error body came from no handler
+  return typeof (r.body as { error?: unknown } | undefined)?.error === 'object';
 }
 
 async function ismAvailable(c: SearchClient): Promise<boolean> {
