@@ -139,11 +139,24 @@ export class SearchClient {
     });
   }
 
-  private elastic(): Send {
+  /**
+   * The Elastic client for a server of this major. The client asks for the REST API of its own major (9) through
+   * compatibility media types, which Elasticsearch 8 and 7 refuse ("Invalid media-type value"); their own API is
+   * plain JSON, so older servers get plain JSON media types.
+   */
+  private elastic(major: number): Send {
     const auth = this.auth();
     const c = new ElasticClient({ nodes: this.cfg.endpoints, ...(auth ? { auth } : {}), tls: this.tls(), requestTimeout: this.cfg.requestTimeoutMs ?? 30_000, maxRetries: 2 });
     this.closers.push(() => c.close());
-    return this.sender((params, ignore, signal) => c.transport.request(params, { ignore, meta: true, ...(signal ? { signal } : {}) }));
+    const plain = major < 9;
+    return this.sender((params, ignore, signal) =>
+      c.transport.request(params, {
+        ignore,
+        meta: true,
+        ...(signal ? { signal } : {}),
+        ...(plain ? { headers: { accept: 'application/json', 'content-type': params.bulkBody ? 'application/x-ndjson' : 'application/json' } } : {}),
+      }),
+    );
   }
 
   private toStorageError(e: ClientError, method: string, path: string): StorageError {
@@ -176,7 +189,7 @@ export class SearchClient {
     const { distribution, version, major } = identified;
     const ok = distribution === 'opensearch' ? major >= 1 && major <= 3 : major >= 7 && major <= 9;
     if (!ok) throw new UnsupportedVersionError(`${distribution} ${version} is not supported: use Elasticsearch 7, 8 or 9, or OpenSearch 1, 2 or 3`);
-    this.send = distribution === 'opensearch' ? probe : this.elastic();
+    this.send = distribution === 'opensearch' ? probe : this.elastic(major);
     this.info = { distribution, version, major };
     return this.info;
   }
