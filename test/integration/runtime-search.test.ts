@@ -1,31 +1,82 @@
-// The runtime on OpenSearch: OTLP in, api_v3 out, and no acknowledged span lost when the OpenSearch node is
-// killed (-9) and restarted while bulk writes are in flight.
+// The runtime on OpenSearch and on Elasticsearch (security on: Basic auth from the environment, HTTPS with the CA
+// from a mounted file, as the operator sets it up): OTLP in, api_v3 out, no acknowledged span lost when the node is
+// killed (-9) and restarted while bulk writes are in flight, and 429 while the cluster blocks writes (disk full).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { BACKEND_PASSWORD_ENV, BACKEND_USERNAME_ENV } from '../../src/api/backend-plugin.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
 import { newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import type { SearchBackend } from '../../src/storage/elasticsearch/store.js';
-import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
+import { ES_USERS, startElasticsearch } from '../env/elasticsearch.js';
+import { startOpenSearch } from '../env/opensearch.js';
 
-let os: RunningOpenSearch;
-let rt: RunningRuntime;
+interface Node {
+  url: string;
+  restart(hard?: boolean): Promise<void>;
+  stop(): Promise<void>;
+  /** a request to the node with admin rights */
+  status(method: string, path: string, body: unknown): Promise<number>;
+}
 
-beforeAll(async () => {
-  os = await startOpenSearch();
-  const cfg = loopbackRuntimeConfig({
-    backend: { opensearch: { endpoints: [os.url], indexPrefix: 'rt', layout: 'daily', shards: 1, replicas: 0 } },
-    ingest: { batchAgeMs: 50, batchSpans: 2000, maxQueuedSpans: 20_000 },
+const PRODUCTS: { name: string; start: () => Promise<{ node: Node; backend: Record<string, unknown>; env: Record<string, string>; cleanup: () => void }> }[] = [
+  {
+    name: 'OpenSearch',
+    start: async () => {
+      const os = await startOpenSearch();
+      const status = async (method: string, path: string, body: unknown) => (await fetch(`${os.url}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).status;
+      return { node: Object.assign(os, { status }), backend: { opensearch: { endpoints: [os.url], indexPrefix: 'rt', layout: 'daily', shards: 1, replicas: 0 } }, env: {}, cleanup: () => undefined };
+    },
+  },
+  {
+    name: 'Elasticsearch with security',
+    start: async () => {
+      const es = await startElasticsearch({ secure: true });
+      const caDir = mkdtempSync(join(tmpdir(), 'jso-es-ca-'));
+      writeFileSync(join(caDir, 'ca.crt'), es.ca!);
+      const status = async (method: string, path: string, body: unknown) => (await es.call(method, path, body)).status;
+      return {
+        node: Object.assign(es, { status }),
+        backend: { elasticsearch: { endpoints: [es.url], indexPrefix: 'rt', layout: 'daily', shards: 1, replicas: 0, credentialsSecretRef: { name: 'es' }, tls: { enabled: true, caSecretRef: { name: 'es-ca' } } } },
+        env: { [BACKEND_USERNAME_ENV]: ES_USERS.admin.username, [BACKEND_PASSWORD_ENV]: ES_USERS.admin.password, JSO_BACKEND_CA_DIR: caDir },
+        cleanup: () => rmSync(caDir, { recursive: true, force: true }),
+      };
+    },
+  },
+];
+
+describe.each(PRODUCTS)('runtime on $name', ({ name, start }) => {
+  let os: Node;
+  let rt: RunningRuntime;
+  let cleanup = (): void => undefined;
+
+  beforeAll(async () => {
+    const s = await start();
+    os = s.node;
+    cleanup = s.cleanup;
+    const cfg = loopbackRuntimeConfig({ backend: s.backend, ingest: { batchAgeMs: 50, batchSpans: 2000, maxQueuedSpans: 20_000 } });
+    // the runtime reads the credentials and the CA directory from its environment when it opens the backend
+    const saved = Object.fromEntries(Object.keys(s.env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, s.env);
+    try {
+      rt = await startRuntime(cfg, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await rt?.stop();
+    await os?.stop();
+    cleanup();
   });
-  rt = await startRuntime(cfg, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
-}, 120_000);
-afterAll(async () => {
-  await rt?.stop();
-  await os?.stop();
-});
 
-describe('runtime on OpenSearch', () => {
   it('keeps every acknowledged span when the server is killed and restarted during bulk writes', async () => {
     const acked: string[] = [];
     let refused = 0;
@@ -70,14 +121,12 @@ describe('runtime on OpenSearch', () => {
     // api_v3 reads the same store
     const r = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/traces/${acked[150]}`);
     expect(r.status).toBe(200);
-    process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429/503) while OpenSearch was down\n`);
+    process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429/503) while ${name} was down\n`);
   }, 240_000);
-});
 
-describe('runtime on OpenSearch with a full disk', () => {
   it('refuses new spans with 429 saying the disk is full while the cluster blocks writes, and resumes when the block is lifted', async () => {
-    // what OpenSearch does past its flood-stage watermark: a read-only-allow-delete block on the indices
-    const block = (on: boolean) => fetch(`${os.url}/rt*/_settings`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ 'index.blocks.read_only_allow_delete': on ? true : null }) });
+    // what the server does past its flood-stage watermark: a read-only-allow-delete block on the indices
+    const block = (on: boolean) => os.status('PUT', '/rt*/_settings', { 'index.blocks.read_only_allow_delete': on ? true : null });
     const now = BigInt(Date.now()) * 1_000_000n;
     const post = async () => {
       const traceId = randomBytes(16).toString('hex');
@@ -89,7 +138,7 @@ describe('runtime on OpenSearch with a full disk', () => {
       return { status: r.status, text: Buffer.from(await r.arrayBuffer()).toString('latin1'), traceId };
     };
     expect((await post()).status).toBe(200); // the day's index exists
-    expect((await block(true)).status).toBe(200);
+    expect(await block(true)).toBe(200);
     try {
       const first = await post(); // taken, then refused by the cluster: not acknowledged
       expect(first.status).not.toBe(200);
@@ -102,7 +151,7 @@ describe('runtime on OpenSearch with a full disk', () => {
       }
       expect(refusal?.text).toMatch(/disk is full/);
     } finally {
-      expect((await block(false)).status).toBe(200);
+      expect(await block(false)).toBe(200);
     }
     let ok: { status: number; traceId: string } | undefined;
     for (let i = 0; i < 100 && !ok; i++) {
