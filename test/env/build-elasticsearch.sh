@@ -6,8 +6,9 @@
 # $ELASTICSEARCH_USER, which test/env/elasticsearch.ts drops to. Cached; cold: ~1 min, warm: instant.
 # Result in $JSO_CACHE/elasticsearch-<version>:
 #   home/          the distribution (bin/elasticsearch, lib/, modules/, config/)
-#   users-conf/    users and users_roles of the file realm (jaeger / jaeger-test-password: superuser;
-#                  viewer / viewer-test-password: the built-in viewer role, read-only)
+#   users-conf/    users, users_roles and roles.yml of the file realm: jaeger / jaeger-test-password (superuser),
+#                  storage / storage-test-password (jaeger_storage: the least privileges the README documents for
+#                  a TraceStore's user), viewer / viewer-test-password (the built-in viewer role, read-only)
 #   java-home      the JDK (>= 21) the test start ran on
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,12 +72,20 @@ for version in $ELASTICSEARCH_VERSIONS; do
   # the file realm's users, written once with the distribution's own tool
   mkdir -p "$work/users-conf"
   cp -r "$work/home/config/." "$work/users-conf/"
-  for u in "jaeger jaeger-test-password superuser" "viewer viewer-test-password viewer"; do
+  # the role the README documents for a TraceStore's Elasticsearch user (index names of any prefix here)
+  cat >"$work/users-conf/roles.yml" <<'YML'
+jaeger_storage:
+  cluster: ["monitor", "manage_index_templates", "manage_ilm"]
+  indices:
+    - names: ["*jaeger-*", "*jaeger.spans*"]
+      privileges: ["create_index", "delete_index", "manage", "read", "write", "view_index_metadata"]
+YML
+  for u in "jaeger jaeger-test-password superuser" "storage storage-test-password jaeger_storage" "viewer viewer-test-password viewer"; do
     set -- $u
     ES_PATH_CONF="$work/users-conf" ES_JAVA_HOME="$jdk" "$work/home/bin/elasticsearch-users" useradd "$1" -p "$2" -r "$3" >"$work/users.log" 2>&1 \
       || { cat "$work/users.log" >&2; die "elasticsearch-users could not add the test user $1; run: bash test/env/build-elasticsearch.sh"; }
   done
-  mkdir -p "$work/keep" && cp "$work/users-conf/users" "$work/users-conf/users_roles" "$work/keep/" && rm -rf "$work/users-conf" && mv "$work/keep" "$work/users-conf"
+  mkdir -p "$work/keep" && cp "$work/users-conf/users" "$work/users-conf/users_roles" "$work/users-conf/roles.yml" "$work/keep/" && rm -rf "$work/users-conf" && mv "$work/keep" "$work/users-conf"
   chmod -R a+rX "$work/users-conf"
   echo "$jdk" >"$work/java-home"
 

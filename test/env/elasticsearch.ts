@@ -18,6 +18,8 @@ const BUILD = 'bash test/env/build-elasticsearch.sh';
 export const ES_USERS = {
   /** built-in superuser role */
   admin: { username: 'jaeger', password: 'jaeger-test-password' },
+  /** role jaeger_storage: the least privileges a TraceStore's user needs (README "Elasticsearch") */
+  storage: { username: 'storage', password: 'storage-test-password' },
   /** built-in viewer role: reads, writes nothing */
   viewer: { username: 'viewer', password: 'viewer-test-password' },
 } as const;
@@ -116,7 +118,7 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
     cpSync(inst.home, home, { recursive: true });
   }
   cpSync(join(inst.home, 'config'), conf, { recursive: true });
-  for (const f of ['users', 'users_roles']) cpSync(join(inst.usersConf, f), join(conf, f));
+  for (const f of ['users', 'users_roles', 'roles.yml']) cpSync(join(inst.usersConf, f), join(conf, f));
   const settings: Record<string, string> = {
     'network.host': '127.0.0.1',
     'http.port': String(port),

@@ -1,11 +1,12 @@
 // The storage contract suite against real Elasticsearch nodes (Elasticsearch's own integration-test distribution,
 // loopback) through the Elastic client, for every pinned major (9 and 8), in the daily and rollover layouts; then
-// cancellation. This distribution has no ILM and no data streams: rollover and retention fall to the runtime, and
+// cancellation; then the contract once more with the security module on (HTTPS with a CA, Basic auth) as a user
+// holding only the role the README documents (jaeger_storage). This distribution has no ILM and no data streams: rollover and retention fall to the runtime, and
 // the dataStream layout is refused at provisioning with a message naming the fix.
 import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
 import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
-import { type RunningElasticsearch, elasticsearchVersions, startElasticsearch } from '../env/elasticsearch.js';
+import { ES_USERS, type RunningElasticsearch, elasticsearchVersions, startElasticsearch } from '../env/elasticsearch.js';
 
 for (const version of elasticsearchVersions()) {
   describe(`elasticsearch ${version}`, () => {
@@ -57,3 +58,50 @@ for (const version of elasticsearchVersions()) {
     });
   });
 }
+
+describe('elasticsearch with security', () => {
+  let server: RunningElasticsearch | undefined;
+  beforeAll(async () => {
+    server = await startElasticsearch({ secure: true });
+  }, 300_000);
+  afterAll(async () => server?.stop());
+  const secured = (user: { username: string; password: string }, indexPrefix: string) => {
+    if (!server?.ca) throw new Error('the secure Elasticsearch node did not start');
+    return new SearchBackend('elasticsearch', { endpoints: [server.url], ...user, ca: server.ca, indexPrefix, layout: 'rollover', shards: 1, replicas: 0, retention: '7d' });
+  };
+
+  // provisioning, writes, reads, purge and housekeeping, all with the documented least privileges
+  runStorageContract('elasticsearch with security, as a user with the jaeger_storage role', async () => {
+    const backend = secured(ES_USERS.storage, 'least');
+    return { backend, refresh: () => backend.refresh(), capabilities: { findWithoutServiceName: true }, close: async () => undefined };
+  });
+
+  it('runs housekeeping with the jaeger_storage role', async () => {
+    const b = secured(ES_USERS.storage, 'least-maint');
+    try {
+      await b.provision();
+      expect(await b.maintain()).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('says which privileges a user lacks, that a wrong password is wrong, and what to do about TLS', async () => {
+    const viewer = secured(ES_USERS.viewer, 'viewer');
+    const wrong = secured({ username: ES_USERS.admin.username, password: 'not-the-password' }, 'wrong');
+    const untrusted = new SearchBackend('elasticsearch', { endpoints: [server!.url], ...ES_USERS.admin, indexPrefix: 'untrusted', layout: 'daily', shards: 1, replicas: 0 });
+    const plain = new SearchBackend('elasticsearch', { endpoints: [server!.url.replace('https:', 'http:')], ...ES_USERS.admin, indexPrefix: 'plain', layout: 'daily', shards: 1, replicas: 0 });
+    try {
+      await expect(viewer.provision()).rejects.toMatchObject({ name: 'AuthError', message: expect.stringMatching(/denied GET \/_nodes\/_local \(403: action \[cluster:monitor\/nodes\/info\] is unauthorized for user \[viewer\].*granted by the cluster privileges \[monitor.*the README/) });
+      await expect(wrong.provision()).rejects.toMatchObject({ name: 'AuthError', message: expect.stringMatching(/refused the credentials \(401\)/) });
+      // the node's certificate is not trusted without its CA
+      await expect(untrusted.provision()).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/cannot verify the TLS certificate of .*set tls\.caSecretRef to a Secret holding the CA/) });
+      await expect(plain.provision()).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/closed the connection .*if the server speaks HTTPS, use https:\/\/ endpoints/) });
+    } finally {
+      await viewer.close();
+      await wrong.close();
+      await untrusted.close();
+      await plain.close();
+    }
+  });
+});

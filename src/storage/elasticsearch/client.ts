@@ -64,6 +64,9 @@ interface ClientError {
   name?: string;
 }
 
+/** what Node's TLS layer says when it cannot verify a server certificate */
+const TLS_FAILURE = /certificate|self[- ]signed|CERT_|unable to get (local )?issuer/i;
+
 type Send = (method: string, path: string, o: RequestOptions) => Promise<Response<unknown>>;
 
 interface TransportParams {
@@ -163,7 +166,16 @@ export class SearchClient {
     const status = e.meta?.statusCode ?? e.statusCode;
     const where = this.cfg.endpoints.join(', ');
     if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
-    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403): the user needs index and cluster privileges for the jaeger indices`);
+    if (status === 403) {
+      // the server's reason names the action and the privileges that grant it
+      return new AuthError(`${where} denied ${method} ${path} (403: ${describe(e)}): the user needs the cluster and index privileges listed in the README (Elasticsearch and OpenSearch privileges)`);
+    }
+    if (status === undefined && TLS_FAILURE.test(e.message ?? '')) {
+      return new UnavailableError(`cannot verify the TLS certificate of ${where} (${e.message}): set tls.caSecretRef to a Secret holding the CA that signed the server's certificate`);
+    }
+    if (status === undefined && /socket hang up|ECONNRESET|HPE_|parse error/i.test(e.message ?? '') && where.includes('http://')) {
+      return new UnavailableError(`${where} closed the connection (${e.message}): if the server speaks HTTPS, use https:// endpoints`);
+    }
     if (status === undefined || e.name === 'ConnectionError' || e.name === 'TimeoutError' || e.name === 'NoLivingConnectionsError') {
       return new UnavailableError(`cannot reach ${where}: ${e.message ?? e.name}; check spec.backend endpoints and that the server is up`);
     }
