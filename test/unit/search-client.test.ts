@@ -1,7 +1,7 @@
 // The search client's cancellation without a server: a request whose signal already aborted rejects with the
 // signal's reason before anything is sent (no connection attempt, no Unavailable error that would be retried).
 import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
-import { SearchClient } from '../../src/storage/elasticsearch/client.js';
+import { SearchClient, privilegeHint } from '../../src/storage/elasticsearch/client.js';
 
 // nothing listens on port 1 of loopback: a request that went out would fail as unreachable
 const NOWHERE = ['http://127.0.0.1:1'];
@@ -32,5 +32,17 @@ describe('search client cancellation', () => {
     } finally {
       await backend.close();
     }
+  });
+});
+
+describe('privilegeHint', () => {
+  it("takes the action and the granting privileges from Elasticsearch's 403 reason, and nothing else", () => {
+    const reason =
+      'action [indices:admin/create] is unauthorized for user [viewer] with effective roles [viewer] on indices [p-jaeger-span-2026-11-30], this action is granted by the index privileges [create_index,manage,all]';
+    expect(privilegeHint(reason)).toBe(', action indices:admin/create, granted by the index privileges create_index, manage, all');
+    expect(privilegeHint('granted by the cluster privileges [monitor,manage,all]')).toBe(', granted by the cluster privileges monitor, manage, all');
+    // anything else a server says stays out
+    expect(privilegeHint('action [<script>alert(1)</script>] granted by the cluster privileges [x y]')).toBe('');
+    expect(privilegeHint('no such thing')).toBe('');
   });
 });

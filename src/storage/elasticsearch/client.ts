@@ -64,6 +64,17 @@ interface ClientError {
   name?: string;
 }
 
+/**
+ * The action and the privileges that grant it, from Elasticsearch's 403 reason ("action [cluster:monitor/nodes/info]
+ * is unauthorized for user [u] ..., this action is granted by the cluster privileges [monitor,manage,all]"). Only
+ * tokens of the expected shapes are taken: the rest of what the server said stays out of messages.
+ */
+export function privilegeHint(reason: string): string {
+  const action = /action \[([a-z_]+:[a-z_/*]{1,100})\]/.exec(reason)?.[1];
+  const grant = /granted by the (cluster|index) privileges \[([a-z_,]{1,200})\]/.exec(reason);
+  return `${action ? `, action ${action}` : ''}${grant ? `, granted by the ${grant[1]} privileges ${grant[2]!.split(',').join(', ')}` : ''}`;
+}
+
 /** what Node's TLS layer says when it cannot verify a server certificate */
 const TLS_FAILURE = /certificate|self[- ]signed|CERT_|unable to get (local )?issuer/i;
 
@@ -166,10 +177,7 @@ export class SearchClient {
     const status = e.meta?.statusCode ?? e.statusCode;
     const where = this.cfg.endpoints.join(', ');
     if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
-    if (status === 403) {
-      // the server's reason names the action and the privileges that grant it
-      return new AuthError(`${where} denied ${method} ${path} (403: ${describe(e)}): the user needs the cluster and index privileges listed in the README (Elasticsearch and OpenSearch privileges)`);
-    }
+    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403${privilegeHint(describe(e))}): give the user the privileges listed in the README (Elasticsearch and OpenSearch privileges)`);
     if (status === undefined && TLS_FAILURE.test(e.message ?? '')) {
       return new UnavailableError(`cannot verify the TLS certificate of ${where} (${e.message}): set tls.caSecretRef to a Secret holding the CA that signed the server's certificate`);
     }
