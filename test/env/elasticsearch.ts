@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
+import { exited, firstStart, outputTail, sleep } from './server-process.js';
 
 const READY_TIMEOUT_MS = 120_000;
 const BUILD = 'bash test/env/build-elasticsearch.sh';
@@ -80,8 +81,6 @@ export interface RunningElasticsearch {
   restart(hard?: boolean): Promise<void>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const exited = (p: ChildProcess): boolean => p.exitCode !== null || p.signalCode !== null;
 
 function certificates(dir: string): void {
   const ssl = (...args: string[]): void => {
@@ -155,12 +154,8 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
   const scheme = o.secure ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${port}`;
   const pidFile = join(dirs.tmp, 'es.pid');
-  let out = '';
-  const append = (c: Buffer): void => {
-    out += c.toString();
-    if (out.length > 64_000) out = out.slice(-32_000);
-  };
-  const log = (): string => out.slice(-8000);
+  const output = outputTail();
+  const log = output.log;
 
   const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> =>
     new Promise((resolve, reject) => {
@@ -198,8 +193,7 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
     const env: NodeJS.ProcessEnv = { ...process.env, ES_PATH_CONF: conf, ES_JAVA_HOME: inst.javaHome, ES_TMPDIR: dirs.tmp, ES_JAVA_OPTS: `-Xms${o.heap ?? '512m'} -Xmx${o.heap ?? '512m'}` };
     delete env.JAVA_HOME;
     const proc = spawn('setpriv', args, { cwd: dirs.tmp, stdio: ['ignore', 'pipe', 'pipe'], env });
-    proc.stdout?.on('data', append);
-    proc.stderr?.on('data', append);
+    output.attach(proc);
     let failed: Error | undefined;
     proc.once('error', (e) => (failed = e));
     const t0 = Date.now();
@@ -252,13 +246,7 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
     clearTimeout(timer);
   };
 
-  let proc: ChildProcess;
-  try {
-    proc = await launch();
-  } catch (e) {
-    rmSync(base, { recursive: true, force: true });
-    throw e;
-  }
+  const proc = await firstStart(base, launch);
   const server: RunningElasticsearch = {
     url,
     port,

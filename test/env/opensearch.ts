@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
+import { exited, firstStart, outputTail, sleep } from './server-process.js';
 
 const MISSING = 'the OpenSearch test server is missing: build it with: bash test/env/build-opensearch.sh';
 const READY_TIMEOUT_MS = 90_000;
@@ -47,11 +48,7 @@ export interface OpenSearchOptions {
   heap?: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function exited(proc: ChildProcess): boolean {
-  return proc.exitCode !== null || proc.signalCode !== null;
-}
 
 async function terminate(proc: ChildProcess, signal: NodeJS.Signals, graceMs = 20_000): Promise<void> {
   if (exited(proc)) return;
@@ -101,12 +98,8 @@ export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<Runnin
     ...Object.entries(settings).map(([k, v]) => `${k}=${v}`),
   ];
 
-  let out = '';
-  const append = (c: Buffer): void => {
-    out += c.toString();
-    if (out.length > 64_000) out = out.slice(-32_000);
-  };
-  const log = (): string => out.slice(-8000);
+  const output = outputTail();
+  const log = output.log;
   const url = `http://127.0.0.1:${port}`;
 
   /** 200 from GET / and then from the cluster health with every primary shard assigned (data recovered on restart) */
@@ -122,8 +115,7 @@ export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<Runnin
   const launch = async (): Promise<ChildProcess> => {
     // JSO_PARENT_PID: the server closes itself when this process is gone (crash, kill -9) without calling stop()
     const proc = spawn('java', args, { cwd: home, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JSO_PARENT_PID: String(process.pid) } });
-    proc.stdout?.on('data', append);
-    proc.stderr?.on('data', append);
+    output.attach(proc);
     const spawnError = new Promise<Error>((r) => proc.once('error', r));
     let failed: Error | undefined;
     void spawnError.then((e) => (failed = e));
@@ -144,13 +136,7 @@ export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<Runnin
     }
   };
 
-  let proc: ChildProcess;
-  try {
-    proc = await launch();
-  } catch (e) {
-    rmSync(base, { recursive: true, force: true });
-    throw e;
-  }
+  const proc = await firstStart(base, launch);
   const server: RunningOpenSearch = {
     url,
     port,

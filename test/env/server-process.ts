@@ -1,0 +1,34 @@
+// What the test servers started as child processes share: the tail of their output for error messages, whether a
+// process has exited, and removing a server's temp dirs when its first start fails.
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export const exited = (p: ChildProcess): boolean => p.exitCode !== null || p.signalCode !== null;
+
+/** Collects a process's stdout and stderr, keeping a bounded tail; `log()` is the last 8,000 characters. */
+export function outputTail(): { attach(proc: ChildProcess): void; log(): string } {
+  let out = '';
+  const append = (c: Buffer): void => {
+    out += c.toString();
+    if (out.length > 64_000) out = out.slice(-32_000);
+  };
+  return {
+    attach(proc) {
+      proc.stdout?.on('data', append);
+      proc.stderr?.on('data', append);
+    },
+    log: () => out.slice(-8000),
+  };
+}
+
+/** The first start of a server whose temp dirs live under `base`: removed when the start fails. */
+export async function firstStart<T>(base: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    rmSync(base, { recursive: true, force: true });
+    throw e;
+  }
+}
