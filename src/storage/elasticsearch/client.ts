@@ -40,9 +40,12 @@ export interface Response<T> {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-/** Raised for 401/403: the credentials are wrong or lack a privilege. */
+/** Raised for 401/403: the credentials are wrong (401) or lack a privilege (403). */
 export class AuthError extends StorageError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly status: 401 | 403 = 401,
+  ) {
     super('Unavailable', message);
     this.name = 'AuthError';
   }
@@ -150,7 +153,7 @@ export class SearchClient {
     const status = e.meta?.statusCode ?? e.statusCode;
     const where = this.cfg.endpoints.join(', ');
     if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
-    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403): the user needs index and cluster privileges for the jaeger indices`);
+    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403): the user needs index and cluster privileges for the jaeger indices`, 403);
     if (status === undefined || e.name === 'ConnectionError' || e.name === 'TimeoutError' || e.name === 'NoLivingConnectionsError') {
       return new UnavailableError(`cannot reach ${where}: ${e.message ?? e.name}; check spec.backend endpoints and that the server is up`);
     }
