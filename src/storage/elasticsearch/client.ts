@@ -172,7 +172,8 @@ export class SearchClient {
     if (this.info) return this.info;
     const probe = this.openSearch();
     const where = this.cfg.endpoints.join(', ');
-    const root = await probe('GET', '/', { ignore: [400, 404, 405] });
+    // only a missing route falls back to node info: any other refusal (400 security_exception, ...) is the answer
+    const root = await probe('GET', '/', { ignore: [404, 405] });
     let identified = identifyRoot(root);
     if (!identified && root.status >= 400) identified = identifyNode(await probe('GET', '/_nodes/_local', { query: { filter_path: 'nodes.*.version' }, ignore: [400, 404, 405] }));
     if (!identified) throw new UnsupportedVersionError(`the server at ${where} did not report a version: is it Elasticsearch or OpenSearch?`);
