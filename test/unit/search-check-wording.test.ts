@@ -5,7 +5,7 @@ import { checkResult } from '../../src/storage/elasticsearch/check.js';
 import { AuthError } from '../../src/storage/elasticsearch/client.js';
 import { UnavailableError } from '../../src/storage/api/errors.js';
 
-const cfg = { endpoints: ['https://u:secret@es:9200'], indexPrefix: 'shop', layout: 'rollover' as const };
+const cfg = { endpoints: ['https://u:secret@es:9200'], indexPrefix: 'shop', layout: 'rollover' as const, credentialsSecretRef: { name: 'es-user' } };
 const unreachable = (text: string, config: Parameters<typeof checkResult>[2] = cfg, type: 'elasticsearch' | 'opensearch' = 'elasticsearch') =>
   checkResult({ stage: 'connect', reason: 'Unreachable', error: new UnavailableError(`cannot reach ${config.endpoints.join(', ')}: ${text}; check spec.backend endpoints and that the server is up`) }, type, config).reachable;
 
@@ -26,7 +26,7 @@ describe('search check wording', () => {
     const provisioning = checkResult(
       { stage: 'provision', distribution: 'opensearch', version: '2.19.1', error: new AuthError('https://os denied PUT /_index_template/shop-jaeger-spans-stream (403): the user needs ...', 403) },
       'opensearch',
-      { endpoints: ['https://os:9200'], indexPrefix: 'shop', layout: 'dataStream' },
+      { endpoints: ['https://os:9200'], indexPrefix: 'shop', layout: 'dataStream', credentialsSecretRef: { name: 'os-user' } },
     );
     expect(provisioning.reachable).toMatchObject({ status: 'True', reason: 'Connected' });
     expect(provisioning.schema).toEqual({
@@ -36,6 +36,12 @@ describe('search check wording', () => {
         'https://os:9200 accepted the user of spec.backend.opensearch.credentialsSecretRef but denied PUT /_index_template/shop-jaeger-spans-stream (403): the user lacks privileges; ' +
         'give its role the cluster permissions cluster_monitor, cluster_manage_index_templates and those of index state management, and indices_all on shop-jaeger-* and shop.jaeger.spans',
     });
+    // without credentials the fix is to give some
+    const anonymous = checkResult({ stage: 'connect', reason: 'AuthenticationFailed', error: new AuthError('https://es:9200 denied GET / (403): ...', 403) }, 'elasticsearch', { endpoints: ['https://es:9200'] });
+    expect(anonymous.reachable.message).toBe(
+      'https://es:9200 denied GET / (403) without credentials: set spec.backend.elasticsearch.credentialsSecretRef to a user whose role has ' +
+        'the cluster privileges monitor, manage_index_templates and manage_ilm, and the index privilege all on jaeger-*',
+    );
     // a 401 keeps the client's wording
     const wrong = checkResult({ stage: 'connect', reason: 'AuthenticationFailed', error: new AuthError('https://es:9200 refused the credentials (401): check the user name and password in the credentials Secret') }, 'elasticsearch', cfg);
     expect(wrong.reachable.message).toBe('https://es:9200 refused the credentials (401): check the user name and password in the credentials Secret');

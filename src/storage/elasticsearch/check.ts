@@ -48,7 +48,7 @@ export async function checkOutcome(type: SearchType, config: SearchConfig, reten
   }
 }
 
-type CheckConfig = Pick<SearchConfig, 'endpoints' | 'layout' | 'indexPrefix' | 'tls'>;
+type CheckConfig = Pick<SearchConfig, 'endpoints' | 'layout' | 'indexPrefix' | 'tls' | 'credentialsSecretRef'>;
 
 /** What the user must grant when the server authenticated the user but refused an action (403). */
 function privilegesMessage(error: AuthError, type: SearchType, config: CheckConfig): string {
@@ -61,6 +61,7 @@ function privilegesMessage(error: AuthError, type: SearchType, config: CheckConf
     type === 'elasticsearch'
       ? `the cluster privileges monitor, manage_index_templates and manage_ilm, and the index privilege all on ${targets}`
       : `the cluster permissions cluster_monitor, cluster_manage_index_templates and those of index state management, and indices_all on ${targets}`;
+  if (!config.credentialsSecretRef) return boundedText(`${where} denied ${action} (403) without credentials: set spec.backend.${type}.credentialsSecretRef to a user whose role has ${grant}`);
   return boundedText(`${where} accepted the user of spec.backend.${type}.credentialsSecretRef but denied ${action} (403): the user lacks privileges; give its role ${grant}`);
 }
 
