@@ -4,7 +4,7 @@
 import type { CheckCondition, CheckResult } from '../../api/backend-plugin.js';
 import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../../api/redact.js';
 import { AuthError, UnsupportedVersionError } from './client.js';
-import { type SearchConfig, searchSettings } from './config.js';
+import { SEARCH_DEFAULTS, type SearchConfig, searchSettings } from './config.js';
 import { SearchBackend } from './store.js';
 
 export type SearchType = 'opensearch' | 'elasticsearch';
@@ -48,10 +48,56 @@ export async function checkOutcome(type: SearchType, config: SearchConfig, reten
   }
 }
 
-/** The conditions for a check's outcome. Pure. */
-export function checkResult(o: CheckOutcome, type: SearchType, config: Pick<SearchConfig, 'endpoints' | 'layout'>): CheckResult {
+type CheckConfig = Pick<SearchConfig, 'endpoints' | 'layout' | 'indexPrefix' | 'tls' | 'credentialsSecretRef'>;
+
+/** What the user must grant when the server authenticated the user but refused an action (403). */
+function privilegesMessage(error: AuthError, type: SearchType, config: CheckConfig): string {
   const where = printableEndpoints(config.endpoints);
-  if (o.stage === 'connect') return { reachable: { status: 'False', reason: o.reason, message: backendErrorMessage(o.error) }, schema: SCHEMA_WAITING };
+  // our own wording of the refused request ("denied PUT /_index_template/x (403, action ..., granted by ...)"),
+  // where the action and privileges were taken from the server's answer by strict token patterns
+  const refused = /denied ([A-Z]+ \/\S*) \((403[^()]*)\)/.exec(error.message);
+  const action = refused ? `${refused[1]} (${refused[2]})` : 'a request (403)';
+  const p = config.indexPrefix ? `${config.indexPrefix}-` : '';
+  const targets = `${p}jaeger-*${config.layout === 'dataStream' ? ` and ${config.indexPrefix ? `${config.indexPrefix}.` : ''}jaeger.spans*` : ''}`;
+  const grant =
+    type === 'elasticsearch'
+      ? `the cluster privileges monitor, manage_index_templates and manage_ilm, and the index privileges create_index, delete_index, manage, read, write and view_index_metadata on ${targets} (README: Elasticsearch and OpenSearch privileges)`
+      : `the cluster permissions cluster_monitor, cluster_manage_index_templates and those of index state management, and indices_all on ${targets}`;
+  if (!config.credentialsSecretRef) return boundedText(`${where} denied ${action} without credentials: set spec.backend.${type}.credentialsSecretRef to a user whose role has ${grant}`);
+  return boundedText(`${where} accepted the user of spec.backend.${type}.credentialsSecretRef but denied ${action}: the user lacks privileges; give its role ${grant}`);
+}
+
+/** A connection failure, with what to change where the cause is recognisable (TLS trust, plain HTTP to an HTTPS port). */
+function connectMessage(error: unknown, type: SearchType, config: CheckConfig): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const field = `spec.backend.${type}`;
+  const where = printableEndpoints(config.endpoints);
+  // Node's verification errors: an untrusted issuer or a self-signed certificate (the CA is missing or another one)
+  const untrusted = /unable to (?:verify the first|get local issuer|get issuer) certificate|self[- ]signed certificate(?: in certificate chain)?|certificate signature failure/i.exec(text)?.[0];
+  if (untrusted) {
+    const ca = config.tls?.caSecretRef;
+    const fix = ca
+      ? `the CA in the Secret "${ca.name}" of ${field}.tls.caSecretRef did not sign it: put the CA that did there`
+      : `put the CA that signed it in a Secret (key ${SEARCH_DEFAULTS.caKey}) and name the Secret in ${field}.tls.caSecretRef, or set ${field}.tls.insecureSkipVerify: true to skip verification (testing only)`;
+    return boundedText(`the TLS certificate of ${where} is not trusted (${untrusted}): ${fix}`);
+  }
+  if (/certificate has expired/i.test(text)) return boundedText(`the TLS certificate of ${where} has expired: renew the server's certificate`);
+  if (/altnames|does not match certificate/i.test(text)) {
+    return boundedText(`the TLS certificate of ${where} does not name the host of the endpoint: use a host name in ${field}.endpoints that the certificate lists`);
+  }
+  if (/socket hang up|ECONNRESET|connection reset/i.test(text) && config.endpoints.some((e) => e.toLowerCase().startsWith('http://'))) {
+    return boundedText(`${where} closed the connection on a plain HTTP request: if the server serves HTTPS, use https:// in ${field}.endpoints (and its CA in ${field}.tls.caSecretRef)`);
+  }
+  return backendErrorMessage(error);
+}
+
+/** The conditions for a check's outcome. Pure. */
+export function checkResult(o: CheckOutcome, type: SearchType, config: CheckConfig): CheckResult {
+  const where = printableEndpoints(config.endpoints);
+  if (o.stage === 'connect') {
+    const message = o.error instanceof AuthError && o.error.status === 403 ? privilegesMessage(o.error, type, config) : o.reason === 'Unreachable' ? connectMessage(o.error, type, config) : backendErrorMessage(o.error);
+    return { reachable: { status: 'False', reason: o.reason, message }, schema: SCHEMA_WAITING };
+  }
   // the version string comes from the remote server: printed only when it looks like a version
   const version = remoteToken(o.version) ?? '(unrecognised version)';
   const product = remoteToken(o.distribution) ?? '(unrecognised product)';
@@ -60,7 +106,10 @@ export function checkResult(o: CheckOutcome, type: SearchType, config: Pick<Sear
     return { reachable: { status: 'False', reason: 'UnsupportedVersion', message }, schema: SCHEMA_WAITING };
   }
   const reachable: CheckCondition = { status: 'True', reason: 'Connected', message: boundedText(`${product} ${version} at ${where}`) };
-  if (o.stage === 'provision') return { reachable, schema: { status: 'False', reason: 'ProvisioningFailed', message: backendErrorMessage(o.error) } };
+  if (o.stage === 'provision') {
+    const message = o.error instanceof AuthError && o.error.status === 403 ? privilegesMessage(o.error, type, config) : backendErrorMessage(o.error);
+    return { reachable, schema: { status: 'False', reason: 'ProvisioningFailed', message } };
+  }
   const by = o.lifecycle === 'runtime' ? 'the runtime' : o.lifecycle === 'none' ? 'nobody (no retention set)' : o.lifecycle.toUpperCase();
   return {
     reachable,

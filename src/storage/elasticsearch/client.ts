@@ -40,9 +40,12 @@ export interface Response<T> {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-/** Raised for 401/403: the credentials are wrong or lack a privilege. */
+/** Raised for 401/403: the credentials are wrong (401) or lack a privilege (403). */
 export class AuthError extends StorageError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly status: 401 | 403 = 401,
+  ) {
     super('Unavailable', message);
     this.name = 'AuthError';
   }
@@ -177,7 +180,7 @@ export class SearchClient {
     const status = e.meta?.statusCode ?? e.statusCode;
     const where = this.cfg.endpoints.join(', ');
     if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
-    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403${privilegeHint(describe(e))}): give the user the privileges listed in the README (Elasticsearch and OpenSearch privileges)`);
+    if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403${privilegeHint(describe(e))}): give the user the privileges listed in the README (Elasticsearch and OpenSearch privileges)`, 403);
     if (status === undefined && TLS_FAILURE.test(e.message ?? '')) {
       return new UnavailableError(`cannot verify the TLS certificate of ${where} (${e.message}): set tls.caSecretRef to a Secret holding the CA that signed the server's certificate`);
     }
@@ -202,7 +205,8 @@ export class SearchClient {
     if (this.info) return this.info;
     const probe = this.openSearch();
     const where = this.cfg.endpoints.join(', ');
-    const root = await probe('GET', '/', { ignore: [400, 404, 405] });
+    // only a missing route falls back to node info: any other refusal (400 security_exception, ...) is the answer
+    const root = await probe('GET', '/', { ignore: [404, 405] });
     let identified = identifyRoot(root);
     if (!identified && root.status >= 400) identified = identifyNode(await probe('GET', '/_nodes/_local', { query: { filter_path: 'nodes.*.version' }, ignore: [400, 404, 405] }));
     if (!identified) throw new UnsupportedVersionError(`the server at ${where} did not report a version: is it Elasticsearch or OpenSearch?`);
