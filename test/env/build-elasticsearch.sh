@@ -42,6 +42,13 @@ if [ "$(id -u)" = 0 ]; then
   as_user=(setpriv --reuid "$ELASTICSEARCH_USER" --regid "$ELASTICSEARCH_USER" --clear-groups)
 fi
 
+# one build at a time per cache (several checkouts may share it): the lock is released when this script exits
+mkdir -p "$JSO_CACHE"
+if command -v flock >/dev/null; then
+  exec 9>"$JSO_CACHE/.elasticsearch.lock"
+  flock 9
+fi
+
 for version in $ELASTICSEARCH_VERSIONS; do
   dir="$JSO_CACHE/elasticsearch-$version"
   stamp="elasticsearch=$version $(sha256sum "$0" | cut -c1-16) jdk=$jdk"
@@ -72,12 +79,13 @@ for version in $ELASTICSEARCH_VERSIONS; do
   # the file realm's users, written once with the distribution's own tool
   mkdir -p "$work/users-conf"
   cp -r "$work/home/config/." "$work/users-conf/"
-  # the role the README documents for a TraceStore's Elasticsearch user (index names of any prefix here)
+  # the role the README documents for a TraceStore's Elasticsearch user
+  # (exactly as documented, for the prefix "least" the tests use with this user)
   cat >"$work/users-conf/roles.yml" <<'YML'
 jaeger_storage:
   cluster: ["monitor", "manage_index_templates", "manage_ilm"]
   indices:
-    - names: ["*jaeger-*", "*jaeger.spans*"]
+    - names: ["least-jaeger-*", "least.jaeger.spans*"]
       privileges: ["create_index", "delete_index", "manage", "read", "write", "view_index_metadata"]
 YML
   for u in "jaeger jaeger-test-password superuser" "storage storage-test-password jaeger_storage" "viewer viewer-test-password viewer"; do
@@ -94,7 +102,7 @@ YML
   # outside the cache: the node's user may not traverse $HOME; the distribution is linked in, not copied, when it can be
   node="$(mktemp -d "${TMPDIR:-/tmp}/jso-es-build.XXXXXX")"
   mkdir -p "$node/conf" "$node/data" "$node/logs" "$node/tmp"
-  cp -al "$work/home" "$node/home" 2>/dev/null || cp -a "$work/home" "$node/home"
+  cp -al "$work/home" "$node/home" 2>/dev/null || { rm -rf "$node/home"; cp -a "$work/home" "$node/home"; }
   cp -r "$work/home/config/." "$node/conf/"
   cat >"$node/conf/elasticsearch.yml" <<YML
 network.host: 127.0.0.1
@@ -127,7 +135,7 @@ YML
   rm -rf "$node" "$work/start.log" "$work/mvn.log" "$work/users.log"
 
   rm -rf "$dir"
-  mv "$work" "$dir"
+  mv -T "$work" "$dir"
   chmod a+rx "$dir"
   echo "$stamp" >"$dir/.stamp"
   kill $hb 2>/dev/null || true

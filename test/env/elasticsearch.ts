@@ -4,6 +4,7 @@
 // node drops to the system user the build script created, since Elasticsearch refuses root. The node dies with the
 // process that started it (parent-death signal on its launcher; the server exits when the launcher is gone).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -43,9 +44,11 @@ interface Install {
 
 function install(version: string): Install {
   const dir = join(sourced('"$JSO_CACHE"'), `elasticsearch-${version}`);
-  if (!existsSync(join(dir, '.stamp')) || !existsSync(join(dir, 'home', 'bin', 'elasticsearch')) || !existsSync(join(dir, 'java-home'))) {
-    throw new Error(`the Elasticsearch ${version} test server is missing: install it with: ${BUILD}`);
-  }
+  const missing = ['.stamp', 'java-home', 'home/bin/elasticsearch', 'users-conf/users', 'users-conf/users_roles', 'users-conf/roles.yml'].filter((f) => !existsSync(join(dir, f)));
+  if (missing.length) throw new Error(`the Elasticsearch ${version} test server is missing (${missing.join(', ')}): install it with: ${BUILD}`);
+  // installed by another revision of the build script (another checkout sharing the cache): its users may differ
+  const script = createHash('sha256').update(readFileSync(join(REPO_ROOT, 'test/env/build-elasticsearch.sh'))).digest('hex').slice(0, 16);
+  if (!readFileSync(join(dir, '.stamp'), 'utf8').includes(` ${script} `)) throw new Error(`the Elasticsearch ${version} test server in ${dir} was installed by another revision of the build script: run: ${BUILD}`);
   const user = process.getuid?.() === 0 ? sourced('"$ELASTICSEARCH_USER"') : undefined;
   return { home: join(dir, 'home'), usersConf: join(dir, 'users-conf'), javaHome: readFileSync(join(dir, 'java-home'), 'utf8').trim(), ...(user ? { user } : {}) };
 }
@@ -101,11 +104,8 @@ function chownTree(path: string, uid: number, gid: number): void {
   if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
 }
 
-export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<RunningElasticsearch> {
-  const version = o.version ?? elasticsearchVersions()[0]!;
-  const inst = install(version);
-  const port = o.port ?? (await freePort());
-  const base = mkdtempSync(join(tmpdir(), 'jso-es-'));
+/** The node's directories under `base`: the distribution linked in, its config with the users (and certificates). */
+function prepareNode(base: string, inst: Install, o: ElasticsearchOptions, port: number): { conf: string; home: string; dirs: Record<'data' | 'logs' | 'tmp', string>; ca?: string } {
   const conf = join(base, 'conf');
   const dirs = { data: join(base, 'data'), logs: join(base, 'logs'), tmp: join(base, 'tmp') };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
@@ -150,6 +150,16 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
     for (const d of [conf, ...Object.values(dirs)]) chownTree(d, uid, gid);
   }
   execFileSync('chmod', ['a+rx', base]);
+  return { conf, home, dirs, ...(ca ? { ca } : {}) };
+}
+
+export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<RunningElasticsearch> {
+  const version = o.version ?? elasticsearchVersions()[0]!;
+  const inst = install(version);
+  const port = o.port ?? (await freePort());
+  const base = mkdtempSync(join(tmpdir(), 'jso-es-'));
+  // everything under base goes when the first start fails, whatever step failed
+  const { conf, home, dirs, ca } = await firstStart(base, async () => prepareNode(base, inst, o, port));
 
   const scheme = o.secure ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${port}`;
@@ -215,10 +225,15 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
   };
 
   /** the server JVM's pid (the launcher writes it), when running */
-  const serverPid = (): number | undefined => {
+  // the pid file is writable by the node's user: its pid is signalled only while it is a child of our launcher
+  const serverPid = (launcher: ChildProcess): number | undefined => {
     try {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      return pid > 0 ? pid : undefined;
+      if (!(pid > 0)) return undefined;
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ")"
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === launcher.pid ? pid : undefined;
     } catch {
       return undefined;
     }
@@ -226,7 +241,7 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
   const kill = async (proc: ChildProcess, hard: boolean): Promise<void> => {
     if (exited(proc)) return;
     const gone = new Promise((r) => proc.once('exit', r));
-    const pid = serverPid();
+    const pid = serverPid(proc);
     const signal = hard ? 'SIGKILL' : 'SIGTERM';
     try {
       if (pid) process.kill(pid, signal);
@@ -236,7 +251,8 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
     }
     const timer = setTimeout(() => {
       try {
-        if (pid) process.kill(pid, 'SIGKILL');
+        const still = serverPid(proc);
+        if (still) process.kill(still, 'SIGKILL');
       } catch {
         /* gone */
       }

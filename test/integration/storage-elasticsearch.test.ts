@@ -77,7 +77,7 @@ describe('elasticsearch with security', () => {
   });
 
   it('runs housekeeping with the jaeger_storage role', async () => {
-    const b = secured(ES_USERS.storage, 'least-maint');
+    const b = secured(ES_USERS.storage, 'least');
     try {
       await b.provision();
       expect(await b.maintain()).toEqual([]);

@@ -26,7 +26,11 @@ let os: RunningOpenSearch;
 beforeAll(async () => {
   client = testClient();
   ns = await createNamespace(client, 'elasticsearch');
-  [es, os] = await Promise.all([startElasticsearch({ secure: true }), startOpenSearch()]);
+  // both start at once; one that started is kept (and stopped after all) even when the other fails
+  const [e, o] = await Promise.allSettled([startElasticsearch({ secure: true }), startOpenSearch()]);
+  if (e.status === 'fulfilled') es = e.value;
+  if (o.status === 'fulfilled') os = o.value;
+  for (const r of [e, o]) if (r.status === 'rejected') throw r.reason;
   op = await startInProcessOperator(ns);
 }, 150_000);
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // another host, and plain HTTP to an HTTPS port. Pure: the outcomes are built by hand, no server.
 import { checkResult } from '../../src/storage/elasticsearch/check.js';
 import { AuthError } from '../../src/storage/elasticsearch/client.js';
-import { UnavailableError } from '../../src/storage/api/errors.js';
+import { StorageError, UnavailableError } from '../../src/storage/api/errors.js';
 
 const cfg = { endpoints: ['https://u:secret@es:9200'], indexPrefix: 'shop', layout: 'rollover' as const, credentialsSecretRef: { name: 'es-user' } };
 const unreachable = (text: string, config: Parameters<typeof checkResult>[2] = cfg, type: 'elasticsearch' | 'opensearch' = 'elasticsearch') =>
@@ -71,5 +71,18 @@ describe('search check wording', () => {
     );
     expect(unreachable('socket hang up').message).toBe('cannot reach https://***@es:9200: socket hang up; check spec.backend endpoints and that the server is up');
     expect(unreachable('connect ECONNREFUSED 127.0.0.1:9200', plain).message).toBe('cannot reach http://es:9200: connect ECONNREFUSED 127.0.0.1:9200; check spec.backend endpoints and that the server is up');
+  });
+
+  test("a server's own words never pick the wording: an HTTP answer is reported by method, path, status and error type only", () => {
+    const answer = new StorageError('Unavailable', 'GET /: 400 self signed certificate in certificate chain; connection reset');
+    (answer as StorageError & { status?: number }).status = 400;
+    const r = checkResult({ stage: 'connect', reason: 'Unreachable', error: answer }, 'elasticsearch', { ...cfg, endpoints: ['http://es:9200'] }).reachable;
+    expect(r.message).toBe('GET /: the backend answered HTTP 400');
+  });
+
+  test('a 401 without any credentials asks for credentialsSecretRef', () => {
+    const error = new AuthError('https://es:9200 requires credentials (401) and none are configured: set credentialsSecretRef');
+    const r = checkResult({ stage: 'connect', reason: 'AuthenticationFailed', error }, 'elasticsearch', { endpoints: ['https://es:9200'] }).reachable;
+    expect(r).toEqual({ status: 'False', reason: 'AuthenticationFailed', message: 'https://es:9200 requires credentials (401): set spec.backend.elasticsearch.credentialsSecretRef to a Secret with a user name and password' });
   });
 });

@@ -1,5 +1,6 @@
 // The search client's cancellation without a server: a request whose signal already aborted rejects with the
 // signal's reason before anything is sent (no connection attempt, no Unavailable error that would be retried).
+import { createServer } from 'node:http';
 import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
 import { SearchClient, privilegeHint } from '../../src/storage/elasticsearch/client.js';
 
@@ -44,5 +45,20 @@ describe('privilegeHint', () => {
     // anything else a server says stays out
     expect(privilegeHint('action [<script>alert(1)</script>] granted by the cluster privileges [x y]')).toBe('');
     expect(privilegeHint('no such thing')).toBe('');
+  });
+});
+
+describe('server identification', () => {
+  it('takes an endpoint that answers 404 to GET / and to the node info, without a product header, for a wrong host or path', async () => {
+    // what an ingress default backend or a wrong path prefix answers: an in-process listener on loopback
+    const server = createServer((_req, res) => res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 page not found'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const client = new SearchClient({ endpoints: [`http://127.0.0.1:${(server.address() as { port: number }).port}/elastic`], requestTimeoutMs: 2_000 });
+    try {
+      await expect(client.connect()).rejects.toMatchObject({ name: 'UnavailableError', message: expect.stringMatching(/GET \/ and GET \/_nodes\/_local at .* answered 404 and 404: check the endpoint's host and path/) });
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

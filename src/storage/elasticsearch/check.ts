@@ -69,6 +69,8 @@ function privilegesMessage(error: AuthError, type: SearchType, config: CheckConf
 
 /** A connection failure, with what to change where the cause is recognisable (TLS trust, plain HTTP to an HTTPS port). */
 function connectMessage(error: unknown, type: SearchType, config: CheckConfig): string {
+  // an HTTP answer carries the server's words: only our own wording of connection failures is looked into
+  if (typeof (error as { status?: unknown } | undefined)?.status === 'number') return backendErrorMessage(error);
   const text = error instanceof Error ? error.message : String(error);
   const field = `spec.backend.${type}`;
   const where = printableEndpoints(config.endpoints);
@@ -95,7 +97,14 @@ function connectMessage(error: unknown, type: SearchType, config: CheckConfig): 
 export function checkResult(o: CheckOutcome, type: SearchType, config: CheckConfig): CheckResult {
   const where = printableEndpoints(config.endpoints);
   if (o.stage === 'connect') {
-    const message = o.error instanceof AuthError && o.error.status === 403 ? privilegesMessage(o.error, type, config) : o.reason === 'Unreachable' ? connectMessage(o.error, type, config) : backendErrorMessage(o.error);
+    const message =
+      o.error instanceof AuthError && o.error.status === 403
+        ? privilegesMessage(o.error, type, config)
+        : o.error instanceof AuthError && !config.credentialsSecretRef
+          ? boundedText(`${where} requires credentials (401): set spec.backend.${type}.credentialsSecretRef to a Secret with a user name and password`)
+          : o.reason === 'Unreachable'
+            ? connectMessage(o.error, type, config)
+            : backendErrorMessage(o.error);
     return { reachable: { status: 'False', reason: o.reason, message }, schema: SCHEMA_WAITING };
   }
   // the version string comes from the remote server: printed only when it looks like a version

@@ -179,7 +179,10 @@ export class SearchClient {
   private toStorageError(e: ClientError, method: string, path: string): StorageError {
     const status = e.meta?.statusCode ?? e.statusCode;
     const where = this.cfg.endpoints.join(', ');
-    if (status === 401) return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
+    if (status === 401) {
+      if (this.cfg.username === undefined) return new AuthError(`${where} requires credentials (401) and none are configured: set credentialsSecretRef`);
+      return new AuthError(`${where} refused the credentials (401): check the user name and password in the credentials Secret`);
+    }
     if (status === 403) return new AuthError(`${where} denied ${method} ${path} (403${privilegeHint(describe(e))}): give the user the privileges listed in the README (Elasticsearch and OpenSearch privileges)`, 403);
     if (status === undefined && TLS_FAILURE.test(e.message ?? '')) {
       return new UnavailableError(`cannot verify the TLS certificate of ${where} (${e.message}): set tls.caSecretRef to a Secret holding the CA that signed the server's certificate`);
@@ -208,7 +211,14 @@ export class SearchClient {
     // only a missing route falls back to node info: any other refusal (400 security_exception, ...) is the answer
     const root = await probe('GET', '/', { ignore: [404, 405] });
     let identified = identifyRoot(root);
-    if (!identified && root.status >= 400) identified = identifyNode(await probe('GET', '/_nodes/_local', { query: { filter_path: 'nodes.*.version' }, ignore: [400, 404, 405] }));
+    if (!identified && root.status >= 400) {
+      const node = await probe('GET', '/_nodes/_local', { query: { filter_path: 'nodes.*.version' }, ignore: [400, 404, 405] });
+      identified = identifyNode(node);
+      // neither route exists and nothing says Elasticsearch: a wrong path or host (an ingress default backend, ...)
+      if (!identified && node.status >= 400 && !elasticProduct(node) && !elasticProduct(root)) {
+        throw new UnavailableError(`GET / and GET /_nodes/_local at ${where} answered ${root.status} and ${node.status}: check the endpoint's host and path`);
+      }
+    }
     if (!identified) throw new UnsupportedVersionError(`the server at ${where} did not report a version: is it Elasticsearch or OpenSearch?`);
     const { distribution, version, major } = identified;
     const ok = distribution === 'opensearch' ? major >= 1 && major <= 3 : major >= 7 && major <= 9;

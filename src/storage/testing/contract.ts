@@ -539,10 +539,11 @@ export function runStorageContract(name: string, open: () => Promise<ContractSub
         await b.lock().forfeit('adaptive', 'replica-2');
       });
       it('hands an expired lock to the next holder', async () => {
-        expect(await b.lock().acquire('expiring', 'replica-1', 150)).toBe(true);
-        expect(await b.lock().acquire('expiring', 'replica-2', 150)).toBe(false);
-        await new Promise((r) => setTimeout(r, 300));
-        expect(await b.lock().acquire('expiring', 'replica-2', 150)).toBe(true);
+        // a TTL well above one request's time on a loaded machine, so the second try surely comes before it expires
+        expect(await b.lock().acquire('expiring', 'replica-1', 1000)).toBe(true);
+        expect(await b.lock().acquire('expiring', 'replica-2', 1000)).toBe(false);
+        await new Promise((r) => setTimeout(r, 1300));
+        expect(await b.lock().acquire('expiring', 'replica-2', 1000)).toBe(true);
       });
       it('never lets two concurrent contenders hold a lock at once', async () => {
         const results = await Promise.all(Array.from({ length: 10 }, (_, i) => b.lock().acquire('contended', `replica-${i}`, 10_000)));
