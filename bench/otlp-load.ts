@@ -83,7 +83,13 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
   const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), join(ROOT, 'dist/src/cli.js'), 'runtime', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  await waitHttp(`http://127.0.0.1:${a}/readyz`, 'our runtime', proc, () => err);
+  try {
+    await waitHttp(`http://127.0.0.1:${a}/readyz`, 'our runtime', proc, () => err);
+  } catch (e) {
+    // a runtime that never became ready would outlive the benchmark
+    proc.kill('SIGKILL');
+    throw e;
+  }
   return { name, proc, otlpGrpc: g, queryHttp: q };
 }
 

@@ -24,9 +24,9 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-function runBench(script: string, env: Record<string, string>, timeoutMs: number, nodeArgs: string[] = []): Promise<BenchRun> {
+function runBench(script: string, env: Record<string, string>, timeoutMs: number, nodeArgs: string[] = [], args: string[] = []): Promise<BenchRun> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/bench', script)], {
+    const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/bench', script), ...args], {
       cwd: ROOT,
       // NODE_OPTIONS of the test runner (--experimental-vm-modules) is not the benchmarks' business
       env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: '', ...env },
@@ -110,12 +110,16 @@ describe('benchmarks at a tiny size', () => {
     ]);
   }, 180_000);
 
-  it('bench:opensearch writes through our runtime and Jaeger into OpenSearch and prints the ratios', async () => {
-    const run = await runBench('opensearch.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 180_000);
-    expectFigures('opensearch', run, [
-      re(String.raw`ours \(opensearch\)\s+# spans/s until all indexed \(# s\); get-trace p50 # ms`),
-      re(String.raw`jaeger \(opensearch\)\s+# spans/s until all indexed`),
-      re(String.raw`ratio ours/jaeger, means of the one round: write #x`),
+  // the same script for both products: `node dist/bench/search.js opensearch|elasticsearch`
+  it.each([
+    ['opensearch', 'OpenSearch'],
+    ['elasticsearch', 'Elasticsearch'],
+  ])('bench:%s writes through our runtime and Jaeger into %s and prints the ratios', async (kind) => {
+    const run = await runBench('search.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 180_000, [], [kind]);
+    expectFigures(`search ${kind}`, run, [
+      re(String.raw`ours \(${kind}\)\s+# spans/s until all indexed \(# s\), CPU # s \(server # s\); get-trace p50 # ms`),
+      re(String.raw`jaeger \(${kind}\)\s+# spans/s until all indexed \(# s\), CPU # s`),
+      re(String.raw`ratio ours/jaeger, means of the one round: write #x \(higher is better\); CPU #x, server CPU #x, get-trace p50 #x`),
     ]);
   }, 210_000);
 });

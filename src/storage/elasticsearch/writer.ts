@@ -31,6 +31,18 @@ const isDiskBlock = (e: { type?: string; reason?: string } | undefined): boolean
 const boundedReason = (r: string): string => r.replace(/\s+/g, ' ').slice(0, 200);
 
 const retryable = (status: number) => status === 429 || status >= 500;
+const NS_PER_DAY = 86_400_000_000_000n;
+/** only what the item check reads: each item keeps its place in the array, reduced to status and error */
+const BULK_FILTER = { filter_path: 'errors,items.*.status,items.*.error' };
+
+/** The day of a span start and its span and service index names, kept for the spans that fall on the same UTC day. */
+interface DayNames {
+  from: bigint;
+  to: bigint;
+  day: string;
+  span: string;
+  service: string;
+}
 
 export class SearchTraceWriter implements TraceWriter {
   /** service/operation documents already written (day, service, name, kind) */
@@ -56,15 +68,20 @@ export class SearchTraceWriter implements TraceWriter {
     const ops: BulkOp[] = [];
     const services = new Map<string, BulkOp>();
     const create = names.layout === 'dataStream';
+    // the spans of a batch mostly start on one day: its names are worked out once, not per span
+    let d: DayNames | undefined;
     for (const st of spanViews(traces)) {
       const doc = toDoc(st);
-      const index = names.spanWrite(st.span.startTimeUnixNano);
-      ops.push({ action: { [create ? 'create' : 'index']: { _index: index, _id: doc.docId } }, doc: doc.json });
-      const key = `${day(st.span.startTimeUnixNano)}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
+      const ns = st.span.startTimeUnixNano;
+      if (!d || ns < d.from || ns >= d.to) {
+        const from = ns - (((ns % NS_PER_DAY) + NS_PER_DAY) % NS_PER_DAY);
+        d = { from, to: from + NS_PER_DAY, day: day(ns), span: names.spanWrite(ns), service: names.serviceWrite(ns) };
+      }
+      ops.push({ action: { [create ? 'create' : 'index']: { _index: d.span, _id: doc.docId } }, doc: doc.json });
+      const key = `${d.day}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
       if (!this.seenServices.has(key) && !services.has(key)) {
         const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
-        const sIndex = names.serviceWrite(st.span.startTimeUnixNano);
-        services.set(key, { action: { index: { _index: sIndex, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
+        services.set(key, { action: { index: { _index: d.service, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
       }
     }
     await this.bulk([...ops, ...services.values()]);
@@ -95,7 +112,7 @@ export class SearchTraceWriter implements TraceWriter {
     for (let attempt = 0; pending.length; attempt++) {
       let resp: BulkResponse;
       try {
-        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { lines: pending.flatMap((o) => [o.action, o.doc]) })).body;
+        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { lines: pending.flatMap((o) => [o.action, o.doc]), query: BULK_FILTER })).body;
       } catch (e) {
         const status = (e as { status?: number }).status;
         const again = e instanceof UnavailableError || (status !== undefined && retryable(status));
