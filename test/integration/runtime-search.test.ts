@@ -121,6 +121,14 @@ describe.each(PRODUCTS)('runtime on $name', ({ name, start }) => {
     // api_v3 reads the same store
     const r = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/traces/${acked[150]}`);
     expect(r.status).toBe(200);
+    // ready again once a periodic backend ping (every 10 s) found the server back (Elasticsearch answers GET / with 405)
+    let ready = '';
+    for (let k = 0; k < 150 && !ready.startsWith('200'); k++) {
+      const rr = await fetch(`http://127.0.0.1:${rt.ports.admin}/readyz`);
+      ready = `${rr.status} ${await rr.text()}`;
+      if (!ready.startsWith('200')) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(ready).toMatch(/^200/);
     process.stderr.write(`restart test: ${errors} bulk retries, ${refused} refusals (429/503) while ${name} was down\n`);
   }, 240_000);
 
