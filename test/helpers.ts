@@ -60,6 +60,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
+/** Waits until the TraceStore's condition `type` has `status` (and `reason`, if given) for its current generation. */
+export const waitStoreCondition = (client: KubeClient, ns: string, name: string, type: string, status: string, reason?: string, timeoutMs = 60_000): Promise<TraceStore> =>
+  waitFor(
+    `${name} ${type}=${status}${reason ? ` (${reason})` : ''}`,
+    async () => {
+      const ts = await getStore(client, ns, name);
+      const c = conditionOf(ts, type);
+      return c?.status === status && (!reason || c.reason === reason) && ts.status?.observedGeneration === ts.metadata.generation ? ts : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+
 export function memoryStore(name: string, namespace: string, maxTraces = 1000): TraceStore {
   return {
     apiVersion: 'storage.jaegertracing.io/v1alpha1',

@@ -13,7 +13,7 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
-import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, testPki, waitFor } from '../helpers.js';
+import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, waitStoreCondition, testPki, waitFor } from '../helpers.js';
 import { ES_USERS, type RunningElasticsearch, startElasticsearch } from '../env/elasticsearch.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 
@@ -55,12 +55,7 @@ function sample(name = 'elastic', prefix = 'prod'): TraceStore {
   return ts;
 }
 
-const waitCondition = (name: string, type: string, status: string, reason?: string, timeoutMs = 60_000) =>
-  waitFor(`${name} ${type}=${status}${reason ? ` (${reason})` : ''}`, async () => {
-    const ts = await getStore(client, ns, name);
-    const c = conditionOf(ts, type);
-    return c?.status === status && (!reason || c.reason === reason) && ts.status?.observedGeneration === ts.metadata.generation ? ts : undefined;
-  }, timeoutMs, 200);
+const waitCondition = (name: string, type: string, status: string, reason?: string, timeoutMs?: number) => waitStoreCondition(client, ns, name, type, status, reason, timeoutMs);
 
 const status = async (path: string): Promise<number> => (await es.call('GET', path)).status;
 const body = async <T>(path: string): Promise<T> => (await es.call('GET', path)).body as T;

@@ -12,7 +12,7 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
-import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, waitFor } from '../helpers.js';
+import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, waitStoreCondition, waitFor } from '../helpers.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 
 let client: KubeClient;
@@ -70,12 +70,7 @@ function sample(file: string): TraceStore {
   return ts;
 }
 
-const waitCondition = (name: string, type: string, status: string, reason?: string, timeoutMs = 60_000) =>
-  waitFor(`${name} ${type}=${status}${reason ? ` (${reason})` : ''}`, async () => {
-    const ts = await getStore(client, ns, name);
-    const c = conditionOf(ts, type);
-    return c?.status === status && (!reason || c.reason === reason) && ts.status?.observedGeneration === ts.metadata.generation ? ts : undefined;
-  }, timeoutMs, 200);
+const waitCondition = (name: string, type: string, status: string, reason?: string, timeoutMs?: number) => waitStoreCondition(client, ns, name, type, status, reason, timeoutMs);
 
 const os$ = async <T>(path: string): Promise<{ status: number; body: T }> => {
   const r = await fetch(`${os.url}${path}`);
