@@ -11,15 +11,15 @@
 //   BENCH_SPANS=400000 npm run bench:elasticsearch
 //   BENCH_SMOKE=1 BENCH_SPANS=2000 BENCH_GETS=30 BENCH_FINDS=10 npm run bench:elasticsearch   one round each, no
 //                                                  warm-up: checks that it runs; its figures mean nothing
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearch } from '../test/env/elasticsearch.js';
 import { startJaeger } from '../test/env/jaeger.js';
 import { startOpenSearch } from '../test/env/opensearch.js';
+import { procStat, sleep } from '../test/env/server-process.js';
 import { PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, load, queries, request, startOurs } from './otlp-load.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const HEAP = SMOKE ? '512m' : '1g';
 const KINDS = ['opensearch', 'elasticsearch'] as const;
@@ -36,14 +36,8 @@ function cpuSeconds(pid: number | undefined, tree = false): number {
   if (pid === undefined) return NaN;
   const stats = new Map<number, { ppid: number; ticks: number }>();
   for (const e of tree ? readdirSync('/proc').filter((d) => /^\d+$/.test(d)) : [String(pid)]) {
-    try {
-      const s = readFileSync(`/proc/${e}/stat`, 'utf8');
-      // the fields after "(comm)": state ppid ... utime (14th field) stime (15th)
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(e), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      /* gone meanwhile */
-    }
+    const st = procStat(Number(e)); // undefined: gone meanwhile
+    if (st) stats.set(Number(e), st);
   }
   let ticks = 0;
   const todo = [pid];

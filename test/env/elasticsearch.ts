@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
-import { exited, firstStart, outputTail, sleep } from './server-process.js';
+import { exited, firstStart, outputTail, procStat, sleep } from './server-process.js';
 
 const READY_TIMEOUT_MS = 120_000;
 const BUILD = 'bash test/env/build-elasticsearch.sh';
@@ -229,11 +229,7 @@ export async function startElasticsearch(o: ElasticsearchOptions = {}): Promise<
   const serverPid = (launcher: ChildProcess): number | undefined => {
     try {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      if (!(pid > 0)) return undefined;
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ")"
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === launcher.pid ? pid : undefined;
+      return pid > 0 && procStat(pid)?.ppid === launcher.pid ? pid : undefined;
     } catch {
       return undefined;
     }

@@ -1,7 +1,7 @@
 // What the test servers started as child processes share: the tail of their output for error messages, whether a
-// process has exited, and removing a server's temp dirs when its first start fails.
+// process has exited, removing a server's temp dirs when its first start fails, and a process's parent and CPU time.
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -30,5 +30,20 @@ export async function firstStart<T>(base: string, start: () => Promise<T>): Prom
   } catch (e) {
     rmSync(base, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/**
+ * A process's parent and its user+system CPU time in clock ticks, from /proc/<pid>/stat; undefined when it is gone.
+ * The fields after "(comm)" (which may hold spaces, so the text is read after the last ")") are: state ppid ...,
+ * utime the 14th field and stime the 15th.
+ */
+export function procStat(pid: number): { ppid: number; ticks: number } | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return undefined;
   }
 }
