@@ -3,7 +3,7 @@
 // Structural damage (truncation, bad wire types) throws InvalidArgumentError for the whole request; a span
 // with an unusable trace or span ID is dropped and counted, so the receiver can answer partial_success.
 import { Reader, VARINT, type Where, Writer } from './proto-wire.js';
-import { type AttrValue, type KeyValue, MAX_VALUE_DEPTH, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, type SpanLink, newSpan } from '../storage/api/model.js';
+import { type AttrValue, type KeyValue, type LazySpan, MAX_VALUE_DEPTH, type Resource, type ResourceSpans, type Scope, type ScopeSpans, type Span, type SpanEvent, SpanKind, type SpanLink, StatusCode, newSpan } from '../storage/api/model.js';
 
 // tags: (field << 3) | wire type
 const T1_LEN = 0x0a;
@@ -17,7 +17,9 @@ const MAX_UINT32 = 0xffffffff;
 let tooDeep = false;
 const TOO_DEEP = `an attribute value is nested deeper than ${MAX_VALUE_DEPTH} levels of arrays and key-value lists: flatten it`;
 
-function anyValue(r: Reader, end: number, depth: number): AttrValue {
+// `build` false walks a value with every check of a real decode but allocates nothing: a lazy span's attributes
+// and events are checked this way when the span is read, so decoding them later cannot fail.
+function anyValue(r: Reader, end: number, depth: number, build: boolean): AttrValue {
   if (depth >= MAX_VALUE_DEPTH) {
     tooDeep = true;
     r.pos = end;
@@ -28,13 +30,15 @@ function anyValue(r: Reader, end: number, depth: number): AttrValue {
     const tag = r.varint();
     switch (tag) {
       case 0x0a: // string_value
-        v = r.string(end);
+        if (build) v = r.string(end);
+        else r.pos = r.len(end);
         break;
       case 0x10: // bool_value
         v = r.varint() !== 0;
         break;
       case 0x18: // int_value
-        v = r.int64();
+        if (build) v = r.int64();
+        else r.varint();
         break;
       case 0x21: // double_value
         v = r.double();
@@ -47,7 +51,8 @@ function anyValue(r: Reader, end: number, depth: number): AttrValue {
           const t = r.varint();
           if (t === T1_LEN) {
             const ve = r.len(e);
-            arr.push(anyValue(r, ve, depth + 1));
+            const x = anyValue(r, ve, depth + 1, build);
+            if (build) arr.push(x);
             r.done(ve);
           } else r.skip(t, e);
         }
@@ -62,7 +67,8 @@ function anyValue(r: Reader, end: number, depth: number): AttrValue {
           const t = r.varint();
           if (t === T1_LEN) {
             const ve = r.len(e);
-            list.push(keyValue(r, ve, depth + 1));
+            const kv = keyValue(r, ve, depth + 1, build);
+            if (build) list.push(kv);
             r.done(ve);
           } else r.skip(t, e);
         }
@@ -72,7 +78,7 @@ function anyValue(r: Reader, end: number, depth: number): AttrValue {
       case 0x3a: {
         // bytes_value
         const e = r.len(end);
-        v = new Uint8Array(r.buf.subarray(r.pos, e));
+        if (build) v = new Uint8Array(r.buf.subarray(r.pos, e));
         r.pos = e;
         break;
       }
@@ -83,40 +89,151 @@ function anyValue(r: Reader, end: number, depth: number): AttrValue {
   return v;
 }
 
+const UNBUILT: KeyValue = { key: '', value: null };
+
 /** one KeyValue message spanning [pos, end) */
-export function keyValue(r: Reader, end: number, depth = 0): KeyValue {
+export function keyValue(r: Reader, end: number, depth = 0, build = true): KeyValue {
   let key = '';
   let value: AttrValue = null;
   while (r.pos < end) {
     const tag = r.varint();
-    if (tag === T1_LEN) key = r.string(end);
-    else if (tag === T2_LEN) {
+    if (tag === T1_LEN) {
+      if (build) key = r.string(end);
+      else r.pos = r.len(end);
+    } else if (tag === T2_LEN) {
       const e = r.len(end);
-      value = anyValue(r, e, depth);
+      value = anyValue(r, e, depth, build);
       r.done(e);
     } else r.skip(tag, end);
   }
-  return { key, value };
+  return build ? { key, value } : UNBUILT;
 }
 
-/** reads one KeyValue at pos (after its tag) into `into` */
-function pushKeyValue(r: Reader, end: number, into: KeyValue[]): void {
+/** reads one KeyValue at pos (after its tag) into `into`, or only checks it */
+function pushKeyValue(r: Reader, end: number, into: KeyValue[] | undefined): void {
   const e = r.len(end);
-  into.push(keyValue(r, e));
+  const kv = keyValue(r, e, 0, into !== undefined);
+  into?.push(kv);
   r.done(e);
 }
 
-function event(r: Reader, end: number): SpanEvent {
+function event(r: Reader, end: number, build = true): SpanEvent {
   const ev: SpanEvent = { timeUnixNano: 0n, name: '', attributes: [], droppedAttributesCount: 0 };
+  const attributes = build ? ev.attributes : undefined;
   while (r.pos < end) {
     const tag = r.varint();
     if (tag === 0x09) ev.timeUnixNano = r.fixed64();
-    else if (tag === T2_LEN) ev.name = r.string(end);
-    else if (tag === T3_LEN) pushKeyValue(r, end, ev.attributes);
+    else if (tag === T2_LEN) {
+      if (build) ev.name = r.string(end);
+      else r.pos = r.len(end);
+    } else if (tag === T3_LEN) pushKeyValue(r, end, attributes);
     else if (tag === 0x20) ev.droppedAttributesCount = r.uint32();
     else r.skip(tag, end);
   }
   return ev;
+}
+
+const NO_WHERE: Where = { ri: -1, si: -1, ki: -1 };
+
+/** the attributes (field 9) of the span message [start, end), which was checked when it was read */
+function spanAttributes(buf: Buffer, start: number, end: number): KeyValue[] {
+  const r = new Reader(buf, NO_WHERE);
+  r.pos = start;
+  const out: KeyValue[] = [];
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === 0x4a) pushKeyValue(r, end, out);
+    else r.skip(tag, end);
+  }
+  return out;
+}
+
+/** the events (field 11) of the span message [start, end), which was checked when it was read */
+function spanEvents(buf: Buffer, start: number, end: number): SpanEvent[] {
+  const r = new Reader(buf, NO_WHERE);
+  r.pos = start;
+  const out: SpanEvent[] = [];
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === 0x5a) {
+      const e = r.len(end);
+      out.push(event(r, e));
+      r.done(e);
+    } else r.skip(tag, end);
+  }
+  return out;
+}
+
+// what a WireSpan holds of its attributes and of its events: nothing, the encoded form, or the decoded form
+const ATTRS_ENCODED = 1;
+const EVENTS_ENCODED = 2;
+const RELEASED = 4;
+
+/** Shared by spans without links or status until one is set: a stored span costs fewer objects. */
+const NO_LINKS: SpanLink[] = Object.freeze([]) as unknown as SpanLink[];
+const UNSET: Span['status'] = Object.freeze({ code: StatusCode.Unset, message: '' }) as Span['status'];
+
+/** A span read from OTLP protobuf whose attributes and events stay encoded until they are read (see LazySpan). */
+class WireSpan implements LazySpan {
+  traceId = '';
+  spanId = '';
+  traceState = '';
+  parentSpanId = '';
+  flags = 0;
+  name = '';
+  kind: SpanKind = SpanKind.Unspecified;
+  startTimeUnixNano = 0n;
+  endTimeUnixNano = 0n;
+  droppedAttributesCount = 0;
+  droppedEventsCount = 0;
+  links = NO_LINKS;
+  droppedLinksCount = 0;
+  status = UNSET;
+  #buf: Buffer;
+  #start: number;
+  #end: number;
+  #bits = 0;
+  #held: { attributes?: KeyValue[]; events?: SpanEvent[] } | undefined;
+
+  constructor(buf: Buffer, start: number, end: number) {
+    this.#buf = buf;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  get attributes(): KeyValue[] {
+    const held = this.#held?.attributes;
+    if (held) return held;
+    const a = this.#bits & ATTRS_ENCODED ? spanAttributes(this.#buf, this.#start, this.#end) : [];
+    if (!(this.#bits & RELEASED)) this.attributes = a;
+    return a;
+  }
+  set attributes(v: KeyValue[]) {
+    (this.#held ??= {}).attributes = v;
+  }
+  get events(): SpanEvent[] {
+    const held = this.#held?.events;
+    if (held) return held;
+    const e = this.#bits & EVENTS_ENCODED ? spanEvents(this.#buf, this.#start, this.#end) : [];
+    if (!(this.#bits & RELEASED)) this.events = e;
+    return e;
+  }
+  set events(v: SpanEvent[]) {
+    (this.#held ??= {}).events = v;
+  }
+  get encodedSize(): number {
+    return this.#end - this.#start;
+  }
+  held(): { attributes?: KeyValue[]; events?: SpanEvent[] } {
+    return { ...this.#held };
+  }
+  release(): void {
+    this.#bits |= RELEASED;
+  }
+  /** records that the span has attributes and events in its bytes (set while the span is read) */
+  encoded(attributes: boolean, events: boolean): void {
+    this.#bits |= (attributes ? ATTRS_ENCODED : 0) | (events ? EVENTS_ENCODED : 0);
+  }
 }
 
 function link(r: Reader, end: number): SpanLink | undefined {
@@ -134,16 +251,24 @@ function link(r: Reader, end: number): SpanLink | undefined {
   return l.traceId && l.spanId ? l : undefined;
 }
 
-/** a span, or the reason it cannot be stored */
-function span(r: Reader, end: number): Span | string {
-  const s = newSpan({ traceId: '', spanId: '' });
+/**
+ * A span, or the reason it cannot be stored. `lazy`: a WireSpan whose attributes and events are only checked now
+ * and decoded when read; otherwise a plain span.
+ */
+function span(r: Reader, end: number, lazy: boolean): Span | string {
+  const start = r.pos;
+  const w = lazy ? new WireSpan(r.buf, start, end) : undefined;
+  const s: Span = w ?? newSpan({ traceId: '', spanId: '' });
+  const attributes = w ? undefined : s.attributes;
+  let hasAttributes = false;
+  let hasEvents = false;
   let problem = '';
   tooDeep = false;
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
       case T1_LEN:
-        s.traceId = r.id(end, 16);
+        s.traceId = r.traceId(end);
         if (!s.traceId) problem = 'trace_id must be 16 bytes and not all zero';
         break;
       case T2_LEN:
@@ -154,11 +279,15 @@ function span(r: Reader, end: number): Span | string {
         s.traceState = r.string(end);
         break;
       case T4_LEN: {
-        const e = r.len(end);
         // an all-zero parent is no parent (OTLP's invalid span ID), as for the other IDs
-        if (e - r.pos === 8) s.parentSpanId = r.buf.subarray(r.pos, e).some((b) => b !== 0) ? r.buf.toString('hex', r.pos, e) : '';
-        else if (e !== r.pos) problem = 'parent_span_id must be empty or 8 bytes';
-        r.pos = e;
+        const at = r.pos;
+        const n = r.len(end) - r.pos;
+        r.pos = at;
+        if (n === 8) s.parentSpanId = r.id(end, 8);
+        else {
+          if (n !== 0) problem = 'parent_span_id must be empty or 8 bytes';
+          r.pos = r.len(end);
+        }
         break;
       }
       case 0x2a: // name
@@ -177,7 +306,8 @@ function span(r: Reader, end: number): Span | string {
         s.endTimeUnixNano = r.fixed64();
         break;
       case 0x4a: // attributes
-        pushKeyValue(r, end, s.attributes);
+        pushKeyValue(r, end, attributes);
+        hasAttributes = true;
         break;
       case 0x50:
         s.droppedAttributesCount = r.uint32();
@@ -185,7 +315,9 @@ function span(r: Reader, end: number): Span | string {
       case 0x5a: {
         // events
         const e = r.len(end);
-        s.events.push(event(r, e));
+        const ev = event(r, e, !w);
+        if (!w) s.events.push(ev);
+        hasEvents = true;
         r.done(e);
         break;
       }
@@ -197,7 +329,10 @@ function span(r: Reader, end: number): Span | string {
         const e = r.len(end);
         const l = link(r, e);
         r.done(e);
-        if (l) s.links.push(l);
+        if (l) {
+          if (s.links === NO_LINKS) s.links = [];
+          s.links.push(l);
+        }
         else s.droppedLinksCount = Math.min(MAX_UINT32, s.droppedLinksCount + 1);
         break;
       }
@@ -207,6 +342,7 @@ function span(r: Reader, end: number): Span | string {
       case 0x7a: {
         // status { string message = 2; StatusCode code = 3 }
         const e = r.len(end);
+        if (s.status === UNSET) s.status = { code: StatusCode.Unset, message: '' };
         while (r.pos < e) {
           const t = r.varint();
           if (t === T2_LEN) s.status.message = r.string(e);
@@ -228,6 +364,7 @@ function span(r: Reader, end: number): Span | string {
   if (!problem && !s.spanId) problem = 'span_id is missing';
   if (!problem && s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) problem = 'end_time_unix_nano is before start_time_unix_nano';
   if (!problem && tooDeep) problem = TOO_DEEP;
+  w?.encoded(hasAttributes, hasEvents);
   return problem || s;
 }
 
@@ -260,9 +397,23 @@ function scope(r: Reader, end: number, sc: Scope): void {
   }
 }
 
-/** Decodes ExportTraceServiceRequest / TracesData (same field 1: repeated ResourceSpans). */
-export function decodeTracesProto(bytes: Uint8Array): DecodedTraces {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A Buffer over `bytes` that holds no more memory than it needs: lazy spans keep their request's bytes alive. */
+function ownBuffer(bytes: Uint8Array): Buffer {
+  // a request of a few bytes may sit in a shared 8 KiB pool slab, a gRPC message in a larger socket read
+  if (bytes.buffer.byteLength <= bytes.byteLength + 1024) return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  own.set(bytes);
+  return own;
+}
+
+/**
+ * Decodes ExportTraceServiceRequest / TracesData (same field 1: repeated ResourceSpans). With `lazy`, spans are
+ * LazySpans over the request's bytes: every check of a full decode runs now, but attributes and events are
+ * decoded only when they are read.
+ */
+export function decodeTracesProto(bytes: Uint8Array, o: { lazy?: boolean } = {}): DecodedTraces {
+  const lazy = o.lazy === true;
+  const buf = lazy ? ownBuffer(bytes) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: DecodedTraces = { traces: [], spans: 0, rejected: 0, problems: [] };
   const where: Where = { ri: -1, si: -1, ki: -1 };
   const r = new Reader(buf, where);
@@ -304,7 +455,7 @@ export function decodeTracesProto(bytes: Uint8Array): DecodedTraces {
           } else if (t3 === T2_LEN) {
             where.ki++;
             const e = r.len(send);
-            const res = span(r, e);
+            const res = span(r, e, lazy);
             r.done(e);
             out.spans++;
             if (typeof res !== 'string') ss.spans.push(res);

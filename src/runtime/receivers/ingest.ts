@@ -50,7 +50,7 @@ interface Decoded {
 
 function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
   try {
-    if (format === 'protobuf') return decodeTracesProto(body);
+    if (format === 'protobuf') return decodeTracesProto(body, { lazy: true });
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

@@ -163,6 +163,23 @@ function toPlain(v: AttrValue): unknown {
 /** Count of spans in a batch. */
 export const spanCount = (t: readonly ResourceSpans[]): number => t.reduce((n, rs) => n + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0);
 
+/**
+ * A span that keeps its attributes and events as the bytes they arrived in and decodes them when they are read.
+ * Receivers hand these to the stores: ingest then costs a pass over the IDs, names and times only, and a store
+ * that keeps spans in memory keeps the compact encoded form. Assigning `attributes` or `events` replaces the
+ * encoded part for good; until `release()`, what a read decodes is kept too (so in-place changes stick).
+ */
+export interface LazySpan extends Span {
+  /** bytes of the encoded span it holds (its attributes and events are decoded from these) */
+  readonly encodedSize: number;
+  /** the attributes and events it holds decoded, each undefined while only encoded */
+  held(): { attributes?: KeyValue[]; events?: SpanEvent[] };
+  /** from now on a read decodes afresh and keeps nothing, so a stored span costs its encoded bytes only */
+  release(): void;
+}
+
+export const isLazySpan = (s: Span): s is LazySpan => typeof (s as Partial<LazySpan>).release === 'function';
+
 /** A span whose unspecified fields are empty (no parent, kind unspecified, no attributes, events or links). */
 export function newSpan(fields: Partial<Span> & Pick<Span, 'traceId' | 'spanId'>): Span {
   return {

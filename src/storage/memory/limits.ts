@@ -1,7 +1,7 @@
 // Bounds of the memory backend: the defaults, the container memory limit they derive from, and the byte estimate
 // of what a stored span costs on the heap.
 import { readFileSync } from 'node:fs';
-import type { AttrValue, KeyValue, Resource, Scope, Span } from '../api/index.js';
+import { type AttrValue, type KeyValue, type Resource, type Scope, type Span, type SpanEvent, isLazySpan } from '../api/index.js';
 
 export const MEMORY_DEFAULTS = {
   maxTraces: 100_000,
@@ -65,13 +65,21 @@ export function attrsBytes(attrs: readonly KeyValue[]): number {
   return n;
 }
 
-/** the estimated heap bytes of one stored span, without its resource and scope (shared by the spans of a batch) */
+const eventsBytes = (events: readonly SpanEvent[]): number => events.reduce((n, e) => n + FIELD + OBJ + 4 * FIELD + BIGINT + strBytes(e.name) + attrsBytes(e.attributes), ARR);
+
+/**
+ * The estimated heap bytes of one stored span, without its resource and scope (shared by the spans of a batch). A
+ * lazy span costs the bytes it keeps encoded plus what it holds decoded (its reads decode afresh once it is stored:
+ * the writer releases it), without decoding anything here.
+ */
 export function spanBytes(s: Span): number {
   let n = OBJ + 18 * FIELD + 2 * BIGINT + strBytes(s.traceId) + strBytes(s.spanId) + strBytes(s.parentSpanId) + strBytes(s.name) + strBytes(s.traceState);
-  n += attrsBytes(s.attributes);
   n += ARR + OBJ + 2 * FIELD + strBytes(s.status.message);
-  n += ARR;
-  for (const e of s.events) n += FIELD + OBJ + 4 * FIELD + BIGINT + strBytes(e.name) + attrsBytes(e.attributes);
+  if (isLazySpan(s)) {
+    const held = s.held();
+    // the encoded span and its share of the request buffer's header
+    n += s.encodedSize + 4 * FIELD + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0);
+  } else n += attrsBytes(s.attributes) + eventsBytes(s.events);
   for (const l of s.links) n += FIELD + OBJ + 6 * FIELD + strBytes(l.traceId) + strBytes(l.spanId) + strBytes(l.traceState) + attrsBytes(l.attributes);
   // the store's own record of the span (SpanView) and its slot in the trace's span list
   return n + OBJ + 6 * FIELD + FIELD;

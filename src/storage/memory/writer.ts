@@ -1,6 +1,6 @@
 // The memory backend's trace writer: stores spans per tenant within the bounds of ./state.ts (FIFO eviction by
 // trace count per tenant and by estimated bytes overall, a span limit per trace, a bounded services index).
-import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
+import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, isLazySpan, serviceOf } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
 import { resourceBytes, scopeBytes, spanBytes } from './limits.js';
 import type { MemoryLimits, MemoryState, StoredTrace, Tenant } from './state.js';
@@ -68,6 +68,8 @@ export class MemoryTraceWriter implements TraceWriter {
             state.order.add(tr);
             if (t.traces.size > maxTraces) state.evict(t.traces.values().next().value as StoredTrace, 'tracesEvictedMaxTraces');
           }
+          // a stored lazy span decodes its attributes and events on each read instead of keeping them
+          if (isLazySpan(span)) span.release();
           const bytes = spanBytes(span) + resourceShare + scopeShare;
           tr.spans.push({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service });
           tr.bytes += bytes;
