@@ -3,7 +3,7 @@
 import type { DependencyLink, DependencyReader, DependencyWriter, StorageContext, TimeRange } from '../api/index.js';
 import { checkTimeRange } from '../api/index.js';
 import { DependencyTotals, checkDependencyLinks, forEachDependency } from '../api/semantics.js';
-import type { MemoryState } from './state.js';
+import { type MemoryState, spanViews } from './state.js';
 
 export class MemoryDependencyStore implements DependencyReader, DependencyWriter {
   constructor(private readonly state: MemoryState) {}
@@ -15,7 +15,7 @@ export class MemoryDependencyStore implements DependencyReader, DependencyWriter
     const add = totals.add.bind(totals);
     for (const tr of t?.traces.values() ?? []) {
       if (tr.start > r.end || tr.start < r.start) continue;
-      forEachDependency(tr.spans, (parent, child) => add(parent, child, 1));
+      forEachDependency(spanViews(tr), (parent, child) => add(parent, child, 1));
     }
     for (const d of t?.dependencies ?? []) if (d.at >= r.start && d.at <= r.end) for (const l of d.links) add(l.parent, l.child, l.callCount, l.source);
     return totals.list();

@@ -81,9 +81,10 @@ export function spanBytes(s: Span): number {
     n += s.encodedSize + 4 * FIELD + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0);
   } else n += attrsBytes(s.attributes) + eventsBytes(s.events);
   for (const l of s.links) n += FIELD + OBJ + 6 * FIELD + strBytes(l.traceId) + strBytes(l.spanId) + strBytes(l.traceState) + attrsBytes(l.attributes);
-  // the store's own record of the span (SpanView) and its slot in the trace's span list
-  return n + OBJ + 6 * FIELD + FIELD;
+  // its slots in the trace's span and origin lists (the origin object is shared by the spans of a scope)
+  return n + 2 * FIELD;
 }
 
 export const resourceBytes = (r: Resource): number => OBJ + 2 * FIELD + attrsBytes(r.attributes);
-export const scopeBytes = (s: Scope): number => OBJ + 4 * FIELD + strBytes(s.name) + strBytes(s.version) + attrsBytes(s.attributes);
+/** a scope, plus the origin record the memory store shares among the scope's spans */
+export const scopeBytes = (s: Scope): number => OBJ + 4 * FIELD + strBytes(s.name) + strBytes(s.version) + attrsBytes(s.attributes) + OBJ + 5 * FIELD;

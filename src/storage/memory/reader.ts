@@ -13,14 +13,30 @@ import {
   checkOperationQuery,
   checkTraceQuery,
 } from '../api/index.js';
-import { chunkTrace, spanMatches } from '../api/semantics.js';
-import type { MemoryState, StoredTrace } from './state.js';
+import { type SpanView, chunkTrace, spanMatches } from '../api/semantics.js';
+import { type MemoryState, type StoredTrace, spanViews } from './state.js';
+
+/** Whether a span of the trace meets the query; one view object serves the whole scan. */
+function anySpanMatches(tr: StoredTrace, cq: ReturnType<typeof checkTraceQuery>): boolean {
+  const v: SpanView = { span: tr.spans[0]!, ...tr.origins[0]! };
+  for (let i = 0; i < tr.spans.length; i++) {
+    const o = tr.origins[i]!;
+    v.span = tr.spans[i]!;
+    v.resource = o.resource;
+    v.resourceSchemaUrl = o.resourceSchemaUrl;
+    v.scope = o.scope;
+    v.scopeSchemaUrl = o.scopeSchemaUrl;
+    v.service = o.service;
+    if (spanMatches(v, cq)) return true;
+  }
+  return false;
+}
 
 export class MemoryTraceReader implements TraceReader {
   constructor(private readonly state: MemoryState) {}
 
   private chunks(tr: StoredTrace): Generator<TraceChunk> {
-    return chunkTrace(tr.id, tr.spans, this.state.limits.chunkSize);
+    return chunkTrace(tr.id, spanViews(tr), this.state.limits.chunkSize);
   }
 
   async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
@@ -35,7 +51,7 @@ export class MemoryTraceReader implements TraceReader {
       const tr = t.traces.get(p.traceId);
       if (!tr) continue;
       if (p.start !== undefined || p.end !== undefined) {
-        const inWindow = tr.spans.some((s) => (p.start === undefined || s.span.startTimeUnixNano >= p.start) && (p.end === undefined || s.span.startTimeUnixNano <= p.end));
+        const inWindow = tr.spans.some((s) => (p.start === undefined || s.startTimeUnixNano >= p.start) && (p.end === undefined || s.startTimeUnixNano <= p.end));
         if (!inWindow) continue;
       }
       for (const c of this.chunks(tr)) {
@@ -67,7 +83,7 @@ export class MemoryTraceReader implements TraceReader {
     for (let i = all.length - 1; i >= 0 && found < cq.searchDepth; i--) {
       signal?.throwIfAborted();
       const tr = all[i]!;
-      if (tr.spans.some((s) => spanMatches(s, cq))) {
+      if (anySpanMatches(tr, cq)) {
         found++;
         yield tr;
       }

@@ -1,7 +1,7 @@
 // What every narrow object of the memory backend shares: the per-tenant trace and service maps, the FIFO order of
 // all traces (for the byte bound), the counters behind stats(), and the sampling and lock records. The writer,
 // reader, dependency store, sampling store, lock and purger each hold this one object.
-import { DEFAULT_TENANT, type DependencyLink, InvalidArgumentError, type Operation, type ServiceOperationValues, type StorageContext, type Throughput } from '../api/index.js';
+import { DEFAULT_TENANT, type DependencyLink, InvalidArgumentError, type Operation, type ServiceOperationValues, type Span, type StorageContext, type Throughput } from '../api/index.js';
 import type { SpanView } from '../api/semantics.js';
 import { MEMORY_DEFAULTS } from './limits.js';
 
@@ -44,9 +44,14 @@ export interface MemoryStats {
   operationsNotIndexed: number;
 }
 
+/** Where a stored span came from: one object shared by every span of a batch's scope. */
+export type Origin = Omit<SpanView, 'span'>;
+
 export interface StoredTrace {
   id: string;
-  spans: SpanView[];
+  /** the spans in arrival order, and in `origins` at the same index the resource and scope each came with */
+  spans: Span[];
+  origins: Origin[];
   start: bigint;
   end: bigint;
   bytes: number;
@@ -138,4 +143,11 @@ export class MemoryState {
     this.latestProbabilities = undefined;
     this.locks.clear();
   }
+}
+
+/** A stored trace's spans as views (for reads: the store itself keeps no view per span). */
+export function spanViews(tr: StoredTrace): SpanView[] {
+  const out: SpanView[] = new Array<SpanView>(tr.spans.length);
+  for (let i = 0; i < out.length; i++) out[i] = { span: tr.spans[i]!, ...tr.origins[i]! };
+  return out;
 }

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, isLazySpan, serviceOf } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
 import { resourceBytes, scopeBytes, spanBytes } from './limits.js';
-import type { MemoryLimits, MemoryState, StoredTrace, Tenant } from './state.js';
+import type { MemoryLimits, MemoryState, Origin, StoredTrace, Tenant } from './state.js';
 
 export class MemoryTraceWriter implements TraceWriter {
   private readonly limits: MemoryLimits;
@@ -60,10 +60,11 @@ export class MemoryTraceWriter implements TraceWriter {
       const resourceShare = spansOfResource ? Math.ceil(resourceBytes(rs.resource) / spansOfResource) : 0;
       for (const ss of rs.scopeSpans) {
         const scopeShare = ss.spans.length ? Math.ceil(scopeBytes(ss.scope) / ss.spans.length) : 0;
+        const origin: Origin = { resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
         for (const span of ss.spans) {
           let tr = t.traces.get(span.traceId);
           if (!tr) {
-            tr = { id: span.traceId, spans: [], start: span.startTimeUnixNano, end: span.endTimeUnixNano, bytes: 0, tenant: t };
+            tr = { id: span.traceId, spans: [], origins: [], start: span.startTimeUnixNano, end: span.endTimeUnixNano, bytes: 0, tenant: t };
             t.traces.set(span.traceId, tr);
             state.order.add(tr);
             if (t.traces.size > maxTraces) state.evict(t.traces.values().next().value as StoredTrace, 'tracesEvictedMaxTraces');
@@ -71,7 +72,8 @@ export class MemoryTraceWriter implements TraceWriter {
           // a stored lazy span decodes its attributes and events on each read instead of keeping them
           if (isLazySpan(span)) span.release();
           const bytes = spanBytes(span) + resourceShare + scopeShare;
-          tr.spans.push({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service });
+          tr.spans.push(span);
+          tr.origins.push(origin);
           tr.bytes += bytes;
           counts.spans++;
           counts.bytes += bytes;
