@@ -173,17 +173,32 @@ const RELEASED = 4;
 const NO_LINKS: SpanLink[] = Object.freeze([]) as unknown as SpanLink[];
 const UNSET: Span['status'] = Object.freeze({ code: StatusCode.Unset, message: '' }) as Span['status'];
 
-/** A span read from OTLP protobuf whose attributes and events stay encoded until they are read (see LazySpan). */
+// where a WireSpan's fixed-size fields sit in its bytes (-1: absent)
+const SPAN_ID = 0;
+const PARENT = 1;
+const START = 2;
+const END = 3;
+
+/** What was assigned to a WireSpan's fields that otherwise read from its bytes. */
+interface Assigned {
+  spanId?: string;
+  parentSpanId?: string;
+  startTimeUnixNano?: bigint;
+  endTimeUnixNano?: bigint;
+  attributes?: KeyValue[];
+  events?: SpanEvent[];
+}
+
+/**
+ * A span read from OTLP protobuf (see LazySpan). Besides its attributes and events, its span IDs and times are read
+ * from its bytes when asked for: a stored span is one object over the request's bytes, not six.
+ */
 class WireSpan implements LazySpan {
   traceId = '';
-  spanId = '';
   traceState = '';
-  parentSpanId = '';
   flags = 0;
   name = '';
   kind: SpanKind = SpanKind.Unspecified;
-  startTimeUnixNano = 0n;
-  endTimeUnixNano = 0n;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   links = NO_LINKS;
@@ -193,7 +208,12 @@ class WireSpan implements LazySpan {
   #start: number;
   #end: number;
   #bits = 0;
-  #held: { attributes?: KeyValue[]; events?: SpanEvent[] } | undefined;
+  #traceId = '';
+  #spanIdAt = -1;
+  #parentAt = -1;
+  #startAt = -1;
+  #endAt = -1;
+  #set: Assigned | undefined;
 
   constructor(buf: Buffer, start: number, end: number) {
     this.#buf = buf;
@@ -201,37 +221,84 @@ class WireSpan implements LazySpan {
     this.#end = end;
   }
 
+  /** records where a fixed-size field is (while the span is read) */
+  place(field: number, at: number): void {
+    if (field === SPAN_ID) this.#spanIdAt = at;
+    else if (field === PARENT) this.#parentAt = at;
+    else if (field === START) this.#startAt = at;
+    else this.#endAt = at;
+  }
+  #id(at: number): string {
+    return at < 0 ? '' : this.#buf.toString('hex', at, at + 8);
+  }
+  #time(at: number): bigint {
+    return at < 0 ? 0n : this.#buf.readBigUInt64LE(at);
+  }
+
+  get spanId(): string {
+    return this.#set?.spanId ?? this.#id(this.#spanIdAt);
+  }
+  set spanId(v: string) {
+    (this.#set ??= {}).spanId = v;
+  }
+  get parentSpanId(): string {
+    return this.#set?.parentSpanId ?? this.#id(this.#parentAt);
+  }
+  set parentSpanId(v: string) {
+    (this.#set ??= {}).parentSpanId = v;
+  }
+  get startTimeUnixNano(): bigint {
+    return this.#set?.startTimeUnixNano ?? this.#time(this.#startAt);
+  }
+  set startTimeUnixNano(v: bigint) {
+    (this.#set ??= {}).startTimeUnixNano = v;
+  }
+  get endTimeUnixNano(): bigint {
+    return this.#set?.endTimeUnixNano ?? this.#time(this.#endAt);
+  }
+  set endTimeUnixNano(v: bigint) {
+    (this.#set ??= {}).endTimeUnixNano = v;
+  }
+
   get attributes(): KeyValue[] {
-    const held = this.#held?.attributes;
+    const held = this.#set?.attributes;
     if (held) return held;
     const a = this.#bits & ATTRS_ENCODED ? spanAttributes(this.#buf, this.#start, this.#end) : [];
     if (!(this.#bits & RELEASED)) this.attributes = a;
     return a;
   }
   set attributes(v: KeyValue[]) {
-    (this.#held ??= {}).attributes = v;
+    (this.#set ??= {}).attributes = v;
   }
   get events(): SpanEvent[] {
-    const held = this.#held?.events;
+    const held = this.#set?.events;
     if (held) return held;
     const e = this.#bits & EVENTS_ENCODED ? spanEvents(this.#buf, this.#start, this.#end) : [];
     if (!(this.#bits & RELEASED)) this.events = e;
     return e;
   }
   set events(v: SpanEvent[]) {
-    (this.#held ??= {}).events = v;
+    (this.#set ??= {}).events = v;
   }
   get encodedSize(): number {
     return this.#end - this.#start;
   }
   held(): { attributes?: KeyValue[]; events?: SpanEvent[] } {
-    return { ...this.#held };
+    const out: { attributes?: KeyValue[]; events?: SpanEvent[] } = {};
+    if (this.#set?.attributes) out.attributes = this.#set.attributes;
+    if (this.#set?.events) out.events = this.#set.events;
+    return out;
   }
   release(): void {
     this.#bits |= RELEASED;
   }
-  /** records that the span has attributes and events in its bytes (set while the span is read) */
+  get verified(): boolean {
+    const set = this.#set;
+    return this.traceId === this.#traceId && (!set || (set.spanId === undefined && set.parentSpanId === undefined && set.startTimeUnixNano === undefined && set.endTimeUnixNano === undefined));
+  }
+  /** records that the span was read whole and passed every check, with this trace ID */
   encoded(attributes: boolean, events: boolean): void {
+    this.#traceId = this.traceId;
     this.#bits |= (attributes ? ATTRS_ENCODED : 0) | (events ? EVENTS_ENCODED : 0);
   }
 }
@@ -272,8 +339,14 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
         if (!s.traceId) problem = 'trace_id must be 16 bytes and not all zero';
         break;
       case T2_LEN:
-        s.spanId = r.id(end, 8);
-        if (!s.spanId) problem = 'span_id must be 8 bytes and not all zero';
+        if (w) {
+          const at = r.idAt(end, 8);
+          w.place(SPAN_ID, at);
+          if (at < 0) problem = 'span_id must be 8 bytes and not all zero';
+        } else {
+          s.spanId = r.id(end, 8);
+          if (!s.spanId) problem = 'span_id must be 8 bytes and not all zero';
+        }
         break;
       case T3_LEN:
         s.traceState = r.string(end);
@@ -283,7 +356,10 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
         const at = r.pos;
         const n = r.len(end) - r.pos;
         r.pos = at;
-        if (n === 8) s.parentSpanId = r.id(end, 8);
+        if (n === 8) {
+          if (w) w.place(PARENT, r.idAt(end, 8));
+          else s.parentSpanId = r.id(end, 8);
+        }
         else {
           if (n !== 0) problem = 'parent_span_id must be empty or 8 bytes';
           r.pos = r.len(end);
@@ -300,10 +376,12 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
         break;
       }
       case 0x39: // start_time_unix_nano
-        s.startTimeUnixNano = r.fixed64();
+        if (w) w.place(START, r.fixed64At());
+        else s.startTimeUnixNano = r.fixed64();
         break;
       case 0x41: // end_time_unix_nano
-        s.endTimeUnixNano = r.fixed64();
+        if (w) w.place(END, r.fixed64At());
+        else s.endTimeUnixNano = r.fixed64();
         break;
       case 0x4a: // attributes
         pushKeyValue(r, end, attributes);
@@ -364,7 +442,7 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
   if (!problem && !s.spanId) problem = 'span_id is missing';
   if (!problem && s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) problem = 'end_time_unix_nano is before start_time_unix_nano';
   if (!problem && tooDeep) problem = TOO_DEEP;
-  w?.encoded(hasAttributes, hasEvents);
+  if (!problem) w?.encoded(hasAttributes, hasEvents);
   return problem || s;
 }
 

@@ -113,6 +113,13 @@ export class Reader {
     }
   }
 
+  /** where a fixed64 starts (pos moves past it) */
+  fixed64At(): number {
+    if (this.pos + 8 > this.buf.length) this.fail('truncated fixed64');
+    this.pos += 8;
+    return this.pos - 8;
+  }
+
   fixed64(): bigint {
     if (this.pos + 8 > this.buf.length) this.fail('truncated fixed64');
     const v = this.buf.readBigUInt64LE(this.pos);
@@ -158,6 +165,16 @@ export class Reader {
     if (e - s !== size) return '';
     for (let i = s; i < e; i++) if (this.buf[i] !== 0) return this.buf.toString('hex', s, e);
     return '';
+  }
+
+  /** where an ID of `size` bytes starts, or -1 when its length is wrong or it is all zero (pos moves past it) */
+  idAt(limit: number, size: number): number {
+    const e = this.len(limit);
+    const s = this.pos;
+    this.pos = e;
+    if (e - s !== size) return -1;
+    for (let i = s; i < e; i++) if (this.buf[i] !== 0) return s;
+    return -1;
   }
 
   private lastIdAt = -1;

@@ -7,6 +7,7 @@ import { decodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { type DecodedTraces, decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
 import { type ResourceSpans, type Span, isLazySpan } from '../../src/storage/api/index.js';
+import { validateBatch } from '../../src/storage/api/semantics.js';
 import { MemoryBackend } from '../../src/storage/memory/store.js';
 import { ROOT } from '../root.js';
 
@@ -153,6 +154,26 @@ describe('lazily decoded OTLP spans', () => {
     expect(s.attributes.at(-1)).toEqual({ key: 'added', value: 1 }); // what was changed stays
     s.events = [];
     expect(s.events).toEqual([]);
+  });
+
+  it('are checked again by a store once their IDs or times were changed', () => {
+    const decoded = decodeTracesProto(richBody(), { lazy: true }).traces;
+    const s = decoded[0]!.scopeSpans[0]!.spans[0]!;
+    if (!isLazySpan(s)) throw new Error('not a lazy span');
+    expect(s.verified).toBe(true);
+    expect(() => validateBatch(decoded)).not.toThrow();
+    s.spanId = 'not hex';
+    expect(s.verified).toBe(false);
+    expect(s.spanId).toBe('not hex');
+    expect(() => validateBatch(decoded)).toThrow(/spans\[0\]\.spanId/);
+    const t = decodeTracesProto(richBody(), { lazy: true }).traces;
+    const u = t[0]!.scopeSpans[0]!.spans[0]!;
+    u.endTimeUnixNano = 1n;
+    expect(u.endTimeUnixNano).toBe(1n);
+    expect(() => validateBatch(t)).toThrow(/endTimeUnixNano/);
+    const v = decodeTracesProto(richBody(), { lazy: true }).traces;
+    v[0]!.scopeSpans[0]!.spans[0]!.traceId = '00000000000000000000000000000000';
+    expect(() => validateBatch(v)).toThrow(/traceId/);
   });
 
   it('do not keep a larger buffer they were cut from alive', () => {

@@ -176,6 +176,8 @@ export interface LazySpan extends Span {
   held(): { attributes?: KeyValue[]; events?: SpanEvent[] };
   /** from now on a read decodes afresh and keeps nothing, so a stored span costs its encoded bytes only */
   release(): void;
+  /** whether its IDs and times are still those its decoder checked (then a store need not check them again) */
+  readonly verified: boolean;
 }
 
 export const isLazySpan = (s: Span): s is LazySpan => typeof (s as Partial<LazySpan>).release === 'function';

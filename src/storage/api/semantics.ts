@@ -2,7 +2,7 @@
 // same-span matching of a query (with the special keys), regrouping of spans into OTLP containers, and
 // dependency edges derived from parent/child spans.
 import { InvalidArgumentError } from './errors.js';
-import { type Resource, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, type Span, StatusCode, attr, attrToString } from './model.js';
+import { type Resource, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, type Span, StatusCode, attr, attrToString, isLazySpan } from './model.js';
 import type { CheckedQuery, DependencyLink } from './query.js';
 
 /** A span with the resource and scope it came with, and its service name. */
@@ -25,6 +25,7 @@ export function validateBatch(traces: readonly ResourceSpans[]): void {
   traces.forEach((rs, i) =>
     rs.scopeSpans.forEach((ss, j) =>
       ss.spans.forEach((s, k) => {
+        if (isLazySpan(s) && s.verified) return;
         const p = `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
         if (!TRACE_ID.test(s.traceId) || s.traceId === ZERO_TRACE) throw new InvalidArgumentError(`${p}.traceId`, `${JSON.stringify(s.traceId)} is not a trace ID: expected 32 lowercase hex characters, not all zero`);
         if (!SPAN_ID.test(s.spanId) || s.spanId === ZERO_SPAN) throw new InvalidArgumentError(`${p}.spanId`, `${JSON.stringify(s.spanId)} is not a span ID: expected 16 lowercase hex characters, not all zero`);
