@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 /** Fresh instances (their own data directories), so the pre-encoded load's traces do not weigh on this one. */
 async function telemetrygenPhase(dir: string, bin: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  console.log(`telemetrygen: ${describeTelemetrygen()}, backend ${BACKEND}`);
+  console.log(`telemetrygen: ${describeTelemetrygen(bin)}, backend ${BACKEND}`);
   const results: TgenResult[] = [];
   for (const start of ONLY_OURS ? [startOurs] : [startOurs, (d: string) => startPeer(d, { metrics: true })]) {
     const t = await start(dir);
