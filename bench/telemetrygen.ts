@@ -7,6 +7,7 @@
 // and BENCH_TGEN_CHILD_SPANS (9) set the load; each trace is one parent span and its children. The defaults ask for
 // 20,000 spans/s for 30 s: many workers at a modest rate, since one worker's pacing tops out near 1,700 spans/s, and
 // below the rate (about 30,000 spans/s here) where the SDK's one export stream falls behind and drops.
+// BENCH_TGEN_PROCS (1) runs that many telemetrygen processes side by side, each with its own queue and stream.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ const int = (name: string, dflt: number): number => {
 };
 
 export const TGEN = {
+  /** telemetrygen processes: each has its own SDK queue and export stream */
+  procs: Math.max(1, int('BENCH_TGEN_PROCS', 1)),
   workers: int('BENCH_TGEN_WORKERS', 20),
   /** spans per second per worker: never 0, the SDK would then drop most spans in its queue */
   rate: Math.max(1, int('BENCH_TGEN_RATE', 1000)),
@@ -31,7 +34,7 @@ export const TGEN = {
 };
 /** span attributes of every span, on top of the two telemetrygen sets itself */
 const ATTRIBUTES = ['http.request.method="GET"', 'http.response.status_code=200', 'url.path="/api/v1/orders"', 'server.address="orders.internal"', 'app.tenant="bench"'];
-export const TGEN_SPANS = TGEN.workers * TGEN.tracesPerWorker * (1 + TGEN.childSpans);
+export const TGEN_SPANS = TGEN.procs * TGEN.workers * TGEN.tracesPerWorker * (1 + TGEN.childSpans);
 
 /** /proc/<pid>/stat counts CPU time in clock ticks, 100 per second on Linux */
 const TICKS_PER_S = 100;
@@ -45,7 +48,7 @@ export function telemetrygenBinary(): string {
 export function describeTelemetrygen(bin: string): string {
   return (
     `${TGEN_SPANS.toLocaleString('en')} spans from telemetrygen ${/telemetrygen-([^/]+)\/telemetrygen$/.exec(bin)?.[1] ?? ''} over OTLP/gRPC ` +
-    `(${TGEN.workers} workers x ${TGEN.tracesPerWorker.toLocaleString('en')} traces of ${1 + TGEN.childSpans} spans, ${TGEN.rate.toLocaleString('en')} spans/s per worker, ` +
+    `(${TGEN.procs > 1 ? `${TGEN.procs} processes x ` : ''}${TGEN.workers} workers x ${TGEN.tracesPerWorker.toLocaleString('en')} traces of ${1 + TGEN.childSpans} spans, ${TGEN.rate.toLocaleString('en')} spans/s per worker, ` +
     `${ATTRIBUTES.length + 2} attributes per span, batches of ${TGEN.batchSize})`
   );
 }
@@ -131,12 +134,15 @@ export async function runTelemetrygen(t: Target, bin = telemetrygenBinary()): Pr
     ...ATTRIBUTES.flatMap((a) => ['--telemetry-attributes', a]),
   ];
   const t0 = performance.now();
-  const gen = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  gen.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-8000)));
   const pacedMs = ((TGEN.tracesPerWorker * (1 + TGEN.childSpans)) / TGEN.rate) * 1000;
-  const code = await waitExit(gen, pacedMs + 60_000);
-  if (code !== 0) throw new Error(`${t.name}: telemetrygen exited with ${code ?? 'SIGKILL (too slow)'}: ${bin} ${args.join(' ')}\n${log.split('\n').slice(-10).join('\n')}`);
+  const runs = Array.from({ length: TGEN.procs }, async () => {
+    const gen = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    gen.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-8000)));
+    const code = await waitExit(gen, pacedMs + 60_000);
+    if (code !== 0) throw new Error(`${t.name}: telemetrygen exited with ${code ?? 'SIGKILL (too slow)'}: ${bin} ${args.join(' ')}\n${log.split('\n').slice(-10).join('\n')}`);
+  });
+  await Promise.all(runs);
   // the server may still be writing what it acknowledged: wait (bounded) until its stored count stops moving
   let now = await counts(t);
   let storedAt = performance.now();
