@@ -44,6 +44,8 @@ export interface Target {
   proc: ChildProcess;
   otlpGrpc: number;
   queryHttp: number;
+  /** the server's Prometheus metrics (ours: always; Jaeger: when started with `metrics`) */
+  metricsUrl?: string;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,16 +92,16 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
     proc.kill('SIGKILL');
     throw e;
   }
-  return { name, proc, otlpGrpc: g, queryHttp: q };
+  return { name, proc, otlpGrpc: g, queryHttp: q, metricsUrl: `http://127.0.0.1:${a}/metrics` };
 }
 
-export async function startPeer(dir: string): Promise<Target> {
+export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Promise<Target> {
   const storage =
     BACKEND === 'memory'
       ? `        memory:\n          max_traces: ${TRACES + 1000}`
       : `        badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
-  const j = await startJaeger(storage);
-  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp };
+  const j = await startJaeger(storage, { metrics: o.metrics });
+  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp, ...(j.metricsHttp ? { metricsUrl: `http://127.0.0.1:${j.metricsHttp}/metrics` } : {}) };
 }
 
 const raw = (b: Buffer) => b;

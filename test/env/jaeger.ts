@@ -18,6 +18,8 @@ export interface RunningJaeger {
   queryHttp: number;
   /** remote sampling HTTP port, when started with a sampling file */
   samplingHttp?: number;
+  /** Prometheus port of the collector's own metrics, when started with `metrics` */
+  metricsHttp?: number;
   log: () => string;
   stop(): Promise<void>;
 }
@@ -25,6 +27,8 @@ export interface RunningJaeger {
 export interface JaegerOptions {
   /** serve remote sampling (file provider) from this strategies file, re-read every `reloadInterval` */
   sampling?: { file: string; reloadInterval: string };
+  /** expose the collector's own metrics (receiver and exporter span counters) in Prometheus format */
+  metrics?: boolean;
 }
 
 /** Jaeger v2 whose trace storage is `storageYaml` (indented for `backends.store:`). */
@@ -33,6 +37,17 @@ export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): P
   const [g, h, q, qg] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sh = o.sampling ? await freePort() : undefined;
   const sg = o.sampling ? await freePort() : undefined;
+  const mp = o.metrics ? await freePort() : undefined;
+  const metrics = mp
+    ? `      level: basic
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: ${mp}
+`
+    : '      level: none\n';
   const sampling = o.sampling
     ? `  remote_sampling:
     file:
@@ -53,8 +68,7 @@ export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): P
       exporters: [jaeger_storage_exporter]
   telemetry:
     metrics:
-      level: none
-    logs:
+${metrics}    logs:
       level: warn
 extensions:
 ${sampling}  jaeger_query:
@@ -106,6 +120,7 @@ exporters:
     otlpGrpc: g,
     queryHttp: q,
     ...(sh ? { samplingHttp: sh } : {}),
+    ...(mp ? { metricsHttp: mp } : {}),
     log,
     async stop() {
       if (proc.exitCode === null) {

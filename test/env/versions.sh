@@ -18,3 +18,4 @@ OPENSEARCH_DIR="$JSO_CACHE/opensearch-$OPENSEARCH_VERSION"
 # core, transport-netty4, x-pack-core, x-pack-security; no ILM, data streams or GET /). The first is the default node.
 ELASTICSEARCH_VERSIONS="${ELASTICSEARCH_VERSIONS:-9.2.4 8.19.9}"
 ELASTICSEARCH_USER="${ELASTICSEARCH_USER:-jso-es}" # the system user the node runs as when the tests run as root
+TELEMETRYGEN_VERSION="${TELEMETRYGEN_VERSION:-v0.161.0}" # Go module github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen

@@ -90,14 +90,27 @@ describe('benchmarks at a tiny size', () => {
     expect(run.out.match(/write [\d,]+ spans\/s/g)).toHaveLength(3);
   }, 150_000);
 
-  it('bench:ingest loads our runtime and Jaeger and prints the ratios', async () => {
-    const run = await runBench('ingest.js', { BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10' }, 120_000);
+  it('bench:ingest loads our runtime and Jaeger, pre-encoded and from telemetrygen, and prints the ratios', async () => {
+    const tgen = { BENCH_TGEN_WORKERS: '2', BENCH_TGEN_RATE: '500', BENCH_TGEN_TRACES: '40', BENCH_TGEN_CHILD_SPANS: '4' };
+    const run = await runBench('ingest.js', { BENCH_SPANS: '2000', BENCH_GETS: '30', BENCH_FINDS: '10', ...tgen }, 120_000);
     expectFigures('ingest', run, [
       re(String.raw`ours \(memory\)\s+# spans/s acked, all readable after # s, RSS # MiB; get-trace p50 # ms`),
       re(String.raw`jaeger \(memory\)\s+# spans/s acked`),
       re(String.raw`ratio ours/jaeger: ingest #x, time-to-readable #x`),
+      // counted on each server: all 400 spans (2 workers x 40 traces x 5 spans) stored, none lost at this pace
+      re(String.raw`ours \(memory\)\s+# spans/s stored \(400 of 400 sent, 400 received, 0 refused, 0 lost before the server, in # s\), server CPU # ms per 1,000 spans, RSS # MiB`),
+      re(String.raw`jaeger \(memory\)\s+# spans/s stored \(400 of 400 sent, 400 received, 0 refused, 0 lost before the server, in # s\), server CPU # ms per 1,000 spans`),
+      re(String.raw`telemetrygen ratio ours/jaeger: spans/s #x, server CPU per span #x \(lower is better\), RSS #x`),
     ]);
   }, 150_000);
+
+  it('bench:ingest without the telemetrygen binary fails before any load, naming the command that builds it', async () => {
+    const run = await runBench('ingest.js', { BENCH_SPANS: '2000', TELEMETRYGEN_VERSION: 'v0.0.0-not-built' }, 30_000);
+    expect(run.code).not.toBe(0);
+    expect(run.out).toContain('telemetrygen is missing');
+    expect(run.out).toContain('bash test/env/build-telemetrygen.sh');
+    expect(run.out).not.toContain('spans/s acked');
+  }, 45_000);
 
   it('bench:sampling measures propagation and policy cost and prints the ratios', async () => {
     const run = await runBench('sampling.js', { KUBECONFIG: kubeconfig(), BENCH_UPDATES: '3', BENCH_SPANS: '2000' }, 150_000);
