@@ -8,11 +8,10 @@
 // 20,000 spans/s for 30 s: many workers at a modest rate, since one worker's pacing tops out near 1,700 spans/s, and
 // below the rate (about 30,000 spans/s here) where the SDK's one export stream falls behind and drops.
 // BENCH_TGEN_PROCS (1) runs that many telemetrygen processes side by side, each with its own queue and stream.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../src/local/controlplane.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { procStat, sleep } from '../test/env/server-process.js';
+import { telemetrygenBinary } from '../test/env/telemetrygen.js';
+export { telemetrygenBinary };
 import { type Target, rssMiB } from './otlp-load.js';
 
 const int = (name: string, dflt: number): number => {
@@ -38,12 +37,6 @@ export const TGEN_SPANS = TGEN.procs * TGEN.workers * TGEN.tracesPerWorker * (1 
 
 /** /proc/<pid>/stat counts CPU time in clock ticks, 100 per second on Linux */
 const TICKS_PER_S = 100;
-
-export function telemetrygenBinary(): string {
-  const bin = execFileSync('bash', ['-c', `source "${join(REPO_ROOT, 'test/env/versions.sh')}"; echo "$JSO_CACHE/bin/telemetrygen-$TELEMETRYGEN_VERSION/telemetrygen"`], { encoding: 'utf8' }).trim();
-  if (!existsSync(bin)) throw new Error(`telemetrygen is missing (${bin}): build it with: bash test/env/build-telemetrygen.sh`);
-  return bin;
-}
 
 export function describeTelemetrygen(bin: string): string {
   return (

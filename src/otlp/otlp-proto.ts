@@ -649,7 +649,20 @@ export function encodeExportResponse(rejected: number, message: string): Buffer 
   return w.finish();
 }
 
-/** google.rpc.Status, the error body of OTLP/HTTP. */
-export function encodeRpcStatus(code: number, message: string): Buffer {
-  return new Writer().uint(1, code).string(2, message).finish();
+const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/**
+ * google.rpc.Status, the error body of OTLP/HTTP and the `grpc-status-details-bin` of OTLP/gRPC. With `retryAfterMs`
+ * it carries a google.rpc.RetryInfo: OTLP clients retry RESOURCE_EXHAUSTED only when the server says recovery is
+ * possible this way, and drop the data otherwise.
+ */
+export function encodeRpcStatus(code: number, message: string, retryAfterMs?: number): Buffer {
+  const w = new Writer().uint(1, code).string(2, message);
+  if (retryAfterMs !== undefined) {
+    const seconds = Math.floor(retryAfterMs / 1000);
+    const nanos = (retryAfterMs % 1000) * 1_000_000;
+    // details: Any { type_url, value: RetryInfo { retry_delay: Duration { seconds, nanos } } }
+    w.message(3, (any) => any.string(1, RETRY_INFO_TYPE).message(2, (ri) => ri.message(1, (d) => d.uint(1, seconds).uint(2, nanos))));
+  }
+  return w.finish();
 }

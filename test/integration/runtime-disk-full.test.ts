@@ -12,6 +12,7 @@ import { type Span, newSpan, serviceBatch } from '../../src/storage/api/index.js
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { type RuntimeProcess, startRuntimeProcess, writeRuntimeConfig } from '../env/runtime-process.js';
 import { sumMetric } from '../helpers.js';
+import { decodeRpcStatus } from '../env/rpc-status.js';
 
 const mnt = mkdtempSync(join(tmpdir(), 'jso-small-disk-'));
 const work = mkdtempSync(join(tmpdir(), 'jso-disk-full-'));
@@ -87,6 +88,10 @@ it('refuses new spans when the disk is full, keeps what it acknowledged, and res
   client.close();
   expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   expect(err?.details).toMatch(/disk is full/);
+  // with a RetryInfo: without one, OTLP exporters (Go SDK, collector) take RESOURCE_EXHAUSTED as final and drop the spans
+  const details = err?.metadata.get('grpc-status-details-bin')[0];
+  expect(details).toBeInstanceOf(Buffer);
+  expect(decodeRpcStatus(details as Buffer)).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, message: expect.stringMatching(/disk is full/), retryDelayMs: 1000 });
 
   const admin = `http://127.0.0.1:${ports.admin}`;
   expect(sumMetric(await (await fetch(`${admin}/metrics`)).text(), 'jso_runtime_backend_full')).toBe(1);

@@ -1,6 +1,7 @@
 // A sender faster than the backend: with a small ingest queue in front of the (slower) embedded backend, the
 // runtime answers 429 with Retry-After; the sender retries; at the end every span it was told was accepted is
 // readable. Bounded: a fixed number of batches and a deadline.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { startRuntime } from '../../src/runtime/server.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { crashBatch, crashTraceId } from '../env/embedded-writer.js';
+import { telemetrygenBinary } from '../env/telemetrygen.js';
 
 it('refuses with 429 when the queue is full and loses nothing it accepted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'jso-overload-'));
@@ -65,3 +67,46 @@ it('refuses with 429 when the queue is full and loses nothing it accepted', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 }, 180_000);
+
+// The same overload from an OTLP exporter we did not write: telemetrygen (the OpenTelemetry Go SDK). Go exporters,
+// like the collector's, retry RESOURCE_EXHAUSTED only when its status carries a google.rpc.RetryInfo and drop the
+// batch otherwise; so every span must still arrive although the runtime keeps refusing.
+it('a Go OTLP exporter refused with RESOURCE_EXHAUSTED retries, and every span it sent is stored', async () => {
+  const bin = telemetrygenBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'jso-overload-tgen-'));
+  const cfg = loopbackRuntimeConfig({
+    backend: { embedded: {} },
+    dataDir: dir,
+    ingest: { maxQueuedSpans: 100, batchSpans: 100, batchAgeMs: 5, writers: 1 },
+  });
+  const rt = await startRuntime(cfg, pino({ level: 'silent' }));
+  const PROCS = 3;
+  const WORKERS = 2;
+  const TRACES = 40; // per worker, 10 spans each: 2,400 spans, far below each SDK's own queue of 2,048 per process
+  const gens: ChildProcess[] = [];
+  try {
+    const runs = Array.from({ length: PROCS }, (_, p) => {
+      const args = ['traces', '--otlp-insecure', '--otlp-endpoint', `127.0.0.1:${rt.ports.otlpGrpc}`, '--workers', String(WORKERS), '--traces', String(TRACES), '--child-spans', '9', '--rate', '400', '--batch-size', '200', '--service', `tgen-${p}`];
+      const gen = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      gens.push(gen);
+      let err = '';
+      gen.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-20_000)));
+      return new Promise<string>((resolve, reject) => {
+        gen.once('error', reject);
+        gen.once('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`telemetrygen exited ${code}: ${err.slice(-2000)}`))));
+      });
+    });
+    const logs = await Promise.race([Promise.all(runs), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('telemetrygen did not finish in 150 s')), 150_000))]);
+    await rt.pipeline.drain();
+    const metrics = await rt.registry.metrics();
+    const refused = /jso_runtime_spans_refused_total\{reason="queue_full"\} (\d+)/.exec(metrics);
+    expect(Number(refused?.[1] ?? 0)).toBeGreaterThan(0); // the runtime did push back
+    const written = /jso_runtime_spans_written_total (\d+)/.exec(metrics);
+    expect(Number(written?.[1])).toBe(PROCS * WORKERS * TRACES * 10);
+    expect(logs.join('\n')).not.toMatch(/dropped|permanent|non-retryable/i);
+  } finally {
+    for (const g of gens) if (g.exitCode === null) g.kill('SIGKILL');
+    await rt.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 200_000);

@@ -4,13 +4,26 @@
 // committed in time, partial_success for rejected spans. The answer is sent once the spans are durable.
 import * as grpc from '@grpc/grpc-js';
 import type { StorageContext } from '../../storage/api/index.js';
-import { encodeExportResponse } from '../../otlp/otlp-proto.js';
+import { encodeExportResponse, encodeRpcStatus } from '../../otlp/otlp-proto.js';
 import { method } from '../grpc-util.js';
 import { TenantError } from '../tenancy.js';
 import { type ReceiverDeps, ingest } from './ingest.js';
 
 export const TRACE_SERVICE: grpc.ServiceDefinition = { Export: method('/opentelemetry.proto.collector.trace.v1.TraceService/Export') };
 
+
+/** How long a refused client should wait before it retries, in its RetryInfo (OTLP/HTTP says Retry-After: 1). */
+export const RETRY_AFTER_MS = 1000;
+
+/**
+ * RESOURCE_EXHAUSTED with a google.rpc.RetryInfo in its status details: OTLP exporters (the Go SDK, the collector)
+ * treat RESOURCE_EXHAUSTED without one as final and drop the data, with one as "retry after the delay".
+ */
+function exhausted(details: string): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set('grpc-status-details-bin', encodeRpcStatus(grpc.status.RESOURCE_EXHAUSTED, details, RETRY_AFTER_MS));
+  return { code: grpc.status.RESOURCE_EXHAUSTED, details, metadata };
+}
 
 /** Adds the OTLP trace service to a gRPC server. */
 export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void {
@@ -27,7 +40,7 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
       const size = call.request.length;
       if (!d.budget.tryTake(size)) {
         count('overloaded');
-        return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: `too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later` });
+        return cb(exhausted(`too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later`));
       }
       let settled: Promise<unknown> | undefined;
       ingest(d.consumer, call.request, 'protobuf', d.options, ctx)
@@ -35,7 +48,7 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
           settled = out.settled;
           count(out.kind);
           if (out.kind === 'invalid') return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });
-          if (out.kind === 'overloaded') return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: out.message });
+          if (out.kind === 'overloaded') return cb(exhausted(out.message));
           if (out.kind === 'unavailable') return cb({ code: grpc.status.UNAVAILABLE, details: out.message });
           cb(null, encodeExportResponse(out.rejected, out.message));
         })

@@ -73,13 +73,12 @@ const eventsBytes = (events: readonly SpanEvent[]): number => events.reduce((n, 
  * the writer releases it), without decoding anything here.
  */
 export function spanBytes(s: Span): number {
-  let n = OBJ + 18 * FIELD + 2 * BIGINT + strBytes(s.traceId) + strBytes(s.spanId) + strBytes(s.parentSpanId) + strBytes(s.name) + strBytes(s.traceState);
-  n += ARR + OBJ + 2 * FIELD + strBytes(s.status.message);
+  let n = strBytes(s.traceId) + strBytes(s.name) + strBytes(s.traceState) + ARR + OBJ + 2 * FIELD + strBytes(s.status.message);
   if (isLazySpan(s)) {
+    // its IDs and times are read from the encoded span when asked for (no string or BigInt of its own)
     const held = s.held();
-    // the encoded span and its share of the request buffer's header
-    n += s.encodedSize + 4 * FIELD + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0);
-  } else n += attrsBytes(s.attributes) + eventsBytes(s.events);
+    n += OBJ + 22 * FIELD + s.encodedSize + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0);
+  } else n += OBJ + 18 * FIELD + 2 * BIGINT + strBytes(s.spanId) + strBytes(s.parentSpanId) + attrsBytes(s.attributes) + eventsBytes(s.events);
   for (const l of s.links) n += FIELD + OBJ + 6 * FIELD + strBytes(l.traceId) + strBytes(l.spanId) + strBytes(l.traceState) + attrsBytes(l.attributes);
   // its slots in the trace's span and origin lists (the origin object is shared by the spans of a scope)
   return n + 2 * FIELD;

@@ -62,9 +62,11 @@ export class MemoryTraceWriter implements TraceWriter {
         const scopeShare = ss.spans.length ? Math.ceil(scopeBytes(ss.scope) / ss.spans.length) : 0;
         const origin: Origin = { resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
         for (const span of ss.spans) {
+          const start = span.startTimeUnixNano;
+          const end = span.endTimeUnixNano;
           let tr = t.traces.get(span.traceId);
           if (!tr) {
-            tr = { id: span.traceId, spans: [], origins: [], start: span.startTimeUnixNano, end: span.endTimeUnixNano, bytes: 0, tenant: t };
+            tr = { id: span.traceId, spans: [], origins: [], start, end, bytes: 0, tenant: t };
             t.traces.set(span.traceId, tr);
             state.order.add(tr);
             if (t.traces.size > maxTraces) state.evict(t.traces.values().next().value as StoredTrace, 'tracesEvictedMaxTraces');
@@ -77,8 +79,8 @@ export class MemoryTraceWriter implements TraceWriter {
           tr.bytes += bytes;
           counts.spans++;
           counts.bytes += bytes;
-          if (span.startTimeUnixNano < tr.start) tr.start = span.startTimeUnixNano;
-          if (span.endTimeUnixNano > tr.end) tr.end = span.endTimeUnixNano;
+          if (start < tr.start) tr.start = start;
+          if (end > tr.end) tr.end = end;
           if (service) this.index(t, service, SPAN_KIND_NAMES[span.kind] ?? '', span.name);
           if (maxBytes !== undefined) {
             // oldest first, never the trace being written (a single trace is bounded by maxSpansPerTrace)
