@@ -1,5 +1,5 @@
 // Tests are compiled by `tsc` into dist/ first and run as native ES modules
-// (node --experimental-vm-modules), because @kubernetes/client-node 1.x is ESM-only.
+// (node --experimental-vm-modules), because @kubernetes/client-node (1.x and 2.x) is ESM-only.
 //
 // Two projects:
 //   unit         test/unit/**: pure logic and in-process stores; no control plane, no servers, no global setup.

@@ -271,7 +271,8 @@ export function testPki(): TestPki {
   const f = (n: string) => join(dir, n);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=jso-test-ca');
-  writeFileSync(f('server.cnf'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
+  // DNS:localhost for gRPC clients, which must name a TLS server by a DNS name (see listener-security.test.ts)
+  writeFileSync(f('server.cnf'), 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n');
   writeFileSync(f('client.cnf'), 'extendedKeyUsage = clientAuth\n');
   for (const [who, cn] of [['tls', '127.0.0.1'], ['client', 'jso-test-client']] as const) {
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${cn}`);

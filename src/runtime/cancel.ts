@@ -2,6 +2,7 @@
 // when the HTTP client closes the connection before its answer was sent, or the gRPC call is cancelled. Query
 // paths stop pulling from the storage iterables once it aborts, so the storage work stops with the request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 
 /** Thrown by a query path that stopped because its client went away; there is nobody left to answer. */
@@ -26,7 +27,11 @@ export function httpSignal(_req: IncomingMessage, res: ServerResponse): AbortSig
 export function grpcSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
   const ac = new AbortController();
   if (call.cancelled) ac.abort(new ClientGoneError());
-  else call.once('cancelled', () => ac.abort(new ClientGoneError()));
+  else {
+    // both call kinds are EventEmitters; their typed `once` overloads do not combine across the union
+    const events: EventEmitter = call;
+    events.once('cancelled', () => ac.abort(new ClientGoneError()));
+  }
   return ac.signal;
 }
 

@@ -19,3 +19,6 @@ OPENSEARCH_DIR="$JSO_CACHE/opensearch-$OPENSEARCH_VERSION"
 ELASTICSEARCH_VERSIONS="${ELASTICSEARCH_VERSIONS:-9.2.4 8.19.9}"
 ELASTICSEARCH_USER="${ELASTICSEARCH_USER:-jso-es}" # the system user the node runs as when the tests run as root
 TELEMETRYGEN_VERSION="${TELEMETRYGEN_VERSION:-v0.161.0}" # Go module github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen
+# Node for tests, benchmarks and CI: the major of the image's node:26-slim, installed from the npm registry by node.sh
+NODE_VERSION="${NODE_VERSION:-26.12.1}"
+NODE_DIR="$JSO_CACHE/node-$NODE_VERSION"

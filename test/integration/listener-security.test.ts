@@ -80,9 +80,12 @@ const emptyExport = (headers: Record<string, string> = {}): Omit<Req, 'tls'> => 
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 
 const raw = (b: Buffer) => b;
-/** One unary gRPC call with raw bytes; resolves to the status code (0 = OK). */
+// grpc-js sends the target's host as the TLS server name (SNI), and Node (>= 26) refuses an IP address there: a
+// gRPC client of a TLS listener names it by a DNS name its certificate covers (the test certificate: localhost).
+const TLS_SERVER_NAME = { 'grpc.ssl_target_name_override': 'localhost' };
+/** One unary gRPC call with raw bytes to 127.0.0.1:port; resolves to the status code (0 = OK). */
 function grpcCall(port: number, creds: grpc.ChannelCredentials, path: string, md: Record<string, string> = {}, body = Buffer.alloc(0)): Promise<{ code: number; details: string }> {
-  const client = new grpc.Client(`127.0.0.1:${port}`, creds);
+  const client = new grpc.Client(`127.0.0.1:${port}`, creds, TLS_SERVER_NAME);
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(md)) metadata.set(k, v);
   return new Promise((resolve) => {
@@ -190,7 +193,8 @@ describe('OpenTelemetry JS exporters with headers', () => {
   });
 
   it('OTLP/gRPC over TLS: without metadata FAILED, with authorization metadata the spans are stored', async () => {
-    const url = `https://127.0.0.1:${rt.ports.otlpGrpc}`;
+    // by name, not IP (see TLS_SERVER_NAME): the exporter takes no channel options
+    const url = `https://localhost:${rt.ports.otlpGrpc}`;
     const refused = await exportWith(new GrpcExporter({ url, credentials: grpc.credentials.createSsl(Buffer.from(pki.ca)) }), 'sdk-grpc-refused');
     expect(refused.result.code).toBe(ExportResultCode.FAILED);
     const metadata = new grpc.Metadata();
