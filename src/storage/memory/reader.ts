@@ -70,7 +70,7 @@ export class MemoryTraceReader implements TraceReader {
     const ops = this.state.tenant(ctx)?.services.get(q.service);
     if (!ops) return [];
     const kind = q.spanKind?.toLowerCase();
-    return [...ops.values()].filter((o) => !kind || o.spanKind === kind).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+    return [...ops.values()].flatMap((byKind) => [...byKind.values()]).filter((o) => !kind || o.spanKind === kind).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
   }
 
   private *matching(q: TraceQuery, ctx?: StorageContext): Generator<StoredTrace> {

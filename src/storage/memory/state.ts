@@ -60,7 +60,10 @@ export interface StoredTrace {
 
 export class Tenant {
   readonly traces = new Map<string, StoredTrace>();
-  readonly services = new Map<string, Map<string, Operation>>();
+  /** service → operation name → span kind → the operation */
+  readonly services = new Map<string, Map<string, Map<string, Operation>>>();
+  /** at least the span count of the longest stored trace (it does not shrink on eviction: an upper bound) */
+  longestTrace = 0;
   operations = 0;
   readonly dependencies: { at: bigint; links: DependencyLink[] }[] = [];
 }

@@ -1,6 +1,6 @@
 // The memory backend's trace writer: stores spans per tenant within the bounds of ./state.ts (FIFO eviction by
 // trace count per tenant and by estimated bytes overall, a span limit per trace, a bounded services index).
-import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, isLazySpan, serviceOf } from '../api/index.js';
+import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, isLazySpan, serviceOf, spanCount } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
 import { resourceBytes, scopeBytes, spanBytes } from './limits.js';
 import type { MemoryLimits, MemoryState, Origin, StoredTrace, Tenant } from './state.js';
@@ -14,6 +14,12 @@ export class MemoryTraceWriter implements TraceWriter {
     this.counts = state.counts;
   }
 
+  private operationsOf(ops: Map<string, Map<string, unknown>>): number {
+    let n = 0;
+    for (const kinds of ops.values()) n += kinds.size;
+    return n;
+  }
+
   /** Indexes (service, kind, name) unless a bound is reached; the span is stored either way. */
   private index(t: Tenant, service: string, kind: string, name: string): void {
     let ops = t.services.get(service);
@@ -24,13 +30,15 @@ export class MemoryTraceWriter implements TraceWriter {
       }
       t.services.set(service, (ops = new Map()));
     }
-    const key = `${kind}\u0000${name}`;
-    if (ops.has(key)) return;
-    if (ops.size >= this.limits.maxOperationsPerService || t.operations >= this.limits.maxOperations) {
+    // by name, then kind: no key string is built per span
+    let kinds = ops.get(name);
+    if (kinds?.has(kind)) return;
+    if (this.operationsOf(ops) >= this.limits.maxOperationsPerService || t.operations >= this.limits.maxOperations) {
       this.counts.operationsNotIndexed++;
       return;
     }
-    ops.set(key, { name, spanKind: kind });
+    if (!kinds) ops.set(name, (kinds = new Map()));
+    kinds.set(kind, { name, spanKind: kind });
     t.operations++;
   }
 
@@ -43,8 +51,10 @@ export class MemoryTraceWriter implements TraceWriter {
     // a trace that would exceed maxSpansPerTrace refuses the whole batch before anything is stored, so the caller
     // can isolate the spans that do not fit and tell their client (the runtime bisects down to single spans, and
     // only a refused single span is counted)
+    // (skipped when even the longest stored trace plus the whole batch stays within the bound)
     const incoming = new Map<string, number>();
-    for (const rs of traces) for (const ss of rs.scopeSpans) for (const span of ss.spans) incoming.set(span.traceId, (incoming.get(span.traceId) ?? 0) + 1);
+    if (t.longestTrace + spanCount(traces) > maxSpansPerTrace)
+      for (const rs of traces) for (const ss of rs.scopeSpans) for (const span of ss.spans) incoming.set(span.traceId, (incoming.get(span.traceId) ?? 0) + 1);
     for (const [id, n] of incoming) {
       const have = t.traces.get(id)?.spans.length ?? 0;
       if (have + n > maxSpansPerTrace) {
@@ -74,7 +84,7 @@ export class MemoryTraceWriter implements TraceWriter {
           // a stored lazy span decodes its attributes and events on each read instead of keeping them
           if (isLazySpan(span)) span.release();
           const bytes = spanBytes(span) + resourceShare + scopeShare;
-          tr.spans.push(span);
+          if (tr.spans.push(span) > t.longestTrace) t.longestTrace = tr.spans.length;
           tr.origins.push(origin);
           tr.bytes += bytes;
           counts.spans++;
