@@ -2,6 +2,9 @@
 //   write throughput (spans/s on one core), getTraces and findTraceIds latency (p50/p99), and bytes per stored
 //   span (RSS growth for memory, database size for embedded).
 // Load: traces of 20 spans, 10 attributes per span, 20 services x 10 operations, written in batches of 50 traces.
+// The memory store runs twice: with spans decoded in full (as the OTLP/JSON receiver and in-process callers give
+// them) and lazily decoded from OTLP/protobuf (as the OTLP/protobuf receivers give them); for memory, the heap and
+// array-buffer growth per span are printed too.
 //
 //   node --expose-gc dist/bench/storage.js            (npm run bench:storage)
 //   BENCH_SPANS=200000 node --expose-gc dist/bench/storage.js
@@ -13,6 +16,7 @@ import type { BackendFactory, ResourceSpans, Span } from '../src/storage/api/ind
 import { benchSpan } from './span-shape.js';
 import { EmbeddedBackend } from '../src/storage/embedded/store.js';
 import { MemoryBackend } from '../src/storage/memory/store.js';
+import { decodeTracesProto, encodeTracesProto } from '../src/otlp/otlp-proto.js';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 1_000_000);
 const SPANS_PER_TRACE = 20;
@@ -47,17 +51,20 @@ const pct = (xs: number[], q: number) => {
 const gc = (globalThis as { gc?: () => void }).gc;
 const dirBytes = (d: string): number => readdirSync(d).reduce((n, f) => n + statSync(join(d, f)).size, 0);
 
-async function run(name: string, backend: BackendFactory, dir?: string, inFlight = 1): Promise<void> {
+async function run(name: string, backend: BackendFactory, dir?: string, inFlight = 1, lazy = false): Promise<void> {
   const base = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  // lazy: each batch goes through OTLP/protobuf (not timed), as a receiver hands it over
+  const make = (x: number) => (lazy ? decodeTracesProto(encodeTracesProto(batch(x, base)), { lazy: true }).traces : batch(x, base));
   gc?.();
-  const rss0 = process.memoryUsage().rss;
+  const mem0 = process.memoryUsage();
+  const rss0 = mem0.rss;
   // only the write calls are timed; building the batches is not. `inFlight` batches are written at once, as
   // the runtime's writers do (LMDB commits concurrent transactions together).
   let writeMs = 0;
   let cpuUs = 0;
   const step = TRACES_PER_BATCH * inFlight;
   for (let i = 0; i < TRACES; i += step) {
-    const bs = Array.from({ length: inFlight }, (_, k) => i + k * TRACES_PER_BATCH).filter((x) => x < TRACES).map((x) => batch(x, base));
+    const bs = Array.from({ length: inFlight }, (_, k) => i + k * TRACES_PER_BATCH).filter((x) => x < TRACES).map(make);
     const t = performance.now();
     const c = process.cpuUsage();
     await Promise.all(bs.map((b) => backend.traceWriter().writeTraces(b)));
@@ -68,7 +75,8 @@ async function run(name: string, backend: BackendFactory, dir?: string, inFlight
   }
   const writeS = writeMs / 1000;
   gc?.();
-  const rss1 = process.memoryUsage().rss;
+  const mem1 = process.memoryUsage();
+  const rss1 = mem1.rss;
 
   const reader = backend.traceReader();
   const get: number[] = [];
@@ -89,19 +97,25 @@ async function run(name: string, backend: BackendFactory, dir?: string, inFlight
     if (n === 0) throw new Error('find returned nothing');
   }
   const storedBytes = dir ? dirBytes(dir) : rss1 - rss0;
-  const estimate = backend instanceof MemoryBackend ? `, store's own estimate ${Math.round(backend.stats().bytes / SPANS)} bytes/span` : '';
+  const perSpan = (k: 'heapUsed' | 'arrayBuffers') => Math.round((mem1[k] - mem0[k]) / SPANS);
+  const estimate =
+    backend instanceof MemoryBackend ? `, heap ${perSpan('heapUsed')} + buffers ${perSpan('arrayBuffers')}, store's own estimate ${Math.round(backend.stats().bytes / SPANS)} bytes/span` : '';
   console.log(
     `${name.padEnd(9)}\n  write ${Math.round(SPANS / writeS).toLocaleString('en')} spans/s (${writeS.toFixed(1)} s wall, ${(cpuUs / 1e6).toFixed(1)} s cpu)` +
       `\n  getTraces p50 ${pct(get, 0.5).toFixed(2)} ms p99 ${pct(get, 0.99).toFixed(2)} ms` +
       `\n  findTraceIds p50 ${pct(find, 0.5).toFixed(2)} ms p99 ${pct(find, 0.99).toFixed(2)} ms` +
-      `\n  ${Math.round(storedBytes / SPANS)} bytes/span (${dir ? 'disk' : 'RSS growth'}${estimate})`,
+      // a run after another may reuse the heap the previous one freed: its RSS growth says nothing then
+      `\n  ${dir || storedBytes > 0 ? `${Math.round(storedBytes / SPANS)} bytes/span (${dir ? 'disk' : 'RSS growth'}` : '(no RSS growth: the heap of the run before was reused'}${estimate})`,
   );
   await backend.close();
 }
 
 async function main(): Promise<void> {
   console.log(`storage benchmark: ${SPANS.toLocaleString('en')} spans (${TRACES.toLocaleString('en')} traces x ${SPANS_PER_TRACE} spans, 10 attributes each)${gc ? '' : ' [run with --expose-gc for RSS figures]'}`);
-  if (ONLY !== 'embedded') await run('memory', new MemoryBackend({ maxTraces: TRACES }));
+  if (ONLY !== 'embedded') {
+    await run('memory', new MemoryBackend({ maxTraces: TRACES }));
+    await run('memory, lazily decoded OTLP/protobuf', new MemoryBackend({ maxTraces: TRACES }), undefined, 1, true);
+  }
   if (ONLY === 'memory') return;
   const dir = mkdtempSync(join(tmpdir(), 'jso-bench-embedded-'));
   try {
