@@ -164,7 +164,7 @@ function spanEvents(buf: Buffer, start: number, end: number): SpanEvent[] {
   return out;
 }
 
-// what a WireSpan holds of its attributes and of its events: nothing, the encoded form, or the decoded form
+// WireSpan state bits: its bytes hold attributes / events; reads no longer keep what they decode
 const ATTRS_ENCODED = 1;
 const EVENTS_ENCODED = 2;
 const RELEASED = 4;
@@ -359,8 +359,7 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
         if (n === 8) {
           if (w) w.place(PARENT, r.idAt(end, 8));
           else s.parentSpanId = r.id(end, 8);
-        }
-        else {
+        } else {
           if (n !== 0) problem = 'parent_span_id must be empty or 8 bytes';
           r.pos = r.len(end);
         }
