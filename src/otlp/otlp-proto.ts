@@ -409,8 +409,7 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
         if (l) {
           if (s.links === NO_LINKS) s.links = [];
           s.links.push(l);
-        }
-        else s.droppedLinksCount = Math.min(MAX_UINT32, s.droppedLinksCount + 1);
+        } else s.droppedLinksCount = Math.min(MAX_UINT32, s.droppedLinksCount + 1);
         break;
       }
       case 0x70:
