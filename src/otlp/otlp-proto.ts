@@ -296,6 +296,19 @@ class WireSpan implements LazySpan {
     const set = this.#set;
     return this.traceId === this.#traceId && (!set || (set.spanId === undefined && set.parentSpanId === undefined && set.startTimeUnixNano === undefined && set.endTimeUnixNano === undefined));
   }
+  /** copies its bytes to `into` at `at` and reads from there from now on; returns the end of the copy */
+  moveTo(into: Buffer, at: number): number {
+    const delta = at - this.#start;
+    this.#buf.copy(into, at, this.#start, this.#end);
+    this.#buf = into;
+    this.#start += delta;
+    this.#end += delta;
+    if (this.#spanIdAt >= 0) this.#spanIdAt += delta;
+    if (this.#parentAt >= 0) this.#parentAt += delta;
+    if (this.#startAt >= 0) this.#startAt += delta;
+    if (this.#endAt >= 0) this.#endAt += delta;
+    return this.#end;
+  }
   /** records that the span was read whole and passed every check, with this trace ID */
   encoded(attributes: boolean, events: boolean): void {
     this.#traceId = this.traceId;
@@ -473,13 +486,20 @@ function scope(r: Reader, end: number, sc: Scope): void {
   }
 }
 
-/** A Buffer over `bytes` that holds no more memory than it needs: lazy spans keep their request's bytes alive. */
-function ownBuffer(bytes: Uint8Array): Buffer {
-  // a request of a few bytes may sit in a shared 8 KiB pool slab, a gRPC message in a larger socket read
-  if (bytes.buffer.byteLength <= bytes.byteLength + 1024) return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
-  own.set(bytes);
-  return own;
+/**
+ * Lazy spans keep the bytes they point into alive, and a store counts only each span's own bytes. When the spans
+ * taken from a request are clearly less than the memory that request holds (skipped unknown fields, rejected spans,
+ * the resources and scopes, which are decoded in full, or a request cut from a larger buffer such as a pooled
+ * slab), their bytes are copied into one buffer of their own, so what is kept is what is counted.
+ */
+function compact(traces: readonly ResourceSpans[], bytes: Uint8Array): void {
+  let kept = 0;
+  for (const rs of traces) for (const ss of rs.scopeSpans) for (const s of ss.spans) kept += (s as WireSpan).encodedSize;
+  const held = bytes.buffer.byteLength;
+  if (kept === 0 || kept * 9 >= held * 8) return;
+  const own = Buffer.allocUnsafeSlow(kept);
+  let at = 0;
+  for (const rs of traces) for (const ss of rs.scopeSpans) for (const s of ss.spans) at = (s as WireSpan).moveTo(own, at);
 }
 
 /**
@@ -489,7 +509,7 @@ function ownBuffer(bytes: Uint8Array): Buffer {
  */
 export function decodeTracesProto(bytes: Uint8Array, o: { lazy?: boolean } = {}): DecodedTraces {
   const lazy = o.lazy === true;
-  const buf = lazy ? ownBuffer(bytes) : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: DecodedTraces = { traces: [], spans: 0, rejected: 0, problems: [] };
   const where: Where = { ri: -1, si: -1, ki: -1 };
   const r = new Reader(buf, where);
@@ -559,6 +579,7 @@ export function decodeTracesProto(bytes: Uint8Array, o: { lazy?: boolean } = {})
       if (out.problems.length < 5) out.problems.push(`resourceSpans[${where.ri}]: ${badResource}`);
     } else if (rs.scopeSpans.length) out.traces.push(rs);
   }
+  if (lazy) compact(out.traces, bytes);
   return out;
 }
 

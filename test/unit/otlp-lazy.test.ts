@@ -176,13 +176,40 @@ describe('lazily decoded OTLP spans', () => {
     expect(() => validateBatch(v)).toThrow(/traceId/);
   });
 
-  it('do not keep a larger buffer they were cut from alive', () => {
-    const body = richBody();
-    const big = Buffer.alloc(1 << 20);
-    body.copy(big, 1000);
-    const s = decodeTracesProto(big.subarray(1000, 1000 + body.length), { lazy: true }).traces[0]!.scopeSpans[0]!.spans[0]!;
-    big.fill(0); // the decoder copied the request: reads are unaffected
-    expect(plain(s)).toEqual(plain(decodeTracesProto(body).traces[0]!.scopeSpans[0]!.spans[0]!));
+  describe('keep alive only the bytes a store counts', () => {
+    const firstSpan = (traces: ResourceSpans[]) => traces[0]!.scopeSpans[0]!.spans[0]!;
+    const expected = plain(firstSpan(decodeTracesProto(richBody()).traces));
+    /** whether the decoded spans still read from `body` (zeroing it changes what they read) */
+    const readsFrom = (body: Buffer, traces: ResourceSpans[]): boolean => {
+      body.fill(0);
+      return JSON.stringify(plain(firstSpan(traces)), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) !== JSON.stringify(expected, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    };
+    it('a request made of the spans it carries is kept as it is (no copy)', () => {
+      const rich = richBody();
+      const body = Buffer.allocUnsafeSlow(rich.length); // a buffer of its own, as transports hand over large requests
+      rich.copy(body);
+      const traces = decodeTracesProto(body, { lazy: true }).traces;
+      expect(plain(firstSpan(traces))).toEqual(expected);
+      expect(readsFrom(body, traces)).toBe(true);
+    });
+    it('a request cut from a larger buffer is copied', () => {
+      const body = richBody();
+      const big = Buffer.alloc(1 << 20);
+      body.copy(big, 1000);
+      const traces = decodeTracesProto(big.subarray(1000, 1000 + body.length), { lazy: true }).traces;
+      expect(readsFrom(big, traces)).toBe(false);
+    });
+    it('a request padded with unknown fields or rejected spans keeps only the accepted spans alive', () => {
+      const pad = Buffer.alloc(256 * 1024, 0x61);
+      const unknown = Buffer.concat([richBody(), new Writer().bytes(7, pad).finish()]); // unknown field 7 of the request
+      const rejected = Buffer.concat([richBody(), new Writer().message(1, (rs) => rs.message(2, (ss) => ss.message(2, (sp) => sp.bytes(1, Buffer.alloc(16)).bytes(2, Buffer.alloc(8, 1)).bytes(5, pad)))).finish()]);
+      for (const [body, rejectedSpans] of [[unknown, 0], [rejected, 1]] as const) {
+        const d = decodeTracesProto(body, { lazy: true });
+        expect(d.rejected).toBe(rejectedSpans);
+        expect(plain(firstSpan(d.traces))).toEqual(expected);
+        expect(readsFrom(body, d.traces)).toBe(false);
+      }
+    });
   });
 });
 

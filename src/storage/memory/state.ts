@@ -62,6 +62,8 @@ export class Tenant {
   readonly traces = new Map<string, StoredTrace>();
   /** service → operation name → span kind → the operation */
   readonly services = new Map<string, Map<string, Map<string, Operation>>>();
+  /** operations indexed per service */
+  readonly operationCounts = new Map<string, number>();
   /** at least the span count of the longest stored trace (it does not shrink on eviction: an upper bound) */
   longestTrace = 0;
   operations = 0;

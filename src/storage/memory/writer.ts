@@ -14,12 +14,6 @@ export class MemoryTraceWriter implements TraceWriter {
     this.counts = state.counts;
   }
 
-  private operationsOf(ops: Map<string, Map<string, unknown>>): number {
-    let n = 0;
-    for (const kinds of ops.values()) n += kinds.size;
-    return n;
-  }
-
   /** Indexes (service, kind, name) unless a bound is reached; the span is stored either way. */
   private index(t: Tenant, service: string, kind: string, name: string): void {
     let ops = t.services.get(service);
@@ -33,12 +27,14 @@ export class MemoryTraceWriter implements TraceWriter {
     // by name, then kind: no key string is built per span
     let kinds = ops.get(name);
     if (kinds?.has(kind)) return;
-    if (this.operationsOf(ops) >= this.limits.maxOperationsPerService || t.operations >= this.limits.maxOperations) {
+    const count = t.operationCounts.get(service) ?? 0;
+    if (count >= this.limits.maxOperationsPerService || t.operations >= this.limits.maxOperations) {
       this.counts.operationsNotIndexed++;
       return;
     }
     if (!kinds) ops.set(name, (kinds = new Map()));
     kinds.set(kind, { name, spanKind: kind });
+    t.operationCounts.set(service, count + 1);
     t.operations++;
   }
 
