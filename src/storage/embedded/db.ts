@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { type Database, type RootDatabase, open } from 'lmdb';
-import { InvalidArgumentError, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, UnavailableError, attrToString } from '../api/index.js';
-import { decodeAttributes, decodeSpan } from '../../otlp/otlp-json.js';
+import { InvalidArgumentError, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
+import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { type SpanRef, hex, key, kstr, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
+import { FORMAT_VERSION, POSTING_TAIL, REF_BYTES, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, refAt, tag, u32, u64 } from './keys.js';
+import { decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
   /** directory of the database (created if missing) */
@@ -32,6 +33,35 @@ const LONG_VALUE_MARK = '\u0000sha1:';
 export interface StoredResource {
   resource: Resource;
   schemaUrl: string;
+  service: string;
+}
+
+/** The refs of a batch's spans under one index term and time bucket: one index entry once written. */
+export interface Posting {
+  t: string;
+  bucket: number;
+  parts: Buffer;
+  refs: Buffer[];
+}
+export type Postings = Map<string, Posting>;
+
+/** Merges two lists of refs, each newest first, into one (a ref in both once). */
+function mergeRefs(a: SpanRef[], b: SpanRef[]): SpanRef[] {
+  const out: SpanRef[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const c = compareRefs(a[i]!, b[j]!);
+    if (c > 0) out.push(a[i++]!);
+    else if (c < 0) out.push(b[j++]!);
+    else {
+      out.push(a[i++]!);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 export interface StoredScope {
   scope: Scope;
@@ -92,10 +122,39 @@ export class EmbeddedDb {
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
+    this.checkFormat();
     const last = this.meta.get(tag('q'));
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
     this.maxValueBytes = config.maxIndexedValueBytes ?? 512;
+  }
+
+  /**
+   * Records the format version in a new store, and refuses a store written in another layout: reading it as this
+   * one would return wrong results rather than fail.
+   */
+  private checkFormat(): void {
+    const v = this.meta.get(tag('V'));
+    if (v?.length === 4 && v.readUInt32BE(0) === FORMAT_VERSION) return;
+    const used = [this.spans, this.index, this.meta].some((d) => {
+      for (const _ of d.getKeys({ limit: 1 })) return true;
+      return false;
+    });
+    if (used) {
+      const found = v?.length === 4 ? `format ${v.readUInt32BE(0)}` : 'an older format without a version';
+      const dir = this.config.path;
+      this.root.close().catch(() => undefined);
+      throw new StorageError(
+        'Internal',
+        `the embedded store in ${dir} was written in ${found}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
+      );
+    }
+    this.writeFormat();
+  }
+
+  /** Marks the store as written in this format (on creation, and after a purge cleared it). */
+  writeFormat(): void {
+    this.meta.putSync(tag('V'), u32(FORMAT_VERSION));
   }
 
   /** The next write sequence number; recorded under 'q' by the commit that uses it. */
@@ -143,21 +202,31 @@ export class EmbeddedDb {
     return out;
   }
 
-  /** Every index key of a span (written with it, removed with it). */
-  indexKeys(v: SpanView): Buffer[] {
+  /**
+   * Adds a span's refs to the postings of a batch: one per index term and time bucket (see ./keys.ts). Terms are
+   * told apart by a string of length-prefixed parts, so a name holding any character stays one term.
+   */
+  addToPostings(postings: Postings, v: SpanView, ref: Buffer): void {
     const s = v.span;
-    const ref = refTail({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
-    const svc = kstr(v.service);
-    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, kstr(s.name), ref), key(tag('T'), ref)];
+    const b = bucketOf(s.startTimeUnixNano);
+    const svc = v.service;
+    const sid = `${svc.length}:${svc}`;
+    const add = (id: string, t: string, parts: () => Buffer) => {
+      let p = postings.get(id);
+      if (!p) postings.set(id, (p = { t, bucket: b, parts: parts(), refs: [] }));
+      p.refs.push(ref);
+    };
+    add(`S${b}|${sid}`, 'S', () => kstr(svc));
+    add(`O${b}|${sid}${s.name.length}:${s.name}`, 'O', () => key(kstr(svc), kstr(s.name)));
+    add(`T${b}`, 'T', () => EMPTY);
     const seen = new Set<string>();
     for (const [k, val] of this.indexedPairs(v)) {
       const iv = this.indexValue(val);
-      const id = `${k}\u0000${iv}`;
+      const id = `A${b}|${sid}${k.length}:${k}${iv}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      keys.push(key(tag('A'), svc, kstr(k), lstr(iv), ref));
+      add(id, 'A', () => key(kstr(svc), kstr(k), lstr(iv)));
     }
-    return keys;
   }
 
   // ---- span records ----
@@ -167,7 +236,8 @@ export class EmbeddedDb {
     if (!r) {
       const raw = this.meta.get(key(tag('r'), hex(id)));
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
-      r = { resource: { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
+      const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
+      r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
       this.resources.set(id, r);
     }
     return r;
@@ -184,28 +254,64 @@ export class EmbeddedDb {
     return s;
   }
 
-  decodeRecord(raw: Buffer): SpanView {
-    const j = JSON.parse(raw.toString()) as { r: string; c: string; s: string; span: unknown };
-    const r = this.loadResource(j.r);
-    const c = this.loadScope(j.c);
-    return { span: decodeSpan(j.span, 'span'), resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: j.s };
+  /** The span stored under `k` (a key of the spans database) as `raw`. */
+  decodeRecord(k: Buffer, raw: Buffer): SpanView {
+    const d = decodeRecord(k, raw);
+    const r = this.loadResource(d.resourceId);
+    const c = this.loadScope(d.scopeId);
+    return { span: d.span, resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: r.service };
   }
 
   /** Every span of a trace, in key order (start time). */
   traceSpans(traceId: string): SpanView[] {
     const p = hex(traceId);
     const out: SpanView[] = [];
-    for (const { value } of this.spans.getRange({ start: p, end: prefixEnd(p) })) out.push(this.decodeRecord(value));
+    for (const { key: k, value } of this.spans.getRange({ start: p, end: prefixEnd(p) })) out.push(this.decodeRecord(k, value));
     return out;
   }
 
-  /** Index entries under `prefix` whose start lies in [min, max], newest first. */
-  *stream(prefix: Buffer, min?: bigint, max?: bigint): Generator<SpanRef> {
-    const hi = prefixEnd(key(prefix, u64(max ?? MAX_U64)));
-    const lo = key(prefix, u64(min ?? 0n)); // exclusive, but every key at `min` is longer than `lo`, so included
-    for (const k of this.index.getKeys({ start: hi, end: lo, reverse: true })) {
-      if (k.length - prefix.length !== 32) continue; // defensive: a key of another shape under this prefix
-      yield refFromTail(k);
+  /**
+   * The time buckets holding spans within [min, max], newest first: the 'T' postings say which exist, so a wide
+   * window skips the empty hours in one seek each.
+   */
+  private *buckets(min: bigint, max: bigint): Generator<number> {
+    const floor = bucketOf(min);
+    const T = tag('T');
+    for (let b = bucketOf(max); b >= floor; ) {
+      let found: number | undefined;
+      for (const k of this.index.getKeys({ start: prefixEnd(key(T, u32(b))), end: T, reverse: true, limit: 1 })) found = k.readUInt32BE(1);
+      if (found === undefined || found < floor) return;
+      yield found;
+      b = found - 1;
+    }
+  }
+
+  /**
+   * The refs under one index term (`t` and its `parts`, see ./keys.ts) whose start lies in [min, max], newest
+   * first. Postings come in order of their newest ref, and may overlap: a ref is released once no posting still to
+   * be read can hold a newer one.
+   */
+  *stream(t: string, parts: Buffer, min = 0n, max = MAX_U64): Generator<SpanRef> {
+    for (const b of this.buckets(min, max)) {
+      const p = key(tag(t), u32(b), parts);
+      let pending: SpanRef[] = [];
+      // exclusive, but every key with maxStart = min is longer than the bound, so included
+      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: key(p, u64(min)), reverse: true })) {
+        if (k.length !== p.length + POSTING_TAIL) continue; // defensive: a key of another shape under this prefix
+        const newest = k.readBigUInt64BE(p.length);
+        let i = 0;
+        while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
+        if (i) pending = pending.slice(i);
+        const fresh: SpanRef[] = [];
+        for (let o = 0; o + REF_BYTES <= value.length; o += REF_BYTES) {
+          const st = value.readBigUInt64BE(o);
+          if (st > max) continue;
+          if (st < min) break;
+          fresh.push(refAt(value, o));
+        }
+        pending = pending.length ? mergeRefs(pending, fresh) : fresh;
+      }
+      yield* pending;
     }
   }
 

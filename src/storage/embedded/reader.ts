@@ -1,5 +1,5 @@
-// The embedded backend's trace reader. Search: index streams (service or service+operation, one per attribute)
-// are merge-joined on (start, traceId, spanId) newest first, so every candidate is one span that meets all indexed
+// The embedded backend's trace reader. Search: index streams (service or service+operation, one per attribute; each
+// the refs of the term's postings, newest first) are merge-joined on (start, traceId, spanId) newest first, so every candidate is one span that meets all indexed
 // criteria; each candidate is then checked against the whole query (durations, ranges) on the span record itself.
 // A StorageContext signal that aborts stops an iteration before its next chunk (and a search between candidates).
 import {
@@ -16,7 +16,7 @@ import {
   checkTraceQuery,
 } from '../api/index.js';
 import { chunkTrace, spanMatches } from '../api/semantics.js';
-import { type EmbeddedDb, MAX_U64 } from './db.js';
+import { EMPTY, type EmbeddedDb, MAX_U64 } from './db.js';
 import { type SpanRef, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u64 } from './keys.js';
 
 function readLstr(b: Buffer, o: number): [string, number] {
@@ -24,7 +24,7 @@ function readLstr(b: Buffer, o: number): [string, number] {
   return [b.toString('utf8', o + 2, o + 2 + n), o + 2 + n];
 }
 
-/** The index entry that can drive a query on `key = value`, if there is one (see EmbeddedDb.indexKeys). */
+/** The index entry that can drive a query on `key = value`, if there is one (see EmbeddedDb.addToPostings). */
 function queryPair(k: string, v: string): [string, string] | undefined {
   switch (k) {
     case 'error':
@@ -125,13 +125,13 @@ export class EmbeddedTraceReader implements TraceReader {
     let streams: Generator<SpanRef>[];
     if (cq.serviceName) {
       const svc = kstr(cq.serviceName);
-      streams = [cq.operationName ? db.stream(key(tag('O'), svc, kstr(cq.operationName)), min, max) : db.stream(key(tag('S'), svc), min, max)];
+      streams = [cq.operationName ? db.stream('O', key(svc, kstr(cq.operationName)), min, max) : db.stream('S', svc, min, max)];
       for (const [k, v] of cq.attributes) {
         const pair = queryPair(k, v);
-        if (pair) streams.push(db.stream(key(tag('A'), svc, kstr(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
+        if (pair) streams.push(db.stream('A', key(svc, kstr(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
       }
     } else {
-      streams = [db.stream(tag('T'), min, max)];
+      streams = [db.stream('T', EMPTY, min, max)];
     }
     const found = new Set<string>();
     for (const ref of streams.length === 1 ? streams[0]! : intersect(streams)) {
@@ -139,8 +139,8 @@ export class EmbeddedTraceReader implements TraceReader {
       if (found.has(ref.traceId)) continue;
       const p = key(hex(ref.traceId), u64(ref.start), hex(ref.spanId));
       let ok = false;
-      for (const { value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
-        if (spanMatches(db.decodeRecord(value), cq)) {
+      for (const { key: sk, value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
+        if (spanMatches(db.decodeRecord(sk, value), cq)) {
           ok = true;
           break;
         }

@@ -1,12 +1,14 @@
 // The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction, and
 // acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
-// record (a span written again lands on the same key), plus its index entries (see ./keys.ts).
+// record (a span written again lands on the same key); the batch adds one posting per index term and hour that
+// its spans fall under (see ./keys.ts).
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
-import { encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
+import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
-import { type Db, EMPTY, type EmbeddedDb, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, hex, key, kstr, lstr, tag, u64 } from './keys.js';
+import { type Db, EMPTY, type EmbeddedDb, type Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { encodeRecord } from './record.js';
 
 const contentHash = (b: Buffer): Buffer => createHash('sha1').update(b).digest().subarray(0, 8);
 
@@ -36,7 +38,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const json = JSON.stringify({ a: encodeAttributes(r.attributes), d: r.droppedAttributesCount, u: schemaUrl });
     const id = sha1(json).toString('hex');
     if (!this.db.resources.has(id) && !w.resources.has(id)) {
-      w.resources.set(id, { resource: r, schemaUrl });
+      w.resources.set(id, { resource: r, schemaUrl, service: serviceOf(r) });
       w.puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
     }
     return id;
@@ -59,25 +61,34 @@ export class EmbeddedTraceWriter implements TraceWriter {
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
     const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
+    const postings: Postings = new Map();
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
-      const rid = this.resourceId(rs.resource, rs.schemaUrl, w);
+      const rid = hex(this.resourceId(rs.resource, rs.schemaUrl, w));
       for (const ss of rs.scopeSpans) {
-        const cid = this.scopeId(ss.scope, ss.schemaUrl, w);
+        const cid = hex(this.scopeId(ss.scope, ss.schemaUrl, w));
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
-          const record = Buffer.from(JSON.stringify({ r: rid, c: cid, s: service, span: encodeSpan(span) }));
+          const record = encodeRecord(rid, cid, span);
+          const ref = key(u64(span.startTimeUnixNano), hex(span.traceId), hex(span.spanId));
           // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
-          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), contentHash(record)), record]);
-          for (const k of db.indexKeys(view)) w.puts.push([this.index, k, EMPTY]);
-          const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
-          const opId = op.toString('base64');
+          w.puts.push([this.spans, key(ref.subarray(8, 24), ref.subarray(0, 8), ref.subarray(24), contentHash(record)), record]);
+          db.addToPostings(postings, view, ref);
+          const opId = `${service.length}:${service}${span.kind}:${span.name}`;
           if (!known.has(opId) && !w.ops.has(opId)) {
             w.ops.add(opId);
+            const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
             w.puts.push([this.meta, key(tag('v'), kstr(service)), fullName(service)], [this.meta, op, fullName(span.name)]);
           }
         }
       }
+    }
+    for (const p of postings.values()) {
+      // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
+      // batch written again lands on the same key
+      p.refs.sort((a, b) => Buffer.compare(b, a));
+      const refs = p.refs.length === 1 ? p.refs[0]! : Buffer.concat(p.refs);
+      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, refs.subarray(0, 8), contentHash(refs)), refs]);
     }
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     await db.commit(() => {

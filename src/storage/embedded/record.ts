@@ -1,0 +1,299 @@
+// The span record of the embedded store: a compact binary encoding of one span and the IDs of its resource and
+// scope. The trace ID, start time and span ID live in the record's key (./keys.ts) and are not repeated. A third of
+// the bytes of the span's OTLP/JSON and no text parsing on reads; the store's format version covers its layout.
+//   record  resourceId(8) scopeId(8) parent(0|8 after a length byte) flags(u32) kind(u8) end(u64)
+//           traceState name  attributes droppedAttributes  events droppedEvents  links droppedLinks
+//           status.code(u8) status.message
+//   strings and counts are varints (strings: UTF-8 byte length first); a value is a type byte and its payload.
+import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
+
+const NULL = 0;
+const STR = 1;
+const TRUE = 2;
+const FALSE = 3;
+const INT = 4;
+const DOUBLE = 5;
+const BYTES = 6;
+const ARRAY = 7;
+const KVLIST = 8;
+
+class Out {
+  buf = Buffer.allocUnsafe(1024);
+  pos = 0;
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  varint(v: number): void {
+    this.ensure(5);
+    let x = v >>> 0;
+    while (x >= 0x80) {
+      this.buf[this.pos++] = (x & 0x7f) | 0x80;
+      x >>>= 7;
+    }
+    this.buf[this.pos++] = x;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+  }
+
+  raw(b: Uint8Array): void {
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  str(s: string): void {
+    if (!s) {
+      this.u8(0);
+      return;
+    }
+    const max = s.length * 3;
+    this.ensure(max + 5);
+    // the length goes first: write the bytes after room for the longest varint, then move them if it is shorter
+    const at = this.pos;
+    const n = this.buf.write(s, at + 5, 'utf8');
+    this.varint(n);
+    if (this.pos !== at + 5) this.buf.copy(this.buf, this.pos, at + 5, at + 5 + n);
+    this.pos += n;
+  }
+
+  value(v: AttrValue): void {
+    if (v === null) return this.u8(NULL);
+    switch (typeof v) {
+      case 'string':
+        this.u8(STR);
+        return this.str(v);
+      case 'boolean':
+        return this.u8(v ? TRUE : FALSE);
+      case 'bigint':
+        this.u8(INT);
+        return this.u64(v);
+      case 'number':
+        this.u8(DOUBLE);
+        this.ensure(8);
+        this.buf.writeDoubleBE(v, this.pos);
+        this.pos += 8;
+        return;
+    }
+    if (v instanceof Uint8Array) {
+      this.u8(BYTES);
+      return this.raw(v);
+    }
+    if ('array' in v) {
+      this.u8(ARRAY);
+      this.varint(v.array.length);
+      for (const x of v.array) this.value(x);
+      return;
+    }
+    this.u8(KVLIST);
+    this.attrs(v.kvlist);
+  }
+
+  attrs(a: readonly KeyValue[]): void {
+    this.varint(a.length);
+    for (const kv of a) {
+      this.str(kv.key);
+      this.value(kv.value);
+    }
+  }
+}
+
+const out = new Out();
+
+/** The record of `span` (its trace ID, start and span ID go into the key). */
+export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span): Buffer {
+  const o = out;
+  o.pos = 0;
+  o.ensure(16);
+  resourceId.copy(o.buf, 0, 0, 8);
+  scopeId.copy(o.buf, 8, 0, 8);
+  o.pos = 16;
+  if (s.parentSpanId) o.raw(Buffer.from(s.parentSpanId, 'hex'));
+  else o.u8(0);
+  o.u32(s.flags);
+  o.u8(s.kind);
+  o.u64(s.endTimeUnixNano);
+  o.str(s.traceState);
+  o.str(s.name);
+  o.attrs(s.attributes);
+  o.varint(s.droppedAttributesCount);
+  o.varint(s.events.length);
+  for (const e of s.events) {
+    o.u64(e.timeUnixNano);
+    o.str(e.name);
+    o.attrs(e.attributes);
+    o.varint(e.droppedAttributesCount);
+  }
+  o.varint(s.droppedEventsCount);
+  o.varint(s.links.length);
+  for (const l of s.links) {
+    o.raw(Buffer.from(l.traceId, 'hex'));
+    o.raw(Buffer.from(l.spanId, 'hex'));
+    o.str(l.traceState);
+    o.attrs(l.attributes);
+    o.varint(l.droppedAttributesCount);
+    o.u32(l.flags);
+  }
+  o.varint(s.droppedLinksCount);
+  o.u8(s.status.code);
+  o.str(s.status.message);
+  return Buffer.from(o.buf.subarray(0, o.pos));
+}
+
+class In {
+  pos = 16;
+  constructor(readonly buf: Buffer) {}
+
+  u8(): number {
+    if (this.pos >= this.buf.length) throw new Error('truncated span record');
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): number {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = this.u8();
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  }
+
+  u32(): number {
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(): bigint {
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  raw(): Buffer {
+    const n = this.varint();
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  hex(): string {
+    const n = this.varint();
+    const s = this.buf.toString('hex', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  str(): string {
+    const n = this.varint();
+    if (!n) return '';
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  value(): AttrValue {
+    const t = this.u8();
+    switch (t) {
+      case NULL:
+        return null;
+      case STR:
+        return this.str();
+      case TRUE:
+        return true;
+      case FALSE:
+        return false;
+      case INT:
+        return BigInt.asIntN(64, this.u64());
+      case DOUBLE: {
+        const v = this.buf.readDoubleBE(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case BYTES:
+        return new Uint8Array(this.raw());
+      case ARRAY: {
+        const n = this.varint();
+        const array: AttrValue[] = [];
+        for (let i = 0; i < n; i++) array.push(this.value());
+        return { array };
+      }
+      case KVLIST:
+        return { kvlist: this.attrs() };
+    }
+    throw new Error(`span record: unknown value type ${t}`);
+  }
+
+  attrs(): KeyValue[] {
+    const n = this.varint();
+    const a: KeyValue[] = [];
+    for (let i = 0; i < n; i++) a.push({ key: this.str(), value: this.value() });
+    return a;
+  }
+}
+
+export interface DecodedRecord {
+  resourceId: string;
+  scopeId: string;
+  span: Span;
+}
+
+/** The span of a record, with the trace ID, start and span ID taken from its key (see ./keys.ts). */
+export function decodeRecord(k: Buffer, raw: Buffer): DecodedRecord {
+  const r = new In(raw);
+  const parentSpanId = r.hex();
+  const flags = r.u32();
+  const kind = r.u8();
+  const endTimeUnixNano = r.u64();
+  const traceState = r.str();
+  const name = r.str();
+  const attributes = r.attrs();
+  const droppedAttributesCount = r.varint();
+  const events: SpanEvent[] = [];
+  for (let i = r.varint(); i > 0; i--) events.push({ timeUnixNano: r.u64(), name: r.str(), attributes: r.attrs(), droppedAttributesCount: r.varint() });
+  const droppedEventsCount = r.varint();
+  const links: SpanLink[] = [];
+  for (let i = r.varint(); i > 0; i--) links.push({ traceId: r.hex(), spanId: r.hex(), traceState: r.str(), attributes: r.attrs(), droppedAttributesCount: r.varint(), flags: r.u32() });
+  const droppedLinksCount = r.varint();
+  const code = r.u8();
+  const message = r.str();
+  const span: Span = {
+    traceId: k.toString('hex', 0, 16),
+    spanId: k.toString('hex', 24, 32),
+    traceState,
+    parentSpanId,
+    flags,
+    name,
+    kind,
+    startTimeUnixNano: k.readBigUInt64BE(16),
+    endTimeUnixNano,
+    attributes,
+    droppedAttributesCount,
+    events,
+    droppedEventsCount,
+    links,
+    droppedLinksCount,
+    status: { code, message },
+  };
+  return { resourceId: raw.toString('hex', 0, 8), scopeId: raw.toString('hex', 8, 16), span };
+}
