@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { type Database, type RootDatabase, open } from 'lmdb';
-import { InvalidArgumentError, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
+import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, REF_BYTES, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, refAt, tag, u32, u64 } from './keys.js';
@@ -43,7 +43,41 @@ export interface Posting {
   parts: Buffer;
   refs: Buffer[];
 }
-export type Postings = Map<string, Posting>;
+
+interface ServicePostings {
+  all: Posting;
+  time: Posting;
+  ops: Map<string, Posting>;
+  attrs: Map<string, Map<string, Posting>>;
+}
+
+const addRef = (p: Posting, ref: Buffer): void => {
+  if (p.refs[p.refs.length - 1] !== ref) p.refs.push(ref);
+};
+
+/** The postings of one batch, by bucket, service and term. */
+export class Postings {
+  private readonly buckets = new Map<number, { time: Posting; services: Map<string, ServicePostings> }>();
+
+  service(bucket: number, svc: string): ServicePostings {
+    let b = this.buckets.get(bucket);
+    if (!b) this.buckets.set(bucket, (b = { time: { t: 'T', bucket, parts: EMPTY, refs: [] }, services: new Map() }));
+    let sp = b.services.get(svc);
+    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: kstr(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
+    return sp;
+  }
+
+  *all(): Generator<Posting> {
+    for (const b of this.buckets.values()) {
+      yield b.time;
+      for (const sp of b.services.values()) {
+        yield sp.all;
+        yield* sp.ops.values();
+        for (const m of sp.attrs.values()) yield* m.values();
+      }
+    }
+  }
+}
 
 /** Merges two lists of refs, each newest first, into one (a ref in both once). */
 function mergeRefs(a: SpanRef[], b: SpanRef[]): SpanRef[] {
@@ -116,8 +150,9 @@ export class EmbeddedDb {
     mkdirSync(config.path, { recursive: true });
     // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
     // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
-    // acknowledgement never waits on a second, separately failing flush promise.
-    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false });
+    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
+    // before use (less work per write; the file is private to the runtime).
+    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
@@ -182,51 +217,39 @@ export class EmbeddedDb {
   }
 
   /**
-   * The (key, value) pairs a span is indexed under. Fewer than it can be searched by: error=false, span.status
-   * unset, scope.version and `resource.`-prefixed keys have no entries of their own; queries on them drive on
-   * the other criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
-   */
-  private indexedPairs(v: SpanView): [string, string][] {
-    const s = v.span;
-    const out: [string, string][] = [['span.kind', SPAN_KIND_NAMES[s.kind] ?? ''], ['scope.name', v.scope.name]];
-    if (s.status.code === StatusCode.Error) out.push(['error', 'true']);
-    if (s.status.code !== StatusCode.Unset) out.push(['span.status', STATUS_NAMES[s.status.code].toLowerCase()]);
-    const add = (attrs: readonly { key: string; value: unknown }[]) => {
-      for (const a of attrs) out.push([a.key, attrToString(a.value as never)]);
-    };
-    add(s.attributes);
-    add(v.scope.attributes);
-    add(v.resource.attributes);
-    for (const e of s.events) add(e.attributes);
-    for (const l of s.links) add(l.attributes);
-    return out;
-  }
-
-  /**
-   * Adds a span's refs to the postings of a batch: one per index term and time bucket (see ./keys.ts). Terms are
-   * told apart by a string of length-prefixed parts, so a name holding any character stays one term.
+   * Adds a span's ref to the batch's postings of every term it is indexed under: service, service + operation, time,
+   * and service + attribute for fewer attributes than it can be searched by: error=false, span.status unset,
+   * scope.version and `resource.`-prefixed keys have no postings of their own; queries on them drive on the other
+   * criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
    */
   addToPostings(postings: Postings, v: SpanView, ref: Buffer): void {
     const s = v.span;
-    const b = bucketOf(s.startTimeUnixNano);
-    const svc = v.service;
-    const sid = `${svc.length}:${svc}`;
-    const add = (id: string, t: string, parts: () => Buffer) => {
-      let p = postings.get(id);
-      if (!p) postings.set(id, (p = { t, bucket: b, parts: parts(), refs: [] }));
-      p.refs.push(ref);
-    };
-    add(`S${b}|${sid}`, 'S', () => kstr(svc));
-    add(`O${b}|${sid}${s.name.length}:${s.name}`, 'O', () => key(kstr(svc), kstr(s.name)));
-    add(`T${b}`, 'T', () => EMPTY);
-    const seen = new Set<string>();
-    for (const [k, val] of this.indexedPairs(v)) {
+    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service);
+    addRef(sp.all, ref);
+    addRef(sp.time, ref);
+    let op = sp.ops.get(s.name);
+    if (!op) sp.ops.set(s.name, (op = { t: 'O', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(s.name)), refs: [] }));
+    addRef(op, ref);
+    const add = (k: string, val: string) => {
       const iv = this.indexValue(val);
-      const id = `A${b}|${sid}${k.length}:${k}${iv}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      add(id, 'A', () => key(kstr(svc), kstr(k), lstr(iv)));
-    }
+      let byValue = sp.attrs.get(k);
+      if (!byValue) sp.attrs.set(k, (byValue = new Map()));
+      let p = byValue.get(iv);
+      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(k), lstr(iv)), refs: [] }));
+      addRef(p, ref); // a pair listed twice (say by the span and its resource) is one ref
+    };
+    const addAll = (attrs: readonly KeyValue[]) => {
+      for (const a of attrs) add(a.key, attrToString(a.value));
+    };
+    add('span.kind', SPAN_KIND_NAMES[s.kind] ?? '');
+    add('scope.name', v.scope.name);
+    if (s.status.code === StatusCode.Error) add('error', 'true');
+    if (s.status.code !== StatusCode.Unset) add('span.status', STATUS_NAMES[s.status.code].toLowerCase());
+    addAll(s.attributes);
+    addAll(v.scope.attributes);
+    addAll(v.resource.attributes);
+    for (const e of s.events) addAll(e.attributes);
+    for (const l of s.links) addAll(l.attributes);
   }
 
   // ---- span records ----

@@ -1,7 +1,7 @@
 // The embedded backend's purger and retention sweep.
-import { createHash } from 'node:crypto';
 import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
+import { contentHash } from './record.js';
 import { POSTING_TAIL, REF_BYTES, bucketOf, key, prefixEnd, tag, u32 } from './keys.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
@@ -64,7 +64,7 @@ export class EmbeddedPurger implements Purger {
           db.index.removeSync(k);
           if (keep.length) {
             const rest = Buffer.concat(keep);
-            db.index.putSync(key(k.subarray(0, k.length - 8), createHash('sha1').update(rest).digest().subarray(0, 8)), rest);
+            db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
           }
         }
       });

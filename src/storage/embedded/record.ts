@@ -5,6 +5,7 @@
 //           traceState name  attributes droppedAttributes  events droppedEvents  links droppedLinks
 //           status.code(u8) status.message
 //   strings and counts are varints (strings: UTF-8 byte length first); a value is a type byte and its payload.
+import { createHash } from 'node:crypto';
 import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
 
 const NULL = 0;
@@ -63,12 +64,25 @@ class Out {
   }
 
   str(s: string): void {
-    if (!s) {
-      this.u8(0);
-      return;
+    const len = s.length;
+    if (len < 128) {
+      // the common short ASCII string: one length byte and the characters as they are
+      this.ensure(len + 1);
+      const b = this.buf;
+      const at = this.pos;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + 1 + i] = c;
+      }
+      if (i === len) {
+        b[at] = len;
+        this.pos = at + 1 + len;
+        return;
+      }
     }
-    const max = s.length * 3;
-    this.ensure(max + 5);
+    this.ensure(len * 3 + 5);
     // the length goes first: write the bytes after room for the longest varint, then move them if it is shorter
     const at = this.pos;
     const n = this.buf.write(s, at + 5, 'utf8');
@@ -119,6 +133,36 @@ class Out {
 }
 
 const out = new Out();
+
+/**
+ * A 64-bit hash of `b`: which record or posting a key stands for, so the same content written again lands on the
+ * same key. Short buffers (span records) through two 32-bit multiply-xor lanes in JS, which costs less than a
+ * native digest's call; long ones (postings) through SHA-1.
+ */
+export function contentHash(b: Buffer): Buffer {
+  if (b.length >= 1024) return createHash('sha1').update(b).digest().subarray(0, 8);
+  let h1 = 0x811c9dc5 ^ b.length;
+  let h2 = 0x01000193;
+  const n = b.length & ~3;
+  let i = 0;
+  for (; i < n; i += 4) {
+    const c = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h1 ^= h1 >>> 15;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 13;
+  }
+  for (; i < b.length; i++) {
+    h1 = Math.imul(h1 ^ b[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ b[i]!, 0x5bd1e995);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
+  const o = Buffer.allocUnsafe(8);
+  o.writeUInt32BE(h1 >>> 0, 0);
+  o.writeUInt32BE((h2 ^ (h2 >>> 13)) >>> 0, 4);
+  return o;
+}
 
 /** The record of `span` (its trace ID, start and span ID go into the key). */
 export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span): Buffer {

@@ -2,15 +2,12 @@
 // acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
 // record (a span written again lands on the same key); the batch adds one posting per index term and hour that
 // its spans fall under (see ./keys.ts).
-import { createHash } from 'node:crypto';
 import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
 import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
-import { type Db, EMPTY, type EmbeddedDb, type Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
-import { encodeRecord } from './record.js';
-
-const contentHash = (b: Buffer): Buffer => createHash('sha1').update(b).digest().subarray(0, 8);
+import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
 const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
@@ -61,7 +58,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
     const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
-    const postings: Postings = new Map();
+    const postings = new Postings();
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const rid = hex(this.resourceId(rs.resource, rs.schemaUrl, w));
@@ -70,9 +67,17 @@ export class EmbeddedTraceWriter implements TraceWriter {
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
           const record = encodeRecord(rid, cid, span);
-          const ref = key(u64(span.startTimeUnixNano), hex(span.traceId), hex(span.spanId));
+          const ref = Buffer.allocUnsafe(REF_BYTES); // start traceId spanId
+          u64(span.startTimeUnixNano).copy(ref, 0);
+          ref.write(span.traceId, 8, 16, 'hex');
+          ref.write(span.spanId, 24, 8, 'hex');
           // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
-          w.puts.push([this.spans, key(ref.subarray(8, 24), ref.subarray(0, 8), ref.subarray(24), contentHash(record)), record]);
+          const sk = Buffer.allocUnsafe(40); // traceId start spanId hash
+          ref.copy(sk, 0, 8, 24);
+          ref.copy(sk, 16, 0, 8);
+          ref.copy(sk, 24, 24, 32);
+          contentHash(record).copy(sk, 32);
+          w.puts.push([this.spans, sk, record]);
           db.addToPostings(postings, view, ref);
           const opId = `${service.length}:${service}${span.kind}:${span.name}`;
           if (!known.has(opId) && !w.ops.has(opId)) {
@@ -83,7 +88,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
         }
       }
     }
-    for (const p of postings.values()) {
+    for (const p of postings.all()) {
       // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
       // batch written again lands on the same key
       p.refs.sort((a, b) => Buffer.compare(b, a));
