@@ -12,7 +12,8 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { FORMAT_VERSION, POSTING_TAIL, REF_BYTES, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, refAt, tag, u32, u64 } from './keys.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
+import { decodePosting } from './posting.js';
 import { decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -326,11 +327,10 @@ export class EmbeddedDb {
         while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
         if (i) pending = pending.slice(i);
         const fresh: SpanRef[] = [];
-        for (let o = 0; o + REF_BYTES <= value.length; o += REF_BYTES) {
-          const st = value.readBigUInt64BE(o);
-          if (st > max) continue;
-          if (st < min) break;
-          fresh.push(refAt(value, o));
+        for (const r of decodePosting(newest, value)) {
+          if (r.start > max) continue;
+          if (r.start < min) break;
+          fresh.push(r);
         }
         pending = pending.length ? mergeRefs(pending, fresh) : fresh;
       }

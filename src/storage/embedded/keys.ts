@@ -8,9 +8,9 @@
 //            'O' bucket(4) svc op                 maxStart(8) hash(8) -> refs   service + operation
 //            'A' bucket(4) svc key value          maxStart(8) hash(8) -> refs   service + attribute (as string)
 //            'T' bucket(4)                        maxStart(8) hash(8) -> refs   every span by time
-//            A ref is start(8) T(16) spanId(8); the refs of a posting are sorted newest first, all start in its bucket
-//            (hour of start), and maxStart is the newest. hash is of the refs, so a batch written again (a client
-//            retrying) lands on the same keys.
+//            A ref is (start, T): the spans of trace T that started then. The refs of a posting are sorted newest
+//            first and packed (./posting.ts), all start in its bucket (hour of start), and maxStart is the newest. hash is of the value, so a batch
+//            written again (a client retrying) lands on the same keys.
 //   meta     'V' -> format version;  'v' svc -> ''  services;  'p' svc kind name -> ''  operations;
 //            'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) ->
 //            throughput;  'b' at(8) -> probabilities;  'l' resource -> lock;  'q' -> write sequence
@@ -39,8 +39,8 @@ export const FORMAT_VERSION = 2;
 export const BUCKET_NS = 3_600_000_000_000n;
 export const bucketOf = (start: bigint): number => Number(start / BUCKET_NS);
 
-/** Bytes of one ref in a posting: start(8) traceId(16) spanId(8). */
-export const REF_BYTES = 32;
+/** Bytes of one ref as a batch's postings are built from: start(8) traceId(16). */
+export const REF_BYTES = 24;
 /** Bytes after the term in a posting key: maxStart(8) hash(8). */
 export const POSTING_TAIL = 16;
 
@@ -87,22 +87,17 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.concat([b, Buffer.from([0xff])]);
 }
 
+/**
+ * Where an index term points: the spans of a trace that started at one time (usually one span). Searches check the
+ * spans themselves, so a ref standing for two spans costs a read, never a wrong answer.
+ */
 export interface SpanRef {
   start: bigint;
   traceId: string;
-  spanId: string;
 }
 
-/** The ref at offset `o` of a posting. */
-export function refAt(b: Buffer, o: number): SpanRef {
-  return { start: b.readBigUInt64BE(o), traceId: b.toString('hex', o + 8, o + 24), spanId: b.toString('hex', o + 24, o + 32) };
-}
-
-export const refTail = (r: SpanRef): Buffer => key(u64(r.start), hex(r.traceId), hex(r.spanId));
-
-/** Compares two refs by (start, traceId, spanId). */
+/** Compares two refs by (start, traceId). */
 export function compareRefs(a: SpanRef, b: SpanRef): number {
   if (a.start !== b.start) return a.start < b.start ? -1 : 1;
-  if (a.traceId !== b.traceId) return a.traceId < b.traceId ? -1 : 1;
-  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+  return a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0;
 }

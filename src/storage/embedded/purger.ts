@@ -2,7 +2,8 @@
 import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
 import { contentHash } from './record.js';
-import { POSTING_TAIL, REF_BYTES, bucketOf, key, prefixEnd, tag, u32 } from './keys.js';
+import { POSTING_TAIL, type SpanRef, bucketOf, hex, key, prefixEnd, tag, u32, u64 } from './keys.js';
+import { decodePosting, encodePosting, refBytes } from './posting.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
 const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
@@ -33,13 +34,14 @@ export class EmbeddedPurger implements Purger {
     const end = key(T, u32(cb + 1));
     let deleted = 0;
     for (let from = T; ; ) {
-      const work: { k: Buffer; refs: Buffer }[] = [];
+      const work: { k: Buffer; refs: SpanRef[] }[] = [];
       let n = 0;
       for (const { key: k, value } of db.index.getRange({ start: from, end })) {
+        const refs = [...decodePosting(k.readBigUInt64BE(k.length - POSTING_TAIL), value)];
         // the oldest ref is the last
-        if (value.length < REF_BYTES || value.readBigUInt64BE(value.length - REF_BYTES) >= cutoff) continue;
-        work.push({ k, refs: value });
-        n += value.length / REF_BYTES;
+        if (!refs.length || refs[refs.length - 1]!.start >= cutoff) continue;
+        work.push({ k, refs });
+        n += refs.length;
         if (n >= batch) break;
       }
       if (!work.length) break;
@@ -49,13 +51,13 @@ export class EmbeddedPurger implements Purger {
         removed = 0;
         for (const { k, refs } of work) {
           const keep: Buffer[] = [];
-          for (let o = 0; o + REF_BYTES <= refs.length; o += REF_BYTES) {
-            if (refs.readBigUInt64BE(o) >= cutoff) {
-              keep.push(refs.subarray(o, o + REF_BYTES));
+          for (const r of refs) {
+            if (r.start >= cutoff) {
+              keep.push(refBytes(r));
               continue;
             }
-            // the record's key: traceId start spanId hash
-            const p = key(refs.subarray(o + 8, o + 24), refs.subarray(o, o + 8), refs.subarray(o + 24, o + 32));
+            // the records' keys: traceId start spanId hash
+            const p = key(hex(r.traceId), u64(r.start));
             for (const sk of db.spans.getKeys({ start: p, end: prefixEnd(p) })) {
               db.spans.removeSync(sk);
               removed++;
@@ -63,7 +65,7 @@ export class EmbeddedPurger implements Purger {
           }
           db.index.removeSync(k);
           if (keep.length) {
-            const rest = Buffer.concat(keep);
+            const rest = encodePosting(keep);
             db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
           }
         }

@@ -1,6 +1,7 @@
 // The embedded backend's trace reader. Search: index streams (service or service+operation, one per attribute; each
-// the refs of the term's postings, newest first) are merge-joined on (start, traceId, spanId) newest first, so every candidate is one span that meets all indexed
-// criteria; each candidate is then checked against the whole query (durations, ranges) on the span record itself.
+// the refs of the term's postings, newest first) are merge-joined on (start, traceId), so every candidate is a span
+// (rarely a few, started at the same time) that meets all indexed criteria; each candidate is then checked against
+// the whole query (durations, ranges) on the span records themselves.
 // A StorageContext signal that aborts stops an iteration before its next chunk (and a search between candidates).
 import {
   type FoundTraceId,
@@ -137,7 +138,7 @@ export class EmbeddedTraceReader implements TraceReader {
     for (const ref of streams.length === 1 ? streams[0]! : intersect(streams)) {
       signal?.throwIfAborted();
       if (found.has(ref.traceId)) continue;
-      const p = key(hex(ref.traceId), u64(ref.start), hex(ref.spanId));
+      const p = key(hex(ref.traceId), u64(ref.start));
       let ok = false;
       for (const { key: sk, value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
         if (spanMatches(db.decodeRecord(sk, value), cq)) {

@@ -7,6 +7,7 @@ import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
 import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { encodePosting } from './posting.js';
 import { contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
@@ -67,15 +68,14 @@ export class EmbeddedTraceWriter implements TraceWriter {
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
           const record = encodeRecord(rid, cid, span);
-          const ref = Buffer.allocUnsafe(REF_BYTES); // start traceId spanId
+          const ref = Buffer.allocUnsafe(REF_BYTES); // start traceId
           u64(span.startTimeUnixNano).copy(ref, 0);
           ref.write(span.traceId, 8, 16, 'hex');
-          ref.write(span.spanId, 24, 8, 'hex');
           // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
           const sk = Buffer.allocUnsafe(40); // traceId start spanId hash
           ref.copy(sk, 0, 8, 24);
           ref.copy(sk, 16, 0, 8);
-          ref.copy(sk, 24, 24, 32);
+          sk.write(span.spanId, 24, 8, 'hex');
           contentHash(record).copy(sk, 32);
           w.puts.push([this.spans, sk, record]);
           db.addToPostings(postings, view, ref);
@@ -92,8 +92,8 @@ export class EmbeddedTraceWriter implements TraceWriter {
       // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
       // batch written again lands on the same key
       p.refs.sort((a, b) => Buffer.compare(b, a));
-      const refs = p.refs.length === 1 ? p.refs[0]! : Buffer.concat(p.refs);
-      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, refs.subarray(0, 8), contentHash(refs)), refs]);
+      const value = encodePosting(p.refs);
+      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
     }
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     await db.commit(() => {
