@@ -14,7 +14,7 @@ import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
 import { decodePosting } from './posting.js';
-import { decodeRecord } from './record.js';
+import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
   /** directory of the database (created if missing) */
@@ -141,6 +141,13 @@ export class EmbeddedDb {
   readonly scopes = new Map<string, StoredScope>();
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
+  /** the attribute key dictionary of span records (see ./record.ts): numbers by key and keys by number */
+  readonly keyIds = new Map<string, number>();
+  private readonly keyNames = new Map<number, string>();
+  /** the next key number to hand out; never reused, so concurrent batches cannot give one number two keys */
+  nextKeyId = 0;
+  /** the dictionary, for reading records */
+  readonly keys: KeyDictionary = { idOf: () => 0, keyOf: (id) => this.keyOf(id) };
   readonly chunkSize: number;
   private readonly maxValueBytes: number;
   private seq = 0n;
@@ -159,6 +166,7 @@ export class EmbeddedDb {
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
     this.checkFormat();
+    for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
     const last = this.meta.get(tag('q'));
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
@@ -191,6 +199,25 @@ export class EmbeddedDb {
   /** Marks the store as written in this format (on creation, and after a purge cleared it). */
   writeFormat(): void {
     this.meta.putSync(tag('V'), u32(FORMAT_VERSION));
+  }
+
+  /** Records that key number `id` stands for `name` (once committed, or read from the store). */
+  learnKey(name: string, id: number): void {
+    if (!this.keyIds.has(name)) this.keyIds.set(name, id);
+    this.keyNames.set(id, name);
+    if (id >= this.nextKeyId) this.nextKeyId = id + 1;
+  }
+
+  private keyOf(id: number): string {
+    let name = this.keyNames.get(id);
+    if (name === undefined) {
+      // committed by a batch whose writer has not recorded it yet
+      const raw = this.meta.get(key(tag('k'), u32(id)));
+      if (!raw) throw new UnavailableError(`the embedded store (${this.config.path}) lacks attribute key #${id} that a span record names`);
+      name = raw.toString('utf8');
+      this.keyNames.set(id, name);
+    }
+    return name;
   }
 
   /** The next write sequence number; recorded under 'q' by the commit that uses it. */
@@ -280,7 +307,7 @@ export class EmbeddedDb {
 
   /** The span stored under `k` (a key of the spans database) as `raw`. */
   decodeRecord(k: Buffer, raw: Buffer): SpanView {
-    const d = decodeRecord(k, raw);
+    const d = decodeRecord(k, raw, this.keys);
     const r = this.loadResource(d.resourceId);
     const c = this.loadScope(d.scopeId);
     return { span: d.span, resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: r.service };
@@ -343,6 +370,8 @@ export class EmbeddedDb {
     this.resources.clear();
     this.scopes.clear();
     this.knownOperations.clear();
+    this.keyIds.clear();
+    this.keyNames.clear();
   }
 
   async close(): Promise<void> {

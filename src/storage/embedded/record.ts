@@ -1,10 +1,12 @@
 // The span record of the embedded store: a compact binary encoding of one span and the IDs of its resource and
 // scope. The trace ID, start time and span ID live in the record's key (./keys.ts) and are not repeated. A third of
 // the bytes of the span's OTLP/JSON and no text parsing on reads; the store's format version covers its layout.
-//   record  resourceId(8) scopeId(8) parent(0|8 after a length byte) flags(u32) kind(u8) end(u64)
+//   record  resourceId(8) scopeId(8) parent(0|8 after a length byte) flags kind(u8) duration
 //           traceState name  attributes droppedAttributes  events droppedEvents  links droppedLinks
 //           status.code(u8) status.message
-//   strings and counts are varints (strings: UTF-8 byte length first); a value is a type byte and its payload.
+//   strings, counts and flags are varints (strings: UTF-8 byte length first); duration is end - start + 1, or 0 and
+//   the end as u64 when that does not fit; an attribute is its key (a varint: 1 + its number in the store's key
+//   dictionary, or 0 and the key as a string) and its value, a type byte and its payload (small ints zigzag varints).
 import { createHash } from 'node:crypto';
 import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
 
@@ -17,6 +19,18 @@ const DOUBLE = 5;
 const BYTES = 6;
 const ARRAY = 7;
 const KVLIST = 8;
+const SMALL_INT = 9;
+
+/** Integers as exact doubles: what the varint of a number may carry. */
+const MAX_VARNUM = 2 ** 52;
+
+/** Numbers for attribute keys: the store keeps the names once, records carry the numbers. */
+export interface KeyDictionary {
+  /** 1 + the key's number, or 0 to write the key itself */
+  idOf(key: string): number;
+  /** the key numbered `id` (as idOf gave 1 + id) */
+  keyOf(id: number): string;
+}
 
 class Out {
   buf = Buffer.allocUnsafe(1024);
@@ -42,6 +56,16 @@ class Out {
       x >>>= 7;
     }
     this.buf[this.pos++] = x;
+  }
+
+  /** a non-negative integer below MAX_VARNUM */
+  varnum(v: number): void {
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
   }
 
   u32(v: number): void {
@@ -100,6 +124,11 @@ class Out {
       case 'boolean':
         return this.u8(v ? TRUE : FALSE);
       case 'bigint':
+        if (v > -MAX_VARNUM_N && v < MAX_VARNUM_N) {
+          const n = Number(v);
+          this.u8(SMALL_INT);
+          return this.varnum(n < 0 ? -2 * n - 1 : 2 * n);
+        }
         this.u8(INT);
         return this.u64(v);
       case 'number':
@@ -123,15 +152,20 @@ class Out {
     this.attrs(v.kvlist);
   }
 
+  dict: KeyDictionary | undefined;
+
   attrs(a: readonly KeyValue[]): void {
     this.varint(a.length);
     for (const kv of a) {
-      this.str(kv.key);
+      const id = this.dict ? this.dict.idOf(kv.key) : 0;
+      this.varint(id);
+      if (!id) this.str(kv.key);
       this.value(kv.value);
     }
   }
 }
 
+const MAX_VARNUM_N = BigInt(MAX_VARNUM) / 2n;
 const out = new Out();
 
 /**
@@ -165,18 +199,24 @@ export function contentHash(b: Buffer): Buffer {
 }
 
 /** The record of `span` (its trace ID, start and span ID go into the key). */
-export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span): Buffer {
+export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span, dict: KeyDictionary): Buffer {
   const o = out;
   o.pos = 0;
+  o.dict = dict;
   o.ensure(16);
   resourceId.copy(o.buf, 0, 0, 8);
   scopeId.copy(o.buf, 8, 0, 8);
   o.pos = 16;
   if (s.parentSpanId) o.raw(Buffer.from(s.parentSpanId, 'hex'));
   else o.u8(0);
-  o.u32(s.flags);
+  o.varnum(s.flags >>> 0);
   o.u8(s.kind);
-  o.u64(s.endTimeUnixNano);
+  const d = s.endTimeUnixNano - s.startTimeUnixNano;
+  if (d >= 0n && d < MAX_VARNUM_N) o.varnum(Number(d) + 1);
+  else {
+    o.u8(0);
+    o.u64(s.endTimeUnixNano);
+  }
   o.str(s.traceState);
   o.str(s.name);
   o.attrs(s.attributes);
@@ -196,17 +236,21 @@ export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span): Buff
     o.str(l.traceState);
     o.attrs(l.attributes);
     o.varint(l.droppedAttributesCount);
-    o.u32(l.flags);
+    o.varnum(l.flags >>> 0);
   }
   o.varint(s.droppedLinksCount);
   o.u8(s.status.code);
   o.str(s.status.message);
+  o.dict = undefined;
   return Buffer.from(o.buf.subarray(0, o.pos));
 }
 
 class In {
   pos = 16;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly dict: KeyDictionary,
+  ) {}
 
   u8(): number {
     if (this.pos >= this.buf.length) throw new Error('truncated span record');
@@ -215,9 +259,9 @@ class In {
 
   varint(): number {
     let v = 0;
-    for (let shift = 0; ; shift += 7) {
+    for (let mul = 1; ; mul *= 0x80) {
       const b = this.u8();
-      v += (b & 0x7f) * 2 ** shift;
+      v += (b & 0x7f) * mul;
       if (b < 0x80) return v;
     }
   }
@@ -269,6 +313,10 @@ class In {
         return false;
       case INT:
         return BigInt.asIntN(64, this.u64());
+      case SMALL_INT: {
+        const z = this.varint();
+        return BigInt(z % 2 ? -(z + 1) / 2 : z / 2);
+      }
       case DOUBLE: {
         const v = this.buf.readDoubleBE(this.pos);
         this.pos += 8;
@@ -291,7 +339,10 @@ class In {
   attrs(): KeyValue[] {
     const n = this.varint();
     const a: KeyValue[] = [];
-    for (let i = 0; i < n; i++) a.push({ key: this.str(), value: this.value() });
+    for (let i = 0; i < n; i++) {
+      const id = this.varint();
+      a.push({ key: id ? this.dict.keyOf(id - 1) : this.str(), value: this.value() });
+    }
     return a;
   }
 }
@@ -303,12 +354,14 @@ export interface DecodedRecord {
 }
 
 /** The span of a record, with the trace ID, start and span ID taken from its key (see ./keys.ts). */
-export function decodeRecord(k: Buffer, raw: Buffer): DecodedRecord {
-  const r = new In(raw);
+export function decodeRecord(k: Buffer, raw: Buffer, dict: KeyDictionary): DecodedRecord {
+  const r = new In(raw, dict);
   const parentSpanId = r.hex();
-  const flags = r.u32();
+  const flags = r.varint();
   const kind = r.u8();
-  const endTimeUnixNano = r.u64();
+  const startTimeUnixNano = k.readBigUInt64BE(16);
+  const d = r.varint();
+  const endTimeUnixNano = d ? startTimeUnixNano + BigInt(d - 1) : r.u64();
   const traceState = r.str();
   const name = r.str();
   const attributes = r.attrs();
@@ -317,7 +370,7 @@ export function decodeRecord(k: Buffer, raw: Buffer): DecodedRecord {
   for (let i = r.varint(); i > 0; i--) events.push({ timeUnixNano: r.u64(), name: r.str(), attributes: r.attrs(), droppedAttributesCount: r.varint() });
   const droppedEventsCount = r.varint();
   const links: SpanLink[] = [];
-  for (let i = r.varint(); i > 0; i--) links.push({ traceId: r.hex(), spanId: r.hex(), traceState: r.str(), attributes: r.attrs(), droppedAttributesCount: r.varint(), flags: r.u32() });
+  for (let i = r.varint(); i > 0; i--) links.push({ traceId: r.hex(), spanId: r.hex(), traceState: r.str(), attributes: r.attrs(), droppedAttributesCount: r.varint(), flags: r.varint() });
   const droppedLinksCount = r.varint();
   const code = r.u8();
   const message = r.str();
@@ -329,7 +382,7 @@ export function decodeRecord(k: Buffer, raw: Buffer): DecodedRecord {
     flags,
     name,
     kind,
-    startTimeUnixNano: k.readBigUInt64BE(16),
+    startTimeUnixNano,
     endTimeUnixNano,
     attributes,
     droppedAttributesCount,

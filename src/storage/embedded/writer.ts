@@ -8,7 +8,7 @@ import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
 import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
 import { encodePosting } from './posting.js';
-import { contentHash, encodeRecord } from './record.js';
+import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
 const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
@@ -19,7 +19,12 @@ interface PendingWrite {
   resources: Map<string, StoredResource>;
   scopes: Map<string, StoredScope>;
   ops: Set<string>;
+  keys: Map<string, number>;
 }
+
+/** Keys longer than this, or past this many in the dictionary, are written whole in each record. */
+const MAX_DICTIONARY_KEY_BYTES = 256;
+const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
@@ -58,7 +63,20 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const known = db.knownOperations;
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
-    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
+    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set(), keys: new Map() };
+    const dict: KeyDictionary = {
+      idOf: (k) => {
+        let id = db.keyIds.get(k) ?? w.keys.get(k);
+        if (id === undefined) {
+          if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
+          if (db.keyIds.size + w.keys.size >= MAX_DICTIONARY_KEYS) return 0;
+          w.keys.set(k, (id = db.nextKeyId++));
+          w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
+        }
+        return id + 1;
+      },
+      keyOf: () => '',
+    };
     const postings = new Postings();
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
@@ -67,7 +85,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
         const cid = hex(this.scopeId(ss.scope, ss.schemaUrl, w));
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
-          const record = encodeRecord(rid, cid, span);
+          const record = encodeRecord(rid, cid, span, dict);
           const ref = Buffer.allocUnsafe(REF_BYTES); // start traceId
           u64(span.startTimeUnixNano).copy(ref, 0);
           ref.write(span.traceId, 8, 16, 'hex');
@@ -102,5 +120,6 @@ export class EmbeddedTraceWriter implements TraceWriter {
     for (const [id, r] of w.resources) db.resources.set(id, r);
     for (const [id, c] of w.scopes) db.scopes.set(id, c);
     for (const id of w.ops) known.add(id);
+    for (const [k, id] of w.keys) db.learnKey(k, id);
   }
 }
