@@ -37,7 +37,7 @@ export const FORMAT_VERSION = 2;
 
 /** Width of a posting's time bucket: an hour, so a query window touches few buckets and retention drops whole ones. */
 export const BUCKET_NS = 3_600_000_000_000n;
-export const bucketOf = (start: bigint): number => Number(start / BUCKET_NS);
+export const bucketOf = (start: bigint): number => (start <= 0n ? 0 : Number(start / BUCKET_NS));
 
 /** Bytes of one ref as a batch's postings are built from: start(8) traceId(16). */
 export const REF_BYTES = 24;
