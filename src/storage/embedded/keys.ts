@@ -9,11 +9,12 @@
 //            'A' bucket(4) svc key value          maxStart(8) hash(8) -> refs   service + attribute (as string)
 //            'T' bucket(4)                        maxStart(8) hash(8) -> refs   every span by time
 //            A ref is (start, T): the spans of trace T that started then. The refs of a posting are sorted newest
-//            first and packed (./posting.ts), all start in its bucket (hour of start), and maxStart is the newest. hash is of the value, so a batch
-//            written again (a client retrying) lands on the same keys.
-//   meta     'V' -> format version;  'k' id(4) -> attribute key (the records' key dictionary);  'v' svc -> ''  services;  'p' svc kind name -> ''  operations;
-//            'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) ->
-//            throughput;  'b' at(8) -> probabilities;  'l' resource -> lock;  'q' -> write sequence
+//            first and packed (./posting.ts), all start in its bucket (hour of start), and maxStart is the newest;
+//            hash is of the value, so a batch written again (a client retrying) lands on the same keys.
+//   meta     'V' -> format version;  'k' id(4) -> attribute key (the records' key dictionary);  'v' svc -> ''
+//            services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8)
+//            -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities;  'l' resource ->
+//            lock;  'q' -> write sequence
 // Names in keys go through kstr: one longer than MAX_KEY_STRING_BYTES is keyed by its hash, and the 'v' and 'p'
 // entries of such a name carry the whole name as their value.
 import { createHash } from 'node:crypto';
