@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
-import type { EmbeddedDb } from '../../src/storage/embedded/db.js';
 import { type TraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
@@ -127,23 +126,6 @@ describe('embedded postings', () => {
       expect(await found(store, { serviceName: 'mix', searchDepth: 2 })).toEqual([at(3, 0n).traceId, at(2, 0n).traceId]);
       expect(await found(store, { serviceName: 'mix', attributes: { tier: 'gold' }, searchDepth: 2 })).toEqual([at(3, 0n).traceId, at(2, 0n).traceId]);
       expect(await found(store, { searchDepth: 3 })).toEqual([3, 2, 1].map((i) => at(i, 0n).traceId));
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('small batches under one term share a posting instead of adding an index entry each', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'jso-embedded-'));
-    const store = new EmbeddedBackend({ path: dir });
-    try {
-      const base = 1_700_000_000_000_000_000n;
-      for (let i = 0; i < 20; i++) await store.traceWriter().writeTraces([serviceBatch('grow', [at(i, base + BigInt(i) * 1000n)])]);
-      const index = (store as unknown as { db: EmbeddedDb }).db.index;
-      let entries = 0;
-      for (const _ of index.getKeys()) entries++;
-      expect(entries).toBeLessThan(20); // one per term: service, operation, time, span.kind, scope.name, tier
-      expect(await found(store, { serviceName: 'grow', attributes: { tier: 'gold' }, searchDepth: 20 })).toEqual(Array.from({ length: 20 }, (_, i) => at(19 - i, 0n).traceId));
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

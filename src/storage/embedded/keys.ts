@@ -2,8 +2,8 @@
 // length-prefixed (uint16 BE), numbers fixed-width big-endian, so byte order is the order we scan in:
 //   spans    T(16) start(8) spanId(8) hash(8)                  -> span record (see ./record.ts; the hash of the record
 //            makes a span written twice one record)
-//   index    postings: entries per index term and time bucket holding the refs of many spans (a batch's refs join
-//            the term's newest posting in the hour while that is small, else start one), rather than one per span:
+//   index    postings: one entry per index term, time bucket and written batch, holding the refs of the batch's spans
+//            under that term, so a batch of N spans adds a few entries per term rather than one per span and term:
 //            'S' bucket(4) svc                    maxStart(8) hash(8) -> refs   service
 //            'O' bucket(4) svc op                 maxStart(8) hash(8) -> refs   service + operation
 //            'A' bucket(4) svc key value          maxStart(8) hash(8) -> refs   service + attribute (as string)

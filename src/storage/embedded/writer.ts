@@ -6,8 +6,8 @@ import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAME
 import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
-import { decodePosting, encodePosting, refBytes } from './posting.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { encodePosting } from './posting.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
@@ -25,9 +25,6 @@ interface PendingWrite {
 /** Keys longer than this, or past this many in the dictionary, are written whole in each record. */
 const MAX_DICTIONARY_KEY_BYTES = 256;
 const MAX_DICTIONARY_KEYS = 100_000;
-
-/** A posting smaller than this takes the refs of later batches under its term and hour. */
-const MERGE_BELOW_BYTES = 1024;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
@@ -58,24 +55,6 @@ export class EmbeddedTraceWriter implements TraceWriter {
       w.puts.push([this.meta, key(tag('c'), hex(id)), Buffer.from(json)]);
     }
     return id;
-  }
-
-  /**
-   * Writes a batch's refs under one term (inside the transaction). While the term's newest posting in the hour is
-   * small, the refs join it rather than start a new one: fewer, fuller entries, as the key of an entry costs as
-   * much as a few dozen refs.
-   */
-  private post(term: Buffer, refs: Buffer[]): void {
-    for (const { key: k, value } of this.index.getRange({ start: prefixEnd(term), end: term, reverse: true, limit: 1 })) {
-      if (k.length !== term.length + POSTING_TAIL || value.length >= MERGE_BELOW_BYTES) break;
-      for (const r of decodePosting(k.readBigUInt64BE(term.length), value)) refs.push(refBytes(r));
-      this.index.removeSync(k);
-    }
-    // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
-    // batch written again lands on the same key
-    refs.sort((a, b) => Buffer.compare(b, a));
-    const value = encodePosting(refs);
-    this.index.putSync(key(term, refs[0]!.subarray(0, 8), contentHash(value)), value);
   }
 
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
@@ -127,16 +106,16 @@ export class EmbeddedTraceWriter implements TraceWriter {
         }
       }
     }
-    const terms: [Buffer, Buffer[]][] = [];
     for (const p of postings.all()) {
-      const term = key(tag(p.t), u32(p.bucket), p.parts);
-      if (term.length + POSTING_TAIL > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${term.length + POSTING_TAIL}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
-      terms.push([term, p.refs]);
+      // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
+      // batch written again lands on the same key
+      p.refs.sort((a, b) => Buffer.compare(b, a));
+      const value = encodePosting(p.refs);
+      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
     }
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     await db.commit(() => {
       for (const [d, k, v] of w.puts) d.putSync(k, v);
-      for (const [term, refs] of terms) this.post(term, refs);
     });
     for (const [id, r] of w.resources) db.resources.set(id, r);
     for (const [id, c] of w.scopes) db.scopes.set(id, c);
