@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, load, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
+import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, diskBytes, load, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
 import { type TgenResult, describeTelemetrygen, runTelemetrygen, telemetrygenBinary, tgenLine, tgenRatio } from './telemetrygen.js';
 
 const ONLY_OURS = Boolean(process.env.BENCH_ONLY_OURS);
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const tgenBin = TELEMETRYGEN ? telemetrygenBinary() : '';
   const dir = mkdtempSync(join(tmpdir(), 'jso-bench-ingest-'));
   console.log(`ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}`);
-  const results: { name: string; spansPerS: number; readableS: number; rss: number; q: Awaited<ReturnType<typeof queries>> }[] = [];
+  const results: { name: string; spansPerS: number; readableS: number; rss: number; q: Awaited<ReturnType<typeof queries>>; diskPerSpan?: number }[] = [];
   try {
     for (const start of ONLY_OURS ? [startOurs] : [startOurs, startPeer]) {
       const t = await start(dir);
@@ -41,12 +41,19 @@ async function main(): Promise<void> {
         t.proc.kill('SIGTERM');
         await new Promise((r) => t.proc.once('exit', r));
       }
+      // after a clean stop, so what each store holds only in memory is flushed too
+      if (t.dataDir) {
+        const bytes = diskBytes(t.dataDir);
+        const last = results[results.length - 1];
+        if (last?.name === t.name) last.diskPerSpan = bytes / SPANS;
+        console.log(`${t.name.padEnd(17)} on disk ${(bytes / 1048576).toFixed(1)} MiB, ${(bytes / SPANS).toFixed(0)} bytes per span`);
+      }
     }
     if (results.length === 2) {
       const [o, j] = results as [(typeof results)[0], (typeof results)[0]];
       console.log(
         `ratio ours/jaeger: ingest ${(o.spansPerS / j.spansPerS).toFixed(2)}x, time-to-readable ${(o.readableS / j.readableS).toFixed(2)}x (lower is better), ` +
-          `RSS ${(o.rss / j.rss).toFixed(2)}x, get-trace p50 ${(o.q.get50 / j.q.get50).toFixed(2)}x, find p50 ${(o.q.find50 / j.q.find50).toFixed(2)}x (latency: lower is better)`,
+          `RSS ${(o.rss / j.rss).toFixed(2)}x, ${o.diskPerSpan && j.diskPerSpan ? `disk per span ${(o.diskPerSpan / j.diskPerSpan).toFixed(2)}x, ` : ''}get-trace p50 ${(o.q.get50 / j.q.get50).toFixed(2)}x, find p50 ${(o.q.find50 / j.q.find50).toFixed(2)}x (latency: lower is better)`,
       );
     }
     if (TELEMETRYGEN) await telemetrygenPhase(join(dir, 'telemetrygen'), tgenBin);

@@ -4,7 +4,7 @@
 // and the backend; BENCH_GETS and BENCH_FINDS the number of get-trace and find queries timed (300 and 100).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { startJaeger } from '../test/env/jaeger.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -46,6 +46,15 @@ export interface Target {
   queryHttp: number;
   /** the server's Prometheus metrics (ours: always; Jaeger: when started with `metrics`) */
   metricsUrl?: string;
+  /** where the runtime keeps its data, for a persistent backend */
+  dataDir?: string;
+}
+
+/** Bytes the files under `path` take on disk (allocated blocks: preallocated, sparse files count what they use). */
+export function diskBytes(path: string): number {
+  let n = 0;
+  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).blocks * 512;
+  return n;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +101,7 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
     proc.kill('SIGKILL');
     throw e;
   }
-  return { name, proc, otlpGrpc: g, queryHttp: q, metricsUrl: `http://127.0.0.1:${a}/metrics` };
+  return { name, proc, otlpGrpc: g, queryHttp: q, metricsUrl: `http://127.0.0.1:${a}/metrics`, ...(BACKEND === 'embedded' ? { dataDir: cfg.dataDir } : {}) };
 }
 
 export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Promise<Target> {
@@ -101,7 +110,7 @@ export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Pro
       ? `        memory:\n          max_traces: ${TRACES + 1000}`
       : `        badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
   const j = await startJaeger(storage, { metrics: o.metrics });
-  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp, ...(j.metricsHttp ? { metricsUrl: `http://127.0.0.1:${j.metricsHttp}/metrics` } : {}) };
+  return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp, ...(j.metricsHttp ? { metricsUrl: `http://127.0.0.1:${j.metricsHttp}/metrics` } : {}), ...(BACKEND === 'embedded' ? { dataDir: join(dir, 'badger') } : {}) };
 }
 
 const raw = (b: Buffer) => b;

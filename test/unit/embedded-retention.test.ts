@@ -31,3 +31,26 @@ it('sweeps spans older than the cutoff with their index entries and keeps the re
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('sweeps the older spans of a batch whose spans straddle the cutoff and keeps the newer ones findable', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-retention-'));
+  const store = new EmbeddedBackend({ path: dir });
+  try {
+    const hour = 3_600_000_000_000n;
+    const base = (BigInt(Date.now()) * 1_000_000n / hour) * hour - 5n * hour + 600_000_000_000n; // 10 min into an hour
+    const spans = crashBatch(0, base)[0]!.scopeSpans[0]!.spans.slice(0, 2);
+    spans[1]!.startTimeUnixNano = base + 1_200_000_000_000n; // 20 min later, same hour
+    spans[1]!.endTimeUnixNano = spans[1]!.startTimeUnixNano + 500n;
+    await store.traceWriter().writeTraces([{ ...crashBatch(0, base)[0]!, scopeSpans: [{ ...crashBatch(0, base)[0]!.scopeSpans[0]!, spans }] }]);
+    expect(await store.sweep(base + 600_000_000_000n)).toBe(1);
+    let n = 0;
+    for await (const b of store.traceReader().getTraces([{ traceId: crashTraceId(0) }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+    expect(n).toBe(1);
+    expect(await count(store.traceReader().findTraceIds({ serviceName: 'crash-writer', searchDepth: 10 }))).toBe(1);
+    expect(await count(store.traceReader().findTraceIds({ serviceName: 'crash-writer', startTimeMin: base - 1n, startTimeMax: base + 1n, searchDepth: 10 }))).toBe(0);
+    expect(await store.sweep(base + 600_000_000_000n)).toBe(0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

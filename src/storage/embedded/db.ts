@@ -9,10 +9,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { type Database, type RootDatabase, open } from 'lmdb';
-import { InvalidArgumentError, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, UnavailableError, attrToString } from '../api/index.js';
-import { decodeAttributes, decodeSpan } from '../../otlp/otlp-json.js';
+import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
+import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { type SpanRef, hex, key, kstr, lstr, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
+import { decodePosting } from './posting.js';
+import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
   /** directory of the database (created if missing) */
@@ -32,6 +34,69 @@ const LONG_VALUE_MARK = '\u0000sha1:';
 export interface StoredResource {
   resource: Resource;
   schemaUrl: string;
+  service: string;
+}
+
+/** The refs of a batch's spans under one index term and time bucket: one index entry once written. */
+export interface Posting {
+  t: string;
+  bucket: number;
+  parts: Buffer;
+  refs: Buffer[];
+}
+
+interface ServicePostings {
+  all: Posting;
+  time: Posting;
+  ops: Map<string, Posting>;
+  attrs: Map<string, Map<string, Posting>>;
+}
+
+const addRef = (p: Posting, ref: Buffer): void => {
+  if (p.refs[p.refs.length - 1] !== ref) p.refs.push(ref);
+};
+
+/** The postings of one batch, by bucket, service and term. */
+export class Postings {
+  private readonly buckets = new Map<number, { time: Posting; services: Map<string, ServicePostings> }>();
+
+  service(bucket: number, svc: string): ServicePostings {
+    let b = this.buckets.get(bucket);
+    if (!b) this.buckets.set(bucket, (b = { time: { t: 'T', bucket, parts: EMPTY, refs: [] }, services: new Map() }));
+    let sp = b.services.get(svc);
+    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: kstr(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
+    return sp;
+  }
+
+  *all(): Generator<Posting> {
+    for (const b of this.buckets.values()) {
+      yield b.time;
+      for (const sp of b.services.values()) {
+        yield sp.all;
+        yield* sp.ops.values();
+        for (const m of sp.attrs.values()) yield* m.values();
+      }
+    }
+  }
+}
+
+/** Merges two lists of refs, each newest first, into one (a ref in both once). */
+function mergeRefs(a: SpanRef[], b: SpanRef[]): SpanRef[] {
+  const out: SpanRef[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const c = compareRefs(a[i]!, b[j]!);
+    if (c > 0) out.push(a[i++]!);
+    else if (c < 0) out.push(b[j++]!);
+    else {
+      out.push(a[i++]!);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 export interface StoredScope {
   scope: Scope;
@@ -76,6 +141,13 @@ export class EmbeddedDb {
   readonly scopes = new Map<string, StoredScope>();
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
+  /** the attribute key dictionary of span records (see ./record.ts): numbers by key and keys by number */
+  readonly keyIds = new Map<string, number>();
+  private readonly keyNames = new Map<number, string>();
+  /** the next key number to hand out; never reused, so concurrent batches cannot give one number two keys */
+  nextKeyId = 0;
+  /** the dictionary, for reading records */
+  readonly keys: KeyDictionary = { idOf: () => 0, keyOf: (id) => this.keyOf(id) };
   readonly chunkSize: number;
   private readonly maxValueBytes: number;
   private seq = 0n;
@@ -86,16 +158,66 @@ export class EmbeddedDb {
     mkdirSync(config.path, { recursive: true });
     // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
     // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
-    // acknowledgement never waits on a second, separately failing flush promise.
-    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false });
+    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
+    // before use (less work per write; the file is private to the runtime).
+    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
+    this.checkFormat();
+    for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
     const last = this.meta.get(tag('q'));
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
     this.maxValueBytes = config.maxIndexedValueBytes ?? 512;
+  }
+
+  /**
+   * Records the format version in a new store, and refuses a store written in another layout: reading it as this
+   * one would return wrong results rather than fail.
+   */
+  private checkFormat(): void {
+    const v = this.meta.get(tag('V'));
+    if (v?.length === 4 && v.readUInt32BE(0) === FORMAT_VERSION) return;
+    const used = [this.spans, this.index, this.meta].some((d) => {
+      for (const _ of d.getKeys({ limit: 1 })) return true;
+      return false;
+    });
+    if (used) {
+      const found = v?.length === 4 ? `format ${v.readUInt32BE(0)}` : 'an older format without a version';
+      const dir = this.config.path;
+      this.root.close().catch(() => undefined);
+      throw new StorageError(
+        'Internal',
+        `the embedded store in ${dir} was written in ${found}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
+      );
+    }
+    this.writeFormat();
+  }
+
+  /** Marks the store as written in this format (on creation, and after a purge cleared it). */
+  writeFormat(): void {
+    this.meta.putSync(tag('V'), u32(FORMAT_VERSION));
+  }
+
+  /** Records that key number `id` stands for `name` (once committed, or read from the store). */
+  learnKey(name: string, id: number): void {
+    if (!this.keyIds.has(name)) this.keyIds.set(name, id);
+    this.keyNames.set(id, name);
+    if (id >= this.nextKeyId) this.nextKeyId = id + 1;
+  }
+
+  private keyOf(id: number): string {
+    let name = this.keyNames.get(id);
+    if (name === undefined) {
+      // committed by a batch whose writer has not recorded it yet
+      const raw = this.meta.get(key(tag('k'), u32(id)));
+      if (!raw) throw new UnavailableError(`the embedded store (${this.config.path}) lacks attribute key #${id} that a span record names`);
+      name = raw.toString('utf8');
+      this.keyNames.set(id, name);
+    }
+    return name;
   }
 
   /** The next write sequence number; recorded under 'q' by the commit that uses it. */
@@ -123,41 +245,39 @@ export class EmbeddedDb {
   }
 
   /**
-   * The (key, value) pairs a span is indexed under. Fewer than it can be searched by: error=false, span.status
-   * unset, scope.version and `resource.`-prefixed keys have no entries of their own; queries on them drive on
-   * the other criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
+   * Adds a span's ref to the batch's postings of every term it is indexed under: service, service + operation, time,
+   * and service + attribute for fewer attributes than it can be searched by: error=false, span.status unset,
+   * scope.version and `resource.`-prefixed keys have no postings of their own; queries on them drive on the other
+   * criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
    */
-  private indexedPairs(v: SpanView): [string, string][] {
+  addToPostings(postings: Postings, v: SpanView, ref: Buffer): void {
     const s = v.span;
-    const out: [string, string][] = [['span.kind', SPAN_KIND_NAMES[s.kind] ?? ''], ['scope.name', v.scope.name]];
-    if (s.status.code === StatusCode.Error) out.push(['error', 'true']);
-    if (s.status.code !== StatusCode.Unset) out.push(['span.status', STATUS_NAMES[s.status.code].toLowerCase()]);
-    const add = (attrs: readonly { key: string; value: unknown }[]) => {
-      for (const a of attrs) out.push([a.key, attrToString(a.value as never)]);
-    };
-    add(s.attributes);
-    add(v.scope.attributes);
-    add(v.resource.attributes);
-    for (const e of s.events) add(e.attributes);
-    for (const l of s.links) add(l.attributes);
-    return out;
-  }
-
-  /** Every index key of a span (written with it, removed with it). */
-  indexKeys(v: SpanView): Buffer[] {
-    const s = v.span;
-    const ref = refTail({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
-    const svc = kstr(v.service);
-    const keys = [key(tag('S'), svc, ref), key(tag('O'), svc, kstr(s.name), ref), key(tag('T'), ref)];
-    const seen = new Set<string>();
-    for (const [k, val] of this.indexedPairs(v)) {
+    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service);
+    addRef(sp.all, ref);
+    addRef(sp.time, ref);
+    let op = sp.ops.get(s.name);
+    if (!op) sp.ops.set(s.name, (op = { t: 'O', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(s.name)), refs: [] }));
+    addRef(op, ref);
+    const add = (k: string, val: string) => {
       const iv = this.indexValue(val);
-      const id = `${k}\u0000${iv}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      keys.push(key(tag('A'), svc, kstr(k), lstr(iv), ref));
-    }
-    return keys;
+      let byValue = sp.attrs.get(k);
+      if (!byValue) sp.attrs.set(k, (byValue = new Map()));
+      let p = byValue.get(iv);
+      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(k), lstr(iv)), refs: [] }));
+      addRef(p, ref); // a pair listed twice (say by the span and its resource) is one ref
+    };
+    const addAll = (attrs: readonly KeyValue[]) => {
+      for (const a of attrs) add(a.key, attrToString(a.value));
+    };
+    add('span.kind', SPAN_KIND_NAMES[s.kind] ?? '');
+    add('scope.name', v.scope.name);
+    if (s.status.code === StatusCode.Error) add('error', 'true');
+    if (s.status.code !== StatusCode.Unset) add('span.status', STATUS_NAMES[s.status.code].toLowerCase());
+    addAll(s.attributes);
+    addAll(v.scope.attributes);
+    addAll(v.resource.attributes);
+    for (const e of s.events) addAll(e.attributes);
+    for (const l of s.links) addAll(l.attributes);
   }
 
   // ---- span records ----
@@ -167,7 +287,8 @@ export class EmbeddedDb {
     if (!r) {
       const raw = this.meta.get(key(tag('r'), hex(id)));
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
-      r = { resource: { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
+      const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
+      r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
       this.resources.set(id, r);
     }
     return r;
@@ -184,28 +305,63 @@ export class EmbeddedDb {
     return s;
   }
 
-  decodeRecord(raw: Buffer): SpanView {
-    const j = JSON.parse(raw.toString()) as { r: string; c: string; s: string; span: unknown };
-    const r = this.loadResource(j.r);
-    const c = this.loadScope(j.c);
-    return { span: decodeSpan(j.span, 'span'), resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: j.s };
+  /** The span stored under `k` (a key of the spans database) as `raw`. */
+  decodeRecord(k: Buffer, raw: Buffer): SpanView {
+    const d = decodeRecord(k, raw, this.keys);
+    const r = this.loadResource(d.resourceId);
+    const c = this.loadScope(d.scopeId);
+    return { span: d.span, resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: r.service };
   }
 
   /** Every span of a trace, in key order (start time). */
   traceSpans(traceId: string): SpanView[] {
     const p = hex(traceId);
     const out: SpanView[] = [];
-    for (const { value } of this.spans.getRange({ start: p, end: prefixEnd(p) })) out.push(this.decodeRecord(value));
+    for (const { key: k, value } of this.spans.getRange({ start: p, end: prefixEnd(p) })) out.push(this.decodeRecord(k, value));
     return out;
   }
 
-  /** Index entries under `prefix` whose start lies in [min, max], newest first. */
-  *stream(prefix: Buffer, min?: bigint, max?: bigint): Generator<SpanRef> {
-    const hi = prefixEnd(key(prefix, u64(max ?? MAX_U64)));
-    const lo = key(prefix, u64(min ?? 0n)); // exclusive, but every key at `min` is longer than `lo`, so included
-    for (const k of this.index.getKeys({ start: hi, end: lo, reverse: true })) {
-      if (k.length - prefix.length !== 32) continue; // defensive: a key of another shape under this prefix
-      yield refFromTail(k);
+  /**
+   * The time buckets holding spans within [min, max], newest first: the 'T' postings say which exist, so a wide
+   * window skips the empty hours in one seek each.
+   */
+  private *buckets(min: bigint, max: bigint): Generator<number> {
+    const floor = bucketOf(min);
+    const T = tag('T');
+    for (let b = bucketOf(max); b >= floor; ) {
+      let found: number | undefined;
+      for (const k of this.index.getKeys({ start: prefixEnd(key(T, u32(b))), end: T, reverse: true, limit: 1 })) found = k.readUInt32BE(1);
+      if (found === undefined || found < floor) return;
+      yield found;
+      b = found - 1;
+    }
+  }
+
+  /**
+   * The refs under one index term (`t` and its `parts`, see ./keys.ts) whose start lies in [min, max], newest
+   * first. Postings come in order of their newest ref, and may overlap: a ref is released once no posting still to
+   * be read can hold a newer one.
+   */
+  *stream(t: string, parts: Buffer, min = 0n, max = MAX_U64): Generator<SpanRef> {
+    for (const b of this.buckets(min, max)) {
+      const p = key(tag(t), u32(b), parts);
+      let pending: SpanRef[] = [];
+      // exclusive, but every key with maxStart = min is longer than the bound, so included
+      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: key(p, u64(min)), reverse: true })) {
+        if (k.length !== p.length + POSTING_TAIL) continue; // defensive: a key of another shape under this prefix
+        const newest = k.readBigUInt64BE(p.length);
+        let i = 0;
+        while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
+        if (i) pending = pending.slice(i);
+        const fresh: SpanRef[] = [];
+        for (const r of decodePosting(newest, value)) {
+          if (r.start > max) continue;
+          if (r.start < min) break;
+          fresh.push(r);
+        }
+        pending = pending.length ? mergeRefs(pending, fresh) : fresh;
+      }
+      yield* pending;
     }
   }
 
@@ -214,6 +370,8 @@ export class EmbeddedDb {
     this.resources.clear();
     this.scopes.clear();
     this.knownOperations.clear();
+    this.keyIds.clear();
+    this.keyNames.clear();
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // plus links written by the dependencies job under 'g' at(8) seq(8).
 import { type DependencyLink, type DependencyReader, type DependencyWriter, type StorageContext, type TimeRange, checkTimeRange } from '../api/index.js';
 import { DependencyTotals, checkDependencyLinks, forEachDependency } from '../api/semantics.js';
-import type { EmbeddedDb } from './db.js';
+import { EMPTY, type EmbeddedDb } from './db.js';
 import { key, prefixEnd, tag, u64 } from './keys.js';
 
 export class EmbeddedDependencyStore implements DependencyReader, DependencyWriter {
@@ -14,7 +14,7 @@ export class EmbeddedDependencyStore implements DependencyReader, DependencyWrit
     const totals = new DependencyTotals();
     const add = totals.add.bind(totals);
     const traces = new Set<string>();
-    for (const ref of db.stream(tag('T'), r.start, r.end)) traces.add(ref.traceId);
+    for (const ref of db.stream('T', EMPTY, r.start, r.end)) traces.add(ref.traceId);
     for (const id of traces) {
       ctx?.signal?.throwIfAborted();
       forEachDependency(db.traceSpans(id), (p, c) => add(p, c, 1));

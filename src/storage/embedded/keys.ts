@@ -1,14 +1,20 @@
-// Binary key layout of the embedded store. Strings are length-prefixed (uint16 BE), numbers fixed-width
-// big-endian, so byte order is the order we scan in:
-//   spans    T(16) start(8) spanId(8) hash(8)                        -> span record       (sorted by trace; the hash of
-//            the record makes a span written twice one record; stores written before used a sequence number)
-//   index    'S' svc start(8) T(16) spanId(8)                       -> ''  service
-//            'O' svc op start T spanId                              -> ''  service + operation
-//            'A' svc key value start T spanId                       -> ''  service + attribute (as string)
-//            'T' start T spanId                                      -> ''  every span by time
-//   meta     'v' svc -> ''  services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON
-//            'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities
-//            'l' resource -> lock;  'q' -> write sequence
+// Binary key layout of the embedded store (format FORMAT_VERSION, recorded in meta under 'V'). Strings are
+// length-prefixed (uint16 BE), numbers fixed-width big-endian, so byte order is the order we scan in:
+//   spans    T(16) start(8) spanId(8) hash(8)                  -> span record (see ./record.ts; the hash of the record
+//            makes a span written twice one record)
+//   index    postings: one entry per index term, time bucket and written batch, holding the refs of the batch's spans
+//            under that term, so a batch of N spans adds a few entries per term rather than one per span and term:
+//            'S' bucket(4) svc                    maxStart(8) hash(8) -> refs   service
+//            'O' bucket(4) svc op                 maxStart(8) hash(8) -> refs   service + operation
+//            'A' bucket(4) svc key value          maxStart(8) hash(8) -> refs   service + attribute (as string)
+//            'T' bucket(4)                        maxStart(8) hash(8) -> refs   every span by time
+//            A ref is (start, T): the spans of trace T that started then. The refs of a posting are sorted newest
+//            first and packed (./posting.ts), all start in its bucket (hour of start), and maxStart is the newest;
+//            hash is of the value, so a batch written again (a client retrying) lands on the same keys.
+//   meta     'V' -> format version;  'k' id(4) -> attribute key (the records' key dictionary);  'v' svc -> ''
+//            services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8)
+//            -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities;  'l' resource ->
+//            lock;  'q' -> write sequence
 // Names in keys go through kstr: one longer than MAX_KEY_STRING_BYTES is keyed by its hash, and the 'v' and 'p'
 // entries of such a name carry the whole name as their value.
 import { createHash } from 'node:crypto';
@@ -19,7 +25,25 @@ export const u64 = (v: bigint): Buffer => {
   return b;
 };
 
+export const u32 = (v: number): Buffer => {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(v);
+  return b;
+};
+
 export const hex = (h: string): Buffer => Buffer.from(h, 'hex');
+
+/** The version of the on-disk layout above; a store of another version is refused on open. */
+export const FORMAT_VERSION = 2;
+
+/** Width of a posting's time bucket: an hour, so a query window touches few buckets and retention drops whole ones. */
+export const BUCKET_NS = 3_600_000_000_000n;
+export const bucketOf = (start: bigint): number => (start <= 0n ? 0 : Number(start / BUCKET_NS));
+
+/** Bytes of one ref as a batch's postings are built from: start(8) traceId(16). */
+export const REF_BYTES = 24;
+/** Bytes after the term in a posting key: maxStart(8) hash(8). */
+export const POSTING_TAIL = 16;
 
 export function lstr(s: string): Buffer {
   const body = Buffer.from(s, 'utf8');
@@ -64,24 +88,17 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.concat([b, Buffer.from([0xff])]);
 }
 
-/** The last 40 bytes of every index key: start(8) traceId(16) spanId(8) ... and where that tail starts. */
-export const TAIL = 32;
+/**
+ * Where an index term points: the spans of a trace that started at one time (usually one span). Searches check the
+ * spans themselves, so a ref standing for two spans costs a read, never a wrong answer.
+ */
 export interface SpanRef {
   start: bigint;
   traceId: string;
-  spanId: string;
 }
 
-export function refFromTail(k: Buffer): SpanRef {
-  const o = k.length - TAIL;
-  return { start: k.readBigUInt64BE(o), traceId: k.subarray(o + 8, o + 24).toString('hex'), spanId: k.subarray(o + 24, o + 32).toString('hex') };
-}
-
-export const refTail = (r: SpanRef): Buffer => key(u64(r.start), hex(r.traceId), hex(r.spanId));
-
-/** Compares two refs by (start, traceId, spanId). */
+/** Compares two refs by (start, traceId). */
 export function compareRefs(a: SpanRef, b: SpanRef): number {
   if (a.start !== b.start) return a.start < b.start ? -1 : 1;
-  if (a.traceId !== b.traceId) return a.traceId < b.traceId ? -1 : 1;
-  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+  return a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0;
 }

@@ -1,7 +1,12 @@
 // The embedded backend's purger and retention sweep.
 import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
-import { type SpanRef, hex, key, prefixEnd, refFromTail, refTail, tag, u64 } from './keys.js';
+import { contentHash } from './record.js';
+import { POSTING_TAIL, type SpanRef, bucketOf, hex, key, prefixEnd, tag, u32, u64 } from './keys.js';
+import { decodePosting, encodePosting, refBytes } from './posting.js';
+
+/** The smallest key greater than `k`: where a scan resumes after it. */
+const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
 
 export class EmbeddedPurger implements Purger {
   constructor(private readonly db: EmbeddedDb) {}
@@ -10,33 +15,79 @@ export class EmbeddedPurger implements Purger {
     const db = this.db;
     for (const d of [db.spans, db.index, db.meta]) await d.clearAsync();
     db.forget();
+    db.writeFormat();
   }
 
   /**
-   * Deletes spans that started before `cutoff` (ns), with their index entries, in transactions of `batch` spans.
-   * Returns the number of span records deleted. Services and operations stay listed.
+   * Deletes spans that started before `cutoff` (ns), with their postings, in transactions of about `batch` spans
+   * (or index entries). Returns the number of span records deleted. Services and operations stay listed.
+   *
+   * The 'T' postings of the hours up to the cutoff's name the spans to delete; a posting wholly older than the
+   * cutoff goes, one straddling it is rewritten with its newer refs. The other postings of older hours go whole; in
+   * the cutoff's own hour, those whose newest ref is older. A posting kept there may still name a deleted span,
+   * which searches skip as they skip any ref whose record they do not find.
    */
   async sweep(cutoff: bigint, batch = 2000): Promise<number> {
     const db = this.db;
+    const cb = bucketOf(cutoff);
+    const T = tag('T');
+    const end = key(T, u32(cb + 1));
     let deleted = 0;
-    for (;;) {
-      const refs: SpanRef[] = [];
-      for (const k of db.index.getKeys({ start: tag('T'), end: key(tag('T'), u64(cutoff)), limit: batch })) refs.push(refFromTail(k));
-      if (!refs.length) return deleted;
+    for (let from = T; ; ) {
+      const work: { k: Buffer; refs: SpanRef[] }[] = [];
       let n = 0;
+      for (const { key: k, value } of db.index.getRange({ start: from, end })) {
+        const refs = [...decodePosting(k.readBigUInt64BE(k.length - POSTING_TAIL), value)];
+        // the oldest ref is the last
+        if (!refs.length || refs[refs.length - 1]!.start >= cutoff) continue;
+        work.push({ k, refs });
+        n += refs.length;
+        if (n >= batch) break;
+      }
+      if (!work.length) break;
+      from = after(work[work.length - 1]!.k);
+      let removed = 0;
       await db.commit(() => {
-        n = 0;
-        for (const ref of refs) {
-          const p = key(hex(ref.traceId), u64(ref.start), hex(ref.spanId));
-          for (const { key: sk, value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
-            for (const ik of db.indexKeys(db.decodeRecord(value))) db.index.removeSync(ik);
-            db.spans.removeSync(sk);
-            n++;
+        removed = 0;
+        for (const { k, refs } of work) {
+          const keep: Buffer[] = [];
+          for (const r of refs) {
+            if (r.start >= cutoff) {
+              keep.push(refBytes(r));
+              continue;
+            }
+            // the records' keys: traceId start spanId hash
+            const p = key(hex(r.traceId), u64(r.start));
+            for (const sk of db.spans.getKeys({ start: p, end: prefixEnd(p) })) {
+              db.spans.removeSync(sk);
+              removed++;
+            }
           }
-          db.index.removeSync(key(tag('T'), refTail(ref)));
+          db.index.removeSync(k);
+          if (keep.length) {
+            const rest = encodePosting(keep);
+            db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
+          }
         }
       });
-      deleted += n;
+      deleted += removed;
     }
+    for (const t of ['S', 'O', 'A']) {
+      const hi = key(tag(t), u32(cb + 1));
+      for (let from = tag(t); ; ) {
+        const ks: Buffer[] = [];
+        for (const k of db.index.getKeys({ start: from, end: hi })) {
+          if (k.readUInt32BE(1) === cb && k.readBigUInt64BE(k.length - POSTING_TAIL) >= cutoff) continue;
+          ks.push(k);
+          if (ks.length >= batch) break;
+        }
+        if (!ks.length) break;
+        from = after(ks[ks.length - 1]!);
+        await db.commit(() => {
+          for (const k of ks) db.index.removeSync(k);
+        });
+      }
+    }
+    return deleted;
   }
 }

@@ -1,6 +1,7 @@
-// The embedded backend's trace reader. Search: index streams (service or service+operation, one per attribute)
-// are merge-joined on (start, traceId, spanId) newest first, so every candidate is one span that meets all indexed
-// criteria; each candidate is then checked against the whole query (durations, ranges) on the span record itself.
+// The embedded backend's trace reader. Search: index streams (service or service+operation, one per attribute; each
+// the refs of the term's postings, newest first) are merge-joined on (start, traceId), so every candidate is a span
+// (rarely a few, started at the same time) that meets all indexed criteria; each candidate is then checked against
+// the whole query (durations, ranges) on the span records themselves.
 // A StorageContext signal that aborts stops an iteration before its next chunk (and a search between candidates).
 import {
   type FoundTraceId,
@@ -16,7 +17,7 @@ import {
   checkTraceQuery,
 } from '../api/index.js';
 import { chunkTrace, spanMatches } from '../api/semantics.js';
-import { type EmbeddedDb, MAX_U64 } from './db.js';
+import { EMPTY, type EmbeddedDb, MAX_U64 } from './db.js';
 import { type SpanRef, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u64 } from './keys.js';
 
 function readLstr(b: Buffer, o: number): [string, number] {
@@ -24,7 +25,7 @@ function readLstr(b: Buffer, o: number): [string, number] {
   return [b.toString('utf8', o + 2, o + 2 + n), o + 2 + n];
 }
 
-/** The index entry that can drive a query on `key = value`, if there is one (see EmbeddedDb.indexKeys). */
+/** The index entry that can drive a query on `key = value`, if there is one (see EmbeddedDb.addToPostings). */
 function queryPair(k: string, v: string): [string, string] | undefined {
   switch (k) {
     case 'error':
@@ -125,22 +126,22 @@ export class EmbeddedTraceReader implements TraceReader {
     let streams: Generator<SpanRef>[];
     if (cq.serviceName) {
       const svc = kstr(cq.serviceName);
-      streams = [cq.operationName ? db.stream(key(tag('O'), svc, kstr(cq.operationName)), min, max) : db.stream(key(tag('S'), svc), min, max)];
+      streams = [cq.operationName ? db.stream('O', key(svc, kstr(cq.operationName)), min, max) : db.stream('S', svc, min, max)];
       for (const [k, v] of cq.attributes) {
         const pair = queryPair(k, v);
-        if (pair) streams.push(db.stream(key(tag('A'), svc, kstr(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
+        if (pair) streams.push(db.stream('A', key(svc, kstr(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
       }
     } else {
-      streams = [db.stream(tag('T'), min, max)];
+      streams = [db.stream('T', EMPTY, min, max)];
     }
     const found = new Set<string>();
     for (const ref of streams.length === 1 ? streams[0]! : intersect(streams)) {
       signal?.throwIfAborted();
       if (found.has(ref.traceId)) continue;
-      const p = key(hex(ref.traceId), u64(ref.start), hex(ref.spanId));
+      const p = key(hex(ref.traceId), u64(ref.start));
       let ok = false;
-      for (const { value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
-        if (spanMatches(db.decodeRecord(value), cq)) {
+      for (const { key: sk, value } of db.spans.getRange({ start: p, end: prefixEnd(p) })) {
+        if (spanMatches(db.decodeRecord(sk, value), cq)) {
           ok = true;
           break;
         }

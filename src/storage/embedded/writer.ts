@@ -1,14 +1,14 @@
 // The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction, and
 // acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
-// record (a span written again lands on the same key), plus its index entries (see ./keys.ts).
-import { createHash } from 'node:crypto';
+// record (a span written again lands on the same key); the batch adds one posting per index term and hour that
+// its spans fall under (see ./keys.ts).
 import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
-import { encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
+import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
-import { type Db, EMPTY, type EmbeddedDb, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, hex, key, kstr, lstr, tag, u64 } from './keys.js';
-
-const contentHash = (b: Buffer): Buffer => createHash('sha1').update(b).digest().subarray(0, 8);
+import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { encodePosting } from './posting.js';
+import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
 const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_BYTES ? Buffer.from(s, 'utf8') : EMPTY);
@@ -19,7 +19,12 @@ interface PendingWrite {
   resources: Map<string, StoredResource>;
   scopes: Map<string, StoredScope>;
   ops: Set<string>;
+  keys: Map<string, number>;
 }
+
+/** Keys longer than this, or past this many in the dictionary, are written whole in each record. */
+const MAX_DICTIONARY_KEY_BYTES = 256;
+const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
@@ -36,7 +41,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const json = JSON.stringify({ a: encodeAttributes(r.attributes), d: r.droppedAttributesCount, u: schemaUrl });
     const id = sha1(json).toString('hex');
     if (!this.db.resources.has(id) && !w.resources.has(id)) {
-      w.resources.set(id, { resource: r, schemaUrl });
+      w.resources.set(id, { resource: r, schemaUrl, service: serviceOf(r) });
       w.puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
     }
     return id;
@@ -58,26 +63,55 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const known = db.knownOperations;
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
-    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set() };
+    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set(), keys: new Map() };
+    const dict: KeyDictionary = {
+      idOf: (k) => {
+        let id = db.keyIds.get(k) ?? w.keys.get(k);
+        if (id === undefined) {
+          if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
+          if (db.keyIds.size + w.keys.size >= MAX_DICTIONARY_KEYS) return 0;
+          w.keys.set(k, (id = db.nextKeyId++));
+          w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
+        }
+        return id + 1;
+      },
+      keyOf: () => '',
+    };
+    const postings = new Postings();
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
-      const rid = this.resourceId(rs.resource, rs.schemaUrl, w);
+      const rid = hex(this.resourceId(rs.resource, rs.schemaUrl, w));
       for (const ss of rs.scopeSpans) {
-        const cid = this.scopeId(ss.scope, ss.schemaUrl, w);
+        const cid = hex(this.scopeId(ss.scope, ss.schemaUrl, w));
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
-          const record = Buffer.from(JSON.stringify({ r: rid, c: cid, s: service, span: encodeSpan(span) }));
+          const record = encodeRecord(rid, cid, span, dict);
+          const ref = Buffer.allocUnsafe(REF_BYTES); // start traceId
+          u64(span.startTimeUnixNano).copy(ref, 0);
+          ref.write(span.traceId, 8, 16, 'hex');
           // keyed by a hash of the record: a span written again (a client retrying) lands on the same key
-          w.puts.push([this.spans, key(hex(span.traceId), u64(span.startTimeUnixNano), hex(span.spanId), contentHash(record)), record]);
-          for (const k of db.indexKeys(view)) w.puts.push([this.index, k, EMPTY]);
-          const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
-          const opId = op.toString('base64');
+          const sk = Buffer.allocUnsafe(40); // traceId start spanId hash
+          ref.copy(sk, 0, 8, 24);
+          ref.copy(sk, 16, 0, 8);
+          sk.write(span.spanId, 24, 8, 'hex');
+          contentHash(record).copy(sk, 32);
+          w.puts.push([this.spans, sk, record]);
+          db.addToPostings(postings, view, ref);
+          const opId = `${service.length}:${service}${span.kind}:${span.name}`;
           if (!known.has(opId) && !w.ops.has(opId)) {
             w.ops.add(opId);
+            const op = key(tag('p'), kstr(service), lstr(SPAN_KIND_NAMES[span.kind] ?? ''), kstr(span.name));
             w.puts.push([this.meta, key(tag('v'), kstr(service)), fullName(service)], [this.meta, op, fullName(span.name)]);
           }
         }
       }
+    }
+    for (const p of postings.all()) {
+      // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
+      // batch written again lands on the same key
+      p.refs.sort((a, b) => Buffer.compare(b, a));
+      const value = encodePosting(p.refs);
+      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
     }
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     await db.commit(() => {
@@ -86,5 +120,6 @@ export class EmbeddedTraceWriter implements TraceWriter {
     for (const [id, r] of w.resources) db.resources.set(id, r);
     for (const [id, c] of w.scopes) db.scopes.set(id, c);
     for (const id of w.ops) known.add(id);
+    for (const [k, id] of w.keys) db.learnKey(k, id);
   }
 }
