@@ -9,11 +9,25 @@
 //    for resource.<key>, "s\0<special>\0value" for error, span.kind, span.status, scope.name and scope.version;
 //    values longer than LONG_VALUE are indexed and queried by their SHA-256;
 //  - `record`, the span with its resource and scope in OTLP/JSON (stored, not indexed), so reads lose nothing.
-import { createHash } from 'node:crypto';
-import { type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, StatusCode, attrToString, serviceOf } from '../api/model.js';
-import { decodeAttributes, decodeSpan, encodeAttributes, encodeSpan } from '../../otlp/otlp-json.js';
+import { createHash, hash } from 'node:crypto';
+import {
+  type AttrValue,
+  type KeyValue,
+  type Resource,
+  type ResourceSpans,
+  SPAN_KIND_NAMES,
+  STATUS_NAMES,
+  type Scope,
+  type Span,
+  type SpanEvent,
+  SpanKind,
+  type SpanLink,
+  StatusCode,
+  attrToString,
+  serviceOf,
+} from '../api/model.js';
+import { decodeAttributes, decodeSpan, encodeAnyValue, encodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { spanDuration } from '../api/semantics.js';
 
 export const LONG_VALUE = 256;
 
@@ -45,33 +59,6 @@ interface StoredRecord {
 const fit = (v: string): string => (v.length > LONG_VALUE ? `#sha256:${createHash('sha256').update(v).digest('hex')}` : v);
 // keys are bounded the same way, so no term comes near Lucene's 32,766-byte limit and no span is refused for a long name
 const term = (kind: 'a' | 'r' | 's', key: string, value: string): string => `${kind}\u0000${fit(key)}\u0000${fit(value)}`;
-
-/** RFC 3339 with nanoseconds, as date_nanos accepts. */
-export function rfc3339Nanos(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return `${new Date(Number(ms)).toISOString().slice(0, 19)}.${frac}Z`;
-}
-
-function matchTerms(st: SpanView): string[] {
-  const out = new Set<string>();
-  const add = (attrs: readonly KeyValue[]) => {
-    for (const a of attrs) out.add(term('a', a.key, attrToString(a.value)));
-  };
-  const s = st.span;
-  add(s.attributes);
-  add(st.scope.attributes);
-  add(st.resource.attributes);
-  for (const e of s.events) add(e.attributes);
-  for (const l of s.links) add(l.attributes);
-  for (const a of st.resource.attributes) out.add(term('r', a.key, attrToString(a.value)));
-  out.add(term('s', 'error', s.status.code === StatusCode.Error ? 'true' : 'false'));
-  out.add(term('s', 'span.kind', SPAN_KIND_NAMES[s.kind]));
-  out.add(term('s', 'span.status', STATUS_NAMES[s.status.code].toLowerCase()));
-  out.add(term('s', 'scope.name', st.scope.name));
-  out.add(term('s', 'scope.version', st.scope.version));
-  return [...out];
-}
 
 /**
  * The term a query attribute must find, or undefined when no span can match it (e.g. error=maybe), under the
@@ -114,32 +101,238 @@ export interface EncodedDoc {
   startTimeMillis: number;
 }
 
-export function toDoc(st: SpanView): EncodedDoc {
-  const s = st.span;
-  const record = JSON.stringify({
-    resource: { attributes: encodeAttributes(st.resource.attributes), droppedAttributesCount: st.resource.droppedAttributesCount },
-    resourceSchemaUrl: st.resourceSchemaUrl,
-    scope: { name: st.scope.name, version: st.scope.version, attributes: encodeAttributes(st.scope.attributes), droppedAttributesCount: st.scope.droppedAttributesCount },
-    scopeSchemaUrl: st.scopeSchemaUrl,
-    span: encodeSpan(s),
-  });
-  const docId = `${s.traceId}-${s.spanId}-${createHash('sha256').update(record).digest('base64url').slice(0, 16)}`;
-  const fields: Omit<SpanDoc, 'record'> = {
-    docId,
-    traceId: s.traceId,
-    spanId: s.spanId,
-    parentSpanId: s.parentSpanId,
-    service: st.service,
-    name: s.name,
-    kind: SPAN_KIND_NAMES[s.kind],
-    startTimeMillis: Number(s.startTimeUnixNano / 1_000_000n),
-    startTimeNanos: s.startTimeUnixNano.toString(),
-    durationNanos: spanDuration(s).toString(),
-    '@timestamp': rfc3339Nanos(s.startTimeUnixNano),
-    match: matchTerms(st),
+// Documents are written as strings, not by JSON.stringify of objects: most of a document is shared by the spans of
+// one (resource, scope) or repeats from span to span (attribute keys), and is encoded once. The output is the same,
+// byte for byte, as JSON.stringify of the documented layout (the document ID hashes the record), so documents written
+// before and after stay one document per span. Strings are escaped by JSON.stringify; IDs are not, as the writer
+// only takes spans that passed validateBatch (lowercase hex).
+
+/** JSON of a string: quoted and escaped */
+const q = (s: string): string => JSON.stringify(s);
+
+/** What the documents of the spans of one (resource, scope) share. */
+export class ScopeDocParts {
+  /** `{"resource":…,"resourceSchemaUrl":…,"scope":…,"scopeSchemaUrl":…,"span":` */
+  readonly recordHead: string;
+  /** `,"service":…,"name":` */
+  readonly serviceField: string;
+  /** the resource and scope terms (deduplicated), in JSON, each after a comma */
+  readonly termsJson: string;
+  /** the same terms: a span's own term equal to one of them is left out */
+  readonly terms: ReadonlySet<string>;
+  /** the keys of the resource and scope attributes: only a span attribute with one of these can repeat a term */
+  readonly keys: ReadonlySet<string>;
+
+  constructor(
+    readonly resource: Resource,
+    resourceSchemaUrl: string,
+    readonly scope: Scope,
+    scopeSchemaUrl: string,
+    readonly service: string,
+  ) {
+    const head = JSON.stringify({
+      resource: { attributes: encodeAttributes(resource.attributes), droppedAttributesCount: resource.droppedAttributesCount },
+      resourceSchemaUrl,
+      scope: { name: scope.name, version: scope.version, attributes: encodeAttributes(scope.attributes), droppedAttributesCount: scope.droppedAttributesCount },
+      scopeSchemaUrl,
+      span: 0,
+    });
+    this.recordHead = head.slice(0, -2);
+    this.serviceField = `,"service":${q(service)},"name":`;
+    const terms = new Set<string>();
+    const keys = new Set<string>();
+    for (const a of scope.attributes) terms.add(term('a', a.key, attrToString(a.value)));
+    for (const a of resource.attributes) terms.add(term('a', a.key, attrToString(a.value)));
+    for (const a of [...scope.attributes, ...resource.attributes]) keys.add(a.key);
+    for (const a of resource.attributes) terms.add(term('r', a.key, attrToString(a.value)));
+    terms.add(term('s', 'scope.name', scope.name));
+    terms.add(term('s', 'scope.version', scope.version));
+    this.terms = terms;
+    this.keys = keys;
+    let json = '';
+    for (const t of terms) json += `,${q(t)}`;
+    this.termsJson = json;
+  }
+}
+
+/** What an attribute key contributes to a document, cached: keys repeat from span to span. */
+interface KeyParts {
+  /** `{"key":…,"value":` */
+  readonly rec: string;
+  /** the start of its term, `a\0<key>\0` */
+  readonly raw: string;
+  /** the same in JSON, without the closing quote */
+  readonly term: string;
+  /** the last span (by sequence number) that had this key: a key seen twice in one span is encoded the slow way */
+  span: number;
+}
+
+/** distinct keys kept; the cache starts over beyond this (between spans), so odd keys cannot grow it without end */
+const KEY_CACHE_LIMIT = 4096;
+const keyCache = new Map<string, KeyParts>();
+let spanSeq = 0;
+
+function keyParts(key: string): KeyParts {
+  let k = keyCache.get(key);
+  if (k === undefined) {
+    const raw = `a\u0000${fit(key)}\u0000`;
+    k = { rec: `{"key":${q(key)},"value":`, raw, term: q(raw).slice(0, -1), span: 0 };
+    keyCache.set(key, k);
+  }
+  return k;
+}
+
+// The last attribute value encoded by valueJson, as its term has it: raw, and in JSON without the opening quote.
+// (Module state rather than a returned object: this runs for every attribute of every span.)
+let valueRaw = '';
+let valueTail = '';
+
+/** The OTLP/JSON AnyValue of an attribute value (as encodeAnyValue), and its term text in valueRaw/valueTail. */
+function valueJson(v: AttrValue): string {
+  switch (typeof v) {
+    case 'string': {
+      const j = q(v);
+      if (v.length > LONG_VALUE) {
+        valueRaw = fit(v);
+        valueTail = `${valueRaw}"`;
+      } else {
+        valueRaw = v;
+        valueTail = j.slice(1);
+      }
+      return `{"stringValue":${j}}`;
+    }
+    case 'boolean':
+      valueRaw = v ? 'true' : 'false';
+      valueTail = v ? 'true"' : 'false"';
+      return v ? '{"boolValue":true}' : '{"boolValue":false}';
+    case 'bigint': {
+      const s = v.toString();
+      valueRaw = s;
+      valueTail = `${s}"`;
+      return `{"intValue":"${s}"}`;
+    }
+    case 'number':
+      // digits, sign, point, exponent, NaN or Inf: nothing to escape
+      valueRaw = attrToString(v);
+      valueTail = `${valueRaw}"`;
+      return Number.isFinite(v) ? `{"doubleValue":${v}}` : `{"doubleValue":"${v}"}`;
+  }
+  valueRaw = fit(attrToString(v));
+  valueTail = q(valueRaw).slice(1);
+  return JSON.stringify(encodeAnyValue(v));
+}
+
+/** OTLP/JSON of attributes (as encodeAttributes) */
+function attributesJson(attrs: readonly KeyValue[]): string {
+  let out = '';
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i]!;
+    out += `${i ? ',' : ''}${keyParts(a.key).rec}${valueJson(a.value)}}`;
+  }
+  return out;
+}
+
+function eventsJson(events: readonly SpanEvent[]): string {
+  let out = '';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    out += `${i ? ',' : ''}{"timeUnixNano":"${e.timeUnixNano}","name":${q(e.name)},"attributes":[${attributesJson(e.attributes)}],"droppedAttributesCount":${e.droppedAttributesCount}}`;
+  }
+  return out;
+}
+
+function linksJson(links: readonly SpanLink[]): string {
+  let out = '';
+  for (let i = 0; i < links.length; i++) {
+    const l = links[i]!;
+    out += `${i ? ',' : ''}{"traceId":${q(l.traceId)},"spanId":${q(l.spanId)},"traceState":${q(l.traceState)},"attributes":[${attributesJson(l.attributes)}],"droppedAttributesCount":${l.droppedAttributesCount},"flags":${l.flags}}`;
+  }
+  return out;
+}
+
+/** A span's own terms, each after a comma, when it has event or link attributes or repeats a key: through a set. */
+function spanTermsSlow(s: Span, parts: ScopeDocParts): string {
+  const out = new Set<string>();
+  const add = (attrs: readonly KeyValue[]) => {
+    for (const a of attrs) {
+      const t = term('a', a.key, attrToString(a.value));
+      if (!parts.terms.has(t)) out.add(t);
+    }
   };
-  const json = `${JSON.stringify(fields).slice(0, -1)},"record":${record}}`;
-  return { docId, json, service: fields.service, name: fields.name, kind: fields.kind, startTimeMillis: fields.startTimeMillis };
+  add(s.attributes);
+  for (const e of s.events) add(e.attributes);
+  for (const l of s.links) add(l.attributes);
+  let json = '';
+  for (const t of out) json += `,${q(t)}`;
+  return json;
+}
+
+const hasAttributes = (xs: readonly { attributes: readonly KeyValue[] }[]): boolean => xs.some((x) => x.attributes.length > 0);
+
+/** the JSON of the special terms, by value: error, span.kind, span.status */
+const ERROR_TERMS = [q(term('s', 'error', 'false')), q(term('s', 'error', 'true'))];
+const KIND_TERMS = new Map<SpanKind, string>(Object.entries(SPAN_KIND_NAMES).map(([k, n]) => [Number(k) as SpanKind, q(term('s', 'span.kind', n))]));
+const STATUS_TERMS = new Map<StatusCode, string>(Object.entries(STATUS_NAMES).map(([c, n]) => [Number(c) as StatusCode, q(term('s', 'span.status', n.toLowerCase()))]));
+
+// the second of the last span start formatted, as spans of a batch mostly start within the same second
+let lastSecond = '';
+let lastSecondIso = '';
+
+/** The document of a span of the (resource, scope) `parts` describes. */
+export function encodeDoc(parts: ScopeDocParts, s: Span): EncodedDoc {
+  if (keyCache.size > KEY_CACHE_LIMIT) keyCache.clear();
+  const seq = ++spanSeq;
+  // a lazy span reads IDs and times from its bytes on every access: each is read once
+  const traceId = s.traceId;
+  const spanId = s.spanId;
+  const parentSpanId = s.parentSpanId;
+  const startNs = s.startTimeUnixNano;
+  const endNs = s.endTimeUnixNano;
+  const kind = s.kind;
+  const name = q(s.name);
+  const status = s.status;
+  const start = startNs.toString();
+  const attrs = s.attributes;
+  const events = s.events;
+  const links = s.links;
+
+  let attrsJson = '';
+  let terms = '';
+  let slow = false;
+  const sharedKeys = parts.keys;
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i]!;
+    const kp = keyParts(a.key);
+    if (kp.span === seq) slow = true;
+    kp.span = seq;
+    attrsJson += `${i ? ',' : ''}${kp.rec}${valueJson(a.value)}}`;
+    if (sharedKeys.size && sharedKeys.has(a.key) && parts.terms.has(kp.raw + valueRaw)) continue;
+    terms += `,${kp.term}${valueTail}`;
+  }
+  if (slow || hasAttributes(events) || hasAttributes(links)) terms = spanTermsSlow(s, parts);
+
+  let record = `${parts.recordHead}{"traceId":"${traceId}","spanId":"${spanId}","name":${name},"kind":${kind},"startTimeUnixNano":"${start}","endTimeUnixNano":"${endNs}","attributes":[${attrsJson}],"events":[${events.length ? eventsJson(events) : ''}],"links":[${links.length ? linksJson(links) : ''}],"status":{"code":${status.code},"message":${q(status.message)}},"droppedAttributesCount":${s.droppedAttributesCount},"droppedEventsCount":${s.droppedEventsCount},"droppedLinksCount":${s.droppedLinksCount},"flags":${s.flags}`;
+  if (parentSpanId) record += `,"parentSpanId":"${parentSpanId}"`;
+  if (s.traceState) record += `,"traceState":${q(s.traceState)}`;
+  record += '}}';
+
+  const docId = `${traceId}-${spanId}-${hash('sha256', record, 'base64url').slice(0, 16)}`;
+  const kindName = SPAN_KIND_NAMES[kind];
+  const startTimeMillis = start.length > 6 ? Number(start.slice(0, -6)) : 0;
+  const second = start.length > 9 ? start.slice(0, -9) : '0';
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastSecondIso = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+  }
+  const timestamp = `${lastSecondIso}.${start.length > 9 ? start.slice(-9) : start.padStart(9, '0')}Z`;
+  const match = `${ERROR_TERMS[status.code === StatusCode.Error ? 1 : 0]},${KIND_TERMS.get(kind) ?? q(term('s', 'span.kind', kindName))},${STATUS_TERMS.get(status.code) ?? q(term('s', 'span.status', STATUS_NAMES[status.code].toLowerCase()))}${terms}${parts.termsJson}`;
+  const json = `{"docId":"${docId}","traceId":"${traceId}","spanId":"${spanId}","parentSpanId":"${parentSpanId}"${parts.serviceField}${name},"kind":"${kindName}","startTimeMillis":${startTimeMillis},"startTimeNanos":"${start}","durationNanos":"${endNs > startNs ? endNs - startNs : 0n}","@timestamp":"${timestamp}","match":[${match}],"record":${record}}`;
+  return { docId, json, service: parts.service, name: s.name, kind: kindName, startTimeMillis };
+}
+
+/** The document of one span (the writer encodes the spans of a batch scope with one ScopeDocParts). */
+export function toDoc(st: SpanView): EncodedDoc {
+  return encodeDoc(new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span);
 }
 
 /** Resource and scope objects are shared between the spans of one read that carry equal ones. */

@@ -5,19 +5,20 @@
 import { createHash } from 'node:crypto';
 import { ResourceExhaustedError, StorageError, UnavailableError } from '../api/errors.js';
 import type { ResourceSpans, StorageContext, TraceWriter } from '../api/index.js';
+import { serviceOf } from '../api/model.js';
 import { validateBatch } from '../api/semantics.js';
 import type { SearchConnection } from './connection.js';
-import { spanViews, toDoc } from './docs.js';
+import { ScopeDocParts, encodeDoc } from './docs.js';
 import { day } from './layout.js';
 
 interface BulkItem {
   status: number;
   error?: { type?: string; reason?: string };
 }
-/** one bulk action and its document (a string is sent as it is) */
+/** one bulk action and its document, in JSON */
 interface BulkOp {
-  action: unknown;
-  doc: unknown;
+  action: string;
+  doc: string;
 }
 interface BulkResponse {
   errors: boolean;
@@ -30,6 +31,35 @@ const isDiskBlock = (e: { type?: string; reason?: string } | undefined): boolean
   e?.type === 'cluster_block_exception' && /flood[- ]stage|disk usage exceeded|read[-_]only[-_]allow[-_]delete/i.test(e.reason ?? '');
 const boundedReason = (r: string): string => r.replace(/\s+/g, ' ').slice(0, 200);
 
+/**
+ * The NDJSON body of bulk operations, UTF-8 encoded as it is built: the HTTP layer neither measures nor encodes a
+ * large string again, and no string of the whole body is made.
+ */
+export function ndjsonBody(ops: readonly BulkOp[]): Buffer {
+  let size = 0;
+  for (const o of ops) size += o.action.length + o.doc.length + 2;
+  let buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  const put = (s: string) => {
+    // a UTF-8 character takes up to 3 bytes per UTF-16 unit: measure only when it might not fit
+    if (buf.length - at < s.length * 3 + 1) {
+      const need = Buffer.byteLength(s) + 1;
+      if (buf.length - at < need) {
+        const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
+        buf.copy(grown, 0, 0, at);
+        buf = grown;
+      }
+    }
+    at += buf.write(s, at);
+    buf[at++] = 0x0a;
+  };
+  for (const o of ops) {
+    put(o.action);
+    put(o.doc);
+  }
+  return buf.subarray(0, at);
+}
+
 const retryable = (status: number) => status === 429 || status >= 500;
 const NS_PER_DAY = 86_400_000_000_000n;
 /** only what the item check reads: each item keeps its place in the array, reduced to status and error */
@@ -40,7 +70,8 @@ interface DayNames {
   from: bigint;
   to: bigint;
   day: string;
-  span: string;
+  /** the span action line up to the document ID */
+  action: string;
   service: string;
 }
 
@@ -67,21 +98,31 @@ export class SearchTraceWriter implements TraceWriter {
     const names = this.conn.names;
     const ops: BulkOp[] = [];
     const services = new Map<string, BulkOp>();
-    const create = names.layout === 'dataStream';
+    const verb = names.layout === 'dataStream' ? 'create' : 'index';
     // the spans of a batch mostly start on one day: its names are worked out once, not per span
     let d: DayNames | undefined;
-    for (const st of spanViews(traces)) {
-      const doc = toDoc(st);
-      const ns = st.span.startTimeUnixNano;
-      if (!d || ns < d.from || ns >= d.to) {
-        const from = ns - (((ns % NS_PER_DAY) + NS_PER_DAY) % NS_PER_DAY);
-        d = { from, to: from + NS_PER_DAY, day: day(ns), span: names.spanWrite(ns), service: names.serviceWrite(ns) };
-      }
-      ops.push({ action: { [create ? 'create' : 'index']: { _index: d.span, _id: doc.docId } }, doc: doc.json });
-      const key = `${d.day}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
-      if (!this.seenServices.has(key) && !services.has(key)) {
-        const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
-        services.set(key, { action: { index: { _index: d.service, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
+    for (const rs of traces) {
+      const service = serviceOf(rs.resource);
+      for (const ss of rs.scopeSpans) {
+        const parts = new ScopeDocParts(rs.resource, rs.schemaUrl, ss.scope, ss.schemaUrl, service);
+        for (const span of ss.spans) {
+          const doc = encodeDoc(parts, span);
+          const ns = span.startTimeUnixNano;
+          if (!d || ns < d.from || ns >= d.to) {
+            const from = ns - (((ns % NS_PER_DAY) + NS_PER_DAY) % NS_PER_DAY);
+            const spanIndex = names.spanWrite(ns);
+            d = { from, to: from + NS_PER_DAY, day: day(ns), action: `{"${verb}":{"_index":${JSON.stringify(spanIndex)},"_id":"`, service: names.serviceWrite(ns) };
+          }
+          ops.push({ action: `${d.action}${doc.docId}"}}`, doc: doc.json });
+          const key = `${d.day}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
+          if (!this.seenServices.has(key) && !services.has(key)) {
+            const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+            services.set(key, {
+              action: JSON.stringify({ index: { _index: d.service, _id: id } }),
+              doc: JSON.stringify({ service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis }),
+            });
+          }
+        }
       }
     }
     await this.bulk([...ops, ...services.values()]);
@@ -98,7 +139,7 @@ export class SearchTraceWriter implements TraceWriter {
       bytes = 0;
     };
     for (const op of ops) {
-      const size = (typeof op.doc === 'string' ? op.doc.length : JSON.stringify(op.doc).length) + 200;
+      const size = op.action.length + op.doc.length + 2;
       if (bytes + size > this.maxBulkBytes) await flush();
       batch.push(op);
       bytes += size;
@@ -112,7 +153,7 @@ export class SearchTraceWriter implements TraceWriter {
     for (let attempt = 0; pending.length; attempt++) {
       let resp: BulkResponse;
       try {
-        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { lines: pending.flatMap((o) => [o.action, o.doc]), query: BULK_FILTER })).body;
+        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { ndjson: ndjsonBody(pending), query: BULK_FILTER })).body;
       } catch (e) {
         const status = (e as { status?: number }).status;
         const again = e instanceof UnavailableError || (status !== undefined && retryable(status));
