@@ -7,8 +7,7 @@ import { spanDuration, validateBatch } from '../../src/storage/api/semantics.js'
 import type { SpanView } from '../../src/storage/api/semantics.js';
 import { encodeAttributes, encodeSpan } from '../../src/otlp/otlp-json.js';
 import { decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
-import { LONG_VALUE, RecordDecoder, ScopeDocParts, encodeDoc, queryTerm, spanViews, toDoc } from '../../src/storage/elasticsearch/docs.js';
-import { ndjsonBody } from '../../src/storage/elasticsearch/writer.js';
+import { BulkBody, LONG_VALUE, RecordDecoder, ScopeDocParts, queryTerm, spanViews, toDoc, writeDoc } from '../../src/storage/elasticsearch/docs.js';
 
 // ---- the reference: the document as JSON.stringify of its fields and record
 const fit = (v: string): string => (v.length > LONG_VALUE ? `#sha256:${createHash('sha256').update(v).digest('hex')}` : v);
@@ -160,9 +159,27 @@ function batch(): ResourceSpans[] {
   ];
 }
 
-function encodeAll(traces: ResourceSpans[]): { docId: string; json: string }[] {
+const ACTION = '{"index":{"_index":"i","_id":"';
+
+/** The documents of a batch written as the writer writes them: one body, one ScopeDocParts per batch scope. */
+function encodeAll(traces: ResourceSpans[], capacity = 64): { docId: string; json: string }[] {
+  const body = new BulkBody(capacity);
+  for (const rs of traces) {
+    const service = typeof rs.resource.attributes[0]?.value === 'string' && rs.resource.attributes[0].key === 'service.name' ? rs.resource.attributes[0].value : '';
+    for (const ss of rs.scopeSpans) {
+      const parts = new ScopeDocParts(rs.resource, rs.schemaUrl, ss.scope, ss.schemaUrl, service);
+      for (const s of ss.spans) writeDoc(body, ACTION, parts, s);
+    }
+  }
+  const lines = body.buf.toString('utf8', 0, body.at).split('\n');
+  expect(lines.pop()).toBe('');
+  expect(lines).toHaveLength(body.ends.length * 2);
   const out: { docId: string; json: string }[] = [];
-  for (const st of spanViews(traces)) out.push(encodeDoc(new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span));
+  for (let i = 0; i < lines.length; i += 2) {
+    const docId = (JSON.parse(lines[i]!) as { index: { _id: string } }).index._id;
+    out.push({ docId, json: lines[i + 1]! });
+    expect(body.slice(i / 2, i / 2 + 1).toString()).toBe(`${lines[i]}\n${lines[i + 1]}\n`);
+  }
   return out;
 }
 
@@ -171,14 +188,8 @@ describe('span documents', () => {
     const traces = batch();
     validateBatch(traces);
     const views = spanViews(traces);
-    // one ScopeDocParts per batch scope, as the writer does
-    const docs: { docId: string; json: string }[] = [];
-    for (const rs of traces) {
-      for (const ss of rs.scopeSpans) {
-        const parts = new ScopeDocParts(rs.resource, rs.schemaUrl, ss.scope, ss.schemaUrl, views.find((v) => v.scope === ss.scope)!.service);
-        for (const s of ss.spans) docs.push(encodeDoc(parts, s));
-      }
-    }
+    // a body that starts small grows as documents are written
+    const docs = encodeAll(traces, 16);
     expect(docs).toHaveLength(views.length);
     views.forEach((st, i) => {
       const want = refDoc(st);
@@ -190,7 +201,7 @@ describe('span documents', () => {
       // one term per (key, value)
       const match = (JSON.parse(docs[i]!.json) as { match: string[] }).match;
       expect(new Set(match).size).toBe(match.length);
-      expect(toDoc(st)).toEqual(docs[i]);
+      expect(toDoc(st)).toMatchObject(docs[i]!);
     });
   });
 
@@ -204,6 +215,31 @@ describe('span documents', () => {
     const want = spanViews(whole).map(refDoc);
     expect(got.map((d) => d.docId)).toEqual(want.map((d) => d.docId));
     expect(got.map((d) => normalized(d.json))).toEqual(want.map((d) => normalized(d.json)));
+  });
+
+  test('keys with many values, and values seen again, are encoded alike', () => {
+    const many = Array.from({ length: 300 }, (_, i) =>
+      newSpan({
+        traceId: trace(i + 1),
+        spanId: spanOf(i),
+        attributes: [
+          { key: 'n', value: BigInt(i) },
+          { key: 'few', value: i % 3 ? 'a' : true },
+          { key: 'shared', value: i % 2 ? 'from-resource' : 'other' },
+          { key: 'text', value: `${'t'.repeat(i % 80)}"${i % 5}` },
+        ],
+      }),
+    );
+    const traces: ResourceSpans[] = [{ resource: { attributes: [{ key: 'shared', value: 'from-resource' }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: many }] }];
+    // twice: the second time from what the first one cached
+    for (let round = 0; round < 2; round++) {
+      const got = encodeAll(traces);
+      spanViews(traces).forEach((st, i) => {
+        const want = refDoc(st);
+        expect(got[i]!.docId).toBe(want.docId);
+        expect(normalized(got[i]!.json)).toEqual(normalized(want.json));
+      });
+    }
   });
 
   test('the document ID of a span stays what earlier versions wrote', () => {
@@ -245,13 +281,14 @@ describe('span documents', () => {
 });
 
 describe('bulk bodies', () => {
-  test('are the lines in UTF-8, each ended by a newline, whatever their characters', () => {
+  test('are the operations in UTF-8, each line ended by a newline, whatever their characters', () => {
     const cases: string[][] = [[], ['{}'], ['{"a":"é"}', '{"b":"漢字漢字漢字"}', '{"c":"😀😀"}', 'x'.repeat(10_000)], Array.from({ length: 50 }, (_, i) => '漢'.repeat(i * 37))];
-    for (const lines of cases) {
-      const ops = [];
-      for (let i = 0; i < lines.length; i += 2) ops.push({ action: lines[i]!, doc: lines[i + 1] ?? '' });
-      const flat = ops.flatMap((o) => [o.action, o.doc]);
-      expect(ndjsonBody(ops).equals(Buffer.from(flat.map((l) => `${l}\n`).join('')))).toBe(true);
+    for (const ops of cases) {
+      const body = new BulkBody(8);
+      for (const o of ops) body.op(o);
+      expect(body.buf.subarray(0, body.at).equals(Buffer.from(ops.map((l) => `${l}\n`).join('')))).toBe(true);
+      ops.forEach((o, i) => expect(body.slice(i, i + 1).toString()).toBe(`${o}\n`));
+      if (ops.length) expect(body.slice(0, ops.length).length).toBe(body.at);
     }
   });
 });

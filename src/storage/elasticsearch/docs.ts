@@ -165,21 +165,56 @@ interface KeyParts {
   readonly term: string;
   /** the last span (by sequence number) that had this key: a key seen twice in one span is encoded the slow way */
   span: number;
+  /** its values seen so far, while they are few (most keys take few values: methods, codes, hosts) */
+  values: Map<AttrValue, ValueParts> | undefined;
 }
 
-/** distinct keys kept; the cache starts over beyond this (between spans), so odd keys cannot grow it without end */
+/** What an attribute (key and value) contributes to a document. */
+interface ValueParts {
+  /** its OTLP/JSON in the record */
+  readonly rec: string;
+  /** its term in JSON, after a comma */
+  readonly term: string;
+  /** its term */
+  readonly raw: string;
+}
+
+// Bounds of the caches: they start over (between spans) beyond these, so odd keys and values cannot grow them
+// without end. A key with more values than VALUES_PER_KEY is not cached by value any more.
 const KEY_CACHE_LIMIT = 4096;
+const VALUE_CACHE_LIMIT = 16_384;
+const VALUES_PER_KEY = 64;
+const CACHED_STRING_LENGTH = 64;
 const keyCache = new Map<string, KeyParts>();
+let cachedValues = 0;
 let spanSeq = 0;
 
 function keyParts(key: string): KeyParts {
   let k = keyCache.get(key);
   if (k === undefined) {
     const raw = `a\u0000${fit(key)}\u0000`;
-    k = { rec: `{"key":${q(key)},"value":`, raw, term: q(raw).slice(0, -1), span: 0 };
+    k = { rec: `{"key":${q(key)},"value":`, raw, term: q(raw).slice(0, -1), span: 0, values: new Map() };
     keyCache.set(key, k);
   }
   return k;
+}
+
+/** The parts of a key and value, cached for short scalar values of keys that take few values; else undefined. */
+function cachedValue(k: KeyParts, v: AttrValue): ValueParts | undefined {
+  const values = k.values;
+  if (values === undefined || v === null || typeof v === 'object' || (typeof v === 'string' && v.length > CACHED_STRING_LENGTH)) return undefined;
+  let p = values.get(v);
+  if (p === undefined) {
+    if (values.size >= VALUES_PER_KEY) {
+      k.values = undefined;
+      return undefined;
+    }
+    const json = valueJson(v);
+    p = { rec: `${k.rec}${json}}`, term: `,${k.term}${valueTail}`, raw: k.raw + valueRaw };
+    values.set(v, p);
+    cachedValues++;
+  }
+  return p;
 }
 
 // The last attribute value encoded by valueJson, as its term has it: raw, and in JSON without the opening quote.
@@ -251,7 +286,7 @@ function linksJson(links: readonly SpanLink[]): string {
 }
 
 /** A span's own terms, each after a comma, when it has event or link attributes or repeats a key: through a set. */
-function spanTermsSlow(s: Span, parts: ScopeDocParts): string {
+function spanTermsSlow(attrs: readonly KeyValue[], events: readonly SpanEvent[], links: readonly SpanLink[], parts: ScopeDocParts): string {
   const out = new Set<string>();
   const add = (attrs: readonly KeyValue[]) => {
     for (const a of attrs) {
@@ -259,9 +294,9 @@ function spanTermsSlow(s: Span, parts: ScopeDocParts): string {
       if (!parts.terms.has(t)) out.add(t);
     }
   };
-  add(s.attributes);
-  for (const e of s.events) add(e.attributes);
-  for (const l of s.links) add(l.attributes);
+  add(attrs);
+  for (const e of events) add(e.attributes);
+  for (const l of links) add(l.attributes);
   let json = '';
   for (const t of out) json += `,${q(t)}`;
   return json;
@@ -278,9 +313,62 @@ const STATUS_TERMS = new Map<StatusCode, string>(Object.entries(STATUS_NAMES).ma
 let lastSecond = '';
 let lastSecondIso = '';
 
-/** The document of a span of the (resource, scope) `parts` describes. */
-export function encodeDoc(parts: ScopeDocParts, s: Span): EncodedDoc {
-  if (keyCache.size > KEY_CACHE_LIMIT) keyCache.clear();
+/**
+ * An NDJSON bulk body, UTF-8 encoded as it is written: what is written is off the JS heap at once (the collector
+ * neither copies nor marks it while the request is out) and the HTTP layer sends it as it is. `ends` holds where
+ * each operation (action line and document line) ends, so that a part of the body can be sent again.
+ */
+export class BulkBody {
+  buf: Buffer;
+  at = 0;
+  readonly ends: number[] = [];
+
+  constructor(capacity = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** appends a string as UTF-8 */
+  write(s: string): void {
+    // a UTF-16 unit takes at most 3 bytes of UTF-8: only a string that might not fit is measured
+    if (this.buf.length - this.at < s.length * 3) this.reserve(Buffer.byteLength(s));
+    this.at += this.buf.write(s, this.at);
+  }
+
+  /** appends one operation: its action and document lines, joined by a newline */
+  op(lines: string): void {
+    this.write(`${lines}\n`);
+    this.ends.push(this.at);
+  }
+
+  private reserve(n: number): void {
+    if (this.buf.length - this.at >= n) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+
+  /** the bytes of operations [from, to) */
+  slice(from: number, to: number): Buffer {
+    return this.buf.subarray(from ? this.ends[from - 1]! : 0, this.ends[to - 1]!);
+  }
+}
+
+/** the length of a document ID: trace ID, span ID and 16 characters of hash, joined by dashes */
+const DOC_ID_LENGTH = 32 + 1 + 16 + 1 + 16;
+const HASH_PLACEHOLDER = '0'.repeat(16);
+/** where the document ID starts in a document: after `{"docId":"` */
+const DOC_ID_AT = '{"docId":"'.length;
+
+/**
+ * Appends the bulk operation of a span of the (resource, scope) `parts` describes: `action` is its action line up
+ * to the document ID (`{"index":{"_index":"…","_id":"`). The document ID hashes the record's UTF-8 bytes, known
+ * once they are written: its hash part is filled in afterwards, in the action and in the document.
+ */
+export function writeDoc(out: BulkBody, action: string, parts: ScopeDocParts, s: Span): void {
+  if (keyCache.size > KEY_CACHE_LIMIT || cachedValues > VALUE_CACHE_LIMIT) {
+    keyCache.clear();
+    cachedValues = 0;
+  }
   const seq = ++spanSeq;
   // a lazy span reads IDs and times from its bytes on every access: each is read once
   const traceId = s.traceId;
@@ -305,18 +393,20 @@ export function encodeDoc(parts: ScopeDocParts, s: Span): EncodedDoc {
     const kp = keyParts(a.key);
     if (kp.span === seq) slow = true;
     kp.span = seq;
-    attrsJson += `${i ? ',' : ''}${kp.rec}${valueJson(a.value)}}`;
-    if (sharedKeys.size && sharedKeys.has(a.key) && parts.terms.has(kp.raw + valueRaw)) continue;
-    terms += `,${kp.term}${valueTail}`;
+    if (i) attrsJson += ',';
+    const vp = cachedValue(kp, a.value);
+    if (vp) {
+      attrsJson += vp.rec;
+      if (sharedKeys.size && sharedKeys.has(a.key) && parts.terms.has(vp.raw)) continue;
+      terms += vp.term;
+    } else {
+      attrsJson += `${kp.rec}${valueJson(a.value)}}`;
+      if (sharedKeys.size && sharedKeys.has(a.key) && parts.terms.has(kp.raw + valueRaw)) continue;
+      terms += `,${kp.term}${valueTail}`;
+    }
   }
-  if (slow || hasAttributes(events) || hasAttributes(links)) terms = spanTermsSlow(s, parts);
+  if (slow || hasAttributes(events) || hasAttributes(links)) terms = spanTermsSlow(attrs, events, links, parts);
 
-  let record = `${parts.recordHead}{"traceId":"${traceId}","spanId":"${spanId}","name":${name},"kind":${kind},"startTimeUnixNano":"${start}","endTimeUnixNano":"${endNs}","attributes":[${attrsJson}],"events":[${events.length ? eventsJson(events) : ''}],"links":[${links.length ? linksJson(links) : ''}],"status":{"code":${status.code},"message":${q(status.message)}},"droppedAttributesCount":${s.droppedAttributesCount},"droppedEventsCount":${s.droppedEventsCount},"droppedLinksCount":${s.droppedLinksCount},"flags":${s.flags}`;
-  if (parentSpanId) record += `,"parentSpanId":"${parentSpanId}"`;
-  if (s.traceState) record += `,"traceState":${q(s.traceState)}`;
-  record += '}}';
-
-  const docId = `${traceId}-${spanId}-${hash('sha256', record, 'base64url').slice(0, 16)}`;
   const kindName = SPAN_KIND_NAMES[kind];
   const startTimeMillis = start.length > 6 ? Number(start.slice(0, -6)) : 0;
   const second = start.length > 9 ? start.slice(0, -9) : '0';
@@ -326,13 +416,34 @@ export function encodeDoc(parts: ScopeDocParts, s: Span): EncodedDoc {
   }
   const timestamp = `${lastSecondIso}.${start.length > 9 ? start.slice(-9) : start.padStart(9, '0')}Z`;
   const match = `${ERROR_TERMS[status.code === StatusCode.Error ? 1 : 0]},${KIND_TERMS.get(kind) ?? q(term('s', 'span.kind', kindName))},${STATUS_TERMS.get(status.code) ?? q(term('s', 'span.status', STATUS_NAMES[status.code].toLowerCase()))}${terms}${parts.termsJson}`;
-  const json = `{"docId":"${docId}","traceId":"${traceId}","spanId":"${spanId}","parentSpanId":"${parentSpanId}"${parts.serviceField}${name},"kind":"${kindName}","startTimeMillis":${startTimeMillis},"startTimeNanos":"${start}","durationNanos":"${endNs > startNs ? endNs - startNs : 0n}","@timestamp":"${timestamp}","match":[${match}],"record":${record}}`;
-  return { docId, json, service: parts.service, name: s.name, kind: kindName, startTimeMillis };
+  const id = `${traceId}-${spanId}-`;
+
+  const opStart = out.at;
+  out.write(
+    `${action}${id}${HASH_PLACEHOLDER}"}}\n{"docId":"${id}${HASH_PLACEHOLDER}","traceId":"${traceId}","spanId":"${spanId}","parentSpanId":"${parentSpanId}"${parts.serviceField}${name},"kind":"${kindName}","startTimeMillis":${startTimeMillis},"startTimeNanos":"${start}","durationNanos":"${endNs > startNs ? endNs - startNs : 0n}","@timestamp":"${timestamp}","match":[${match}],"record":`,
+  );
+  const recordStart = out.at;
+  let record = `${parts.recordHead}{"traceId":"${traceId}","spanId":"${spanId}","name":${name},"kind":${kind},"startTimeUnixNano":"${start}","endTimeUnixNano":"${endNs}","attributes":[${attrsJson}],"events":[${events.length ? eventsJson(events) : ''}],"links":[${links.length ? linksJson(links) : ''}],"status":{"code":${status.code},"message":${q(status.message)}},"droppedAttributesCount":${s.droppedAttributesCount},"droppedEventsCount":${s.droppedEventsCount},"droppedLinksCount":${s.droppedLinksCount},"flags":${s.flags}`;
+  if (parentSpanId) record += `,"parentSpanId":"${parentSpanId}"`;
+  if (s.traceState) record += `,"traceState":${q(s.traceState)}`;
+  out.write(`${record}}}}\n`);
+  const buf = out.buf;
+  const digest = hash('sha256', buf.subarray(recordStart, out.at - 2), 'base64url').slice(0, 16);
+  // the action's ID ends 3 bytes before its line does, the document's starts at DOC_ID_AT of the next line
+  const actionEnd = buf.indexOf(0x0a, opStart);
+  buf.write(digest, actionEnd - 3 - 16, 'latin1');
+  buf.write(digest, actionEnd + 1 + DOC_ID_AT + DOC_ID_LENGTH - 16, 'latin1');
+  out.ends.push(out.at);
 }
 
 /** The document of one span (the writer encodes the spans of a batch scope with one ScopeDocParts). */
 export function toDoc(st: SpanView): EncodedDoc {
-  return encodeDoc(new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span);
+  const out = new BulkBody(4096);
+  writeDoc(out, '{"index":{"_id":"', new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span);
+  const text = out.buf.toString('utf8', 0, out.at);
+  const json = text.slice(text.indexOf('\n') + 1, -1);
+  const s = st.span;
+  return { docId: json.slice(DOC_ID_AT, DOC_ID_AT + DOC_ID_LENGTH), json, service: st.service, name: s.name, kind: SPAN_KIND_NAMES[s.kind], startTimeMillis: Number(s.startTimeUnixNano / 1_000_000n) };
 }
 
 /** Resource and scope objects are shared between the spans of one read that carry equal ones. */
