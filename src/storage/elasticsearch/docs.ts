@@ -91,7 +91,7 @@ export function spanViews(traces: readonly ResourceSpans[]): SpanView[] {
   return out;
 }
 
-/** The document of a span, serialized once: `json` goes into the bulk body as it is. */
+/** The document of a span as toDoc gives it (the writer writes documents straight into its bulk body). */
 export interface EncodedDoc {
   docId: string;
   json: string;
@@ -102,7 +102,8 @@ export interface EncodedDoc {
 }
 
 // Documents are written as strings, not by JSON.stringify of objects: most of a document is shared by the spans of
-// one (resource, scope) or repeats from span to span (attribute keys), and is encoded once. The output is the same,
+// one (resource, scope) or repeats from span to span (attribute keys, and the values of keys that take few values),
+// and is encoded once. The output is the same,
 // byte for byte, as JSON.stringify of the documented layout (the document ID hashes the record), so documents written
 // before and after stay one document per span. Strings are escaped by JSON.stringify; IDs are not, as the writer
 // only takes spans that passed validateBatch (lowercase hex).
