@@ -26,6 +26,8 @@ export interface RequestOptions {
   body?: unknown;
   /** NDJSON lines for _bulk and _msearch */
   lines?: unknown[];
+  /** an NDJSON body already encoded, sent as it is */
+  ndjson?: Buffer;
   query?: Record<string, string | number | boolean>;
   /** statuses returned instead of thrown */
   ignore?: number[];
@@ -87,7 +89,7 @@ interface TransportParams {
   method: string;
   path: string;
   body?: Record<string, unknown>;
-  bulkBody?: Record<string, unknown>[];
+  bulkBody?: Record<string, unknown>[] | Buffer;
   querystring?: Record<string, string | number | boolean>;
 }
 
@@ -121,7 +123,7 @@ export class SearchClient {
       signal?.throwIfAborted();
       try {
         const r = await request(
-          { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : {}), ...(o.query ? { querystring: o.query } : {}) },
+          { method, path, ...(o.body !== undefined ? { body: o.body as Record<string, unknown> } : {}), ...(o.lines ? { bulkBody: o.lines as Record<string, unknown>[] } : o.ndjson ? { bulkBody: o.ndjson } : {}), ...(o.query ? { querystring: o.query } : {}) },
           o.ignore,
           signal,
         );

@@ -5,19 +5,15 @@
 import { createHash } from 'node:crypto';
 import { ResourceExhaustedError, StorageError, UnavailableError } from '../api/errors.js';
 import type { ResourceSpans, StorageContext, TraceWriter } from '../api/index.js';
+import { SPAN_KIND_NAMES, isLazySpan, serviceOf } from '../api/model.js';
 import { validateBatch } from '../api/semantics.js';
 import type { SearchConnection } from './connection.js';
-import { spanViews, toDoc } from './docs.js';
+import { BulkBody, ScopeDocParts, writeDoc } from './docs.js';
 import { day } from './layout.js';
 
 interface BulkItem {
   status: number;
   error?: { type?: string; reason?: string };
-}
-/** one bulk action and its document (a string is sent as it is) */
-interface BulkOp {
-  action: unknown;
-  doc: unknown;
 }
 interface BulkResponse {
   errors: boolean;
@@ -40,7 +36,8 @@ interface DayNames {
   from: bigint;
   to: bigint;
   day: string;
-  span: string;
+  /** the span action line up to the document ID */
+  action: string;
   service: string;
 }
 
@@ -65,54 +62,62 @@ export class SearchTraceWriter implements TraceWriter {
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     const names = this.conn.names;
-    const ops: BulkOp[] = [];
-    const services = new Map<string, BulkOp>();
-    const create = names.layout === 'dataStream';
+    const verb = names.layout === 'dataStream' ? 'create' : 'index';
+    let count = 0;
+    for (const rs of traces) for (const ss of rs.scopeSpans) count += ss.spans.length;
+    const body = new BulkBody(Math.max(64 * 1024, count * 2560));
+    const services = new Map<string, string>();
     // the spans of a batch mostly start on one day: its names are worked out once, not per span
     let d: DayNames | undefined;
-    for (const st of spanViews(traces)) {
-      const doc = toDoc(st);
-      const ns = st.span.startTimeUnixNano;
-      if (!d || ns < d.from || ns >= d.to) {
-        const from = ns - (((ns % NS_PER_DAY) + NS_PER_DAY) % NS_PER_DAY);
-        d = { from, to: from + NS_PER_DAY, day: day(ns), span: names.spanWrite(ns), service: names.serviceWrite(ns) };
-      }
-      ops.push({ action: { [create ? 'create' : 'index']: { _index: d.span, _id: doc.docId } }, doc: doc.json });
-      const key = `${d.day}\u0000${doc.service}\u0000${doc.name}\u0000${doc.kind}`;
-      if (!this.seenServices.has(key) && !services.has(key)) {
-        const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
-        services.set(key, { action: { index: { _index: d.service, _id: id } }, doc: { service: doc.service, name: doc.name, kind: doc.kind, lastSeenMillis: doc.startTimeMillis } });
+    for (const rs of traces) {
+      const service = serviceOf(rs.resource);
+      for (const ss of rs.scopeSpans) {
+        const parts = new ScopeDocParts(rs.resource, rs.schemaUrl, ss.scope, ss.schemaUrl, service);
+        for (const span of ss.spans) {
+          // what the document needs is decoded once for it and need not stay on the span while the request is out
+          if (isLazySpan(span)) span.release();
+          const ns = span.startTimeUnixNano;
+          if (!d || ns < d.from || ns >= d.to) {
+            const from = ns - (((ns % NS_PER_DAY) + NS_PER_DAY) % NS_PER_DAY);
+            d = { from, to: from + NS_PER_DAY, day: day(ns), action: `{"${verb}":{"_index":${JSON.stringify(names.spanWrite(ns))},"_id":"`, service: names.serviceWrite(ns) };
+          }
+          writeDoc(body, d.action, parts, span);
+          const name = span.name;
+          const kind = SPAN_KIND_NAMES[span.kind];
+          const key = `${d.day}\u0000${service}\u0000${name}\u0000${kind}`;
+          if (!this.seenServices.has(key) && !services.has(key)) {
+            const id = createHash('sha256').update(key).digest('base64url').slice(0, 22);
+            services.set(key, `${JSON.stringify({ index: { _index: d.service, _id: id } })}\n${JSON.stringify({ service, name, kind, lastSeenMillis: Number(ns / 1_000_000n) })}`);
+          }
+        }
       }
     }
-    await this.bulk([...ops, ...services.values()]);
+    for (const op of services.values()) body.op(op);
+    await this.bulk(body);
     for (const k of services.keys()) this.seenServices.add(k);
   }
 
-  /** Sends actions in bodies of at most maxBulkBytes; retries what can succeed; throws naming what cannot. */
-  private async bulk(ops: BulkOp[]): Promise<void> {
-    let batch: BulkOp[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (batch.length) await this.sendBulk(batch);
-      batch = [];
-      bytes = 0;
-    };
-    for (const op of ops) {
-      const size = (typeof op.doc === 'string' ? op.doc.length : JSON.stringify(op.doc).length) + 200;
-      if (bytes + size > this.maxBulkBytes) await flush();
-      batch.push(op);
-      bytes += size;
+  /** Sends the operations in bodies of at most maxBulkBytes; retries what can succeed; throws naming what cannot. */
+  private async bulk(body: BulkBody): Promise<void> {
+    const ends = body.ends;
+    for (let from = 0; from < ends.length; ) {
+      const base = from ? ends[from - 1]! : 0;
+      let to = from + 1;
+      while (to < ends.length && ends[to]! - base <= this.maxBulkBytes) to++;
+      await this.sendBulk(body, from, to);
+      from = to;
     }
-    await flush();
   }
 
-  private async sendBulk(ops: BulkOp[]): Promise<void> {
-    let pending = ops;
+  /** Sends operations [from, to) of a body, and again those refused for a while. */
+  private async sendBulk(body: BulkBody, from: number, to: number): Promise<void> {
+    let pending = Array.from({ length: to - from }, (_, i) => from + i);
+    let ndjson = body.slice(from, to);
     const rejected: string[] = [];
     for (let attempt = 0; pending.length; attempt++) {
       let resp: BulkResponse;
       try {
-        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { lines: pending.flatMap((o) => [o.action, o.doc]), query: BULK_FILTER })).body;
+        resp = (await this.conn.client.request<BulkResponse>('POST', '/_bulk', { ndjson, query: BULK_FILTER })).body;
       } catch (e) {
         const status = (e as { status?: number }).status;
         const again = e instanceof UnavailableError || (status !== undefined && retryable(status));
@@ -135,6 +140,7 @@ export class SearchTraceWriter implements TraceWriter {
       if (blocked) throw new ResourceExhaustedError(`${this.conn.describeServer()} refuses writes because its disk is full (${boundedReason(blocked)}): free disk space on the cluster; writes resume by themselves once the block is lifted`);
       if (retry.length && attempt >= this.maxRetries) throw new UnavailableError(`${retry.length} document(s) still refused after ${attempt + 1} attempts (${this.conn.describeServer()} overloaded): retry later`);
       pending = retry;
+      ndjson = Buffer.concat(retry.map((i) => body.slice(i, i + 1)));
       this.retries += retry.length;
       if (retry.length) await sleep(Math.min(5_000, 100 * 2 ** attempt));
     }
