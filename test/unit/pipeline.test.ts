@@ -286,7 +286,8 @@ describe('backpressure at the receivers', () => {
     const post = (...n: string[]) => fetch(`http://127.0.0.1:${server.port}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/x-protobuf' }, body: new Uint8Array(encodeTracesProto(batch(...n))) });
     try {
       const accepted = post('a1', 'a2', 'a3');
-      await new Promise((r) => setTimeout(r, 50));
+      // wait (bounded) until the request is queued: a fixed sleep failed on a loaded machine
+      for (let i = 0; i < 500 && p.queuedSpans < 3; i++) await new Promise((r) => setTimeout(r, 10));
       expect(p.queuedSpans).toBe(3);
       const refused = await post('b1');
       expect(refused.status).toBe(429);
