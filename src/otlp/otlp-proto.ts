@@ -187,6 +187,8 @@ interface Assigned {
   endTimeUnixNano?: bigint;
   attributes?: KeyValue[];
   events?: SpanEvent[];
+  /** added while the attributes were still encoded: reads append them */
+  added?: KeyValue[];
 }
 
 /**
@@ -261,14 +263,22 @@ class WireSpan implements LazySpan {
   }
 
   get attributes(): KeyValue[] {
-    const held = this.#set?.attributes;
-    if (held) return held;
+    const set = this.#set;
+    if (set?.attributes) return set.attributes;
     const a = this.#bits & ATTRS_ENCODED ? spanAttributes(this.#buf, this.#start, this.#end) : [];
+    if (set?.added) a.push(...set.added);
     if (!(this.#bits & RELEASED)) this.attributes = a;
     return a;
   }
   set attributes(v: KeyValue[]) {
-    (this.#set ??= {}).attributes = v;
+    const set = (this.#set ??= {});
+    set.attributes = v;
+    set.added = undefined;
+  }
+  addAttribute(kv: KeyValue): void {
+    const set = (this.#set ??= {});
+    if (set.attributes) set.attributes.push(kv);
+    else (set.added ??= []).push(kv);
   }
   get events(): SpanEvent[] {
     const held = this.#set?.events;
@@ -283,10 +293,11 @@ class WireSpan implements LazySpan {
   get encodedSize(): number {
     return this.#end - this.#start;
   }
-  held(): { attributes?: KeyValue[]; events?: SpanEvent[] } {
-    const out: { attributes?: KeyValue[]; events?: SpanEvent[] } = {};
+  held(): { attributes?: KeyValue[]; events?: SpanEvent[]; added?: KeyValue[] } {
+    const out: { attributes?: KeyValue[]; events?: SpanEvent[]; added?: KeyValue[] } = {};
     if (this.#set?.attributes) out.attributes = this.#set.attributes;
     if (this.#set?.events) out.events = this.#set.events;
+    if (this.#set?.added) out.added = this.#set.added;
     return out;
   }
   release(): void {

@@ -4,7 +4,7 @@
 // trace ID. Every replica computes the same decision for the same trace, and a trace kept at ratio r is also
 // kept at every ratio above r. Kept spans carry the attribute jaeger.downsampling.ratio (double), so counts can
 // be scaled back by 1/ratio.
-import { type ResourceSpans, type Span, serviceOf } from '../storage/api/index.js';
+import { type ResourceSpans, type Span, addAttribute, serviceOf } from '../storage/api/index.js';
 import type { CompiledSampling, StrategySpec } from './policy.js';
 
 export const RATIO_ATTRIBUTE = 'jaeger.downsampling.ratio';
@@ -83,7 +83,8 @@ export function applyIngestRules(c: CompiledSampling, traces: ResourceSpans[]): 
             downsampled++;
             continue;
           }
-          span.attributes.push({ key: RATIO_ATTRIBUTE, value: ratio });
+          // a lazily decoded span stays encoded: tagging it must not decode its other attributes
+          addAttribute(span, { key: RATIO_ATTRIBUTE, value: ratio });
         }
         spans.push(span);
       }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { decodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { type DecodedTraces, decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
-import { type ResourceSpans, type Span, isLazySpan } from '../../src/storage/api/index.js';
+import { type ResourceSpans, type Span, addAttribute, isLazySpan } from '../../src/storage/api/index.js';
 import { validateBatch } from '../../src/storage/api/semantics.js';
 import { MemoryBackend } from '../../src/storage/memory/store.js';
 import { ROOT } from '../root.js';
@@ -154,6 +154,22 @@ describe('lazily decoded OTLP spans', () => {
     expect(s.attributes.at(-1)).toEqual({ key: 'added', value: 1 }); // what was changed stays
     s.events = [];
     expect(s.events).toEqual([]);
+  });
+
+  it('take an added attribute without decoding the others, and show it after them on every read', () => {
+    const s = decodeTracesProto(richBody(), { lazy: true }).traces[0]!.scopeSpans[0]!.spans[0]!;
+    if (!isLazySpan(s)) throw new Error('not a lazy span');
+    addAttribute(s, { key: 'sampling.ratio', value: 0.5 }); // as the ingest rules tag a kept span
+    expect(s.held()).toEqual({ added: [{ key: 'sampling.ratio', value: 0.5 }] }); // nothing decoded
+    s.release();
+    for (let i = 0; i < 2; i++) {
+      expect(s.attributes).toHaveLength(8);
+      expect(s.attributes.at(-1)).toEqual({ key: 'sampling.ratio', value: 0.5 });
+    }
+    expect(s.held().attributes).toBeUndefined();
+    const plainSpan = decodeTracesProto(richBody()).traces[0]!.scopeSpans[0]!.spans[0]!;
+    addAttribute(plainSpan, { key: 'sampling.ratio', value: 0.5 });
+    expect(plain(s)).toEqual(plain(plainSpan));
   });
 
   it('are checked again by a store once their IDs or times were changed', () => {

@@ -172,8 +172,10 @@ export const spanCount = (t: readonly ResourceSpans[]): number => t.reduce((n, r
 export interface LazySpan extends Span {
   /** bytes of the encoded span it holds (its attributes and events are decoded from these) */
   readonly encodedSize: number;
-  /** the attributes and events it holds decoded, each undefined while only encoded */
-  held(): { attributes?: KeyValue[]; events?: SpanEvent[] };
+  /** the attributes and events it holds decoded, each undefined while only encoded, and attributes added to them */
+  held(): { attributes?: KeyValue[]; events?: SpanEvent[]; added?: KeyValue[] };
+  /** adds an attribute without decoding the others (reads see it after them) */
+  addAttribute(kv: KeyValue): void;
   /** from now on a read decodes afresh and keeps nothing, so a stored span costs its encoded bytes only */
   release(): void;
   /** whether its IDs and times are still those its decoder checked (then a store need not check them again) */
@@ -181,6 +183,12 @@ export interface LazySpan extends Span {
 }
 
 export const isLazySpan = (s: Span): s is LazySpan => typeof (s as Partial<LazySpan>).release === 'function';
+
+/** Adds an attribute to a span; a lazily decoded one stays encoded. */
+export function addAttribute(s: Span, kv: KeyValue): void {
+  if (isLazySpan(s)) s.addAttribute(kv);
+  else s.attributes.push(kv);
+}
 
 /** A span whose unspecified fields are empty (no parent, kind unspecified, no attributes, events or links). */
 export function newSpan(fields: Partial<Span> & Pick<Span, 'traceId' | 'spanId'>): Span {

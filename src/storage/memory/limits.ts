@@ -77,7 +77,7 @@ export function spanBytes(s: Span): number {
   if (isLazySpan(s)) {
     // its IDs and times are read from the encoded span when asked for (no string or BigInt of its own)
     const held = s.held();
-    n += OBJ + 22 * FIELD + s.encodedSize + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0);
+    n += OBJ + 22 * FIELD + s.encodedSize + (held.attributes ? attrsBytes(held.attributes) : 0) + (held.events ? eventsBytes(held.events) : 0) + (held.added ? attrsBytes(held.added) : 0);
   } else n += OBJ + 18 * FIELD + 2 * BIGINT + strBytes(s.spanId) + strBytes(s.parentSpanId) + attrsBytes(s.attributes) + eventsBytes(s.events);
   for (const l of s.links) n += FIELD + OBJ + 6 * FIELD + strBytes(l.traceId) + strBytes(l.spanId) + strBytes(l.traceState) + attrsBytes(l.attributes);
   // its slots in the trace's span and origin lists (the origin object is shared by the spans of a scope)
