@@ -121,10 +121,7 @@ export class Reader {
   }
 
   fixed64(): bigint {
-    if (this.pos + 8 > this.buf.length) this.fail('truncated fixed64');
-    const v = this.buf.readBigUInt64LE(this.pos);
-    this.pos += 8;
-    return v;
+    return this.buf.readBigUInt64LE(this.fixed64At());
   }
 
   double(): number {
@@ -159,12 +156,8 @@ export class Reader {
 
   /** hex of an ID of `size` bytes, or '' when its length is wrong or it is all zero */
   id(limit: number, size: number): string {
-    const e = this.len(limit);
-    const s = this.pos;
-    this.pos = e;
-    if (e - s !== size) return '';
-    for (let i = s; i < e; i++) if (this.buf[i] !== 0) return this.buf.toString('hex', s, e);
-    return '';
+    const s = this.idAt(limit, size);
+    return s < 0 ? '' : this.buf.toString('hex', s, s + size);
   }
 
   /** where an ID of `size` bytes starts, or -1 when its length is wrong or it is all zero (pos moves past it) */
@@ -185,10 +178,8 @@ export class Reader {
    * read give the same string, without a new hex conversion.
    */
   traceId(limit: number): string {
-    const e = this.len(limit);
-    const s = this.pos;
-    this.pos = e;
-    if (e - s !== 16) return '';
+    const s = this.idAt(limit, 16);
+    if (s < 0) return '';
     const buf = this.buf;
     const at = this.lastIdAt;
     if (at >= 0) {
@@ -201,13 +192,8 @@ export class Reader {
       }
       if (same) return this.lastId;
     }
-    for (let i = s; i < e; i++) {
-      if (buf[i] !== 0) {
-        this.lastIdAt = s;
-        return (this.lastId = buf.toString('hex', s, e));
-      }
-    }
-    return '';
+    this.lastIdAt = s;
+    return (this.lastId = buf.toString('hex', s, s + 16));
   }
 
   /** leaves a sub-message: its fields must not have run past its end */
