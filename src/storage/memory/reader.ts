@@ -20,13 +20,8 @@ import { type MemoryState, type StoredTrace, spanViews } from './state.js';
 function anySpanMatches(tr: StoredTrace, cq: ReturnType<typeof checkTraceQuery>): boolean {
   const v: SpanView = { span: tr.spans[0]!, ...tr.origins[0]! };
   for (let i = 0; i < tr.spans.length; i++) {
-    const o = tr.origins[i]!;
+    Object.assign(v, tr.origins[i]!);
     v.span = tr.spans[i]!;
-    v.resource = o.resource;
-    v.resourceSchemaUrl = o.resourceSchemaUrl;
-    v.scope = o.scope;
-    v.scopeSchemaUrl = o.scopeSchemaUrl;
-    v.service = o.service;
     if (spanMatches(v, cq)) return true;
   }
   return false;
