@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ResourceExhaustedError, StorageError, UnavailableError } from '../api/errors.js';
 import type { ResourceSpans, StorageContext, TraceWriter } from '../api/index.js';
-import { SPAN_KIND_NAMES, isLazySpan, serviceOf } from '../api/model.js';
+import { SPAN_KIND_NAMES, isLazySpan, serviceOf, spanCount } from '../api/model.js';
 import { validateBatch } from '../api/semantics.js';
 import type { SearchConnection } from './connection.js';
 import { BulkBody, ScopeDocParts, writeDoc } from './docs.js';
@@ -63,9 +63,7 @@ export class SearchTraceWriter implements TraceWriter {
     validateBatch(traces);
     const names = this.conn.names;
     const verb = names.layout === 'dataStream' ? 'create' : 'index';
-    let count = 0;
-    for (const rs of traces) for (const ss of rs.scopeSpans) count += ss.spans.length;
-    const body = new BulkBody(Math.max(64 * 1024, count * 2560));
+    const body = new BulkBody(Math.max(64 * 1024, spanCount(traces) * 2560));
     const services = new Map<string, string>();
     // the spans of a batch mostly start on one day: its names are worked out once, not per span
     let d: DayNames | undefined;
