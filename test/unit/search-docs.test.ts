@@ -2,12 +2,12 @@
 // of the documented layout gives (the reference below), so that existing indices read the same and a span written
 // before and after lands on the same document ID. `match` is compared as a set (its order means nothing). No server.
 import { createHash } from 'node:crypto';
-import { type AttrValue, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Span, SpanKind, StatusCode, attrToString, newSpan } from '../../src/storage/api/model.js';
+import { type AttrValue, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, STATUS_NAMES, type Span, SpanKind, StatusCode, attrToString, newSpan, serviceOf } from '../../src/storage/api/model.js';
 import { spanDuration, validateBatch } from '../../src/storage/api/semantics.js';
 import type { SpanView } from '../../src/storage/api/semantics.js';
 import { encodeAttributes, encodeSpan } from '../../src/otlp/otlp-json.js';
 import { decodeTracesProto, encodeTracesProto } from '../../src/otlp/otlp-proto.js';
-import { BulkBody, LONG_VALUE, RecordDecoder, ScopeDocParts, queryTerm, spanViews, toDoc, writeDoc } from '../../src/storage/elasticsearch/docs.js';
+import { BulkBody, LONG_VALUE, RecordDecoder, ScopeDocParts, queryTerm, writeDoc } from '../../src/storage/elasticsearch/docs.js';
 
 // ---- the reference: the document as JSON.stringify of its fields and record
 const fit = (v: string): string => (v.length > LONG_VALUE ? `#sha256:${createHash('sha256').update(v).digest('hex')}` : v);
@@ -56,6 +56,22 @@ function refDoc(st: SpanView): { docId: string; json: string } {
     match: refTerms(st),
   };
   return { docId, json: `${JSON.stringify(fields).slice(0, -1)},"record":${record}}` };
+}
+
+function spanViews(traces: readonly ResourceSpans[]): SpanView[] {
+  return traces.flatMap((rs) => {
+    const service = serviceOf(rs.resource);
+    return rs.scopeSpans.flatMap((ss) => ss.spans.map((span) => ({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service })));
+  });
+}
+
+/** the document of one span written alone (the writer writes a batch scope with one ScopeDocParts) */
+function toDoc(st: SpanView): { docId: string; json: string } {
+  const out = new BulkBody(4096);
+  writeDoc(out, '{"index":{"_id":"', new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span);
+  const text = out.buf.toString('utf8', 0, out.at);
+  const json = text.slice(text.indexOf('\n') + 1, -1);
+  return { docId: (JSON.parse(json) as { docId: string }).docId, json };
 }
 
 /** the document with its match terms sorted */

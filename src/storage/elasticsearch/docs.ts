@@ -14,7 +14,6 @@ import {
   type AttrValue,
   type KeyValue,
   type Resource,
-  type ResourceSpans,
   SPAN_KIND_NAMES,
   STATUS_NAMES,
   type Scope,
@@ -24,7 +23,6 @@ import {
   type SpanLink,
   StatusCode,
   attrToString,
-  serviceOf,
 } from '../api/model.js';
 import { decodeAttributes, decodeSpan, encodeAnyValue, encodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
@@ -78,27 +76,6 @@ export function queryTerm(key: string, want: string): string | undefined {
   }
   if (key.startsWith('resource.')) return term('r', key.slice('resource.'.length), want);
   return term('a', key, want);
-}
-
-export function spanViews(traces: readonly ResourceSpans[]): SpanView[] {
-  const out: SpanView[] = [];
-  for (const rs of traces) {
-    const service = serviceOf(rs.resource);
-    for (const ss of rs.scopeSpans) {
-      for (const span of ss.spans) out.push({ span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service });
-    }
-  }
-  return out;
-}
-
-/** The document of a span as toDoc gives it (the writer writes documents straight into its bulk body). */
-export interface EncodedDoc {
-  docId: string;
-  json: string;
-  service: string;
-  name: string;
-  kind: string;
-  startTimeMillis: number;
 }
 
 // Documents are written as strings, not by JSON.stringify of objects: most of a document is shared by the spans of
@@ -435,16 +412,6 @@ export function writeDoc(out: BulkBody, action: string, parts: ScopeDocParts, s:
   buf.write(digest, actionEnd - 3 - 16, 'latin1');
   buf.write(digest, actionEnd + 1 + DOC_ID_AT + DOC_ID_LENGTH - 16, 'latin1');
   out.ends.push(out.at);
-}
-
-/** The document of one span (the writer encodes the spans of a batch scope with one ScopeDocParts). */
-export function toDoc(st: SpanView): EncodedDoc {
-  const out = new BulkBody(4096);
-  writeDoc(out, '{"index":{"_id":"', new ScopeDocParts(st.resource, st.resourceSchemaUrl, st.scope, st.scopeSchemaUrl, st.service), st.span);
-  const text = out.buf.toString('utf8', 0, out.at);
-  const json = text.slice(text.indexOf('\n') + 1, -1);
-  const s = st.span;
-  return { docId: json.slice(DOC_ID_AT, DOC_ID_AT + DOC_ID_LENGTH), json, service: st.service, name: s.name, kind: SPAN_KIND_NAMES[s.kind], startTimeMillis: Number(s.startTimeUnixNano / 1_000_000n) };
 }
 
 /** Resource and scope objects are shared between the spans of one read that carry equal ones. */
