@@ -168,6 +168,36 @@ export function addHealthService(server: grpc.Server, services: readonly string[
   );
 }
 
+/** The HTTP/2 receive window of each stream and of each connection the gRPC servers advertise. */
+export const STREAM_WINDOW_BYTES = 1 << 20;
+export const CONNECTION_WINDOW_BYTES = 4 << 20;
+
+interface WindowedServer {
+  updateSettings(s: { initialWindowSize: number }): void;
+  on(event: 'session', l: (s: { setLocalWindowSize(n: number): void }) => void): void;
+}
+const isWindowed = (x: unknown): x is WindowedServer =>
+  typeof x === 'object' && x !== null && typeof (x as Partial<WindowedServer>).updateSettings === 'function' && typeof (x as Partial<WindowedServer>).on === 'function';
+
+/**
+ * Node's HTTP/2 windows are 64 KiB per stream and per connection: a client sending export requests of a few hundred
+ * KiB must wait for a window update every 64 KiB, and while the runtime decodes one request those updates wait too,
+ * so under load both sides idle (the Go servers widen their windows as a connection proves fast). grpc-js has no
+ * option for the server side, so the windows are set on the HTTP/2 servers it made (a field it keeps to itself).
+ * Bytes received are still bounded: by these windows per connection, and by the ingest budget once a message is in.
+ * Returns false when that field is not there (another grpc-js).
+ */
+export function widenReceiveWindows(server: grpc.Server): boolean {
+  const servers: unknown = Reflect.get(server, 'http2Servers');
+  if (!(servers instanceof Map) || servers.size === 0) return false;
+  for (const h of servers.keys()) {
+    if (!isWindowed(h)) return false;
+    h.updateSettings({ initialWindowSize: STREAM_WINDOW_BYTES });
+    h.on('session', (session) => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+  }
+  return true;
+}
+
 /**
  * Starts a gRPC server taking requests of up to `maxRequestBytes`. Replies are not capped here: the services keep
  * each message under MAX_REPLY_BYTES (a single span larger than that still goes out whole).
@@ -191,6 +221,7 @@ export async function startGrpcServer(
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, o.credentials ?? grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
+  if (!widenReceiveWindows(server)) log.warn(`${name}: cannot enlarge its HTTP/2 receive windows; large requests arrive more slowly`);
   log.info({ port: bound }, `${name} listening`);
   return { server, port: bound };
 }
