@@ -179,6 +179,8 @@ const PARENT = 1;
 const START = 2;
 const END = 3;
 
+const NOTHING_HELD = Object.freeze({});
+
 /** What was assigned to a WireSpan's fields that otherwise read from its bytes. */
 interface Assigned {
   spanId?: string;
@@ -294,6 +296,7 @@ class WireSpan implements LazySpan {
     return this.#end - this.#start;
   }
   held(): { attributes?: KeyValue[]; events?: SpanEvent[]; added?: KeyValue[] } {
+    if (!this.#set) return NOTHING_HELD;
     const out: { attributes?: KeyValue[]; events?: SpanEvent[]; added?: KeyValue[] } = {};
     if (this.#set?.attributes) out.attributes = this.#set.attributes;
     if (this.#set?.events) out.events = this.#set.events;
@@ -319,6 +322,19 @@ class WireSpan implements LazySpan {
     if (this.#startAt >= 0) this.#startAt += delta;
     if (this.#endAt >= 0) this.#endAt += delta;
     return this.#end;
+  }
+  /** whether its end time, when set, is before its start time (compared in its bytes: no BigInt per span) */
+  endsBeforeStart(): boolean {
+    const e = this.#endAt;
+    if (e < 0 || this.#set) return this.endTimeUnixNano !== 0n && this.endTimeUnixNano < this.startTimeUnixNano;
+    const b = this.#buf;
+    const endHi = b.readUInt32LE(e + 4);
+    const endLo = b.readUInt32LE(e);
+    if (endHi === 0 && endLo === 0) return false;
+    const s = this.#startAt;
+    const startHi = s < 0 ? 0 : b.readUInt32LE(s + 4);
+    const startLo = s < 0 ? 0 : b.readUInt32LE(s);
+    return endHi < startHi || (endHi === startHi && endLo < startLo);
   }
   /** records that the span was read whole and passed every check, with this trace ID */
   encoded(attributes: boolean, events: boolean): void {
@@ -462,7 +478,7 @@ function span(r: Reader, end: number, lazy: boolean): Span | string {
   }
   if (!problem && !s.traceId) problem = 'trace_id is missing';
   if (!problem && !s.spanId) problem = 'span_id is missing';
-  if (!problem && s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) problem = 'end_time_unix_nano is before start_time_unix_nano';
+  if (!problem && (w ? w.endsBeforeStart() : s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano)) problem = 'end_time_unix_nano is before start_time_unix_nano';
   if (!problem && tooDeep) problem = TOO_DEEP;
   if (!problem) w?.encoded(hasAttributes, hasEvents);
   return problem || s;

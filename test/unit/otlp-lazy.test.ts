@@ -91,6 +91,25 @@ describe('lazily decoded OTLP spans', () => {
     expect(lazy.rejected).toBe(0);
   });
 
+  it.each([
+    // [start, end]: the words of a 64-bit time compared in the right order; an unset (zero) end is no end
+    [5n, 3n],
+    [(1n << 32n) + 5n, (1n << 32n) + 3n],
+    [(1n << 32n) + 5n, 6n],
+    [6n, 1n << 32n],
+    [(1n << 63n) + 1n, 1n << 63n],
+    [1n << 63n, (1n << 63n) + 1n],
+    [7n, 7n],
+    [7n, 0n],
+    [0n, 0n],
+  ])('judge an end before the start as a full decode does (start %s, end %s)', (start, end) => {
+    const span = new Writer().bytes(1, Buffer.alloc(16, 0xab)).bytes(2, Buffer.alloc(8, 0xcd)).fixed64(7, start).fixed64(8, end);
+    const body = new Writer().message(1, (rs) => rs.message(2, (ss) => ss.bytes(2, span.finish()))).finish();
+    const lazy = outcome(body, true);
+    expect(lazy).toEqual(outcome(body, false));
+    expect('decoded' in lazy && lazy.decoded.rejected).toBe(end !== 0n && end < start ? 1 : 0);
+  });
+
   it('accept and reject exactly what a full decode does, on damaged input', () => {
     // seeded, so a failure reproduces; every damage kind a client or a network can produce
     let seed = 0x2545f491;

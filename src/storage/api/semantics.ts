@@ -22,18 +22,23 @@ const ZERO_SPAN = '0'.repeat(16);
 
 /** Checks a whole batch before any of it is stored (nothing half-written). */
 export function validateBatch(traces: readonly ResourceSpans[]): void {
-  traces.forEach((rs, i) =>
-    rs.scopeSpans.forEach((ss, j) =>
-      ss.spans.forEach((s, k) => {
-        if (isLazySpan(s) && s.verified) return;
-        const p = `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
-        if (!TRACE_ID.test(s.traceId) || s.traceId === ZERO_TRACE) throw new InvalidArgumentError(`${p}.traceId`, `${JSON.stringify(s.traceId)} is not a trace ID: expected 32 lowercase hex characters, not all zero`);
-        if (!SPAN_ID.test(s.spanId) || s.spanId === ZERO_SPAN) throw new InvalidArgumentError(`${p}.spanId`, `${JSON.stringify(s.spanId)} is not a span ID: expected 16 lowercase hex characters, not all zero`);
-        if (s.parentSpanId && !SPAN_ID.test(s.parentSpanId)) throw new InvalidArgumentError(`${p}.parentSpanId`, `${JSON.stringify(s.parentSpanId)} is not a span ID: expected 16 lowercase hex characters or empty`);
-        if (s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) throw new InvalidArgumentError(`${p}.endTimeUnixNano`, 'is before startTimeUnixNano: the duration would be negative');
-      }),
-    ),
-  );
+  for (let i = 0; i < traces.length; i++) {
+    const scopes = traces[i]!.scopeSpans;
+    for (let j = 0; j < scopes.length; j++) {
+      const spans = scopes[j]!.spans;
+      for (let k = 0; k < spans.length; k++) {
+        const s = spans[k]!;
+        if (!(isLazySpan(s) && s.verified)) validateSpan(s, `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`);
+      }
+    }
+  }
+}
+
+function validateSpan(s: Span, p: string): void {
+  if (!TRACE_ID.test(s.traceId) || s.traceId === ZERO_TRACE) throw new InvalidArgumentError(`${p}.traceId`, `${JSON.stringify(s.traceId)} is not a trace ID: expected 32 lowercase hex characters, not all zero`);
+  if (!SPAN_ID.test(s.spanId) || s.spanId === ZERO_SPAN) throw new InvalidArgumentError(`${p}.spanId`, `${JSON.stringify(s.spanId)} is not a span ID: expected 16 lowercase hex characters, not all zero`);
+  if (s.parentSpanId && !SPAN_ID.test(s.parentSpanId)) throw new InvalidArgumentError(`${p}.parentSpanId`, `${JSON.stringify(s.parentSpanId)} is not a span ID: expected 16 lowercase hex characters or empty`);
+  if (s.endTimeUnixNano !== 0n && s.endTimeUnixNano < s.startTimeUnixNano) throw new InvalidArgumentError(`${p}.endTimeUnixNano`, 'is before startTimeUnixNano: the duration would be negative');
 }
 
 export const spanDuration = (s: Span): bigint => (s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n);
