@@ -13,7 +13,7 @@ import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedEr
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
-import { decodePosting } from './posting.js';
+import { checkTraceTable, decodePosting, postingGroup } from './posting.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -30,6 +30,8 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
+/** Trace tables kept in memory for searches (each a group's trace IDs in an hour: some KiB) */
+const MAX_CACHED_TABLES = 512;
 
 export interface StoredResource {
   resource: Resource;
@@ -37,7 +39,7 @@ export interface StoredResource {
   service: string;
 }
 
-/** The refs of a batch's spans under one index term and time bucket: one index entry once written. */
+/** The refs (start(8) traceId(16)) of a batch's spans under one index term and time bucket. */
 export interface Posting {
   t: string;
   bucket: number;
@@ -152,6 +154,8 @@ export class EmbeddedDb {
   private readonly maxValueBytes: number;
   private seq = 0n;
   private closed = false;
+  /** trace tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
+  private readonly tables = new Map<string, Buffer>();
 
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
@@ -337,6 +341,20 @@ export class EmbeddedDb {
     }
   }
 
+  /** The trace table of group `group` in bucket `bucket`, which its postings name traces by. */
+  traceTable(bucket: number, group: number): Buffer {
+    const id = `${bucket}:${group}`;
+    let t = this.tables.get(id);
+    if (!t) {
+      const raw = this.index.get(key(tag('G'), u32(bucket), u64(BigInt(group))));
+      if (!raw) throw new StorageError('Internal', `the embedded store (${this.config.path}) lacks the trace table of group ${group} (hour ${bucket}) that an index entry names`);
+      t = checkTraceTable(Buffer.from(raw));
+      if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
+      this.tables.set(id, t);
+    }
+    return t;
+  }
+
   /**
    * The refs under one index term (`t` and its `parts`, see ./keys.ts) whose start lies in [min, max], newest
    * first. Postings come in order of their newest ref, and may overlap: a ref is released once no posting still to
@@ -354,7 +372,7 @@ export class EmbeddedDb {
         while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
         if (i) pending = pending.slice(i);
         const fresh: SpanRef[] = [];
-        for (const r of decodePosting(newest, value)) {
+        for (const r of decodePosting(newest, value, this.traceTable(b, postingGroup(value)))) {
           if (r.start > max) continue;
           if (r.start < min) break;
           fresh.push(r);
@@ -372,6 +390,7 @@ export class EmbeddedDb {
     this.knownOperations.clear();
     this.keyIds.clear();
     this.keyNames.clear();
+    this.tables.clear();
   }
 
   async close(): Promise<void> {

@@ -34,7 +34,7 @@ export const u32 = (v: number): Buffer => {
 export const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 
 /** The version of the on-disk layout above; a store of another version is refused on open. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** Width of a posting's time bucket: an hour, so a query window touches few buckets and retention drops whole ones. */
 export const BUCKET_NS = 3_600_000_000_000n;

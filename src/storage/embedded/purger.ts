@@ -1,9 +1,9 @@
 // The embedded backend's purger and retention sweep.
-import type { Purger } from '../api/index.js';
+import { type Purger, StorageError } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
 import { contentHash } from './record.js';
-import { POSTING_TAIL, type SpanRef, bucketOf, hex, key, prefixEnd, tag, u32, u64 } from './keys.js';
-import { decodePosting, encodePosting, refBytes } from './posting.js';
+import { POSTING_TAIL, bucketOf, key, prefixEnd, tag, u32, u64 } from './keys.js';
+import { type PackedRef, decodePackedRefs, encodePosting } from './posting.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
 const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
@@ -34,13 +34,16 @@ export class EmbeddedPurger implements Purger {
     const end = key(T, u32(cb + 1));
     let deleted = 0;
     for (let from = T; ; ) {
-      const work: { k: Buffer; refs: SpanRef[] }[] = [];
+      const work: { k: Buffer; group: number; table: Buffer; refs: PackedRef[] }[] = [];
       let n = 0;
       for (const { key: k, value } of db.index.getRange({ start: from, end })) {
-        const refs = [...decodePosting(k.readBigUInt64BE(k.length - POSTING_TAIL), value)];
+        if (k.length !== 5 + POSTING_TAIL) continue; // defensive: a key of another shape
+        const { group, refs } = decodePackedRefs(k.readBigUInt64BE(5), value);
         // the oldest ref is the last
         if (!refs.length || refs[refs.length - 1]!.start >= cutoff) continue;
-        work.push({ k, refs });
+        const table = db.traceTable(k.readUInt32BE(1), group);
+        for (const r of refs) if (r.trace * 16 + 16 > table.length) throw new StorageError('Internal', `the embedded store holds a damaged index entry: a posting names a trace its group ${group} does not have`);
+        work.push({ k, group, table, refs });
         n += refs.length;
         if (n >= batch) break;
       }
@@ -49,15 +52,15 @@ export class EmbeddedPurger implements Purger {
       let removed = 0;
       await db.commit(() => {
         removed = 0;
-        for (const { k, refs } of work) {
-          const keep: Buffer[] = [];
+        for (const { k, group, table, refs } of work) {
+          const keep: PackedRef[] = [];
           for (const r of refs) {
             if (r.start >= cutoff) {
-              keep.push(refBytes(r));
+              keep.push(r);
               continue;
             }
             // the records' keys: traceId start spanId hash
-            const p = key(hex(r.traceId), u64(r.start));
+            const p = key(table.subarray(r.trace * 16, r.trace * 16 + 16), u64(r.start));
             for (const sk of db.spans.getKeys({ start: p, end: prefixEnd(p) })) {
               db.spans.removeSync(sk);
               removed++;
@@ -65,12 +68,25 @@ export class EmbeddedPurger implements Purger {
           }
           db.index.removeSync(k);
           if (keep.length) {
-            const rest = encodePosting(keep);
+            const rest = encodePosting(group, keep);
             db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
           }
         }
       });
       deleted += removed;
+    }
+    // trace tables of older hours; those of the cutoff's hour serve the postings kept there
+    for (let from = tag('G'); ; ) {
+      const ks: Buffer[] = [];
+      for (const k of db.index.getKeys({ start: from, end: key(tag('G'), u32(cb)) })) {
+        ks.push(k);
+        if (ks.length >= batch) break;
+      }
+      if (!ks.length) break;
+      from = after(ks[ks.length - 1]!);
+      await db.commit(() => {
+        for (const k of ks) db.index.removeSync(k);
+      });
     }
     for (const t of ['S', 'O', 'A']) {
       const hi = key(tag(t), u32(cb + 1));

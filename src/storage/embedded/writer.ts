@@ -1,13 +1,13 @@
-// The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction, and
-// acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
-// record (a span written again lands on the same key); the batch adds one posting per index term and hour that
-// its spans fall under (see ./keys.ts).
+// The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction (with the
+// batches that arrive while the one before commits, see ./group.ts), and acknowledged only after it committed. Each
+// span is one record keyed by trace, start, span ID and a hash of the record (a span written again lands on the same
+// key); its refs go into the postings of every index term it falls under (see ./keys.ts).
 import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
 import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
-import { encodePosting } from './posting.js';
+import { GroupCommitter } from './group.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
@@ -28,13 +28,13 @@ const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
-  private readonly index: Db;
   private readonly meta: Db;
+  private readonly committer: GroupCommitter;
 
   constructor(private readonly db: EmbeddedDb) {
     this.spans = db.spans;
-    this.index = db.index;
     this.meta = db.meta;
+    this.committer = new GroupCommitter(db);
   }
 
   private resourceId(r: Resource, schemaUrl: string, w: PendingWrite): string {
@@ -106,17 +106,14 @@ export class EmbeddedTraceWriter implements TraceWriter {
         }
       }
     }
-    for (const p of postings.all()) {
-      // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
-      // batch written again lands on the same key
-      p.refs.sort((a, b) => Buffer.compare(b, a));
-      const value = encodePosting(p.refs);
-      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
-    }
+    const all = [...postings.all()];
+    // checked before the batch joins a commit, so a bad batch fails alone and nothing of it is written
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
-    await db.commit(() => {
-      for (const [d, k, v] of w.puts) d.putSync(k, v);
-    });
+    for (const p of all) {
+      const n = 5 + p.parts.length + POSTING_TAIL;
+      if (n > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${n}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
+    }
+    await this.committer.write({ puts: w.puts, postings: all });
     for (const [id, r] of w.resources) db.resources.set(id, r);
     for (const [id, c] of w.scopes) db.scopes.set(id, c);
     for (const id of w.ops) known.add(id);
