@@ -12,8 +12,8 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
-import { checkTraceTable, decodePosting, postingGroup } from './posting.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, postingsFrom, prefixEnd, readPostingTail, tag, u32 } from './keys.js';
+import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -30,8 +30,8 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
-/** Trace tables kept in memory for searches (each a group's trace IDs in an hour: some KiB) */
-const MAX_CACHED_TABLES = 512;
+/** Refs of the span tables kept in memory for searches (12 bytes each, and 16 per trace) */
+const MAX_CACHED_REFS = 2_000_000;
 
 export interface StoredResource {
   resource: Resource;
@@ -154,8 +154,9 @@ export class EmbeddedDb {
   private readonly maxValueBytes: number;
   private seq = 0n;
   private closed = false;
-  /** trace tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
-  private readonly tables = new Map<string, Buffer>();
+  /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
+  private readonly tables = new Map<string, SpanTable>();
+  private tableRefs = 0;
 
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
@@ -341,15 +342,19 @@ export class EmbeddedDb {
     }
   }
 
-  /** The trace table of group `group` in bucket `bucket`, which its postings name traces by. */
-  traceTable(bucket: number, group: number): Buffer {
+  /** The span table of group `group` in bucket `bucket`, whose places its postings name. */
+  spanTable(bucket: number, group: bigint): SpanTable {
     const id = `${bucket}:${group}`;
     let t = this.tables.get(id);
     if (!t) {
-      const raw = this.index.get(key(tag('G'), u32(bucket), u64(BigInt(group))));
-      if (!raw) throw new StorageError('Internal', `the embedded store (${this.config.path}) lacks the trace table of group ${group} (hour ${bucket}) that an index entry names`);
-      t = checkTraceTable(Buffer.from(raw));
-      if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
+      const raw = this.index.get(key(tag('G'), u32(bucket), groupBytes(group)));
+      if (!raw) throw corrupt(`no span table for group ${group} in hour ${bucket}, which a posting names`);
+      t = decodeSpanTable(raw);
+      this.tableRefs += t.starts.length;
+      if (this.tableRefs > MAX_CACHED_REFS) {
+        this.tables.clear();
+        this.tableRefs = t.starts.length;
+      }
       this.tables.set(id, t);
     }
     return t;
@@ -364,18 +369,22 @@ export class EmbeddedDb {
     for (const b of this.buckets(min, max)) {
       const p = key(tag(t), u32(b), parts);
       let pending: SpanRef[] = [];
-      // exclusive, but every key with maxStart = min is longer than the bound, so included
-      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: key(p, u64(min)), reverse: true })) {
+      // exclusive, but every key whose newest start is min is longer than the bound, so included
+      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: postingsFrom(p, b, min), reverse: true })) {
         if (k.length !== p.length + POSTING_TAIL) continue; // defensive: a key of another shape under this prefix
-        const newest = k.readBigUInt64BE(p.length);
+        const { newest, group } = readPostingTail(k, p.length, b);
         let i = 0;
         while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
         if (i) pending = pending.slice(i);
+        const table = this.spanTable(b, group);
         const fresh: SpanRef[] = [];
-        for (const r of decodePosting(newest, value, this.traceTable(b, postingGroup(value)))) {
-          if (r.start > max) continue;
-          if (r.start < min) break;
-          fresh.push(r);
+        for (const place of decodePosting(value)) {
+          if (place >= table.starts.length) throw corrupt(`a posting names place ${place} of a span table of ${table.starts.length}`);
+          const start = table.starts[place]!;
+          if (start > max) continue;
+          if (start < min) break;
+          const at = table.traces[place]! * 16;
+          fresh.push({ start, traceId: table.ids.toString('hex', at, at + 16) });
         }
         pending = pending.length ? mergeRefs(pending, fresh) : fresh;
       }
@@ -391,6 +400,7 @@ export class EmbeddedDb {
     this.keyIds.clear();
     this.keyNames.clear();
     this.tables.clear();
+    this.tableRefs = 0;
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,12 @@
 // Group commit of the trace writer. Batches that arrive while a commit is on its way to disk are written together in
 // the next one, and their postings are folded: the group adds one posting per index term and hour, whatever the
-// number of batches in it, and stores its trace IDs once per hour in a trace table that its postings name traces by
-// (see ./keys.ts and ./posting.ts). Fewer, fuller index entries take less disk than one per batch and term, and a
-// commit touches fewer pages. Each batch is acknowledged once the commit that holds it is on disk; a failed commit
-// fails every batch in it, none of which was acknowledged.
-import { type Db, type EmbeddedDb, type Posting } from './db.js';
-import { key, tag, u32, u64 } from './keys.js';
-import { type PackedRef, encodePosting } from './posting.js';
-import { contentHash } from './record.js';
+// number of batches in it. The group lists its spans of each hour once, in a span table, and its postings name
+// spans by their places there (see ./keys.ts and ./posting.ts): fewer, smaller index entries than one per batch and
+// term, and a commit touches fewer pages. Each batch is acknowledged once the commit that holds it is on disk; a
+// failed commit fails every batch in it, none of which was acknowledged.
+import type { Db, EmbeddedDb, Posting } from './db.js';
+import { groupBytes, key, postingTail, tag, u32, u64 } from './keys.js';
+import { type PackedRef, encodePosting, encodeSpanTable } from './posting.js';
 
 /** What one batch adds: its puts (span records, meta) and its postings, checked and ready to commit. */
 export interface PreparedBatch {
@@ -42,35 +41,48 @@ class Group {
     }
   }
 
-  /** The index entries of the group numbered `group`: its postings and, per hour, its trace table. */
-  indexPuts(group: number): [Buffer, Buffer][] {
+  /**
+   * The index entries of the group numbered `group`: per hour its span table, and its postings. Every span is in
+   * its hour's 'T' posting, so those give the tables; a ref's place is found by the ref itself (each span's ref
+   * is one Buffer, shared by all the postings it is in).
+   */
+  indexPuts(group: bigint): [Buffer, Buffer][] {
     const out: [Buffer, Buffer][] = [];
-    // per bucket, the group's trace IDs (latin1 keys) by their place in the table
-    const tables = new Map<number, Map<string, number>>();
-    const g = u64(BigInt(group));
+    const g = groupBytes(group);
+    const places = new Map<Buffer, number>();
+    const tables = new Map<number, PackedRef[]>();
     for (const p of this.postings.values()) {
-      let table = tables.get(p.bucket);
-      if (!table) tables.set(p.bucket, (table = new Map()));
-      // newest first (start, then trace ID, descending), as streams read them; one of equal refs
+      if (p.t !== 'T') continue;
+      // newest first (start, then trace ID, descending), as streams read them; equal refs share a place
       p.refs.sort((a, b) => Buffer.compare(b, a));
+      const traces = new Map<string, number>();
       const refs: PackedRef[] = [];
       let last: Buffer | undefined;
       for (const r of p.refs) {
-        if (last?.equals(r)) continue;
-        last = r;
-        const t = r.toString('latin1', 8, 24);
-        let i = table.get(t);
-        if (i === undefined) table.set(t, (i = table.size));
-        refs.push({ start: r.readBigUInt64BE(0), trace: i });
+        if (!last?.equals(r)) {
+          const t = r.toString('latin1', 8, 24);
+          let i = traces.get(t);
+          if (i === undefined) traces.set(t, (i = traces.size));
+          refs.push({ start: r.readBigUInt64BE(0), trace: i });
+          last = r;
+        }
+        places.set(r, refs.length - 1);
       }
-      const value = encodePosting(group, refs);
-      // the key carries the newest start and a hash of the value, so no two postings of a term share a key
-      out.push([key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
+      const ids = Buffer.allocUnsafe(traces.size * 16);
+      for (const [t, i] of traces) ids.write(t, i * 16, 16, 'latin1');
+      tables.set(p.bucket, refs);
+      out.push([key(tag('G'), u32(p.bucket), g), encodeSpanTable(ids, refs)]);
     }
-    for (const [bucket, table] of tables) {
-      const ids = Buffer.allocUnsafe(table.size * 16);
-      for (const [t, i] of table) ids.write(t, i * 16, 16, 'latin1');
-      out.push([key(tag('G'), u32(bucket), g), ids]);
+    for (const p of this.postings.values()) {
+      const refs = tables.get(p.bucket)!;
+      const at = new Uint32Array(p.refs.length);
+      for (let i = 0; i < at.length; i++) at[i] = places.get(p.refs[i]!)!;
+      at.sort();
+      let n = 0;
+      for (let i = 0; i < at.length; i++) if (!n || at[i] !== at[n - 1]) at[n++] = at[i]!;
+      const value = encodePosting(at.subarray(0, n));
+      // the key carries the newest start, which orders a term's postings, and the group, whose span table it reads
+      out.push([key(tag(p.t), u32(p.bucket), p.parts, postingTail(p.bucket, refs[at[0]!]!.start, group)), value]);
     }
     return out;
   }
@@ -98,7 +110,7 @@ export class GroupCommitter {
         this.open = undefined;
         try {
           const seq = this.db.nextSeq();
-          const index = g.indexPuts(Number(seq));
+          const index = g.indexPuts(seq);
           const db = this.db;
           await db.commit(() => {
             for (const [d, k, v] of g.puts) d.putSync(k, v);

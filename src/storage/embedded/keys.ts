@@ -42,8 +42,40 @@ export const bucketOf = (start: bigint): number => (start <= 0n ? 0 : Number(sta
 
 /** Bytes of one ref as a batch's postings are built from: start(8) traceId(16). */
 export const REF_BYTES = 24;
-/** Bytes after the term in a posting key: maxStart(8) hash(8). */
-export const POSTING_TAIL = 16;
+/** Bytes after the term in a posting key: newest(6) group(6), see postingTail. */
+export const POSTING_TAIL = 12;
+
+const u48 = (v: bigint): Buffer => {
+  const b = Buffer.allocUnsafe(6);
+  b.writeUIntBE(Number(v), 0, 6);
+  return b;
+};
+
+/** A group's number in keys (6 bytes: a commit a microsecond would take nine years to run out). */
+export const groupBytes = (group: bigint): Buffer => u48(group);
+
+/** The start of bucket `b`, in ns. */
+export const bucketStart = (b: number): bigint => BigInt(b) * BUCKET_NS;
+
+/**
+ * The tail of a posting key: the newest start of its refs, as its distance from its bucket's start (under an hour,
+ * so 6 bytes), then its group. Starts outside the bucket are clamped to it.
+ */
+export function postingTail(bucket: number, newest: bigint, group: bigint): Buffer {
+  const off = newest - bucketStart(bucket);
+  return Buffer.concat([u48(off < 0n ? 0n : off >= BUCKET_NS ? BUCKET_NS - 1n : off), u48(group)]);
+}
+
+/** The newest start and the group of a posting key whose tail starts at `at`. */
+export function readPostingTail(k: Buffer, at: number, bucket: number): { newest: bigint; group: bigint } {
+  return { newest: bucketStart(bucket) + BigInt(k.readUIntBE(at, 6)), group: BigInt(k.readUIntBE(at + 6, 6)) };
+}
+
+/** The lower bound, for a reverse scan, of the postings of bucket `bucket` under prefix `p` whose newest start is `min` or later. */
+export function postingsFrom(p: Buffer, bucket: number, min: bigint): Buffer {
+  const off = min - bucketStart(bucket);
+  return off <= 0n ? p : Buffer.concat([p, u48(off)]);
+}
 
 export function lstr(s: string): Buffer {
   const body = Buffer.from(s, 'utf8');

@@ -1,22 +1,31 @@
-// The value of a posting (see ./keys.ts): the refs of a written group's spans under one index term and hour, newest
-// first, packed. A group's trace IDs are stored once per hour, in its trace table ('G' entry); a posting names a
-// trace by its place in that table, and each start as its distance from the ref before:
-//   group(varint)   then per ref: trace index(varint) start gap(varint)
-// The first gap is from the posting's newest start, which its key holds. A trace table is the trace IDs, 16 bytes
-// each. Values read from disk may be damaged: decoding checks every bound and fails with a typed error.
+// The values of the index (see ./keys.ts). A written group lists its spans of each hour once, in its span table
+// ('G' entry); a posting names spans by their places in that list, so a ref costs about a byte whatever the term.
+//   span table  traces(varint) traceId(16)...  newest(u64)  then per ref, newest first: trace index(varint) start gap(varint)
+//   posting     first place(varint)  then per ref: distance from the place before(varint)
+// A ref is (start, trace): the spans of the trace that started then. Gaps run from the newest start, places from
+// the newest ref (place 0). Values read from disk may be damaged: decoding checks every bound and fails with a typed
+// error rather than returning refs that were never written.
 import { StorageError } from '../api/index.js';
-import type { SpanRef } from './keys.js';
 
-/** A ref inside a group: the spans of the group's `trace`-th trace (in its trace table) that started at `start`. */
+/** A ref inside a group: the spans of the group's `trace`-th trace that started at `start`. */
 export interface PackedRef {
   start: bigint;
   trace: number;
 }
 
+/** A group's spans of one hour, as read from its span table. */
+export interface SpanTable {
+  /** the trace IDs, 16 bytes each */
+  ids: Buffer;
+  /** per place, newest first: the start and the trace (index into ids) */
+  starts: BigUint64Array;
+  traces: Uint32Array;
+}
+
 /** Varints carry integers up to this (exact in a double). */
 const MAX_VARINT = 2 ** 53 - 1;
 
-const corrupt = (what: string): StorageError => new StorageError('Internal', `the embedded store holds a damaged index entry: ${what}`);
+export const corrupt = (what: string): StorageError => new StorageError('Internal', `the embedded store holds a damaged index entry: ${what}`);
 
 function varint(b: Buffer, pos: number, v: number): number {
   while (v >= 0x80) {
@@ -27,23 +36,6 @@ function varint(b: Buffer, pos: number, v: number): number {
   return pos;
 }
 
-/**
- * Packs the refs of group `group` under one term: sorted newest first (by start, then trace ID descending), no
- * two equal. Starts must fit the gap varints, which they do as nanosecond times under 2^53 apart.
- */
-export function encodePosting(group: number, refs: readonly PackedRef[]): Buffer {
-  // the group, and per ref two varints of up to 8 bytes
-  const out = Buffer.allocUnsafe(8 + refs.length * 16);
-  let pos = varint(out, 0, group);
-  let prev = refs.length ? refs[0]!.start : 0n;
-  for (const r of refs) {
-    pos = varint(out, pos, r.trace);
-    pos = varint(out, pos, Number(prev - r.start));
-    prev = r.start;
-  }
-  return Buffer.from(out.subarray(0, pos));
-}
-
 class Cursor {
   pos = 0;
   constructor(readonly b: Buffer) {}
@@ -52,51 +44,76 @@ class Cursor {
     let mul = 1;
     for (;;) {
       const c = this.b[this.pos++];
-      if (c === undefined) throw corrupt('truncated posting');
+      if (c === undefined) throw corrupt('truncated value');
       v += (c & 0x7f) * mul;
       if (c < 0x80) return v;
       mul *= 0x80;
-      if (mul > MAX_VARINT) throw corrupt('overlong varint in a posting');
+      if (mul > MAX_VARINT) throw corrupt('overlong varint');
     }
   }
 }
 
-/** The group a posting belongs to (its trace table's number). */
-export function postingGroup(value: Buffer): number {
-  return new Cursor(value).varint();
-}
-
-/** The refs of a posting whose newest start is `newest`, as group-relative refs, newest first. */
-export function decodePackedRefs(newest: bigint, value: Buffer): { group: number; refs: PackedRef[] } {
-  const c = new Cursor(value);
-  const group = c.varint();
-  const refs: PackedRef[] = [];
-  let start = newest;
-  while (c.pos < value.length) {
-    const trace = c.varint();
-    start -= BigInt(c.varint());
-    if (start < 0n) throw corrupt('a ref starts before 0');
-    refs.push({ start, trace });
+/**
+ * A group's span table: `ids` (16 bytes per trace) and its refs, sorted newest first (by start, then trace ID
+ * descending), no two equal. Starts lie within an hour, so their gaps fit the varints.
+ */
+export function encodeSpanTable(ids: Buffer, refs: readonly PackedRef[]): Buffer {
+  const out = Buffer.allocUnsafe(16 + ids.length + refs.length * 16);
+  let pos = varint(out, 0, ids.length / 16);
+  pos += ids.copy(out, pos);
+  let prev = refs.length ? refs[0]!.start : 0n;
+  out.writeBigUInt64BE(prev, pos);
+  pos += 8;
+  for (const r of refs) {
+    pos = varint(out, pos, r.trace);
+    pos = varint(out, pos, Number(prev - r.start));
+    prev = r.start;
   }
-  return { group, refs };
+  return Buffer.from(out.subarray(0, pos));
 }
 
-/** The refs of a posting whose newest start is `newest`, newest first, with trace IDs from its group's `table`. */
-export function* decodePosting(newest: bigint, value: Buffer, table: Buffer): Generator<SpanRef> {
+export function decodeSpanTable(value: Buffer): SpanTable {
   const c = new Cursor(value);
-  c.varint(); // the group, whose table the caller looked up
-  let start = newest;
+  const n = c.varint();
+  if (c.pos + n * 16 + 8 > value.length) throw corrupt(`a span table names ${n} traces but is ${value.length} bytes long`);
+  const ids = Buffer.from(value.subarray(c.pos, c.pos + n * 16));
+  c.pos += n * 16;
+  let start = value.readBigUInt64BE(c.pos);
+  c.pos += 8;
+  const starts: bigint[] = [];
+  const traces: number[] = [];
   while (c.pos < value.length) {
-    const at = c.varint() * 16;
+    const t = c.varint();
     start -= BigInt(c.varint());
-    if (at + 16 > table.length) throw corrupt('a posting names a trace its group does not have');
-    if (start < 0n) throw corrupt('a ref starts before 0');
-    yield { start, traceId: table.toString('hex', at, at + 16) };
+    if (t >= n) throw corrupt('a span table names a trace it does not list');
+    if (start < 0n) throw corrupt('a span table holds a start before 0');
+    starts.push(start);
+    traces.push(t);
   }
+  return { ids, starts: BigUint64Array.from(starts), traces: Uint32Array.from(traces) };
 }
 
-/** Checks a trace table read from disk: whole 16-byte trace IDs. */
-export function checkTraceTable(table: Buffer): Buffer {
-  if (table.length % 16) throw corrupt(`a trace table of ${table.length} bytes, not a multiple of 16`);
-  return table;
+/** A posting: the places of its refs in the group's span table, ascending (newest first), no two equal. */
+export function encodePosting(places: ArrayLike<number>): Buffer {
+  const out = Buffer.allocUnsafe(places.length * 8);
+  let pos = 0;
+  let prev = 0;
+  for (let i = 0; i < places.length; i++) {
+    const p = places[i]!;
+    pos = varint(out, pos, p - prev);
+    prev = p;
+  }
+  return Buffer.from(out.subarray(0, pos));
+}
+
+/** The places a posting names, ascending. */
+export function decodePosting(value: Buffer): number[] {
+  const c = new Cursor(value);
+  const out: number[] = [];
+  let place = 0;
+  while (c.pos < value.length) {
+    place += c.varint();
+    out.push(place);
+  }
+  return out;
 }

@@ -1,9 +1,8 @@
 // The embedded backend's purger and retention sweep.
-import { type Purger, StorageError } from '../api/index.js';
+import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
-import { contentHash } from './record.js';
-import { POSTING_TAIL, bucketOf, key, prefixEnd, tag, u32, u64 } from './keys.js';
-import { type PackedRef, decodePackedRefs, encodePosting } from './posting.js';
+import { POSTING_TAIL, bucketOf, key, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
+import { type SpanTable, corrupt, decodePosting, encodePosting } from './posting.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
 const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
@@ -34,17 +33,20 @@ export class EmbeddedPurger implements Purger {
     const end = key(T, u32(cb + 1));
     let deleted = 0;
     for (let from = T; ; ) {
-      const work: { k: Buffer; group: number; table: Buffer; refs: PackedRef[] }[] = [];
+      const work: { k: Buffer; table: SpanTable; places: number[] }[] = [];
       let n = 0;
       for (const { key: k, value } of db.index.getRange({ start: from, end })) {
         if (k.length !== 5 + POSTING_TAIL) continue; // defensive: a key of another shape
-        const { group, refs } = decodePackedRefs(k.readBigUInt64BE(5), value);
+        const places = decodePosting(value);
+        const bucket = k.readUInt32BE(1);
+        const table = db.spanTable(bucket, readPostingTail(k, 5, bucket).group);
+        const last = places[places.length - 1];
+        if (last === undefined) continue;
+        if (last >= table.starts.length) throw corrupt(`a posting names place ${last} of a span table of ${table.starts.length}`);
         // the oldest ref is the last
-        if (!refs.length || refs[refs.length - 1]!.start >= cutoff) continue;
-        const table = db.traceTable(k.readUInt32BE(1), group);
-        for (const r of refs) if (r.trace * 16 + 16 > table.length) throw new StorageError('Internal', `the embedded store holds a damaged index entry: a posting names a trace its group ${group} does not have`);
-        work.push({ k, group, table, refs });
-        n += refs.length;
+        if (table.starts[last]! >= cutoff) continue;
+        work.push({ k, table, places });
+        n += places.length;
         if (n >= batch) break;
       }
       if (!work.length) break;
@@ -52,30 +54,46 @@ export class EmbeddedPurger implements Purger {
       let removed = 0;
       await db.commit(() => {
         removed = 0;
-        for (const { k, group, table, refs } of work) {
-          const keep: PackedRef[] = [];
-          for (const r of refs) {
-            if (r.start >= cutoff) {
-              keep.push(r);
+        for (const { k, table, places } of work) {
+          const keep: number[] = [];
+          for (const place of places) {
+            const start = table.starts[place]!;
+            if (start >= cutoff) {
+              keep.push(place);
               continue;
             }
             // the records' keys: traceId start spanId hash
-            const p = key(table.subarray(r.trace * 16, r.trace * 16 + 16), u64(r.start));
+            const at = table.traces[place]! * 16;
+            const p = key(table.ids.subarray(at, at + 16), u64(start));
             for (const sk of db.spans.getKeys({ start: p, end: prefixEnd(p) })) {
               db.spans.removeSync(sk);
               removed++;
             }
           }
-          db.index.removeSync(k);
-          if (keep.length) {
-            const rest = encodePosting(group, keep);
-            db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
-          }
+          // the newest refs stay, so the key (their newest start) does too
+          if (keep.length) db.index.putSync(k, encodePosting(keep));
+          else db.index.removeSync(k);
         }
       });
       deleted += removed;
     }
-    // trace tables of older hours; those of the cutoff's hour serve the postings kept there
+    for (const t of ['S', 'O', 'A']) {
+      const hi = key(tag(t), u32(cb + 1));
+      for (let from = tag(t); ; ) {
+        const ks: Buffer[] = [];
+        for (const k of db.index.getKeys({ start: from, end: hi })) {
+          if (k.readUInt32BE(1) === cb && k.length >= 5 + POSTING_TAIL && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff) continue;
+          ks.push(k);
+          if (ks.length >= batch) break;
+        }
+        if (!ks.length) break;
+        from = after(ks[ks.length - 1]!);
+        await db.commit(() => {
+          for (const k of ks) db.index.removeSync(k);
+        });
+      }
+    }
+    // span tables of older hours, once no posting names them; those of the cutoff's hour serve the postings kept there
     for (let from = tag('G'); ; ) {
       const ks: Buffer[] = [];
       for (const k of db.index.getKeys({ start: from, end: key(tag('G'), u32(cb)) })) {
@@ -87,22 +105,6 @@ export class EmbeddedPurger implements Purger {
       await db.commit(() => {
         for (const k of ks) db.index.removeSync(k);
       });
-    }
-    for (const t of ['S', 'O', 'A']) {
-      const hi = key(tag(t), u32(cb + 1));
-      for (let from = tag(t); ; ) {
-        const ks: Buffer[] = [];
-        for (const k of db.index.getKeys({ start: from, end: hi })) {
-          if (k.readUInt32BE(1) === cb && k.readBigUInt64BE(k.length - POSTING_TAIL) >= cutoff) continue;
-          ks.push(k);
-          if (ks.length >= batch) break;
-        }
-        if (!ks.length) break;
-        from = after(ks[ks.length - 1]!);
-        await db.commit(() => {
-          for (const k of ks) db.index.removeSync(k);
-        });
-      }
     }
     return deleted;
   }
