@@ -12,7 +12,7 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, postingsFrom, prefixEnd, readPostingTail, tag, u32 } from './keys.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
@@ -62,11 +62,11 @@ const addRef = (p: Posting, ref: Buffer): void => {
 export class Postings {
   private readonly buckets = new Map<number, { time: Posting; services: Map<string, ServicePostings> }>();
 
-  service(bucket: number, svc: string): ServicePostings {
+  service(bucket: number, svc: string, names: (s: string) => Buffer): ServicePostings {
     let b = this.buckets.get(bucket);
     if (!b) this.buckets.set(bucket, (b = { time: { t: 'T', bucket, parts: EMPTY, refs: [] }, services: new Map() }));
     let sp = b.services.get(svc);
-    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: kstr(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
+    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: names(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
     return sp;
   }
 
@@ -148,6 +148,12 @@ export class EmbeddedDb {
   private readonly keyNames = new Map<number, string>();
   /** the next key number to hand out; never reused, so concurrent batches cannot give one number two keys */
   nextKeyId = 0;
+  /**
+   * Numbers handed out to keys whose batches have not committed yet. Index keys name services and attribute keys
+   * by these numbers, so a key has one number, shared by the batches that use it until one commits (each of them
+   * writes the key's dictionary entry, so it is stored whichever commits first).
+   */
+  readonly pendingKeys = new Map<string, number>();
   /** the dictionary, for reading records */
   readonly keys: KeyDictionary = { idOf: () => 0, keyOf: (id) => this.keyOf(id) };
   readonly chunkSize: number;
@@ -209,6 +215,7 @@ export class EmbeddedDb {
   /** Records that key number `id` stands for `name` (once committed, or read from the store). */
   learnKey(name: string, id: number): void {
     if (!this.keyIds.has(name)) this.keyIds.set(name, id);
+    if (this.pendingKeys.get(name) === id) this.pendingKeys.delete(name);
     this.keyNames.set(id, name);
     if (id >= this.nextKeyId) this.nextKeyId = id + 1;
   }
@@ -245,6 +252,11 @@ export class EmbeddedDb {
 
   // ---- index keys ----
 
+  /** How index keys name `s` (a service or attribute key): by its dictionary number once it has one. */
+  nameKey(s: string): Buffer {
+    return nameKey(s, this.keyIds.get(s) ?? this.pendingKeys.get(s));
+  }
+
   indexValue(v: string): string {
     return Buffer.byteLength(v) > this.maxValueBytes ? LONG_VALUE_MARK + sha1(v).toString('hex') : v;
   }
@@ -255,9 +267,9 @@ export class EmbeddedDb {
    * scope.version and `resource.`-prefixed keys have no postings of their own; queries on them drive on the other
    * criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
    */
-  addToPostings(postings: Postings, v: SpanView, ref: Buffer): void {
+  addToPostings(postings: Postings, v: SpanView, ref: Buffer, names: (s: string) => Buffer): void {
     const s = v.span;
-    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service);
+    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service, names);
     addRef(sp.all, ref);
     addRef(sp.time, ref);
     let op = sp.ops.get(s.name);
@@ -268,7 +280,7 @@ export class EmbeddedDb {
       let byValue = sp.attrs.get(k);
       if (!byValue) sp.attrs.set(k, (byValue = new Map()));
       let p = byValue.get(iv);
-      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(k), lstr(iv)), refs: [] }));
+      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, names(k), lstr(iv)), refs: [] }));
       addRef(p, ref); // a pair listed twice (say by the span and its resource) is one ref
     };
     const addAll = (attrs: readonly KeyValue[]) => {

@@ -104,6 +104,27 @@ export function kstr(s: string): Buffer {
   return Buffer.byteLength(s) <= MAX_KEY_STRING_BYTES ? lstr(s) : lstr(LONG_MARK + createHash('sha256').update(s).digest('hex'));
 }
 
+/**
+ * A service or attribute key name in an index key: 1 and its number in the store's string dictionary (a varint),
+ * or, for a name the dictionary does not hold (too long, or the dictionary full), 0 and the name (kstr).
+ */
+export function nameKey(s: string, id: number | undefined): Buffer {
+  if (id === undefined) return Buffer.concat([NAME_STRING, kstr(s)]);
+  const b = Buffer.allocUnsafe(6);
+  b[0] = 1;
+  let pos = 1;
+  for (let v = id; ; ) {
+    if (v < 0x80) {
+      b[pos++] = v;
+      break;
+    }
+    b[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  return b.subarray(0, pos);
+}
+const NAME_STRING = Buffer.from([0]);
+
 export const tag = (c: string): Buffer => Buffer.from(c, 'latin1');
 
 export const key = (...parts: Buffer[]): Buffer => Buffer.concat(parts);

@@ -7,7 +7,7 @@ import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
 import { GroupCommitter } from './group.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, hex, key, kstr, lstr, nameKey, tag, u32, u64 } from './keys.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
@@ -66,16 +66,27 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set(), keys: new Map() };
     const dict: KeyDictionary = {
       idOf: (k) => {
-        let id = db.keyIds.get(k) ?? w.keys.get(k);
+        let id = db.keyIds.get(k);
         if (id === undefined) {
-          if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
-          if (db.keyIds.size + w.keys.size >= MAX_DICTIONARY_KEYS) return 0;
-          w.keys.set(k, (id = db.nextKeyId++));
-          w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
+          id = db.pendingKeys.get(k);
+          if (id === undefined) {
+            if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
+            if (db.keyIds.size + db.pendingKeys.size >= MAX_DICTIONARY_KEYS) return 0;
+            db.pendingKeys.set(k, (id = db.nextKeyId++));
+          }
+          // not committed yet: this batch writes the entry too, in case the batch that took the number fails
+          if (!w.keys.has(k)) {
+            w.keys.set(k, id);
+            w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
+          }
         }
         return id + 1;
       },
       keyOf: () => '',
+    };
+    const names = (s: string): Buffer => {
+      const id = dict.idOf(s);
+      return nameKey(s, id ? id - 1 : undefined);
     };
     const postings = new Postings();
     for (const rs of traces) {
@@ -96,7 +107,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
           sk.write(span.spanId, 24, 8, 'hex');
           contentHash(record).copy(sk, 32);
           w.puts.push([this.spans, sk, record]);
-          db.addToPostings(postings, view, ref);
+          db.addToPostings(postings, view, ref, names);
           const opId = `${service.length}:${service}${span.kind}:${span.name}`;
           if (!known.has(opId) && !w.ops.has(opId)) {
             w.ops.add(opId);
