@@ -12,7 +12,7 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32 } from './keys.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
@@ -232,9 +232,18 @@ export class EmbeddedDb {
     return name;
   }
 
-  /** The next write sequence number; recorded under 'q' by the commit that uses it. */
+  /** The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it. */
   nextSeq(): bigint {
     return ++this.seq;
+  }
+
+  /**
+   * Records `seq` as used, inside a commit. Never lowers the record, whatever order commits land in: a reopened
+   * store must not hand out a number again (a group's number keys its span tables).
+   */
+  recordSeq(seq: bigint): void {
+    const q = this.meta.get(tag('q'));
+    if (!q || q.length !== 8 || q.readBigUInt64BE(0) < seq) this.meta.putSync(tag('q'), u64(seq));
   }
 
   /**

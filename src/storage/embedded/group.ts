@@ -5,7 +5,7 @@
 // term, and a commit touches fewer pages. Each batch is acknowledged once the commit that holds it is on disk; a
 // failed commit fails every batch in it, none of which was acknowledged.
 import type { Db, EmbeddedDb, Posting } from './db.js';
-import { groupBytes, key, postingTail, tag, u32, u64 } from './keys.js';
+import { groupBytes, key, postingTail, tag, u32 } from './keys.js';
 import { type PackedRef, encodePosting, encodeSpanTable } from './posting.js';
 
 /** What one batch adds: its puts (span records, meta) and its postings, checked and ready to commit. */
@@ -115,7 +115,7 @@ export class GroupCommitter {
           await db.commit(() => {
             for (const [d, k, v] of g.puts) d.putSync(k, v);
             for (const [k, v] of index) db.index.putSync(k, v);
-            db.meta.putSync(tag('q'), u64(seq));
+            db.recordSeq(seq);
           });
           g.resolve();
         } catch (e) {

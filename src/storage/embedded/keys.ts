@@ -2,16 +2,19 @@
 // length-prefixed (uint16 BE), numbers fixed-width big-endian, so byte order is the order we scan in:
 //   spans    T(16) start(8) spanId(8) hash(8)                  -> span record (see ./record.ts; the hash of the record
 //            makes a span written twice one record)
-//   index    postings: one entry per index term, time bucket and written batch, holding the refs of the batch's spans
-//            under that term, so a batch of N spans adds a few entries per term rather than one per span and term:
-//            'S' bucket(4) svc                    maxStart(8) hash(8) -> refs   service
-//            'O' bucket(4) svc op                 maxStart(8) hash(8) -> refs   service + operation
-//            'A' bucket(4) svc key value          maxStart(8) hash(8) -> refs   service + attribute (as string)
-//            'T' bucket(4)                        maxStart(8) hash(8) -> refs   every span by time
-//            A ref is (start, T): the spans of trace T that started then. The refs of a posting are sorted newest
-//            first and packed (./posting.ts), all start in its bucket (hour of start), and maxStart is the newest;
-//            hash is of the value, so a batch written again (a client retrying) lands on the same keys.
-//   meta     'V' -> format version;  'k' id(4) -> attribute key (the records' key dictionary);  'v' svc -> ''
+//   index    written in groups: the batches of one commit (see ./group.ts), each group numbered by the write
+//            sequence. Per hour of span start (bucket) a group adds its span table and one posting per index term:
+//            'G' bucket(4) group(6)                      -> span table: the group's refs of that hour, newest first
+//            'S' bucket(4) svc                 tail(12)  -> places   service
+//            'O' bucket(4) svc op              tail(12)  -> places   service + operation
+//            'A' bucket(4) svc key value       tail(12)  -> places   service + attribute (as string)
+//            'T' bucket(4)                     tail(12)  -> places   every span by time
+//            A ref is (start, T): the spans of trace T that started then. A span table lists the group's trace IDs
+//            once and its refs, a posting the places of its refs in that table (./posting.ts), so a ref costs about
+//            a byte per term. tail = newest(6) group(6): the newest start of the posting's refs as its offset in the
+//            hour, which orders a term's postings, then the group, whose span table it reads. svc and key are
+//            nameKey: the name's number in the string dictionary ('k' below), or the name itself when it has none.
+//   meta     'V' -> format version;  'k' id(4) -> attribute key or service name (the string dictionary of records and index keys);  'v' svc -> ''
 //            services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8)
 //            -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities;  'l' resource ->
 //            lock;  'q' -> write sequence
