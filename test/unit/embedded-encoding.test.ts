@@ -6,6 +6,7 @@ import { StorageError, type TraceQuery, newSpan, serviceBatch } from '../../src/
 import { BUCKET_NS, nameKey, postingTail, postingsFrom, readPostingTail } from '../../src/storage/embedded/keys.js';
 import { type PackedRef, decodePosting, decodeSpanTable, encodePosting, encodeSpanTable } from '../../src/storage/embedded/posting.js';
 import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
+import { Numbering } from '../../src/storage/embedded/numbering.js';
 
 const internal = (f: () => unknown) => {
   try {
@@ -215,6 +216,49 @@ describe('embedded damaged index', () => {
         expect(n).toBe(1);
       } finally {
         await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded numbering', () => {
+  test('a pending number is shared until committed, never handed out twice, and kept pending across a forget', () => {
+    const n = new Numbering();
+    expect(n.take('a')).toBe(0);
+    expect(n.take('a')).toBe(0);
+    expect(n.isCommitted('a')).toBe(false);
+    expect(n.take('b')).toBe(1);
+    n.learn('a', 0);
+    expect(n.isCommitted('a')).toBe(true);
+    n.reserve(9);
+    expect(n.take('c')).toBe(10);
+    n.forget();
+    expect(n.get('a')).toBeUndefined();
+    expect(n.get('b')).toBe(1);
+    expect(n.take('a')).toBe(11);
+  });
+
+  test('resources and scopes keep their numbers across a reopen, and new ones get numbers of their own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jso-embedded-'));
+    const sp = (i: number) => newSpan({ traceId: `c${i}`.padEnd(32, '0'), spanId: '00000000000000c1', name: 'op', startTimeUnixNano: 1_700_000_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_700_000_000_000_000_100n + BigInt(i) });
+    const services = async (store: EmbeddedBackend) => {
+      const out: string[] = [];
+      for (let i = 1; i <= 3; i++)
+        for await (const b of store.traceReader().getTraces([{ traceId: sp(i).traceId }])) for (const c of b) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) out.push(`${String(rs.resource.attributes[0]?.value)}/${ss.scope.name}`);
+      return out;
+    };
+    try {
+      const a = new EmbeddedBackend({ path: dir });
+      await a.traceWriter().writeTraces([serviceBatch('first', [sp(1)], { name: 'lib-1' })]);
+      await a.close();
+      const b = new EmbeddedBackend({ path: dir });
+      try {
+        await b.traceWriter().writeTraces([serviceBatch('second', [sp(2)], { name: 'lib-2' }), serviceBatch('first', [sp(3)], { name: 'lib-1' })]);
+        expect(await services(b)).toEqual(['first/lib-1', 'second/lib-2', 'first/lib-1']);
+      } finally {
+        await b.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

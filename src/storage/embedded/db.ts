@@ -14,6 +14,7 @@ import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
+import { Numbering } from './numbering.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -138,22 +139,20 @@ export class EmbeddedDb {
   readonly spans: Db;
   readonly index: Db;
   readonly meta: Db;
-  /** resources and scopes known to be stored, by content hash (filled by commits and reads) */
-  readonly resources = new Map<string, StoredResource>();
-  readonly scopes = new Map<string, StoredScope>();
+  /** resources and scopes read or written, by number */
+  readonly resources = new Map<number, StoredResource>();
+  readonly scopes = new Map<number, StoredScope>();
+  /** the numbers of resources and scopes, by content hash (see ./numbering.ts) */
+  readonly resourceNumbers = new Numbering();
+  readonly scopeNumbers = new Numbering();
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
-  /** the attribute key dictionary of span records (see ./record.ts): numbers by key and keys by number */
-  readonly keyIds = new Map<string, number>();
-  private readonly keyNames = new Map<number, string>();
-  /** the next key number to hand out; never reused, so concurrent batches cannot give one number two keys */
-  nextKeyId = 0;
   /**
-   * Numbers handed out to keys whose batches have not committed yet. Index keys name services and attribute keys
-   * by these numbers, so a key has one number, shared by the batches that use it until one commits (each of them
-   * writes the key's dictionary entry, so it is stored whichever commits first).
+   * The string dictionary of span records' attribute keys and index keys' names (see ./record.ts, ./keys.ts):
+   * numbers by string, and strings by number. Every string holds one number for good.
    */
-  readonly pendingKeys = new Map<string, number>();
+  readonly keyNumbers = new Numbering();
+  private readonly keyNames = new Map<number, string>();
   /** the dictionary, for reading records */
   readonly keys: KeyDictionary = { idOf: () => 0, keyOf: (id) => this.keyOf(id) };
   readonly chunkSize: number;
@@ -178,6 +177,9 @@ export class EmbeddedDb {
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
     this.checkFormat();
     for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
+    for (const [t, nums] of [['R', this.resourceNumbers], ['C', this.scopeNumbers]] as const) {
+      for (const k of this.meta.getKeys({ start: prefixEnd(tag(t)), end: tag(t), reverse: true, limit: 1 })) if (k.length === 5) nums.reserve(k.readUInt32BE(1));
+    }
     const last = this.meta.get(tag('q'));
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
@@ -214,10 +216,8 @@ export class EmbeddedDb {
 
   /** Records that key number `id` stands for `name` (once committed, or read from the store). */
   learnKey(name: string, id: number): void {
-    if (!this.keyIds.has(name)) this.keyIds.set(name, id);
-    if (this.pendingKeys.get(name) === id) this.pendingKeys.delete(name);
+    this.keyNumbers.learn(name, id);
     this.keyNames.set(id, name);
-    if (id >= this.nextKeyId) this.nextKeyId = id + 1;
   }
 
   private keyOf(id: number): string {
@@ -263,7 +263,7 @@ export class EmbeddedDb {
 
   /** How index keys name `s` (a service or attribute key): by its dictionary number once it has one. */
   nameKey(s: string): Buffer {
-    return nameKey(s, this.keyIds.get(s) ?? this.pendingKeys.get(s));
+    return nameKey(s, this.keyNumbers.get(s));
   }
 
   indexValue(v: string): string {
@@ -308,25 +308,25 @@ export class EmbeddedDb {
 
   // ---- span records ----
 
-  private loadResource(id: string): StoredResource {
-    let r = this.resources.get(id);
+  private loadResource(n: number): StoredResource {
+    let r = this.resources.get(n);
     if (!r) {
-      const raw = this.meta.get(key(tag('r'), hex(id)));
+      const raw = this.meta.get(key(tag('R'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
       const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
       r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
-      this.resources.set(id, r);
+      this.resources.set(n, r);
     }
     return r;
   }
 
-  private loadScope(id: string): StoredScope {
-    let s = this.scopes.get(id);
+  private loadScope(n: number): StoredScope {
+    let s = this.scopes.get(n);
     if (!s) {
-      const raw = this.meta.get(key(tag('c'), hex(id)));
+      const raw = this.meta.get(key(tag('C'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { n: string; v: string; a: unknown; d: number; u: string }) : { n: '', v: '', a: [], d: 0, u: '' };
       s = { scope: { name: j.n, version: j.v, attributes: decodeAttributes(j.a, 'scope.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
-      this.scopes.set(id, s);
+      this.scopes.set(n, s);
     }
     return s;
   }
@@ -334,8 +334,8 @@ export class EmbeddedDb {
   /** The span stored under `k` (a key of the spans database) as `raw`. */
   decodeRecord(k: Buffer, raw: Buffer): SpanView {
     const d = decodeRecord(k, raw, this.keys);
-    const r = this.loadResource(d.resourceId);
-    const c = this.loadScope(d.scopeId);
+    const r = this.loadResource(d.resource);
+    const c = this.loadScope(d.scope);
     return { span: d.span, resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: r.service };
   }
 
@@ -417,8 +417,10 @@ export class EmbeddedDb {
   forget(): void {
     this.resources.clear();
     this.scopes.clear();
+    this.resourceNumbers.forget();
+    this.scopeNumbers.forget();
     this.knownOperations.clear();
-    this.keyIds.clear();
+    this.keyNumbers.forget();
     this.keyNames.clear();
     this.tables.clear();
     this.tableRefs = 0;

@@ -14,10 +14,11 @@
 //            a byte per term. tail = newest(6) group(6): the newest start of the posting's refs as its offset in the
 //            hour, which orders a term's postings, then the group, whose span table it reads. svc and key are
 //            nameKey: the name's number in the string dictionary ('k' below), or the name itself when it has none.
-//   meta     'V' -> format version;  'k' id(4) -> attribute key or service name (the string dictionary of records and index keys);  'v' svc -> ''
-//            services;  'p' svc kind name -> ''  operations;  'r'/'c' hash -> resource/scope JSON;  'g' at(8) seq(8)
-//            -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities;  'l' resource ->
-//            lock;  'q' -> write sequence
+//   meta     'V' -> format version;  'k' id(4) -> attribute key or service name (the string dictionary of records
+//            and index keys);  'v' svc -> '' services;  'p' svc kind name -> '' operations;  'r'/'c' hash(8) ->
+//            number(4) and 'R'/'C' number(4) -> JSON: resources/scopes, which records name by number (./numbering.ts);
+//            'g' at(8) seq(8) -> dependency links;  'h' at(8) seq(8) -> throughput;  'b' at(8) -> probabilities;
+//            'l' resource -> lock;  'q' -> write sequence (the highest used)
 // Names in keys go through kstr: one longer than MAX_KEY_STRING_BYTES is keyed by its hash, and the 'v' and 'p'
 // entries of such a name carry the whole name as their value.
 import { createHash } from 'node:crypto';
