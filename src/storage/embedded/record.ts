@@ -1,12 +1,13 @@
-// The span record of the embedded store: a compact binary encoding of one span and the IDs of its resource and
+// The span record of the embedded store: a compact binary encoding of one span and the numbers of its resource and
 // scope. The trace ID, start time and span ID live in the record's key (./keys.ts) and are not repeated. A third of
 // the bytes of the span's OTLP/JSON and no text parsing on reads; the store's format version covers its layout.
 //   record  resource scope parent(0|8 after a length byte) flags kind(u8) duration
 //           traceState name  attributes droppedAttributes  events droppedEvents  links droppedLinks
 //           status.code(u8) status.message
-//   resource and scope are their numbers (varints; meta holds them, see ./keys.ts); strings, counts and flags are varints (strings: UTF-8 byte length first); duration is end - start + 1, or 0 and
-//   the end as u64 when that does not fit; an attribute is its key (a varint: 1 + its number in the store's key
-//   dictionary, or 0 and the key as a string) and its value, a type byte and its payload (small ints zigzag varints).
+//   resource and scope are varints, their numbers in meta (./keys.ts); strings, counts and flags are varints
+//   (strings: UTF-8 byte length first); duration is end - start + 1, or 0 and the end as u64 when that does not
+//   fit; an attribute is its key (a varint: 1 + its number in the store's key dictionary, or 0 and the key as a
+//   string) and its value, a type byte and its payload (small ints zigzag varints).
 import { createHash } from 'node:crypto';
 import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
 
