@@ -1,8 +1,10 @@
 // The OTLP load shared by the ingest benchmarks: pre-encoded OTLP/gRPC requests (20 spans per trace, 10
 // attributes per span, 1,000 spans per request, 8 requests in flight), our runtime and the Jaeger v2 binary as
 // separate processes on loopback, and the measurements taken from them. BENCH_SPANS and BENCH_BACKEND set the size
-// and the backend; BENCH_GETS and BENCH_FINDS the number of get-trace and find queries timed (300 and 100).
+// and the backend; BENCH_GETS and BENCH_FINDS the number of get-trace and find queries timed (300 and 100);
+// BENCH_RANDOM_TRACE_IDS=1 makes trace IDs random-looking instead of counting up (B-tree stores fill pages less).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { startJaeger } from '../test/env/jaeger.js';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,7 +25,9 @@ export const TRACES = Math.floor(SPANS / PER_TRACE);
 const GETS = Number(process.env.BENCH_GETS ?? 300);
 const FINDS = Number(process.env.BENCH_FINDS ?? 100);
 
-export const traceId = (i: number) => `b0a7${i.toString(16).padStart(28, '0')}`;
+const RANDOM_TRACE_IDS = process.env.BENCH_RANDOM_TRACE_IDS === '1';
+/** Trace i's ID: counting up by default; with BENCH_RANDOM_TRACE_IDS=1 random-looking, as tracers make them. */
+export const traceId = (i: number) => (RANDOM_TRACE_IDS ? createHash('sha1').update(`trace ${i}`).digest('hex').slice(0, 32) : `b0a7${i.toString(16).padStart(28, '0')}`);
 export const spanId = (i: number, j: number) => `${(i + 1).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
 
 export function request(first: number, base: bigint): Buffer {

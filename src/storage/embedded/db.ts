@@ -12,8 +12,9 @@ import { type Database, type RootDatabase, open } from 'lmdb';
 import { InvalidArgumentError, type KeyValue, type Resource, ResourceExhaustedError, SPAN_KIND_NAMES, STATUS_NAMES, type Scope, StatusCode, StorageError, UnavailableError, attrToString, serviceOf } from '../api/index.js';
 import { decodeAttributes } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
-import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, hex, key, kstr, lstr, prefixEnd, tag, u32, u64 } from './keys.js';
-import { decodePosting } from './posting.js';
+import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
+import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
+import { Numbering } from './numbering.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -30,6 +31,8 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
+/** Refs of the span tables kept in memory for searches (12 bytes each, and 16 per trace) */
+const MAX_CACHED_REFS = 2_000_000;
 
 export interface StoredResource {
   resource: Resource;
@@ -37,7 +40,7 @@ export interface StoredResource {
   service: string;
 }
 
-/** The refs of a batch's spans under one index term and time bucket: one index entry once written. */
+/** The refs (start(8) traceId(16)) of a batch's spans under one index term and time bucket. */
 export interface Posting {
   t: string;
   bucket: number;
@@ -60,11 +63,11 @@ const addRef = (p: Posting, ref: Buffer): void => {
 export class Postings {
   private readonly buckets = new Map<number, { time: Posting; services: Map<string, ServicePostings> }>();
 
-  service(bucket: number, svc: string): ServicePostings {
+  service(bucket: number, svc: string, names: (s: string) => Buffer): ServicePostings {
     let b = this.buckets.get(bucket);
     if (!b) this.buckets.set(bucket, (b = { time: { t: 'T', bucket, parts: EMPTY, refs: [] }, services: new Map() }));
     let sp = b.services.get(svc);
-    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: kstr(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
+    if (!sp) b.services.set(svc, (sp = { all: { t: 'S', bucket, parts: names(svc), refs: [] }, time: b.time, ops: new Map(), attrs: new Map() }));
     return sp;
   }
 
@@ -136,22 +139,29 @@ export class EmbeddedDb {
   readonly spans: Db;
   readonly index: Db;
   readonly meta: Db;
-  /** resources and scopes known to be stored, by content hash (filled by commits and reads) */
-  readonly resources = new Map<string, StoredResource>();
-  readonly scopes = new Map<string, StoredScope>();
+  /** resources and scopes read or written, by number */
+  readonly resources = new Map<number, StoredResource>();
+  readonly scopes = new Map<number, StoredScope>();
+  /** the numbers of resources and scopes, by content hash (see ./numbering.ts) */
+  readonly resourceNumbers = new Numbering();
+  readonly scopeNumbers = new Numbering();
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
-  /** the attribute key dictionary of span records (see ./record.ts): numbers by key and keys by number */
-  readonly keyIds = new Map<string, number>();
+  /**
+   * The string dictionary of span records' attribute keys and index keys' names (see ./record.ts, ./keys.ts):
+   * numbers by string, and strings by number. Every string holds one number for good.
+   */
+  readonly keyNumbers = new Numbering();
   private readonly keyNames = new Map<number, string>();
-  /** the next key number to hand out; never reused, so concurrent batches cannot give one number two keys */
-  nextKeyId = 0;
   /** the dictionary, for reading records */
   readonly keys: KeyDictionary = { idOf: () => 0, keyOf: (id) => this.keyOf(id) };
   readonly chunkSize: number;
   private readonly maxValueBytes: number;
   private seq = 0n;
   private closed = false;
+  /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
+  private readonly tables = new Map<string, SpanTable>();
+  private tableRefs = 0;
 
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
@@ -167,6 +177,9 @@ export class EmbeddedDb {
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
     this.checkFormat();
     for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
+    for (const [t, nums] of [['R', this.resourceNumbers], ['C', this.scopeNumbers]] as const) {
+      for (const k of this.meta.getKeys({ start: prefixEnd(tag(t)), end: tag(t), reverse: true, limit: 1 })) if (k.length === 5) nums.reserve(k.readUInt32BE(1));
+    }
     const last = this.meta.get(tag('q'));
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
@@ -203,9 +216,8 @@ export class EmbeddedDb {
 
   /** Records that key number `id` stands for `name` (once committed, or read from the store). */
   learnKey(name: string, id: number): void {
-    if (!this.keyIds.has(name)) this.keyIds.set(name, id);
+    this.keyNumbers.learn(name, id);
     this.keyNames.set(id, name);
-    if (id >= this.nextKeyId) this.nextKeyId = id + 1;
   }
 
   private keyOf(id: number): string {
@@ -220,9 +232,18 @@ export class EmbeddedDb {
     return name;
   }
 
-  /** The next write sequence number; recorded under 'q' by the commit that uses it. */
+  /** The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it. */
   nextSeq(): bigint {
     return ++this.seq;
+  }
+
+  /**
+   * Records `seq` as used, inside a commit. Never lowers the record, whatever order commits land in: a reopened
+   * store must not hand out a number again (a group's number keys its span tables).
+   */
+  recordSeq(seq: bigint): void {
+    const q = this.meta.get(tag('q'));
+    if (!q || q.length !== 8 || q.readBigUInt64BE(0) < seq) this.meta.putSync(tag('q'), u64(seq));
   }
 
   /**
@@ -240,6 +261,11 @@ export class EmbeddedDb {
 
   // ---- index keys ----
 
+  /** How index keys name `s` (a service or attribute key): by its dictionary number once it has one. */
+  nameKey(s: string): Buffer {
+    return nameKey(s, this.keyNumbers.get(s));
+  }
+
   indexValue(v: string): string {
     return Buffer.byteLength(v) > this.maxValueBytes ? LONG_VALUE_MARK + sha1(v).toString('hex') : v;
   }
@@ -250,9 +276,9 @@ export class EmbeddedDb {
    * scope.version and `resource.`-prefixed keys have no postings of their own; queries on them drive on the other
    * criteria (or the plain key) and the per-span check decides (see the reader's queryPair).
    */
-  addToPostings(postings: Postings, v: SpanView, ref: Buffer): void {
+  addToPostings(postings: Postings, v: SpanView, ref: Buffer, names: (s: string) => Buffer): void {
     const s = v.span;
-    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service);
+    const sp = postings.service(bucketOf(s.startTimeUnixNano), v.service, names);
     addRef(sp.all, ref);
     addRef(sp.time, ref);
     let op = sp.ops.get(s.name);
@@ -263,7 +289,7 @@ export class EmbeddedDb {
       let byValue = sp.attrs.get(k);
       if (!byValue) sp.attrs.set(k, (byValue = new Map()));
       let p = byValue.get(iv);
-      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, kstr(k), lstr(iv)), refs: [] }));
+      if (!p) byValue.set(iv, (p = { t: 'A', bucket: sp.all.bucket, parts: key(sp.all.parts, names(k), lstr(iv)), refs: [] }));
       addRef(p, ref); // a pair listed twice (say by the span and its resource) is one ref
     };
     const addAll = (attrs: readonly KeyValue[]) => {
@@ -282,25 +308,25 @@ export class EmbeddedDb {
 
   // ---- span records ----
 
-  private loadResource(id: string): StoredResource {
-    let r = this.resources.get(id);
+  private loadResource(n: number): StoredResource {
+    let r = this.resources.get(n);
     if (!r) {
-      const raw = this.meta.get(key(tag('r'), hex(id)));
+      const raw = this.meta.get(key(tag('R'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
       const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
       r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
-      this.resources.set(id, r);
+      this.resources.set(n, r);
     }
     return r;
   }
 
-  private loadScope(id: string): StoredScope {
-    let s = this.scopes.get(id);
+  private loadScope(n: number): StoredScope {
+    let s = this.scopes.get(n);
     if (!s) {
-      const raw = this.meta.get(key(tag('c'), hex(id)));
+      const raw = this.meta.get(key(tag('C'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { n: string; v: string; a: unknown; d: number; u: string }) : { n: '', v: '', a: [], d: 0, u: '' };
       s = { scope: { name: j.n, version: j.v, attributes: decodeAttributes(j.a, 'scope.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
-      this.scopes.set(id, s);
+      this.scopes.set(n, s);
     }
     return s;
   }
@@ -308,8 +334,8 @@ export class EmbeddedDb {
   /** The span stored under `k` (a key of the spans database) as `raw`. */
   decodeRecord(k: Buffer, raw: Buffer): SpanView {
     const d = decodeRecord(k, raw, this.keys);
-    const r = this.loadResource(d.resourceId);
-    const c = this.loadScope(d.scopeId);
+    const r = this.loadResource(d.resource);
+    const c = this.loadScope(d.scope);
     return { span: d.span, resource: r.resource, resourceSchemaUrl: r.schemaUrl, scope: c.scope, scopeSchemaUrl: c.schemaUrl, service: r.service };
   }
 
@@ -337,6 +363,24 @@ export class EmbeddedDb {
     }
   }
 
+  /** The span table of group `group` in bucket `bucket`, whose places its postings name. */
+  spanTable(bucket: number, group: bigint): SpanTable {
+    const id = `${bucket}:${group}`;
+    let t = this.tables.get(id);
+    if (!t) {
+      const raw = this.index.get(key(tag('G'), u32(bucket), groupBytes(group)));
+      if (!raw) throw corrupt(`no span table for group ${group} in hour ${bucket}, which a posting names`);
+      t = decodeSpanTable(raw);
+      this.tableRefs += t.starts.length;
+      if (this.tableRefs > MAX_CACHED_REFS) {
+        this.tables.clear();
+        this.tableRefs = t.starts.length;
+      }
+      this.tables.set(id, t);
+    }
+    return t;
+  }
+
   /**
    * The refs under one index term (`t` and its `parts`, see ./keys.ts) whose start lies in [min, max], newest
    * first. Postings come in order of their newest ref, and may overlap: a ref is released once no posting still to
@@ -346,18 +390,22 @@ export class EmbeddedDb {
     for (const b of this.buckets(min, max)) {
       const p = key(tag(t), u32(b), parts);
       let pending: SpanRef[] = [];
-      // exclusive, but every key with maxStart = min is longer than the bound, so included
-      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: key(p, u64(min)), reverse: true })) {
+      // exclusive, but every key whose newest start is min is longer than the bound, so included
+      for (const { key: k, value } of this.index.getRange({ start: prefixEnd(p), end: postingsFrom(p, b, min), reverse: true })) {
         if (k.length !== p.length + POSTING_TAIL) continue; // defensive: a key of another shape under this prefix
-        const newest = k.readBigUInt64BE(p.length);
+        const { newest, group } = readPostingTail(k, p.length, b);
         let i = 0;
         while (i < pending.length && pending[i]!.start > newest) yield pending[i++]!;
         if (i) pending = pending.slice(i);
+        const table = this.spanTable(b, group);
         const fresh: SpanRef[] = [];
-        for (const r of decodePosting(newest, value)) {
-          if (r.start > max) continue;
-          if (r.start < min) break;
-          fresh.push(r);
+        for (const place of decodePosting(value)) {
+          if (place >= table.starts.length) throw corrupt(`a posting names place ${place} of a span table of ${table.starts.length}`);
+          const start = table.starts[place]!;
+          if (start > max) continue;
+          if (start < min) break;
+          const at = table.traces[place]! * 16;
+          fresh.push({ start, traceId: table.ids.toString('hex', at, at + 16) });
         }
         pending = pending.length ? mergeRefs(pending, fresh) : fresh;
       }
@@ -369,9 +417,13 @@ export class EmbeddedDb {
   forget(): void {
     this.resources.clear();
     this.scopes.clear();
+    this.resourceNumbers.forget();
+    this.scopeNumbers.forget();
     this.knownOperations.clear();
-    this.keyIds.clear();
+    this.keyNumbers.forget();
     this.keyNames.clear();
+    this.tables.clear();
+    this.tableRefs = 0;
   }
 
   async close(): Promise<void> {

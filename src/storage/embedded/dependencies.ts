@@ -31,7 +31,7 @@ export class EmbeddedDependencyStore implements DependencyReader, DependencyWrit
     const seq = this.db.nextSeq();
     await this.db.commit(() => {
       this.db.meta.putSync(key(tag('g'), u64(at), u64(seq)), Buffer.from(JSON.stringify(links)));
-      this.db.meta.putSync(tag('q'), u64(seq));
+      this.db.recordSeq(seq);
     });
   }
 }

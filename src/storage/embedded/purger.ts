@@ -1,9 +1,8 @@
 // The embedded backend's purger and retention sweep.
 import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
-import { contentHash } from './record.js';
-import { POSTING_TAIL, type SpanRef, bucketOf, hex, key, prefixEnd, tag, u32, u64 } from './keys.js';
-import { decodePosting, encodePosting, refBytes } from './posting.js';
+import { POSTING_TAIL, bucketOf, key, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
+import { type SpanTable, corrupt, decodePosting, encodePosting } from './posting.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
 const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
@@ -34,14 +33,20 @@ export class EmbeddedPurger implements Purger {
     const end = key(T, u32(cb + 1));
     let deleted = 0;
     for (let from = T; ; ) {
-      const work: { k: Buffer; refs: SpanRef[] }[] = [];
+      const work: { k: Buffer; table: SpanTable; places: number[] }[] = [];
       let n = 0;
       for (const { key: k, value } of db.index.getRange({ start: from, end })) {
-        const refs = [...decodePosting(k.readBigUInt64BE(k.length - POSTING_TAIL), value)];
+        if (k.length !== 5 + POSTING_TAIL) continue; // defensive: a key of another shape
+        const places = decodePosting(value);
+        const bucket = k.readUInt32BE(1);
+        const table = db.spanTable(bucket, readPostingTail(k, 5, bucket).group);
+        const last = places[places.length - 1];
+        if (last === undefined) continue;
+        if (last >= table.starts.length) throw corrupt(`a posting names place ${last} of a span table of ${table.starts.length}`);
         // the oldest ref is the last
-        if (!refs.length || refs[refs.length - 1]!.start >= cutoff) continue;
-        work.push({ k, refs });
-        n += refs.length;
+        if (table.starts[last]! >= cutoff) continue;
+        work.push({ k, table, places });
+        n += places.length;
         if (n >= batch) break;
       }
       if (!work.length) break;
@@ -49,25 +54,25 @@ export class EmbeddedPurger implements Purger {
       let removed = 0;
       await db.commit(() => {
         removed = 0;
-        for (const { k, refs } of work) {
-          const keep: Buffer[] = [];
-          for (const r of refs) {
-            if (r.start >= cutoff) {
-              keep.push(refBytes(r));
+        for (const { k, table, places } of work) {
+          const keep: number[] = [];
+          for (const place of places) {
+            const start = table.starts[place]!;
+            if (start >= cutoff) {
+              keep.push(place);
               continue;
             }
             // the records' keys: traceId start spanId hash
-            const p = key(hex(r.traceId), u64(r.start));
+            const at = table.traces[place]! * 16;
+            const p = key(table.ids.subarray(at, at + 16), u64(start));
             for (const sk of db.spans.getKeys({ start: p, end: prefixEnd(p) })) {
               db.spans.removeSync(sk);
               removed++;
             }
           }
-          db.index.removeSync(k);
-          if (keep.length) {
-            const rest = encodePosting(keep);
-            db.index.putSync(key(k.subarray(0, k.length - 8), contentHash(rest)), rest);
-          }
+          // the newest refs stay, so the key (their newest start) does too
+          if (keep.length) db.index.putSync(k, encodePosting(keep));
+          else db.index.removeSync(k);
         }
       });
       deleted += removed;
@@ -77,7 +82,7 @@ export class EmbeddedPurger implements Purger {
       for (let from = tag(t); ; ) {
         const ks: Buffer[] = [];
         for (const k of db.index.getKeys({ start: from, end: hi })) {
-          if (k.readUInt32BE(1) === cb && k.readBigUInt64BE(k.length - POSTING_TAIL) >= cutoff) continue;
+          if (k.readUInt32BE(1) === cb && k.length >= 5 + POSTING_TAIL && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff) continue;
           ks.push(k);
           if (ks.length >= batch) break;
         }
@@ -87,6 +92,19 @@ export class EmbeddedPurger implements Purger {
           for (const k of ks) db.index.removeSync(k);
         });
       }
+    }
+    // span tables of older hours, once no posting names them; those of the cutoff's hour serve the postings kept there
+    for (let from = tag('G'); ; ) {
+      const ks: Buffer[] = [];
+      for (const k of db.index.getKeys({ start: from, end: key(tag('G'), u32(cb)) })) {
+        ks.push(k);
+        if (ks.length >= batch) break;
+      }
+      if (!ks.length) break;
+      from = after(ks[ks.length - 1]!);
+      await db.commit(() => {
+        for (const k of ks) db.index.removeSync(k);
+      });
     }
     return deleted;
   }

@@ -125,11 +125,11 @@ export class EmbeddedTraceReader implements TraceReader {
     const max = cq.startTimeMax;
     let streams: Generator<SpanRef>[];
     if (cq.serviceName) {
-      const svc = kstr(cq.serviceName);
+      const svc = db.nameKey(cq.serviceName);
       streams = [cq.operationName ? db.stream('O', key(svc, kstr(cq.operationName)), min, max) : db.stream('S', svc, min, max)];
       for (const [k, v] of cq.attributes) {
         const pair = queryPair(k, v);
-        if (pair) streams.push(db.stream('A', key(svc, kstr(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
+        if (pair) streams.push(db.stream('A', key(svc, db.nameKey(pair[0]), lstr(db.indexValue(pair[1]))), min, max));
       }
     } else {
       streams = [db.stream('T', EMPTY, min, max)];

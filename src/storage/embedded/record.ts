@@ -1,12 +1,13 @@
-// The span record of the embedded store: a compact binary encoding of one span and the IDs of its resource and
+// The span record of the embedded store: a compact binary encoding of one span and the numbers of its resource and
 // scope. The trace ID, start time and span ID live in the record's key (./keys.ts) and are not repeated. A third of
 // the bytes of the span's OTLP/JSON and no text parsing on reads; the store's format version covers its layout.
-//   record  resourceId(8) scopeId(8) parent(0|8 after a length byte) flags kind(u8) duration
+//   record  resource scope parent(0|8 after a length byte) flags kind(u8) duration
 //           traceState name  attributes droppedAttributes  events droppedEvents  links droppedLinks
 //           status.code(u8) status.message
-//   strings, counts and flags are varints (strings: UTF-8 byte length first); duration is end - start + 1, or 0 and
-//   the end as u64 when that does not fit; an attribute is its key (a varint: 1 + its number in the store's key
-//   dictionary, or 0 and the key as a string) and its value, a type byte and its payload (small ints zigzag varints).
+//   resource and scope are varints, their numbers in meta (./keys.ts); strings, counts and flags are varints
+//   (strings: UTF-8 byte length first); duration is end - start + 1, or 0 and the end as u64 when that does not
+//   fit; an attribute is its key (a varint: 1 + its number in the store's key dictionary, or 0 and the key as a
+//   string) and its value, a type byte and its payload (small ints zigzag varints).
 import { createHash } from 'node:crypto';
 import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
 
@@ -199,14 +200,12 @@ export function contentHash(b: Buffer): Buffer {
 }
 
 /** The record of `span` (its trace ID, start and span ID go into the key). */
-export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span, dict: KeyDictionary): Buffer {
+export function encodeRecord(resource: number, scope: number, s: Span, dict: KeyDictionary): Buffer {
   const o = out;
   o.pos = 0;
   o.dict = dict;
-  o.ensure(16);
-  resourceId.copy(o.buf, 0, 0, 8);
-  scopeId.copy(o.buf, 8, 0, 8);
-  o.pos = 16;
+  o.varnum(resource);
+  o.varnum(scope);
   if (s.parentSpanId) o.raw(Buffer.from(s.parentSpanId, 'hex'));
   else o.u8(0);
   o.varnum(s.flags >>> 0);
@@ -246,7 +245,7 @@ export function encodeRecord(resourceId: Buffer, scopeId: Buffer, s: Span, dict:
 }
 
 class In {
-  pos = 16;
+  pos = 0;
   constructor(
     readonly buf: Buffer,
     readonly dict: KeyDictionary,
@@ -348,14 +347,16 @@ class In {
 }
 
 export interface DecodedRecord {
-  resourceId: string;
-  scopeId: string;
+  resource: number;
+  scope: number;
   span: Span;
 }
 
 /** The span of a record, with the trace ID, start and span ID taken from its key (see ./keys.ts). */
 export function decodeRecord(k: Buffer, raw: Buffer, dict: KeyDictionary): DecodedRecord {
   const r = new In(raw, dict);
+  const resource = r.varint();
+  const scope = r.varint();
   const parentSpanId = r.hex();
   const flags = r.varint();
   const kind = r.u8();
@@ -392,5 +393,5 @@ export function decodeRecord(k: Buffer, raw: Buffer, dict: KeyDictionary): Decod
     droppedLinksCount,
     status: { code, message },
   };
-  return { resourceId: raw.toString('hex', 0, 8), scopeId: raw.toString('hex', 8, 16), span };
+  return { resource, scope, span };
 }

@@ -10,7 +10,7 @@ export class EmbeddedSamplingStore implements SamplingStore {
     const seq = this.db.nextSeq();
     await this.db.commit(() => {
       this.db.meta.putSync(key(tag('h'), u64(at), u64(seq)), Buffer.from(JSON.stringify(throughput)));
-      this.db.meta.putSync(tag('q'), u64(seq));
+      this.db.recordSeq(seq);
     });
   }
 

@@ -1,13 +1,14 @@
-// The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction, and
-// acknowledged only after it committed. Each span is one record keyed by trace, start, span ID and a hash of the
-// record (a span written again lands on the same key); the batch adds one posting per index term and hour that
-// its spans fall under (see ./keys.ts).
-import { InvalidArgumentError, type Resource, type ResourceSpans, SPAN_KIND_NAMES, type Scope, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
+// The embedded backend's trace writer. A batch is prepared and checked whole, written in one transaction (with the
+// batches that arrive while the one before commits, see ./group.ts), and acknowledged only after it committed. Each
+// span is one record keyed by trace, start, span ID and a hash of the record (a span written again lands on the same
+// key); its refs go into the postings of every index term it falls under (see ./keys.ts).
+import { InvalidArgumentError, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, serviceOf } from '../api/index.js';
 import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
-import { type Db, EMPTY, type EmbeddedDb, Postings, type StoredResource, type StoredScope, sha1 } from './db.js';
-import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, REF_BYTES, hex, key, kstr, lstr, tag, u32, u64 } from './keys.js';
-import { encodePosting } from './posting.js';
+import { type Db, EMPTY, type EmbeddedDb, Postings, sha1 } from './db.js';
+import type { Numbering } from './numbering.js';
+import { GroupCommitter } from './group.js';
+import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, key, kstr, lstr, nameKey, tag, u32, u64 } from './keys.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
 /** The value of a 'v' or 'p' entry: the whole name when its key holds only a hash of it. */
@@ -16,8 +17,8 @@ const fullName = (s: string): Buffer => (Buffer.byteLength(s) > MAX_KEY_STRING_B
 /** What one writeTraces call will commit, and the cache entries it may add once committed. */
 interface PendingWrite {
   puts: [Db, Buffer, Buffer][];
-  resources: Map<string, StoredResource>;
-  scopes: Map<string, StoredScope>;
+  /** resources and scopes this batch stores (their numbers were not committed), by tag and hash */
+  numbered: Map<string, [Numbering, string, number]>;
   ops: Set<string>;
   keys: Map<string, number>;
 }
@@ -28,33 +29,38 @@ const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
-  private readonly index: Db;
   private readonly meta: Db;
+  private readonly committer: GroupCommitter;
 
   constructor(private readonly db: EmbeddedDb) {
     this.spans = db.spans;
-    this.index = db.index;
     this.meta = db.meta;
+    this.committer = new GroupCommitter(db);
   }
 
-  private resourceId(r: Resource, schemaUrl: string, w: PendingWrite): string {
-    const json = JSON.stringify({ a: encodeAttributes(r.attributes), d: r.droppedAttributesCount, u: schemaUrl });
-    const id = sha1(json).toString('hex');
-    if (!this.db.resources.has(id) && !w.resources.has(id)) {
-      w.resources.set(id, { resource: r, schemaUrl, service: serviceOf(r) });
-      w.puts.push([this.meta, key(tag('r'), hex(id)), Buffer.from(json)]);
+  /**
+   * The number of a resource or scope, given as its JSON, in `nums`: stored under `byHash` (content hash -> number)
+   * and `byNumber` (number -> JSON). A batch that uses a number not yet stored writes both entries.
+   */
+  private numberOf(json: string, nums: Numbering, byHash: string, byNumber: string, w: PendingWrite): number {
+    const h = sha1(json);
+    const id = h.toString('hex');
+    let n = nums.get(id);
+    if (n === undefined) {
+      // stored by an earlier run
+      const stored = this.meta.get(key(tag(byHash), h));
+      if (stored?.length === 4) {
+        n = stored.readUInt32BE(0);
+        nums.learn(id, n);
+        return n;
+      }
+      n = nums.take(id);
     }
-    return id;
-  }
-
-  private scopeId(sc: Scope, schemaUrl: string, w: PendingWrite): string {
-    const json = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: schemaUrl });
-    const id = sha1(json).toString('hex');
-    if (!this.db.scopes.has(id) && !w.scopes.has(id)) {
-      w.scopes.set(id, { scope: sc, schemaUrl });
-      w.puts.push([this.meta, key(tag('c'), hex(id)), Buffer.from(json)]);
+    if (!nums.isCommitted(id) && !w.numbered.has(byHash + id)) {
+      w.numbered.set(byHash + id, [nums, id, n]);
+      w.puts.push([this.meta, key(tag(byHash), h), u32(n)], [this.meta, key(tag(byNumber), u32(n)), Buffer.from(json)]);
     }
-    return id;
+    return n;
   }
 
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
@@ -63,26 +69,38 @@ export class EmbeddedTraceWriter implements TraceWriter {
     const known = db.knownOperations;
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
-    const w: PendingWrite = { puts: [], resources: new Map(), scopes: new Map(), ops: new Set(), keys: new Map() };
+    const w: PendingWrite = { puts: [], numbered: new Map(), ops: new Set(), keys: new Map() };
     const dict: KeyDictionary = {
       idOf: (k) => {
-        let id = db.keyIds.get(k) ?? w.keys.get(k);
+        const nums = db.keyNumbers;
+        let id = nums.get(k);
         if (id === undefined) {
           if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
-          if (db.keyIds.size + w.keys.size >= MAX_DICTIONARY_KEYS) return 0;
-          w.keys.set(k, (id = db.nextKeyId++));
+          if (nums.size >= MAX_DICTIONARY_KEYS) return 0;
+          id = nums.take(k);
+        }
+        // not stored yet: this batch writes the entry too, in case the batch that took the number fails
+        if (!nums.isCommitted(k) && !w.keys.has(k)) {
+          w.keys.set(k, id);
           w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
         }
         return id + 1;
       },
       keyOf: () => '',
     };
+    const names = (s: string): Buffer => {
+      const id = dict.idOf(s);
+      return nameKey(s, id ? id - 1 : undefined);
+    };
     const postings = new Postings();
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
-      const rid = hex(this.resourceId(rs.resource, rs.schemaUrl, w));
+      const rjson = JSON.stringify({ a: encodeAttributes(rs.resource.attributes), d: rs.resource.droppedAttributesCount, u: rs.schemaUrl });
+      const rid = this.numberOf(rjson, db.resourceNumbers, 'r', 'R', w);
       for (const ss of rs.scopeSpans) {
-        const cid = hex(this.scopeId(ss.scope, ss.schemaUrl, w));
+        const sc = ss.scope;
+        const cjson = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: ss.schemaUrl });
+        const cid = this.numberOf(cjson, db.scopeNumbers, 'c', 'C', w);
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
           const record = encodeRecord(rid, cid, span, dict);
@@ -96,7 +114,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
           sk.write(span.spanId, 24, 8, 'hex');
           contentHash(record).copy(sk, 32);
           w.puts.push([this.spans, sk, record]);
-          db.addToPostings(postings, view, ref);
+          db.addToPostings(postings, view, ref, names);
           const opId = `${service.length}:${service}${span.kind}:${span.name}`;
           if (!known.has(opId) && !w.ops.has(opId)) {
             w.ops.add(opId);
@@ -106,19 +124,15 @@ export class EmbeddedTraceWriter implements TraceWriter {
         }
       }
     }
-    for (const p of postings.all()) {
-      // newest first, as streams read them; the key carries the newest start and a hash of the refs, so the same
-      // batch written again lands on the same key
-      p.refs.sort((a, b) => Buffer.compare(b, a));
-      const value = encodePosting(p.refs);
-      w.puts.push([this.index, key(tag(p.t), u32(p.bucket), p.parts, p.refs[0]!.subarray(0, 8), contentHash(value)), value]);
-    }
+    const all = [...postings.all()];
+    // checked before the batch joins a commit, so a bad batch fails alone and nothing of it is written
     for (const [, k] of w.puts) if (k.length > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${k.length}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
-    await db.commit(() => {
-      for (const [d, k, v] of w.puts) d.putSync(k, v);
-    });
-    for (const [id, r] of w.resources) db.resources.set(id, r);
-    for (const [id, c] of w.scopes) db.scopes.set(id, c);
+    for (const p of all) {
+      const n = 5 + p.parts.length + POSTING_TAIL;
+      if (n > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${n}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
+    }
+    await this.committer.write({ puts: w.puts, postings: all });
+    for (const [nums, id, n] of w.numbered.values()) nums.learn(id, n);
     for (const id of w.ops) known.add(id);
     for (const [k, id] of w.keys) db.learnKey(k, id);
   }
