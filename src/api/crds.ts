@@ -108,8 +108,6 @@ export const KINDS: Record<'TraceStore' | 'SamplingPolicy' | 'StreamingJob', Kin
 
 export type KindName = keyof typeof KINDS;
 
-const METADATA_DOC = 'standard object metadata (name, namespace, labels, annotations): see kubectl explain pod.metadata';
-
 /** The CRD of one kind; `backends` (from the plug-in table) decides which backend types are admitted. */
 export function crdFor(def: KindDef, backends: BackendAvailability): Record<string, unknown> {
   const schema: OpenAPISchema = {
@@ -119,9 +117,8 @@ export function crdFor(def: KindDef, backends: BackendAvailability): Record<stri
     properties: {
       apiVersion: { type: 'string', description: `the versioned schema of this object: ${API_VERSION}` },
       kind: { type: 'string', description: `the kind of this object: ${def.kind}` },
-      metadata: def.rootRules?.some((r) => r.fieldPath?.startsWith('.metadata.'))
-        ? { type: 'object', description: METADATA_DOC, properties: { name: { type: 'string', description: 'name of the object, unique in its namespace' } } }
-        : { type: 'object', description: METADATA_DOC },
+      // the API server documents metadata itself (ObjectMeta) and refuses anything here but type and name
+      metadata: def.rootRules?.some((r) => r.fieldPath?.startsWith('.metadata.')) ? { type: 'object', properties: { name: { type: 'string' } } } : { type: 'object' },
       spec: withAvailability(def.spec.toOpenAPI(), def, backends),
       status: def.status.toOpenAPI(),
     },
