@@ -1,7 +1,8 @@
 // What the operator asks of a backend plug-in. Each `src/storage/<backend>/` folder exports one plug-in (this
 // operator-facing half plus the runtime half of storage/api/plugin.ts); the composition roots hand the table of
 // src/storage/plugins.ts to the operator, so the operator side loads no database client and names no backend.
-import type { BackendType, TraceStoreSpec } from './tracestore.js';
+import type { CelRuleSpec } from './schema.js';
+import { BACKEND_TYPES, type BackendType, type TraceStoreSpec } from './tracestore.js';
 
 /** The `spec.backend.<type>` section of a TraceStore. */
 export type BackendSpec<T extends BackendType = BackendType> = NonNullable<TraceStoreSpec['backend'][T]>;
@@ -103,6 +104,32 @@ export interface NotInThisVersion<T extends BackendType = BackendType> {
 export type OperatorPluginTable = { [T in BackendType]: OperatorBackendPlugin<T> | NotInThisVersion<T> };
 
 export const isAvailable = <T extends BackendType>(p: OperatorBackendPlugin<T> | NotInThisVersion<T>): p is OperatorBackendPlugin<T> => !('notInThisVersion' in p);
+
+/** Per backend type, why this operator cannot deploy it (undefined: it can). */
+export type BackendAvailability = { readonly [T in BackendType]: string | undefined };
+
+/** What the operator can deploy, derived from the plug-in table: a new plug-in lifts its type's rejection. */
+export function backendAvailability(plugins: OperatorPluginTable): BackendAvailability {
+  const why = (t: BackendType): string | undefined => {
+    const p = plugins[t] as OperatorBackendPlugin | NotInThisVersion;
+    return isAvailable(p) ? p.traits.notDeployable : p.notInThisVersion;
+  };
+  return Object.fromEntries(BACKEND_TYPES.map((t) => [t, why(t)])) as unknown as BackendAvailability;
+}
+
+export const deployableBackends = (a: BackendAvailability): BackendType[] => BACKEND_TYPES.filter((t) => a[t] === undefined);
+
+/** "spec.backend.memory, spec.backend.opensearch": the choices a message offers. */
+export const backendChoices = (a: BackendAvailability): string => deployableBackends(a).map((t) => `spec.backend.${t}`).join(', ');
+
+/** The message for a backend type this operator cannot deploy; the same at admission and in Ready. */
+export const notAvailableMessage = (type: BackendType, a: BackendAvailability): string =>
+  `spec.backend.${type} is not available in this version (${a[type] ?? 'not deployable'}); available backends: ${backendChoices(a)}`;
+
+/** CEL rules on spec.backend that refuse at admission every type the operator cannot deploy. */
+export function backendAvailabilityRules(a: BackendAvailability): CelRuleSpec[] {
+  return BACKEND_TYPES.filter((t) => a[t] !== undefined).map((t) => ({ rule: `!has(self.${t})`, message: notAvailableMessage(t, a), fieldPath: `.${t}`, reason: 'FieldValueForbidden' }));
+}
 
 /** How the runtime pods receive a backend's credentials (env from secretKeyRef) and its CA (a Secret volume). */
 export const BACKEND_USERNAME_ENV = 'JSO_BACKEND_USERNAME';

@@ -82,7 +82,7 @@ export const secretKeyRef = (description: string, defaultKey: string) =>
 export const condition = obj(
   {
     type: str({ description: 'condition type, CamelCase', maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
-    status: enumOf(['True', 'False', 'Unknown'] as const),
+    status: enumOf(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown' }),
     observedGeneration: int({ minimum: 0, description: 'the .metadata.generation this condition was set for' }),
     lastTransitionTime: str({ format: 'date-time', description: 'when the status last changed' }),
     reason: str({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason' }),

@@ -1,8 +1,9 @@
+import { type BackendAvailability, backendAvailabilityRules } from './backend-plugin.js';
 import { API_VERSION, GROUP, VERSION } from './common.js';
 import { samplingPolicySpec, samplingPolicyStatus } from './samplingpolicy.js';
-import { type FieldError, type Node, type OpenAPISchema, applyDefaults } from './schema.js';
+import { type CelRuleSpec, type FieldError, type Node, type OpenAPISchema, applyDefaults } from './schema.js';
 import { streamingJobSpec, streamingJobStatus } from './streamingjob.js';
-import { TRACESTORE_NAME, traceStoreSpec, traceStoreStatus } from './tracestore.js';
+import { BACKEND_TYPES, TRACESTORE_NAME, traceStoreSpec, traceStoreStatus } from './tracestore.js';
 
 interface PrinterColumn {
   name: string;
@@ -22,6 +23,22 @@ export interface KindDef {
   status: Node<unknown>;
   printerColumns: PrinterColumn[];
   rootRules?: { rule: string; message: string; fieldPath?: string }[];
+  /** rules and notes that depend on what this build can deploy (the plug-in table), at a path inside spec */
+  availability?: (a: BackendAvailability) => { at: string[]; rules: CelRuleSpec[]; notes: Record<string, string> }[];
+}
+
+/** Adds the availability rules to the spec schema, and to each listed property's description its note. */
+function withAvailability(spec: OpenAPISchema, def: KindDef, a: BackendAvailability): OpenAPISchema {
+  for (const { at, rules, notes } of def.availability?.(a) ?? []) {
+    let s = spec;
+    for (const k of at) s = s.properties?.[k] ?? s;
+    if (rules.length) s['x-kubernetes-validations'] = [...(s['x-kubernetes-validations'] ?? []), ...rules];
+    for (const [k, note] of Object.entries(notes)) {
+      const p = s.properties?.[k];
+      if (p) p.description = `${p.description ?? k} (${note})`;
+    }
+  }
+  return spec;
 }
 
 const cond = (type: string, field: 'status' | 'reason' | 'message') => `.status.conditions[?(@.type=="${type}")].${field}`;
@@ -37,6 +54,13 @@ export const KINDS: Record<'TraceStore' | 'SamplingPolicy' | 'StreamingJob', Kin
     spec: traceStoreSpec as Node<unknown>,
     status: traceStoreStatus as Node<unknown>,
     rootRules: [{ rule: TRACESTORE_NAME.rule, message: TRACESTORE_NAME.message, fieldPath: TRACESTORE_NAME.fieldPath }],
+    availability: (a) => [
+      {
+        at: ['backend'],
+        rules: backendAvailabilityRules(a),
+        notes: Object.fromEntries(BACKEND_TYPES.filter((t) => a[t] !== undefined).map((t) => [t, `not available in this version: ${a[t]}`])),
+      },
+    ],
     printerColumns: [
       { name: 'Backend', type: 'string', jsonPath: '.status.backend' },
       { name: 'Ready', type: 'string', jsonPath: cond('Ready', 'status') },
@@ -58,7 +82,9 @@ export const KINDS: Record<'TraceStore' | 'SamplingPolicy' | 'StreamingJob', Kin
       { name: 'TraceStore', type: 'string', jsonPath: '.spec.targetRef.name' },
       { name: 'Accepted', type: 'string', jsonPath: cond('Accepted', 'status') },
       { name: 'Propagated', type: 'string', jsonPath: cond('Propagated', 'status') },
+      { name: 'Reason', type: 'string', jsonPath: cond('Propagated', 'reason'), description: 'why the policy is not enforced yet (NotAccepted: the message names the Accepted reason)' },
       age,
+      { name: 'Message', type: 'string', jsonPath: cond('Propagated', 'message'), priority: 1 },
     ],
   },
   StreamingJob: {
@@ -73,23 +99,27 @@ export const KINDS: Record<'TraceStore' | 'SamplingPolicy' | 'StreamingJob', Kin
       { name: 'TraceStore', type: 'string', jsonPath: '.spec.traceStoreRef.name' },
       { name: 'Kind', type: 'string', jsonPath: '.spec.kind' },
       { name: 'Ready', type: 'string', jsonPath: cond('Ready', 'status') },
+      { name: 'Reason', type: 'string', jsonPath: cond('Ready', 'reason') },
       age,
+      { name: 'Message', type: 'string', jsonPath: cond('Ready', 'message'), priority: 1 },
     ],
   },
 };
 
 export type KindName = keyof typeof KINDS;
 
-export function crdFor(def: KindDef): Record<string, unknown> {
+/** The CRD of one kind; `backends` (from the plug-in table) decides which backend types are admitted. */
+export function crdFor(def: KindDef, backends: BackendAvailability): Record<string, unknown> {
   const schema: OpenAPISchema = {
     type: 'object',
     description: def.description,
     required: ['spec'],
     properties: {
-      apiVersion: { type: 'string' },
-      kind: { type: 'string' },
+      apiVersion: { type: 'string', description: `the versioned schema of this object: ${API_VERSION}` },
+      kind: { type: 'string', description: `the kind of this object: ${def.kind}` },
+      // the API server documents metadata itself (ObjectMeta) and refuses anything here but type and name
       metadata: def.rootRules?.some((r) => r.fieldPath?.startsWith('.metadata.')) ? { type: 'object', properties: { name: { type: 'string' } } } : { type: 'object' },
-      spec: def.spec.toOpenAPI(),
+      spec: withAvailability(def.spec.toOpenAPI(), def, backends),
       status: def.status.toOpenAPI(),
     },
   };
@@ -116,7 +146,7 @@ export function crdFor(def: KindDef): Record<string, unknown> {
   };
 }
 
-export const allCrds = (): Record<string, unknown>[] => Object.values(KINDS).map(crdFor);
+export const allCrds = (backends: BackendAvailability): Record<string, unknown>[] => Object.values(KINDS).map((d) => crdFor(d, backends));
 
 /**
  * Re-validates an object the API server already admitted: schema checks and the TS twins of the CEL rules.

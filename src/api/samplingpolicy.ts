@@ -1,5 +1,5 @@
 import { conditions, localObjectRef, type Resource } from './common.js';
-import { arr, bool, enumOf, int, num, obj, str, type CelRule, type Infer } from './schema.js';
+import { arr, bool, doc, enumOf, int, num, obj, str, type CelRule, type Infer } from './schema.js';
 
 const serviceName = str({ description: 'service name as in the resource attribute service.name', minLength: 1, maxLength: 256 });
 const operationName = str({ description: 'operation (span) name', minLength: 1, maxLength: 512 });
@@ -32,7 +32,7 @@ const probability = num({ description: 'sampling probability', minimum: 0, maxim
 const service = obj(
   {
     name: serviceName,
-    default: strategy,
+    default: doc(strategy, 'the strategy of this service (operations without their own probability)'),
     operations: arr(obj({ name: operationName, probability }, ['name', 'probability']), {
       listType: 'map',
       listMapKeys: ['name'],
@@ -53,12 +53,12 @@ const adaptiveTarget: CelRule<{ enabled?: boolean; targetSamplesPerSecond?: numb
 /** The rules of a policy: the CRD's spec without its target (also the runtime config's static policies). */
 const ruleProps = {
   priority: int({ description: 'when several policies target one TraceStore, the higher priority wins per service', minimum: 0, maximum: 1000, default: 0 }),
-  default: strategy,
+  default: doc(strategy, 'the strategy served to every service that has none of its own'),
   services: arr(service, { listType: 'map', listMapKeys: ['name'], maxItems: 1000, description: 'per-service strategies' }),
   blocklist: obj(
     {
-      services: arr(serviceName, { listType: 'set', maxItems: 1000 }),
-      operations: arr(obj({ service: serviceName, name: operationName }, ['service', 'name']), { listType: 'map', listMapKeys: ['service', 'name'], maxItems: 1000 }),
+      services: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'services whose spans are all dropped' }),
+      operations: arr(obj({ service: serviceName, name: operationName }, ['service', 'name']), { listType: 'map', listMapKeys: ['service', 'name'], maxItems: 1000, description: 'operations of a service whose spans are dropped' }),
     },
     [],
     { description: 'dropped at ingest and served probability 0' },
@@ -84,33 +84,39 @@ const ruleProps = {
   ),
   adaptive: obj(
     {
-      enabled: bool({ default: false }),
-      targetSamplesPerSecond: num({ minimum: 0, exclusiveMinimum: true, maximum: 100000 }),
-      include: arr(serviceName, { listType: 'set', maxItems: 1000 }),
-      exclude: arr(serviceName, { listType: 'set', maxItems: 1000 }),
+      enabled: bool({ description: 'compute per-operation probabilities from the observed traffic', default: false }),
+      targetSamplesPerSecond: num({ description: 'traces per second each service and operation should be sampled at (required when enabled)', minimum: 0, exclusiveMinimum: true, maximum: 100000 }),
+      include: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'only these services (all when empty)' }),
+      exclude: arr(serviceName, { listType: 'set', maxItems: 1000, description: 'services left out of adaptive sampling' }),
     },
     [],
-    { rules: [adaptiveTarget] },
+    { description: 'adaptive sampling as in Jaeger: probabilities recomputed to meet a target rate', rules: [adaptiveTarget] },
   ),
 };
 
-export const samplingPolicySpec = obj({ targetRef: localObjectRef('the TraceStore whose runtimes enforce this policy'), ...ruleProps }, ['targetRef']);
+export const samplingPolicySpec = obj({ targetRef: localObjectRef('the TraceStore whose runtimes enforce this policy'), ...ruleProps }, ['targetRef'], {
+  description: 'the sampling strategies and ingest rules, and the TraceStore whose runtimes enforce them',
+});
 
 /** A policy written into the runtime's configuration file (runtimes without Kubernetes). */
 export const staticSamplingPolicy = obj({ name: str({ minLength: 1, maxLength: 253 }), rules: obj(ruleProps) }, ['name', 'rules']);
 export type StaticSamplingPolicy = Infer<typeof staticSamplingPolicy>;
 
-export const samplingPolicyStatus = obj({
-  observedGeneration: int({ minimum: 0 }),
-  conditions,
-  runtimes: arr(
-    obj({ generation: int({ minimum: 0, description: 'policy generation enforced' }), replicas: int({ minimum: 0, description: 'runtime pods enforcing it' }) }, [
-      'generation',
-      'replicas',
-    ]),
-    { maxItems: 64, description: 'how many runtime pods enforce which generation' },
-  ),
-});
+export const samplingPolicyStatus = obj(
+  {
+    observedGeneration: int({ minimum: 0, description: 'the .metadata.generation the status reflects' }),
+    conditions,
+    runtimes: arr(
+      obj({ generation: int({ minimum: 0, description: 'policy generation enforced' }), replicas: int({ minimum: 0, description: 'runtime pods enforcing it' }) }, [
+        'generation',
+        'replicas',
+      ]),
+      { maxItems: 64, description: 'how many runtime pods enforce which generation' },
+    ),
+  },
+  [],
+  { description: 'Accepted (valid, no conflict, target exists) and Propagated (every runtime pod enforces this generation)' },
+);
 
 export type SamplingPolicySpec = Infer<typeof samplingPolicySpec>;
 export type SamplingPolicyStatus = Infer<typeof samplingPolicyStatus>;

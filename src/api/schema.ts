@@ -1,5 +1,5 @@
 // A small typed schema builder. Each CRD is declared once with it; from that one declaration we get
-//   - the OpenAPI v3 schema written into crds/*.yaml (see crds.ts / gen-crds.ts),
+//   - the OpenAPI v3 schema written into crds/*.yaml (see crds.ts and src/gen-crds.ts),
 //   - the TypeScript type of the resource (Infer<typeof node>),
 //   - a validator the reconcilers run again on every object (schema checks plus the CEL rules' twins).
 // So the CRD and the types cannot drift: they are the same value.
@@ -325,4 +325,9 @@ export function applyDefaults<T>(schema: OpenAPISchema, value: T): T {
     return value.map((x) => applyDefaults(schema.items as OpenAPISchema, x)) as T;
   }
   return value;
+}
+
+/** `n` with its own description: one node reused for several fields, each documented for `kubectl explain`. */
+export function doc<T>(n: Node<T>, description: string): Node<T> {
+  return { toOpenAPI: () => ({ ...n.toOpenAPI(), description }), validate: (v, path, errors, old) => n.validate(v, path, errors, old) };
 }

@@ -1,6 +1,6 @@
 import { SECRET_ALLOW_LABEL } from './contract.js';
 import { boundedDuration, conditions, duration, objectName, secretKey, secretKeyRef, type Resource } from './common.js';
-import { arr, bool, enumOf, int, obj, quantity, str, stringMap, type CelRule, type Infer } from './schema.js';
+import { arr, bool, doc, enumOf, int, obj, quantity, str, stringMap, type CelRule, type Infer } from './schema.js';
 
 const tls = obj(
   {
@@ -132,7 +132,7 @@ const cassandra = obj(
     datacenter: str({ description: 'local datacenter', default: 'dc1', minLength: 1, maxLength: 128 }),
     replication: obj(
       {
-        strategy: enumOf(['SimpleStrategy', 'NetworkTopologyStrategy'] as const, { default: 'SimpleStrategy' }),
+        strategy: enumOf(['SimpleStrategy', 'NetworkTopologyStrategy'] as const, { description: 'replication strategy of the keyspace', default: 'SimpleStrategy' }),
         factor: int({ description: 'replication factor', minimum: 1, maximum: 7, default: 1 }),
       },
       [],
@@ -264,17 +264,17 @@ const listenerSecurity = obj(
 const labelSelector = (description: string) =>
   obj(
     {
-      matchLabels: stringMap({ maxProperties: 64 }),
+      matchLabels: stringMap({ maxProperties: 64, description: 'labels an object must all carry' }),
       matchExpressions: arr(
         obj(
           {
-            key: str({ minLength: 1, maxLength: 317 }),
-            operator: enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
-            values: arr(str({ maxLength: 63 }), { maxItems: 64 }),
+            key: str({ minLength: 1, maxLength: 317, description: 'the label key' }),
+            operator: enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, { description: 'how the label value relates to values' }),
+            values: arr(str({ maxLength: 63 }), { maxItems: 64, description: 'label values (In, NotIn); empty for Exists and DoesNotExist' }),
           },
           ['key', 'operator'],
         ),
-        { maxItems: 32 },
+        { maxItems: 32, description: 'label requirements an object must all meet' },
       ),
     },
     [],
@@ -287,7 +287,7 @@ const networkPolicyPeer = obj(
   {
     podSelector: labelSelector('pods (in this namespace, or in the namespaces of namespaceSelector); {} is every pod'),
     namespaceSelector: labelSelector('namespaces whose pods are allowed; {} is every namespace'),
-    ipBlock: obj({ cidr: str({ description: 'e.g. 10.0.0.0/8', minLength: 1, maxLength: 64 }), except: arr(str({ minLength: 1, maxLength: 64 }), { maxItems: 32 }) }, ['cidr'], {
+    ipBlock: obj({ cidr: str({ description: 'e.g. 10.0.0.0/8', minLength: 1, maxLength: 64 }), except: arr(str({ minLength: 1, maxLength: 64 }), { maxItems: 32, description: 'CIDRs inside cidr that are not allowed' }) }, ['cidr'], {
       description: 'addresses (cluster-external clients; pod IPs are not stable)',
     }),
   },
@@ -312,10 +312,10 @@ const groupPeers = obj(
 const networkPolicy = obj(
   {
     enabled: bool({ description: 'render a NetworkPolicy that admits each listener group only from its peers', default: false }),
-    ingest: groupPeers,
-    query: groupPeers,
-    remoteStorage: groupPeers,
-    sampling: groupPeers,
+    ingest: doc(groupPeers, 'who may send OTLP (4317, 4318)'),
+    query: doc(groupPeers, 'who may query (16686, 16685)'),
+    remoteStorage: doc(groupPeers, 'who may use remote storage (17271)'),
+    sampling: doc(groupPeers, 'who may fetch sampling strategies (5778, 5779)'),
   },
   [],
   { description: `a NetworkPolicy for the runtime pods (${GROUP_PORTS_HINT}). A group left out is reachable only from pods of this namespace; the admin port 8888 (probes, /metrics) from anywhere; egress is not restricted` },
@@ -325,11 +325,20 @@ const runtime = obj(
   {
     replicas: int({ description: 'runtime pods', minimum: 0, maximum: 100, default: 1 }),
     image: str({ description: 'runtime image (default: the image this operator was released with)', maxLength: 512, pattern: '^[^\\s]+$', patternHint: 'an image reference without spaces' }),
-    imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
-    resources: obj({ requests: computeResources, limits: computeResources }, [], { description: 'CPU and memory of each runtime pod' }),
-    logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }),
+    imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, { description: 'when the kubelet pulls the runtime image', default: 'IfNotPresent' }),
+    resources: obj(
+      { requests: doc(computeResources, 'what the scheduler reserves for each pod'), limits: doc(computeResources, 'the most each pod may use') },
+      [],
+      { description: 'CPU and memory of each runtime pod' },
+    ),
+    logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, { description: 'log level of the runtime', default: 'info' }),
     security: obj(
-      { ingest: listenerSecurity, query: listenerSecurity, remoteStorage: listenerSecurity, sampling: listenerSecurity },
+      {
+        ingest: doc(listenerSecurity, 'TLS and auth of the OTLP receivers (4317 gRPC, 4318 HTTP)'),
+        query: doc(listenerSecurity, 'TLS and auth of the Jaeger query APIs (16686 HTTP, 16685 gRPC)'),
+        remoteStorage: doc(listenerSecurity, 'TLS and auth of the jaeger.storage.v2 remote storage gRPC server (17271)'),
+        sampling: doc(listenerSecurity, 'TLS and auth of remote sampling (5778 HTTP, 5779 gRPC)'),
+      },
       [],
       { description: `TLS and bearer-token auth per listener group (${GROUP_PORTS_HINT}). A group left out is plaintext and unauthenticated; the admin port 8888 always is` },
     ),
@@ -365,29 +374,33 @@ export const traceStoreSpec = obj(
     }),
   },
   ['backend'],
-  { rules: [singleReplicaBackends, tenancyNeedsSupport] },
+  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport] },
 );
 
 const endpoint = (d: string) => str({ description: d });
 
-export const traceStoreStatus = obj({
-  observedGeneration: int({ minimum: 0, description: 'the .metadata.generation the status reflects' }),
-  conditions,
-  backend: enumOf(BACKEND_TYPES, { description: 'the backend type in use' }),
-  configHash: str({ description: 'hash of the runtime configuration the pods run' }),
-  schemaVersion: str({ description: 'version of the backend schema provisioned' }),
-  replicas: int({ minimum: 0, description: 'runtime pods wanted' }),
-  readyReplicas: int({ minimum: 0, description: 'runtime pods ready' }),
-  endpoints: obj({
-    otlpGrpc: endpoint('OTLP/gRPC receiver'),
-    otlpHttp: endpoint('OTLP/HTTP receiver'),
-    query: endpoint('Jaeger query HTTP API (classic /api and /api/v3)'),
-    queryGrpc: endpoint('Jaeger api_v3 gRPC'),
-    remoteStorage: endpoint('jaeger.storage.v2 remote storage gRPC'),
-    sampling: endpoint('remote sampling HTTP'),
-    samplingGrpc: endpoint('remote sampling gRPC'),
-  }),
-});
+export const traceStoreStatus = obj(
+  {
+    observedGeneration: int({ minimum: 0, description: 'the .metadata.generation the status reflects' }),
+    conditions,
+    backend: enumOf(BACKEND_TYPES, { description: 'the backend type in use' }),
+    configHash: str({ description: 'hash of the runtime configuration the pods run' }),
+    schemaVersion: str({ description: 'version of the backend schema provisioned' }),
+    replicas: int({ minimum: 0, description: 'runtime pods wanted' }),
+    readyReplicas: int({ minimum: 0, description: 'runtime pods ready' }),
+    endpoints: obj({
+      otlpGrpc: endpoint('OTLP/gRPC receiver'),
+      otlpHttp: endpoint('OTLP/HTTP receiver'),
+      query: endpoint('Jaeger query HTTP API (classic /api and /api/v3)'),
+      queryGrpc: endpoint('Jaeger api_v3 gRPC'),
+      remoteStorage: endpoint('jaeger.storage.v2 remote storage gRPC'),
+      sampling: endpoint('remote sampling HTTP'),
+      samplingGrpc: endpoint('remote sampling gRPC'),
+    }, [], { description: 'in-cluster addresses of the runtime Service, one per API' }),
+  },
+  [],
+  { description: 'what the operator observed: conditions (Ready sums them up), runtime pods and endpoints' },
+);
 
 export type TraceStoreSpec = Infer<typeof traceStoreSpec>;
 export type TraceStoreStatus = Infer<typeof traceStoreStatus>;

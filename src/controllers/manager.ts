@@ -123,7 +123,7 @@ export class Operator {
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));
     ts.watch((k) => this.controller.enqueue(k));
-    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.children.Lease }, log.child({ controller: 'samplingpolicy' }));
+    const sp = new SamplingPolicyController(this.client, { policies: this.informers.policies, pods: this.informers.pods, traceStores: this.informers.traceStores, leases: this.informers.children.Lease }, events, log.child({ controller: 'samplingpolicy' }));
     this.samplingController = new Controller('samplingpolicy', (k) => sp.reconcile(k), { workers: 2 }, this.metrics, log.child({ controller: 'samplingpolicy' }));
     sp.watch((k) => this.samplingController.enqueue(k));
   }

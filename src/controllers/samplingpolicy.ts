@@ -9,7 +9,9 @@ import { BACKEND_REPORT_ANNOTATION_PREFIX, LABEL_COMPONENT, LABEL_INSTANCE, LABE
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
+import { conditionEvent, summaryCondition } from '../reconcilers/conditions.js';
 import { podReport, policyStatus } from '../reconcilers/samplingpolicy/status.js';
 import { isSubset } from '../reconcilers/tracestore/desired.js';
 import { compilePolicies } from '../sampling/policy.js';
@@ -28,12 +30,16 @@ export interface SamplingInformers {
 
 const targetKey = (p: SamplingPolicy): string | undefined => (p.spec?.targetRef?.name ? `${p.metadata.namespace}/${p.spec.targetRef.name}` : undefined);
 
+/** What sums a policy up for its events: why it is not accepted (Conflict, TargetNotFound, ...), else its propagation. */
+const POLICY_SUMMARY = ['Accepted', 'Propagated'] as const;
+
 const isRuntimePod = (p: V1Pod): boolean => p.metadata?.labels?.[LABEL_NAME] === RUNTIME_APP && p.metadata?.labels?.[LABEL_COMPONENT] === 'runtime';
 
 export class SamplingPolicyController {
   constructor(
     private readonly client: KubeClient,
     private readonly inf: SamplingInformers,
+    private readonly events: EventRecorder,
     private readonly log: Logger,
   ) {}
 
@@ -99,6 +105,8 @@ export class SamplingPolicyController {
         FIELD_MANAGER,
       );
       this.log.debug({ policy: keyOf(p), accepted: status.conditions?.[0]?.status, runtimes: status.runtimes }, 'status written');
+      const event = conditionEvent(summaryCondition(p.status?.conditions, POLICY_SUMMARY), summaryCondition(status.conditions, POLICY_SUMMARY));
+      if (event) this.events.record(p as KubeObject, event.type, event.reason, event.message);
     }
   }
 

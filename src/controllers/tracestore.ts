@@ -1,7 +1,7 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
 import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
-import { type OperatorBackendPlugin, type OperatorPluginTable, type SecretReference, isAvailable } from '../api/backend-plugin.js';
+import { type OperatorBackendPlugin, type OperatorPluginTable, type SecretReference, backendAvailability, isAvailable, notAvailableMessage } from '../api/backend-plugin.js';
 import { BackendChecker, SCHEMA_WAITING } from './backend-check.js';
 import { DataCleanup } from './tracestore-cleanup.js';
 import { backendSpecOf, secretReferences } from '../reconcilers/tracestore/backend-pod.js';
@@ -13,7 +13,7 @@ import { type BackendType, type TraceStore, type TraceStoreStatus, backendTypeOf
 import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
-import { findCondition } from '../reconcilers/conditions.js';
+import { conditionEvent, findCondition } from '../reconcilers/conditions.js';
 import {
   CHILD_BUILDERS,
   type ChildKind,
@@ -51,9 +51,6 @@ function backendReports(lease: KubeObject | undefined): string {
 
 /** How often a referenced Secret outside the cache (missing or not opted in) is looked up again (metadata only). */
 const UNCACHED_SECRET_RECHECK_MS = 30_000;
-
-/** Ready reasons that are recorded as Warning events. */
-const WARNING_REASONS = ['BackendFull', 'InvalidSpec', 'BackendNotSupported', 'ReplicaFailure', 'ProgressDeadlineExceeded', 'SecretNotAllowed', 'SecretNotFound', 'SecretKeyMissing', 'InsecureCredentials'];
 
 /** One cache per kind of child (objects with the managed label), as the builders list them. */
 export type ChildCaches = { readonly [K in ChildKind]: Cache<ChildObjects[K] & KubeObject> };
@@ -224,9 +221,11 @@ export class TraceStoreController {
     }
     if (errors.length) return this.writeStatus(ts, { invalid: errors });
     if (!backend) return; // unreachable: validated above
+    // admission refuses these already; an object admitted by a CRD of another version is caught here
+    const availability = backendAvailability(this.settings.plugins);
+    if (availability[backend] !== undefined) return this.writeStatus(ts, { backend, unsupported: notAvailableMessage(backend, availability) });
     const plugin = this.settings.plugins[backend] as OperatorPluginTable[BackendType];
-    if (!isAvailable(plugin)) return this.writeStatus(ts, { backend, unsupported: plugin.notInThisVersion });
-    if (plugin.traits.notDeployable) return this.writeStatus(ts, { backend, unsupported: plugin.traits.notDeployable });
+    if (!isAvailable(plugin)) return; // unreachable: availability says why it is not
     await this.cleanup!.sync(ts, plugin);
 
     // backends outside the pods: connection and provisioning checked in the background
@@ -327,11 +326,7 @@ export class TraceStoreController {
       FIELD_MANAGER,
     );
     this.written.set(writtenKey, status);
-    const before = findCondition(current?.conditions, 'Ready');
-    const after = findCondition(status.conditions, 'Ready');
-    if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
-      const warn = after.status === 'False' && WARNING_REASONS.includes(after.reason);
-      this.events.record(ts as KubeObject, warn ? 'Warning' : 'Normal', after.reason, after.message);
-    }
+    const event = conditionEvent(findCondition(current?.conditions, 'Ready'), findCondition(status.conditions, 'Ready'));
+    if (event) this.events.record(ts as KubeObject, event.type, event.reason, event.message);
   }
 }

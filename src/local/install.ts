@@ -1,7 +1,9 @@
 // Installs the CRDs (server-side apply) and waits until the API server serves them.
+import { backendAvailability } from '../api/backend-plugin.js';
 import { allCrds } from '../api/crds.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { CRDS } from '../kube/resources.js';
+import { PLUGINS } from '../storage/plugins.js';
 
 
 interface CrdStatus {
@@ -9,7 +11,7 @@ interface CrdStatus {
 }
 
 export async function installCrds(client: KubeClient, fieldManager = 'jaeger-storage-operator', timeoutMs = 60_000): Promise<void> {
-  const crds = allCrds();
+  const crds = allCrds(backendAvailability(PLUGINS));
   for (const crd of crds) {
     const name = (crd.metadata as { name: string }).name;
     await client.apply(resourcePath(CRDS, undefined, name), crd, fieldManager);

@@ -31,3 +31,38 @@ export function mergeConditions(current: Condition[] | undefined, next: Conditio
 }
 
 export const findCondition = (list: Condition[] | undefined, type: string): Condition | undefined => list?.find((c) => c.type === type);
+
+/**
+ * Reasons of a False condition that say work is under way and settles by itself (a rollout, a first check, pods
+ * starting, a deliberate scale to zero). Every other reason of a False condition needs a user's fix.
+ */
+export const PROGRESS_REASONS: ReadonlySet<string> = new Set(['DeploymentMissing', 'RolloutInProgress', 'PodsNotReady', 'ScaledToZero', 'Checking', 'Pending', 'NoRuntimes']);
+
+export type EventSeverity = 'Normal' | 'Warning';
+
+/**
+ * The one severity rule for events: a False condition with a failure reason is a Warning (so
+ * `kubectl get events --field-selector type=Warning` lists what needs fixing); progress and success are Normal.
+ */
+export const severityOf = (c: Pick<ConditionInput, 'status' | 'reason'>): EventSeverity => (c.status === 'False' && !PROGRESS_REASONS.has(c.reason) ? 'Warning' : 'Normal');
+
+/**
+ * The condition that sums up an object among `types` (in order): the first that is not True, else the last. A
+ * TraceStore's is Ready; a SamplingPolicy's is Accepted while it is not accepted, then Propagated.
+ */
+export function summaryCondition<C extends ConditionInput>(list: readonly C[] | undefined, types: readonly string[]): C | undefined {
+  const found = types.map((t) => list?.find((c) => c.type === t)).filter((c): c is C => c !== undefined);
+  return found.find((c) => c.status !== 'True') ?? found.at(-1);
+}
+
+export interface ConditionEvent {
+  type: EventSeverity;
+  reason: string;
+  message: string;
+}
+
+/** The event for a change of the summary condition (status or reason), or none when it did not change. */
+export function conditionEvent(before: Pick<ConditionInput, 'status' | 'reason'> | undefined, after: ConditionInput | undefined): ConditionEvent | undefined {
+  if (!after || (before?.status === after.status && before?.reason === after.reason)) return undefined;
+  return { type: severityOf(after), reason: after.reason, message: after.message };
+}

@@ -3,11 +3,13 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { backendAvailability } from '../../src/api/backend-plugin.js';
 import { KINDS, crdFor } from '../../src/api/crds.js';
 import { ApiError, type KubeClient, resourcePath } from '../../src/kube/client.js';
 import { installCrds } from '../../src/local/install.js';
 import { ROOT, applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor } from '../helpers.js';
 import { CRDS } from '../../src/kube/resources.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 
 interface OperatorSpecObject {
   apiVersion: string;
@@ -107,7 +109,7 @@ describe('re-validation in reconcile', () => {
   // An object admitted by an older, looser CRD must still be caught by the operator: relax the CRD, create a
   // spec the current rules reject, and expect Ready=False/InvalidSpec naming the field. The CRD is restored after.
   it('reports InvalidSpec with the field and leaves the runtime untouched', async () => {
-    const crd = crdFor(KINDS.TraceStore) as { metadata: { name: string }; spec: { versions: { schema: { openAPIV3Schema: unknown } }[] } };
+    const crd = crdFor(KINDS.TraceStore, backendAvailability(PLUGINS)) as { metadata: { name: string }; spec: { versions: { schema: { openAPIV3Schema: unknown } }[] } };
     const strip = (s: unknown): unknown => {
       if (Array.isArray(s)) return s.map(strip);
       if (!s || typeof s !== 'object') return s;

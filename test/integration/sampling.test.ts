@@ -257,7 +257,11 @@ describe('SamplingPolicy', () => {
       return condition(p, 'Accepted')?.status === 'False' ? p : undefined;
     });
     expect(condition(rejected, 'Accepted')).toMatchObject({ reason: 'Conflict', message: expect.stringMatching(/spec\.default contradicts SamplingPolicy "main".*spec\.priority/) });
-    expect(condition(rejected, 'Propagated')).toMatchObject({ status: 'False', reason: 'NotAccepted' });
+    expect(condition(rejected, 'Propagated')).toMatchObject({ status: 'False', reason: 'NotAccepted', message: expect.stringContaining('(Conflict)') });
+    await waitFor('a Warning event Conflict on the rejected policy', async () => {
+      const ev = await client.get<{ items: { reason?: string; involvedObject: { kind?: string } }[] }>(`/api/v1/namespaces/${ns}/events`, { fieldSelector: 'type=Warning,involvedObject.name=other' });
+      return ev.items.some((e) => e.reason === 'Conflict' && e.involvedObject.kind === 'SamplingPolicy');
+    }, 10_000, 100);
     expect((await strategy(a, 'web')).probabilisticSampling?.samplingRate).toBe(0.9);
 
     await applyPolicy('other', { priority: 5, default: { type: 'probabilistic', value: 0.3 } });

@@ -3,8 +3,10 @@ import type { V1ConfigMap, V1Deployment, V1ReplicaSet, V1Service } from '@kubern
 import type { Operator } from '../../src/controllers/manager.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { ANNOTATION_CONFIG_HASH, MANAGED_SELECTOR } from '../../src/api/contract.js';
-import { applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady } from '../helpers.js';
-import { resourcePath } from '../../src/kube/client.js';
+import { createServer } from 'node:net';
+import { applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady, waitStoreCondition } from '../helpers.js';
+import { ApiError, resourcePath } from '../../src/kube/client.js';
+import { PLUGINS } from '../../src/storage/plugins.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
 
 let client: KubeClient;
@@ -13,6 +15,21 @@ let op: Operator;
 
 interface List<T> {
   items: T[];
+}
+
+interface Ev {
+  type: string;
+  reason: string;
+  message: string;
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 beforeAll(async () => {
@@ -99,16 +116,52 @@ describe('memory TraceStore', () => {
     });
   });
 
-  it('reports an unsupported backend clearly and deploys nothing for it', async () => {
-    await applyStore(client, { ...memoryStore('remote', ns), spec: { backend: { grpc: { endpoint: 'remote-storage:17271' } } } });
-    const ts = await waitFor('BackendNotSupported', async () => {
-      const t = await getStore(client, ns, 'remote');
-      return conditionOf(t, 'Ready')?.reason === 'BackendNotSupported' ? t : undefined;
-    });
-    expect(conditionOf(ts, 'Ready')?.message).toContain('grpc backend is not supported');
-    await expect(client.get(`/apis/apps/v1/namespaces/${ns}/deployments/remote-runtime`)).rejects.toMatchObject({ code: 404 });
+  it('refuses at admission a backend type this version cannot deploy, naming the available ones', async () => {
+    const err = await applyStore(client, { ...memoryStore('remote', ns), spec: { backend: { grpc: { endpoint: 'remote-storage:17271' } } } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe(422);
+    expect((err as ApiError).message).toContain('spec.backend.grpc is not available in this version');
+    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.elasticsearch, spec.backend.opensearch');
   });
 
+  it('records a backend failure as a Warning event (kubectl get events --field-selector type=Warning)', async () => {
+    const port = await closedPort();
+    await applyStore(client, { ...memoryStore('unreachable', ns), spec: { backend: { opensearch: { endpoints: [`http://127.0.0.1:${port}`] } } } });
+    await waitStoreCondition(client, ns, 'unreachable', 'Ready', 'False', 'Unreachable');
+    const warnings = await waitFor('a Warning event Unreachable', async () => {
+      const ev = await client.get<List<Ev>>(`/api/v1/namespaces/${ns}/events`, { fieldSelector: 'type=Warning,involvedObject.name=unreachable' });
+      return ev.items.some((e) => e.reason === 'Unreachable') ? ev.items : undefined;
+    });
+    expect(warnings.find((e) => e.reason === 'Unreachable')?.message).toContain(`127.0.0.1:${port}`);
+    await client.request('DELETE', resourcePath(TRACESTORES, ns, 'unreachable'));
+  });
+});
+
+describe('a TraceStore admitted by a CRD of another version', () => {
+  // The CRD admits memory, but this operator's plug-in table lacks it (an older operator under newer CRDs):
+  // reconcile re-validates, reports BackendNotSupported with the available types, and records a Warning.
+  it('gets Ready=False, BackendNotSupported, a Warning event, and nothing deployed', async () => {
+    const other = await createNamespace(client, 'unsupported');
+    const older = await startInProcessOperator(other, { plugins: { ...PLUGINS, memory: { type: 'memory', notInThisVersion: 'not in this build' } } });
+    try {
+      await applyStore(client, memoryStore('old', other));
+      const ts = await waitStoreCondition(client, other, 'old', 'Ready', 'False', 'BackendNotSupported');
+      expect(conditionOf(ts, 'Ready')?.message).toContain('spec.backend.memory is not available in this version (not in this build); available backends: spec.backend.elasticsearch, spec.backend.opensearch');
+      await waitFor('a Warning event BackendNotSupported', async () => {
+        const ev = await client.get<List<Ev>>(`/api/v1/namespaces/${other}/events`, { fieldSelector: 'type=Warning,involvedObject.name=old' });
+        return ev.items.some((e) => e.reason === 'BackendNotSupported');
+      });
+      await expect(client.get(`/apis/apps/v1/namespaces/${other}/deployments/old-runtime`)).rejects.toMatchObject({ code: 404 });
+    } finally {
+      await older.stop();
+    }
+  });
+});
+
+describe('memory TraceStore, deleted', () => {
   it('is garbage-collected with its children when deleted', async () => {
     const ts = await getStore(client, ns, 'shop');
     await client.request('DELETE', resourcePath(TRACESTORES, ns, 'shop'), { query: { propagationPolicy: 'Background' } });

@@ -30,7 +30,7 @@ export function policyStatus(p: SamplingPolicy, verdict: Verdict | undefined, ta
   const current = counts.get(generation) ?? 0;
 
   let propagated: ConditionInput;
-  if (accepted.status !== 'True') propagated = { type: 'Propagated', status: 'False', reason: 'NotAccepted', message: 'the policy is not enforced: see the Accepted condition' };
+  if (accepted.status !== 'True') propagated = { type: 'Propagated', status: 'False', reason: 'NotAccepted', message: `the policy is not enforced: Accepted is False (${accepted.reason}): ${accepted.message}` };
   else if (!pods.length) propagated = { type: 'Propagated', status: 'False', reason: 'NoRuntimes', message: `no runtime pod of TraceStore "${target}" is running` };
   else if (current < pods.length) {
     propagated = { type: 'Propagated', status: 'False', reason: 'Pending', message: `${current} of ${pods.length} runtime pods enforce generation ${generation}` };

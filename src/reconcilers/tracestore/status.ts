@@ -9,7 +9,7 @@ import { endpointsFor } from './desired.js';
 export interface Observed {
   backend?: BackendType;
   invalid?: FieldError[];
-  /** the backend type is not in this version: why (from the plug-in table) */
+  /** the backend type is not deployable by this version: the message naming the available types (plug-in table) */
   unsupported?: string;
   configHash?: string;
   deployment?: V1Deployment;
@@ -63,7 +63,7 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
       { type: 'RuntimeAvailable', status: 'Unknown', reason: 'InvalidSpec', message: 'not changed: the spec is invalid' },
     ];
   } else if (o.unsupported) {
-    const msg = `the ${o.backend} backend is not supported by this operator version (${o.unsupported}); use spec.backend.memory or upgrade the operator`;
+    const msg = `the ${o.backend} backend is not supported by this operator version: ${o.unsupported}. Create a new TraceStore with an available backend (the type is immutable) or upgrade the operator`;
     conds = [
       { type: 'Ready', status: 'False', reason: 'BackendNotSupported', message: msg },
       { type: 'BackendReachable', status: 'Unknown', reason: 'BackendNotSupported', message: msg },
