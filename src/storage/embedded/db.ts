@@ -158,6 +158,8 @@ export class EmbeddedDb {
   readonly chunkSize: number;
   private readonly maxValueBytes: number;
   private seq = 0n;
+  /** sequence numbers handed out whose commits have not ended */
+  private readonly unsettled = new Set<bigint>();
   private closed = false;
   /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
   private readonly tables = new Map<string, SpanTable>();
@@ -232,9 +234,39 @@ export class EmbeddedDb {
     return name;
   }
 
-  /** The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it. */
+  /**
+   * The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it, which reports its end
+   * (committed or failed) through settle.
+   */
   nextSeq(): bigint {
-    return ++this.seq;
+    const s = ++this.seq;
+    this.unsettled.add(s);
+    return s;
+  }
+
+  /** Records that the commit that took `seq` ended, committed or failed. */
+  settle(seq: bigint): void {
+    this.unsettled.delete(seq);
+  }
+
+  /** The highest sequence number at and below which every commit has ended: no group of that number or lower can still appear. */
+  settledSeq(): bigint {
+    let s = this.seq;
+    for (const u of this.unsettled) if (u - 1n < s) s = u - 1n;
+    return s;
+  }
+
+  /** Commits `fn` under a new sequence number, recorded with it (see nextSeq). */
+  async commitNumbered(fn: (seq: bigint) => void): Promise<void> {
+    const seq = this.nextSeq();
+    try {
+      await this.commit(() => {
+        fn(seq);
+        this.recordSeq(seq);
+      });
+    } finally {
+      this.settle(seq);
+    }
   }
 
   /**

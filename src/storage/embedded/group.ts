@@ -108,8 +108,8 @@ export class GroupCommitter {
     try {
       for (let g = this.open; g; g = this.open) {
         this.open = undefined;
+        const seq = this.db.nextSeq();
         try {
-          const seq = this.db.nextSeq();
           const index = g.indexPuts(seq);
           const db = this.db;
           await db.commit(() => {
@@ -120,6 +120,8 @@ export class GroupCommitter {
           g.resolve();
         } catch (e) {
           g.reject(e);
+        } finally {
+          this.db.settle(seq);
         }
       }
     } finally {
