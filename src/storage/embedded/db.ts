@@ -24,6 +24,8 @@ export interface EmbeddedConfig {
   maxSpansPerChunk?: number;
   /** attribute values longer than this are indexed by their hash */
   maxIndexedValueBytes?: number;
+  /** estimated bytes of span tables kept in memory */
+  maxCachedTableBytes?: number;
 }
 
 export type Db = Database<Buffer, Buffer>;
@@ -31,8 +33,13 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
-/** Refs of the span tables kept in memory for searches (12 bytes each, and 16 per trace) */
-const MAX_CACHED_REFS = 2_000_000;
+/** Bytes of span tables kept in memory for searches and sweeps, as tableCost estimates them */
+const MAX_CACHED_TABLE_BYTES = 64 * 1024 * 1024;
+/**
+ * What a cached span table costs in memory: its arrays (12 bytes a ref, 16 a trace) and the objects around them,
+ * which dominate for the small tables of groups of one small batch.
+ */
+const tableCost = (t: SpanTable): number => 700 + t.ids.length + t.starts.length * 12;
 
 export interface StoredResource {
   resource: Resource;
@@ -163,7 +170,8 @@ export class EmbeddedDb {
   private closed = false;
   /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
   private readonly tables = new Map<string, SpanTable>();
-  private tableRefs = 0;
+  private tableBytes = 0;
+  private readonly maxTableBytes: number;
 
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
@@ -186,6 +194,7 @@ export class EmbeddedDb {
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
     this.maxValueBytes = config.maxIndexedValueBytes ?? 512;
+    this.maxTableBytes = config.maxCachedTableBytes ?? MAX_CACHED_TABLE_BYTES;
   }
 
   /**
@@ -403,12 +412,15 @@ export class EmbeddedDb {
       const raw = this.index.get(key(tag('G'), u32(bucket), groupBytes(group)));
       if (!raw) throw corrupt(`no span table for group ${group} in hour ${bucket}, which a posting names`);
       t = decodeSpanTable(raw);
-      this.tableRefs += t.starts.length;
-      if (this.tableRefs > MAX_CACHED_REFS) {
+      const cost = tableCost(t);
+      if (this.tableBytes + cost > this.maxTableBytes) {
         this.tables.clear();
-        this.tableRefs = t.starts.length;
+        this.tableBytes = 0;
       }
-      this.tables.set(id, t);
+      if (cost <= this.maxTableBytes) {
+        this.tables.set(id, t);
+        this.tableBytes += cost;
+      }
     }
     return t;
   }
@@ -445,6 +457,11 @@ export class EmbeddedDb {
     }
   }
 
+  /** The estimated bytes of the span tables cached. */
+  get cachedTableBytes(): number {
+    return this.tableBytes;
+  }
+
   /** Forgets what the caches know (after the databases were cleared). */
   forget(): void {
     this.resources.clear();
@@ -455,7 +472,7 @@ export class EmbeddedDb {
     this.keyNumbers.forget();
     this.keyNames.clear();
     this.tables.clear();
-    this.tableRefs = 0;
+    this.tableBytes = 0;
   }
 
   async close(): Promise<void> {
