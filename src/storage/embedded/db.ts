@@ -26,6 +26,8 @@ export interface EmbeddedConfig {
   maxIndexedValueBytes?: number;
   /** estimated bytes of span tables kept in memory */
   maxCachedTableBytes?: number;
+  /** names the string dictionary numbers; a new name once it holds this many is written whole */
+  maxDictionaryKeys?: number;
 }
 
 export type Db = Database<Buffer, Buffer>;

@@ -23,9 +23,9 @@ interface PendingWrite {
   keys: Map<string, number>;
 }
 
-/** Keys longer than this, or past this many in the dictionary, are written whole in each record. */
+/** Keys longer than this, or new once the dictionary holds this many, are written whole in each record. */
 const MAX_DICTIONARY_KEY_BYTES = 256;
-const MAX_DICTIONARY_KEYS = 100_000;
+export const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
@@ -58,6 +58,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
     }
     if (!nums.isCommitted(id) && !w.numbered.has(byHash + id)) {
       w.numbered.set(byHash + id, [nums, id, n]);
+      nums.use(id);
       w.puts.push([this.meta, key(tag(byHash), h), u32(n)], [this.meta, key(tag(byNumber), u32(n)), Buffer.from(json)]);
     }
     return n;
@@ -70,18 +71,38 @@ export class EmbeddedTraceWriter implements TraceWriter {
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
     const w: PendingWrite = { puts: [], numbered: new Map(), ops: new Set(), keys: new Map() };
+    try {
+      await this.write(traces, w);
+    } catch (e) {
+      // the numbers this batch took and nobody stored are free again
+      for (const [nums, id, n] of w.numbered.values()) nums.release(id, n);
+      for (const [k, id] of w.keys) db.keyNumbers.release(k, id);
+      throw e;
+    }
+    for (const [nums, id, n] of w.numbered.values()) nums.learn(id, n);
+    for (const id of w.ops) known.add(id);
+    for (const [k, id] of w.keys) db.learnKey(k, id);
+  }
+
+  private async write(traces: ResourceSpans[], w: PendingWrite): Promise<void> {
+    const db = this.db;
+    const known = db.knownOperations;
+    const maxKeys = db.config.maxDictionaryKeys ?? MAX_DICTIONARY_KEYS;
     const dict: KeyDictionary = {
       idOf: (k) => {
         const nums = db.keyNumbers;
         let id = nums.get(k);
         if (id === undefined) {
           if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
-          if (nums.size >= MAX_DICTIONARY_KEYS) return 0;
+          // only stored numbers count, as after a restart: a name without a number once the dictionary is full
+          // never gets one (stored numbers only grow), so it is indexed by string for good
+          if (nums.committedSize >= maxKeys) return 0;
           id = nums.take(k);
         }
         // not stored yet: this batch writes the entry too, in case the batch that took the number fails
         if (!nums.isCommitted(k) && !w.keys.has(k)) {
           w.keys.set(k, id);
+          nums.use(k);
           w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
         }
         return id + 1;
@@ -132,8 +153,5 @@ export class EmbeddedTraceWriter implements TraceWriter {
       if (n > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${n}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     }
     await this.committer.write({ puts: w.puts, postings: all });
-    for (const [nums, id, n] of w.numbered.values()) nums.learn(id, n);
-    for (const id of w.ops) known.add(id);
-    for (const [k, id] of w.keys) db.learnKey(k, id);
   }
 }
