@@ -15,6 +15,7 @@ import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { Numbering } from './numbering.js';
+import { DirLock } from './dirlock.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -170,6 +171,8 @@ export class EmbeddedDb {
   /** sequence numbers handed out whose commits have not ended */
   private readonly unsettled = new Set<bigint>();
   private closed = false;
+  /** this process's hold on the directory (see ./dirlock.ts) */
+  private readonly dirLock: DirLock;
   /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
   private readonly tables = new Map<string, SpanTable>();
   private tableBytes = 0;
@@ -178,16 +181,24 @@ export class EmbeddedDb {
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
     mkdirSync(config.path, { recursive: true });
-    // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
-    // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
-    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
-    // before use (less work per write; the file is private to the runtime).
-    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
+    this.dirLock = DirLock.take(config.path);
+    try {
+      this.root = this.openRoot();
+    } catch (e) {
+      this.dirLock.release();
+      throw e;
+    }
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
-    this.checkFormat();
+    try {
+      this.checkFormat();
+    } catch (e) {
+      this.root.close().catch(() => undefined);
+      this.dirLock.release();
+      throw e;
+    }
     for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
     for (const [t, nums] of [['R', this.resourceNumbers], ['C', this.scopeNumbers]] as const) {
       for (const k of this.meta.getKeys({ start: prefixEnd(tag(t)), end: tag(t), reverse: true, limit: 1 })) if (k.length === 5) nums.reserve(k.readUInt32BE(1));
@@ -197,6 +208,14 @@ export class EmbeddedDb {
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
     this.maxValueBytes = config.maxIndexedValueBytes ?? 512;
     this.maxTableBytes = config.maxCachedTableBytes ?? MAX_CACHED_TABLE_BYTES;
+  }
+
+  private openRoot(): RootDatabase {
+    // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
+    // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
+    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
+    // before use (less work per write; the file is private to the runtime).
+    return open({ path: this.config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
   }
 
   /**
@@ -213,7 +232,6 @@ export class EmbeddedDb {
     if (used) {
       const found = v?.length === 4 ? `format ${v.readUInt32BE(0)}` : 'an older format without a version';
       const dir = this.config.path;
-      this.root.close().catch(() => undefined);
       throw new StorageError(
         'Internal',
         `the embedded store in ${dir} was written in ${found}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
@@ -480,7 +498,11 @@ export class EmbeddedDb {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    try {
+      await this.root.close();
+    } finally {
+      this.dirLock.release();
+    }
   }
 
   /** bytes used by the database files */
