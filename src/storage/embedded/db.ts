@@ -16,6 +16,7 @@ import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, grou
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { Numbering } from './numbering.js';
 import { DirLock } from './dirlock.js';
+import { GroupCommitter } from './group.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -171,6 +172,8 @@ export class EmbeddedDb {
   /** sequence numbers handed out whose commits have not ended */
   private readonly unsettled = new Set<bigint>();
   private closed = false;
+  /** the commit queue of span batches (see ./group.ts), which purges and close go through too */
+  readonly groups: GroupCommitter = new GroupCommitter(this);
   /** this process's hold on the directory (see ./dirlock.ts) */
   private readonly dirLock: DirLock;
   /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
@@ -499,6 +502,8 @@ export class EmbeddedDb {
     if (this.closed) return;
     this.closed = true;
     try {
+      // batches already queued commit first; later ones are refused
+      await this.groups.close(`the embedded store (${this.config.path}) is closing: the batch was not written`);
       await this.root.close();
     } finally {
       this.dirLock.release();

@@ -10,11 +10,17 @@ const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
 export class EmbeddedPurger implements Purger {
   constructor(private readonly db: EmbeddedDb) {}
 
+  /**
+   * Clears the store. It runs in the commit queue: batches queued before it commit first, and batches written
+   * meanwhile wait and are prepared against the empty store, so no record names a number the purge deleted.
+   */
   async purge(): Promise<void> {
     const db = this.db;
-    for (const d of [db.spans, db.index, db.meta]) await d.clearAsync();
-    db.forget();
-    db.writeFormat();
+    await db.groups.exclusive(async () => {
+      for (const d of [db.spans, db.index, db.meta]) await d.clearAsync();
+      db.forget();
+      db.writeFormat();
+    });
   }
 
   /**

@@ -7,7 +7,6 @@ import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, sha1 } from './db.js';
 import type { Numbering } from './numbering.js';
-import { GroupCommitter } from './group.js';
 import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, key, kstr, lstr, nameKey, tag, u32, u64 } from './keys.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
@@ -30,12 +29,10 @@ export const MAX_DICTIONARY_KEYS = 100_000;
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
   private readonly meta: Db;
-  private readonly committer: GroupCommitter;
 
   constructor(private readonly db: EmbeddedDb) {
     this.spans = db.spans;
     this.meta = db.meta;
-    this.committer = new GroupCommitter(db);
   }
 
   /**
@@ -67,6 +64,8 @@ export class EmbeddedTraceWriter implements TraceWriter {
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     const db = this.db;
+    // the store is being purged: prepare against what it holds afterwards
+    for (let p = db.groups.paused; p; p = db.groups.paused) await p;
     const known = db.knownOperations;
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
@@ -114,6 +113,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
       return nameKey(s, id ? id - 1 : undefined);
     };
     const postings = new Postings();
+    let spans = 0;
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const rjson = JSON.stringify({ a: encodeAttributes(rs.resource.attributes), d: rs.resource.droppedAttributesCount, u: rs.schemaUrl });
@@ -122,6 +122,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
         const sc = ss.scope;
         const cjson = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: ss.schemaUrl });
         const cid = this.numberOf(cjson, db.scopeNumbers, 'c', 'C', w);
+        spans += ss.spans.length;
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
           const record = encodeRecord(rid, cid, span, dict);
@@ -152,6 +153,6 @@ export class EmbeddedTraceWriter implements TraceWriter {
       const n = 5 + p.parts.length + POSTING_TAIL;
       if (n > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${n}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     }
-    await this.committer.write({ puts: w.puts, postings: all });
+    await db.groups.write({ puts: w.puts, postings: all, spans });
   }
 }
