@@ -222,22 +222,26 @@ export class EmbeddedDb {
   }
 
   /**
-   * Records the format version in a new store, and refuses a store written in another layout: reading it as this
-   * one would return wrong results rather than fail.
+   * Records the format version in a new store (or one holding nothing but another version's mark), and refuses a
+   * store written in another layout: reading it as this one would return wrong results rather than fail.
    */
   private checkFormat(): void {
-    const v = this.meta.get(tag('V'));
+    const V = tag('V');
+    const v = this.meta.get(V);
     if (v?.length === 4 && v.readUInt32BE(0) === FORMAT_VERSION) return;
     const used = [this.spans, this.index, this.meta].some((d) => {
-      for (const _ of d.getKeys({ limit: 1 })) return true;
+      for (const k of d.getKeys({ limit: 2 })) if (d !== this.meta || !k.equals(V)) return true;
       return false;
     });
     if (used) {
-      const found = v?.length === 4 ? `format ${v.readUInt32BE(0)}` : 'an older format without a version';
       const dir = this.config.path;
+      const found = v?.length === 4 ? v.readUInt32BE(0) : undefined;
+      if (found !== undefined && found > FORMAT_VERSION) {
+        throw new StorageError('Internal', `the embedded store in ${dir} was written in format ${found}, and this runtime reads format ${FORMAT_VERSION}: this runtime is older than the store: run a runtime that reads format ${found}`);
+      }
       throw new StorageError(
         'Internal',
-        `the embedded store in ${dir} was written in ${found}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
+        `the embedded store in ${dir} was written in ${found !== undefined ? `format ${found}` : 'an older format without a version'}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
       );
     }
     this.writeFormat();
