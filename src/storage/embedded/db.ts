@@ -263,7 +263,7 @@ export class EmbeddedDb {
     if (name === undefined) {
       // committed by a batch whose writer has not recorded it yet
       const raw = this.meta.get(key(tag('k'), u32(id)));
-      if (!raw) throw new UnavailableError(`the embedded store (${this.config.path}) lacks attribute key #${id} that a span record names`);
+      if (!raw) throw new StorageError('Internal', `the embedded store (${this.config.path}) lacks dictionary entry #${id} that a span record names`);
       name = raw.toString('utf8');
       this.keyNames.set(id, name);
     }
