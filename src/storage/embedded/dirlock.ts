@@ -31,11 +31,13 @@ export class StoreLockedError extends UnavailableError {
 /** Directories this process holds (the lock file cannot tell a second open in the same process from its holder). */
 const held = new Set<string>();
 
-/** The start time of process `pid`, or undefined if there is none (or this system does not say). */
+/** The start time of process `pid`, or undefined if it does not run (or this system does not say). */
 function startedAt(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // a zombie (killed, not yet reaped by its parent) holds nothing
+    return fields[0] === 'Z' || fields[0] === 'X' ? '' : fields[19];
   } catch {
     return undefined;
   }
