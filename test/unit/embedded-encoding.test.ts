@@ -240,6 +240,17 @@ describe('embedded numbering', () => {
     expect(n.take('a')).toBe(11);
   });
 
+  test('a bounded numbering forgets stored numbers past its bound, never pending ones, and never hands one out twice', () => {
+    const n = new Numbering(3);
+    for (const s of ['a', 'b', 'c']) n.learn(s, n.take(s));
+    expect(n.take('p')).toBe(3);
+    n.learn('d', 4);
+    expect(n.committedSize).toBe(1);
+    expect(n.get('a')).toBeUndefined();
+    expect(n.get('p')).toBe(3);
+    expect(n.take('e')).toBe(5);
+  });
+
   test('a pending number is released once every batch that used it failed, and never once it is stored', () => {
     const n = new Numbering();
     expect(n.take('a')).toBe(0);

@@ -37,6 +37,8 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
+/** Resources and scopes (decoded, and numbers by hash) kept in memory, each kind: a store may hold any number of them */
+const MAX_CACHED_NUMBERS = 100_000;
 /** Bytes of span tables kept in memory for searches and sweeps, as tableCost estimates them */
 const MAX_CACHED_TABLE_BYTES = 64 * 1024 * 1024;
 /**
@@ -153,9 +155,9 @@ export class EmbeddedDb {
   /** resources and scopes read or written, by number */
   readonly resources = new Map<number, StoredResource>();
   readonly scopes = new Map<number, StoredScope>();
-  /** the numbers of resources and scopes, by content hash (see ./numbering.ts) */
-  readonly resourceNumbers = new Numbering();
-  readonly scopeNumbers = new Numbering();
+  /** the numbers of resources and scopes, by content hash (see ./numbering.ts); the writer looks up the others in meta */
+  readonly resourceNumbers = new Numbering(MAX_CACHED_NUMBERS);
+  readonly scopeNumbers = new Numbering(MAX_CACHED_NUMBERS);
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
   /**
@@ -383,6 +385,7 @@ export class EmbeddedDb {
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
       const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
       r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
+      if (this.resources.size >= MAX_CACHED_NUMBERS) this.resources.clear();
       this.resources.set(n, r);
     }
     return r;
@@ -394,6 +397,7 @@ export class EmbeddedDb {
       const raw = this.meta.get(key(tag('C'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { n: string; v: string; a: unknown; d: number; u: string }) : { n: '', v: '', a: [], d: 0, u: '' };
       s = { scope: { name: j.n, version: j.v, attributes: decodeAttributes(j.a, 'scope.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
+      if (this.scopes.size >= MAX_CACHED_NUMBERS) this.scopes.clear();
       this.scopes.set(n, s);
     }
     return s;

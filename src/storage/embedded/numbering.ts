@@ -10,6 +10,12 @@ export class Numbering {
   private readonly users = new Map<string, number>();
   private next = 0;
 
+  /**
+   * `maxKnown` bounds the stored numbers kept in memory (a larger set is forgotten whole): only for things whose
+   * numbers the caller can look up in the store again.
+   */
+  constructor(private readonly maxKnown = Infinity) {}
+
   /** The number of `s`, committed or pending. */
   get(s: string): number | undefined {
     return this.committed.get(s) ?? this.pending.get(s);
@@ -45,7 +51,10 @@ export class Numbering {
 
   /** Records that `s` is stored under `n` (committed, or read from the store). */
   learn(s: string, n: number): void {
-    if (!this.committed.has(s)) this.committed.set(s, n);
+    if (!this.committed.has(s)) {
+      if (this.committed.size >= this.maxKnown) this.committed.clear();
+      this.committed.set(s, n);
+    }
     if (this.pending.get(s) === n) {
       this.pending.delete(s);
       this.users.delete(s);
