@@ -131,7 +131,7 @@ export class GroupCommitter {
     if (this.closing !== undefined) return Promise.reject(new UnavailableError(this.closing));
     let g = this.queue[this.queue.length - 1];
     // a batch is never split: one larger than a group's share makes a group of its own
-    if (!(g instanceof Group) || g.spans >= MAX_GROUP_SPANS) this.queue.push((g = new Group()));
+    if (!(g instanceof Group) || (g.spans > 0 && g.spans + batch.spans > MAX_GROUP_SPANS)) this.queue.push((g = new Group()));
     g.add(batch);
     this.kick();
     return g.done;
