@@ -240,6 +240,35 @@ describe('embedded numbering', () => {
     expect(n.take('a')).toBe(11);
   });
 
+  test('a bounded numbering forgets stored numbers past its bound, never pending ones, and never hands one out twice', () => {
+    const n = new Numbering(3);
+    for (const s of ['a', 'b', 'c']) n.learn(s, n.take(s));
+    expect(n.take('p')).toBe(3);
+    n.learn('d', 4);
+    expect(n.committedSize).toBe(1);
+    expect(n.get('a')).toBeUndefined();
+    expect(n.get('p')).toBe(3);
+    expect(n.take('e')).toBe(5);
+  });
+
+  test('a pending number is released once every batch that used it failed, and never once it is stored', () => {
+    const n = new Numbering();
+    expect(n.take('a')).toBe(0);
+    n.use('a');
+    n.use('a');
+    n.release('a', 0);
+    expect(n.get('a')).toBe(0);
+    n.release('a', 0);
+    expect(n.get('a')).toBeUndefined();
+    expect(n.size).toBe(0);
+    expect(n.take('a')).toBe(1);
+    n.use('a');
+    n.learn('a', 1);
+    n.release('a', 1);
+    expect(n.get('a')).toBe(1);
+    expect(n.committedSize).toBe(1);
+  });
+
   test('resources and scopes keep their numbers across a reopen, and new ones get numbers of their own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jso-embedded-'));
     const sp = (i: number) => newSpan({ traceId: `c${i}`.padEnd(32, '0'), spanId: '00000000000000c1', name: 'op', startTimeUnixNano: 1_700_000_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_700_000_000_000_000_100n + BigInt(i) });

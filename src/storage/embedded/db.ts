@@ -15,6 +15,8 @@ import type { SpanView } from '../api/semantics.js';
 import { FORMAT_VERSION, POSTING_TAIL, type SpanRef, bucketOf, compareRefs, groupBytes, hex, key, kstr, lstr, nameKey, postingsFrom, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, decodeSpanTable } from './posting.js';
 import { Numbering } from './numbering.js';
+import { DirLock } from './dirlock.js';
+import { GroupCommitter } from './group.js';
 import { type KeyDictionary, decodeRecord } from './record.js';
 
 export interface EmbeddedConfig {
@@ -24,6 +26,10 @@ export interface EmbeddedConfig {
   maxSpansPerChunk?: number;
   /** attribute values longer than this are indexed by their hash */
   maxIndexedValueBytes?: number;
+  /** estimated bytes of span tables kept in memory */
+  maxCachedTableBytes?: number;
+  /** names the string dictionary numbers; a new name once it holds this many is written whole */
+  maxDictionaryKeys?: number;
 }
 
 export type Db = Database<Buffer, Buffer>;
@@ -31,8 +37,15 @@ export type Db = Database<Buffer, Buffer>;
 export const EMPTY = Buffer.alloc(0);
 export const MAX_U64 = 0xffffffffffffffffn;
 const LONG_VALUE_MARK = '\u0000sha1:';
-/** Refs of the span tables kept in memory for searches (12 bytes each, and 16 per trace) */
-const MAX_CACHED_REFS = 2_000_000;
+/** Resources and scopes (decoded, and numbers by hash) kept in memory, each kind: a store may hold any number of them */
+const MAX_CACHED_NUMBERS = 100_000;
+/** Bytes of span tables kept in memory for searches and sweeps, as tableCost estimates them */
+const MAX_CACHED_TABLE_BYTES = 64 * 1024 * 1024;
+/**
+ * What a cached span table costs in memory: its arrays (12 bytes a ref, 16 a trace) and the objects around them,
+ * which dominate for the small tables of groups of one small batch.
+ */
+const tableCost = (t: SpanTable): number => 700 + t.ids.length + t.starts.length * 12;
 
 export interface StoredResource {
   resource: Resource;
@@ -142,9 +155,9 @@ export class EmbeddedDb {
   /** resources and scopes read or written, by number */
   readonly resources = new Map<number, StoredResource>();
   readonly scopes = new Map<number, StoredScope>();
-  /** the numbers of resources and scopes, by content hash (see ./numbering.ts) */
-  readonly resourceNumbers = new Numbering();
-  readonly scopeNumbers = new Numbering();
+  /** the numbers of resources and scopes, by content hash (see ./numbering.ts); the writer looks up the others in meta */
+  readonly resourceNumbers = new Numbering(MAX_CACHED_NUMBERS);
+  readonly scopeNumbers = new Numbering(MAX_CACHED_NUMBERS);
   /** operations already recorded in meta */
   readonly knownOperations = new Set<string>();
   /**
@@ -158,24 +171,39 @@ export class EmbeddedDb {
   readonly chunkSize: number;
   private readonly maxValueBytes: number;
   private seq = 0n;
+  /** sequence numbers handed out whose commits have not ended */
+  private readonly unsettled = new Set<bigint>();
   private closed = false;
+  /** the commit queue of span batches (see ./group.ts), which purges and close go through too */
+  readonly groups: GroupCommitter = new GroupCommitter(this);
+  /** this process's hold on the directory (see ./dirlock.ts) */
+  private readonly dirLock: DirLock;
   /** span tables read ('G' entries, see ./keys.ts), by bucket and group; they never change once written */
   private readonly tables = new Map<string, SpanTable>();
-  private tableRefs = 0;
+  private tableBytes = 0;
+  private readonly maxTableBytes: number;
 
   constructor(readonly config: EmbeddedConfig) {
     if (!config.path) throw new InvalidArgumentError('embedded.path', 'is required');
     mkdirSync(config.path, { recursive: true });
-    // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
-    // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
-    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
-    // before use (less work per write; the file is private to the runtime).
-    this.root = open({ path: config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
+    this.dirLock = DirLock.take(config.path);
+    try {
+      this.root = this.openRoot();
+    } catch (e) {
+      this.dirLock.release();
+      throw e;
+    }
     const opts = { keyEncoding: 'binary' as const, encoding: 'binary' as const };
     this.spans = this.root.openDB<Buffer, Buffer>({ name: 'spans', ...opts });
     this.index = this.root.openDB<Buffer, Buffer>({ name: 'index', ...opts });
     this.meta = this.root.openDB<Buffer, Buffer>({ name: 'meta', ...opts });
-    this.checkFormat();
+    try {
+      this.checkFormat();
+    } catch (e) {
+      this.root.close().catch(() => undefined);
+      this.dirLock.release();
+      throw e;
+    }
     for (const { key: k, value } of this.meta.getRange({ start: tag('k'), end: prefixEnd(tag('k')) })) this.learnKey(value.toString('utf8'), k.readUInt32BE(1));
     for (const [t, nums] of [['R', this.resourceNumbers], ['C', this.scopeNumbers]] as const) {
       for (const k of this.meta.getKeys({ start: prefixEnd(tag(t)), end: tag(t), reverse: true, limit: 1 })) if (k.length === 5) nums.reserve(k.readUInt32BE(1));
@@ -184,26 +212,38 @@ export class EmbeddedDb {
     this.seq = last ? last.readBigUInt64BE(0) : 0n;
     this.chunkSize = config.maxSpansPerChunk ?? 1000;
     this.maxValueBytes = config.maxIndexedValueBytes ?? 512;
+    this.maxTableBytes = config.maxCachedTableBytes ?? MAX_CACHED_TABLE_BYTES;
+  }
+
+  private openRoot(): RootDatabase {
+    // eventTurnBatching off: lmdb's implicit per-event-turn batch leaves a promise nobody can observe, which rejects
+    // unhandled when a commit fails (full disk). overlappingSync off: a commit resolves once it is on disk, so an
+    // acknowledgement never waits on a second, separately failing flush promise. noMemInit: pages are not zeroed
+    // before use (less work per write; the file is private to the runtime).
+    return open({ path: this.config.path, maxDbs: 4, compression: false, eventTurnBatching: false, overlappingSync: false, noMemInit: true });
   }
 
   /**
-   * Records the format version in a new store, and refuses a store written in another layout: reading it as this
-   * one would return wrong results rather than fail.
+   * Records the format version in a new store (or one holding nothing but another version's mark), and refuses a
+   * store written in another layout: reading it as this one would return wrong results rather than fail.
    */
   private checkFormat(): void {
-    const v = this.meta.get(tag('V'));
+    const V = tag('V');
+    const v = this.meta.get(V);
     if (v?.length === 4 && v.readUInt32BE(0) === FORMAT_VERSION) return;
     const used = [this.spans, this.index, this.meta].some((d) => {
-      for (const _ of d.getKeys({ limit: 1 })) return true;
+      for (const k of d.getKeys({ limit: 2 })) if (d !== this.meta || !k.equals(V)) return true;
       return false;
     });
     if (used) {
-      const found = v?.length === 4 ? `format ${v.readUInt32BE(0)}` : 'an older format without a version';
       const dir = this.config.path;
-      this.root.close().catch(() => undefined);
+      const found = v?.length === 4 ? v.readUInt32BE(0) : undefined;
+      if (found !== undefined && found > FORMAT_VERSION) {
+        throw new StorageError('Internal', `the embedded store in ${dir} was written in format ${found}, and this runtime reads format ${FORMAT_VERSION}: this runtime is older than the store: run a runtime that reads format ${found}`);
+      }
       throw new StorageError(
         'Internal',
-        `the embedded store in ${dir} was written in ${found}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
+        `the embedded store in ${dir} was written in ${found !== undefined ? `format ${found}` : 'an older format without a version'}; this runtime reads format ${FORMAT_VERSION}. Its data cannot be read: move or delete ${dir} (or point dataDir at an empty directory) and start again`,
       );
     }
     this.writeFormat();
@@ -225,16 +265,46 @@ export class EmbeddedDb {
     if (name === undefined) {
       // committed by a batch whose writer has not recorded it yet
       const raw = this.meta.get(key(tag('k'), u32(id)));
-      if (!raw) throw new UnavailableError(`the embedded store (${this.config.path}) lacks attribute key #${id} that a span record names`);
+      if (!raw) throw new StorageError('Internal', `the embedded store (${this.config.path}) lacks dictionary entry #${id} that a span record names`);
       name = raw.toString('utf8');
       this.keyNames.set(id, name);
     }
     return name;
   }
 
-  /** The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it. */
+  /**
+   * The next write sequence number; recorded under 'q' (recordSeq) by the commit that uses it, which reports its end
+   * (committed or failed) through settle.
+   */
   nextSeq(): bigint {
-    return ++this.seq;
+    const s = ++this.seq;
+    this.unsettled.add(s);
+    return s;
+  }
+
+  /** Records that the commit that took `seq` ended, committed or failed. */
+  settle(seq: bigint): void {
+    this.unsettled.delete(seq);
+  }
+
+  /** The highest sequence number at and below which every commit has ended: no group of that number or lower can still appear. */
+  settledSeq(): bigint {
+    let s = this.seq;
+    for (const u of this.unsettled) if (u - 1n < s) s = u - 1n;
+    return s;
+  }
+
+  /** Commits `fn` under a new sequence number, recorded with it (see nextSeq). */
+  async commitNumbered(fn: (seq: bigint) => void): Promise<void> {
+    const seq = this.nextSeq();
+    try {
+      await this.commit(() => {
+        fn(seq);
+        this.recordSeq(seq);
+      });
+    } finally {
+      this.settle(seq);
+    }
   }
 
   /**
@@ -315,6 +385,7 @@ export class EmbeddedDb {
       const j = raw ? (JSON.parse(raw.toString()) as { a: unknown; d: number; u: string }) : { a: [], d: 0, u: '' };
       const resource = { attributes: decodeAttributes(j.a, 'resource.attributes'), droppedAttributesCount: j.d };
       r = { resource, schemaUrl: j.u, service: serviceOf(resource) };
+      if (this.resources.size >= MAX_CACHED_NUMBERS) this.resources.clear();
       this.resources.set(n, r);
     }
     return r;
@@ -326,6 +397,7 @@ export class EmbeddedDb {
       const raw = this.meta.get(key(tag('C'), u32(n)));
       const j = raw ? (JSON.parse(raw.toString()) as { n: string; v: string; a: unknown; d: number; u: string }) : { n: '', v: '', a: [], d: 0, u: '' };
       s = { scope: { name: j.n, version: j.v, attributes: decodeAttributes(j.a, 'scope.attributes'), droppedAttributesCount: j.d }, schemaUrl: j.u };
+      if (this.scopes.size >= MAX_CACHED_NUMBERS) this.scopes.clear();
       this.scopes.set(n, s);
     }
     return s;
@@ -371,12 +443,15 @@ export class EmbeddedDb {
       const raw = this.index.get(key(tag('G'), u32(bucket), groupBytes(group)));
       if (!raw) throw corrupt(`no span table for group ${group} in hour ${bucket}, which a posting names`);
       t = decodeSpanTable(raw);
-      this.tableRefs += t.starts.length;
-      if (this.tableRefs > MAX_CACHED_REFS) {
+      const cost = tableCost(t);
+      if (this.tableBytes + cost > this.maxTableBytes) {
         this.tables.clear();
-        this.tableRefs = t.starts.length;
+        this.tableBytes = 0;
       }
-      this.tables.set(id, t);
+      if (cost <= this.maxTableBytes) {
+        this.tables.set(id, t);
+        this.tableBytes += cost;
+      }
     }
     return t;
   }
@@ -413,6 +488,11 @@ export class EmbeddedDb {
     }
   }
 
+  /** The estimated bytes of the span tables cached. */
+  get cachedTableBytes(): number {
+    return this.tableBytes;
+  }
+
   /** Forgets what the caches know (after the databases were cleared). */
   forget(): void {
     this.resources.clear();
@@ -423,13 +503,19 @@ export class EmbeddedDb {
     this.keyNumbers.forget();
     this.keyNames.clear();
     this.tables.clear();
-    this.tableRefs = 0;
+    this.tableBytes = 0;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    try {
+      // batches already queued commit first; later ones are refused
+      await this.groups.close(`the embedded store (${this.config.path}) is closing: the batch was not written`);
+      await this.root.close();
+    } finally {
+      this.dirLock.release();
+    }
   }
 
   /** bytes used by the database files */

@@ -28,10 +28,6 @@ export class EmbeddedDependencyStore implements DependencyReader, DependencyWrit
 
   async writeDependencies(at: bigint, links: DependencyLink[], _ctx?: StorageContext): Promise<void> {
     checkDependencyLinks(links);
-    const seq = this.db.nextSeq();
-    await this.db.commit(() => {
-      this.db.meta.putSync(key(tag('g'), u64(at), u64(seq)), Buffer.from(JSON.stringify(links)));
-      this.db.recordSeq(seq);
-    });
+    await this.db.commitNumbered((seq) => this.db.meta.putSync(key(tag('g'), u64(at), u64(seq)), Buffer.from(JSON.stringify(links))));
   }
 }

@@ -3,7 +3,10 @@
 // number of batches in it. The group lists its spans of each hour once, in a span table, and its postings name
 // spans by their places there (see ./keys.ts and ./posting.ts): fewer, smaller index entries than one per batch and
 // term, and a commit touches fewer pages. Each batch is acknowledged once the commit that holds it is on disk; a
-// failed commit fails every batch in it, none of which was acknowledged.
+// failed commit fails every batch in it, none of which was acknowledged. A group takes up to MAX_GROUP_SPANS spans
+// (after a slow commit, the batches queued meanwhile make several groups, not one huge one); purging the store and
+// closing it go through the same queue.
+import { UnavailableError } from '../api/index.js';
 import type { Db, EmbeddedDb, Posting } from './db.js';
 import { groupBytes, key, postingTail, tag, u32 } from './keys.js';
 import { type PackedRef, encodePosting, encodeSpanTable } from './posting.js';
@@ -12,12 +15,15 @@ import { type PackedRef, encodePosting, encodeSpanTable } from './posting.js';
 export interface PreparedBatch {
   puts: [Db, Buffer, Buffer][];
   postings: Iterable<Posting>;
+  /** how many spans it writes */
+  spans: number;
 }
 
 class Group {
   readonly puts: [Db, Buffer, Buffer][] = [];
   /** the group's postings, by term: tag, bucket and term parts */
   readonly postings = new Map<string, Posting>();
+  spans = 0;
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (e: unknown) => void;
@@ -32,6 +38,7 @@ class Group {
   }
 
   add(b: PreparedBatch): void {
+    this.spans += b.spans;
     for (const p of b.puts) this.puts.push(p);
     for (const p of b.postings) {
       const id = `${p.t}${p.bucket}:${p.parts.toString('latin1')}`;
@@ -88,28 +95,103 @@ class Group {
   }
 }
 
+/** Spans a group takes before the next batch starts another: a group's index is built in one synchronous step. */
+export const MAX_GROUP_SPANS = 20_000;
+
+/** Work that runs alone in the commit queue: after the groups before it, before those after it. */
+class Exclusive {
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (e: unknown) => void;
+
+  constructor(readonly run: () => Promise<void>) {
+    this.done = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => undefined);
+  }
+}
+
 export class GroupCommitter {
-  /** the group taking batches while the one before it commits */
-  private open: Group | undefined;
+  /** what waits to commit, in order; a last group takes batches while what is before it commits */
+  private readonly queue: (Group | Exclusive)[] = [];
   private busy = false;
+  private closing: string | undefined;
+  /** resolved once the queue is empty */
+  private idle: Promise<void> = Promise.resolve();
+  private resolveIdle: () => void = () => undefined;
+  /** while exclusive work is queued or runs: new batches wait for it before they are prepared */
+  private pause: Promise<void> | undefined;
 
   constructor(private readonly db: EmbeddedDb) {}
 
-  /** Writes `batch` in the next commit; resolves once that commit is on disk. */
+  /** Writes `batch` in the next commit with room for it; resolves once that commit is on disk. */
   write(batch: PreparedBatch): Promise<void> {
-    const g = (this.open ??= new Group());
+    if (this.closing !== undefined) return Promise.reject(new UnavailableError(this.closing));
+    let g = this.queue[this.queue.length - 1];
+    // a batch is never split: one larger than a group's share makes a group of its own
+    if (!(g instanceof Group) || (g.spans > 0 && g.spans + batch.spans > MAX_GROUP_SPANS)) this.queue.push((g = new Group()));
     g.add(batch);
-    if (!this.busy) void this.drain();
+    this.kick();
     return g.done;
   }
 
-  private async drain(): Promise<void> {
+  /** What a batch waits for before it is prepared (exclusive work in the queue), if anything. */
+  get paused(): Promise<void> | undefined {
+    return this.pause;
+  }
+
+  /**
+   * Runs `fn` once every group queued so far has committed, with no other commit of this queue alongside; batches
+   * prepared meanwhile wait (see paused) and commit after it.
+   */
+  exclusive(fn: () => Promise<void>): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new UnavailableError(this.closing));
+    const x = new Exclusive(fn);
+    this.queue.push(x);
+    const pause = x.done.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pause = pause;
+    void pause.then(() => {
+      if (this.pause === pause) this.pause = undefined;
+    });
+    this.kick();
+    return x.done;
+  }
+
+  /**
+   * Refuses batches from now on with an Unavailable error saying `why`, and resolves once those already queued have
+   * committed (or failed).
+   */
+  close(why: string): Promise<void> {
+    this.closing ??= why;
+    return this.busy ? this.idle : Promise.resolve();
+  }
+
+  private kick(): void {
+    if (this.busy) return;
     this.busy = true;
+    this.idle = new Promise<void>((res) => (this.resolveIdle = res));
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
     try {
-      for (let g = this.open; g; g = this.open) {
-        this.open = undefined;
+      for (let g = this.queue.shift(); g; g = this.queue.shift()) {
+        if (g instanceof Exclusive) {
+          try {
+            await g.run();
+            g.resolve();
+          } catch (e) {
+            g.reject(e);
+          }
+          continue;
+        }
+        const seq = this.db.nextSeq();
         try {
-          const seq = this.db.nextSeq();
           const index = g.indexPuts(seq);
           const db = this.db;
           await db.commit(() => {
@@ -120,10 +202,13 @@ export class GroupCommitter {
           g.resolve();
         } catch (e) {
           g.reject(e);
+        } finally {
+          this.db.settle(seq);
         }
       }
     } finally {
       this.busy = false;
+      this.resolveIdle();
     }
   }
 }

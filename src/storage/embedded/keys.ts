@@ -55,7 +55,10 @@ const u48 = (v: bigint): Buffer => {
   return b;
 };
 
-/** A group's number in keys (6 bytes: a commit a microsecond would take nine years to run out). */
+/** Bytes of a group's number in keys (6: a commit a microsecond would take nine years to run out). */
+export const GROUP_BYTES = 6;
+
+/** A group's number in keys. */
 export const groupBytes = (group: bigint): Buffer => u48(group);
 
 /** The start of bucket `b`, in ns. */

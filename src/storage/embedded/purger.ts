@@ -1,7 +1,7 @@
 // The embedded backend's purger and retention sweep.
 import type { Purger } from '../api/index.js';
 import type { EmbeddedDb } from './db.js';
-import { POSTING_TAIL, bucketOf, key, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
+import { GROUP_BYTES, POSTING_TAIL, bucketOf, key, prefixEnd, readPostingTail, tag, u32, u64 } from './keys.js';
 import { type SpanTable, corrupt, decodePosting, encodePosting } from './posting.js';
 
 /** The smallest key greater than `k`: where a scan resumes after it. */
@@ -10,11 +10,17 @@ const after = (k: Buffer): Buffer => Buffer.concat([k, Buffer.from([0])]);
 export class EmbeddedPurger implements Purger {
   constructor(private readonly db: EmbeddedDb) {}
 
+  /**
+   * Clears the store. It runs in the commit queue: batches queued before it commit first, and batches written
+   * meanwhile wait and are prepared against the empty store, so no record names a number the purge deleted.
+   */
   async purge(): Promise<void> {
     const db = this.db;
-    for (const d of [db.spans, db.index, db.meta]) await d.clearAsync();
-    db.forget();
-    db.writeFormat();
+    await db.groups.exclusive(async () => {
+      for (const d of [db.spans, db.index, db.meta]) await d.clearAsync();
+      db.forget();
+      db.writeFormat();
+    });
   }
 
   /**
@@ -25,26 +31,38 @@ export class EmbeddedPurger implements Purger {
    * cutoff goes, one straddling it is rewritten with its newer refs. The other postings of older hours go whole; in
    * the cutoff's own hour, those whose newest ref is older. A posting kept there may still name a deleted span,
    * which searches skip as they skip any ref whose record they do not find.
+   *
+   * A sweep covers the groups committed when it starts: postings and span tables of groups written while it runs
+   * (spans with old start times) are left whole for the next sweep, so it neither chases a steady writer nor drops
+   * a span table whose postings it never saw. A group's postings name only its own span tables, so a table goes
+   * once its group's postings of that hour are gone.
    */
   async sweep(cutoff: bigint, batch = 2000): Promise<number> {
     const db = this.db;
     const cb = bucketOf(cutoff);
+    // every group up to this one is committed (or failed) now; later ones are not this sweep's
+    const last = db.settledSeq();
+    const ours = (k: Buffer, bucket: number): boolean => readPostingTail(k, k.length - POSTING_TAIL, bucket).group <= last;
     const T = tag('T');
     const end = key(T, u32(cb + 1));
     let deleted = 0;
     for (let from = T; ; ) {
-      const work: { k: Buffer; table: SpanTable; places: number[] }[] = [];
+      const work: { k: Buffer; table: SpanTable | undefined; places: number[] }[] = [];
       let n = 0;
       for (const { key: k, value } of db.index.getRange({ start: from, end })) {
         if (k.length !== 5 + POSTING_TAIL) continue; // defensive: a key of another shape
-        const places = decodePosting(value);
         const bucket = k.readUInt32BE(1);
+        if (!ours(k, bucket)) continue;
+        const places = decodePosting(value);
+        const oldest = places[places.length - 1];
+        if (oldest === undefined) {
+          work.push({ k, table: undefined, places }); // names nothing: goes
+          continue;
+        }
         const table = db.spanTable(bucket, readPostingTail(k, 5, bucket).group);
-        const last = places[places.length - 1];
-        if (last === undefined) continue;
-        if (last >= table.starts.length) throw corrupt(`a posting names place ${last} of a span table of ${table.starts.length}`);
+        if (oldest >= table.starts.length) throw corrupt(`a posting names place ${oldest} of a span table of ${table.starts.length}`);
         // the oldest ref is the last
-        if (table.starts[last]! >= cutoff) continue;
+        if (table.starts[oldest]! >= cutoff) continue;
         work.push({ k, table, places });
         n += places.length;
         if (n >= batch) break;
@@ -55,6 +73,10 @@ export class EmbeddedPurger implements Purger {
       await db.commit(() => {
         removed = 0;
         for (const { k, table, places } of work) {
+          if (!table) {
+            db.index.removeSync(k);
+            continue;
+          }
           const keep: number[] = [];
           for (const place of places) {
             const start = table.starts[place]!;
@@ -82,7 +104,11 @@ export class EmbeddedPurger implements Purger {
       for (let from = tag(t); ; ) {
         const ks: Buffer[] = [];
         for (const k of db.index.getKeys({ start: from, end: hi })) {
-          if (k.readUInt32BE(1) === cb && k.length >= 5 + POSTING_TAIL && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff) continue;
+          if (k.length >= 5 + POSTING_TAIL) {
+            const bucket = k.readUInt32BE(1);
+            if (!ours(k, bucket)) continue;
+            if (bucket === cb && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff) continue;
+          }
           ks.push(k);
           if (ks.length >= batch) break;
         }
@@ -93,10 +119,12 @@ export class EmbeddedPurger implements Purger {
         });
       }
     }
-    // span tables of older hours, once no posting names them; those of the cutoff's hour serve the postings kept there
+    // span tables of older hours of this sweep's groups, whose postings are gone; those of the cutoff's hour serve
+    // the postings kept there
     for (let from = tag('G'); ; ) {
       const ks: Buffer[] = [];
       for (const k of db.index.getKeys({ start: from, end: key(tag('G'), u32(cb)) })) {
+        if (k.length === 5 + GROUP_BYTES && BigInt(k.readUIntBE(5, GROUP_BYTES)) > last) continue;
         ks.push(k);
         if (ks.length >= batch) break;
       }

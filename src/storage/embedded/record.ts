@@ -9,7 +9,10 @@
 //   fit; an attribute is its key (a varint: 1 + its number in the store's key dictionary, or 0 and the key as a
 //   string) and its value, a type byte and its payload (small ints zigzag varints).
 import { createHash } from 'node:crypto';
-import type { AttrValue, KeyValue, Span, SpanEvent, SpanLink } from '../api/index.js';
+import { type AttrValue, type KeyValue, type Span, type SpanEvent, type SpanLink, StorageError } from '../api/index.js';
+
+/** What a damaged record fails with while it is read; decodeRecord reports it with the record's key. */
+class Damaged extends Error {}
 
 const NULL = 0;
 const STR = 1;
@@ -252,8 +255,13 @@ class In {
   ) {}
 
   u8(): number {
-    if (this.pos >= this.buf.length) throw new Error('truncated span record');
+    if (this.pos >= this.buf.length) throw new Damaged('truncated');
     return this.buf[this.pos++]!;
+  }
+
+  /** Checks that `n` more bytes are there. */
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new Damaged(`truncated: ${n} bytes at ${this.pos} of ${this.buf.length}`);
   }
 
   varint(): number {
@@ -262,16 +270,19 @@ class In {
       const b = this.u8();
       v += (b & 0x7f) * mul;
       if (b < 0x80) return v;
+      if (mul > MAX_VARNUM) throw new Damaged('overlong varint');
     }
   }
 
   u32(): number {
+    this.need(4);
     const v = this.buf.readUInt32BE(this.pos);
     this.pos += 4;
     return v;
   }
 
   u64(): bigint {
+    this.need(8);
     const v = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
     return v;
@@ -279,6 +290,7 @@ class In {
 
   raw(): Buffer {
     const n = this.varint();
+    this.need(n);
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
@@ -286,6 +298,7 @@ class In {
 
   hex(): string {
     const n = this.varint();
+    this.need(n);
     const s = this.buf.toString('hex', this.pos, this.pos + n);
     this.pos += n;
     return s;
@@ -294,6 +307,7 @@ class In {
   str(): string {
     const n = this.varint();
     if (!n) return '';
+    this.need(n);
     const s = this.buf.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
     return s;
@@ -317,6 +331,7 @@ class In {
         return BigInt(z % 2 ? -(z + 1) / 2 : z / 2);
       }
       case DOUBLE: {
+        this.need(8);
         const v = this.buf.readDoubleBE(this.pos);
         this.pos += 8;
         return v;
@@ -332,7 +347,7 @@ class In {
       case KVLIST:
         return { kvlist: this.attrs() };
     }
-    throw new Error(`span record: unknown value type ${t}`);
+    throw new Damaged(`unknown value type ${t}`);
   }
 
   attrs(): KeyValue[] {
@@ -354,6 +369,18 @@ export interface DecodedRecord {
 
 /** The span of a record, with the trace ID, start and span ID taken from its key (see ./keys.ts). */
 export function decodeRecord(k: Buffer, raw: Buffer, dict: KeyDictionary): DecodedRecord {
+  try {
+    return decode(k, raw, dict);
+  } catch (e) {
+    if (e instanceof Damaged || e instanceof RangeError || (e instanceof StorageError && e.code === 'Internal')) {
+      throw new StorageError('Internal', `the embedded store holds a damaged span record (key ${k.toString('hex')}): ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function decode(k: Buffer, raw: Buffer, dict: KeyDictionary): DecodedRecord {
+  if (k.length !== 40) throw new Damaged(`a key of ${k.length} bytes`);
   const r = new In(raw, dict);
   const resource = r.varint();
   const scope = r.varint();

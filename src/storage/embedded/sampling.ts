@@ -7,11 +7,7 @@ export class EmbeddedSamplingStore implements SamplingStore {
   constructor(private readonly db: EmbeddedDb) {}
 
   async insertThroughput(at: bigint, throughput: Throughput[]): Promise<void> {
-    const seq = this.db.nextSeq();
-    await this.db.commit(() => {
-      this.db.meta.putSync(key(tag('h'), u64(at), u64(seq)), Buffer.from(JSON.stringify(throughput)));
-      this.db.recordSeq(seq);
-    });
+    await this.db.commitNumbered((seq) => this.db.meta.putSync(key(tag('h'), u64(at), u64(seq)), Buffer.from(JSON.stringify(throughput))));
   }
 
   async getThroughput(r: TimeRange): Promise<(Throughput & { at: bigint })[]> {

@@ -7,7 +7,6 @@ import { encodeAttributes } from '../../otlp/otlp-json.js';
 import { type SpanView, validateBatch } from '../api/semantics.js';
 import { type Db, EMPTY, type EmbeddedDb, Postings, sha1 } from './db.js';
 import type { Numbering } from './numbering.js';
-import { GroupCommitter } from './group.js';
 import { MAX_KEY_BYTES, MAX_KEY_STRING_BYTES, POSTING_TAIL, REF_BYTES, key, kstr, lstr, nameKey, tag, u32, u64 } from './keys.js';
 import { type KeyDictionary, contentHash, encodeRecord } from './record.js';
 
@@ -23,19 +22,17 @@ interface PendingWrite {
   keys: Map<string, number>;
 }
 
-/** Keys longer than this, or past this many in the dictionary, are written whole in each record. */
+/** Keys longer than this, or new once the dictionary holds this many, are written whole in each record. */
 const MAX_DICTIONARY_KEY_BYTES = 256;
-const MAX_DICTIONARY_KEYS = 100_000;
+export const MAX_DICTIONARY_KEYS = 100_000;
 
 export class EmbeddedTraceWriter implements TraceWriter {
   private readonly spans: Db;
   private readonly meta: Db;
-  private readonly committer: GroupCommitter;
 
   constructor(private readonly db: EmbeddedDb) {
     this.spans = db.spans;
     this.meta = db.meta;
-    this.committer = new GroupCommitter(db);
   }
 
   /**
@@ -58,6 +55,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
     }
     if (!nums.isCommitted(id) && !w.numbered.has(byHash + id)) {
       w.numbered.set(byHash + id, [nums, id, n]);
+      nums.use(id);
       w.puts.push([this.meta, key(tag(byHash), h), u32(n)], [this.meta, key(tag(byNumber), u32(n)), Buffer.from(json)]);
     }
     return n;
@@ -66,22 +64,44 @@ export class EmbeddedTraceWriter implements TraceWriter {
   async writeTraces(traces: ResourceSpans[], _ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     const db = this.db;
+    // the store is being purged: prepare against what it holds afterwards
+    for (let p = db.groups.paused; p; p = db.groups.paused) await p;
     const known = db.knownOperations;
     // everything is prepared and checked before the transaction, so nothing inside it can fail half-way; the
     // caches learn about new resources, scopes and operations only once they are committed
     const w: PendingWrite = { puts: [], numbered: new Map(), ops: new Set(), keys: new Map() };
+    try {
+      await this.write(traces, w);
+    } catch (e) {
+      // the numbers this batch took and nobody stored are free again
+      for (const [nums, id, n] of w.numbered.values()) nums.release(id, n);
+      for (const [k, id] of w.keys) db.keyNumbers.release(k, id);
+      throw e;
+    }
+    for (const [nums, id, n] of w.numbered.values()) nums.learn(id, n);
+    for (const id of w.ops) known.add(id);
+    for (const [k, id] of w.keys) db.learnKey(k, id);
+  }
+
+  private async write(traces: ResourceSpans[], w: PendingWrite): Promise<void> {
+    const db = this.db;
+    const known = db.knownOperations;
+    const maxKeys = db.config.maxDictionaryKeys ?? MAX_DICTIONARY_KEYS;
     const dict: KeyDictionary = {
       idOf: (k) => {
         const nums = db.keyNumbers;
         let id = nums.get(k);
         if (id === undefined) {
           if (k.length > MAX_DICTIONARY_KEY_BYTES / 3 && Buffer.byteLength(k) > MAX_DICTIONARY_KEY_BYTES) return 0;
-          if (nums.size >= MAX_DICTIONARY_KEYS) return 0;
+          // only stored numbers count, as after a restart: a name without a number once the dictionary is full
+          // never gets one (stored numbers only grow), so it is indexed by string for good
+          if (nums.committedSize >= maxKeys) return 0;
           id = nums.take(k);
         }
         // not stored yet: this batch writes the entry too, in case the batch that took the number fails
         if (!nums.isCommitted(k) && !w.keys.has(k)) {
           w.keys.set(k, id);
+          nums.use(k);
           w.puts.push([this.meta, key(tag('k'), u32(id)), Buffer.from(k, 'utf8')]);
         }
         return id + 1;
@@ -93,6 +113,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
       return nameKey(s, id ? id - 1 : undefined);
     };
     const postings = new Postings();
+    let spans = 0;
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const rjson = JSON.stringify({ a: encodeAttributes(rs.resource.attributes), d: rs.resource.droppedAttributesCount, u: rs.schemaUrl });
@@ -101,6 +122,7 @@ export class EmbeddedTraceWriter implements TraceWriter {
         const sc = ss.scope;
         const cjson = JSON.stringify({ n: sc.name, v: sc.version, a: encodeAttributes(sc.attributes), d: sc.droppedAttributesCount, u: ss.schemaUrl });
         const cid = this.numberOf(cjson, db.scopeNumbers, 'c', 'C', w);
+        spans += ss.spans.length;
         for (const span of ss.spans) {
           const view: SpanView = { span, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service };
           const record = encodeRecord(rid, cid, span, dict);
@@ -131,9 +153,6 @@ export class EmbeddedTraceWriter implements TraceWriter {
       const n = 5 + p.parts.length + POSTING_TAIL;
       if (n > MAX_KEY_BYTES) throw new InvalidArgumentError('span', `yields a ${n}-byte index key, more than the embedded store's ${MAX_KEY_BYTES}`);
     }
-    await this.committer.write({ puts: w.puts, postings: all });
-    for (const [nums, id, n] of w.numbered.values()) nums.learn(id, n);
-    for (const id of w.ops) known.add(id);
-    for (const [k, id] of w.keys) db.learnKey(k, id);
+    await db.groups.write({ puts: w.puts, postings: all, spans });
   }
 }
