@@ -149,7 +149,7 @@ describe('a TraceStore admitted by a CRD of another version', () => {
     try {
       await applyStore(client, memoryStore('old', other));
       const ts = await waitStoreCondition(client, other, 'old', 'Ready', 'False', 'BackendNotSupported');
-      expect(conditionOf(ts, 'Ready')?.message).toContain('spec.backend.memory is not available in this version (not in this build); available backends: spec.backend.elasticsearch, spec.backend.opensearch');
+      expect(conditionOf(ts, 'Ready')?.message).toContain('spec.backend.memory is not available in this version (not in this build); available backends: spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch');
       await waitFor('a Warning event BackendNotSupported', async () => {
         const ev = await client.get<List<Ev>>(`/api/v1/namespaces/${other}/events`, { fieldSelector: 'type=Warning,involvedObject.name=old' });
         return ev.items.some((e) => e.reason === 'BackendNotSupported');

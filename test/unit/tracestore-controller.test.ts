@@ -9,7 +9,7 @@ import { TraceStoreController, type TraceStoreInformers, childCaches } from '../
 import { ApiError, type KubeClient } from '../../src/kube/client.js';
 import type { EventRecorder } from '../../src/kube/events.js';
 import { type Cache, type InformerHandlers, type KubeObject, keyOf } from '../../src/kube/informer.js';
-import { SECRETS, TRACESTORES } from '../../src/kube/resources.js';
+import { PERSISTENTVOLUMECLAIMS, SECRETS, TRACESTORES } from '../../src/kube/resources.js';
 import { PLUGINS } from '../../src/storage/plugins.js';
 
 class FakeCache<T extends KubeObject = KubeObject> implements Cache<T> {
@@ -108,7 +108,7 @@ function setup() {
     return c;
   };
   const traceStores = make(TRACESTORES) as unknown as FakeCache<TraceStore & KubeObject>;
-  const inf: TraceStoreInformers = { traceStores, secrets: make(SECRETS) as unknown as TraceStoreInformers['secrets'], children: childCaches(make) };
+  const inf: TraceStoreInformers = { traceStores, secrets: make(SECRETS) as unknown as TraceStoreInformers['secrets'], children: childCaches(make), volumes: make(PERSISTENTVOLUMECLAIMS) as unknown as TraceStoreInformers['volumes'] };
   const kube = new FakeKube(caches);
   const events = { record: () => undefined } as unknown as EventRecorder;
   // memory TraceStores: no backend check, no Secrets, no finalizer
