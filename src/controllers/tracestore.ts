@@ -248,7 +248,8 @@ export class TraceStoreController {
       const key = `${ts.metadata.namespace}/${runtimeName(ts)}`;
       const deployment = this.inf.children.Deployment.get(key);
       const statefulSet = this.inf.children.StatefulSet.get(key);
-      const workload = { ...(deployment ? { deployment } : {}), ...(statefulSet ? { statefulSet } : {}) };
+      const volume = this.observedVolume(buildContext(ts, this.settings));
+      const workload = { ...(deployment ? { deployment } : {}), ...(statefulSet ? { statefulSet } : {}), ...(volume ? { volume } : {}) };
       await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...workload, ...(external ? { external } : {}) });
       return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
     }

@@ -9,7 +9,7 @@ import { ApiError, type KubeClient, isNotFound, resourcePath } from '../../src/k
 import { TRACESTORES } from '../../src/kube/resources.js';
 import { EMBEDDED_DATA_DIR } from '../../src/storage/embedded/plugin.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
-import { applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady, waitStoreCondition } from '../helpers.js';
+import { applyStore, auditedWrites, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady, waitStoreCondition } from '../helpers.js';
 
 let client: KubeClient;
 let ns: string;
@@ -90,6 +90,12 @@ describe('embedded TraceStore', () => {
     const ts = await waitReady(client, ns, 'disk', 90_000);
     expect(conditionOf(ts, 'RuntimeAvailable')).toMatchObject({ status: 'True', reason: 'Available' });
     expect(ts.status).toMatchObject({ backend: 'embedded', replicas: 1, readyReplicas: 1 });
+    // the steady state writes nothing: a reconcile finds the StatefulSet as the server defaulted it
+    const writes = () => auditedWrites((e) => e.objectRef?.resource === 'statefulsets' && e.objectRef.namespace === ns && e.userAgent?.startsWith('jaeger-storage-operator') === true).length;
+    const before = writes();
+    await client.request('PATCH', resourcePath(TRACESTORES, ns, 'disk'), { body: { metadata: { annotations: { poke: '1' } } }, contentType: 'application/merge-patch+json' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(writes()).toBe(before);
   });
 
   it('reports a claim whose volume is gone as Ready=False VolumeLost, with a Warning event', async () => {

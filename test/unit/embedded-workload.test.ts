@@ -34,8 +34,6 @@ describe('embedded runtime workload', () => {
     const t = d.statefulSet!.spec!.volumeClaimTemplates!;
     expect(t).toEqual([
       {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
         metadata: { name: 'data', labels: expect.objectContaining({ 'app.kubernetes.io/instance': 'disk', 'app.kubernetes.io/managed-by': 'jaeger-storage-operator' }) },
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
       },

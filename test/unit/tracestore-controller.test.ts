@@ -270,3 +270,30 @@ describe('TraceStore reconcile: apply and prune', () => {
     expect(owner.uid).toBe('ts-uid-2');
   });
 });
+
+describe('TraceStore reconcile: embedded backend', () => {
+  it('applies a StatefulSet instead of a Deployment, follows its claim, and reports the claim in Ready', async () => {
+    const t = setup();
+    t.store({ backend: { embedded: {} } }, 1);
+    const r = await t.controller.reconcile('obs/demo');
+    expect(kinds(t.kube.writesSince(0))).toEqual(['configmaps', 'leases', 'rolebindings', 'roles', 'serviceaccounts', 'services', 'statefulsets'].map((x) => `apply ${x}`));
+    expect(r).toBeUndefined(); // no claim yet: nothing to recheck
+
+    // the claim the StatefulSet makes from its template carries the instance label: a phase change reconciles the store
+    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-demo-runtime-0', namespace: 'obs', labels: { 'app.kubernetes.io/instance': 'demo' }, creationTimestamp: new Date() }, status: { phase: 'Pending' } };
+    t.enqueued.length = 0;
+    t.cache('persistentvolumeclaims').put(claim as unknown as KubeObject);
+    expect(t.enqueued).toEqual(['obs/demo']);
+    const again = await t.controller.reconcile('obs/demo');
+    // still within its grace: progress, and a recheck when the grace is over
+    expect(again?.requeueAfterMs).toBeGreaterThan(50_000);
+    const ready = () => t.cache('tracestores').get('obs/demo') as unknown as TraceStore;
+    expect(ready().status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'VolumeProvisioning' });
+
+    t.cache('persistentvolumeclaims').put({ ...claim, status: { phase: 'Lost' } } as unknown as KubeObject);
+    expect(t.enqueued).toEqual(['obs/demo', 'obs/demo']);
+    await t.controller.reconcile('obs/demo');
+    expect(ready().status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'VolumeLost' });
+    expect(t.kube.writesSince(0, (c) => c.resource === 'deployments')).toEqual([]);
+  });
+});

@@ -111,7 +111,7 @@ export function statefulSetCondition(s: V1StatefulSet | undefined, wantHash: str
 
 /** RuntimeAvailable for whichever workload the backend runs as. */
 export const workloadCondition = (o: Pick<Observed, 'deployment' | 'statefulSet' | 'volume'>, wantHash: string | undefined): ConditionInput =>
-  o.volume ? statefulSetCondition(o.statefulSet, wantHash) : runtimeCondition(o.deployment, wantHash);
+  o.volume || o.statefulSet ? statefulSetCondition(o.statefulSet, wantHash) : runtimeCondition(o.deployment, wantHash);
 
 function message(errors: FieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message}`).join('; ');

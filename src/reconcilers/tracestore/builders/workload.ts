@@ -95,8 +95,6 @@ export function statefulSet(ctx: BuildContext): V1StatefulSet | undefined {
       template: podTemplate(ctx),
       volumeClaimTemplates: [
         {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
           // the managed labels let the operator watch the claim it did not create itself
           metadata: { name: DATA_VOLUME, labels: commonLabels(ts, 'data') },
           spec: {
