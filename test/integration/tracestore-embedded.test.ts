@@ -3,7 +3,8 @@
 // in Ready with a Warning event; a hand-made PersistentVolume binds it and the store turns Ready.
 import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
-import type { V1ConfigMap, V1PersistentVolumeClaim, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { ANNOTATION_CONFIG_HASH } from '../../src/api/contract.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { ApiError, type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
@@ -57,7 +58,7 @@ describe('embedded TraceStore', () => {
     const applied = await applyStore(client, embeddedStore('disk'));
     const s = await waitFor('StatefulSet', () => sts('disk').catch(() => undefined));
     expect(s.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'TraceStore', name: 'disk', uid: applied.metadata.uid, controller: true })]);
-    expect(s.spec).toMatchObject({ replicas: 1, podManagementPolicy: 'OrderedReady', updateStrategy: { type: 'RollingUpdate' }, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } });
+    expect(s.spec).toMatchObject({ replicas: 1, podManagementPolicy: 'Parallel', updateStrategy: { type: 'RollingUpdate' }, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } });
     expect(s.spec?.volumeClaimTemplates).toHaveLength(1);
     expect(s.spec?.volumeClaimTemplates?.[0]).toMatchObject({ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: cls, resources: { requests: { storage: '2Gi' } } } });
     const c = s.spec!.template.spec!.containers[0]!;
@@ -78,6 +79,19 @@ describe('embedded TraceStore', () => {
     expect(conditionOf(ts, 'Ready')?.message).toContain('kubectl get storageclass');
     expect((await warning('disk', 'VolumePending')).message).toContain('data-disk-runtime-0');
     expect(ts.status?.endpoints?.otlpGrpc).toBe(`disk-runtime.${ns}.svc:4317`);
+  });
+
+  it('replaces the pod with one of the new configuration even while it waits for its claim (not Ready)', async () => {
+    const before = (await getStore(client, ns, 'disk')).status!.configHash!;
+    await applyStore(client, embeddedStore('disk', { runtime: { logLevel: 'debug' } }));
+    const after = await waitFor('new config hash', async () => {
+      const h = (await getStore(client, ns, 'disk')).status?.configHash;
+      return h && h !== before ? h : undefined;
+    });
+    await waitFor('the pending pod replaced by one of the new configuration', async () => {
+      const pod = await client.get<V1Pod>(`/api/v1/namespaces/${ns}/pods/disk-runtime-0`).catch(() => undefined);
+      return pod?.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] === after && !pod.metadata.deletionTimestamp;
+    }, 30_000);
   });
 
   it('turns Ready once a PersistentVolume of the class binds the claim', async () => {

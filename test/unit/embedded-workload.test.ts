@@ -19,12 +19,12 @@ const store = (spec: Partial<TraceStore['spec']> = {}): TraceStore => ({
 const settings = { runtimeImage: 'img:1', plugins: PLUGINS };
 
 describe('embedded runtime workload', () => {
-  it('is a StatefulSet with one replica, ordered and never surged, and no Deployment', () => {
+  it('is a StatefulSet with one replica, replaced, never surged, and no Deployment', () => {
     const d = desiredRuntime(store(), settings);
     expect(d.deployment).toBeUndefined();
     const s = d.statefulSet!;
     expect(s.metadata).toMatchObject({ name: 'disk-runtime', namespace: 'obs', ownerReferences: [expect.objectContaining({ kind: 'TraceStore', uid: 'u-1', controller: true })] });
-    expect(s.spec).toMatchObject({ replicas: 1, serviceName: 'disk-runtime', podManagementPolicy: 'OrderedReady', updateStrategy: { type: 'RollingUpdate' } });
+    expect(s.spec).toMatchObject({ replicas: 1, serviceName: 'disk-runtime', podManagementPolicy: 'Parallel', updateStrategy: { type: 'RollingUpdate' } });
     expect(s.spec?.template.metadata?.annotations?.[ANNOTATION_CONFIG_HASH]).toBe(d.configHash);
     expect(build(buildContext(store(), settings)).map((c) => c.kind)).toEqual(['ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'Lease', 'StatefulSet', 'Service']);
   });

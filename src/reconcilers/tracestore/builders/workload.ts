@@ -70,10 +70,12 @@ export function workload(ctx: BuildContext): V1Deployment | undefined {
 
 /**
  * The runtime StatefulSet of a backend with a data volume: one replica (admission allows 0 or 1) whose
- * volumeClaimTemplate requests the volume. A StatefulSet never surges: a rolling update deletes the pod and only then
- * creates its successor (OrderedReady), so two writers never open the volume at once. deletionPolicy Delete also
- * deletes the claim with the StatefulSet; Retain keeps it (and the data) for a TraceStore created again under the
- * same name.
+ * volumeClaimTemplate requests the volume. A StatefulSet never surges: its one pod has a fixed name, and a rolling
+ * update deletes it and creates the successor only once it is gone, so two writers never open the volume at once.
+ * Parallel rather than OrderedReady: with one pod there is no order to keep, and OrderedReady never replaces a pod
+ * that is not Ready (a bad image, a claim not bound yet), so a corrected spec would wait for a manual pod deletion.
+ * deletionPolicy Delete also deletes the claim with the StatefulSet; Retain keeps it (and the data) for a
+ * TraceStore created again under the same name.
  */
 export function statefulSet(ctx: BuildContext): V1StatefulSet | undefined {
   const v = ctx.backendPod.dataVolume;
@@ -88,7 +90,7 @@ export function statefulSet(ctx: BuildContext): V1StatefulSet | undefined {
       replicas: spec.runtime?.replicas ?? 1,
       serviceName: ctx.name,
       selector: { matchLabels: selectorLabels(ts) },
-      podManagementPolicy: 'OrderedReady',
+      podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'RollingUpdate' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: keep, whenScaled: 'Retain' },
       revisionHistoryLimit: 3,
