@@ -269,8 +269,9 @@ export class TraceStoreController {
     const full = backendReports(this.inf.children.Lease.get(`${ctx.namespace}/${runtimeReportLeaseName(ts.metadata.name)}`));
     await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...workload, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
     // a claim still provisioning turns into a failure when its grace is over, with no event of its own to say so
-    const recheck = [requeueAfterMs, volumeCondition(volume, new Date())?.recheckAfterMs].filter((x): x is number => x !== undefined);
-    return recheck.length ? { requeueAfterMs: Math.min(...recheck) + (requeueAfterMs === undefined ? 100 : 0) } : undefined;
+    const graceLeft = volumeCondition(volume, new Date())?.recheckAfterMs;
+    const recheck = [requeueAfterMs, graceLeft === undefined ? undefined : graceLeft + 100].filter((x): x is number => x !== undefined);
+    return recheck.length ? { requeueAfterMs: Math.min(...recheck) } : undefined;
   }
 
   /** The data volume's claim of a backend that has one, as the StatefulSet names it. */
