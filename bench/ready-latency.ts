@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const peer: number[] = [];
   for (let i = 0; i < N; i++) {
     const desired = desiredRuntime({ ...mk(`peer-${i}`), metadata: { name: `peer-${i}`, namespace: ns, uid: 'x' } }, { runtimeImage: 'jaeger-storage-operator:bench', plugins: PLUGINS });
-    const d = desired.deployment;
+    const d = desired.deployment!;
     const sa = { ...desired.serviceAccount, metadata: { name: d.spec!.template.spec!.serviceAccountName!, namespace: ns } };
     await client.apply(resourcePath(SERVICEACCOUNTS, ns, sa.metadata.name), sa, 'jso-bench');
     d.metadata = { name: `peer-${i}`, namespace: ns };

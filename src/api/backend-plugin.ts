@@ -50,6 +50,19 @@ export interface SecretReference {
 export interface PodNeeds {
   /** extra volumes, e.g. a PersistentVolumeClaim for the embedded store */
   volumes?: { name: string; mountPath: string; emptyDir?: { sizeLimit?: string }; persistentVolumeClaim?: { claimName: string } }[];
+  /**
+   * one persistent volume per pod for the backend's data, mounted at the runtime config's dataDir: the runtime then
+   * runs as a StatefulSet whose volumeClaimTemplate requests it (the claim outlives pod restarts and rollouts)
+   */
+  dataVolume?: DataVolume;
+}
+
+export interface DataVolume {
+  mountPath: string;
+  /** the requested storage, a quantity (e.g. 10Gi) */
+  size: string;
+  /** unset: the cluster's default storage class */
+  storageClassName?: string;
 }
 
 export interface CheckRequest<T extends BackendType = BackendType> {

@@ -23,6 +23,8 @@ export const apiVersionOf = (r: ResourceRef): string => (r.group ? `${r.group}/$
 export const TRACESTORES = res('storage.jaegertracing.io', 'v1alpha1', 'TraceStore', 'tracestores');
 export const SAMPLING_POLICIES = res('storage.jaegertracing.io', 'v1alpha1', 'SamplingPolicy', 'samplingpolicies');
 export const DEPLOYMENTS = res('apps', 'v1', 'Deployment', 'deployments');
+export const STATEFULSETS = res('apps', 'v1', 'StatefulSet', 'statefulsets');
+export const PERSISTENTVOLUMECLAIMS = res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims');
 export const CONFIGMAPS = res('', 'v1', 'ConfigMap', 'configmaps');
 export const SERVICES = res('', 'v1', 'Service', 'services');
 export const SERVICEACCOUNTS = res('', 'v1', 'ServiceAccount', 'serviceaccounts');

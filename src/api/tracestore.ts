@@ -109,13 +109,22 @@ const memory = obj(
   { description: 'in-process store; data is lost when the pod restarts' },
 );
 
+/** A StatefulSet's volumeClaimTemplates cannot change: the volume's size and class are fixed once created. */
+const embeddedVolumeImmutable: CelRule<{ size?: string; storageClassName?: string }> = {
+  rule: 'self.size == oldSelf.size && has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
+  message: 'size and storageClassName of the embedded volume are immutable (a StatefulSet volumeClaimTemplate): to grow the volume, expand its PersistentVolumeClaim (data-<name>-runtime-0) if its storage class allows it',
+  reason: 'FieldValueForbidden',
+  transition: true,
+  check: (self, old) => old === undefined || (self.size === old.size && self.storageClassName === old.storageClassName),
+};
+
 const embedded = obj(
   {
-    size: quantity({ description: 'size of the persistent volume', default: '10Gi' }),
-    storageClassName: str({ description: 'storage class of the volume (cluster default when empty)', maxLength: 253 }),
+    size: quantity({ description: 'size of the persistent volume (a PersistentVolumeClaim per store); immutable', default: '10Gi' }),
+    storageClassName: str({ description: 'storage class of the volume (cluster default when empty); immutable', maxLength: 253 }),
   },
   [],
-  { description: 'embedded persistent key-value store on a volume of the runtime pod' },
+  { description: 'embedded persistent key-value store on a volume of the runtime pod (a one-replica StatefulSet)', rules: [embeddedVolumeImmutable] },
 );
 
 const cassandra = obj(

@@ -3,7 +3,7 @@ import type { OperatorPluginTable } from '../api/backend-plugin.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SamplingPolicy } from '../api/samplingpolicy.js';
 import type { TraceStore } from '../api/tracestore.js';
@@ -18,7 +18,7 @@ import type { OperatorSettings } from '../reconcilers/tracestore/desired.js';
 import { Controller } from './controller.js';
 import { SamplingPolicyController, type SamplingInformers } from './samplingpolicy.js';
 import { TraceStoreController, type TraceStoreInformers, childCaches } from './tracestore.js';
-import { PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES } from '../kube/resources.js';
+import { PERSISTENTVOLUMECLAIMS, PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES } from '../kube/resources.js';
 
 /** The watched namespaces of `--namespace a,b` / WATCH_NAMESPACE; undefined = all. */
 export function watchedNamespaces(v: string | undefined): string[] | undefined {
@@ -48,6 +48,8 @@ export interface OperatorOptions {
   onLostLeadership?: () => void;
   /** the backend plug-ins (src/storage/plugins.ts), from the composition root */
   plugins: OperatorPluginTable;
+  /** how long a data volume's claim may stay Pending before Ready says VolumePending (default 60s) */
+  volumePendingGraceMs?: number;
 }
 
 function podNamespace(): string {
@@ -117,8 +119,10 @@ export class Operator {
       secrets: mk<V1Secret & KubeObject>(SECRETS, SECRET_ALLOW_SELECTOR),
       policies: mk<SamplingPolicy & KubeObject>(SAMPLING_POLICIES),
       pods: mk<V1Pod & KubeObject>(PODS, MANAGED_SELECTOR),
+      // the data volumes' claims, labelled as managed by their StatefulSet's volumeClaimTemplate
+      volumes: mk<V1PersistentVolumeClaim & KubeObject>(PERSISTENTVOLUMECLAIMS, MANAGED_SELECTOR),
     };
-    const settings: OperatorSettings = { runtimeImage: o.runtimeImage, plugins: o.plugins };
+    const settings: OperatorSettings = { runtimeImage: o.runtimeImage, plugins: o.plugins, ...(o.volumePendingGraceMs !== undefined ? { volumePendingGraceMs: o.volumePendingGraceMs } : {}) };
     const events = new EventRecorder(this.client, 'jaeger-storage-operator', log);
     const ts = new TraceStoreController(this.client, this.informers, settings, events, log.child({ controller: 'tracestore' }));
     this.controller = new Controller('tracestore', (k) => ts.reconcile(k), { workers: o.workers }, this.metrics, log.child({ controller: 'tracestore' }));

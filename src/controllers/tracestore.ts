@@ -1,6 +1,6 @@
 // TraceStore controller: reads the TraceStore and its children from the informer caches, applies what differs
 // from the desired state (server-side apply, one field manager) and writes status only when it changed.
-import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import { type OperatorBackendPlugin, type OperatorPluginTable, type SecretReference, backendAvailability, isAvailable, notAvailableMessage } from '../api/backend-plugin.js';
 import { BackendChecker, SCHEMA_WAITING } from './backend-check.js';
 import { DataCleanup } from './tracestore-cleanup.js';
@@ -20,18 +20,20 @@ import {
   type ChildObjects,
   type DesiredChild,
   type OperatorSettings,
+  type BuildContext,
   build,
   buildContext,
+  dataClaimName,
   isSubset,
   runtimeName,
   type SecretUse,
   securitySecrets,
 } from '../reconcilers/tracestore/desired.js';
-import type { Observed } from '../reconcilers/tracestore/status.js';
-import { computeStatus, runtimeCondition } from '../reconcilers/tracestore/status.js';
+import type { Observed, ObservedVolume } from '../reconcilers/tracestore/status.js';
+import { VOLUME_PENDING_GRACE_MS, computeStatus, volumeCondition, workloadCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import { type SecretLookup, secretProblem } from '../reconcilers/tracestore/secrets.js';
-import { BACKEND_REPORT_ANNOTATION_PREFIX, SECRET_ALLOW_LABEL, runtimeReportLeaseName } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, LABEL_INSTANCE, SECRET_ALLOW_LABEL, runtimeReportLeaseName } from '../api/contract.js';
 import type { ResourceRef } from '../api/resources.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
@@ -66,6 +68,8 @@ export interface TraceStoreInformers {
   secrets: Cache<V1Secret & KubeObject>;
   /** the owned children; the report Leases among them carry what the runtime pods report */
   children: ChildCaches;
+  /** the data volumes' claims (made by the StatefulSets from their templates, labelled as managed) */
+  volumes: Cache<V1PersistentVolumeClaim & KubeObject>;
 }
 
 /** The plug-in of a TraceStore's backend, when the spec names one this version serves. */
@@ -157,6 +161,13 @@ export class TraceStoreController {
       const k = ownerKey(o);
       if (k) enqueue(k);
     };
+    // a claim is not owned by the TraceStore (its StatefulSet made it): its instance label names the store
+    const byClaim = (pvc: KubeObject): void => {
+      const name = pvc.metadata.labels?.[LABEL_INSTANCE];
+      if (name && pvc.metadata.namespace) enqueue(`${pvc.metadata.namespace}/${name}`);
+    };
+    const phase = (o: V1PersistentVolumeClaim): string | undefined => o.status?.phase;
+    this.inf.volumes.on({ add: byClaim, update: (a, b) => phase(a) !== phase(b) && byClaim(b), delete: byClaim });
     for (const b of CHILD_BUILDERS) {
       // the report Lease changes with every runtime report: here only its existence and the backend reports matter
       const relevant = b.kind === 'Lease' ? (a: KubeObject, c: KubeObject) => backendReports(a) !== backendReports(c) : () => true;
@@ -234,22 +245,42 @@ export class TraceStoreController {
     // TLS or auth the spec asks for); Ready says which Secret and what to do
     const security = await this.securityProblem(ts);
     if (security) {
-      const deployment = this.inf.children.Deployment.get(`${ts.metadata.namespace}/${runtimeName(ts)}`);
-      await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...(deployment ? { deployment } : {}), ...(external ? { external } : {}) });
+      const key = `${ts.metadata.namespace}/${runtimeName(ts)}`;
+      const deployment = this.inf.children.Deployment.get(key);
+      const statefulSet = this.inf.children.StatefulSet.get(key);
+      const volume = this.observedVolume(buildContext(ts, this.settings));
+      const workload = { ...(deployment ? { deployment } : {}), ...(statefulSet ? { statefulSet } : {}), ...(volume ? { volume } : {}) };
+      await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...workload, ...(external ? { external } : {}) });
       return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
     }
     const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), use });
     const desired = build(ctx);
     let deployment: V1Deployment | undefined;
+    let statefulSet: V1StatefulSet | undefined;
     for (const d of desired) {
       const applied = await this.applyChild(d);
       if (d.kind === 'Deployment') deployment = applied as V1Deployment;
+      if (d.kind === 'StatefulSet') statefulSet = applied as V1StatefulSet;
     }
-    const rolledOut = runtimeCondition(deployment, ctx.configHash).status === 'True';
+    const volume = this.observedVolume(ctx);
+    const workload = { ...(deployment ? { deployment } : {}), ...(statefulSet ? { statefulSet } : {}), ...(volume ? { volume } : {}) };
+    const rolledOut = workloadCondition(workload, ctx.configHash).status === 'True';
     await this.prune(ts, desired, rolledOut);
     const full = backendReports(this.inf.children.Lease.get(`${ctx.namespace}/${runtimeReportLeaseName(ts.metadata.name)}`));
-    await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...(deployment ? { deployment } : {}), ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
-    return requeueAfterMs ? { requeueAfterMs } : undefined;
+    await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...workload, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
+    // a claim still provisioning turns into a failure when its grace is over, with no event of its own to say so
+    const graceLeft = volumeCondition(volume, new Date())?.recheckAfterMs;
+    const recheck = [requeueAfterMs, graceLeft === undefined ? undefined : graceLeft + 100].filter((x): x is number => x !== undefined);
+    return recheck.length ? { requeueAfterMs: Math.min(...recheck) } : undefined;
+  }
+
+  /** The data volume's claim of a backend that has one, as the StatefulSet names it. */
+  private observedVolume(ctx: BuildContext): ObservedVolume | undefined {
+    const v = ctx.backendPod.dataVolume;
+    if (!v) return undefined;
+    const claim = dataClaimName(ctx.name);
+    const pvc = this.inf.volumes.get(`${ctx.namespace}/${claim}`);
+    return { claim, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}), ...(pvc ? { pvc } : {}), pendingGraceMs: this.settings.volumePendingGraceMs ?? VOLUME_PENDING_GRACE_MS };
   }
 
   /**

@@ -99,6 +99,11 @@ const CONTROLLERS = [
   'statefulset-controller',
   'job-controller',
   'cronjob-controller',
+  // data volumes of StatefulSets (embedded backend): claims bind to PersistentVolumes, and the protection
+  // finalizers the API server adds to claims and volumes are removed once they are no longer in use
+  'persistentvolume-binder-controller',
+  'persistentvolume-protection-controller',
+  'persistentvolumeclaim-protection-controller',
 ];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -36,7 +36,7 @@ export const findCondition = (list: Condition[] | undefined, type: string): Cond
  * Reasons of a False condition that say work is under way and settles by itself (a rollout, a first check, pods
  * starting, a deliberate scale to zero). Every other reason of a False condition needs a user's fix.
  */
-export const PROGRESS_REASONS: ReadonlySet<string> = new Set(['DeploymentMissing', 'RolloutInProgress', 'PodsNotReady', 'ScaledToZero', 'Checking', 'Pending', 'NoRuntimes']);
+export const PROGRESS_REASONS: ReadonlySet<string> = new Set(['DeploymentMissing', 'StatefulSetMissing', 'VolumeProvisioning', 'RolloutInProgress', 'PodsNotReady', 'ScaledToZero', 'Checking', 'Pending', 'NoRuntimes']);
 
 export type EventSeverity = 'Normal' | 'Warning';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1ConfigMap, V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { DELETE_DATA_FINALIZER, runtimeReportLeaseName } from '../../src/api/contract.js';
+import { ANNOTATION_CONFIG_HASH, DELETE_DATA_FINALIZER, runtimeReportLeaseName } from '../../src/api/contract.js';
 import type { SamplingPolicy } from '../../src/api/samplingpolicy.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { type Operator, defaultOperatorOptions } from '../../src/controllers/manager.js';
@@ -113,6 +113,15 @@ async function exercise(client: KubeClient, ns: string): Promise<void> {
   await waitFor('NetworkPolicy patched', async () => (await npFrom())?.includes('"app":"x"'));
   await fenced({ enabled: false });
   await waitFor('NetworkPolicy deleted', async () => (await npFrom()) === undefined);
+  // the embedded backend: its StatefulSet created, then changed (patch); its data volume's claim watched
+  const sts = `/apis/apps/v1/namespaces/${ns}/statefulsets/disk-runtime`;
+  const disk = (logLevel: 'info' | 'debug') => applyStore(client, { ...memoryStore('disk', ns), spec: { backend: { embedded: {} }, runtime: { logLevel } } });
+  const stsHash = () => client.get<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>(sts).then((s) => s.spec.template.metadata.annotations[ANNOTATION_CONFIG_HASH], (e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+  await disk('info');
+  const diskHash = await waitFor('StatefulSet created', stsHash);
+  await disk('debug');
+  await waitFor('StatefulSet patched', async () => (await stsHash()) !== diskHash);
+  await waitFor('the claim is seen', async () => (await getStore(client, ns, 'disk')).status?.conditions?.some((c) => c.reason === 'VolumeProvisioning' || c.reason === 'VolumePending'));
   // a new configuration rolls out; the superseded ConfigMap is deleted
   await applyStore(client, memoryStore('rbac', ns, 2000));
   await waitFor('new configuration ready, old ConfigMap deleted', async () => {

@@ -124,7 +124,7 @@ describe('memory TraceStore', () => {
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe(422);
     expect((err as ApiError).message).toContain('spec.backend.grpc is not available in this version');
-    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.elasticsearch, spec.backend.opensearch');
+    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch');
   });
 
   it('records a backend failure as a Warning event (kubectl get events --field-selector type=Warning)', async () => {
@@ -149,7 +149,7 @@ describe('a TraceStore admitted by a CRD of another version', () => {
     try {
       await applyStore(client, memoryStore('old', other));
       const ts = await waitStoreCondition(client, other, 'old', 'Ready', 'False', 'BackendNotSupported');
-      expect(conditionOf(ts, 'Ready')?.message).toContain('spec.backend.memory is not available in this version (not in this build); available backends: spec.backend.elasticsearch, spec.backend.opensearch');
+      expect(conditionOf(ts, 'Ready')?.message).toContain('spec.backend.memory is not available in this version (not in this build); available backends: spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch');
       await waitFor('a Warning event BackendNotSupported', async () => {
         const ev = await client.get<List<Ev>>(`/api/v1/namespaces/${other}/events`, { fieldSelector: 'type=Warning,involvedObject.name=old' });
         return ev.items.some((e) => e.reason === 'BackendNotSupported');

@@ -17,9 +17,12 @@ const withPolicy = () => ts({ runtime: { networkPolicy: { enabled: true } } });
 describe('build()', () => {
   it('returns one object per builder kind, each tagged with its resource and owned by the TraceStore', () => {
     const out = build(buildContext(withPolicy(), settings));
-    expect(out.map((d) => d.kind)).toEqual(CHILD_BUILDERS.map((b) => b.kind));
+    // the runtime is a Deployment or, for a backend with a data volume, a StatefulSet
+    const embedded = build(buildContext(ts({ backend: { embedded: {} }, runtime: { networkPolicy: { enabled: true } } }), settings));
+    expect(out.map((d) => d.kind)).toEqual(CHILD_BUILDERS.map((b) => b.kind).filter((k) => k !== 'StatefulSet'));
+    expect(embedded.map((d) => d.kind)).toEqual(CHILD_BUILDERS.map((b) => b.kind).filter((k) => k !== 'Deployment'));
     expect(new Set(out.map((d) => d.kind)).size).toBe(8);
-    for (const d of out) {
+    for (const d of [...out, ...embedded]) {
       expect(d.object.kind).toBe(d.kind);
       expect(d.ref.kind).toBe(d.kind);
       expect(d.object.apiVersion).toBe(apiVersionOf(d.ref));
@@ -28,6 +31,7 @@ describe('build()', () => {
     }
     // only the content-named ConfigMap is create-only
     expect(out.filter((d) => d.immutable).map((d) => d.kind)).toEqual(['ConfigMap']);
+    expect(embedded.filter((d) => d.immutable).map((d) => d.kind)).toEqual(['ConfigMap']);
   });
 
   it('leaves out the NetworkPolicy unless spec.runtime.networkPolicy is enabled', () => {

@@ -18,8 +18,8 @@ describe('desired runtime', () => {
   it('names the ConfigMap by content hash and stamps the hash on the pod template', () => {
     const d = desiredRuntime(ts(), settings);
     expect(d.configMap.metadata?.name).toBe(`demo-runtime-${d.configHash}`);
-    expect(d.deployment.spec?.template.metadata?.annotations?.[ANNOTATION_CONFIG_HASH]).toBe(d.configHash);
-    expect(d.deployment.spec?.template.spec?.volumes?.[0]?.configMap?.name).toBe(d.configMap.metadata?.name);
+    expect(d.deployment!.spec?.template.metadata?.annotations?.[ANNOTATION_CONFIG_HASH]).toBe(d.configHash);
+    expect(d.deployment!.spec?.template.spec?.volumes?.[0]?.configMap?.name).toBe(d.configMap.metadata?.name);
     expect(d.configMap.data?.['config.yaml']).toContain('maxTraces: 10');
   });
   it('is deterministic and changes with the spec', () => {
@@ -30,12 +30,12 @@ describe('desired runtime', () => {
   });
   it('owns every child through a controller reference and never puts secrets in env', () => {
     const d = desiredRuntime(ts(), settings);
-    for (const o of [d.configMap, d.deployment, d.service, d.serviceAccount, d.role, d.roleBinding, d.reportLease]) {
+    for (const o of [d.configMap, d.deployment!, d.service, d.serviceAccount, d.role, d.roleBinding, d.reportLease]) {
       expect(o.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'TraceStore', name: 'demo', uid: 'u-1', controller: true })]);
     }
     // only the downward API: the pod's own name and namespace, for reporting the sampling policy it enforces
-    expect(d.deployment.spec?.template.spec?.containers[0]?.env?.every((e) => e.value === undefined && e.valueFrom?.fieldRef)).toBe(true);
-    expect(d.deployment.spec?.template.spec?.serviceAccountName).toBe(d.serviceAccount.metadata?.name);
+    expect(d.deployment!.spec?.template.spec?.containers[0]?.env?.every((e) => e.value === undefined && e.valueFrom?.fieldRef)).toBe(true);
+    expect(d.deployment!.spec?.template.spec?.serviceAccountName).toBe(d.serviceAccount.metadata?.name);
     // the runtime may read its policies and get/patch its own report Lease, nothing else (no pods)
     expect(d.reportLease.metadata?.name).toBe('demo-runtime-report');
     expect(d.role.rules).toEqual([
@@ -43,7 +43,7 @@ describe('desired runtime', () => {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['demo-runtime-report'], verbs: ['get', 'patch'] },
     ]);
     expect(d.config.sampling?.watchPolicies).toBe(true);
-    expect(d.deployment.spec?.strategy?.type).toBe('Recreate');
+    expect(d.deployment!.spec?.strategy?.type).toBe('Recreate');
   });
 });
 

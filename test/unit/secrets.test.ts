@@ -52,7 +52,7 @@ describe('desiredRuntime gives the pods only the Secrets they may use', () => {
   const settings = { runtimeImage: 'img', plugins: PLUGINS };
   const refs = (use: { credentials: boolean; ca: boolean }) => {
     const fields = [...(use.credentials ? ['spec.backend.opensearch.credentialsSecretRef'] : []), ...(use.ca ? ['spec.backend.opensearch.tls.caSecretRef'] : [])];
-    const pod = desiredRuntime(ts(), settings, undefined, new Set(fields)).deployment.spec!.template.spec!;
+    const pod = desiredRuntime(ts(), settings, undefined, new Set(fields)).deployment!.spec!.template.spec!;
     return { env: pod.containers[0]!.env!.map((e) => e.name), volumes: (pod.volumes ?? []).map((v) => v.secret?.secretName).filter(Boolean) };
   };
   it('without permission: no secretKeyRef, no Secret volume', () => {

@@ -9,7 +9,7 @@ import { TraceStoreController, type TraceStoreInformers, childCaches } from '../
 import { ApiError, type KubeClient } from '../../src/kube/client.js';
 import type { EventRecorder } from '../../src/kube/events.js';
 import { type Cache, type InformerHandlers, type KubeObject, keyOf } from '../../src/kube/informer.js';
-import { SECRETS, TRACESTORES } from '../../src/kube/resources.js';
+import { PERSISTENTVOLUMECLAIMS, SECRETS, TRACESTORES } from '../../src/kube/resources.js';
 import { PLUGINS } from '../../src/storage/plugins.js';
 
 class FakeCache<T extends KubeObject = KubeObject> implements Cache<T> {
@@ -108,7 +108,7 @@ function setup() {
     return c;
   };
   const traceStores = make(TRACESTORES) as unknown as FakeCache<TraceStore & KubeObject>;
-  const inf: TraceStoreInformers = { traceStores, secrets: make(SECRETS) as unknown as TraceStoreInformers['secrets'], children: childCaches(make) };
+  const inf: TraceStoreInformers = { traceStores, secrets: make(SECRETS) as unknown as TraceStoreInformers['secrets'], children: childCaches(make), volumes: make(PERSISTENTVOLUMECLAIMS) as unknown as TraceStoreInformers['volumes'] };
   const kube = new FakeKube(caches);
   const events = { record: () => undefined } as unknown as EventRecorder;
   // memory TraceStores: no backend check, no Secrets, no finalizer
@@ -268,5 +268,32 @@ describe('TraceStore reconcile: apply and prune', () => {
     expect(t.kube.writesSince(before).filter((c) => c.resource === 'configmaps')).toEqual([{ verb: 'apply', resource: 'configmaps', name: cm }]);
     const owner = t.cache('configmaps').get(`obs/${cm}`)!.metadata.ownerReferences!.find((r) => r.controller)!;
     expect(owner.uid).toBe('ts-uid-2');
+  });
+});
+
+describe('TraceStore reconcile: embedded backend', () => {
+  it('applies a StatefulSet instead of a Deployment, follows its claim, and reports the claim in Ready', async () => {
+    const t = setup();
+    t.store({ backend: { embedded: {} } }, 1);
+    const r = await t.controller.reconcile('obs/demo');
+    expect(kinds(t.kube.writesSince(0))).toEqual(['configmaps', 'leases', 'rolebindings', 'roles', 'serviceaccounts', 'services', 'statefulsets'].map((x) => `apply ${x}`));
+    expect(r).toBeUndefined(); // no claim yet: nothing to recheck
+
+    // the claim the StatefulSet makes from its template carries the instance label: a phase change reconciles the store
+    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-demo-runtime-0', namespace: 'obs', labels: { 'app.kubernetes.io/instance': 'demo' }, creationTimestamp: new Date() }, status: { phase: 'Pending' } };
+    t.enqueued.length = 0;
+    t.cache('persistentvolumeclaims').put(claim as unknown as KubeObject);
+    expect(t.enqueued).toEqual(['obs/demo']);
+    const again = await t.controller.reconcile('obs/demo');
+    // still within its grace: progress, and a recheck when the grace is over
+    expect(again?.requeueAfterMs).toBeGreaterThan(50_000);
+    const ready = () => t.cache('tracestores').get('obs/demo') as unknown as TraceStore;
+    expect(ready().status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'VolumeProvisioning' });
+
+    t.cache('persistentvolumeclaims').put({ ...claim, status: { phase: 'Lost' } } as unknown as KubeObject);
+    expect(t.enqueued).toEqual(['obs/demo', 'obs/demo']);
+    await t.controller.reconcile('obs/demo');
+    expect(ready().status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'VolumeLost' });
+    expect(t.kube.writesSince(0, (c) => c.resource === 'deployments')).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 // secretKeyRef and/or a read-only Secret volume, the plug-in's own volumes, and whether the data lives in the pod
 // (one writer: Recreate rollouts).
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { OperatorBackendPlugin, SecretReference } from '../../api/backend-plugin.js';
+import type { DataVolume, OperatorBackendPlugin, SecretReference } from '../../api/backend-plugin.js';
 import type { BackendType, TraceStore } from '../../api/tracestore.js';
 
 /** The fields (SecretReference.field) of the referenced Secrets the pods may get; a refused Secret is not referenced by the pod at all. */
@@ -13,7 +13,12 @@ export interface BackendPod {
   volumes: V1Volume[];
   volumeMounts: V1VolumeMount[];
   singleWriter: boolean;
+  /** a persistent volume per pod for the backend's data: the runtime runs as a StatefulSet */
+  dataVolume?: DataVolume;
 }
+
+/** The volumeClaimTemplate of a data volume: its PersistentVolumeClaim is `data-<statefulset>-<ordinal>`. */
+export const DATA_VOLUME = 'data';
 
 /** The plug-in's section of the spec (the spec is validated: exactly one backend is set). */
 export function backendSpecOf<T extends BackendType>(spec: TraceStore['spec'], plugin: OperatorBackendPlugin<T>): NonNullable<TraceStore['spec']['backend'][T]> {
@@ -43,9 +48,11 @@ export function backendPod(spec: TraceStore['spec'], plugin: OperatorBackendPlug
       volumeMounts.push({ name, mountPath: ref.mountPath, readOnly: true });
     }
   }
-  for (const v of plugin.podNeeds?.(backendSpecOf(spec, plugin)).volumes ?? []) {
+  const needs = plugin.podNeeds?.(backendSpecOf(spec, plugin)) ?? {};
+  for (const v of needs.volumes ?? []) {
     volumes.push({ name: v.name, ...(v.emptyDir ? { emptyDir: v.emptyDir } : {}), ...(v.persistentVolumeClaim ? { persistentVolumeClaim: v.persistentVolumeClaim } : {}) });
     volumeMounts.push({ name: v.name, mountPath: v.mountPath });
   }
-  return { env, volumes, volumeMounts, singleWriter: plugin.traits.singleWriter };
+  if (needs.dataVolume) volumeMounts.push({ name: DATA_VOLUME, mountPath: needs.dataVolume.mountPath });
+  return { env, volumes, volumeMounts, singleWriter: plugin.traits.singleWriter, ...(needs.dataVolume ? { dataVolume: needs.dataVolume } : {}) };
 }

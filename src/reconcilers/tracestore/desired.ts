@@ -1,6 +1,6 @@
 // Desired state of a TraceStore's runtime, as pure functions of the TraceStore and the operator's settings. The
 // children are built by one builder per kind (builders/); desiredRuntime() names them one by one.
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1StatefulSet } from '@kubernetes/client-node';
 import { DEFAULT_PORTS, type RuntimeConfig } from '../../api/runtime-config.js';
 import type { BackendType, ListenerGroupName, TraceStore } from '../../api/tracestore.js';
 import type { SecretUse } from './backend-pod.js';
@@ -12,7 +12,7 @@ import { role } from './builders/role.js';
 import { roleBinding } from './builders/rolebinding.js';
 import { service } from './builders/service.js';
 import { serviceAccount } from './builders/serviceaccount.js';
-import { workload } from './builders/workload.js';
+import { statefulSet, workload } from './builders/workload.js';
 
 export type { SecretUse } from './backend-pod.js';
 export { canonicalYaml, hashOf, pluginFor, renderRuntimeConfig } from './builders/config.js';
@@ -20,13 +20,17 @@ export { type BuildContext, type BuildOptions, type OperatorSettings, buildConte
 export { CHILD_BUILDERS, type ChildBuilder, type ChildKind, type ChildObject, type ChildObjects, type DesiredChild, build } from './builders/index.js';
 export type { NetworkPolicy, NetworkPolicyPeer } from './builders/networkpolicy.js';
 export { securitySecrets } from './builders/security.js';
+export { dataClaimName } from './builders/workload.js';
 
 export interface DesiredRuntime {
   backend: BackendType;
   config: RuntimeConfig;
   configHash: string;
   configMap: V1ConfigMap;
-  deployment: V1Deployment;
+  /** the runtime pods of a backend without a data volume */
+  deployment?: V1Deployment;
+  /** the runtime pod of a backend with a data volume (and its volumeClaimTemplate) */
+  statefulSet?: V1StatefulSet;
   service: V1Service;
   serviceAccount: V1ServiceAccount;
   role: V1Role;
@@ -45,12 +49,15 @@ export interface DesiredRuntime {
 export function desiredRuntime(ts: TraceStore, settings: OperatorSettings, secretsVersion?: string, use: SecretUse = new Set()): DesiredRuntime {
   const ctx = buildContext(ts, settings, { ...(secretsVersion ? { secretsVersion } : {}), use });
   const np = networkPolicy(ctx);
+  const dep = workload(ctx);
+  const sts = statefulSet(ctx);
   return {
     backend: ctx.backend,
     config: ctx.config,
     configHash: ctx.configHash,
     configMap: configMap(ctx),
-    deployment: workload(ctx),
+    ...(dep ? { deployment: dep } : {}),
+    ...(sts ? { statefulSet: sts } : {}),
     service: service(ctx),
     serviceAccount: serviceAccount(ctx),
     role: role(ctx),

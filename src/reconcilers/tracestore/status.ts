@@ -1,5 +1,5 @@
 // The status of a TraceStore, computed from what was observed. Pure.
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1StatefulSet } from '@kubernetes/client-node';
 import type { FieldError } from '../../api/schema.js';
 import { type BackendType, type TraceStore, type TraceStoreStatus } from '../../api/tracestore.js';
 import { type ConditionInput, mergeConditions } from '../conditions.js';
@@ -13,12 +13,55 @@ export interface Observed {
   unsupported?: string;
   configHash?: string;
   deployment?: V1Deployment;
+  /** the runtime of a backend with a data volume */
+  statefulSet?: V1StatefulSet;
+  /** that backend's data volume: the claim the StatefulSet creates (absent until it does) */
+  volume?: ObservedVolume;
   /** for backends outside the pods: the operator's check of the backend and of its provisioning */
   external?: { reachable: ConditionInput; schema: ConditionInput; schemaVersion?: string };
   /** a Secret of spec.runtime.security that may not be used (or lacks a key): the runtime is not changed */
   security?: ConditionInput;
   /** runtime pods that report their backend out of space ("pod: message; ...") */
   backendFull?: string;
+}
+
+export interface ObservedVolume {
+  claim: string;
+  storageClassName?: string;
+  pvc?: V1PersistentVolumeClaim;
+  /** how long a claim may stay Pending while it is provisioned before that is reported as a failure */
+  pendingGraceMs: number;
+}
+
+/** A data volume Pending this long is most likely never bound (no provisioner, no such class). */
+export const VOLUME_PENDING_GRACE_MS = 60_000;
+
+/**
+ * What keeps the data volume from serving, as a Ready input (undefined: bound, or not created yet). Pending is
+ * progress (VolumeProvisioning) while a provisioner may still be at work, then a failure (VolumePending) that names
+ * the claim, its class and what to check; Lost is a failure at once.
+ */
+export function volumeCondition(v: ObservedVolume | undefined, now: Date): (ConditionInput & { recheckAfterMs?: number }) | undefined {
+  const pvc = v?.pvc;
+  if (!v || !pvc) return undefined;
+  const phase = pvc.status?.phase;
+  const cls = pvc.spec?.storageClassName ?? v.storageClassName;
+  const clsText = cls ? `storage class "${cls}"` : 'no storage class (the cluster has no default one, or it is not set)';
+  const ready = (reason: string, message: string, recheckAfterMs?: number) => ({ type: 'Ready', status: 'False' as const, reason, message, ...(recheckAfterMs !== undefined ? { recheckAfterMs } : {}) });
+  if (phase === 'Lost') {
+    return ready(
+      'VolumeLost',
+      `PersistentVolumeClaim "${v.claim}" lost its PersistentVolume "${pvc.spec?.volumeName ?? '?'}": the stored traces are gone with it. Restore the volume, or delete the claim and the pod (kubectl delete pvc ${v.claim}; kubectl delete pod ${v.claim.replace(/^data-/, '')}) to start on a new, empty volume`,
+    );
+  }
+  if (phase === 'Bound') return undefined;
+  const since = pvc.metadata?.creationTimestamp ? new Date(pvc.metadata.creationTimestamp).getTime() : now.getTime();
+  const left = since + v.pendingGraceMs - now.getTime();
+  if (left > 0) return ready('VolumeProvisioning', `PersistentVolumeClaim "${v.claim}" (${clsText}) is waiting for its volume`, left);
+  return ready(
+    'VolumePending',
+    `PersistentVolumeClaim "${v.claim}" (${clsText}) is still Pending after ${Math.round(v.pendingGraceMs / 1000)}s: check that the storage class exists (kubectl get storageclass) and that its provisioner runs, or create a matching PersistentVolume; kubectl describe pvc ${v.claim} says why`,
+  );
 }
 
 export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
@@ -46,6 +89,30 @@ export function runtimeCondition(d: V1Deployment | undefined, wantHash: string |
   return c('Available', `${available} of ${want} runtime pods available`, 'True');
 }
 
+/** RuntimeAvailable for the StatefulSet of a backend with a data volume. */
+export function statefulSetCondition(s: V1StatefulSet | undefined, wantHash: string | undefined): ConditionInput {
+  const c = (reason: string, message: string, status: 'True' | 'False' = 'False'): ConditionInput => ({ type: 'RuntimeAvailable', status, reason, message });
+  if (!s) return c('StatefulSetMissing', 'the runtime StatefulSet is being created');
+  const want = s.spec?.replicas ?? 1;
+  const st = s.status ?? { replicas: 0 };
+  if ((st.observedGeneration ?? 0) < (s.metadata?.generation ?? 0)) return c('RolloutInProgress', 'the StatefulSet controller has not seen the latest runtime spec yet');
+  if (wantHash && s.spec?.template?.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] !== wantHash) return c('RolloutInProgress', 'the runtime StatefulSet is being updated to the new configuration');
+  if (want === 0) return c('ScaledToZero', 'spec.runtime.replicas is 0: no runtime pod serves this store');
+  const updated = st.updatedReplicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const total = st.replicas ?? 0;
+  if (updated < want || (st.updateRevision && st.currentRevision && st.updateRevision !== st.currentRevision && updated < total)) {
+    return c('RolloutInProgress', `${updated} of ${want} runtime pods run the current configuration (the old pod is stopped before its successor starts: one writer per volume)`);
+  }
+  if (total > want) return c('RolloutInProgress', `${total - want} runtime pod(s) still terminating`);
+  if (available < want) return c('PodsNotReady', `${available} of ${want} runtime pods are available`);
+  return c('Available', `${available} of ${want} runtime pods available`, 'True');
+}
+
+/** RuntimeAvailable for whichever workload the backend runs as. */
+export const workloadCondition = (o: Pick<Observed, 'deployment' | 'statefulSet' | 'volume'>, wantHash: string | undefined): ConditionInput =>
+  o.volume || o.statefulSet ? statefulSetCondition(o.statefulSet, wantHash) : runtimeCondition(o.deployment, wantHash);
+
 function message(errors: FieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
 }
@@ -71,13 +138,15 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
       { type: 'RuntimeAvailable', status: 'Unknown', reason: 'BackendNotSupported', message: msg },
     ];
   } else {
-    const runtime = runtimeCondition(o.deployment, o.configHash);
+    const runtime = workloadCondition(o, o.configHash);
+    const volume = volumeCondition(o.volume, now);
+    const volumeIn: ConditionInput[] = volume ? [{ type: volume.type, status: volume.status, reason: volume.reason, message: volume.message }] : [];
     const backendOk: ConditionInput = o.external?.reachable ?? { type: 'BackendReachable', status: 'True', reason: 'InProcess', message: `the ${o.backend} backend runs inside the runtime pods` };
     const schemaOk: ConditionInput = o.external?.schema ?? { type: 'SchemaReady', status: 'True', reason: 'NoSchemaNeeded', message: `the ${o.backend} backend needs no provisioning` };
     const full: ConditionInput[] = o.backendFull
       ? [{ type: 'Ready', status: 'False', reason: 'BackendFull', message: `the backend is out of space and new spans are refused (429 / RESOURCE_EXHAUSTED): ${o.backendFull}. Free space or grow the volume; writes resume by themselves` }]
       : [];
-    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, runtime, ...full].find((c) => c.status !== 'True');
+    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, ...volumeIn, runtime, ...full].find((c) => c.status !== 'True');
     const ready: ConditionInput = blocking
       ? { type: 'Ready', status: 'False', reason: blocking.reason, message: blocking.message }
       : { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' };
@@ -91,9 +160,10 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
   if (backend) status.backend = backend;
   const hash = o.invalid?.length ? prev.configHash : o.configHash;
   if (hash) status.configHash = hash;
-  if (o.deployment) {
-    status.replicas = o.deployment.spec?.replicas ?? 0;
-    status.readyReplicas = o.deployment.status?.readyReplicas ?? 0;
+  const workload = o.statefulSet ?? o.deployment;
+  if (workload) {
+    status.replicas = workload.spec?.replicas ?? 0;
+    status.readyReplicas = workload.status?.readyReplicas ?? 0;
   } else if (!o.invalid?.length && !o.unsupported) {
     status.replicas = 0;
     status.readyReplicas = 0;

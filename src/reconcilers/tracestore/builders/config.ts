@@ -32,6 +32,9 @@ export function renderRuntimeConfig(ts: TraceStore, plugins: OperatorPluginTable
     log: { level: spec.runtime?.logLevel ?? 'info' },
     sampling: { watchPolicies: true },
   };
+  // the data volume's mount is where the runtime keeps its data, whatever its own default
+  const dataVolume = plugin.podNeeds?.(backendSpecOf(spec, plugin)).dataVolume;
+  if (dataVolume) cfg.dataDir = dataVolume.mountPath;
   if (spec.retention) cfg.retention = spec.retention;
   const security = renderSecurity(spec);
   if (security) cfg.security = security;

@@ -14,6 +14,8 @@ export interface OperatorSettings {
   runtimeImage: string;
   /** the backend plug-ins (src/storage/plugins.ts), handed in by the composition root */
   plugins: OperatorPluginTable;
+  /** how long a data volume's claim may stay Pending before Ready says VolumePending (default 60s) */
+  volumePendingGraceMs?: number;
 }
 
 export interface BuildContext {

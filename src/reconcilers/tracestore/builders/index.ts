@@ -1,9 +1,9 @@
 // The children of a TraceStore: one builder per kind, each a pure function of the build context, and build()
 // returning the desired objects in apply order, each tagged with its resource. The controller applies them in one
 // loop and prunes owned objects of these kinds that are no longer desired.
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1StatefulSet } from '@kubernetes/client-node';
 import type { ObjectMeta } from '../../../api/common.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, type ResourceRef, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES } from '../../../api/resources.js';
+import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, type ResourceRef, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, STATEFULSETS } from '../../../api/resources.js';
 import { configMap } from './configmap.js';
 import type { BuildContext } from './context.js';
 import { reportLease } from './lease.js';
@@ -12,7 +12,7 @@ import { role } from './role.js';
 import { roleBinding } from './rolebinding.js';
 import { service } from './service.js';
 import { serviceAccount } from './serviceaccount.js';
-import { workload } from './workload.js';
+import { statefulSet, workload } from './workload.js';
 
 /** Each kind of child with its object type. */
 export interface ChildObjects {
@@ -22,6 +22,7 @@ export interface ChildObjects {
   RoleBinding: V1RoleBinding;
   Lease: V1Lease;
   Deployment: V1Deployment;
+  StatefulSet: V1StatefulSet;
   Service: V1Service;
   NetworkPolicy: NetworkPolicy;
 }
@@ -50,7 +51,9 @@ export const CHILD_BUILDERS: readonly ChildBuilder[] = [
   builder('Role', ROLES, role),
   builder('RoleBinding', ROLEBINDINGS, roleBinding),
   builder('Lease', LEASES, reportLease),
+  // one of the two, by whether the backend keeps data on a volume of the pod
   builder('Deployment', DEPLOYMENTS, workload),
+  builder('StatefulSet', STATEFULSETS, statefulSet),
   builder('Service', SERVICES, service),
   builder('NetworkPolicy', NETWORKPOLICIES, networkPolicy),
 ];
