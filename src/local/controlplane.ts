@@ -115,6 +115,43 @@ function httpsGet(url: string, token: string, ca?: Buffer): Promise<{ code: numb
   });
 }
 
+// Process groups of components still running; whatever way this process exits (process.exit from a second
+// Ctrl-C, an error), they get SIGKILL on the way out.
+const groups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pgid: number): void {
+  groups.add(pgid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const g of groups) killGroup(g, 'SIGKILL');
+    });
+  }
+}
+
+function untrackGroup(pgid: number): void {
+  groups.delete(pgid);
+}
+
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+/** Whether any process of the group is left (signal 0 to the group). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class ControlPlane {
   private procs: { name: string; proc: ChildProcess }[] = [];
   private ownsDir: boolean;
@@ -133,12 +170,16 @@ export class ControlPlane {
   private spawnLogged(name: string, bin: string, args: string[]): ChildProcess {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const fd = openSync(join(this.dir, 'logs', `${name}.log`), 'a');
-    // bash watchdog: the component also stops when this process dies without cleaning up (kill -9, crash)
+    // bash watchdog: the component also stops when this process dies without cleaning up (kill -9, crash).
+    // Its own process group: a terminal's Ctrl-C reaches only us (we stop the components in order), and stop()
+    // signals the watchdog and the component together.
     const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, JSO_PARENT_PID: String(process.pid) },
+      detached: true,
     });
     closeSync(fd);
+    if (proc.pid) trackGroup(proc.pid);
     proc.on('exit', (code, sig) => {
       if (!this.stopping) this.log(`${name} exited unexpectedly (code ${code}, signal ${sig}); see ${join(this.dir, 'logs', `${name}.log`)}`);
     });
@@ -344,11 +385,14 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const { proc } of [...this.procs].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
+    for (const { proc } of [...this.procs].reverse()) if (proc.pid) killGroup(proc.pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
     for (const { proc } of this.procs) {
-      while (proc.exitCode === null && proc.signalCode === null && Date.now() < deadline) await sleep(50);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      while (proc.pid && groupAlive(proc.pid) && Date.now() < deadline) await sleep(50);
+      if (proc.pid) {
+        killGroup(proc.pid, 'SIGKILL');
+        untrackGroup(proc.pid);
+      }
     }
     this.procs = [];
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
@@ -361,7 +405,7 @@ export function killFromState(stateFile: string): void {
   const info = JSON.parse(readFileSync(stateFile, 'utf8')) as ControlPlaneInfo;
   for (const pid of Object.values(info.pids).reverse()) {
     try {
-      process.kill(pid, 'SIGTERM');
+      process.kill(-pid, 'SIGTERM');
     } catch {
       /* already gone */
     }
