@@ -58,12 +58,13 @@ interface Started {
   stateFile: string;
 }
 
-function startLocal(how: 'node' | 'npm', env: Record<string, string> = {}, stateFile = join(mkdtempSync(join(tmpdir(), 'jso-local-')), 'local.json')): Started {
+function startLocal(how: 'node' | 'npm', env: Record<string, string> = {}, stateFile = join(mkdtempSync(join(tmpdir(), 'jso-local-')), 'local.json'), ownGroup = false): Started {
   const [cmd, args] = how === 'npm' ? ['npm', ['start', '--silent', '--', '--control-plane']] : [process.execPath, [join(ROOT, 'dist/src/cli.js'), 'local', '--control-plane']];
   const proc = spawn(cmd, args as string[], {
     cwd: ROOT,
     env: { ...process.env, KUBECONFIG: '', JSO_LOCAL_STATE: stateFile, ...freeListenEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: ownGroup,
   });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -145,6 +146,23 @@ it('SIGTERM to `npm start` stops every process it started', async () => {
     expect(existsSync(s.stateFile)).toBe(false);
   } finally {
     if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+  }
+}, 240_000);
+
+it('Ctrl-C in a terminal (SIGINT to the whole foreground process group of `npm start`) stops everything in order', async () => {
+  const s = startLocal('npm', {}, undefined, true);
+  try {
+    await waitUp(s);
+    const pids = tree(s.proc.pid!);
+    expect(pids.filter((p) => components.test(cmdline(p))).length).toBeGreaterThanOrEqual(5);
+    // npm forwards the SIGINT its node process already got from the terminal: that second one must not cut the
+    // orderly stop short
+    process.kill(-s.proc.pid!, 'SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(s.out()).not.toContain('stopping now');
+    await expectTreeGone(pids);
+  } finally {
+    if (s.proc.exitCode === null) process.kill(-s.proc.pid!, 'SIGKILL');
   }
 }, 240_000);
 
