@@ -73,6 +73,16 @@ function startLocal(how: 'node' | 'npm', env: Record<string, string> = {}, state
   return { proc, out: () => out, exited, stateFile };
 }
 
+/** The exit code, or 'still running' after ms (the timer does not outlive the answer). */
+async function exitWithin(s: Started, ms: number): Promise<number | null | 'still running'> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([s.exited, new Promise<'still running'>((r) => (t = setTimeout(() => r('still running'), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 async function waitUp(s: Started): Promise<void> {
   await waitFor('local mode up', async () => s.out().includes('Local mode is up') || (s.proc.exitCode !== null && Promise.reject(new Error(s.out()))), 150_000, 200);
 }
@@ -115,7 +125,7 @@ it('starts everything, serves, refuses a second start in one line, and stops eve
 
     // a second start: one line saying where the first one is, non-zero, nothing started
     const second = startLocal('node', {}, s.stateFile);
-    const code = await Promise.race([second.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))]);
+    const code = await exitWithin(second, 20_000);
     if (code === 'still running') second.proc.kill('SIGKILL');
     expect(code).toBe(1);
     const lines = second.out().trim().split('\n');
@@ -207,7 +217,7 @@ it('a taken port is reported in one line before anything starts; a stale state f
   writeFileSync(stateFile, JSON.stringify({ pid: dead.pid, startedAt: new Date().toISOString(), phase: 'up', kubeconfig: '/nonexistent' }));
   const s = startLocal('node', { JSO_LISTEN_SAMPLING_HTTP: addr }, stateFile);
   try {
-    const code = await Promise.race([s.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))]);
+    const code = await exitWithin(s, 20_000);
     expect(code).toBe(1);
     const lines = s.out().trim().split('\n');
     expect(lines).toHaveLength(1);
