@@ -1,7 +1,8 @@
 // A real Kubernetes control plane on loopback, from binaries built by test/env/build-binaries.sh:
 // etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (simulated nodes, so Deployments get
 // ReplicaSets and Pods that turn Running). Used by the tests and by `npm start` when there is no cluster.
-// Pod IPs that kwok assigns are fiction: nothing here ever dials them.
+// Pod IPs that kwok assigns are fiction (nothing here dials them), except in local mode: there they come from a
+// loopback range and the local kubelet (kubelet.ts) runs each runtime pod as a process bound to its pod IP.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,10 @@ export interface ControlPlaneOptions {
   /** runs once the API server is ready and before the controllers start (e.g. install CRDs, so the garbage
    * collector knows them from its first discovery instead of after its 30 s resync) */
   beforeControllers?: (kubeconfig: string) => Promise<void>;
+  /** pod addresses kwok hands out (default 10.244.0.0/16, never dialled); local mode uses a loopback range */
+  podCidr?: string;
+  /** kwok stages file (default test/env/kwok-stages.yaml: pods turn Ready at once) */
+  kwokStages?: string;
 }
 
 export interface ControlPlaneInfo {
@@ -152,6 +157,31 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/**
+ * Starts bin under a bash watchdog: it also stops when this process dies without cleaning up (kill -9, crash).
+ * Its own process group: a terminal's Ctrl-C reaches only us (we stop children in order), and stopGroup() signals
+ * the watchdog and the child together.
+ */
+export function spawnSupervised(bin: string, args: string[], logFd: number, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
+    stdio: ['ignore', logFd, logFd],
+    env: { ...env, JSO_PARENT_PID: String(process.pid) },
+    detached: true,
+  });
+  if (proc.pid) trackGroup(proc.pid);
+  return proc;
+}
+
+/** SIGTERM to the group of a spawnSupervised process, SIGKILL after timeoutMs. */
+export async function stopGroup(proc: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (!proc.pid) return;
+  killGroup(proc.pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(proc.pid) && Date.now() < deadline) await sleep(50);
+  killGroup(proc.pid, 'SIGKILL');
+  untrackGroup(proc.pid);
+}
+
 export class ControlPlane {
   private procs: { name: string; proc: ChildProcess }[] = [];
   private ownsDir: boolean;
@@ -170,16 +200,8 @@ export class ControlPlane {
   private spawnLogged(name: string, bin: string, args: string[]): ChildProcess {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const fd = openSync(join(this.dir, 'logs', `${name}.log`), 'a');
-    // bash watchdog: the component also stops when this process dies without cleaning up (kill -9, crash).
-    // Its own process group: a terminal's Ctrl-C reaches only us (we stop the components in order), and stop()
-    // signals the watchdog and the component together.
-    const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, JSO_PARENT_PID: String(process.pid) },
-      detached: true,
-    });
+    const proc = spawnSupervised(bin, args, fd);
     closeSync(fd);
-    if (proc.pid) trackGroup(proc.pid);
     proc.on('exit', (code, sig) => {
       if (!this.stopping) this.log(`${name} exited unexpectedly (code ${code}, signal ${sig}); see ${join(this.dir, 'logs', `${name}.log`)}`);
     });
@@ -306,9 +328,9 @@ export class ControlPlane {
       `--kubeconfig=${kubeconfig}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--cidr=10.244.0.0/16',
-      '--node-ip=10.244.255.1',
-      `--config=${join(REPO_ROOT, 'test/env/kwok-stages.yaml')}`,
+      `--cidr=${this.o.podCidr ?? '10.244.0.0/16'}`,
+      `--node-ip=${(this.o.podCidr ?? '10.244.0.0/16').replace(/\.\d+\.\d+\/\d+$/, '.255.1')}`,
+      `--config=${this.o.kwokStages ?? join(REPO_ROOT, 'test/env/kwok-stages.yaml')}`,
     ]);
 
     for (let i = 0; i < (this.o.nodes ?? 2); i++) await this.createNode(server, token, ca, `kwok-node-${i}`);

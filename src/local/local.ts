@@ -1,7 +1,7 @@
 // `npm start`: a first try on one machine. Without a kubeconfig it starts a local control plane (etcd,
 // kube-apiserver, controller-manager, scheduler, kwok); it installs the CRDs, runs the operator, applies
-// config/samples/tracestore-memory.yaml and runs the runtime on loopback with the configuration the operator
-// rendered (kwok's pods are simulated, so the real runtime process runs here). Ctrl-C, SIGTERM, SIGHUP or the
+// config/samples/tracestore-memory.yaml; kwok's pods are simulated, so a local kubelet (kubelet.ts) runs each
+// runtime pod as a real process on the pod's own loopback address with its ConfigMap's configuration. Ctrl-C, SIGTERM, SIGHUP or the
 // death of the parent process (npm, a terminal, an IDE) stops all of it. One local mode per machine: a second
 // start says where the first one is and exits.
 import { PLUGINS } from '../storage/plugins.js';
@@ -15,16 +15,12 @@ import type { TraceStore } from '../api/tracestore.js';
 import { Operator, defaultOperatorOptions } from '../controllers/manager.js';
 import { KubeClient, resourcePath } from '../kube/client.js';
 import { createLogger } from '../log.js';
-import { CONFIG_FILE, LABEL_INSTANCE } from '../api/contract.js';
-import { configMapName } from '../reconcilers/tracestore/desired.js';
-import { DEFAULT_PORTS, type RuntimeConfig, defaultRuntimeConfig, parseRuntimeConfig } from '../api/runtime-config.js';
-import { withEnvOverrides } from '../runtime/config.js';
-import { splitHostPort } from '../runtime/components.js';
+import { DEFAULT_PORTS, type RuntimeConfig, defaultRuntimeConfig } from '../api/runtime-config.js';
 import { LocalLock, LocalModeError, procStat } from './lock.js';
-import { startRuntime } from '../runtime/server.js';
 import { ControlPlane, REPO_ROOT } from './controlplane.js';
 import { installCrds } from './install.js';
-import { CONFIGMAPS, PODS, TRACESTORES } from '../kube/resources.js';
+import { LocalKubelet, type RunningPod } from './kubelet.js';
+import { TRACESTORES } from '../kube/resources.js';
 
 
 function existingKubeconfig(): string | undefined {
@@ -37,14 +33,9 @@ function existingKubeconfig(): string | undefined {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type PortName = keyof typeof DEFAULT_PORTS;
-const envName = (k: PortName): string => `JSO_LISTEN_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
-/** The listen addresses moved to loopback (the runtime here serves this machine only). */
-function onLoopback(cfg: RuntimeConfig): RuntimeConfig {
-  const listen = { ...cfg.listen } as Record<PortName, string>;
-  for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) listen[k] = (listen[k] ?? `0.0.0.0:${DEFAULT_PORTS[k]}`).replace(/^0\.0\.0\.0:/, '127.0.0.1:');
-  return { ...cfg, listen };
-}
+/** An address of the pod range kwok never hands out: binding it shows whether pods can have the well-known ports. */
+const PROBE_IP = '127.1.255.254';
 
 function bindable(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
@@ -54,16 +45,14 @@ function bindable(host: string, port: number): Promise<NodeJS.ErrnoException | u
   });
 }
 
-/** Fails in one line naming the first runtime address something else already holds. */
-async function checkPorts(cfg: RuntimeConfig): Promise<void> {
+/** Fails in one line naming the first well-known runtime port something else already holds for every address. */
+async function checkPorts(cfg: RuntimeConfig, host: string): Promise<void> {
   for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) {
-    const addr = cfg.listen?.[k];
-    if (!addr) continue;
-    const { host, port } = splitHostPort(addr);
-    if (port === 0) continue;
+    const port = Number(cfg.listen?.[k]?.split(':').pop() ?? DEFAULT_PORTS[k]);
+    if (!port) continue;
     const e = await bindable(host, port);
     if (e?.code === 'EADDRINUSE') {
-      throw new LocalModeError(`local mode cannot start: ${addr} (${k}) is already in use by another process; stop that process (e.g. find it with: ss -ltnp 'sport = :${port}') or pick another address, e.g. ${envName(k)}=127.0.0.1:0`);
+      throw new LocalModeError(`local mode cannot start: port ${port} (${k}) is taken on every address (a listener on 0.0.0.0:${port} or ${host}:${port}), and each runtime pod serves it on its own 127.1.x.y address; stop that process (find it with: ss -ltnp 'sport = :${port}')`);
     }
   }
 }
@@ -92,7 +81,6 @@ function watchParent(onGone: () => void): () => void {
 
 export async function runLocal(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'control-plane': { type: 'boolean', default: false } } });
-  const log = createLogger('local', process.env.LOG_LEVEL ?? 'warn');
   // before anything starts: a second local mode or a taken port ends here, in one line
   const lock = LocalLock.acquire();
   process.once('exit', () => lock.release());
@@ -125,7 +113,7 @@ export async function runLocal(argv: string[]): Promise<void> {
 
   try {
     let kubeconfig = values['control-plane'] ? undefined : existingKubeconfig();
-    if (!kubeconfig) await checkPorts(onLoopback(withEnvOverrides(defaultRuntimeConfig())));
+    if (!kubeconfig) await checkPorts(defaultRuntimeConfig(), PROBE_IP);
     if (kubeconfig) {
       console.log(`using the cluster of ${kubeconfig}`);
     } else {
@@ -133,6 +121,8 @@ export async function runLocal(argv: string[]): Promise<void> {
       const cp = new ControlPlane({
         build: true,
         nodes: 1,
+        podCidr: '127.1.0.0/16',
+        kwokStages: join(REPO_ROOT, 'src/local/kwok-stages.yaml'),
         log: (l) => console.log(l),
         beforeControllers: async (kc) => {
           const c = KubeClient.load(kc);
@@ -164,12 +154,15 @@ export async function runLocal(argv: string[]): Promise<void> {
       console.log('operator is reconciling TraceStores in that cluster; Ctrl-C to stop');
       return;
     }
+    const kubelet = new LocalKubelet({ client, kubeconfig, dir: join(kubeconfig, '..'), log: (l) => console.log(l) });
+    stops.push(() => kubelet.stop());
+    kubelet.start();
     const sample = parse(readFileSync(join(REPO_ROOT, 'config/samples/tracestore-memory.yaml'), 'utf8')) as TraceStore;
     sample.metadata.namespace = 'default';
     await client.apply(resourcePath(TRACESTORES, 'default', sample.metadata.name), sample, 'kubectl-local');
     console.log(`applied config/samples/tracestore-memory.yaml (TraceStore default/${sample.metadata.name})`);
 
-    // wait for Ready, then run the runtime here with the configuration the operator rendered
+    // wait for Ready: the operator's Deployment is available once the runtime process of its pod answers /readyz
     const t0 = Date.now();
     let ts: TraceStore | undefined;
     while (Date.now() - t0 < 60_000) {
@@ -180,32 +173,31 @@ export async function runLocal(argv: string[]): Promise<void> {
     const ready = ts?.status?.conditions?.find((c) => c.type === 'Ready');
     console.log(`TraceStore Ready=${ready?.status} (${ready?.reason}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (!ts?.status?.configHash) throw new Error(`the TraceStore did not become Ready: ${ready?.message ?? 'no status'}`);
-    const cm = await client.get<{ data: Record<string, string> }>(resourcePath(CONFIGMAPS, 'default', configMapName(ts, ts.status.configHash)));
-    // the rendered configuration, moved to loopback; JSO_LISTEN_* overrides still apply
-    const rendered = onLoopback(parseRuntimeConfig(parse(cm.data[CONFIG_FILE] ?? ''), `ConfigMap ${configMapName(ts, ts.status.configHash)}`));
-    // follow SamplingPolicies through the same API, reporting as the first runtime pod of the store
-    const pods = await client.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PODS, 'default'), { labelSelector: `${LABEL_INSTANCE}=${sample.metadata.name}` });
-    rendered.sampling = { ...rendered.sampling, kubeconfig, ...(pods.items[0] ? { podName: pods.items[0].metadata.name } : {}) };
-    const cfg = withEnvOverrides(rendered);
-    await checkPorts(cfg);
-    const rt = await startRuntime(cfg, log);
-    stops.push(() => rt.stop());
-    const p = rt.ports;
+    const pods = kubelet.running().filter((r) => r.ready);
+    const addresses = (r: RunningPod): string[] => {
+      const l = r.listen;
+      return [
+        `TraceStore ${r.namespace}/${r.instance}, pod ${r.name}:`,
+        `  OTLP gRPC               ${l.otlpGrpc}`,
+        `  OTLP HTTP               http://${l.otlpHttp}/v1/traces`,
+        `  Jaeger query (api_v3)   http://${l.queryHttp}/api/v3/services`,
+        `  Remote sampling         http://${l.samplingHttp}/sampling?service=NAME  (gRPC ${l.samplingGrpc})`,
+        `  runtime health/metrics  http://${l.admin}/readyz  http://${l.admin}/metrics`,
+      ];
+    };
+    const first = pods.find((r) => r.namespace === 'default' && r.instance === sample.metadata.name);
     lock.update({
       phase: 'up',
       kubeconfig,
-      addresses: { 'OTLP gRPC': `127.0.0.1:${p.otlpGrpc}`, 'OTLP HTTP': `127.0.0.1:${p.otlpHttp}`, 'query': `127.0.0.1:${p.queryHttp}`, 'sampling': `127.0.0.1:${p.samplingHttp}`, 'admin': `127.0.0.1:${p.admin}` },
+      addresses: first ? { 'OTLP gRPC': first.listen.otlpGrpc, 'OTLP HTTP': first.listen.otlpHttp, query: first.listen.queryHttp, sampling: first.listen.samplingHttp, admin: first.listen.admin } : {},
     });
     console.log(
       [
         '',
-        'Local mode is up:',
-        `  OTLP gRPC               127.0.0.1:${p.otlpGrpc}`,
-        `  OTLP HTTP               http://127.0.0.1:${p.otlpHttp}/v1/traces`,
-        `  Jaeger query (api_v3)   http://127.0.0.1:${p.queryHttp}/api/v3/services`,
-        `  Remote sampling         http://127.0.0.1:${p.samplingHttp}/sampling?service=NAME  (gRPC 127.0.0.1:${p.samplingGrpc})`,
-        `  runtime health/metrics  http://127.0.0.1:${p.admin}/readyz  http://127.0.0.1:${p.admin}/metrics`,
+        'Local mode is up: every runtime pod runs as a process on its own loopback address (127.1.x.y)',
+        ...pods.flatMap(addresses),
         `  kubectl                 export KUBECONFIG=${kubeconfig}; kubectl get tracestores`,
+        'TraceStores applied later start their processes too (their addresses are printed as they start).',
         'Ctrl-C stops everything.',
       ].join('\n'),
     );

@@ -1,5 +1,6 @@
 // `npm start` on a machine without a cluster: a control plane of its own, the CRDs, the operator, the memory
-// sample Ready, the runtime answering on loopback. Ctrl-C, SIGTERM or SIGHUP (to npm or to its node process) and
+// sample Ready, its runtime pod running as a real process on the pod's own loopback address (rolled when the
+// TraceStore changes, stopped when it is deleted, reporting SamplingPolicies from the live pod). Ctrl-C, SIGTERM or SIGHUP (to npm or to its node process) and
 // the death of the parent stop every process it started, judged by the process tree in /proc; a second start and a
 // taken port end in one line without starting anything.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -7,8 +8,20 @@ import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } fro
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { DEFAULT_PORTS } from '../../src/api/runtime-config.js';
-import { ROOT, fetchText, waitFor } from '../helpers.js';
+import type { SamplingPolicy } from '../../src/api/samplingpolicy.js';
+import type { TraceStore } from '../../src/api/tracestore.js';
+import { KubeClient, resourcePath } from '../../src/kube/client.js';
+import { SAMPLING_POLICIES, TRACESTORES } from '../../src/kube/resources.js';
+import { ROOT, waitFor } from '../helpers.js';
+
+/** GET on a pod address of local mode (127.1.x.y: loopback, which the shared fetchText does not know). */
+async function fetchText(url: string): Promise<{ code: number; body: string }> {
+  if (!/^http:\/\/127\./.test(url)) throw new Error(`refusing to dial non-loopback ${url}`);
+  const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return { code: r.status, body: await r.text() };
+}
 
 /** pid -> [parent pid, state] of every process, from /proc */
 function processTable(): Map<number, [number, string]> {
@@ -47,10 +60,6 @@ const cmdline = (pid: number): string => {
   }
 };
 
-/** Every runtime listener on a free loopback port: nothing here depends on 4317, 5778, ... being free. */
-const freeListenEnv = (): Record<string, string> =>
-  Object.fromEntries(Object.keys(DEFAULT_PORTS).map((k) => [`JSO_LISTEN_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, '127.0.0.1:0']));
-
 interface Started {
   proc: ChildProcess;
   out: () => string;
@@ -62,7 +71,7 @@ function startLocal(how: 'node' | 'npm', env: Record<string, string> = {}, state
   const [cmd, args] = how === 'npm' ? ['npm', ['start', '--silent', '--', '--control-plane']] : [process.execPath, [join(ROOT, 'dist/src/cli.js'), 'local', '--control-plane']];
   const proc = spawn(cmd, args as string[], {
     cwd: ROOT,
-    env: { ...process.env, KUBECONFIG: '', JSO_LOCAL_STATE: stateFile, ...freeListenEnv(), ...env },
+    env: { ...process.env, KUBECONFIG: '', JSO_LOCAL_STATE: stateFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: ownGroup,
   });
@@ -96,22 +105,24 @@ async function expectTreeGone(pids: number[], timeoutMs = 25_000): Promise<void>
   }
 }
 
-const components = /etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok/;
+const components = /etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok|cli\.js runtime/;
+const runtimes = (pid: number): number[] => tree(pid).filter((p) => /^\S*node\S* \S*cli\.js runtime/.test(cmdline(p)));
+const IP = '127\\.1\\.\\d+\\.\\d+';
 
-it('starts everything, serves, refuses a second start in one line, and stops everything on Ctrl-C', async () => {
+it('starts everything, runs each runtime pod as a process, refuses a second start in one line, and stops everything on Ctrl-C', async () => {
   const s = startLocal('node');
   try {
     await waitUp(s);
     const out = s.out();
     expect(out).toMatch(/TraceStore Ready=True \(Ready\)/);
-    const admin = /runtime health\/metrics\s+http:\/\/(127\.0\.0\.1:\d+)\/readyz/.exec(out)?.[1];
-    expect(admin).toBeDefined();
-    expect(admin).not.toBe(`127.0.0.1:${DEFAULT_PORTS.admin}`);
+    // the runtime pod's process serves on the pod's own loopback address, on the well-known ports
+    const admin = new RegExp(`runtime health/metrics\\s+http://(${IP}:\\d+)/readyz`).exec(out)?.[1];
+    expect(admin).toMatch(new RegExp(`^${IP}:${DEFAULT_PORTS.admin}$`));
     expect((await fetchText(`http://${admin}/readyz`)).code).toBe(200);
     expect((await fetchText(`http://${admin}/metrics`)).body).toContain('jso_runtime_info{backend="memory"} 1');
     // a span sent to the printed OTLP address comes back from the printed query address
-    const otlp = /OTLP HTTP\s+(http:\/\/127\.0\.0\.1:\d+\/v1\/traces)/.exec(out)?.[1];
-    const query = /Jaeger query \(api_v3\)\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v3\/services/.exec(out)?.[1];
+    const otlp = new RegExp(`OTLP HTTP\\s+(http://${IP}:\\d+/v1/traces)`).exec(out)?.[1];
+    const query = new RegExp(`Jaeger query \\(api_v3\\)\\s+(http://${IP}:\\d+)/api/v3/services`).exec(out)?.[1];
     expect(otlp && query).toBeTruthy();
     const now = BigInt(Date.now()) * 1_000_000n;
     const body = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'local-check' } }] }, scopeSpans: [{ spans: [{ traceId: '10ca1000000000000000000000000001', spanId: '10ca100000000001', name: 'hello', startTimeUnixNano: String(now), endTimeUnixNano: String(now + 1000n) }] }] }] };
@@ -121,7 +132,9 @@ it('starts everything, serves, refuses a second start in one line, and stops eve
     const kubeconfig = /export KUBECONFIG=(\S+);/.exec(out)?.[1];
     expect(kubeconfig).toBeDefined();
     const pids = tree(s.proc.pid!);
-    expect(pids.filter((p) => components.test(cmdline(p))).length).toBeGreaterThanOrEqual(5);
+    expect(pids.filter((p) => components.test(cmdline(p))).length).toBeGreaterThanOrEqual(6);
+    const [runtime] = runtimes(s.proc.pid!);
+    expect(runtime).toBeDefined();
 
     // a second start: one line saying where the first one is, non-zero, nothing started
     const second = startLocal('node', {}, s.stateFile);
@@ -133,6 +146,51 @@ it('starts everything, serves, refuses a second start in one line, and stops eve
     expect(lines[0]).toContain(`already running (pid ${s.proc.pid})`);
     expect(lines[0]).toContain(kubeconfig);
     expect(lines[0]).toContain(otlp!.replace(/^http:\/\/|\/v1\/traces$/g, ''));
+
+    const client = KubeClient.load(kubeconfig!, { userAgent: 'jso-test' });
+    try {
+      // a SamplingPolicy: the live pod serves it and reports that it enforces it
+      const policy = parse(readFileSync(join(ROOT, 'config/samples/samplingpolicy-probabilistic.yaml'), 'utf8')) as SamplingPolicy;
+      policy.metadata.namespace = 'default';
+      await client.apply(resourcePath(SAMPLING_POLICIES, 'default', policy.metadata.name), policy, 'jso-test');
+      const sampling = admin!.replace(/:\d+$/, `:${DEFAULT_PORTS.samplingHttp}`);
+      await waitFor('the pod serves the policy', async () => (await fetchText(`http://${sampling}/sampling?service=checkout`)).body.includes('0.5'), 30_000, 250);
+      await waitFor('the policy reports one pod enforcing it', async () => {
+        const p = await client.get<SamplingPolicy>(resourcePath(SAMPLING_POLICIES, 'default', policy.metadata.name));
+        return p.status?.runtimes?.some((r) => r.generation === p.metadata.generation && r.replicas === 1);
+      }, 30_000, 250);
+
+      // an edited TraceStore rolls the process: a new one for the new pod, the old one gone
+      await client.request('PATCH', resourcePath(TRACESTORES, 'default', 'demo'), { body: { spec: { backend: { memory: { maxTraces: 5000 } } } }, contentType: 'application/merge-patch+json' });
+      const rolled = await waitFor('a new runtime process', async () => {
+        const now = runtimes(s.proc.pid!);
+        return now.length === 1 && now[0] !== runtime ? now[0] : undefined;
+      }, 60_000, 250);
+      expect(living([runtime!])).toEqual([]);
+      await waitFor('the TraceStore Ready again', async () => {
+        const ts = await client.get<TraceStore>(resourcePath(TRACESTORES, 'default', 'demo'));
+        return ts.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ts.status.observedGeneration === ts.metadata.generation;
+      }, 60_000, 250);
+      expect(s.out()).toMatch(new RegExp(`runtime pod default/demo-runtime-\\S+ of TraceStore demo: process on ${IP}`));
+
+      // a crashed process is restarted, and the pod says so
+      process.kill(rolled, 'SIGKILL');
+      const restarted = await waitFor('the runtime restarted', async () => {
+        const now = runtimes(s.proc.pid!);
+        return now.length === 1 && now[0] !== rolled ? now[0] : undefined;
+      }, 30_000, 250);
+      await waitFor('the pod Ready with one restart', async () => {
+        const pods = await client.get<{ items: { status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/instance=demo' });
+        const st = pods.items[0]?.status;
+        return pods.items.length === 1 && st?.containerStatuses?.[0]?.restartCount === 1 && st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      }, 30_000, 250);
+
+      // a deleted TraceStore stops its process
+      await client.request('DELETE', resourcePath(TRACESTORES, 'default', 'demo'));
+      await waitFor('no runtime process left', async () => runtimes(s.proc.pid!).length === 0 && living([restarted]).length === 0, 60_000, 250);
+    } finally {
+      client.close();
+    }
 
     s.proc.kill('SIGINT');
     expect(await s.exited).toBe(0);
@@ -206,23 +264,26 @@ it('the death of the parent (kill -9 of npm) stops every process local mode star
   }
 }, 240_000);
 
-it('a taken port is reported in one line before anything starts; a stale state file does not block', async () => {
+it('a taken well-known port is reported in one line before anything starts; a stale state file does not block', async () => {
+  // the address local mode probes for its pods' ports (it is never a pod's): holding it takes the port from pods
   const taken = createServer();
-  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
-  const addr = `127.0.0.1:${(taken.address() as { port: number }).port}`;
+  await new Promise<void>((r, j) => {
+    taken.once('error', j);
+    taken.listen(DEFAULT_PORTS.otlpGrpc, '127.1.255.254', () => r());
+  });
   // the state file of a local mode killed with -9: its pid is gone
   const dead = spawn('true');
   await new Promise((r) => dead.on('exit', r));
   const stateFile = join(mkdtempSync(join(tmpdir(), 'jso-local-')), 'local.json');
   writeFileSync(stateFile, JSON.stringify({ pid: dead.pid, startedAt: new Date().toISOString(), phase: 'up', kubeconfig: '/nonexistent' }));
-  const s = startLocal('node', { JSO_LISTEN_SAMPLING_HTTP: addr }, stateFile);
+  const s = startLocal('node', {}, stateFile);
   try {
     const code = await exitWithin(s, 20_000);
     expect(code).toBe(1);
     const lines = s.out().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`${addr} (samplingHttp) is already in use`);
-    expect(lines[0]).toContain('JSO_LISTEN_SAMPLING_HTTP=');
+    expect(lines[0]).toContain(`port ${DEFAULT_PORTS.otlpGrpc} (otlpGrpc) is taken`);
+    expect(lines[0]).toContain(`ss -ltnp 'sport = :${DEFAULT_PORTS.otlpGrpc}'`);
     expect(s.out()).not.toMatch(/control plane|\n\s+at /);
     expect(existsSync(stateFile)).toBe(false);
   } finally {
