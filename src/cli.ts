@@ -7,6 +7,7 @@ import { ConfigError, defaultRuntimeConfig } from './api/runtime-config.js';
 import { loadRuntimeConfig, withEnvOverrides } from './runtime/config.js';
 import { startRuntime } from './runtime/server.js';
 import { PLUGINS } from './storage/plugins.js';
+import { LocalModeError } from './local/lock.js';
 
 const USAGE = `usage: jaeger-storage-operator <command> [flags]
 
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ConfigError) process.stderr.write(`${e.message}\n`);
+  if (e instanceof ConfigError || e instanceof LocalModeError) process.stderr.write(`${e.message}\n`);
   else process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -1,7 +1,8 @@
 // A real Kubernetes control plane on loopback, from binaries built by test/env/build-binaries.sh:
 // etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (simulated nodes, so Deployments get
 // ReplicaSets and Pods that turn Running). Used by the tests and by `npm start` when there is no cluster.
-// Pod IPs that kwok assigns are fiction: nothing here ever dials them.
+// Pod IPs that kwok assigns are fiction (nothing here dials them), except in local mode: there they come from a
+// loopback range and the local kubelet (kubelet.ts) runs each runtime pod as a process bound to its pod IP.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,10 @@ export interface ControlPlaneOptions {
   /** runs once the API server is ready and before the controllers start (e.g. install CRDs, so the garbage
    * collector knows them from its first discovery instead of after its 30 s resync) */
   beforeControllers?: (kubeconfig: string) => Promise<void>;
+  /** pod addresses kwok hands out (default 10.244.0.0/16, never dialled); local mode uses a loopback range */
+  podCidr?: string;
+  /** kwok stages file (default test/env/kwok-stages.yaml: pods turn Ready at once) */
+  kwokStages?: string;
 }
 
 export interface ControlPlaneInfo {
@@ -120,6 +125,68 @@ function httpsGet(url: string, token: string, ca?: Buffer): Promise<{ code: numb
   });
 }
 
+// Process groups of components still running; whatever way this process exits (process.exit from a second
+// Ctrl-C, an error), they get SIGKILL on the way out.
+const groups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pgid: number): void {
+  groups.add(pgid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const g of groups) killGroup(g, 'SIGKILL');
+    });
+  }
+}
+
+function untrackGroup(pgid: number): void {
+  groups.delete(pgid);
+}
+
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+/** Whether any process of the group is left (signal 0 to the group). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts bin under a bash watchdog: it also stops when this process dies without cleaning up (kill -9, crash).
+ * Its own process group: a terminal's Ctrl-C reaches only us (we stop children in order), and stopGroup() signals
+ * the watchdog and the child together.
+ */
+export function spawnSupervised(bin: string, args: string[], logFd: number, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
+    stdio: ['ignore', logFd, logFd],
+    env: { ...env, JSO_PARENT_PID: String(process.pid) },
+    detached: true,
+  });
+  if (proc.pid) trackGroup(proc.pid);
+  return proc;
+}
+
+/** SIGTERM to the group of a spawnSupervised process, SIGKILL after timeoutMs. */
+export async function stopGroup(proc: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (!proc.pid) return;
+  killGroup(proc.pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(proc.pid) && Date.now() < deadline) await sleep(50);
+  killGroup(proc.pid, 'SIGKILL');
+  untrackGroup(proc.pid);
+}
+
 export class ControlPlane {
   private procs: { name: string; proc: ChildProcess }[] = [];
   private ownsDir: boolean;
@@ -138,11 +205,7 @@ export class ControlPlane {
   private spawnLogged(name: string, bin: string, args: string[]): ChildProcess {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const fd = openSync(join(this.dir, 'logs', `${name}.log`), 'a');
-    // bash watchdog: the component also stops when this process dies without cleaning up (kill -9, crash)
-    const proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', bin, ...args], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, JSO_PARENT_PID: String(process.pid) },
-    });
+    const proc = spawnSupervised(bin, args, fd);
     closeSync(fd);
     proc.on('exit', (code, sig) => {
       if (!this.stopping) this.log(`${name} exited unexpectedly (code ${code}, signal ${sig}); see ${join(this.dir, 'logs', `${name}.log`)}`);
@@ -270,9 +333,9 @@ export class ControlPlane {
       `--kubeconfig=${kubeconfig}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--cidr=10.244.0.0/16',
-      '--node-ip=10.244.255.1',
-      `--config=${join(REPO_ROOT, 'test/env/kwok-stages.yaml')}`,
+      `--cidr=${this.o.podCidr ?? '10.244.0.0/16'}`,
+      `--node-ip=${(this.o.podCidr ?? '10.244.0.0/16').replace(/\.\d+\.\d+\/\d+$/, '.255.1')}`,
+      `--config=${this.o.kwokStages ?? join(REPO_ROOT, 'test/env/kwok-stages.yaml')}`,
     ]);
 
     for (let i = 0; i < (this.o.nodes ?? 2); i++) await this.createNode(server, token, ca, `kwok-node-${i}`);
@@ -349,11 +412,14 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const { proc } of [...this.procs].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
+    for (const { proc } of [...this.procs].reverse()) if (proc.pid) killGroup(proc.pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
     for (const { proc } of this.procs) {
-      while (proc.exitCode === null && proc.signalCode === null && Date.now() < deadline) await sleep(50);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      while (proc.pid && groupAlive(proc.pid) && Date.now() < deadline) await sleep(50);
+      if (proc.pid) {
+        killGroup(proc.pid, 'SIGKILL');
+        untrackGroup(proc.pid);
+      }
     }
     this.procs = [];
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
@@ -366,7 +432,7 @@ export function killFromState(stateFile: string): void {
   const info = JSON.parse(readFileSync(stateFile, 'utf8')) as ControlPlaneInfo;
   for (const pid of Object.values(info.pids).reverse()) {
     try {
-      process.kill(pid, 'SIGTERM');
+      process.kill(-pid, 'SIGTERM');
     } catch {
       /* already gone */
     }

@@ -1,0 +1,227 @@
+// The kubelet of local mode: kwok's nodes only simulate pods, so each runtime pod scheduled to them runs here as a
+// real process (`cli.js runtime --config FILE`) with the configuration its ConfigMap holds, listening on the pod's
+// own loopback address. Started when the pod appears, stopped when it goes, restarted when it crashes; its
+// readiness (/readyz) goes into the pod status, which kwok leaves alone once the pod is Running.
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { CONFIG_FILE, LABEL_INSTANCE, LABEL_NAME, POD_NAMESPACE_ENV, POD_NAME_ENV, RUNTIME_APP } from '../api/contract.js';
+import { DEFAULT_PORTS } from '../api/runtime-config.js';
+import { type KubeClient, resourcePath } from '../kube/client.js';
+import { CONFIGMAPS, PODS, SECRETS } from '../kube/resources.js';
+import { REPO_ROOT, spawnSupervised, stopGroup } from './controlplane.js';
+
+type PortName = keyof typeof DEFAULT_PORTS;
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string; optional?: boolean } };
+}
+
+export interface Pod {
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: {
+    nodeName?: string;
+    containers: { name: string; env?: EnvVar[]; volumeMounts?: { name: string; mountPath: string }[] }[];
+    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
+  };
+  status?: { podIP?: string; phase?: string };
+}
+
+interface Running {
+  pod: Pod;
+  ip: string;
+  dir: string;
+  proc?: ChildProcess;
+  adminPort: string;
+  listen: Record<string, string>;
+  ready: boolean;
+  restarts: number;
+  reportedRestarts: number;
+  stopping: boolean;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export interface RunningPod {
+  namespace: string;
+  name: string;
+  /** the TraceStore */
+  instance: string;
+  ip: string;
+  ready: boolean;
+  /** the watchdog's pid, leader of the process group of the runtime */
+  pid?: number;
+  listen: Record<PortName, string>;
+}
+
+export interface KubeletOptions {
+  client: KubeClient;
+  kubeconfig: string;
+  /** per-pod files (configuration, volumes, logs) go under it */
+  dir: string;
+  log: (line: string) => void;
+}
+
+const env = (k: PortName): string => `JSO_LISTEN_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+export class LocalKubelet {
+  private pods = new Map<string, Running>();
+  private timer?: NodeJS.Timeout;
+  private syncing = false;
+  private stopped = false;
+
+  constructor(private readonly o: KubeletOptions) {}
+
+  start(): void {
+    const tick = (): void => {
+      if (this.syncing || this.stopped) return;
+      this.syncing = true;
+      this.sync()
+        .catch((e: unknown) => this.o.log(`local kubelet: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => (this.syncing = false));
+    };
+    this.timer = setInterval(tick, 500);
+    tick();
+  }
+
+  /** The runtime pods this kubelet runs, with their addresses. */
+  running(): RunningPod[] {
+    return [...this.pods.values()].map((r) => ({ namespace: r.pod.metadata.namespace, name: r.pod.metadata.name, instance: r.pod.metadata.labels?.[LABEL_INSTANCE] ?? '', ip: r.ip, ready: r.ready, pid: r.proc?.pid, listen: r.listen as Record<PortName, string> }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.pods.keys()].map((uid) => this.kill(uid)));
+  }
+
+  private async sync(): Promise<void> {
+    const list = await this.o.client.get<{ items: Pod[] }>(resourcePath(PODS), { labelSelector: `${LABEL_NAME}=${RUNTIME_APP}` });
+    // only pods on loopback addresses: an address of a real cluster is never dialled or bound here
+    const live = new Map(list.items.filter((p) => p.spec.nodeName && p.status?.podIP?.startsWith('127.') && !p.metadata.deletionTimestamp).map((p) => [p.metadata.uid, p]));
+    for (const uid of this.pods.keys()) if (!live.has(uid)) await this.kill(uid);
+    for (const [uid, pod] of live) if (!this.pods.has(uid)) await this.launch(pod);
+    await Promise.all([...this.pods.values()].map((r) => this.probe(r)));
+  }
+
+  private async secretValue(ns: string, name: string, key: string): Promise<string | undefined> {
+    const s = await this.o.client.get<{ data?: Record<string, string> }>(resourcePath(SECRETS, ns, name)).catch(() => undefined);
+    const v = s?.data?.[key];
+    return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  }
+
+  private async launch(pod: Pod): Promise<void> {
+    const { namespace: ns, name, uid } = pod.metadata;
+    const c = pod.spec.containers[0]!;
+    const ip = pod.status!.podIP!;
+    const dir = join(this.o.dir, 'pods', `${ns}_${name}_${uid}`);
+    mkdirSync(dir, { recursive: true });
+    // volumes: the configuration from its ConfigMap, Secrets as files, anything else as a directory of the pod
+    const paths: [string, string][] = [];
+    let config: Record<string, unknown> = {};
+    for (const m of c.volumeMounts ?? []) {
+      const v = pod.spec.volumes?.find((x) => x.name === m.name);
+      const local = join(dir, 'volumes', m.name);
+      mkdirSync(local, { recursive: true });
+      paths.push([m.mountPath, local]);
+      if (v?.configMap) {
+        const cm = await this.o.client.get<{ data?: Record<string, string> }>(resourcePath(CONFIGMAPS, ns, v.configMap.name));
+        config = (parse(cm.data?.[CONFIG_FILE] ?? '') ?? {}) as Record<string, unknown>;
+      } else if (v?.secret) {
+        const s = await this.o.client.get<{ data?: Record<string, string> }>(resourcePath(SECRETS, ns, v.secret.secretName)).catch(() => undefined);
+        for (const [k, val] of Object.entries(s?.data ?? {})) writeFileSync(join(local, k), Buffer.from(val, 'base64'), { mode: 0o600 });
+      }
+    }
+    const remap = (x: unknown): unknown => {
+      if (typeof x === 'string') {
+        for (const [from, to] of paths) if (x === from || x.startsWith(`${from}/`)) return to + x.slice(from.length);
+        return x;
+      }
+      if (Array.isArray(x)) return x.map(remap);
+      if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, remap(v)]));
+      return x;
+    };
+    const cfg = remap(config) as { listen?: Record<string, string>; sampling?: Record<string, unknown> };
+    // every listener on the pod's own address: each pod has the well-known ports to itself
+    cfg.listen = Object.fromEntries((Object.keys(DEFAULT_PORTS) as PortName[]).map((k) => [k, `${ip}:${(cfg.listen?.[k] ?? `:${DEFAULT_PORTS[k]}`).split(':').pop()}`]));
+    cfg.sampling = { ...cfg.sampling, kubeconfig: this.o.kubeconfig, podName: name };
+    const file = join(dir, CONFIG_FILE);
+    writeFileSync(file, stringify(cfg));
+
+    const penv: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
+    delete penv.KUBECONFIG;
+    for (const e of c.env ?? []) {
+      const f = e.valueFrom?.fieldRef?.fieldPath;
+      const s = e.valueFrom?.secretKeyRef;
+      const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
+      if (v !== undefined) penv[e.name] = v;
+    }
+    penv[POD_NAME_ENV] = name;
+    penv[POD_NAMESPACE_ENV] = ns;
+    const r: Running = { pod, ip, dir, adminPort: cfg.listen.admin!.split(':').pop()!, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
+    this.pods.set(uid, r);
+    this.o.log(`runtime pod ${ns}/${name} of TraceStore ${pod.metadata.labels?.[LABEL_INSTANCE] ?? '?'}: process on ${ip} (OTLP ${cfg.listen.otlpGrpc}, query http://${cfg.listen.queryHttp})`);
+    this.run(r, file, penv);
+  }
+
+  private run(r: Running, file: string, penv: NodeJS.ProcessEnv): void {
+    const fd = openSync(join(r.dir, 'runtime.log'), 'a');
+    const proc = spawnSupervised(process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'runtime', '--config', file], fd, penv);
+    closeSync(fd);
+    r.proc = proc;
+    proc.on('exit', () => {
+      if (r.stopping || this.stopped) return;
+      // crashed: restart with a backoff, as a kubelet would
+      r.restarts++;
+      this.o.log(`runtime of pod ${r.pod.metadata.namespace}/${r.pod.metadata.name} exited; restarting (see ${join(r.dir, 'runtime.log')})`);
+      r.restartTimer = setTimeout(() => this.run(r, file, penv), Math.min(10_000, 500 * 2 ** Math.min(r.restarts, 5)));
+    });
+  }
+
+  private async probe(r: Running): Promise<void> {
+    if (r.stopping) return;
+    let ready = false;
+    try {
+      const res = await fetch(`http://${r.ip}:${r.adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+      ready = res.status === 200;
+      await res.body?.cancel();
+    } catch {
+      ready = false;
+    }
+    if (ready === r.ready && r.restarts === r.reportedRestarts) return;
+    r.ready = ready;
+    r.reportedRestarts = r.restarts;
+    const now = new Date().toISOString();
+    const status = ready ? 'True' : 'False';
+    await this.o.client
+      .request('PATCH', resourcePath(PODS, r.pod.metadata.namespace, r.pod.metadata.name, 'status'), {
+        body: {
+          status: {
+            conditions: [
+              { type: 'ContainersReady', status, lastTransitionTime: now },
+              { type: 'Ready', status, lastTransitionTime: now },
+            ],
+            containerStatuses: r.pod.spec.containers.map((c) => ({ name: c.name, ready, started: true, restartCount: r.restarts, image: 'local', imageID: '', state: { running: { startedAt: now } } })),
+          },
+        },
+        contentType: 'application/strategic-merge-patch+json',
+      })
+      .catch((e: unknown) => {
+        r.reportedRestarts = -1; // try again on the next probe
+        this.o.log(`local kubelet: reporting readiness of ${r.pod.metadata.name}: ${e instanceof Error ? e.message : String(e)}`);
+      });
+  }
+
+  private async kill(uid: string): Promise<void> {
+    const r = this.pods.get(uid);
+    if (!r) return;
+    r.stopping = true;
+    clearTimeout(r.restartTimer);
+    if (r.proc) await stopGroup(r.proc);
+    this.pods.delete(uid);
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+}
