@@ -202,13 +202,16 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
   }
 }, 240_000);
 
-it('SIGTERM to `npm start` stops every process it started', async () => {
+it.each([
+  ['SIGTERM to `npm start` stops every process it started', 'SIGTERM'],
+  ['the death of the parent (kill -9 of npm) stops every process local mode started', 'SIGKILL'],
+] as const)('%s', async (_name, signal) => {
   const s = startLocal('npm');
   try {
     await waitUp(s);
     const pids = tree(s.proc.pid!);
     expect(pids.filter((p) => components.test(cmdline(p))).length).toBeGreaterThanOrEqual(5);
-    s.proc.kill('SIGTERM');
+    s.proc.kill(signal);
     await s.exited;
     await expectTreeGone(pids);
     expect(existsSync(s.stateFile)).toBe(false);
@@ -244,21 +247,6 @@ it('SIGHUP to the node process of `npm start` stops every process it started', a
     process.kill(node!, 'SIGHUP');
     await s.exited;
     await expectTreeGone(pids);
-  } finally {
-    if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
-  }
-}, 240_000);
-
-it('the death of the parent (kill -9 of npm) stops every process local mode started', async () => {
-  const s = startLocal('npm');
-  try {
-    await waitUp(s);
-    const pids = tree(s.proc.pid!);
-    expect(pids.filter((p) => components.test(cmdline(p))).length).toBeGreaterThanOrEqual(5);
-    s.proc.kill('SIGKILL');
-    await s.exited;
-    await expectTreeGone(pids);
-    expect(existsSync(s.stateFile)).toBe(false);
   } finally {
     if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
   }

@@ -101,39 +101,32 @@ export class EmbeddedPurger implements Purger {
     }
     for (const t of ['S', 'O', 'A']) {
       const hi = key(tag(t), u32(cb + 1));
-      for (let from = tag(t); ; ) {
-        const ks: Buffer[] = [];
-        for (const k of db.index.getKeys({ start: from, end: hi })) {
-          if (k.length >= 5 + POSTING_TAIL) {
-            const bucket = k.readUInt32BE(1);
-            if (!ours(k, bucket)) continue;
-            if (bucket === cb && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff) continue;
-          }
-          ks.push(k);
-          if (ks.length >= batch) break;
-        }
-        if (!ks.length) break;
-        from = after(ks[ks.length - 1]!);
-        await db.commit(() => {
-          for (const k of ks) db.index.removeSync(k);
-        });
-      }
+      await removeKeys(db, tag(t), hi, batch, (k) => {
+        if (k.length < 5 + POSTING_TAIL) return true;
+        const bucket = k.readUInt32BE(1);
+        return ours(k, bucket) && !(bucket === cb && readPostingTail(k, k.length - POSTING_TAIL, cb).newest >= cutoff);
+      });
     }
     // span tables of older hours of this sweep's groups, whose postings are gone; those of the cutoff's hour serve
     // the postings kept there
-    for (let from = tag('G'); ; ) {
-      const ks: Buffer[] = [];
-      for (const k of db.index.getKeys({ start: from, end: key(tag('G'), u32(cb)) })) {
-        if (k.length === 5 + GROUP_BYTES && BigInt(k.readUIntBE(5, GROUP_BYTES)) > last) continue;
-        ks.push(k);
-        if (ks.length >= batch) break;
-      }
-      if (!ks.length) break;
-      from = after(ks[ks.length - 1]!);
-      await db.commit(() => {
-        for (const k of ks) db.index.removeSync(k);
-      });
-    }
+    await removeKeys(db, tag('G'), key(tag('G'), u32(cb)), batch, (k) => !(k.length === 5 + GROUP_BYTES && BigInt(k.readUIntBE(5, GROUP_BYTES)) > last));
     return deleted;
+  }
+}
+
+/** Removes the index keys in [start, end) that `drop` picks, `batch` keys per commit. */
+async function removeKeys(db: EmbeddedDb, start: Buffer, end: Buffer, batch: number, drop: (k: Buffer) => boolean): Promise<void> {
+  for (let from = start; ; ) {
+    const ks: Buffer[] = [];
+    for (const k of db.index.getKeys({ start: from, end })) {
+      if (!drop(k)) continue;
+      ks.push(k);
+      if (ks.length >= batch) break;
+    }
+    if (!ks.length) return;
+    from = after(ks[ks.length - 1]!);
+    await db.commit(() => {
+      for (const k of ks) db.index.removeSync(k);
+    });
   }
 }
