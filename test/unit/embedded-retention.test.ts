@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedBackend } from '../../src/storage/embedded/store.js';
+import { embeddedPlugin } from '../../src/storage/embedded/plugin.js';
 import { crashBatch, crashTraceId } from '../env/embedded-writer.js';
 
 const count = async (it: AsyncIterable<unknown[]>) => {
@@ -49,6 +50,37 @@ it('sweeps the older spans of a batch whose spans straddle the cutoff and keeps 
     expect(await count(store.traceReader().findTraceIds({ serviceName: 'crash-writer', searchDepth: 10 }))).toBe(1);
     expect(await count(store.traceReader().findTraceIds({ serviceName: 'crash-writer', startTimeMin: base - 1n, startTimeMax: base + 1n, searchDepth: 10 }))).toBe(0);
     expect(await store.sweep(base + 600_000_000_000n)).toBe(0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it("enforces the store's retention in the runtime's housekeeping (maintain), opened through its plug-in", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-retention-'));
+  const store = (await embeddedPlugin.open({}, { dataDir: dir, retention: '7d', env: {} })) as EmbeddedBackend;
+  try {
+    const day = 86_400_000_000_000n;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    for (let i = 0; i < 4; i++) await store.traceWriter().writeTraces(crashBatch(i, i < 2 ? now - 8n * day : now - 6n * day));
+    const done = await store.maintain();
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatch(/^deleted 100 span\(s\) that started before .* \(retention\)$/);
+    for (let i = 0; i < 4; i++) expect(await count(store.traceReader().getTraces([{ traceId: crashTraceId(i) }]))).toBe(i < 2 ? 0 : 1);
+    expect(await store.maintain()).toEqual([]);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('keeps everything without a retention', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jso-retention-'));
+  const store = (await embeddedPlugin.open({}, { dataDir: dir, env: {} })) as EmbeddedBackend;
+  try {
+    await store.traceWriter().writeTraces(crashBatch(0, BigInt(Date.now() - 400 * 86_400_000) * 1_000_000n));
+    expect(await store.maintain()).toEqual([]);
+    expect(await count(store.traceReader().getTraces([{ traceId: crashTraceId(0) }]))).toBe(1);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

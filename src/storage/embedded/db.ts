@@ -30,6 +30,8 @@ export interface EmbeddedConfig {
   maxCachedTableBytes?: number;
   /** names the string dictionary numbers; a new name once it holds this many is written whole */
   maxDictionaryKeys?: number;
+  /** spans that started longer ago than this are deleted by maintain() (unset: kept until deleted otherwise) */
+  retentionMs?: number;
 }
 
 export type Db = Database<Buffer, Buffer>;

@@ -1,6 +1,7 @@
 // The embedded backend as a plug-in: an LMDB database on a persistent volume of the runtime pod (one writer: the
 // operator runs it as a one-replica StatefulSet with a volumeClaimTemplate), nothing outside the pod to check or
 // clean up. lmdb is loaded only when an embedded backend opens.
+import { parseDurationMs } from '../api/duration.js';
 import type { BackendSpec } from '../../api/backend-plugin.js';
 import { type Infer, obj, quantity, str } from '../../api/schema.js';
 import type { BackendPlugin } from '../api/plugin.js';
@@ -42,6 +43,6 @@ export const embeddedPlugin: BackendPlugin<'embedded', EmbeddedRuntimeConfig> = 
   }),
   async open(_config, ctx) {
     const { EmbeddedBackend } = await import('./store.js');
-    return new EmbeddedBackend({ path: ctx.dataDir });
+    return new EmbeddedBackend({ path: ctx.dataDir, ...(ctx.retention ? { retentionMs: parseDurationMs(ctx.retention) } : {}) });
   },
 };

@@ -66,6 +66,18 @@ export class EmbeddedBackend implements BackendFactory {
     return this.purge.sweep(cutoff, batch);
   }
 
+  /**
+   * The runtime's periodic housekeeping: with a retention, deletes the spans that started before it (in hourly
+   * postings, so a span outlives the retention by at most about an hour).
+   */
+  async maintain(): Promise<string[]> {
+    const keep = this.db.config.retentionMs;
+    if (keep === undefined) return [];
+    const cutoff = BigInt(Date.now() - keep) * 1_000_000n;
+    const n = await this.sweep(cutoff);
+    return n ? [`deleted ${n} span(s) that started before ${new Date(Number(cutoff / 1_000_000n)).toISOString()} (retention)`] : [];
+  }
+
   /** bytes used by the database files */
   diskBytes(): number {
     return this.db.diskBytes();
