@@ -148,3 +148,5 @@ export function backendAvailabilityRules(a: BackendAvailability): CelRuleSpec[] 
 export const BACKEND_USERNAME_ENV = 'JSO_BACKEND_USERNAME';
 export const BACKEND_PASSWORD_ENV = 'JSO_BACKEND_PASSWORD';
 export const BACKEND_CA_DIR = '/etc/jaeger-storage/backend-ca';
+/** A backend's bearer token (env from secretKeyRef), for backends that authenticate by token. */
+export const BACKEND_TOKEN_ENV = 'JSO_BACKEND_TOKEN';

@@ -167,13 +167,27 @@ const clickhouse = obj(
   { description: 'ClickHouse connection and database', rules: [tlsMeansHttps] },
 );
 
+const grpcHostPort = (description: string) => str({ description, pattern: '^[^\\s:/]+:[0-9]{1,5}$', patternHint: 'host:port', maxLength: 512 });
+
 const grpc = obj(
   {
-    endpoint: str({ description: 'host:port of a Jaeger remote-storage gRPC server', pattern: '^[^\\s:/]+:[0-9]{1,5}$', patternHint: 'host:port', maxLength: 512 }),
-    tls,
+    endpoint: grpcHostPort('host:port of a Jaeger remote-storage gRPC server (jaeger.storage.v2 TraceReader and DependencyReader)'),
+    writerEndpoint: grpcHostPort('host:port of the OTLP/gRPC TraceService the remote storage takes writes on (default: endpoint)'),
+    tls: obj(
+      {
+        enabled: bool({ description: 'reach the remote storage over TLS', default: false }),
+        caSecretRef: secretKeyRef('Secret holding the CA bundle that signed the remote storage certificate (default: the system roots)', 'ca.crt'),
+        serverName: str({ description: 'name expected in the server certificate (default: the endpoint host)', maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', patternHint: 'a DNS name' }),
+      },
+      [],
+      { description: 'TLS settings for the connection to the remote storage' },
+    ),
+    tokenSecretRef: secretKeyRef('Secret holding a bearer token sent as "authorization: Bearer <token>" metadata on every call; by reference only, never logged', 'token'),
+    allowPlaintextCredentials: bool({ description: 'send the token of tokenSecretRef without TLS (unencrypted); refused unless true', default: false }),
+    timeout: duration('deadline of each call to the remote storage', '5s'),
   },
   ['endpoint'],
-  { description: 'a remote storage server speaking jaeger.storage.v2' },
+  { description: 'a remote storage server speaking jaeger.storage.v2 (reads) and OTLP/gRPC (writes)' },
 );
 
 export const BACKEND_TYPES = ['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'clickhouse', 'grpc'] as const;

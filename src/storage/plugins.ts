@@ -9,6 +9,7 @@ import type { BackendFactory } from './api/index.js';
 import type { BackendPlugin, OpenContext, PluginTable } from './api/plugin.js';
 import { elasticsearchPlugin, opensearchPlugin } from './elasticsearch/plugin.js';
 import { EMBEDDED_DATA_DIR, embeddedPlugin } from './embedded/plugin.js';
+import { grpcPlugin } from './grpc/plugin.js';
 import { memoryPlugin } from './memory/plugin.js';
 
 export const PLUGINS: PluginTable = {
@@ -18,7 +19,7 @@ export const PLUGINS: PluginTable = {
   opensearch: opensearchPlugin,
   cassandra: { type: 'cassandra', notInThisVersion: 'Cassandra storage is not implemented yet' },
   clickhouse: { type: 'clickhouse', notInThisVersion: 'ClickHouse storage is not implemented yet' },
-  grpc: { type: 'grpc', notInThisVersion: 'a remote jaeger.storage.v2 backend is not implemented yet' },
+  grpc: grpcPlugin,
 };
 
 /** The plug-in of `type` if this version serves it. */

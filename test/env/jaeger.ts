@@ -20,6 +20,8 @@ export interface RunningJaeger {
   samplingHttp?: number;
   /** Prometheus port of the collector's own metrics, when started with `metrics` */
   metricsHttp?: number;
+  /** jaeger.storage.v2 gRPC port of the remote_storage extension, when started with `remoteStorage` */
+  remoteStorage?: number;
   log: () => string;
   stop(): Promise<void>;
 }
@@ -29,6 +31,13 @@ export interface JaegerOptions {
   sampling?: { file: string; reloadInterval: string };
   /** expose the collector's own metrics (receiver and exporter span counters) in Prometheus format */
   metrics?: boolean;
+  /** expose the trace storage over jaeger.storage.v2 gRPC (the remote_storage extension) */
+  remoteStorage?: boolean;
+  /**
+   * false: no batch processor, so an OTLP Export is answered only once the storage exporter wrote it (what a
+   * remote-storage client needs to read its own writes)
+   */
+  batch?: boolean;
 }
 
 /** Jaeger v2 whose trace storage is `storageYaml` (indented for `backends.store:`). */
@@ -38,6 +47,9 @@ export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): P
   const sh = o.sampling ? await freePort() : undefined;
   const sg = o.sampling ? await freePort() : undefined;
   const mp = o.metrics ? await freePort() : undefined;
+  const rp = o.remoteStorage ? await freePort() : undefined;
+  const remote = rp ? `  remote_storage:\n    endpoint: 127.0.0.1:${rp}\n    storage: store\n` : '';
+  const batch = o.batch !== false;
   const metrics = mp
     ? `      level: basic
       readers:
@@ -60,18 +72,18 @@ export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): P
 `
     : '';
   const yaml = `service:
-  extensions: [jaeger_storage, jaeger_query${o.sampling ? ', remote_sampling' : ''}]
+  extensions: [jaeger_storage, jaeger_query${o.sampling ? ', remote_sampling' : ''}${rp ? ', remote_storage' : ''}]
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [batch]
+      processors: [${batch ? 'batch' : ''}]
       exporters: [jaeger_storage_exporter]
   telemetry:
     metrics:
 ${metrics}    logs:
       level: warn
 extensions:
-${sampling}  jaeger_query:
+${sampling}${remote}  jaeger_query:
     # no self-tracing: it would export to 127.0.0.1:4317, where nothing listens, and stall shutdown 10 s
     enable_tracing: false
     storage:
@@ -121,6 +133,7 @@ exporters:
     queryHttp: q,
     ...(sh ? { samplingHttp: sh } : {}),
     ...(mp ? { metricsHttp: mp } : {}),
+    ...(rp ? { remoteStorage: rp } : {}),
     log,
     async stop() {
       if (proc.exitCode === null) {

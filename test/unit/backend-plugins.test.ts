@@ -35,6 +35,19 @@ const SPECS: Record<string, TraceStore['spec']> = {
   opensearch: sample('tracestore-opensearch'),
   opensearchDataStream: sample('tracestore-opensearch-datastream'),
   elasticsearch: sample('tracestore-elasticsearch'),
+  grpc: sample('tracestore-grpc'),
+  grpcEverything: {
+    backend: {
+      grpc: {
+        endpoint: 'remote:17271',
+        writerEndpoint: 'remote:4317',
+        tls: { enabled: true, caSecretRef: { name: 'ca', key: 'bundle.pem' }, serverName: 'remote.example' },
+        tokenSecretRef: { name: 't', key: 'tok' },
+        allowPlaintextCredentials: false,
+        timeout: '10s',
+      },
+    },
+  },
   searchEverything: {
     backend: {
       opensearch: {
@@ -60,7 +73,7 @@ describe('backend plug-in table', () => {
       expect(p.type).toBe(t);
       if (!isAvailable(p)) expect(p.notInThisVersion).toMatch(/\S/);
     }
-    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch']);
+    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch', 'grpc']);
   });
 
   test("each plug-in's config schema accepts its runtime section of sample specs, with and without the CRD defaults", () => {

@@ -61,14 +61,15 @@ describe('backend types this version cannot deploy', () => {
 
   it('are refused at admission with a message naming the available types, derived from the plug-in table', () => {
     const rules = backendSchema()['x-kubernetes-validations'] ?? [];
-    for (const t of ['cassandra', 'clickhouse', 'grpc']) {
+    for (const t of ['cassandra', 'clickhouse']) {
       const r = rules.find((x) => x.fieldPath === `.${t}`);
       expect(r).toMatchObject({ rule: `!has(self.${t})`, reason: 'FieldValueForbidden' });
       expect(r?.message).toContain(`spec.backend.${t} is not available in this version`);
-      expect(r?.message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch');
+      expect(r?.message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.grpc');
     }
-    expect(rules.some((x) => x.fieldPath === '.memory' || x.fieldPath === '.embedded' || x.fieldPath === '.opensearch')).toBe(false);
-    expect(backendSchema().properties!.grpc!.description).toContain('not available in this version');
+    expect(rules.some((x) => x.fieldPath === '.memory' || x.fieldPath === '.embedded' || x.fieldPath === '.opensearch' || x.fieldPath === '.grpc')).toBe(false);
+    expect(backendSchema().properties!.clickhouse!.description).toContain('not available in this version');
+    expect(backendSchema().properties!.grpc!.description).not.toContain('not available');
   });
 
   it('a plug-in added to the table lifts its rejection', () => {
@@ -76,7 +77,7 @@ describe('backend types this version cannot deploy', () => {
     const schema = (crdFor(KINDS.TraceStore, withCassandra) as unknown as Crd).spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!.properties!.backend!;
     const rules = schema['x-kubernetes-validations'] ?? [];
     expect(rules.some((x) => x.fieldPath === '.cassandra')).toBe(false);
-    expect(rules.find((x) => x.fieldPath === '.grpc')?.message).toContain('spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.cassandra');
+    expect(rules.find((x) => x.fieldPath === '.clickhouse')?.message).toContain('spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.cassandra, spec.backend.grpc');
     expect(schema.properties!.cassandra!.description).not.toContain('not available');
   });
 });
