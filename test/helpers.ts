@@ -14,6 +14,7 @@ import { Operator, defaultOperatorOptions, type OperatorOptions } from '../src/c
 import { KubeClient, isNotFound, res, resourcePath } from '../src/kube/client.js';
 import { type RuntimeConfig, listenAll, parseRuntimeConfig } from '../src/api/runtime-config.js';
 import { TRACESTORES } from '../src/kube/resources.js';
+import { type RunningRuntime, startRuntime } from '../src/runtime/server.js';
 import { ROOT } from './root.js';
 
 export { ROOT };
@@ -252,6 +253,20 @@ export async function startApiProxy(): Promise<ApiProxy> {
 /** A runtime configuration for tests: every listener on a free loopback port, plus `config` (backend, ingest, ...). */
 export const loopbackRuntimeConfig = (config: Record<string, unknown>): RuntimeConfig =>
   parseRuntimeConfig({ apiVersion: 'storage.jaegertracing.io/v1alpha1', kind: 'RuntimeConfig', listen: listenAll('127.0.0.1:0'), ...config });
+
+/** Our runtime (memory backend) as a remote storage server over TLS that accepts one bearer token. */
+export async function startSecuredRemoteStorage(pki: TestPki, token: string): Promise<RunningRuntime> {
+  const tokens = join(pki.dir, 'tokens');
+  writeFileSync(tokens, `${token}\n`);
+  return startRuntime(
+    loopbackRuntimeConfig({
+      backend: { memory: { maxTraces: 1000 } },
+      ingest: { batchAgeMs: 20 },
+      security: { remoteStorage: { tls: { certFile: pki.certFile, keyFile: pki.keyFile }, auth: { bearerTokenFile: tokens } } },
+    }),
+    pino({ level: 'silent' }),
+  );
+}
 
 /** A test PKI made with openssl: a CA, a server certificate for 127.0.0.1 and a client certificate, as files. */
 export interface TestPki {

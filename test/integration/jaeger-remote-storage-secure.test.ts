@@ -2,14 +2,11 @@
 // own gRPC client (CA file, `authorization` header) writes and reads through us. (Without the token its query
 // APIs answer 500 from our UNAUTHENTICATED, which test/env/jaeger.ts reads as "not started"; the refusal itself
 // is tested in listener-security.test.ts.)
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
+import type { RunningRuntime } from '../../src/runtime/server.js';
 import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
-import { type TestPki, loopbackRuntimeConfig, testPki, waitFor } from '../helpers.js';
+import { type TestPki, startSecuredRemoteStorage, testPki, waitFor } from '../helpers.js';
 
 let rt: RunningRuntime;
 let pki: TestPki;
@@ -23,16 +20,7 @@ const grpcBackend = (ep: string, caFile: string, token: string) => {
 
 beforeAll(async () => {
   pki = testPki();
-  const tokens = join(pki.dir, 'tokens');
-  writeFileSync(tokens, 'jaeger-token\n');
-  rt = await startRuntime(
-    loopbackRuntimeConfig({
-      backend: { memory: { maxTraces: 1000 } },
-      ingest: { batchAgeMs: 20 },
-      security: { remoteStorage: { tls: { certFile: pki.certFile, keyFile: pki.keyFile }, auth: { bearerTokenFile: tokens } } },
-    }),
-    pino({ level: 'silent' }),
-  );
+  rt = await startSecuredRemoteStorage(pki, 'jaeger-token');
 }, 60_000);
 
 afterAll(async () => {

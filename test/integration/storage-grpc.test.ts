@@ -3,8 +3,6 @@
 // its OTLP receiver (without a batch processor, so an Export is acknowledged once stored). Then TLS and a bearer
 // token against our own runtime's secured remote-storage server (the remote_storage extension of this Jaeger has
 // neither), and the operator's check.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { BACKEND_TOKEN_ENV } from '../../src/api/backend-plugin.js';
 import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
@@ -16,7 +14,7 @@ import { GrpcBackend } from '../../src/storage/grpc/store.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
-import { type TestPki, loopbackRuntimeConfig, testPki, waitFor } from '../helpers.js';
+import { type TestPki, loopbackRuntimeConfig, startSecuredRemoteStorage, testPki, waitFor } from '../helpers.js';
 import { freePort as closedPort } from '../../src/local/controlplane.js';
 
 describe('grpc backend against Jaeger v2 remote_storage (memory)', () => {
@@ -97,16 +95,7 @@ describe('grpc backend with TLS and a bearer token (our runtime as the remote)',
   let pki: TestPki;
   beforeAll(async () => {
     pki = testPki();
-    const tokens = join(pki.dir, 'tokens');
-    writeFileSync(tokens, 'remote-token\n');
-    rt = await startRuntime(
-      loopbackRuntimeConfig({
-        backend: { memory: { maxTraces: 1000 } },
-        ingest: { batchAgeMs: 20 },
-        security: { remoteStorage: { tls: { certFile: pki.certFile, keyFile: pki.keyFile }, auth: { bearerTokenFile: tokens } } },
-      }),
-      pino({ level: 'silent' }),
-    );
+    rt = await startSecuredRemoteStorage(pki, 'remote-token');
   }, 60_000);
   afterAll(async () => rt?.stop());
 
