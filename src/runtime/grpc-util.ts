@@ -193,7 +193,14 @@ export function widenReceiveWindows(server: grpc.Server): boolean {
   for (const h of servers.keys()) {
     if (!isWindowed(h)) return false;
     h.updateSettings({ initialWindowSize: STREAM_WINDOW_BYTES });
-    h.on('session', (session) => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+    h.on('session', (session) => {
+      // a throw here would be uncaught: a session that cannot take the window keeps Node's
+      try {
+        session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+      } catch {
+        /* gone already */
+      }
+    });
   }
   return true;
 }
