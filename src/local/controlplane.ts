@@ -71,17 +71,52 @@ export function buildBinaries(log: (l: string) => void = (l) => process.stderr.w
   execFileSync('bash', [join(REPO_ROOT, 'test/env/build-binaries.sh'), 'all'], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's range for outgoing connections' local ports (Linux default 32768-60999). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const handedOut = new Set<number>();
+
+function tryBind(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const s = createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.on('error', () => resolve(undefined));
+    s.listen(port, '127.0.0.1', () => {
       const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
+      const got = typeof addr === 'object' && addr ? addr.port : undefined;
+      s.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A loopback port nothing listens on now. Chosen below the kernel's ephemeral range: a port the kernel hands out
+ * for bind(0) is also what it gives the next outgoing connection, so between this check and the caller's bind a
+ * client socket anywhere on the machine could take it. Never the same port twice in one process.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(10000, high - 16000);
+  for (let i = 0; i < 64; i++) {
+    const candidate = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(candidate)) continue;
+    const got = await tryBind(candidate);
+    if (got !== undefined) {
+      handedOut.add(got);
+      return got;
+    }
+  }
+  const got = await tryBind(0);
+  if (got === undefined) throw new Error('no free loopback port: binding 127.0.0.1 failed');
+  handedOut.add(got);
+  return got;
 }
 
 const WATCHDOG = `"$@" & c=$!

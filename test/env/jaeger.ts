@@ -42,6 +42,19 @@ export interface JaegerOptions {
 
 /** Jaeger v2 whose trace storage is `storageYaml` (indented for `backends.store:`). */
 export async function startJaeger(storageYaml: string, o: JaegerOptions = {}): Promise<RunningJaeger> {
+  // a port found free can be taken by another process before Jaeger binds it: then start again on new ports
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startJaegerOnce(storageYaml, o);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof PortTaken)) throw e;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startJaegerOnce(storageYaml: string, o: JaegerOptions): Promise<RunningJaeger> {
   const dir = mkdtempSync(join(tmpdir(), 'jso-jaeger-'));
   const [g, h, q, qg] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sh = o.sampling ? await freePort() : undefined;
@@ -117,7 +130,11 @@ exporters:
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   const log = () => out.slice(-4000);
   for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`jaeger exited (${proc.exitCode}):\n${log()}`);
+    if (proc.exitCode !== null) {
+      const Failure = /bind: address already in use/.test(out) ? PortTaken : Error;
+      rmSync(dir, { recursive: true, force: true });
+      throw new Failure(`jaeger exited (${proc.exitCode}):\n${log()}`);
+    }
     try {
       if ((await fetch(`http://127.0.0.1:${q}/api/v3/services`)).status < 500) break;
     } catch {
