@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { CONFIG_FILE, LABEL_INSTANCE, LABEL_NAME, POD_NAMESPACE_ENV, POD_NAME_ENV, RUNTIME_APP } from '../api/contract.js';
 import { DEFAULT_PORTS } from '../api/runtime-config.js';
-import { type KubeClient, resourcePath } from '../kube/client.js';
-import { CONFIGMAPS, PODS, SECRETS } from '../kube/resources.js';
+import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
+import { CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PODS, SECRETS } from '../kube/resources.js';
 import { REPO_ROOT, spawnSupervised, stopGroup } from './controlplane.js';
+import { PERSISTENTVOLUMES, volumeDirectory } from './provisioner.js';
 
 type PortName = keyof typeof DEFAULT_PORTS;
 
@@ -25,7 +26,7 @@ export interface Pod {
   spec: {
     nodeName?: string;
     containers: { name: string; env?: EnvVar[]; volumeMounts?: { name: string; mountPath: string }[] }[];
-    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
+    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; persistentVolumeClaim?: { claimName: string } }[];
   };
   status?: { podIP?: string; phase?: string };
 }
@@ -34,6 +35,8 @@ interface Running {
   pod: Pod;
   ip: string;
   dir: string;
+  /** directories of its claims' volumes */
+  volumes: string[];
   proc?: ChildProcess;
   adminPort: string;
   listen: Record<string, string>;
@@ -68,6 +71,8 @@ const env = (k: PortName): string => `JSO_LISTEN_${k.replace(/[A-Z]/g, (c) => `_
 
 export class LocalKubelet {
   private pods = new Map<string, Running>();
+  /** pods whose volume is not there yet, with what was last said about them */
+  private waiting = new Map<string, string>();
   private timer?: NodeJS.Timeout;
   private syncing = false;
   private stopped = false;
@@ -91,6 +96,11 @@ export class LocalKubelet {
     return [...this.pods.values()].map((r) => ({ namespace: r.pod.metadata.namespace, name: r.pod.metadata.name, instance: r.pod.metadata.labels?.[LABEL_INSTANCE] ?? '', ip: r.ip, ready: r.ready, pid: r.proc?.pid, listen: r.listen as Record<PortName, string> }));
   }
 
+  /** Whether a pod this kubelet runs (or is stopping) has the directory as a volume. */
+  usesDirectory(path: string): boolean {
+    return [...this.pods.values()].some((r) => r.volumes.includes(path));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -102,7 +112,12 @@ export class LocalKubelet {
     // only pods on loopback addresses: an address of a real cluster is never dialled or bound here
     const live = new Map(list.items.filter((p) => p.spec.nodeName && p.status?.podIP?.startsWith('127.') && !p.metadata.deletionTimestamp).map((p) => [p.metadata.uid, p]));
     for (const uid of this.pods.keys()) if (!live.has(uid)) await this.kill(uid);
-    for (const [uid, pod] of live) if (!this.pods.has(uid)) await this.launch(pod);
+    for (const uid of this.waiting.keys()) if (!live.has(uid)) this.waiting.delete(uid);
+    for (const [uid, pod] of live) {
+      if (this.pods.has(uid)) continue;
+      // one pod that cannot start (its ConfigMap gone, a volume directory not writable) does not hold up the others
+      await this.launch(pod).catch((e: unknown) => this.wait(pod, e instanceof Error ? e.message : String(e)));
+    }
     await Promise.all([...this.pods.values()].map((r) => this.probe(r)));
   }
 
@@ -112,18 +127,56 @@ export class LocalKubelet {
     return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
   }
 
+  /**
+   * The directory of the PersistentVolume bound to a claim, or why there is none yet. A claim is bound before the
+   * scheduler places its pod, so this waits only when a volume is not a directory (not hostPath or local).
+   */
+  private async claimDirectory(ns: string, claimName: string): Promise<{ path?: string; waiting?: string }> {
+    const claim = await this.o.client.get<{ spec: { volumeName?: string }; status?: { phase?: string } }>(resourcePath(PERSISTENTVOLUMECLAIMS, ns, claimName)).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+    if (!claim) return { waiting: `its PersistentVolumeClaim ${ns}/${claimName} does not exist` };
+    if (claim.status?.phase !== 'Bound' || !claim.spec.volumeName) return { waiting: `its PersistentVolumeClaim ${ns}/${claimName} is not bound` };
+    const pv = await this.o.client.get<Parameters<typeof volumeDirectory>[0]>(resourcePath(PERSISTENTVOLUMES, undefined, claim.spec.volumeName)).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+    const path = pv && volumeDirectory(pv);
+    if (!path) return { waiting: `PersistentVolume ${claim.spec.volumeName} of claim ${ns}/${claimName} is not a directory on this machine (hostPath or local)` };
+    mkdirSync(path, { recursive: true });
+    return { path };
+  }
+
+  /** A pod that does not start yet: said once per reason, tried again on the next sync. */
+  private wait(pod: Pod, why: string): void {
+    const { namespace: ns, name, uid } = pod.metadata;
+    if (this.waiting.get(uid) !== why) this.o.log(`runtime pod ${ns}/${name} waits: ${why}`);
+    this.waiting.set(uid, why);
+  }
+
   private async launch(pod: Pod): Promise<void> {
     const { namespace: ns, name, uid } = pod.metadata;
     const c = pod.spec.containers[0]!;
     const ip = pod.status!.podIP!;
     const dir = join(this.o.dir, 'pods', `${ns}_${name}_${uid}`);
+    // claims first: a pod whose volume is not there yet does not start (the next sync tries again)
+    const claims = new Map<string, string>();
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v.persistentVolumeClaim) continue;
+      const d = await this.claimDirectory(ns, v.persistentVolumeClaim.claimName);
+      if (d.waiting) return this.wait(pod, d.waiting);
+      claims.set(v.name, d.path!);
+    }
+    this.waiting.delete(uid);
     mkdirSync(dir, { recursive: true });
-    // volumes: the configuration from its ConfigMap, Secrets as files, anything else as a directory of the pod
+    // volumes: the configuration from its ConfigMap, Secrets as files, a claim as its volume's directory (which
+    // outlives the pod), anything else as a directory of the pod
     const paths: [string, string][] = [];
     let config: Record<string, unknown> = {};
     for (const m of c.volumeMounts ?? []) {
       const v = pod.spec.volumes?.find((x) => x.name === m.name);
-      const local = join(dir, 'volumes', m.name);
+      const local = claims.get(m.name) ?? join(dir, 'volumes', m.name);
       mkdirSync(local, { recursive: true });
       paths.push([m.mountPath, local]);
       if (v?.configMap) {
@@ -161,7 +214,7 @@ export class LocalKubelet {
     }
     penv[POD_NAME_ENV] = name;
     penv[POD_NAMESPACE_ENV] = ns;
-    const r: Running = { pod, ip, dir, adminPort: cfg.listen.admin!.split(':').pop()!, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
+    const r: Running = { pod, ip, dir, volumes: [...claims.values()], adminPort: cfg.listen.admin!.split(':').pop()!, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
     this.pods.set(uid, r);
     this.o.log(`runtime pod ${ns}/${name} of TraceStore ${pod.metadata.labels?.[LABEL_INSTANCE] ?? '?'}: process on ${ip} (OTLP ${cfg.listen.otlpGrpc}, query http://${cfg.listen.queryHttp})`);
     this.run(r, file, penv);
@@ -199,6 +252,8 @@ export class LocalKubelet {
     await this.o.client
       .request('PATCH', resourcePath(PODS, r.pod.metadata.namespace, r.pod.metadata.name, 'status'), {
         body: {
+          // the uid: a pod of a StatefulSet comes back under the same name, and this status is not the new one's
+          metadata: { uid: r.pod.metadata.uid },
           status: {
             conditions: [
               { type: 'ContainersReady', status, lastTransitionTime: now },

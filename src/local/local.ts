@@ -1,9 +1,10 @@
 // `npm start`: a first try on one machine. Without a kubeconfig it starts a local control plane (etcd,
 // kube-apiserver, controller-manager, scheduler, kwok); it installs the CRDs, runs the operator, applies
 // config/samples/tracestore-memory.yaml; kwok's pods are simulated, so a local kubelet (kubelet.ts) runs each
-// runtime pod as a real process on the pod's own loopback address with its ConfigMap's configuration. Ctrl-C, SIGTERM, SIGHUP or the
-// death of the parent process (npm, a terminal, an IDE) stops all of it. One local mode per machine: a second
-// start says where the first one is and exits.
+// runtime pod as a real process on the pod's own loopback address with its ConfigMap's configuration, and a
+// provisioner (provisioner.ts) answers volume claims with directories. Ctrl-C, SIGTERM, SIGHUP or the death of
+// the parent process (npm, a terminal, an IDE) stops all of it. One local mode per machine: a second start says
+// where the first one is and exits.
 import { PLUGINS } from '../storage/plugins.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -20,6 +21,7 @@ import { LocalLock, LocalModeError, procStat } from './lock.js';
 import { ControlPlane, REPO_ROOT } from './controlplane.js';
 import { installCrds } from './install.js';
 import { LocalKubelet, type RunningPod } from './kubelet.js';
+import { LocalVolumeProvisioner } from './provisioner.js';
 import { TRACESTORES } from '../kube/resources.js';
 
 
@@ -154,7 +156,12 @@ export async function runLocal(argv: string[]): Promise<void> {
       console.log('operator is reconciling TraceStores in that cluster; Ctrl-C to stop');
       return;
     }
+    // claims (the embedded backend's data volume) get a directory on this machine, kept across pod restarts; it
+    // lives as long as local mode (under its state directory)
     const kubelet = new LocalKubelet({ client, kubeconfig, dir: join(kubeconfig, '..'), log: (l) => console.log(l) });
+    const volumes = new LocalVolumeProvisioner({ client, dir: join(kubeconfig, '..', 'volumes'), log: (l) => console.log(l), inUse: (p) => kubelet.usesDirectory(p) });
+    stops.push(async () => volumes.stop());
+    await volumes.start();
     stops.push(() => kubelet.stop());
     kubelet.start();
     const sample = parse(readFileSync(join(REPO_ROOT, 'config/samples/tracestore-memory.yaml'), 'utf8')) as TraceStore;

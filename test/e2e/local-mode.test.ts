@@ -1,113 +1,33 @@
 // `npm start` on a machine without a cluster: a control plane of its own, the CRDs, the operator, the memory
 // sample Ready, its runtime pod running as a real process on the pod's own loopback address (rolled when the
-// TraceStore changes, stopped when it is deleted, reporting SamplingPolicies from the live pod). Ctrl-C, SIGTERM or SIGHUP (to npm or to its node process) and
-// the death of the parent stop every process it started, judged by the process tree in /proc; a second start and a
-// taken port end in one line without starting anything.
-import { type ChildProcess, spawn } from 'node:child_process';
+// TraceStore changes, stopped when it is deleted, reporting SamplingPolicies from the live pod). Ctrl-C, SIGTERM or
+// SIGHUP (to npm or to its node process) and the death of the parent stop every process it started, judged by the
+// process tree in /proc; a second start and a taken port end in one line without starting anything. One file, so
+// no two local modes run at once (they would share the pod address range).
+// Then every TraceStore sample applied at once, against real servers on loopback (OpenSearch, Elasticsearch with
+// TLS and credentials, a remote storage with TLS and a token): each store gets runtime processes of its own, one
+// per pod on its pod's address; the embedded store's claim gets a directory from local mode's provisioner, its spans
+// outlive a pod restart, and deletionPolicy Delete removes claim, volume and directory. The samples change only
+// where the test servers differ: addresses, no TLS and a single shard for OpenSearch (no security plugin), the
+// name on the remote storage's certificate.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { SECRET_ALLOW_LABEL } from '../../src/api/contract.js';
 import { DEFAULT_PORTS } from '../../src/api/runtime-config.js';
 import type { SamplingPolicy } from '../../src/api/samplingpolicy.js';
 import type { TraceStore } from '../../src/api/tracestore.js';
 import { KubeClient, resourcePath } from '../../src/kube/client.js';
-import { SAMPLING_POLICIES, TRACESTORES } from '../../src/kube/resources.js';
-import { ROOT, waitFor } from '../helpers.js';
-
-/** GET on a pod address of local mode (127.1.x.y: loopback, which the shared fetchText does not know). */
-async function fetchText(url: string): Promise<{ code: number; body: string }> {
-  if (!/^http:\/\/127\./.test(url)) throw new Error(`refusing to dial non-loopback ${url}`);
-  const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  return { code: r.status, body: await r.text() };
-}
-
-/** pid -> [parent pid, state] of every process, from /proc */
-function processTable(): Map<number, [number, string]> {
-  const out = new Map<number, [number, string]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(d), [Number(f[1]), f[0]!]);
-    } catch {
-      /* exited while listing */
-    }
-  }
-  return out;
-}
-
-/** The live (non-zombie) processes below pid, pid included. */
-function tree(pid: number): number[] {
-  const table = processTable();
-  const found = [pid];
-  for (let i = 0; i < found.length; i++) for (const [p, [pp]] of table) if (pp === found[i] && !found.includes(p)) found.push(p);
-  return found.filter((p) => table.has(p) && table.get(p)![1] !== 'Z');
-}
-
-const living = (pids: number[]): number[] => {
-  const table = processTable();
-  return pids.filter((p) => table.has(p) && table.get(p)![1] !== 'Z');
-};
-
-const cmdline = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-  } catch {
-    return '(gone)';
-  }
-};
-
-interface Started {
-  proc: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-  stateFile: string;
-}
-
-function startLocal(how: 'node' | 'npm', env: Record<string, string> = {}, stateFile = join(mkdtempSync(join(tmpdir(), 'jso-local-')), 'local.json'), ownGroup = false): Started {
-  const [cmd, args] = how === 'npm' ? ['npm', ['start', '--silent', '--', '--control-plane']] : [process.execPath, [join(ROOT, 'dist/src/cli.js'), 'local', '--control-plane']];
-  const proc = spawn(cmd, args as string[], {
-    cwd: ROOT,
-    env: { ...process.env, KUBECONFIG: '', JSO_LOCAL_STATE: stateFile, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: ownGroup,
-  });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
-  return { proc, out: () => out, exited, stateFile };
-}
-
-/** The exit code, or 'still running' after ms (the timer does not outlive the answer). */
-async function exitWithin(s: Started, ms: number): Promise<number | null | 'still running'> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([s.exited, new Promise<'still running'>((r) => (t = setTimeout(() => r('still running'), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
-}
-
-async function waitUp(s: Started): Promise<void> {
-  await waitFor('local mode up', async () => s.out().includes('Local mode is up') || (s.proc.exitCode !== null && Promise.reject(new Error(s.out()))), 150_000, 200);
-}
-
-/** After `act`, every process of the tree taken while up is gone (bounded wait). */
-async function expectTreeGone(pids: number[], timeoutMs = 25_000): Promise<void> {
-  try {
-    await waitFor('every process local mode started gone', async () => living(pids).length === 0, timeoutMs, 200);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; left: ${living(pids).map((p) => `${p} ${cmdline(p)}`).join('; ')}`);
-  }
-}
-
-const components = /etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok|cli\.js runtime/;
-const runtimes = (pid: number): number[] => tree(pid).filter((p) => /^\S*node\S* \S*cli\.js runtime/.test(cmdline(p)));
-const IP = '127\\.1\\.\\d+\\.\\d+';
+import { PERSISTENTVOLUMECLAIMS, PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES } from '../../src/kube/resources.js';
+import { LOCAL_STORAGE_CLASS, PERSISTENTVOLUMES } from '../../src/local/provisioner.js';
+import type { RunningRuntime } from '../../src/runtime/server.js';
+import { ES_USERS, type RunningElasticsearch, startElasticsearch } from '../env/elasticsearch.js';
+import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
+import { ROOT, type TestPki, startSecuredRemoteStorage, testPki, waitFor } from '../helpers.js';
+import { IP, type Started, components, cmdline, exitWithin, expectTreeGone, fetchText, living, runtimes, startLocal, tree, waitUp } from './local-process.js';
 
 it('starts everything, runs each runtime pod as a process, refuses a second start in one line, and stops everything on Ctrl-C', async () => {
   const s = startLocal('node');
@@ -279,3 +199,185 @@ it('a taken well-known port is reported in one line before anything starts; a st
     taken.close();
   }
 }, 60_000);
+
+interface Pod {
+  metadata: { name: string; uid: string };
+  spec: { volumes?: { persistentVolumeClaim?: { claimName: string } }[] };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+const NS = 'default';
+const TOKEN = 'local-remote-storage-token';
+const SAMPLES = readdirSync(join(ROOT, 'config/samples'))
+  .filter((f) => /^tracestore-.*\.yaml$/.test(f))
+  .sort();
+
+let os: RunningOpenSearch | undefined;
+let es: RunningElasticsearch | undefined;
+let remote: RunningRuntime | undefined;
+let pki: TestPki;
+
+/** A sample with the addresses of the servers on loopback. */
+function localized(file: string): TraceStore {
+  const ts = parse(readFileSync(join(ROOT, 'config/samples', file), 'utf8')) as TraceStore;
+  ts.metadata.namespace = NS;
+  const b = ts.spec.backend;
+  if (b.opensearch) {
+    // the OpenSearch test server has no security plugin: plain http, no CA; shards and replicas of one node
+    b.opensearch.endpoints = [os!.url];
+    delete b.opensearch.tls;
+    b.opensearch.allowPlaintextCredentials = true;
+    b.opensearch.shards = 1;
+    b.opensearch.replicas = 0;
+  } else if (b.elasticsearch) {
+    b.elasticsearch.endpoints = [es!.url];
+  } else if (b.grpc) {
+    b.grpc.endpoint = `127.0.0.1:${remote!.ports.remoteStorage}`;
+    delete b.grpc.writerEndpoint;
+    b.grpc.tls!.serverName = 'localhost';
+  }
+  return ts;
+}
+
+const replicasOf = (ts: TraceStore): number => (ts.spec.backend.embedded ? 1 : (ts.spec.runtime?.replicas ?? 1));
+const backendOf = (ts: TraceStore): string => Object.keys(ts.spec.backend)[0]!;
+
+async function putSecret(client: KubeClient, name: string, data: Record<string, string>): Promise<void> {
+  await client.apply(resourcePath(SECRETS, NS, name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: data }, 'kubectl');
+}
+
+const podsOf = async (client: KubeClient, instance: string): Promise<Pod[]> =>
+  (await client.get<{ items: Pod[] }>(resourcePath(PODS, NS), { labelSelector: `app.kubernetes.io/instance=${instance}` })).items;
+
+const isReady = (p: Pod): boolean => !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+const admin = (p: Pod): string => `http://${p.status!.podIP}:${DEFAULT_PORTS.admin}`;
+
+/** One span of trace `id` sent by OTLP/HTTP JSON to the pod. */
+async function sendSpan(p: Pod, id: string): Promise<number> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const body = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'embedded-check' } }] }, scopeSpans: [{ spans: [{ traceId: id, spanId: id.slice(0, 16), name: 'kept', startTimeUnixNano: String(now), endTimeUnixNano: String(now + 1000n) }] }] }] };
+  const r = await fetch(`http://${p.status!.podIP}:${DEFAULT_PORTS.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  await r.body?.cancel();
+  return r.status;
+}
+
+const trace = (p: Pod, id: string): Promise<{ code: number; body: string }> => fetchText(`http://${p.status!.podIP}:${DEFAULT_PORTS.queryHttp}/api/v3/traces/${id}`);
+
+describe('every TraceStore sample', () => {
+  beforeAll(async () => {
+    pki = testPki();
+    const [o, e, r] = await Promise.allSettled([startOpenSearch(), startElasticsearch({ secure: true }), startSecuredRemoteStorage(pki, TOKEN)]);
+    if (o.status === 'fulfilled') os = o.value;
+    if (e.status === 'fulfilled') es = e.value;
+    if (r.status === 'fulfilled') remote = r.value;
+    for (const x of [o, e, r]) if (x.status === 'rejected') throw x.reason;
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all([os?.stop(), es?.stop(), remote?.stop()]);
+  });
+
+  it('runs every TraceStore sample as processes of its own; the embedded store keeps its spans across a pod restart', async () => {
+    const s: Started = startLocal('node');
+    let client: KubeClient | undefined;
+    try {
+      await waitUp(s);
+      const kubeconfig = /export KUBECONFIG=(\S+);/.exec(s.out())?.[1];
+      expect(kubeconfig).toBeDefined();
+      client = KubeClient.load(kubeconfig!, { userAgent: 'jso-test' });
+      const c = client;
+
+      // the Secrets the samples' comments ask for
+      await putSecret(c, 'opensearch-credentials', { username: 'jaeger', password: 'not-checked-without-security' });
+      await putSecret(c, 'elasticsearch-credentials', { username: ES_USERS.admin.username, password: ES_USERS.admin.password });
+      await putSecret(c, 'elasticsearch-ca', { 'ca.crt': es!.ca! });
+      await putSecret(c, 'remote-storage-ca', { 'ca.crt': pki.ca });
+      await putSecret(c, 'remote-storage-token', { token: TOKEN });
+
+      const stores = SAMPLES.map(localized);
+      expect(stores.map(backendOf).sort()).toEqual(expect.arrayContaining(['elasticsearch', 'embedded', 'grpc', 'memory', 'opensearch']));
+      for (const ts of stores) await c.apply(resourcePath(TRACESTORES, NS, ts.metadata.name), ts, 'kubectl');
+
+      // each store Ready, each of its pods Ready on an address of its own, served by a runtime of its backend
+      const ips = new Set<string>();
+      for (const ts of stores) {
+        const name = ts.metadata.name;
+        const pods = await waitFor(`${name}: ${replicasOf(ts)} pods Ready`, async () => {
+          const st = await c.get<TraceStore>(resourcePath(TRACESTORES, NS, name));
+          const ready = st.status?.conditions?.find((x) => x.type === 'Ready');
+          if (ready?.status !== 'True' || st.status?.observedGeneration !== st.metadata.generation) return undefined;
+          const list = await podsOf(c, name);
+          return list.length === replicasOf(ts) && list.every(isReady) ? list : undefined;
+        }, 180_000, 500).catch(async (e: Error) => {
+          const st = await c.get<TraceStore>(resourcePath(TRACESTORES, NS, name));
+          throw new Error(`${e.message}; conditions: ${JSON.stringify(st.status?.conditions)}\n${s.out().slice(-3000)}`);
+        });
+        for (const p of pods) {
+          expect(p.status?.podIP).toMatch(/^127\.1\.\d+\.\d+$/);
+          ips.add(p.status!.podIP!);
+          expect((await fetchText(`${admin(p)}/readyz`)).code).toBe(200);
+          expect((await fetchText(`${admin(p)}/metrics`)).body).toContain(`jso_runtime_info{backend="${backendOf(ts)}"} 1`);
+        }
+      }
+      const total = stores.reduce((n, ts) => n + replicasOf(ts), 0);
+      expect(ips.size).toBe(total);
+      await waitFor(`${total} runtime processes`, async () => runtimes(s.proc.pid!).length === total, 30_000, 250);
+
+      // embedded: its claim is bound to a directory of local mode
+      const embedded = stores.find((ts) => ts.spec.backend.embedded)!.metadata.name;
+      const [before] = await podsOf(c, embedded);
+      const claimName = before!.spec.volumes!.find((v) => v.persistentVolumeClaim)!.persistentVolumeClaim!.claimName;
+      const claim = await c.get<{ spec: { storageClassName?: string; volumeName?: string }; status?: { phase?: string } }>(resourcePath(PERSISTENTVOLUMECLAIMS, NS, claimName));
+      expect(claim).toMatchObject({ spec: { storageClassName: LOCAL_STORAGE_CLASS }, status: { phase: 'Bound' } });
+      const pv = await c.get<{ spec: { hostPath?: { path: string } } }>(resourcePath(PERSISTENTVOLUMES, undefined, claim.spec.volumeName));
+      const dir = pv.spec.hostPath!.path;
+      expect(dir.startsWith(join(kubeconfig!, '..'))).toBe(true);
+
+      // spans written, pod deleted: the pod that replaces it reads them from the same directory
+      const ids = ['e0bedded000000000000000000000001', 'e0bedded000000000000000000000002'];
+      for (const id of ids) expect(await sendSpan(before!, id)).toBe(200);
+      for (const id of ids) await waitFor('span readable', async () => (await trace(before!, id)).code === 200, 10_000, 100);
+      const runtimeOf = (p: Pod): number[] => runtimes(s.proc.pid!).filter((x) => cmdline(x).includes(`_${p.metadata.uid}/`));
+      const oldProcess = runtimeOf(before!);
+      expect(oldProcess).toHaveLength(1);
+      await c.request('DELETE', resourcePath(PODS, NS, before!.metadata.name));
+      const after = await waitFor('a new embedded pod Ready', async () => {
+        const [p] = await podsOf(c, embedded);
+        return p && p.metadata.uid !== before!.metadata.uid && isReady(p) ? p : undefined;
+      }, 90_000, 250);
+      for (const id of ids) {
+        const got = await trace(after, id);
+        expect(got.code).toBe(200);
+        expect(got.body).toContain('kept');
+      }
+      // the new pod has a process of its own; the old pod's is gone
+      expect(runtimeOf(after)).toHaveLength(1);
+      expect(living(oldProcess)).toEqual([]);
+
+      // deletionPolicy Delete: the claim goes with the TraceStore, and the volume and its directory with the claim
+      // (once the StatefulSet owns the claim: deleting sooner would orphan it)
+      await c.request('PATCH', resourcePath(TRACESTORES, NS, embedded), { body: { spec: { deletionPolicy: 'Delete' } }, contentType: 'application/merge-patch+json' });
+      await waitFor('the StatefulSet owns the claim', async () => {
+        const pvc = await c.get<{ metadata: { ownerReferences?: { kind: string; name: string }[] } }>(resourcePath(PERSISTENTVOLUMECLAIMS, NS, claimName));
+        return pvc.metadata.ownerReferences?.some((o) => o.kind === 'StatefulSet');
+      }, 60_000, 250);
+      await c.request('DELETE', resourcePath(TRACESTORES, NS, embedded));
+      await waitFor('claim, volume and directory gone', async () => {
+        const claims = await c.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PERSISTENTVOLUMECLAIMS, NS));
+        const volumes = await c.get<{ items: { metadata: { name: string } }[] }>(resourcePath(PERSISTENTVOLUMES));
+        return !claims.items.some((x) => x.metadata.name === claimName) && !volumes.items.some((x) => x.metadata.name === claim.spec.volumeName) && !existsSync(dir);
+      }, 90_000, 250);
+      await waitFor('its process gone', async () => runtimes(s.proc.pid!).length === total - 1, 30_000, 250);
+
+      const pids = tree(s.proc.pid!);
+      s.proc.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      await expectTreeGone(pids);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nprocesses: ${tree(s.proc.pid!).map((p) => `${p} ${cmdline(p)}`).join('\n')}`);
+    } finally {
+      client?.close();
+      if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+    }
+  }, 600_000);
+});

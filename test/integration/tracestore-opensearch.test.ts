@@ -99,9 +99,9 @@ describe('OpenSearch TraceStores', () => {
   it('provisions the data stream sample', async () => {
     await applyStore(client, sample('tracestore-opensearch-datastream.yaml'));
     await waitCondition('stream', 'SchemaReady', 'True', 'Provisioned');
-    const ds = await os$<{ data_streams: { name: string }[] }>('/_data_stream/prod.jaeger.spans');
-    expect(ds.body.data_streams.map((d) => d.name)).toEqual(['prod.jaeger.spans']);
-    expect((await os$('/_index_template/prod-jaeger-spans-stream')).status).toBe(200);
+    const ds = await os$<{ data_streams: { name: string }[] }>('/_data_stream/stream.jaeger.spans');
+    expect(ds.body.data_streams.map((d) => d.name)).toEqual(['stream.jaeger.spans']);
+    expect((await os$('/_index_template/stream-jaeger-spans-stream')).status).toBe(200);
   });
 
   it('says when the backend is not the product the TraceStore names', async () => {
