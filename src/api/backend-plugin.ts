@@ -148,5 +148,7 @@ export function backendAvailabilityRules(a: BackendAvailability): CelRuleSpec[] 
 export const BACKEND_USERNAME_ENV = 'JSO_BACKEND_USERNAME';
 export const BACKEND_PASSWORD_ENV = 'JSO_BACKEND_PASSWORD';
 export const BACKEND_CA_DIR = '/etc/jaeger-storage/backend-ca';
+/** Where the runtime looks for the CA instead of BACKEND_CA_DIR, when set (a runtime outside a container). */
+export const BACKEND_CA_DIR_ENV = 'JSO_BACKEND_CA_DIR';
 /** A backend's bearer token (env from secretKeyRef), for backends that authenticate by token. */
 export const BACKEND_TOKEN_ENV = 'JSO_BACKEND_TOKEN';

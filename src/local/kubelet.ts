@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { BACKEND_CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV, BACKEND_USERNAME_ENV } from '../api/backend-plugin.js';
 import { CONFIG_FILE, LABEL_INSTANCE, LABEL_NAME, POD_NAMESPACE_ENV, POD_NAME_ENV, RUNTIME_APP } from '../api/contract.js';
 import { DEFAULT_PORTS } from '../api/runtime-config.js';
 import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
@@ -205,6 +206,8 @@ export class LocalKubelet {
 
     const penv: NodeJS.ProcessEnv = { ...process.env };
     for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
+    // a pod gets only the backend settings of its own spec, never those of the shell that started local mode
+    for (const k of [BACKEND_CA_DIR_ENV, BACKEND_USERNAME_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV]) delete penv[k];
     delete penv.KUBECONFIG;
     for (const e of c.env ?? []) {
       const f = e.valueFrom?.fieldRef?.fieldPath;
@@ -212,6 +215,9 @@ export class LocalKubelet {
       const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
       if (v !== undefined) penv[e.name] = v;
     }
+    // paths the runtime knows by convention rather than from its configuration: the backend's CA
+    const ca = paths.find(([from]) => from === BACKEND_CA_DIR);
+    if (ca) penv[BACKEND_CA_DIR_ENV] = ca[1];
     penv[POD_NAME_ENV] = name;
     penv[POD_NAMESPACE_ENV] = ns;
     const r: Running = { pod, ip, dir, volumes: [...claims.values()], adminPort: cfg.listen.admin!.split(':').pop()!, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };

@@ -92,6 +92,12 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
         return ts.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ts.status.observedGeneration === ts.metadata.generation;
       }, 60_000, 250);
       expect(s.out()).toMatch(new RegExp(`runtime pod default/demo-runtime-\\S+ of TraceStore demo: process on ${IP}`));
+      // the policy is Propagated again, reported by the new pod (not the deleted one)
+      await waitFor('the policy Propagated=True after the rollout', async () => {
+        const p = await client.get<SamplingPolicy>(resourcePath(SAMPLING_POLICIES, 'default', policy.metadata.name));
+        const c = p.status?.conditions?.find((x) => x.type === 'Propagated');
+        return c?.status === 'True' && p.status?.runtimes?.some((r) => r.generation === p.metadata.generation && r.replicas === 1);
+      }, 30_000, 250);
 
       // a crashed process is restarted, and the pod says so
       process.kill(rolled, 'SIGKILL');
@@ -374,7 +380,11 @@ describe('every TraceStore sample', () => {
       expect(await s.exited).toBe(0);
       await expectTreeGone(pids);
     } catch (e) {
-      throw new Error(`${(e as Error).message}\nprocesses: ${tree(s.proc.pid!).map((p) => `${p} ${cmdline(p)}`).join('\n')}`);
+      // what the runtimes said (the state directory goes when local mode stops)
+      const kc = /export KUBECONFIG=(\S+);/.exec(s.out())?.[1];
+      const podsDir = kc ? join(kc, '..', 'pods') : undefined;
+      const logs = podsDir && existsSync(podsDir) ? readdirSync(podsDir).map((d) => `${d}: ${existsSync(join(podsDir, d, 'runtime.log')) ? readFileSync(join(podsDir, d, 'runtime.log'), 'utf8').slice(-600) : '(no log)'}`) : [];
+      throw new Error(`${(e as Error).message}\nruntime logs:\n${logs.join('\n')}\nprocesses: ${tree(s.proc.pid!).map((p) => `${p} ${cmdline(p)}`).join('\n')}`);
     } finally {
       client?.close();
       if (s.proc.exitCode === null) s.proc.kill('SIGKILL');

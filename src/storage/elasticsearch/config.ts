@@ -4,7 +4,7 @@
 // Secret under BACKEND_CA_DIR; the Secret references stay in the section so the runtime knows the CA's key.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKEND_CA_DIR as CA_DIR, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-plugin.js';
+import { BACKEND_CA_DIR as CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-plugin.js';
 import { duration, objectName, secretKey, secretKeyRef } from '../../api/common.js';
 import { type Infer, arr, bool, enumOf, int, obj, quantity, str } from '../../api/schema.js';
 import { InvalidArgumentError } from '../api/errors.js';
@@ -62,7 +62,7 @@ export function searchSettings(config: SearchConfig, retention: string | undefin
 }
 
 /** The runtime's settings: credentials from the environment, the CA from the mounted Secret. */
-export function searchBackendConfig(config: SearchConfig, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env.JSO_BACKEND_CA_DIR ?? CA_DIR): SearchBackendConfig {
+export function searchBackendConfig(config: SearchConfig, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env[BACKEND_CA_DIR_ENV] ?? CA_DIR): SearchBackendConfig {
   let ca: string | undefined;
   if (config.tls?.caSecretRef) {
     const file = join(caDir, config.tls.caSecretRef.key ?? SEARCH_DEFAULTS.caKey);

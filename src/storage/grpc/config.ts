@@ -3,7 +3,7 @@
 // mounts the CA Secret under BACKEND_CA_DIR; the references stay in the section so the runtime knows the CA's key.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKEND_CA_DIR, BACKEND_TOKEN_ENV } from '../../api/backend-plugin.js';
+import { BACKEND_CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_TOKEN_ENV } from '../../api/backend-plugin.js';
 import { duration, secretKeyRef } from '../../api/common.js';
 import { type Infer, bool, obj, str } from '../../api/schema.js';
 import { parseDurationMs } from '../api/duration.js';
@@ -49,7 +49,7 @@ export function grpcSettings(config: GrpcConfig, secret: { token?: string; ca?: 
 }
 
 /** The runtime's settings: the token from the environment, the CA from the mounted Secret. */
-export function grpcBackendConfig(config: GrpcConfig, env: NodeJS.ProcessEnv = process.env, caDir = env.JSO_BACKEND_CA_DIR ?? BACKEND_CA_DIR): GrpcBackendConfig {
+export function grpcBackendConfig(config: GrpcConfig, env: NodeJS.ProcessEnv = process.env, caDir = env[BACKEND_CA_DIR_ENV] ?? BACKEND_CA_DIR): GrpcBackendConfig {
   let ca: string | undefined;
   if (config.tls?.enabled && config.tls.caSecretRef) {
     const file = join(caDir, config.tls.caSecretRef.key ?? GRPC_DEFAULTS.caKey);
