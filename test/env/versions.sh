@@ -14,6 +14,8 @@ GOGO_PROTO_VERSION="${GOGO_PROTO_VERSION:-v1.3.2}"
 PROTOS_DIR="$JSO_CACHE/protos"
 OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-2.19.6}" # Maven Central org.opensearch:opensearch (+ netty4, painless, analysis-common), on Java 17
 OPENSEARCH_DIR="$JSO_CACHE/opensearch-$OPENSEARCH_VERSION"
+CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.9}" # Maven Central org.apache.cassandra:cassandra-all, one JVM on Java 17
+CASSANDRA_DIR="$JSO_CACHE/cassandra-$CASSANDRA_VERSION"
 # Maven Central org.elasticsearch.distribution.integ-test-zip:elasticsearch (Elasticsearch's own minimal distribution:
 # core, transport-netty4, x-pack-core, x-pack-security; no ILM, data streams or GET /). The first is the default node.
 ELASTICSEARCH_VERSIONS="${ELASTICSEARCH_VERSIONS:-9.2.4 8.19.9}"
