@@ -1,20 +1,68 @@
 // Side by side on this machine: our runtime and the Jaeger v2 binary (v1.76.0 = Jaeger v2.13.0), each a separate
 // process listening on loopback, fed the same pre-encoded OTLP/gRPC requests (20 spans per trace, 10 attributes
 // per span, 1,000 spans per request, 8 requests in flight). Reports ingest spans/s, the time until the last trace
-// is readable, api_v3 get-trace and find latency (p50/p99), and RSS; then the ratio ours / Jaeger.
+// is readable, api_v3 get-trace and find latency (p50/p99), and RSS; then the ratio ours / Jaeger, the median over
+// rounds of fresh pairs that alternate who goes first.
 // Then a load we did not write: telemetrygen, paced, against a fresh instance of each (bench/telemetrygen.ts);
 // BENCH_TELEMETRYGEN=0 skips it.
 //
-//   npm run bench:ingest                       memory backends, 400,000 spans
+//   npm run bench:ingest                       memory backends, 400,000 spans, 3 rounds (BENCH_ROUNDS)
 //   BENCH_SPANS=1000000 BENCH_BACKEND=embedded npm run bench:ingest     our embedded store vs Jaeger's Badger
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, diskBytes, load, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
+import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, diskBytes, load, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
 import { type TgenResult, describeTelemetrygen, runTelemetrygen, telemetrygenBinary, tgenLine, tgenRatio } from './telemetrygen.js';
 
 const ONLY_OURS = Boolean(process.env.BENCH_ONLY_OURS);
 const TELEMETRYGEN = process.env.BENCH_TELEMETRYGEN !== '0';
+/**
+ * Rounds of the pre-encoded load, each a fresh pair of servers, alternating who goes first: on a shared 2-core
+ * machine one run of each varies by +-10-20%, so the ratio is the median of the rounds' ratios.
+ */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+
+interface Result {
+  name: string;
+  spansPerS: number;
+  readableS: number;
+  rss: number;
+  q: Awaited<ReturnType<typeof queries>>;
+  diskPerSpan?: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** One server under the pre-encoded load: ingest, readability, queries, RSS, and its disk after a clean stop. */
+async function measure(start: (dir: string) => Promise<Target>, dir: string, bodies: Buffer[], base: bigint): Promise<Result> {
+  mkdirSync(dir, { recursive: true });
+  const t = await start(dir);
+  let r: Result;
+  try {
+    const { ackS, readableS } = await load(t, bodies);
+    const rss = rssMiB(t.proc.pid!);
+    const q = await queries(t, base);
+    r = { name: t.name, spansPerS: SPANS / ackS, readableS, rss, q };
+    console.log(
+      `${t.name.padEnd(17)} ${Math.round(SPANS / ackS).toLocaleString('en').padStart(9)} spans/s acked, all readable after ${readableS.toFixed(1)} s, RSS ${rss.toFixed(0)} MiB; ` +
+        `get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`,
+    );
+  } finally {
+    t.proc.kill('SIGTERM');
+    await new Promise((res) => t.proc.once('exit', res));
+  }
+  // after a clean stop, so what each store holds only in memory is flushed too
+  if (t.dataDir) {
+    const bytes = diskBytes(t.dataDir);
+    r.diskPerSpan = bytes / SPANS;
+    console.log(`${t.name.padEnd(17)} on disk ${(bytes / 1048576).toFixed(1)} MiB, ${(bytes / SPANS).toFixed(0)} bytes per span`);
+  }
+  return r;
+}
 
 async function main(): Promise<void> {
   const base = BigInt(Date.now() - 600_000) * 1_000_000n;
@@ -23,37 +71,33 @@ async function main(): Promise<void> {
   // a missing binary fails before any load runs, with the command that builds it
   const tgenBin = TELEMETRYGEN ? telemetrygenBinary() : '';
   const dir = mkdtempSync(join(tmpdir(), 'jso-bench-ingest-'));
-  console.log(`ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}`);
-  const results: { name: string; spansPerS: number; readableS: number; rss: number; q: Awaited<ReturnType<typeof queries>>; diskPerSpan?: number }[] = [];
+  console.log(`ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}, ${ROUNDS} round(s)`);
+  const ratios: Record<'ingest' | 'readable' | 'rss' | 'disk' | 'get' | 'find', number[]> = { ingest: [], readable: [], rss: [], disk: [], get: [], find: [] };
   try {
-    for (const start of ONLY_OURS ? [startOurs] : [startOurs, startPeer]) {
-      const t = await start(dir);
-      try {
-        const { ackS, readableS } = await load(t, bodies);
-        const rss = rssMiB(t.proc.pid!);
-        const q = await queries(t, base);
-        results.push({ name: t.name, spansPerS: SPANS / ackS, readableS, rss, q });
-        console.log(
-          `${t.name.padEnd(17)} ${Math.round(SPANS / ackS).toLocaleString('en').padStart(9)} spans/s acked, all readable after ${readableS.toFixed(1)} s, RSS ${rss.toFixed(0)} MiB; ` +
-            `get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`,
-        );
-      } finally {
-        t.proc.kill('SIGTERM');
-        await new Promise((r) => t.proc.once('exit', r));
-      }
-      // after a clean stop, so what each store holds only in memory is flushed too
-      if (t.dataDir) {
-        const bytes = diskBytes(t.dataDir);
-        const last = results[results.length - 1];
-        if (last?.name === t.name) last.diskPerSpan = bytes / SPANS;
-        console.log(`${t.name.padEnd(17)} on disk ${(bytes / 1048576).toFixed(1)} MiB, ${(bytes / SPANS).toFixed(0)} bytes per span`);
-      }
+    for (let round = 0; round < ROUNDS; round++) {
+      if (ROUNDS > 1) console.log(`round ${round + 1} of ${ROUNDS}${ONLY_OURS ? '' : round % 2 ? ' (jaeger first)' : ' (ours first)'}`);
+      const order = ONLY_OURS ? [startOurs] : round % 2 ? [startPeer, startOurs] : [startOurs, startPeer];
+      const results: Result[] = [];
+      for (const [i, start] of order.entries()) results.push(await measure(start, join(dir, `round-${round}-${i}`), bodies, base));
+      if (ONLY_OURS) continue;
+      const o = results.find((r) => r.name.startsWith('ours'))!;
+      const j = results.find((r) => r.name.startsWith('jaeger'))!;
+      ratios.ingest.push(o.spansPerS / j.spansPerS);
+      ratios.readable.push(o.readableS / j.readableS);
+      ratios.rss.push(o.rss / j.rss);
+      if (o.diskPerSpan && j.diskPerSpan) ratios.disk.push(o.diskPerSpan / j.diskPerSpan);
+      ratios.get.push(o.q.get50 / j.q.get50);
+      ratios.find.push(o.q.find50 / j.q.find50);
+      rmSync(join(dir, `round-${round}-0`), { recursive: true, force: true });
+      rmSync(join(dir, `round-${round}-1`), { recursive: true, force: true });
     }
-    if (results.length === 2) {
-      const [o, j] = results as [(typeof results)[0], (typeof results)[0]];
+    if (ratios.ingest.length) {
+      const m = (k: keyof typeof ratios): string => `${median(ratios[k]).toFixed(2)}x`;
+      const each = ratios.ingest.length > 1 ? ` (rounds: ${ratios.ingest.map((x) => x.toFixed(2)).join(', ')})` : '';
       console.log(
-        `ratio ours/jaeger: ingest ${(o.spansPerS / j.spansPerS).toFixed(2)}x, time-to-readable ${(o.readableS / j.readableS).toFixed(2)}x (lower is better), ` +
-          `RSS ${(o.rss / j.rss).toFixed(2)}x, ${o.diskPerSpan && j.diskPerSpan ? `disk per span ${(o.diskPerSpan / j.diskPerSpan).toFixed(2)}x, ` : ''}get-trace p50 ${(o.q.get50 / j.q.get50).toFixed(2)}x, find p50 ${(o.q.find50 / j.q.find50).toFixed(2)}x (latency: lower is better)`,
+        `ratio ours/jaeger: ingest ${m('ingest')}${each}, time-to-readable ${m('readable')} (lower is better), RSS ${m('rss')}, ` +
+          `${ratios.disk.length ? `disk per span ${m('disk')}, ` : ''}get-trace p50 ${m('get')}, find p50 ${m('find')} (latency: lower is better)` +
+          `${ratios.ingest.length > 1 ? `; medians of ${ratios.ingest.length} rounds` : ''}`,
       );
     }
     if (TELEMETRYGEN) await telemetrygenPhase(join(dir, 'telemetrygen'), tgenBin);
