@@ -21,7 +21,7 @@ src="$here/cassandra"
 # the cache is keyed by the version, the pom, the launcher source and JVM options, and the JVM (the CDS archive is only
 # valid for the JVM that wrote it)
 javaid="$( (java -version 2>&1 || true) | tr '\n' ' ' | sha256sum | cut -c1-8)"
-stamp="cassandra=$CASSANDRA_VERSION $(cat "$src/pom.xml" "$src/CassandraLauncher.java" "$src/jvm.options" | sha256sum | cut -c1-16) java=$javaid"
+stamp="cassandra=$CASSANDRA_VERSION $(cat "$src/pom.xml" "$src/CassandraLauncher.java" "$here/java/ParentWatch.java" "$src/jvm.options" | sha256sum | cut -c1-16) java=$javaid"
 if [ -f "$CASSANDRA_DIR/.stamp" ] && [ "$(cat "$CASSANDRA_DIR/.stamp")" = "$stamp" ] \
   && [ -f "$CASSANDRA_DIR/cassandra-launcher.jar" ] && [ -f "$CASSANDRA_DIR/lib/cassandra-all-$CASSANDRA_VERSION.jar" ]; then
   log "cassandra $CASSANDRA_VERSION: cached in $CASSANDRA_DIR"
@@ -54,7 +54,7 @@ if ! (cd "$work" && mvn -q -B -f pom.xml -Dcassandra.version="$CASSANDRA_VERSION
 fi
 [ -f "$staging/lib/cassandra-all-$CASSANDRA_VERSION.jar" ] || die "mvn did not produce lib/cassandra-all-$CASSANDRA_VERSION.jar; run: bash test/env/build-cassandra.sh"
 log "cassandra $CASSANDRA_VERSION: $(find "$staging/lib" -name '*.jar' | wc -l) jars ($(du -sh "$staging/lib" | cut -f1)); compiling CassandraLauncher"
-if ! javac -nowarn -proc:none -cp "$staging/lib/*" -d "$work/classes" "$src/CassandraLauncher.java" >"$work/javac.log" 2>&1; then
+if ! javac -nowarn -proc:none -cp "$staging/lib/*" -d "$work/classes" "$src/CassandraLauncher.java" "$here/java/ParentWatch.java" >"$work/javac.log" 2>&1; then
   cat "$work/javac.log" >&2
   die "javac failed on test/env/cassandra/CassandraLauncher.java against Cassandra $CASSANDRA_VERSION; fix it, then run: bash test/env/build-cassandra.sh"
 fi

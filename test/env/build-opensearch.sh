@@ -19,7 +19,7 @@ src="$here/opensearch"
 # the cache is keyed by the version, the content of the pom and the launcher source, and the JVM (the CDS archive is
 # only valid for the JVM that wrote it)
 javaid="$( (java -version 2>&1 || true) | tr '\n' ' ' | sha256sum | cut -c1-8)"
-stamp="opensearch=$OPENSEARCH_VERSION $(cat "$src/pom.xml" "$src/EmbeddedOpenSearch.java" | sha256sum | cut -c1-16) java=$javaid"
+stamp="opensearch=$OPENSEARCH_VERSION $(cat "$src/pom.xml" "$src/EmbeddedOpenSearch.java" "$here/java/ParentWatch.java" | sha256sum | cut -c1-16) java=$javaid"
 if [ -f "$OPENSEARCH_DIR/.stamp" ] && [ "$(cat "$OPENSEARCH_DIR/.stamp")" = "$stamp" ] \
   && [ -f "$OPENSEARCH_DIR/embedded-opensearch.jar" ] && [ -f "$OPENSEARCH_DIR/lib/opensearch-$OPENSEARCH_VERSION.jar" ]; then
   log "opensearch $OPENSEARCH_VERSION: cached in $OPENSEARCH_DIR"
@@ -50,7 +50,7 @@ if ! (cd "$work" && mvn -q -B -f pom.xml -Dopensearch.version="$OPENSEARCH_VERSI
 fi
 [ -f "$staging/lib/opensearch-$OPENSEARCH_VERSION.jar" ] || die "mvn did not produce lib/opensearch-$OPENSEARCH_VERSION.jar; run: bash test/env/build-opensearch.sh"
 log "opensearch $OPENSEARCH_VERSION: $(find "$staging/lib" -name '*.jar' | wc -l) jars ($(du -sh "$staging/lib" | cut -f1)); compiling EmbeddedOpenSearch"
-if ! javac -nowarn -proc:none -cp "$staging/lib/*" -d "$work/classes" "$src/EmbeddedOpenSearch.java" >"$work/javac.log" 2>&1; then
+if ! javac -nowarn -proc:none -cp "$staging/lib/*" -d "$work/classes" "$src/EmbeddedOpenSearch.java" "$here/java/ParentWatch.java" >"$work/javac.log" 2>&1; then
   cat "$work/javac.log" >&2
   die "javac failed on test/env/opensearch/EmbeddedOpenSearch.java against OpenSearch $OPENSEARCH_VERSION; fix it, then run: bash test/env/build-opensearch.sh"
 fi

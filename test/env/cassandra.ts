@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
 import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
-import { exited, firstStart, outputTail, sleep } from './server-process.js';
+
+import { exited, firstStart, outputTail, sleep, terminate } from './server-process.js';
+
+/** how long a stopping node may take before it is killed */
+const GRACE_MS = 30_000;
 
 const BUILD = 'bash test/env/build-cassandra.sh';
 const READY_TIMEOUT_MS = 120_000;
@@ -70,15 +74,6 @@ export interface RunningCassandra {
   stop(): Promise<void>;
   /** stops the node (SIGTERM, or SIGKILL of the JVM when `hard`) and starts it again on the same ports and data dir */
   restart(hard?: boolean): Promise<void>;
-}
-
-async function terminate(proc: ChildProcess, signal: NodeJS.Signals, graceMs = 30_000): Promise<void> {
-  if (exited(proc)) return;
-  const done = new Promise((r) => proc.once('exit', r));
-  proc.kill(signal);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-  await done;
-  clearTimeout(timer);
 }
 
 function fill(template: string, values: Record<string, string>): string {
@@ -192,7 +187,7 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
       if (exited(proc)) throw new Error(`Cassandra exited (code ${proc.exitCode}, signal ${proc.signalCode})${startupError ? `: ${startupError}` : ''}\n${log()}`);
       if (await answers(port, credentials)) return proc;
       if (Date.now() - t0 > READY_TIMEOUT_MS) {
-        await terminate(proc, 'SIGKILL');
+        await terminate(proc, 'SIGKILL', GRACE_MS);
         throw new Error(`Cassandra did not answer CQL on 127.0.0.1:${port} within ${READY_TIMEOUT_MS / 1000} s:\n${log()}`);
       }
       await sleep(250);
@@ -223,11 +218,11 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
     proc,
     log,
     async stop() {
-      await terminate(server.proc, o.dataDir ? 'SIGTERM' : 'SIGKILL');
+      await terminate(server.proc, o.dataDir ? 'SIGTERM' : 'SIGKILL', GRACE_MS);
       rmSync(base, { recursive: true, force: true });
     },
     async restart(hard = false) {
-      await terminate(server.proc, hard ? 'SIGKILL' : 'SIGTERM');
+      await terminate(server.proc, hard ? 'SIGKILL' : 'SIGTERM', GRACE_MS);
       server.proc = await launch();
     },
   };

@@ -5,7 +5,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort } from '../../src/local/controlplane.js';
-import { exited, firstStart, outputTail, sleep } from './server-process.js';
+
+import { exited, firstStart, outputTail, sleep, terminate } from './server-process.js';
+
+/** how long a stopping node may take before it is killed */
+const GRACE_MS = 20_000;
 
 const MISSING = 'the OpenSearch test server is missing: build it with: bash test/env/build-opensearch.sh';
 const READY_TIMEOUT_MS = 90_000;
@@ -46,17 +50,6 @@ export interface OpenSearchOptions {
   settings?: Record<string, string>;
   /** JVM heap (-Xmx), default 512m */
   heap?: string;
-}
-
-
-
-async function terminate(proc: ChildProcess, signal: NodeJS.Signals, graceMs = 20_000): Promise<void> {
-  if (exited(proc)) return;
-  const done = new Promise((r) => proc.once('exit', r));
-  proc.kill(signal);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-  await done;
-  clearTimeout(timer);
 }
 
 export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<RunningOpenSearch> {
@@ -129,7 +122,7 @@ export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<Runnin
         /* starting */
       }
       if (Date.now() - t0 > READY_TIMEOUT_MS) {
-        await terminate(proc, 'SIGKILL');
+        await terminate(proc, 'SIGKILL', GRACE_MS);
         throw new Error(`OpenSearch did not become ready (GET ${url}/ and cluster health yellow) within ${READY_TIMEOUT_MS / 1000} s:\n${log()}`);
       }
       await sleep(100);
@@ -144,11 +137,11 @@ export async function startOpenSearch(o: OpenSearchOptions = {}): Promise<Runnin
     proc,
     log,
     async stop() {
-      await terminate(server.proc, 'SIGTERM');
+      await terminate(server.proc, 'SIGTERM', GRACE_MS);
       rmSync(base, { recursive: true, force: true });
     },
     async restart(hard = false) {
-      await terminate(server.proc, hard ? 'SIGKILL' : 'SIGTERM');
+      await terminate(server.proc, hard ? 'SIGKILL' : 'SIGTERM', GRACE_MS);
       server.proc = await launch();
     },
   };

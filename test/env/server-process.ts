@@ -1,11 +1,21 @@
 // What the test servers started as child processes share: the tail of their output for error messages, whether a
-// process has exited, removing a server's temp dirs when its first start fails, and a process's parent and CPU time.
+// process has exited, stopping it, removing a server's temp dirs when its first start fails, and a process's parent and CPU time.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const exited = (p: ChildProcess): boolean => p.exitCode !== null || p.signalCode !== null;
+
+/** Sends `signal` and waits for the exit; SIGKILL after `graceMs` if the process is still there. */
+export async function terminate(proc: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (exited(proc)) return;
+  const done = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
 
 /** Collects a process's stdout and stderr, keeping a bounded tail; `log()` is the last 8,000 characters. */
 export function outputTail(): { attach(proc: ChildProcess): void; log(): string } {

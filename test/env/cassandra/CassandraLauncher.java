@@ -10,33 +10,8 @@ public final class CassandraLauncher {
     private CassandraLauncher() {}
 
     public static void main(String[] args) throws Exception {
-        watchParent(System.getenv("JSO_PARENT_PID"));
+        ParentWatch.start("CassandraLauncher", 15_000);
         org.apache.cassandra.service.CassandraDaemon.main(args);
     }
 
-    private static void watchParent(String pid) {
-        if (pid == null || pid.isEmpty()) return;
-        final java.util.Optional<ProcessHandle> parent = ProcessHandle.of(Long.parseLong(pid.trim()));
-        Thread t = new Thread(() -> {
-            try {
-                while (parent.isPresent() && parent.get().isAlive()) Thread.sleep(500);
-            } catch (InterruptedException e) {
-                return;
-            }
-            System.err.println("CassandraLauncher: parent process " + pid + " is gone; shutting down");
-            Thread halt = new Thread(() -> {
-                try {
-                    Thread.sleep(15_000);
-                } catch (InterruptedException e) {
-                    return;
-                }
-                Runtime.getRuntime().halt(1);
-            }, "cassandra-halt");
-            halt.setDaemon(true);
-            halt.start();
-            System.exit(0);
-        }, "cassandra-parent-watch");
-        t.setDaemon(true);
-        t.start();
-    }
 }

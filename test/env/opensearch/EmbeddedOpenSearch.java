@@ -53,7 +53,7 @@ public final class EmbeddedOpenSearch {
     }
 
     public static void main(String[] args) throws Exception {
-        watchParent(System.getenv("JSO_PARENT_PID"));
+        ParentWatch.start("EmbeddedOpenSearch", 30_000);
         configureLogging(Level.toLevel(System.getProperty("opensearch.log.level", "WARN"), Level.WARN));
 
         Settings.Builder given = Settings.builder();
@@ -117,32 +117,6 @@ public final class EmbeddedOpenSearch {
         closed.await();
     }
 
-    /** Exits (running the shutdown hook) when the process `pid` has exited; halts if closing takes too long. */
-    private static void watchParent(String pid) {
-        if (pid == null || pid.isEmpty()) return;
-        final java.util.Optional<ProcessHandle> parent = ProcessHandle.of(Long.parseLong(pid.trim()));
-        Thread t = new Thread(() -> {
-            try {
-                while (parent.isPresent() && parent.get().isAlive()) Thread.sleep(500);
-            } catch (InterruptedException e) {
-                return;
-            }
-            System.err.println("EmbeddedOpenSearch: parent process " + pid + " is gone; shutting down");
-            Thread halt = new Thread(() -> {
-                try {
-                    Thread.sleep(30_000);
-                } catch (InterruptedException e) {
-                    return;
-                }
-                Runtime.getRuntime().halt(1);
-            }, "opensearch-halt");
-            halt.setDaemon(true);
-            halt.start();
-            System.exit(0);
-        }, "opensearch-parent-watch");
-        t.setDaemon(true);
-        t.start();
-    }
 
     /** log4j2 to stderr at the given level; the node's own loggers inherit it. */
     private static void configureLogging(Level level) {
