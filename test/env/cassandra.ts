@@ -33,9 +33,10 @@ export function cassandraDir(): string {
   const dir = execFileSync('bash', ['-c', `source "${join(REPO_ROOT, 'test/env/versions.sh')}"; echo "$CASSANDRA_DIR"`], { encoding: 'utf8' }).trim();
   const missing = ['.stamp', 'cassandra-launcher.jar', 'lib'].filter((f) => !existsSync(join(dir, f)));
   if (missing.length) throw new Error(`the Cassandra test server is missing (${missing.join(', ')} in ${dir}): build it with: ${BUILD}`);
-  // the same key as the script's stamp: the pom, the launcher and the JVM options it was built and archived with
+  // the same key as the script's stamp: the pom, the launcher (with the parent watch it compiles in) and the JVM
+  // options it was built and archived with, in the script's order
   const key = createHash('sha256')
-    .update(Buffer.concat(['pom.xml', 'CassandraLauncher.java', 'jvm.options'].map((f) => readFileSync(join(SRC, f)))))
+    .update(Buffer.concat([join(SRC, 'pom.xml'), join(SRC, 'CassandraLauncher.java'), join(SRC, '..', 'java', 'ParentWatch.java'), join(SRC, 'jvm.options')].map((f) => readFileSync(f))))
     .digest('hex')
     .slice(0, 16);
   if (!readFileSync(join(dir, '.stamp'), 'utf8').includes(` ${key} `)) throw new Error(`the Cassandra test server in ${dir} was built from other sources: run: ${BUILD}`);
