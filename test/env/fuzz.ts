@@ -25,13 +25,20 @@ export class Rng {
   }
 }
 
-/** Runs jobs 0..n-1 with `concurrency` in flight, starting none after `deadline` (ms since the epoch); how many ran. */
-export async function pool(n: number, concurrency: number, deadline: number, job: (i: number) => Promise<void>): Promise<number> {
+/**
+ * Runs jobs 0..n-1 with `concurrency` in flight, starting none after `deadline` (ms since the epoch); how many ran.
+ * With `atLeast`, a slow machine still runs that many (the deadline then gives way, up to `hardDeadline`), so a
+ * check on the number of cases does not depend on how loaded the machine is.
+ */
+export async function pool(n: number, concurrency: number, deadline: number, job: (i: number) => Promise<void>, o: { atLeast?: number; hardDeadline?: number } = {}): Promise<number> {
   let next = 0;
   let ran = 0;
+  const atLeast = o.atLeast ?? 0;
+  const hard = o.hardDeadline ?? deadline;
+  const more = (i: number): boolean => i < n && (Date.now() < deadline || (i < atLeast && Date.now() < hard));
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n && Date.now() < deadline; i = next++) {
+      for (let i = next++; more(i); i = next++) {
         await job(i);
         ran++;
       }
