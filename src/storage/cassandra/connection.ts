@@ -1,0 +1,190 @@
+// The Cassandra connection of the trace store: one driver Client (token-aware routing by the driver's default
+// load-balancing policy, prepared statements, bigint as BigInt), consistency levels from the configuration, a bound
+// on the statements in flight, and retries of idempotent statements on timeouts and unavailable nodes.
+import cassandra from 'cassandra-driver';
+import { StorageError, UnavailableError } from '../api/index.js';
+import { parseDurationMs } from '../api/duration.js';
+import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
+
+export type ConsistencyName = 'ANY' | 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
+
+export interface CassandraBackendConfig {
+  /** host or host:port */
+  contactPoints: string[];
+  localDataCenter: string;
+  keyspace: string;
+  credentials?: { username: string; password: string };
+  /** used when provision() creates the keyspace; default SimpleStrategy with one replica */
+  replication?: Replication;
+  /** default TTL of the data ("7d"); default 7d */
+  retention?: string;
+  /** default LOCAL_QUORUM for reads and writes */
+  readConsistency?: ConsistencyName;
+  writeConsistency?: ConsistencyName;
+  /** statements in flight per backend (writes wait for a slot); default 256 */
+  maxInFlight?: number;
+  /** tries of an idempotent statement that timed out or found no replica; default 3 */
+  maxTries?: number;
+  /** spans per page when reading a trace, and per chunk of the stream; default 1000 */
+  chunkSpans?: number;
+  /** TLS towards the nodes (the driver's sslOptions: ca, servername, rejectUnauthorized) */
+  tls?: { ca?: string | Buffer; servername?: string; rejectUnauthorized?: boolean };
+  /** per request timeout, ms; default 12000 */
+  requestTimeoutMs?: number;
+}
+
+const DEFAULT_RETENTION = '7d';
+
+/** a counting semaphore: at most `n` holders */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const RETRYABLE = new Set([cassandra.types.responseErrorCodes.writeTimeout, cassandra.types.responseErrorCodes.readTimeout, cassandra.types.responseErrorCodes.unavailableException, cassandra.types.responseErrorCodes.overloaded]);
+
+function retryable(e: unknown): boolean {
+  if (e instanceof cassandra.errors.OperationTimedOutError || e instanceof cassandra.errors.NoHostAvailableError) return true;
+  return e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code);
+}
+
+function translate(e: unknown): Error {
+  if (e instanceof cassandra.errors.NoHostAvailableError || e instanceof cassandra.errors.OperationTimedOutError) return new UnavailableError(`Cassandra: ${e.message}`);
+  if (e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code)) return new UnavailableError(`Cassandra: ${e.message}`);
+  return e instanceof Error ? e : new StorageError('Internal', String(e));
+}
+
+export type Params = unknown[];
+
+export class CassandraConnection {
+  readonly client: cassandra.Client;
+  readonly keyspace: string;
+  readonly ttlSeconds: number;
+  readonly retentionNs: bigint;
+  readonly chunkSpans: number;
+  private readonly read: cassandra.types.consistencies;
+  private readonly write: cassandra.types.consistencies;
+  private readonly slots: Slots;
+  private readonly maxTries: number;
+  private connected: Promise<void> | undefined;
+
+  constructor(readonly cfg: CassandraBackendConfig) {
+    this.keyspace = checkKeyspace(cfg.keyspace);
+    const ms = parseDurationMs(cfg.retention ?? DEFAULT_RETENTION);
+    this.ttlSeconds = Math.ceil(ms / 1000);
+    this.retentionNs = BigInt(ms) * 1_000_000n;
+    this.chunkSpans = cfg.chunkSpans ?? 1000;
+    const level = (n: ConsistencyName | undefined): cassandra.types.consistencies => cassandra.types.consistencies[n ? (n.charAt(0).toLowerCase() + n.slice(1).toLowerCase().replace(/_(\w)/g, (_, c: string) => c.toUpperCase())) as keyof typeof cassandra.types.consistencies : 'localQuorum'];
+    this.read = level(cfg.readConsistency);
+    this.write = level(cfg.writeConsistency);
+    this.slots = new Slots(cfg.maxInFlight ?? 256);
+    this.maxTries = cfg.maxTries ?? 3;
+    this.client = new cassandra.Client({
+      contactPoints: cfg.contactPoints,
+      localDataCenter: cfg.localDataCenter,
+      ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
+      ...(cfg.tls ? { sslOptions: { ...cfg.tls } } : {}),
+      encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
+      socketOptions: { connectTimeout: 5000, readTimeout: cfg.requestTimeoutMs ?? 12_000 },
+      queryOptions: { prepare: true, consistency: this.read, serialConsistency: cassandra.types.consistencies.localSerial },
+    });
+  }
+
+  private connect(): Promise<void> {
+    this.connected ??= this.client.connect().catch((e: unknown) => {
+      this.connected = undefined;
+      throw translate(e);
+    });
+    return this.connected;
+  }
+
+  /** a statement on the keyspace's tables (`ks.` is replaced by the keyspace) */
+  q(cql: string): string {
+    return cql.replace(/\bks\./g, `${this.keyspace}.`);
+  }
+
+  /**
+   * Runs a prepared statement within the in-flight bound. Idempotent statements are retried on timeouts and
+   * unavailable replicas (with a short backoff); the driver may also run them speculatively.
+   */
+  async exec(cql: string, params: Params, o: { write?: boolean; idempotent?: boolean; fetchSize?: number; pageState?: string; signal?: AbortSignal } = {}): Promise<cassandra.types.ResultSet> {
+    await this.connect();
+    const idempotent = o.idempotent ?? true;
+    for (let attempt = 1; ; attempt++) {
+      o.signal?.throwIfAborted();
+      await this.slots.take();
+      try {
+        return await this.client.execute(this.q(cql), params, {
+          prepare: true,
+          isIdempotent: idempotent,
+          consistency: o.write ? this.write : this.read,
+          ...(o.fetchSize ? { fetchSize: o.fetchSize } : {}),
+          ...(o.pageState ? { pageState: o.pageState } : {}),
+        });
+      } catch (e) {
+        if (!idempotent || attempt >= this.maxTries || !retryable(e)) throw translate(e);
+      } finally {
+        this.slots.give();
+      }
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+
+  /** Every row of a statement, page by page (`fetchSize` rows each). */
+  async *pages(cql: string, params: Params, fetchSize: number, signal?: AbortSignal): AsyncGenerator<cassandra.types.Row[]> {
+    let pageState: string | undefined;
+    for (;;) {
+      const rs = await this.exec(cql, params, { fetchSize, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) });
+      if (rs.rows.length) yield rs.rows;
+      pageState = rs.pageState ?? undefined;
+      if (!pageState) return;
+    }
+  }
+
+  /** Unprepared schema statements (DDL), waiting for schema agreement. */
+  private async ddl(cql: string): Promise<void> {
+    await this.client.execute(cql, [], { prepare: false });
+  }
+
+  /**
+   * Creates the keyspace, applies the migrations not yet recorded in schema_migrations, then sets the retention
+   * (TTL and compaction windows) on every table. Returns the schema version.
+   */
+  async provision(): Promise<number> {
+    await this.connect();
+    try {
+      await this.ddl(createKeyspace(this.keyspace, this.cfg.replication ?? { class: 'SimpleStrategy', replicationFactor: 1 }));
+      await this.ddl(MIGRATIONS_TABLE.replace('schema_migrations', `${this.keyspace}.schema_migrations`));
+      const done = new Set((await this.client.execute(`SELECT version FROM ${this.keyspace}.schema_migrations`)).rows.map((r) => Number(r.get('version'))));
+      const params = { ttlSeconds: this.ttlSeconds };
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const s of m.statements(params)) await this.ddl(s.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) /, `$1 ${this.keyspace}.`));
+        await this.client.execute(`INSERT INTO ${this.keyspace}.schema_migrations (version, description, applied_at) VALUES (?, ?, toTimestamp(now()))`, [m.version, m.description], { prepare: true });
+      }
+      for (const s of retentionStatements(params)) await this.ddl(s.replace(/^ALTER TABLE /, `ALTER TABLE ${this.keyspace}.`));
+      return LATEST_VERSION;
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.shutdown();
+  }
+}

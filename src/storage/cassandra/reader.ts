@@ -1,0 +1,193 @@
+// The Cassandra trace reader. getTraces pages through a trace's partition (one chunk per page). A search picks the
+// most selective index table the query allows (an attribute, else duration, else operation, else service), walks
+// its hour buckets newest first within the time window, and checks each span it points at against the whole
+// query with the shared semantics (so every predicate holds on one span); index rows that answer the query exactly
+// (service or operation with a time range) need no check.
+import type cassandra from 'cassandra-driver';
+import {
+  type CheckedQuery,
+  type FoundTraceId,
+  type GetTraceParams,
+  InvalidArgumentError,
+  type Operation,
+  type OperationQuery,
+  type StorageContext,
+  type TraceChunk,
+  type TraceQuery,
+  type TraceReader,
+  checkGetTraceParams,
+  checkOperationQuery,
+  checkTraceQuery,
+  serviceOf,
+} from '../api/index.js';
+import { type SpanView, groupSpans, spanMatches } from '../api/semantics.js';
+import { decodeTracesProto } from '../../otlp/otlp-proto.js';
+import type { CassandraConnection } from './connection.js';
+import { BUCKET_NS, bucketOf } from './schema.js';
+import { MAX_INDEXED } from './writer.js';
+
+const SELECT_TRACE = 'SELECT span FROM ks.spans WHERE trace_id = ?';
+const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE trace_id = ? AND span_id = ?';
+/** keys a search answers from span fields, not from the attribute index */
+const SPECIAL = new Set(['error', 'span.kind', 'span.status', 'scope.name', 'scope.version', 'service.name', 'resource.service.name']);
+/** hour buckets whose first page is read at once */
+const PREFETCH = 8;
+/** rows per page of an index partition */
+const INDEX_PAGE = 1000;
+/** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
+const SLACK_NS = 86_400_000_000_000n;
+
+/** The span of a `spans` row with its resource and scope. */
+export function spanView(blob: Buffer): SpanView {
+  const rs = decodeTracesProto(blob).traces[0]!;
+  const ss = rs.scopeSpans[0]!;
+  return { span: ss.spans[0]!, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service: serviceOf(rs.resource) };
+}
+
+interface IndexPlan {
+  cql: string;
+  /** the partition key values before the bucket */
+  key: unknown[];
+  /** clustering bounds after the bucket */
+  bounds: unknown[];
+  /** whether the spans found must be checked against the query */
+  check: boolean;
+}
+
+function plan(cq: CheckedQuery, lo: bigint, hi: bigint): IndexPlan {
+  const service = cq.serviceName!;
+  const hasDuration = cq.durationMin !== undefined || cq.durationMax !== undefined;
+  const attr = cq.attributes.find(([k, v]) => !SPECIAL.has(k) && k.length <= MAX_INDEXED + 'resource.'.length && v.length <= MAX_INDEXED);
+  const range = 'start_ns >= ? AND start_ns <= ?';
+  if (attr) {
+    const key = attr[0].startsWith('resource.') ? attr[0].slice('resource.'.length) : attr[0];
+    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [service, key, attr[1]], bounds: [lo, hi], check: true };
+  }
+  if (hasDuration) {
+    return {
+      cql: 'SELECT trace_id, span_id FROM ks.span_by_duration WHERE service = ? AND operation = ? AND bucket = ? AND duration_ns >= ? AND duration_ns <= ?',
+      key: [service, cq.operationName ?? ''],
+      bounds: [cq.durationMin ?? 0n, cq.durationMax ?? 9_223_372_036_854_775_807n],
+      check: true,
+    };
+  }
+  const exact = cq.attributes.length === 0;
+  if (cq.operationName) return { cql: `SELECT trace_id, span_id FROM ks.span_by_operation WHERE service = ? AND operation = ? AND bucket = ? AND ${range}`, key: [service, cq.operationName], bounds: [lo, hi], check: !exact };
+  return { cql: `SELECT trace_id, span_id FROM ks.span_by_service WHERE service = ? AND bucket = ? AND ${range}`, key: [service], bounds: [lo, hi], check: !exact };
+}
+
+export class CassandraTraceReader implements TraceReader {
+  constructor(private readonly conn: CassandraConnection) {}
+
+  /** the chunks of one trace: a page of its partition each */
+  private async *trace(traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
+    for await (const rows of this.conn.pages(SELECT_TRACE, [Buffer.from(traceId, 'hex')], this.conn.chunkSpans, signal)) {
+      yield { traceId, resourceSpans: groupSpans(rows.map((r) => spanView(r.get('span') as Buffer))) };
+    }
+  }
+
+  async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const checked = checkGetTraceParams(params);
+    const seen = new Set<string>();
+    // a trace is returned whole whatever its time bounds (they are hints; the partition holds the whole trace)
+    for (const p of checked) {
+      if (seen.has(p.traceId)) continue;
+      seen.add(p.traceId);
+      for await (const c of this.trace(p.traceId, ctx?.signal)) {
+        ctx?.signal?.throwIfAborted();
+        yield [c];
+      }
+    }
+  }
+
+  async getServices(ctx?: StorageContext): Promise<string[]> {
+    const rs = await this.conn.exec('SELECT service FROM ks.services WHERE scope = 0', [], { fetchSize: 100_000, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
+    return rs.rows.map((r) => r.get('service') as string).sort();
+  }
+
+  async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
+    checkOperationQuery(q);
+    const kind = q.spanKind?.toLowerCase().replace(/^span_kind_/, '');
+    const out: Operation[] = [];
+    const cql = kind ? 'SELECT span_kind, operation FROM ks.operations WHERE service = ? AND span_kind = ?' : 'SELECT span_kind, operation FROM ks.operations WHERE service = ?';
+    for await (const rows of this.conn.pages(cql, kind ? [q.service, kind] : [q.service], 10_000, ctx?.signal)) {
+      for (const r of rows) out.push({ name: r.get('operation') as string, spanKind: r.get('span_kind') as string });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+  }
+
+  /** whether a span the index pointed at (any stored version of it) meets the query */
+  private async spanMeets(traceId: Buffer, spanId: Buffer, cq: CheckedQuery, signal?: AbortSignal): Promise<boolean> {
+    const rs = await this.conn.exec(SELECT_SPAN, [traceId, spanId], signal ? { signal } : {});
+    return rs.rows.some((r) => spanMatches(spanView(r.get('span') as Buffer), cq));
+  }
+
+  /** the traces of one page of index rows that meet the query, in the page's order, not already in `found` */
+  private async accept(rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, signal?: AbortSignal): Promise<string[]> {
+    const byTrace = new Map<string, { traceId: Buffer; spans: Buffer[] }>();
+    for (const r of rows) {
+      const tid = r.get('trace_id') as Buffer;
+      const hex = tid.toString('hex');
+      if (found.has(hex)) continue;
+      let e = byTrace.get(hex);
+      if (!e) byTrace.set(hex, (e = { traceId: tid, spans: [] }));
+      e.spans.push(r.get('span_id') as Buffer);
+    }
+    const entries = [...byTrace];
+    if (!p.check) return entries.map(([hex]) => hex);
+    const ok = await Promise.all(entries.map(async ([, e]) => (await Promise.all(e.spans.map((s) => this.spanMeets(e.traceId, s, cq, signal)))).some(Boolean)));
+    return entries.filter((_, i) => ok[i]).map(([hex]) => hex);
+  }
+
+  async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
+    const cq = checkTraceQuery(q);
+    if (!cq.serviceName) throw new InvalidArgumentError('serviceName', 'is required: the Cassandra store searches the spans of one service');
+    const signal = ctx?.signal;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const floor = now - this.conn.retentionNs - SLACK_NS;
+    const ceiling = now + SLACK_NS;
+    const lo = cq.startTimeMin !== undefined && cq.startTimeMin > floor ? cq.startTimeMin : floor;
+    const hi = cq.startTimeMax !== undefined && cq.startTimeMax < ceiling ? cq.startTimeMax : ceiling;
+    if (lo > hi) return;
+    const p = plan(cq, lo, hi);
+    const buckets: number[] = [];
+    for (let b = bucketOf(hi, BUCKET_NS); b >= bucketOf(lo, BUCKET_NS); b--) buckets.push(b);
+    const found = new Set<string>();
+    const out: FoundTraceId[] = [];
+    for (let i = 0; i < buckets.length && found.size < cq.searchDepth; i += PREFETCH) {
+      const group = buckets.slice(i, i + PREFETCH);
+      const firsts = group.map((b) => this.conn.exec(p.cql, [...p.key, b, ...p.bounds], { fetchSize: INDEX_PAGE, ...(signal ? { signal } : {}) }));
+      // every prefetched request settles before this group is left (no rejection goes unobserved)
+      const settled = Promise.allSettled(firsts);
+      try {
+        for (let j = 0; j < group.length && found.size < cq.searchDepth; j++) {
+          let page = await firsts[j]!;
+          for (;;) {
+            signal?.throwIfAborted();
+            for (const hex of await this.accept(page.rows, p, cq, found, signal)) {
+              if (found.size >= cq.searchDepth) break;
+              found.add(hex);
+              out.push({ traceId: hex });
+            }
+            if (!page.pageState || found.size >= cq.searchDepth) break;
+            page = await this.conn.exec(p.cql, [...p.key, group[j], ...p.bounds], { fetchSize: INDEX_PAGE, pageState: page.pageState, ...(signal ? { signal } : {}) });
+          }
+        }
+      } finally {
+        await settled;
+      }
+    }
+    if (out.length) yield out;
+  }
+
+  async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    for await (const batch of this.findTraceIds(q, ctx)) {
+      for (const { traceId } of batch) {
+        for await (const c of this.trace(traceId, ctx?.signal)) {
+          ctx?.signal?.throwIfAborted();
+          yield [c];
+        }
+      }
+    }
+  }
+}

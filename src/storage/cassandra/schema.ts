@@ -1,0 +1,133 @@
+// The Cassandra keyspace of the trace store: versioned CQL migrations, applied in order and recorded in
+// schema_migrations. Every table names the query it serves. Spans are kept whole as OTLP protobuf (one TracesData
+// per span holding its resource, scope and span: typed attributes, events, links, dropped counts and schema URLs
+// survive as OTLP has them, and the hot-path decoder of src/otlp reads them back); the repeated resource and scope
+// bytes of a trace's spans sit next to each other in one partition, where the table's LZ4 chunk compression absorbs
+// them. Index tables point at a span (trace ID, span ID) so that a search checks only the span it found.
+//
+// Time-bucketed tables (spans and indices, written once and expiring together) use TimeWindowCompactionStrategy
+// with windows derived from the TTL, so that whole SSTables expire instead of being compacted; their default TTL is
+// the retention. A retention change is an ALTER of each table's default TTL and window (applyRetention): rows
+// already written keep the TTL they were written with, nothing is rewritten or lost.
+import { StorageError } from '../api/index.js';
+
+/** The hour buckets of the search indices: a partition holds one service's (or operation's) spans of one hour. */
+export const BUCKET_NS = 3_600_000_000_000n;
+/** The day buckets of the trace list for dependencies and of the sampling throughput. */
+export const DAY_NS = 86_400_000_000_000n;
+
+export const bucketOf = (ns: bigint, size = BUCKET_NS): number => Number(ns >= 0n ? ns / size : (ns - size + 1n) / size);
+
+/** Tables whose rows age out with the retention (TWCS, default TTL). */
+export const TIMED_TABLES = ['spans', 'span_by_service', 'span_by_operation', 'span_by_duration', 'span_by_attribute', 'traces_by_day', 'dependencies', 'sampling_throughput', 'sampling_probabilities'] as const;
+/** Name tables: TTL'd too (a service not seen for a retention disappears), but small and rewritten: default compaction. */
+export const NAME_TABLES = ['services', 'operations'] as const;
+/** Everything purge() empties. */
+export const DATA_TABLES = [...TIMED_TABLES, ...NAME_TABLES, 'leases'] as const;
+
+export interface SchemaParams {
+  /** default TTL of the data tables, seconds (0: none) */
+  ttlSeconds: number;
+}
+
+export interface Migration {
+  version: number;
+  description: string;
+  statements: (p: SchemaParams) => string[];
+}
+
+/** TWCS windows: about 30 per TTL (whole hours), one day when the data never expires. */
+export function compactionWindowHours(ttlSeconds: number): number {
+  if (ttlSeconds <= 0) return 24;
+  return Math.max(1, Math.ceil(ttlSeconds / 3600 / 30));
+}
+
+const twcs = (p: SchemaParams): string =>
+  `compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', 'compaction_window_size': ${compactionWindowHours(p.ttlSeconds)}} AND default_time_to_live = ${p.ttlSeconds} AND gc_grace_seconds = 10800`;
+const ttl = (p: SchemaParams): string => `default_time_to_live = ${p.ttlSeconds}`;
+const comment = (s: string): string => `comment = '${s.replace(/'/g, "''")}'`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'spans, name lists, search indices, dependencies, sampling, leases',
+    statements: (p) => [
+      // getTraces: all spans of a trace in one partition, paged in span-ID order. span_hash tells apart different
+      // spans that share a span ID (and makes an identical span written twice one row).
+      `CREATE TABLE IF NOT EXISTS spans (trace_id blob, span_id blob, span_hash bigint, parent_id blob, service text, start_ns bigint, end_ns bigint, span blob,
+        PRIMARY KEY ((trace_id), span_id, span_hash))
+        WITH ${comment('getTraces / findTraces: the spans of a trace (OTLP TracesData of one span each)')} AND ${twcs(p)}`,
+      // getServices: one small partition, read whole and sorted
+      `CREATE TABLE IF NOT EXISTS services (scope int, service text, PRIMARY KEY ((scope), service))
+        WITH ${comment('getServices: every service name (scope is always 0)')} AND ${ttl(p)}`,
+      // getOperations: a service's operations, optionally of one span kind (clustering prefix)
+      `CREATE TABLE IF NOT EXISTS operations (service text, span_kind text, operation text, PRIMARY KEY ((service), span_kind, operation))
+        WITH ${comment('getOperations: operations of a service with their span kind')} AND ${ttl(p)}`,
+      // findTraceIds by service (and start time): newest first in hour partitions
+      `CREATE TABLE IF NOT EXISTS span_by_service (service text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((service, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+        AND ${comment('findTraceIds by service and start time (hour buckets)')} AND ${twcs(p)}`,
+      // findTraceIds by service and operation (and start time)
+      `CREATE TABLE IF NOT EXISTS span_by_operation (service text, operation text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((service, operation, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+        AND ${comment('findTraceIds by service, operation and start time (hour buckets)')} AND ${twcs(p)}`,
+      // findTraceIds by duration range: per service (operation '') and per service+operation, duration clustered
+      `CREATE TABLE IF NOT EXISTS span_by_duration (service text, operation text, bucket int, duration_ns bigint, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((service, operation, bucket), duration_ns, start_ns, trace_id, span_id))
+        WITH ${comment("findTraceIds by duration range, per service (operation '') or service+operation (hour buckets)")} AND ${twcs(p)}`,
+      // findTraceIds by attribute: key = value as a string (span, scope, resource, event and link attributes)
+      `CREATE TABLE IF NOT EXISTS span_by_attribute (service text, key text, value text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((service, key, value, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+        AND ${comment('findTraceIds by an attribute value of a service (hour buckets)')} AND ${twcs(p)}`,
+      // getDependencies: the traces with a span starting on a day (their spans are then read for the edges)
+      `CREATE TABLE IF NOT EXISTS traces_by_day (day int, trace_id blob, PRIMARY KEY ((day), trace_id))
+        WITH ${comment('getDependencies: traces with a span starting on a day')} AND ${twcs(p)}`,
+      // getDependencies: links written by the dependencies job, by day and time
+      `CREATE TABLE IF NOT EXISTS dependencies (day int, ts bigint, parent text, child text, call_count bigint, source text,
+        PRIMARY KEY ((day), ts, parent, child)) WITH ${comment('getDependencies: links written by the dependencies job')} AND ${twcs(p)}`,
+      // getThroughput: adaptive sampling throughput by day and time
+      `CREATE TABLE IF NOT EXISTS sampling_throughput (day int, at bigint, service text, operation text, count bigint, probabilities list<double>,
+        PRIMARY KEY ((day), at, service, operation)) WITH ${comment('getThroughput: per-operation throughput by time')} AND ${twcs(p)}`,
+      // getLatestProbabilities: one partition, newest first, read with LIMIT 1 (written about once a minute)
+      `CREATE TABLE IF NOT EXISTS sampling_probabilities (scope int, at bigint, hostname text, probabilities text, qps text,
+        PRIMARY KEY ((scope), at, hostname)) WITH CLUSTERING ORDER BY (at DESC, hostname ASC)
+        AND ${comment('getLatestProbabilities: newest first (scope is always 0)')} AND ${twcs(p)}`,
+      // Lock: a lease per resource, taken and renewed with lightweight transactions (compare-and-set on holder and
+      // expiry); the row's TTL only cleans up, the expiry column decides
+      `CREATE TABLE IF NOT EXISTS leases (resource text PRIMARY KEY, holder text, expires_ms bigint)
+        WITH ${comment('Lock: the holder of a resource and when its lease ends (LWT)')}`,
+    ],
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Statements that set the retention on existing tables (idempotent; no data is rewritten). */
+export function retentionStatements(p: SchemaParams): string[] {
+  const out: string[] = [];
+  for (const t of TIMED_TABLES) out.push(`ALTER TABLE ${t} WITH ${twcs(p)}`);
+  for (const t of NAME_TABLES) out.push(`ALTER TABLE ${t} WITH ${ttl(p)}`);
+  return out;
+}
+
+export type Replication = { class: 'SimpleStrategy'; replicationFactor: number } | { class: 'NetworkTopologyStrategy'; dataCenters: Record<string, number> };
+
+const IDENT = /^[a-z][a-z0-9_]{0,47}$/;
+
+/** a keyspace name Cassandra accepts unquoted, else an error naming it */
+export function checkKeyspace(name: string): string {
+  if (!IDENT.test(name)) throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(name)}: expected a lowercase letter, then up to 47 lowercase letters, digits or underscores`);
+  return name;
+}
+
+export function createKeyspace(keyspace: string, r: Replication): string {
+  const repl =
+    r.class === 'SimpleStrategy'
+      ? `{'class': 'SimpleStrategy', 'replication_factor': ${r.replicationFactor}}`
+      : `{'class': 'NetworkTopologyStrategy', ${Object.entries(r.dataCenters)
+          .map(([dc, n]) => `'${dc.replace(/'/g, "''")}': ${n}`)
+          .join(', ')}}`;
+  return `CREATE KEYSPACE IF NOT EXISTS ${checkKeyspace(keyspace)} WITH replication = ${repl}`;
+}
+
+export const MIGRATIONS_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, description text, applied_at timestamp)';

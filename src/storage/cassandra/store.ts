@@ -1,0 +1,63 @@
+// The Cassandra backend: one CassandraConnection (driver client, keyspace, consistency, in-flight bound) and the
+// small objects over it that serve the storage API. Schema: ./schema.ts (versioned migrations, one table per query).
+import type { BackendFactory } from '../api/index.js';
+import { type CassandraBackendConfig, CassandraConnection } from './connection.js';
+import { CassandraTraceReader } from './reader.js';
+import { CassandraDependencyStore, CassandraLock, CassandraPurger, CassandraSamplingStore } from './stores.js';
+import { CassandraTraceWriter } from './writer.js';
+
+export type { CassandraBackendConfig } from './connection.js';
+
+export class CassandraBackend implements BackendFactory {
+  readonly type = 'cassandra';
+  /** the schema version after provision() */
+  schemaVersion?: number;
+  private readonly conn: CassandraConnection;
+  private readonly writer: CassandraTraceWriter;
+  private readonly reader: CassandraTraceReader;
+  private readonly dependencies: CassandraDependencyStore;
+  private readonly sampling: CassandraSamplingStore;
+  private readonly leases: CassandraLock;
+  private readonly purge: CassandraPurger;
+
+  constructor(cfg: CassandraBackendConfig) {
+    this.conn = new CassandraConnection(cfg);
+    this.writer = new CassandraTraceWriter(this.conn);
+    this.reader = new CassandraTraceReader(this.conn);
+    this.dependencies = new CassandraDependencyStore(this.conn);
+    this.sampling = new CassandraSamplingStore(this.conn);
+    this.leases = new CassandraLock(this.conn);
+    this.purge = new CassandraPurger(this.conn, () => this.writer.forget());
+  }
+
+  async provision(): Promise<void> {
+    this.schemaVersion = await this.conn.provision();
+  }
+  traceWriter(): CassandraTraceWriter {
+    return this.writer;
+  }
+  traceReader(): CassandraTraceReader {
+    return this.reader;
+  }
+  dependencyReader(): CassandraDependencyStore {
+    return this.dependencies;
+  }
+  dependencyWriter(): CassandraDependencyStore {
+    return this.dependencies;
+  }
+  samplingStore(): CassandraSamplingStore {
+    return this.sampling;
+  }
+  lock(): CassandraLock {
+    return this.leases;
+  }
+  purger(): CassandraPurger {
+    return this.purge;
+  }
+  async ping(): Promise<void> {
+    await this.conn.exec('SELECT release_version FROM system.local', []);
+  }
+  async close(): Promise<void> {
+    await this.conn.close();
+  }
+}

@@ -1,0 +1,129 @@
+// The Cassandra trace writer: per span, one row in `spans` (the OTLP span with its resource and scope) and its
+// index rows (service, operation, duration, attributes), all idempotent INSERTs run concurrently within the
+// connection's in-flight bound. Service, operation and trace-day rows are written once per process and refreshed
+// before their TTL runs out.
+import { createHash } from 'node:crypto';
+import { type AttrValue, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
+import { spanDuration, validateBatch } from '../api/semantics.js';
+import { encodeTracesProto } from '../../otlp/otlp-proto.js';
+import type { CassandraConnection, Params } from './connection.js';
+import { DAY_NS, bucketOf } from './schema.js';
+
+/** attribute keys and values longer than this (UTF-16 units) are not indexed (a search on them scans the service) */
+export const MAX_INDEXED = 256;
+
+const INSERT_SPAN = 'INSERT INTO ks.spans (trace_id, span_id, span_hash, parent_id, service, start_ns, end_ns, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_SERVICE = 'INSERT INTO ks.services (scope, service) VALUES (0, ?)';
+const INSERT_OPERATION = 'INSERT INTO ks.operations (service, span_kind, operation) VALUES (?, ?, ?)';
+const INSERT_BY_SERVICE = 'INSERT INTO ks.span_by_service (service, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?)';
+const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (service, operation, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const INSERT_TRACE_DAY = 'INSERT INTO ks.traces_by_day (day, trace_id) VALUES (?, ?)';
+
+/** how long a written name is trusted to be stored before it is written again: a tenth of the TTL, at most an hour */
+const refreshMs = (ttlSeconds: number): number => (ttlSeconds > 0 ? Math.min(3_600_000, ttlSeconds * 100) : 3_600_000);
+/** names remembered as written (the oldest are forgotten first) */
+const MAX_REMEMBERED = 100_000;
+
+const indexable = (v: AttrValue): string | undefined => {
+  const s = attrToString(v);
+  return s.length <= MAX_INDEXED ? s : undefined;
+};
+
+function addAttrs(out: Set<string>, attrs: readonly KeyValue[]): void {
+  for (const a of attrs) {
+    if (a.key.length > MAX_INDEXED || a.key === 'service.name') continue;
+    const v = indexable(a.value);
+    if (v !== undefined) out.add(`${a.key}\u0000${v}`);
+  }
+}
+
+/** 64 bits of a span's encoding: identical spans share a row, different spans with one span ID do not */
+const hash64 = (b: Buffer): bigint => createHash('sha256').update(b).digest().readBigInt64BE(0);
+
+export class CassandraTraceWriter implements TraceWriter {
+  /** rows of names (services, operations, trace days) written, with when */
+  private readonly written = new Map<string, number>();
+
+  constructor(private readonly conn: CassandraConnection) {}
+
+  forget(): void {
+    this.written.clear();
+  }
+
+  /** whether a name row must be written now (not written by this process within the refresh time) */
+  private fresh(key: string): boolean {
+    const now = Date.now();
+    const at = this.written.get(key);
+    if (at !== undefined && now - at < refreshMs(this.conn.ttlSeconds)) return false;
+    this.written.delete(key);
+    if (this.written.size >= MAX_REMEMBERED) this.written.delete(this.written.keys().next().value as string);
+    this.written.set(key, now);
+    return true;
+  }
+
+  async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
+    validateBatch(traces);
+    const conn = this.conn;
+    const pending: Promise<unknown>[] = [];
+    const names: string[] = [];
+    const run = (cql: string, params: Params): void => {
+      pending.push(conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) }));
+    };
+    for (const rs of traces) {
+      const service = serviceOf(rs.resource);
+      const resourceAttrs = new Set<string>();
+      addAttrs(resourceAttrs, rs.resource.attributes);
+      if (service && this.fresh(`s\u0000${service}`)) {
+        names.push(`s\u0000${service}`);
+        run(INSERT_SERVICE, [service]);
+      }
+      for (const ss of rs.scopeSpans) {
+        const scopeAttrs = new Set(resourceAttrs);
+        addAttrs(scopeAttrs, ss.scope.attributes);
+        for (const span of ss.spans) {
+          const bytes = encodeTracesProto([{ resource: rs.resource, schemaUrl: rs.schemaUrl, scopeSpans: [{ scope: ss.scope, schemaUrl: ss.schemaUrl, spans: [span] }] }]);
+          const traceId = Buffer.from(span.traceId, 'hex');
+          const spanId = Buffer.from(span.spanId, 'hex');
+          const start = span.startTimeUnixNano;
+          const bucket = bucketOf(start);
+          const kind = SPAN_KIND_NAMES[span.kind] ?? '';
+          run(INSERT_SPAN, [traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
+          const day = bucketOf(start, DAY_NS);
+          const d = `d\u0000${day}\u0000${span.traceId}`;
+          if (this.fresh(d)) {
+            names.push(d);
+            run(INSERT_TRACE_DAY, [day, traceId]);
+          }
+          if (!service) continue;
+          const op = `o\u0000${service}\u0000${kind}\u0000${span.name}`;
+          if (this.fresh(op)) {
+            names.push(op);
+            run(INSERT_OPERATION, [service, kind, span.name]);
+          }
+          run(INSERT_BY_SERVICE, [service, bucket, start, traceId, spanId]);
+          run(INSERT_BY_OPERATION, [service, span.name, bucket, start, traceId, spanId]);
+          const duration = spanDuration(span);
+          run(INSERT_BY_DURATION, [service, '', bucket, duration, start, traceId, spanId]);
+          run(INSERT_BY_DURATION, [service, span.name, bucket, duration, start, traceId, spanId]);
+          const attrs = new Set(scopeAttrs);
+          addAttrs(attrs, span.attributes);
+          for (const e of span.events) addAttrs(attrs, e.attributes);
+          for (const l of span.links) addAttrs(attrs, l.attributes);
+          for (const kv of attrs) {
+            const cut = kv.indexOf('\u0000');
+            run(INSERT_BY_ATTRIBUTE, [service, kv.slice(0, cut), kv.slice(cut + 1), bucket, start, traceId, spanId]);
+          }
+        }
+      }
+    }
+    const results = await Promise.allSettled(pending);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // the names of a failed batch are written again with the retry
+      for (const n of names) this.written.delete(n);
+      throw failed.reason;
+    }
+  }
+}
