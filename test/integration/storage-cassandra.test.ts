@@ -1,19 +1,115 @@
-// The storage contract suite against a real Cassandra 5 node (Maven Central jars on the JVM, loopback).
-import { CassandraBackend } from '../../src/storage/cassandra/store.js';
+// The storage contract suite against a real Cassandra 5 node (Maven Central jars on the JVM, loopback), then the
+// schema itself: versioned migrations recorded once, a retention change applied to existing tables without losing
+// data, and what a read returns (one resource object per resource, not one per span).
+import cassandra from 'cassandra-driver';
+import { type ResourceSpans, SpanKind, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { compactionWindowHours, LATEST_VERSION, TIMED_TABLES } from '../../src/storage/cassandra/schema.js';
+import { CassandraBackend, type CassandraBackendConfig } from '../../src/storage/cassandra/store.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
 
 let server: RunningCassandra | undefined;
+let users = 0;
+async function shared(): Promise<RunningCassandra> {
+  users++;
+  server ??= await startCassandra();
+  return server;
+}
+// driver sessions are closed before the node stops (an open session keeps jest from exiting)
+async function release(): Promise<void> {
+  if (--users === 0) {
+    await server?.stop();
+    server = undefined;
+  }
+}
+
+const config = (s: RunningCassandra, keyspace: string, extra: Partial<CassandraBackendConfig> = {}): CassandraBackendConfig => ({
+  contactPoints: [`${s.host}:${s.port}`],
+  localDataCenter: CASSANDRA_DC,
+  keyspace,
+  readConsistency: 'ONE',
+  writeConsistency: 'ONE',
+  ...extra,
+});
+
+beforeAll(async () => {
+  await shared();
+}, 300_000);
+afterAll(release);
 
 runStorageContract('cassandra', async () => {
-  server = await startCassandra();
-  const backend = new CassandraBackend({ contactPoints: [`${server.host}:${server.port}`], localDataCenter: CASSANDRA_DC, keyspace: 'contract', readConsistency: 'ONE', writeConsistency: 'ONE' });
-  return {
-    backend,
-    // the suite closes the backend (and its driver session) first, then the node
-    close: async () => {
-      await server?.stop();
-      server = undefined;
-    },
+  const s = await shared();
+  return { backend: new CassandraBackend(config(s, 'contract')), close: release };
+});
+
+describe('cassandra schema', () => {
+  let s: RunningCassandra;
+  let admin: cassandra.Client;
+  const backends: CassandraBackend[] = [];
+  const open = async (retention: string): Promise<CassandraBackend> => {
+    const b = new CassandraBackend(config(s, 'schema_checks', { retention }));
+    backends.push(b);
+    await b.provision();
+    return b;
   };
+  const tableOptions = async (table: string): Promise<{ ttl: number; window: string; comment: string }> => {
+    const row = (await admin.execute('SELECT default_time_to_live, compaction, comment FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', ['schema_checks', table], { prepare: true })).first();
+    const compaction = row.get('compaction') as Record<string, string>;
+    return { ttl: row.get('default_time_to_live') as number, window: compaction.compaction_window_size ?? '', comment: row.get('comment') as string };
+  };
+  const chunks = async (it: AsyncIterable<TraceChunk[]>): Promise<TraceChunk[]> => {
+    const out: TraceChunk[] = [];
+    for await (const b of it) out.push(...b);
+    return out;
+  };
+  const traceId = 'feed0000000000000000000000000001';
+  const batch = (): ResourceSpans[] => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const spans = Array.from({ length: 20 }, (_, i) => newSpan({ traceId, spanId: (i + 1).toString(16).padStart(16, '0'), name: `op-${i % 3}`, kind: SpanKind.Server, startTimeUnixNano: now, endTimeUnixNano: now + 1000n }));
+    return [serviceBatch('schema-a', spans.slice(0, 10)), serviceBatch('schema-b', spans.slice(10))];
+  };
+
+  beforeAll(async () => {
+    s = await shared();
+    admin = new cassandra.Client({ contactPoints: [`${s.host}:${s.port}`], localDataCenter: CASSANDRA_DC });
+    await admin.connect();
+  }, 120_000);
+  afterAll(async () => {
+    for (const b of backends) await b.close();
+    await admin?.shutdown();
+    await release();
+  });
+
+  it('records each migration once and sets the TTL and compaction windows from the retention', async () => {
+    const b = await open('2d');
+    expect(b.schemaVersion).toBe(LATEST_VERSION);
+    for (const t of TIMED_TABLES) {
+      const o = await tableOptions(t);
+      expect({ t, ttl: o.ttl, window: o.window }).toEqual({ t, ttl: 2 * 86_400, window: String(compactionWindowHours(2 * 86_400)) });
+      expect(o.comment).not.toBe('');
+    }
+    expect((await tableOptions('leases')).ttl).toBe(0);
+    await b.traceWriter().writeTraces(batch());
+    // a second provision applies nothing twice
+    await open('2d');
+    const versions = await admin.execute('SELECT version FROM schema_checks.schema_migrations');
+    expect(versions.rows.map((r) => r.get('version') as number)).toEqual([LATEST_VERSION]);
+  }, 120_000);
+
+  it('applies a retention change to the existing tables and keeps the data', async () => {
+    const b = await open('30d');
+    expect((await tableOptions('spans')).ttl).toBe(30 * 86_400);
+    expect((await tableOptions('services')).ttl).toBe(30 * 86_400);
+    expect((await tableOptions('span_by_service')).window).toBe(String(compactionWindowHours(30 * 86_400)));
+    const got = await chunks(b.traceReader().getTraces([{ traceId }]));
+    expect(got.flatMap((c) => c.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)))).toHaveLength(20);
+  }, 120_000);
+
+  it('returns one ResourceSpans per resource and one ScopeSpans per scope, not one per span', async () => {
+    const b = backends[backends.length - 1]!;
+    const [chunk] = await chunks(b.traceReader().getTraces([{ traceId }]));
+    expect(chunk!.resourceSpans).toHaveLength(2);
+    expect(chunk!.resourceSpans.map((rs) => rs.scopeSpans.length)).toEqual([1, 1]);
+    expect(chunk!.resourceSpans.map((rs) => rs.scopeSpans[0]!.spans.length)).toEqual([10, 10]);
+  });
 });

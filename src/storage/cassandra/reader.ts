@@ -22,6 +22,7 @@ import {
 } from '../api/index.js';
 import { type SpanView, groupSpans, spanMatches } from '../api/semantics.js';
 import { decodeTracesProto } from '../../otlp/otlp-proto.js';
+import { Reader } from '../../otlp/proto-wire.js';
 import type { CassandraConnection } from './connection.js';
 import { BUCKET_NS, bucketOf } from './schema.js';
 import { MAX_INDEXED } from './writer.js';
@@ -42,6 +43,54 @@ export function spanView(blob: Buffer): SpanView {
   const rs = decodeTracesProto(blob).traces[0]!;
   const ss = rs.scopeSpans[0]!;
   return { span: ss.spans[0]!, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scope: ss.scope, scopeSchemaUrl: ss.schemaUrl, service: serviceOf(rs.resource) };
+}
+
+/**
+ * The encoded resource with its schema URL, and the encoded scope with its schema URL, of a `spans` row: rows with
+ * equal keys came with the same resource (scope), and share one decoded object in a chunk. The row is TracesData {
+ * ResourceSpans { resource = 1, scope_spans = 2 { scope = 1, spans = 2, schema_url = 3 }, schema_url = 3 } }.
+ */
+export function originKeys(blob: Buffer): { resource: string; scope: string } {
+  const r = new Reader(blob, { ri: 0, si: 0, ki: -1 });
+  const parts: [string[], string[], string[]] = [[], [], []];
+  /** keeps the length-delimited fields in `keep` (in parts[depth]), descends into field `into` */
+  const fields = (depth: 0 | 1 | 2, end: number, keep: readonly number[], into?: number, inner?: (end: number) => void): void => {
+    while (r.pos < end) {
+      const tag = r.varint();
+      const field = tag >>> 3;
+      if ((tag & 7) === 2 && (keep.includes(field) || field === into)) {
+        const e = r.len(end);
+        if (field === into) inner?.(e);
+        else parts[depth].push(`${field}:${blob.toString('latin1', r.pos, e)}`);
+        r.pos = e;
+      } else r.skip(tag, end);
+    }
+  };
+  fields(0, blob.length, [], 1, (rsEnd) => fields(1, rsEnd, [1, 3], 2, (ssEnd) => fields(2, ssEnd, [1, 3])));
+  return { resource: parts[1].join('\u0000'), scope: parts[2].join('\u0000') };
+}
+
+/**
+ * Span views of `spans` rows: rows that came with the same resource (and scope) share one decoded object, and are
+ * ordered by them, so that groupSpans makes one ResourceSpans per resource and one ScopeSpans per scope in it.
+ */
+export function rowViews(blobs: readonly Buffer[]): SpanView[] {
+  const resources = new Map<string, { view: SpanView; scopes: Map<string, { view: SpanView; spans: SpanView[] }> }>();
+  for (const b of blobs) {
+    const v = spanView(b);
+    const k = originKeys(b);
+    let res = resources.get(k.resource);
+    if (!res) resources.set(k.resource, (res = { view: v, scopes: new Map() }));
+    const sc = res.scopes.get(k.scope);
+    if (sc) sc.spans.push({ ...sc.view, span: v.span });
+    else {
+      const view: SpanView = { ...v, resource: res.view.resource, resourceSchemaUrl: res.view.resourceSchemaUrl, service: res.view.service };
+      res.scopes.set(k.scope, { view, spans: [view] });
+    }
+  }
+  const out: SpanView[] = [];
+  for (const res of resources.values()) for (const sc of res.scopes.values()) out.push(...sc.spans);
+  return out;
 }
 
 interface IndexPlan {
@@ -82,7 +131,7 @@ export class CassandraTraceReader implements TraceReader {
   /** the chunks of one trace: a page of its partition each */
   private async *trace(traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
     for await (const rows of this.conn.pages(SELECT_TRACE, [Buffer.from(traceId, 'hex')], this.conn.chunkSpans, signal)) {
-      yield { traceId, resourceSpans: groupSpans(rows.map((r) => spanView(r.get('span') as Buffer))) };
+      yield { traceId, resourceSpans: groupSpans(rowViews(rows.map((r) => r.get('span') as Buffer))) };
     }
   }
 
