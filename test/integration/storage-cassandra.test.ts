@@ -39,7 +39,7 @@ afterAll(release);
 
 runStorageContract('cassandra', async () => {
   const s = await shared();
-  return { backend: new CassandraBackend(config(s, 'contract')), close: release };
+  return { backend: new CassandraBackend(config(s, 'contract')), capabilities: { tenancy: true }, close: release };
 });
 
 describe('cassandra schema', () => {

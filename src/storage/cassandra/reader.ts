@@ -6,6 +6,7 @@
 import type cassandra from 'cassandra-driver';
 import {
   type CheckedQuery,
+  DEFAULT_TENANT,
   type FoundTraceId,
   type GetTraceParams,
   InvalidArgumentError,
@@ -27,8 +28,8 @@ import type { CassandraConnection } from './connection.js';
 import { BUCKET_NS, bucketOf } from './schema.js';
 import { MAX_INDEXED } from './writer.js';
 
-const SELECT_TRACE = 'SELECT span FROM ks.spans WHERE trace_id = ?';
-const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE trace_id = ? AND span_id = ?';
+const SELECT_TRACE = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ?';
+const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ? AND span_id = ?';
 /** keys a search answers from span fields, not from the attribute index */
 const SPECIAL = new Set(['error', 'span.kind', 'span.status', 'scope.name', 'scope.version', 'service.name', 'resource.service.name']);
 /** hour buckets whose first page is read at once */
@@ -93,6 +94,8 @@ export function rowViews(blobs: readonly Buffer[]): SpanView[] {
   return out;
 }
 
+const tenantOf = (ctx?: StorageContext): string => ctx?.tenant ?? DEFAULT_TENANT;
+
 interface IndexPlan {
   cql: string;
   /** the partition key values before the bucket */
@@ -103,34 +106,34 @@ interface IndexPlan {
   check: boolean;
 }
 
-function plan(cq: CheckedQuery, lo: bigint, hi: bigint): IndexPlan {
+function plan(tenant: string, cq: CheckedQuery, lo: bigint, hi: bigint): IndexPlan {
   const service = cq.serviceName!;
   const hasDuration = cq.durationMin !== undefined || cq.durationMax !== undefined;
   const attr = cq.attributes.find(([k, v]) => !SPECIAL.has(k) && k.length <= MAX_INDEXED + 'resource.'.length && v.length <= MAX_INDEXED);
   const range = 'start_ns >= ? AND start_ns <= ?';
   if (attr) {
     const key = attr[0].startsWith('resource.') ? attr[0].slice('resource.'.length) : attr[0];
-    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [service, key, attr[1]], bounds: [lo, hi], check: true };
+    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE tenant = ? AND service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [tenant, service, key, attr[1]], bounds: [lo, hi], check: true };
   }
   if (hasDuration) {
     return {
-      cql: 'SELECT trace_id, span_id FROM ks.span_by_duration WHERE service = ? AND operation = ? AND bucket = ? AND duration_ns >= ? AND duration_ns <= ?',
-      key: [service, cq.operationName ?? ''],
+      cql: 'SELECT trace_id, span_id FROM ks.span_by_duration WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND duration_ns >= ? AND duration_ns <= ?',
+      key: [tenant, service, cq.operationName ?? ''],
       bounds: [cq.durationMin ?? 0n, cq.durationMax ?? 9_223_372_036_854_775_807n],
       check: true,
     };
   }
   const exact = cq.attributes.length === 0;
-  if (cq.operationName) return { cql: `SELECT trace_id, span_id FROM ks.span_by_operation WHERE service = ? AND operation = ? AND bucket = ? AND ${range}`, key: [service, cq.operationName], bounds: [lo, hi], check: !exact };
-  return { cql: `SELECT trace_id, span_id FROM ks.span_by_service WHERE service = ? AND bucket = ? AND ${range}`, key: [service], bounds: [lo, hi], check: !exact };
+  if (cq.operationName) return { cql: `SELECT trace_id, span_id FROM ks.span_by_operation WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND ${range}`, key: [tenant, service, cq.operationName], bounds: [lo, hi], check: !exact };
+  return { cql: `SELECT trace_id, span_id FROM ks.span_by_service WHERE tenant = ? AND service = ? AND bucket = ? AND ${range}`, key: [tenant, service], bounds: [lo, hi], check: !exact };
 }
 
 export class CassandraTraceReader implements TraceReader {
   constructor(private readonly conn: CassandraConnection) {}
 
   /** the chunks of one trace: a page of its partition each */
-  private async *trace(traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
-    for await (const rows of this.conn.pages(SELECT_TRACE, [Buffer.from(traceId, 'hex')], this.conn.chunkSpans, signal)) {
+  private async *trace(tenant: string, traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
+    for await (const rows of this.conn.pages(SELECT_TRACE, [tenant, Buffer.from(traceId, 'hex')], this.conn.chunkSpans, signal)) {
       yield { traceId, resourceSpans: groupSpans(rowViews(rows.map((r) => r.get('span') as Buffer))) };
     }
   }
@@ -142,7 +145,7 @@ export class CassandraTraceReader implements TraceReader {
     for (const p of checked) {
       if (seen.has(p.traceId)) continue;
       seen.add(p.traceId);
-      for await (const c of this.trace(p.traceId, ctx?.signal)) {
+      for await (const c of this.trace(tenantOf(ctx), p.traceId, ctx?.signal)) {
         ctx?.signal?.throwIfAborted();
         yield [c];
       }
@@ -150,7 +153,7 @@ export class CassandraTraceReader implements TraceReader {
   }
 
   async getServices(ctx?: StorageContext): Promise<string[]> {
-    const rs = await this.conn.exec('SELECT service FROM ks.services WHERE scope = 0', [], { fetchSize: 100_000, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
+    const rs = await this.conn.exec('SELECT service FROM ks.services WHERE tenant = ? AND shard = 0', [tenantOf(ctx)], { fetchSize: 100_000, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
     return rs.rows.map((r) => r.get('service') as string).sort();
   }
 
@@ -158,21 +161,21 @@ export class CassandraTraceReader implements TraceReader {
     checkOperationQuery(q);
     const kind = q.spanKind?.toLowerCase().replace(/^span_kind_/, '');
     const out: Operation[] = [];
-    const cql = kind ? 'SELECT span_kind, operation FROM ks.operations WHERE service = ? AND span_kind = ?' : 'SELECT span_kind, operation FROM ks.operations WHERE service = ?';
-    for await (const rows of this.conn.pages(cql, kind ? [q.service, kind] : [q.service], 10_000, ctx?.signal)) {
+    const cql = kind ? 'SELECT span_kind, operation FROM ks.operations WHERE tenant = ? AND service = ? AND span_kind = ?' : 'SELECT span_kind, operation FROM ks.operations WHERE tenant = ? AND service = ?';
+    for await (const rows of this.conn.pages(cql, kind ? [tenantOf(ctx), q.service, kind] : [tenantOf(ctx), q.service], 10_000, ctx?.signal)) {
       for (const r of rows) out.push({ name: r.get('operation') as string, spanKind: r.get('span_kind') as string });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
   }
 
   /** whether a span the index pointed at (any stored version of it) meets the query */
-  private async spanMeets(traceId: Buffer, spanId: Buffer, cq: CheckedQuery, signal?: AbortSignal): Promise<boolean> {
-    const rs = await this.conn.exec(SELECT_SPAN, [traceId, spanId], signal ? { signal } : {});
+  private async spanMeets(tenant: string, traceId: Buffer, spanId: Buffer, cq: CheckedQuery, signal?: AbortSignal): Promise<boolean> {
+    const rs = await this.conn.exec(SELECT_SPAN, [tenant, traceId, spanId], signal ? { signal } : {});
     return rs.rows.some((r) => spanMatches(spanView(r.get('span') as Buffer), cq));
   }
 
   /** the traces of one page of index rows that meet the query, in the page's order, not already in `found` */
-  private async accept(rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, signal?: AbortSignal): Promise<string[]> {
+  private async accept(tenant: string, rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, signal?: AbortSignal): Promise<string[]> {
     const byTrace = new Map<string, { traceId: Buffer; spans: Buffer[] }>();
     for (const r of rows) {
       const tid = r.get('trace_id') as Buffer;
@@ -184,7 +187,7 @@ export class CassandraTraceReader implements TraceReader {
     }
     const entries = [...byTrace];
     if (!p.check) return entries.map(([hex]) => hex);
-    const ok = await Promise.all(entries.map(async ([, e]) => (await Promise.all(e.spans.map((s) => this.spanMeets(e.traceId, s, cq, signal)))).some(Boolean)));
+    const ok = await Promise.all(entries.map(async ([, e]) => (await Promise.all(e.spans.map((s) => this.spanMeets(tenant, e.traceId, s, cq, signal)))).some(Boolean)));
     return entries.filter((_, i) => ok[i]).map(([hex]) => hex);
   }
 
@@ -192,13 +195,14 @@ export class CassandraTraceReader implements TraceReader {
     const cq = checkTraceQuery(q);
     if (!cq.serviceName) throw new InvalidArgumentError('serviceName', 'is required: the Cassandra store searches the spans of one service');
     const signal = ctx?.signal;
+    const tenant = tenantOf(ctx);
     const now = BigInt(Date.now()) * 1_000_000n;
     const floor = now - this.conn.retentionNs - SLACK_NS;
     const ceiling = now + SLACK_NS;
     const lo = cq.startTimeMin !== undefined && cq.startTimeMin > floor ? cq.startTimeMin : floor;
     const hi = cq.startTimeMax !== undefined && cq.startTimeMax < ceiling ? cq.startTimeMax : ceiling;
     if (lo > hi) return;
-    const p = plan(cq, lo, hi);
+    const p = plan(tenant, cq, lo, hi);
     const buckets: number[] = [];
     for (let b = bucketOf(hi, BUCKET_NS); b >= bucketOf(lo, BUCKET_NS); b--) buckets.push(b);
     const found = new Set<string>();
@@ -213,7 +217,7 @@ export class CassandraTraceReader implements TraceReader {
           let page = await firsts[j]!;
           for (;;) {
             signal?.throwIfAborted();
-            for (const hex of await this.accept(page.rows, p, cq, found, signal)) {
+            for (const hex of await this.accept(tenant, page.rows, p, cq, found, signal)) {
               if (found.size >= cq.searchDepth) break;
               found.add(hex);
               out.push({ traceId: hex });
@@ -232,7 +236,7 @@ export class CassandraTraceReader implements TraceReader {
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
     for await (const batch of this.findTraceIds(q, ctx)) {
       for (const { traceId } of batch) {
-        for await (const c of this.trace(traceId, ctx?.signal)) {
+        for await (const c of this.trace(tenantOf(ctx), traceId, ctx?.signal)) {
           ctx?.signal?.throwIfAborted();
           yield [c];
         }

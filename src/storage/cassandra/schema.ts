@@ -5,6 +5,9 @@
 // bytes of a trace's spans sit next to each other in one partition, where the table's LZ4 chunk compression absorbs
 // them. Index tables point at a span (trace ID, span ID) so that a search checks only the span it found.
 //
+// Trace data is kept per tenant: the tenant ('' without multi-tenancy) leads every partition key of the trace,
+// name, index and dependency tables; adaptive sampling and leases are the runtime's own and not per tenant.
+//
 // Time-bucketed tables (spans and indices, written once and expiring together) use TimeWindowCompactionStrategy
 // with windows derived from the TTL, so that whole SSTables expire instead of being compacted; their default TTL is
 // the retention. A retention change is an ALTER of each table's default TTL and window (applyRetention): rows
@@ -54,37 +57,38 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: (p) => [
       // getTraces: all spans of a trace in one partition, paged in span-ID order. span_hash tells apart different
       // spans that share a span ID (and makes an identical span written twice one row).
-      `CREATE TABLE IF NOT EXISTS spans (trace_id blob, span_id blob, span_hash bigint, parent_id blob, service text, start_ns bigint, end_ns bigint, span blob,
-        PRIMARY KEY ((trace_id), span_id, span_hash))
+      `CREATE TABLE IF NOT EXISTS spans (tenant text, trace_id blob, span_id blob, span_hash bigint, parent_id blob, service text, start_ns bigint, end_ns bigint, span blob,
+        PRIMARY KEY ((tenant, trace_id), span_id, span_hash))
         WITH ${comment('getTraces / findTraces: the spans of a trace (OTLP TracesData of one span each)')} AND ${twcs(p)}`,
-      // getServices: one small partition, read whole and sorted
-      `CREATE TABLE IF NOT EXISTS services (scope int, service text, PRIMARY KEY ((scope), service))
-        WITH ${comment('getServices: every service name (scope is always 0)')} AND ${ttl(p)}`,
+      // getServices: one small partition per tenant, read whole and sorted (shard is always 0: the partition key
+      // is composite so that the default tenant '' is a valid key, and can be spread later)
+      `CREATE TABLE IF NOT EXISTS services (tenant text, shard int, service text, PRIMARY KEY ((tenant, shard), service))
+        WITH ${comment('getServices: every service name of a tenant')} AND ${ttl(p)}`,
       // getOperations: a service's operations, optionally of one span kind (clustering prefix)
-      `CREATE TABLE IF NOT EXISTS operations (service text, span_kind text, operation text, PRIMARY KEY ((service), span_kind, operation))
+      `CREATE TABLE IF NOT EXISTS operations (tenant text, service text, span_kind text, operation text, PRIMARY KEY ((tenant, service), span_kind, operation))
         WITH ${comment('getOperations: operations of a service with their span kind')} AND ${ttl(p)}`,
       // findTraceIds by service (and start time): newest first in hour partitions
-      `CREATE TABLE IF NOT EXISTS span_by_service (service text, bucket int, start_ns bigint, trace_id blob, span_id blob,
-        PRIMARY KEY ((service, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+      `CREATE TABLE IF NOT EXISTS span_by_service (tenant text, service text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((tenant, service, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
         AND ${comment('findTraceIds by service and start time (hour buckets)')} AND ${twcs(p)}`,
       // findTraceIds by service and operation (and start time)
-      `CREATE TABLE IF NOT EXISTS span_by_operation (service text, operation text, bucket int, start_ns bigint, trace_id blob, span_id blob,
-        PRIMARY KEY ((service, operation, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+      `CREATE TABLE IF NOT EXISTS span_by_operation (tenant text, service text, operation text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((tenant, service, operation, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
         AND ${comment('findTraceIds by service, operation and start time (hour buckets)')} AND ${twcs(p)}`,
       // findTraceIds by duration range: per service (operation '') and per service+operation, duration clustered
-      `CREATE TABLE IF NOT EXISTS span_by_duration (service text, operation text, bucket int, duration_ns bigint, start_ns bigint, trace_id blob, span_id blob,
-        PRIMARY KEY ((service, operation, bucket), duration_ns, start_ns, trace_id, span_id))
+      `CREATE TABLE IF NOT EXISTS span_by_duration (tenant text, service text, operation text, bucket int, duration_ns bigint, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((tenant, service, operation, bucket), duration_ns, start_ns, trace_id, span_id))
         WITH ${comment("findTraceIds by duration range, per service (operation '') or service+operation (hour buckets)")} AND ${twcs(p)}`,
       // findTraceIds by attribute: key = value as a string (span, scope, resource, event and link attributes)
-      `CREATE TABLE IF NOT EXISTS span_by_attribute (service text, key text, value text, bucket int, start_ns bigint, trace_id blob, span_id blob,
-        PRIMARY KEY ((service, key, value, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+      `CREATE TABLE IF NOT EXISTS span_by_attribute (tenant text, service text, key text, value text, bucket int, start_ns bigint, trace_id blob, span_id blob,
+        PRIMARY KEY ((tenant, service, key, value, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
         AND ${comment('findTraceIds by an attribute value of a service (hour buckets)')} AND ${twcs(p)}`,
       // getDependencies: the traces with a span starting on a day (their spans are then read for the edges)
-      `CREATE TABLE IF NOT EXISTS traces_by_day (day int, trace_id blob, PRIMARY KEY ((day), trace_id))
+      `CREATE TABLE IF NOT EXISTS traces_by_day (tenant text, day int, trace_id blob, PRIMARY KEY ((tenant, day), trace_id))
         WITH ${comment('getDependencies: traces with a span starting on a day')} AND ${twcs(p)}`,
       // getDependencies: links written by the dependencies job, by day and time
-      `CREATE TABLE IF NOT EXISTS dependencies (day int, ts bigint, parent text, child text, call_count bigint, source text,
-        PRIMARY KEY ((day), ts, parent, child)) WITH ${comment('getDependencies: links written by the dependencies job')} AND ${twcs(p)}`,
+      `CREATE TABLE IF NOT EXISTS dependencies (tenant text, day int, ts bigint, parent text, child text, call_count bigint, source text,
+        PRIMARY KEY ((tenant, day), ts, parent, child)) WITH ${comment('getDependencies: links written by the dependencies job')} AND ${twcs(p)}`,
       // getThroughput: adaptive sampling throughput by day and time
       `CREATE TABLE IF NOT EXISTS sampling_throughput (day int, at bigint, service text, operation text, count bigint, probabilities list<double>,
         PRIMARY KEY ((day), at, service, operation)) WITH ${comment('getThroughput: per-operation throughput by time')} AND ${twcs(p)}`,

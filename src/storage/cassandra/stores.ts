@@ -1,5 +1,6 @@
 // The Cassandra dependency store, sampling store, lease lock and purger.
 import {
+  DEFAULT_TENANT,
   type DependencyLink,
   type DependencyReader,
   type DependencyWriter,
@@ -38,14 +39,15 @@ export class CassandraDependencyStore implements DependencyReader, DependencyWri
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {
     checkTimeRange(r);
     const signal = ctx?.signal;
+    const tenant = ctx?.tenant ?? DEFAULT_TENANT;
     const totals = new DependencyTotals();
     for (const day of days(r)) {
-      for await (const rows of this.conn.pages('SELECT trace_id FROM ks.traces_by_day WHERE day = ?', [day], 1000, signal)) {
+      for await (const rows of this.conn.pages('SELECT trace_id FROM ks.traces_by_day WHERE tenant = ? AND day = ?', [tenant, day], 1000, signal)) {
         await Promise.all(
           rows.map(async (row) => {
             const spans: { span: { spanId: string; parentSpanId: string }; service: string }[] = [];
             let inWindow = false;
-            for await (const page of this.conn.pages('SELECT span_id, parent_id, service, start_ns FROM ks.spans WHERE trace_id = ?', [row.get('trace_id')], 5000, signal)) {
+            for await (const page of this.conn.pages('SELECT span_id, parent_id, service, start_ns FROM ks.spans WHERE tenant = ? AND trace_id = ?', [tenant, row.get('trace_id')], 5000, signal)) {
               for (const s of page) {
                 const start = s.get('start_ns') as bigint;
                 if (start >= r.start && start <= r.end) inWindow = true;
@@ -57,7 +59,7 @@ export class CassandraDependencyStore implements DependencyReader, DependencyWri
           }),
         );
       }
-      for await (const rows of this.conn.pages('SELECT parent, child, call_count, source, ts FROM ks.dependencies WHERE day = ? AND ts >= ? AND ts <= ?', [day, r.start, r.end], 5000, signal)) {
+      for await (const rows of this.conn.pages('SELECT parent, child, call_count, source, ts FROM ks.dependencies WHERE tenant = ? AND day = ? AND ts >= ? AND ts <= ?', [tenant, day, r.start, r.end], 5000, signal)) {
         for (const l of rows) totals.add(l.get('parent') as string, l.get('child') as string, Number(l.get('call_count') as bigint), (l.get('source') as string | null) ?? undefined);
       }
     }
@@ -69,7 +71,7 @@ export class CassandraDependencyStore implements DependencyReader, DependencyWri
     const day = bucketOf(at, DAY_NS);
     await Promise.all(
       links.map((l) =>
-        this.conn.exec('INSERT INTO ks.dependencies (day, ts, parent, child, call_count, source) VALUES (?, ?, ?, ?, ?, ?)', [day, at, l.parent, l.child, BigInt(l.callCount), l.source ?? null], {
+        this.conn.exec('INSERT INTO ks.dependencies (tenant, day, ts, parent, child, call_count, source) VALUES (?, ?, ?, ?, ?, ?, ?)', [ctx?.tenant ?? DEFAULT_TENANT, day, at, l.parent, l.child, BigInt(l.callCount), l.source ?? null], {
           write: true,
           ...(ctx?.signal ? { signal: ctx.signal } : {}),
         }),

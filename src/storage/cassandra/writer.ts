@@ -3,7 +3,7 @@
 // connection's in-flight bound. Service, operation and trace-day rows are written once per process and refreshed
 // before their TTL runs out.
 import { createHash } from 'node:crypto';
-import { type AttrValue, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
+import { type AttrValue, DEFAULT_TENANT, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
 import { spanDuration, validateBatch } from '../api/semantics.js';
 import { encodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { CassandraConnection, Params } from './connection.js';
@@ -12,14 +12,14 @@ import { DAY_NS, bucketOf } from './schema.js';
 /** attribute keys and values longer than this (UTF-16 units) are not indexed (a search on them scans the service) */
 export const MAX_INDEXED = 256;
 
-const INSERT_SPAN = 'INSERT INTO ks.spans (trace_id, span_id, span_hash, parent_id, service, start_ns, end_ns, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
-const INSERT_SERVICE = 'INSERT INTO ks.services (scope, service) VALUES (0, ?)';
-const INSERT_OPERATION = 'INSERT INTO ks.operations (service, span_kind, operation) VALUES (?, ?, ?)';
-const INSERT_BY_SERVICE = 'INSERT INTO ks.span_by_service (service, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?)';
-const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (service, operation, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)';
-const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
-const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
-const INSERT_TRACE_DAY = 'INSERT INTO ks.traces_by_day (day, trace_id) VALUES (?, ?)';
+const INSERT_SPAN = 'INSERT INTO ks.spans (tenant, trace_id, span_id, span_hash, parent_id, service, start_ns, end_ns, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_SERVICE = 'INSERT INTO ks.services (tenant, shard, service) VALUES (?, 0, ?)';
+const INSERT_OPERATION = 'INSERT INTO ks.operations (tenant, service, span_kind, operation) VALUES (?, ?, ?, ?)';
+const INSERT_BY_SERVICE = 'INSERT INTO ks.span_by_service (tenant, service, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (tenant, service, operation, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (tenant, service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (tenant, service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_TRACE_DAY = 'INSERT INTO ks.traces_by_day (tenant, day, trace_id) VALUES (?, ?, ?)';
 
 /** how long a written name is trusted to be stored before it is written again: a tenth of the TTL, at most an hour */
 const refreshMs = (ttlSeconds: number): number => (ttlSeconds > 0 ? Math.min(3_600_000, ttlSeconds * 100) : 3_600_000);
@@ -68,6 +68,7 @@ export class CassandraTraceWriter implements TraceWriter {
     const conn = this.conn;
     const pending: Promise<unknown>[] = [];
     const names: string[] = [];
+    const tenant = ctx?.tenant ?? DEFAULT_TENANT;
     const run = (cql: string, params: Params): void => {
       pending.push(conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) }));
     };
@@ -75,9 +76,10 @@ export class CassandraTraceWriter implements TraceWriter {
       const service = serviceOf(rs.resource);
       const resourceAttrs = new Set<string>();
       addAttrs(resourceAttrs, rs.resource.attributes);
-      if (service && this.fresh(`s\u0000${service}`)) {
-        names.push(`s\u0000${service}`);
-        run(INSERT_SERVICE, [service]);
+      const sk = `s\u0000${tenant}\u0000${service}`;
+      if (service && this.fresh(sk)) {
+        names.push(sk);
+        run(INSERT_SERVICE, [tenant, service]);
       }
       for (const ss of rs.scopeSpans) {
         const scopeAttrs = new Set(resourceAttrs);
@@ -89,31 +91,31 @@ export class CassandraTraceWriter implements TraceWriter {
           const start = span.startTimeUnixNano;
           const bucket = bucketOf(start);
           const kind = SPAN_KIND_NAMES[span.kind] ?? '';
-          run(INSERT_SPAN, [traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
+          run(INSERT_SPAN, [tenant, traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
           const day = bucketOf(start, DAY_NS);
-          const d = `d\u0000${day}\u0000${span.traceId}`;
+          const d = `d\u0000${tenant}\u0000${day}\u0000${span.traceId}`;
           if (this.fresh(d)) {
             names.push(d);
-            run(INSERT_TRACE_DAY, [day, traceId]);
+            run(INSERT_TRACE_DAY, [tenant, day, traceId]);
           }
           if (!service) continue;
-          const op = `o\u0000${service}\u0000${kind}\u0000${span.name}`;
+          const op = `o\u0000${tenant}\u0000${service}\u0000${kind}\u0000${span.name}`;
           if (this.fresh(op)) {
             names.push(op);
-            run(INSERT_OPERATION, [service, kind, span.name]);
+            run(INSERT_OPERATION, [tenant, service, kind, span.name]);
           }
-          run(INSERT_BY_SERVICE, [service, bucket, start, traceId, spanId]);
-          run(INSERT_BY_OPERATION, [service, span.name, bucket, start, traceId, spanId]);
+          run(INSERT_BY_SERVICE, [tenant, service, bucket, start, traceId, spanId]);
+          run(INSERT_BY_OPERATION, [tenant, service, span.name, bucket, start, traceId, spanId]);
           const duration = spanDuration(span);
-          run(INSERT_BY_DURATION, [service, '', bucket, duration, start, traceId, spanId]);
-          run(INSERT_BY_DURATION, [service, span.name, bucket, duration, start, traceId, spanId]);
+          run(INSERT_BY_DURATION, [tenant, service, '', bucket, duration, start, traceId, spanId]);
+          run(INSERT_BY_DURATION, [tenant, service, span.name, bucket, duration, start, traceId, spanId]);
           const attrs = new Set(scopeAttrs);
           addAttrs(attrs, span.attributes);
           for (const e of span.events) addAttrs(attrs, e.attributes);
           for (const l of span.links) addAttrs(attrs, l.attributes);
           for (const kv of attrs) {
             const cut = kv.indexOf('\u0000');
-            run(INSERT_BY_ATTRIBUTE, [service, kv.slice(0, cut), kv.slice(cut + 1), bucket, start, traceId, spanId]);
+            run(INSERT_BY_ATTRIBUTE, [tenant, service, kv.slice(0, cut), kv.slice(cut + 1), bucket, start, traceId, spanId]);
           }
         }
       }
