@@ -71,6 +71,25 @@ function translate(e: unknown): Error {
 
 export type Params = unknown[];
 
+/** `p`, or a rejection with the signal's reason as soon as it aborts */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
 export class CassandraConnection {
   readonly client: cassandra.Client;
   readonly keyspace: string;
@@ -128,18 +147,21 @@ export class CassandraConnection {
     for (let attempt = 1; ; attempt++) {
       o.signal?.throwIfAborted();
       await this.slots.take();
+      const run = this.client.execute(this.q(cql), params, {
+        prepare: true,
+        isIdempotent: idempotent,
+        consistency: o.write ? this.write : this.read,
+        ...(o.fetchSize ? { fetchSize: o.fetchSize } : {}),
+        ...(o.pageState ? { pageState: o.pageState } : {}),
+      });
+      // the slot is held until the node answers, even when the caller has gone
+      const give = (): void => this.slots.give();
+      void run.then(give, give);
       try {
-        return await this.client.execute(this.q(cql), params, {
-          prepare: true,
-          isIdempotent: idempotent,
-          consistency: o.write ? this.write : this.read,
-          ...(o.fetchSize ? { fetchSize: o.fetchSize } : {}),
-          ...(o.pageState ? { pageState: o.pageState } : {}),
-        });
+        // the driver cannot cancel a request: a caller whose signal aborts is answered with its reason at once
+        return await (o.signal ? abortable(run, o.signal) : run);
       } catch (e) {
-        if (!idempotent || attempt >= this.maxTries || !retryable(e)) throw translate(e);
-      } finally {
-        this.slots.give();
+        if (o.signal?.aborted || !idempotent || attempt >= this.maxTries || !retryable(e)) throw translate(e);
       }
       await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }
