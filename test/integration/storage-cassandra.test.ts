@@ -146,3 +146,54 @@ describe('cassandra schema', () => {
     expect(chunk!.resourceSpans.map((rs) => rs.scopeSpans[0]!.spans.length)).toEqual([10, 10]);
   });
 });
+
+describe('durability: cassandra', () => {
+  it('keeps every acknowledged span when the node is killed (kill -9) during sustained writes and restarted', async () => {
+    const s = await shared();
+    const backend = new CassandraBackend(config(s, 'durability', { maxTries: 1 }));
+    try {
+      await backend.provision();
+      const SPANS = 50;
+      const traceOf = (i: number): string => `d0ab1e${(i + 1).toString(16).padStart(26, '0')}`;
+      const batch = (i: number): ResourceSpans[] => {
+        const now = BigInt(Date.now()) * 1_000_000n;
+        return [serviceBatch('durability', Array.from({ length: SPANS }, (_, k) => newSpan({ traceId: traceOf(i), spanId: (k + 1).toString(16).padStart(16, '0'), name: 'write', startTimeUnixNano: now, endTimeUnixNano: now + 1000n })))];
+      };
+      const acknowledged: number[] = [];
+      let refused = 0;
+      let restarted = false;
+      let afterRestart = 0;
+      const t0 = Date.now();
+      const writes = (async () => {
+        // bounded: until 20 batches went through after the restart, at most 3000 batches or 150 s
+        for (let i = 0; i < 3000 && afterRestart < 20 && Date.now() - t0 < 150_000; i++) {
+          try {
+            await backend.traceWriter().writeTraces(batch(i));
+            acknowledged.push(i);
+            if (restarted) afterRestart++;
+          } catch {
+            refused++;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      })();
+      // kill while batches are being written
+      while (acknowledged.length < 20) await new Promise((r) => setTimeout(r, 50));
+      await s.restart(true);
+      restarted = true;
+      await writes;
+      expect(afterRestart).toBe(20);
+      expect(refused).toBeGreaterThan(0);
+      const missing: string[] = [];
+      for (const i of acknowledged) {
+        let n = 0;
+        for await (const chunks of backend.traceReader().getTraces([{ traceId: traceOf(i) }])) for (const c of chunks) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+        if (n !== SPANS) missing.push(`${traceOf(i)}: ${n} of ${SPANS} spans`);
+      }
+      expect({ acknowledged: acknowledged.length, missing }).toEqual({ acknowledged: acknowledged.length, missing: [] });
+    } finally {
+      await backend.close();
+      await release();
+    }
+  }, 240_000);
+});

@@ -119,6 +119,8 @@ export class CassandraConnection {
       ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
       ...(cfg.tls ? { sslOptions: { ...cfg.tls } } : {}),
       encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
+      // a node that comes back is used again within seconds (the driver's default waits up to 10 minutes)
+      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 10_000, false) },
       socketOptions: { connectTimeout: 5000, readTimeout: cfg.requestTimeoutMs ?? 12_000 },
       queryOptions: { prepare: true, consistency: this.read, serialConsistency: cassandra.types.consistencies.localSerial },
     });
