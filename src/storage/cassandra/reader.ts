@@ -109,11 +109,11 @@ interface IndexPlan {
 function plan(tenant: string, cq: CheckedQuery, lo: bigint, hi: bigint): IndexPlan {
   const service = cq.serviceName!;
   const hasDuration = cq.durationMin !== undefined || cq.durationMax !== undefined;
-  const attr = cq.attributes.find(([k, v]) => !SPECIAL.has(k) && k.length <= MAX_INDEXED + 'resource.'.length && v.length <= MAX_INDEXED);
+  // the first attribute the index holds: its key as indexed (a resource.-prefixed key is indexed without the prefix)
+  const attr = cq.attributes.map(([k, v]) => [k.startsWith('resource.') ? k.slice('resource.'.length) : k, v] as const).find(([k, v], i) => !SPECIAL.has(cq.attributes[i]![0]) && k !== 'service.name' && k.length > 0 && k.length <= MAX_INDEXED && v.length <= MAX_INDEXED);
   const range = 'start_ns >= ? AND start_ns <= ?';
   if (attr) {
-    const key = attr[0].startsWith('resource.') ? attr[0].slice('resource.'.length) : attr[0];
-    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE tenant = ? AND service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [tenant, service, key, attr[1]], bounds: [lo, hi], check: true };
+    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE tenant = ? AND service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [tenant, service, attr[0], attr[1]], bounds: [lo, hi], check: true };
   }
   if (hasDuration) {
     return {
@@ -153,8 +153,9 @@ export class CassandraTraceReader implements TraceReader {
   }
 
   async getServices(ctx?: StorageContext): Promise<string[]> {
-    const rs = await this.conn.exec('SELECT service FROM ks.services WHERE tenant = ? AND shard = 0', [tenantOf(ctx)], { fetchSize: 100_000, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
-    return rs.rows.map((r) => r.get('service') as string).sort();
+    const out: string[] = [];
+    for await (const rows of this.conn.pages('SELECT service FROM ks.services WHERE tenant = ? AND shard = 0', [tenantOf(ctx)], 10_000, ctx?.signal)) for (const r of rows) out.push(r.get('service') as string);
+    return out.sort();
   }
 
   async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
