@@ -43,8 +43,8 @@ function addAttrs(out: Set<string>, attrs: readonly KeyValue[]): void {
 const hash64 = (b: Buffer): bigint => createHash('sha256').update(b).digest().readBigInt64BE(0);
 
 export class CassandraTraceWriter implements TraceWriter {
-  /** rows of names (services, operations, trace days) written, with when */
-  private readonly written = new Map<string, number>();
+  /** rows of names (services, operations, trace days) written or being written, with when and the write itself */
+  private readonly written = new Map<string, { at: number; done: Promise<unknown> }>();
 
   constructor(private readonly conn: CassandraConnection) {}
 
@@ -52,35 +52,43 @@ export class CassandraTraceWriter implements TraceWriter {
     this.written.clear();
   }
 
-  /** whether a name row must be written now (not written by this process within the refresh time) */
-  private fresh(key: string): boolean {
+  /**
+   * Writes a name row unless this process wrote it within the refresh time. A batch that finds the row being
+   * written by another batch waits for that write, so it is acknowledged only once the row is stored; a row whose
+   * write failed is forgotten and written again by the next batch.
+   */
+  private writeName(key: string, pending: Promise<unknown>[], write: () => Promise<unknown>): void {
     const now = Date.now();
-    const at = this.written.get(key);
-    if (at !== undefined && now - at < refreshMs(this.conn.ttlSeconds)) return false;
+    const known = this.written.get(key);
+    if (known !== undefined && now - known.at < refreshMs(this.conn.ttlSeconds)) {
+      pending.push(known.done);
+      return;
+    }
     this.written.delete(key);
     if (this.written.size >= MAX_REMEMBERED) this.written.delete(this.written.keys().next().value as string);
-    this.written.set(key, now);
-    return true;
+    const entry = { at: now, done: write() };
+    this.written.set(key, entry);
+    entry.done.catch(() => {
+      if (this.written.get(key) === entry) this.written.delete(key);
+    });
+    pending.push(entry.done);
   }
 
   async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     const conn = this.conn;
     const pending: Promise<unknown>[] = [];
-    const names: string[] = [];
     const tenant = ctx?.tenant ?? DEFAULT_TENANT;
+    const exec = (cql: string, params: Params): Promise<unknown> => conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
     const run = (cql: string, params: Params): void => {
-      pending.push(conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) }));
+      pending.push(exec(cql, params));
     };
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const resourceAttrs = new Set<string>();
       addAttrs(resourceAttrs, rs.resource.attributes);
       const sk = `s\u0000${tenant}\u0000${service}`;
-      if (service && this.fresh(sk)) {
-        names.push(sk);
-        run(INSERT_SERVICE, [tenant, service]);
-      }
+      if (service) this.writeName(sk, pending, () => exec(INSERT_SERVICE, [tenant, service]));
       for (const ss of rs.scopeSpans) {
         const scopeAttrs = new Set(resourceAttrs);
         addAttrs(scopeAttrs, ss.scope.attributes);
@@ -94,16 +102,10 @@ export class CassandraTraceWriter implements TraceWriter {
           run(INSERT_SPAN, [tenant, traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
           const day = bucketOf(start, DAY_NS);
           const d = `d\u0000${tenant}\u0000${day}\u0000${span.traceId}`;
-          if (this.fresh(d)) {
-            names.push(d);
-            run(INSERT_TRACE_DAY, [tenant, day, traceId]);
-          }
+          this.writeName(d, pending, () => exec(INSERT_TRACE_DAY, [tenant, day, traceId]));
           if (!service) continue;
           const op = `o\u0000${tenant}\u0000${service}\u0000${kind}\u0000${span.name}`;
-          if (this.fresh(op)) {
-            names.push(op);
-            run(INSERT_OPERATION, [tenant, service, kind, span.name]);
-          }
+          this.writeName(op, pending, () => exec(INSERT_OPERATION, [tenant, service, kind, span.name]));
           run(INSERT_BY_SERVICE, [tenant, service, bucket, start, traceId, spanId]);
           run(INSERT_BY_OPERATION, [tenant, service, span.name, bucket, start, traceId, spanId]);
           const duration = spanDuration(span);
@@ -122,10 +124,6 @@ export class CassandraTraceWriter implements TraceWriter {
     }
     const results = await Promise.allSettled(pending);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      // the names of a failed batch are written again with the retry
-      for (const n of names) this.written.delete(n);
-      throw failed.reason;
-    }
+    if (failed) throw failed.reason;
   }
 }
