@@ -38,6 +38,28 @@ const PREFETCH = 8;
 const INDEX_PAGE = 1000;
 /** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
 const SLACK_NS = 86_400_000_000_000n;
+/** hour buckets one search reads at most (about 400 days) */
+export const MAX_SEARCH_BUCKETS = 9600;
+
+/**
+ * The start-time window a search reads, in nanoseconds. Bounds the caller gave are kept as given (late or
+ * backfilled spans stay findable); a missing lower bound is the retention plus a day ago, or with retention 0
+ * (nothing expires) as far back as MAX_SEARCH_BUCKETS reaches; a missing upper bound is a day ahead. A window
+ * wider than MAX_SEARCH_BUCKETS hour buckets is refused.
+ */
+export function searchWindow(nowNs: bigint, retentionNs: bigint, min: bigint | undefined, max: bigint | undefined): { lo: bigint; hi: bigint } | undefined {
+  const hi = max ?? nowNs + SLACK_NS;
+  let lo = min;
+  if (lo === undefined) {
+    const widest = hi - BigInt(MAX_SEARCH_BUCKETS - 1) * BUCKET_NS;
+    lo = retentionNs > 0n && nowNs - retentionNs - SLACK_NS > widest ? nowNs - retentionNs - SLACK_NS : widest;
+  }
+  if (lo > hi) return undefined;
+  if (bucketOf(hi, BUCKET_NS) - bucketOf(lo, BUCKET_NS) >= MAX_SEARCH_BUCKETS) {
+    throw new InvalidArgumentError('startTimeMin', `the window from startTimeMin to startTimeMax spans more than ${MAX_SEARCH_BUCKETS / 24} days: narrow it`);
+  }
+  return { lo, hi };
+}
 
 /** The span of a `spans` row with its resource and scope. */
 export function spanView(blob: Buffer): SpanView {
@@ -197,12 +219,9 @@ export class CassandraTraceReader implements TraceReader {
     if (!cq.serviceName) throw new InvalidArgumentError('serviceName', 'is required: the Cassandra store searches the spans of one service');
     const signal = ctx?.signal;
     const tenant = tenantOf(ctx);
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const floor = now - this.conn.retentionNs - SLACK_NS;
-    const ceiling = now + SLACK_NS;
-    const lo = cq.startTimeMin !== undefined && cq.startTimeMin > floor ? cq.startTimeMin : floor;
-    const hi = cq.startTimeMax !== undefined && cq.startTimeMax < ceiling ? cq.startTimeMax : ceiling;
-    if (lo > hi) return;
+    const window = searchWindow(BigInt(Date.now()) * 1_000_000n, this.conn.retentionNs, cq.startTimeMin, cq.startTimeMax);
+    if (!window) return;
+    const { lo, hi } = window;
     const p = plan(tenant, cq, lo, hi);
     const buckets: number[] = [];
     for (let b = bucketOf(hi, BUCKET_NS); b >= bucketOf(lo, BUCKET_NS); b--) buckets.push(b);
