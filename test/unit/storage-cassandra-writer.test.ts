@@ -1,7 +1,7 @@
 // The Cassandra writer without a node: a connection stand-in records statements and decides which fail.
-import { SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { InvalidArgumentError, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import type { CassandraConnection } from '../../src/storage/cassandra/connection.js';
-import { CassandraTraceWriter } from '../../src/storage/cassandra/writer.js';
+import { CassandraTraceWriter, MAX_NAME_BYTES } from '../../src/storage/cassandra/writer.js';
 
 interface Fake {
   conn: CassandraConnection;
@@ -44,5 +44,34 @@ describe('cassandra writer name rows', () => {
     await w.writeTraces(batch('01'.repeat(8)));
     await w.writeTraces(batch('02'.repeat(8)));
     expect(statements.filter((s) => s.startsWith('INSERT INTO ks.services'))).toHaveLength(2);
+  });
+});
+
+describe('cassandra writer name lengths', () => {
+  const refused = async (w: CassandraTraceWriter, b: ReturnType<typeof batch>, tenant?: string): Promise<InvalidArgumentError> => {
+    try {
+      await w.writeTraces(b, tenant !== undefined ? { tenant } : undefined);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return e;
+      throw e;
+    }
+    throw new Error('the batch was accepted');
+  };
+
+  it('refuses a service, span or tenant name too long for a key before writing anything, naming the field', async () => {
+    const { conn, statements } = fakeConnection(false);
+    const w = new CassandraTraceWriter(conn);
+    // 3-byte characters: the UTF-8 length counts, not the UTF-16 one
+    const long = '\u20ac'.repeat(MAX_NAME_BYTES / 3 + 1);
+    const b1 = batch('01'.repeat(8));
+    b1.push(serviceBatch(long, [newSpan({ traceId: 'ab'.repeat(16), spanId: '03'.repeat(8), name: 'op' })]));
+    expect((await refused(w, b1)).field).toBe('resourceSpans[1].resource.attributes[service.name]');
+    const b2 = batch('01'.repeat(8));
+    b2[0]!.scopeSpans[0]!.spans[0]!.name = long;
+    expect((await refused(w, b2)).field).toBe('resourceSpans[0].scopeSpans[0].spans[0].name');
+    expect((await refused(w, batch('01'.repeat(8)), long)).field).toBe('tenant');
+    expect(statements).toEqual([]);
+    await w.writeTraces(batch('01'.repeat(8)).map((rs) => ({ ...rs, resource: { ...rs.resource, attributes: [{ key: 'service.name', value: 'x'.repeat(MAX_NAME_BYTES) }] } })));
+    expect(statements.length).toBeGreaterThan(0);
   });
 });

@@ -26,7 +26,7 @@ import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import { Reader } from '../../otlp/proto-wire.js';
 import type { CassandraConnection } from './connection.js';
 import { BUCKET_NS, bucketOf } from './schema.js';
-import { MAX_INDEXED } from './writer.js';
+import { MAX_INDEXED, fitsKey } from './writer.js';
 
 const SELECT_TRACE = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ?';
 const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ? AND span_id = ?';
@@ -182,6 +182,8 @@ export class CassandraTraceReader implements TraceReader {
 
   async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
     checkOperationQuery(q);
+    // a name too long to be a key was never stored (the writer refuses it)
+    if (!fitsKey(q.service) || !fitsKey(tenantOf(ctx))) return [];
     const kind = q.spanKind?.toLowerCase().replace(/^span_kind_/, '');
     const out: Operation[] = [];
     const cql = kind ? 'SELECT span_kind, operation FROM ks.operations WHERE tenant = ? AND service = ? AND span_kind = ?' : 'SELECT span_kind, operation FROM ks.operations WHERE tenant = ? AND service = ?';
@@ -219,6 +221,8 @@ export class CassandraTraceReader implements TraceReader {
     if (!cq.serviceName) throw new InvalidArgumentError('serviceName', 'is required: the Cassandra store searches the spans of one service');
     const signal = ctx?.signal;
     const tenant = tenantOf(ctx);
+    // a name too long to be a key was never stored (the writer refuses it)
+    if (![tenant, cq.serviceName, cq.operationName ?? ''].every(fitsKey)) return;
     const window = searchWindow(BigInt(Date.now()) * 1_000_000n, this.conn.retentionNs, cq.startTimeMin, cq.startTimeMax);
     if (!window) return;
     const { lo, hi } = window;

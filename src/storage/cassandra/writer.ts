@@ -3,7 +3,7 @@
 // connection's in-flight bound. Service, operation and trace-day rows are written once per process and refreshed
 // before their TTL runs out.
 import { createHash } from 'node:crypto';
-import { type AttrValue, DEFAULT_TENANT, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
+import { type AttrValue, DEFAULT_TENANT, InvalidArgumentError, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
 import { spanDuration, validateBatch } from '../api/semantics.js';
 import { encodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { CassandraConnection, Params } from './connection.js';
@@ -20,6 +20,32 @@ const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (tenant, service, 
 const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (tenant, service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (tenant, service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_TRACE_DAY = 'INSERT INTO ks.traces_by_day (tenant, day, trace_id) VALUES (?, ?, ?)';
+
+/**
+ * UTF-8 bytes a tenant, service or operation name may have: they are key components, which Cassandra limits to
+ * 64 KiB each and together (a partition key of tenant, service and operation stays within it).
+ */
+export const MAX_NAME_BYTES = 16_384;
+
+/** whether a name fits MAX_NAME_BYTES (a UTF-16 unit is at most 3 UTF-8 bytes: only long names are measured) */
+export const fitsKey = (name: string): boolean => name.length * 3 <= MAX_NAME_BYTES || Buffer.byteLength(name, 'utf8') <= MAX_NAME_BYTES;
+
+/** Refuses a name longer than MAX_NAME_BYTES, naming the field it came from. */
+export function checkName(field: string, name: string): void {
+  if (!fitsKey(name)) {
+    throw new InvalidArgumentError(field, `is ${Buffer.byteLength(name, 'utf8')} bytes long: the Cassandra store keeps names of at most ${MAX_NAME_BYTES} bytes (UTF-8)`);
+  }
+}
+
+/** Refuses a batch with a tenant, service or span name too long to be a key, before anything is written. */
+function checkNames(traces: readonly ResourceSpans[], tenant: string): void {
+  checkName('tenant', tenant);
+  traces.forEach((rs, i) => {
+    const service = serviceOf(rs.resource);
+    checkName(`resourceSpans[${i}].resource.attributes[service.name]`, service);
+    rs.scopeSpans.forEach((ss, j) => ss.spans.forEach((span, k) => checkName(`resourceSpans[${i}].scopeSpans[${j}].spans[${k}].name`, span.name)));
+  });
+}
 
 /** how long a written name is trusted to be stored before it is written again: a tenth of the TTL, at most an hour */
 const refreshMs = (ttlSeconds: number): number => (ttlSeconds > 0 ? Math.min(3_600_000, ttlSeconds * 100) : 3_600_000);
@@ -76,9 +102,10 @@ export class CassandraTraceWriter implements TraceWriter {
 
   async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
+    const tenant = ctx?.tenant ?? DEFAULT_TENANT;
+    checkNames(traces, tenant);
     const conn = this.conn;
     const pending: Promise<unknown>[] = [];
-    const tenant = ctx?.tenant ?? DEFAULT_TENANT;
     const exec = (cql: string, params: Params): Promise<unknown> => conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
     const run = (cql: string, params: Params): void => {
       pending.push(exec(cql, params));
