@@ -58,12 +58,36 @@ class Slots {
 
 const RETRYABLE = new Set([cassandra.types.responseErrorCodes.writeTimeout, cassandra.types.responseErrorCodes.readTimeout, cassandra.types.responseErrorCodes.unavailableException, cassandra.types.responseErrorCodes.overloaded]);
 
-function retryable(e: unknown): boolean {
-  if (e instanceof cassandra.errors.OperationTimedOutError || e instanceof cassandra.errors.NoHostAvailableError) return true;
+/**
+ * Cassandra refused the credentials (every host answered with an AuthenticationError): not transient, retrying
+ * with the same credentials fails again; the message names the fix.
+ */
+export class CassandraAuthError extends StorageError {
+  constructor(message: string) {
+    super('Internal', message);
+    this.name = 'CassandraAuthError';
+  }
+}
+
+/** the authentication errors of a NoHostAvailableError when every host it tried refused the credentials */
+function authFailures(e: cassandra.errors.NoHostAvailableError): Error[] | undefined {
+  const inner = Object.values((e.innerErrors ?? {}) as Record<string, unknown>);
+  return inner.length > 0 && inner.every((x) => x instanceof cassandra.errors.AuthenticationError) ? (inner as Error[]) : undefined;
+}
+
+export function retryable(e: unknown): boolean {
+  if (e instanceof cassandra.errors.NoHostAvailableError) return authFailures(e) === undefined;
+  if (e instanceof cassandra.errors.OperationTimedOutError) return true;
   return e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code);
 }
 
-function translate(e: unknown): Error {
+export function translate(e: unknown): Error {
+  if (e instanceof StorageError) return e;
+  if (e instanceof cassandra.errors.AuthenticationError) return new CassandraAuthError(`Cassandra refused the credentials: ${e.message}; check credentials (username and password) in the backend configuration`);
+  if (e instanceof cassandra.errors.NoHostAvailableError) {
+    const auth = authFailures(e);
+    if (auth) return new CassandraAuthError(`Cassandra refused the credentials: ${auth[0]!.message}; check credentials (username and password) in the backend configuration`);
+  }
   if (e instanceof cassandra.errors.NoHostAvailableError || e instanceof cassandra.errors.OperationTimedOutError) return new UnavailableError(`Cassandra: ${e.message}`);
   if (e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code)) return new UnavailableError(`Cassandra: ${e.message}`);
   return e instanceof Error ? e : new StorageError('Internal', String(e));
