@@ -1,7 +1,7 @@
 // The Cassandra connection's error translation and configuration checks, without a node.
 import cassandra from 'cassandra-driver';
-import { StorageError, UnavailableError } from '../../src/storage/api/index.js';
-import { CassandraAuthError, retryable, translate } from '../../src/storage/cassandra/connection.js';
+import { InvalidArgumentError, StorageError, UnavailableError } from '../../src/storage/api/index.js';
+import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, retryable, translate } from '../../src/storage/cassandra/connection.js';
 
 describe('cassandra errors', () => {
   it('reports refused credentials as a non-transient error naming the fix, and does not retry them', () => {
@@ -17,5 +17,32 @@ describe('cassandra errors', () => {
     const e = new cassandra.errors.NoHostAvailableError({ '127.0.0.1:9042': new Error('connect ECONNREFUSED 127.0.0.1:9042') });
     expect(translate(e)).toBeInstanceOf(UnavailableError);
     expect(retryable(e)).toBe(true);
+  });
+});
+
+describe('cassandra consistency levels', () => {
+  const base: CassandraBackendConfig = { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'dc1', keyspace: 'jaeger' };
+  const refusal = (extra: Record<string, string>): InvalidArgumentError | undefined => {
+    try {
+      void new CassandraConnection({ ...base, ...extra } as CassandraBackendConfig);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return e;
+      throw e;
+    }
+    return undefined;
+  };
+
+  it('refuses ANY and unknown levels, naming the field', () => {
+    expect(refusal({ writeConsistency: 'ANY' })?.field).toBe('writeConsistency');
+    expect(refusal({ readConsistency: 'QUROUM' })?.field).toBe('readConsistency');
+    expect(refusal({ readConsistency: 'EACH_QUORUM' })?.field).toBe('readConsistency');
+    expect(refusal({ writeConsistency: 'local_quorum' })?.field).toBe('writeConsistency');
+  });
+
+  it('accepts the levels that store on replicas', () => {
+    for (const l of ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'LOCAL_ONE']) {
+      expect(refusal({ readConsistency: l, writeConsistency: l })).toBeUndefined();
+    }
+    expect(refusal({ writeConsistency: 'EACH_QUORUM' })).toBeUndefined();
   });
 });

@@ -2,11 +2,37 @@
 // load-balancing policy, prepared statements, bigint as BigInt), consistency levels from the configuration, a bound
 // on the statements in flight, and retries of idempotent statements on timeouts and unavailable nodes.
 import cassandra from 'cassandra-driver';
-import { StorageError, UnavailableError } from '../api/index.js';
+import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
 
-export type ConsistencyName = 'ANY' | 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
+/** consistency levels a write may use: not ANY (a write acknowledged at ANY may be only a hint, on no replica) */
+export type ConsistencyName = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
+
+const LEVELS: Record<ConsistencyName, cassandra.types.consistencies> = {
+  ONE: cassandra.types.consistencies.one,
+  TWO: cassandra.types.consistencies.two,
+  THREE: cassandra.types.consistencies.three,
+  QUORUM: cassandra.types.consistencies.quorum,
+  ALL: cassandra.types.consistencies.all,
+  LOCAL_QUORUM: cassandra.types.consistencies.localQuorum,
+  EACH_QUORUM: cassandra.types.consistencies.eachQuorum,
+  LOCAL_ONE: cassandra.types.consistencies.localOne,
+};
+
+/**
+ * The driver's consistency level for a configured name (default LOCAL_QUORUM). Refuses unknown names, ANY, and
+ * EACH_QUORUM for reads (which Cassandra does not serve at that level).
+ */
+export function consistencyLevel(field: 'readConsistency' | 'writeConsistency', name: string | undefined): cassandra.types.consistencies {
+  if (name === undefined) return cassandra.types.consistencies.localQuorum;
+  const allowed = Object.keys(LEVELS).filter((n) => field === 'writeConsistency' || n !== 'EACH_QUORUM');
+  if (!allowed.includes(name)) {
+    const why = name === 'ANY' ? 'ANY acknowledges a write that may be only a hint, stored on no replica' : `${JSON.stringify(name)} is not a consistency level`;
+    throw new InvalidArgumentError(field, `${why}: expected one of ${allowed.join(', ')}`);
+  }
+  return LEVELS[name as ConsistencyName];
+}
 
 export interface CassandraBackendConfig {
   /** host or host:port */
@@ -132,9 +158,8 @@ export class CassandraConnection {
     this.ttlSeconds = Math.ceil(ms / 1000);
     this.retentionNs = BigInt(ms) * 1_000_000n;
     this.chunkSpans = cfg.chunkSpans ?? 1000;
-    const level = (n: ConsistencyName | undefined): cassandra.types.consistencies => cassandra.types.consistencies[n ? (n.charAt(0).toLowerCase() + n.slice(1).toLowerCase().replace(/_(\w)/g, (_, c: string) => c.toUpperCase())) as keyof typeof cassandra.types.consistencies : 'localQuorum'];
-    this.read = level(cfg.readConsistency);
-    this.write = level(cfg.writeConsistency);
+    this.read = consistencyLevel('readConsistency', cfg.readConsistency);
+    this.write = consistencyLevel('writeConsistency', cfg.writeConsistency);
     this.slots = new Slots(cfg.maxInFlight ?? 256);
     this.maxTries = cfg.maxTries ?? 3;
     this.client = new cassandra.Client({
