@@ -47,6 +47,8 @@ export interface CassandraBackendConfig {
   /** default LOCAL_QUORUM for reads and writes */
   readConsistency?: ConsistencyName;
   writeConsistency?: ConsistencyName;
+  /** consistency of the lease lock's compare-and-set: SERIAL (default, across data centers) or LOCAL_SERIAL */
+  serialConsistency?: 'SERIAL' | 'LOCAL_SERIAL';
   /** statements in flight per backend (writes wait for a slot); default 256 */
   maxInFlight?: number;
   /** tries of an idempotent statement that timed out or found no replica; default 3 */
@@ -119,6 +121,13 @@ export function translate(e: unknown): Error {
   return e instanceof Error ? e : new StorageError('Internal', String(e));
 }
 
+/** the serial consistency of conditional statements: SERIAL unless LOCAL_SERIAL is configured */
+export function serialLevel(name: string | undefined): cassandra.types.consistencies {
+  if (name === undefined || name === 'SERIAL') return cassandra.types.consistencies.serial;
+  if (name === 'LOCAL_SERIAL') return cassandra.types.consistencies.localSerial;
+  throw new InvalidArgumentError('serialConsistency', `${JSON.stringify(name)} is not a serial consistency level: expected SERIAL or LOCAL_SERIAL`);
+}
+
 export type Params = unknown[];
 
 /** `p`, or a rejection with the signal's reason as soon as it aborts */
@@ -171,7 +180,7 @@ export class CassandraConnection {
       // a node that comes back is used again within seconds (the driver's default waits up to 10 minutes)
       policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 10_000, false) },
       socketOptions: { connectTimeout: 5000, readTimeout: cfg.requestTimeoutMs ?? 12_000 },
-      queryOptions: { prepare: true, consistency: this.read, serialConsistency: cassandra.types.consistencies.localSerial },
+      queryOptions: { prepare: true, consistency: this.read, serialConsistency: serialLevel(cfg.serialConsistency) },
     });
   }
 

@@ -115,6 +115,9 @@ export class CassandraSamplingStore implements SamplingStore {
   }
 }
 
+/** the longest TTL Cassandra accepts, in seconds (20 years) */
+export const MAX_TTL_SECONDS = 630_720_000;
+
 const applied = (rs: { rows: { get(c: string): unknown }[] }): boolean => rs.rows[0]?.get('[applied]') === true;
 
 /**
@@ -127,19 +130,21 @@ export class CassandraLock implements Lock {
 
   async acquire(resource: string, holder: string, ttlMs: number): Promise<boolean> {
     if (!holder) throw new InvalidArgumentError('holder', 'must not be empty');
-    if (!(ttlMs > 0)) throw new InvalidArgumentError('ttlMs', `must be positive (got ${ttlMs})`);
     const ttl = Math.ceil(ttlMs / 1000) + 1;
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs) || ttl > MAX_TTL_SECONDS) {
+      throw new InvalidArgumentError('ttlMs', `must be positive and at most ${(MAX_TTL_SECONDS - 1) * 1000} ms (Cassandra's longest TTL, 20 years) (got ${ttlMs})`);
+    }
     const now = Date.now();
     const expires = BigInt(now + Math.round(ttlMs));
     // conditional statements are not retried blindly: a timed-out one may have been applied
     const o = { write: true, idempotent: false };
-    const taken = await this.conn.exec(`INSERT INTO ks.leases (resource, holder, expires_ms) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${ttl}`, [resource, holder, expires], o);
+    const taken = await this.conn.exec('INSERT INTO ks.leases (resource, holder, expires_ms) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?', [resource, holder, expires, ttl], o);
     if (applied(taken)) return true;
     const row = taken.rows[0]!;
     const cur = row.get('holder') as string | null;
     const curExpires = row.get('expires_ms') as bigint | null;
     if (cur !== holder && curExpires !== null && curExpires > BigInt(now)) return false;
-    const cas = await this.conn.exec(`UPDATE ks.leases USING TTL ${ttl} SET holder = ?, expires_ms = ? WHERE resource = ? IF holder = ? AND expires_ms = ?`, [holder, expires, resource, cur, curExpires], o);
+    const cas = await this.conn.exec('UPDATE ks.leases USING TTL ? SET holder = ?, expires_ms = ? WHERE resource = ? IF holder = ? AND expires_ms = ?', [ttl, holder, expires, resource, cur, curExpires], o);
     return applied(cas);
   }
 
