@@ -4,6 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { type ResourceSpans, SpanKind, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { compactionWindowHours, LATEST_VERSION, TIMED_TABLES } from '../../src/storage/cassandra/schema.js';
+import { CassandraConnection } from '../../src/storage/cassandra/connection.js';
 import { CassandraBackend, type CassandraBackendConfig } from '../../src/storage/cassandra/store.js';
 import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
@@ -147,10 +148,31 @@ describe('cassandra schema', () => {
   });
 });
 
+describe('sessions: cassandra', () => {
+  it('closes a session whose connection is still being opened (nothing stays open to keep the process alive)', async () => {
+    const s = await shared();
+    try {
+      const conn = new CassandraConnection(config(s, 'contract'));
+      const query = conn.exec('SELECT release_version FROM system.local', []).then(
+        () => 'answered',
+        () => 'refused',
+      );
+      await conn.close();
+      await query;
+      expect(conn.client.getState().getConnectedHosts()).toEqual([]);
+    } finally {
+      await release();
+    }
+  }, 60_000);
+});
+
 describe('durability: cassandra', () => {
   it('keeps every acknowledged span when the node is killed (kill -9) during sustained writes and restarted', async () => {
     const s = await shared();
     const backend = new CassandraBackend(config(s, 'durability', { maxTries: 1 }));
+    // Hosts the driver replaced while the node was away (their pools must not go on reconnecting)
+    const replaced: { pool: { isClosing(): boolean; hasScheduledNewConnection(): boolean } }[] = [];
+    (backend as unknown as { conn: CassandraConnection }).conn.client.on('hostRemove', (h: (typeof replaced)[number]) => replaced.push(h));
     try {
       await backend.provision();
       const SPANS = 50;
@@ -177,8 +199,11 @@ describe('durability: cassandra', () => {
           }
         }
       })();
-      // kill while batches are being written
-      while (acknowledged.length < 20) await new Promise((r) => setTimeout(r, 50));
+      // kill while batches are being written (bounded: the writes may end first, or stall)
+      let writing = true;
+      void writes.finally(() => (writing = false));
+      for (const t = Date.now(); acknowledged.length < 20 && writing && Date.now() - t < 60_000; ) await new Promise((r) => setTimeout(r, 50));
+      expect(acknowledged.length).toBeGreaterThanOrEqual(20);
       await s.restart(true);
       restarted = true;
       await writes;
@@ -191,6 +216,8 @@ describe('durability: cassandra', () => {
         if (n !== SPANS) missing.push(`${traceOf(i)}: ${n} of ${SPANS} spans`);
       }
       expect({ acknowledged: acknowledged.length, missing }).toEqual({ acknowledged: acknowledged.length, missing: [] });
+      await backend.close();
+      expect(replaced.map((h) => ({ closing: h.pool.isClosing(), reconnecting: h.pool.hasScheduledNewConnection() }))).toEqual(replaced.map(() => ({ closing: true, reconnecting: false })));
     } finally {
       await backend.close();
       await release();

@@ -182,6 +182,19 @@ export class CassandraConnection {
       socketOptions: { connectTimeout: 5000, readTimeout: cfg.requestTimeoutMs ?? 12_000 },
       queryOptions: { prepare: true, consistency: this.read, serialConsistency: serialLevel(cfg.serialConsistency) },
     });
+    this.closeReplacedHosts();
+  }
+
+  /**
+   * Closes a node's Host that the driver replaced. When its control connection starts over (a restarted node
+   * it cannot reach through the existing pools), the driver puts a new Host in place of the old one without closing
+   * the old one's pool, which then reconnects forever (its timers alone keep the process alive).
+   */
+  private closeReplacedHosts(): void {
+    this.client.on('hostRemove', (h: unknown) => {
+      const host = h as { shutdown?: (waitForPending: boolean) => Promise<void> };
+      void host.shutdown?.(false).catch(() => undefined);
+    });
   }
 
   private connect(): Promise<void> {
@@ -266,7 +279,12 @@ export class CassandraConnection {
     }
   }
 
+  /**
+   * Closes the session. A connection still being opened is waited for first: the driver's shutdown returns at once
+   * while it connects and the session it then opens would stay (sockets and heartbeats keep the process alive).
+   */
   async close(): Promise<void> {
+    await this.connected?.catch(() => undefined);
     await this.client.shutdown();
   }
 }
