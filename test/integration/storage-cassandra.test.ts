@@ -139,6 +139,20 @@ describe('cassandra schema', () => {
     expect(got.flatMap((c) => c.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)))).toHaveLength(20);
   }, 120_000);
 
+  it('refuses to provision a keyspace that holds tables of something else', async () => {
+    await admin.execute("CREATE KEYSPACE IF NOT EXISTS foreign_app WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+    await admin.execute('CREATE TABLE IF NOT EXISTS foreign_app.users (id int PRIMARY KEY, name text)');
+    // not among `backends`: the next case reads through the last of those
+    const b = new CassandraBackend(config(s, 'foreign_app'));
+    try {
+      await expect(b.provision()).rejects.toThrow(/keyspace "foreign_app": holds tables not made by this store \(users\)/);
+    } finally {
+      await b.close();
+    }
+    const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', ['foreign_app'], { prepare: true });
+    expect(tables.rows.map((r) => r.get('table_name') as string)).toEqual(['users']);
+  }, 120_000);
+
   it('returns one ResourceSpans per resource and one ScopeSpans per scope, not one per span', async () => {
     const b = backends[backends.length - 1]!;
     const [chunk] = await chunks(b.traceReader().getTraces([{ traceId }]));

@@ -3,7 +3,7 @@
 // scopes among a trace's rows.
 import { SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { originKeys, rowViews } from '../../src/storage/cassandra/reader.js';
-import { DATA_TABLES, DAY_NS, MIGRATIONS, bucketOf, checkKeyspace, compactionWindowHours, createKeyspace, retentionStatements } from '../../src/storage/cassandra/schema.js';
+import { DATA_TABLES, DAY_NS, MIGRATIONS, bucketOf, checkAdoptable, checkKeyspace, compactionWindowHours, createKeyspace, retentionStatements } from '../../src/storage/cassandra/schema.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 
 describe('cassandra schema', () => {
@@ -34,6 +34,19 @@ describe('cassandra schema', () => {
     expect(createKeyspace('jaeger', { class: 'SimpleStrategy', replicationFactor: 3 })).toBe("CREATE KEYSPACE IF NOT EXISTS jaeger WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}");
     expect(createKeyspace('jaeger', { class: 'NetworkTopologyStrategy', dataCenters: { dc1: 3, dc2: 2 } })).toBe("CREATE KEYSPACE IF NOT EXISTS jaeger WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}");
     expect(() => checkKeyspace('Jaeger-Traces')).toThrow(/keyspace "Jaeger-Traces"/);
+  });
+
+  it('refuses system keyspaces and reserved words as keyspace names', () => {
+    for (const k of ['system', 'system_auth', 'system_schema', 'system_traces', 'systemx', 'select', 'keyspace', 'table', 'token']) {
+      expect(() => checkKeyspace(k)).toThrow(new RegExp(`keyspace "${k}"`));
+    }
+    expect(checkKeyspace('jaeger_traces')).toBe('jaeger_traces');
+  });
+
+  it('adopts an empty keyspace or one with our schema_migrations, and refuses one holding other tables', () => {
+    expect(() => checkAdoptable('jaeger', [])).not.toThrow();
+    expect(() => checkAdoptable('jaeger', ['schema_migrations', 'spans'])).not.toThrow();
+    expect(() => checkAdoptable('jaeger', ['users', 'orders'])).toThrow(/keyspace "jaeger": holds tables not made by this store \(users, orders\)/);
   });
 
   it('buckets negative times downwards', () => {

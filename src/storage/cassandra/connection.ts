@@ -4,7 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
-import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
+import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
 
 /** consistency levels a write may use: not ANY (a write acknowledged at ANY may be only a hint, on no replica) */
 export type ConsistencyName = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
@@ -263,6 +263,8 @@ export class CassandraConnection {
   async provision(): Promise<number> {
     await this.connect();
     try {
+      const existing = await this.client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [this.keyspace], { prepare: true });
+      checkAdoptable(this.keyspace, existing.rows.map((r) => r.get('table_name') as string));
       await this.ddl(createKeyspace(this.keyspace, this.cfg.replication ?? { class: 'SimpleStrategy', replicationFactor: 1 }));
       await this.ddl(MIGRATIONS_TABLE.replace('schema_migrations', `${this.keyspace}.schema_migrations`));
       const done = new Set((await this.client.execute(`SELECT version FROM ${this.keyspace}.schema_migrations`)).rows.map((r) => Number(r.get('version'))));

@@ -118,10 +118,35 @@ export type Replication = { class: 'SimpleStrategy'; replicationFactor: number }
 
 const IDENT = /^[a-z][a-z0-9_]{0,47}$/;
 
-/** a keyspace name Cassandra accepts unquoted, else an error naming it */
+/** CQL's reserved words (Cassandra 5): not usable as an unquoted keyspace name */
+const RESERVED = new Set(
+  (
+    'add aggregate allow alter and any apply asc authorize batch begin between by columnfamily create default delete desc describe drop ' +
+    'entries execute from full function grant if in index infinity insert into is keyspace keyspaces limit materialized mbean mbeans modify ' +
+    'nan norecursive not null of on or order primary rename replace revoke schema select set table to token truncate unlogged unset update ' +
+    'use using view where with'
+  ).split(' '),
+);
+
+/**
+ * A keyspace name of our own, else an error naming it: a name Cassandra accepts unquoted, not a reserved word, and
+ * not one of Cassandra's system keyspaces (system, system_auth, system_schema, ...: every name starting with system).
+ */
 export function checkKeyspace(name: string): string {
   if (!IDENT.test(name)) throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(name)}: expected a lowercase letter, then up to 47 lowercase letters, digits or underscores`);
+  if (name.startsWith('system')) throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(name)}: names starting with "system" are Cassandra's own keyspaces`);
+  if (RESERVED.has(name)) throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(name)}: a reserved word of CQL`);
   return name;
+}
+
+/**
+ * Refuses to adopt an existing keyspace that holds tables but not our schema_migrations table: it belongs to
+ * something else, and provisioning would add our tables to it and purge could empty same-named tables.
+ */
+export function checkAdoptable(keyspace: string, tables: readonly string[]): void {
+  if (tables.length > 0 && !tables.includes('schema_migrations')) {
+    throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(keyspace)}: holds tables not made by this store (${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}) and no schema_migrations: choose another keyspace`);
+  }
 }
 
 export function createKeyspace(keyspace: string, r: Replication): string {
