@@ -4,11 +4,11 @@ import { InvalidArgumentError, StorageError, UnavailableError } from '../../src/
 import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, retryable, translate } from '../../src/storage/cassandra/connection.js';
 
 describe('cassandra errors', () => {
-  it('reports refused credentials as a non-transient error naming the fix, and does not retry them', () => {
+  it('reports refused credentials as an error naming the fix, not retried by the connection, Unavailable for the pipeline (spans kept)', () => {
     const e = new cassandra.errors.NoHostAvailableError({ '127.0.0.1:9042': new cassandra.errors.AuthenticationError('Provided username cassandra and/or password are incorrect') });
     const t = translate(e);
     expect(t).toBeInstanceOf(CassandraAuthError);
-    expect((t as StorageError).code).not.toBe('Unavailable');
+    expect((t as StorageError).code).toBe('Unavailable');
     expect(t.message).toMatch(/credentials/);
     expect(retryable(e)).toBe(false);
   });

@@ -87,12 +87,14 @@ class Slots {
 const RETRYABLE = new Set([cassandra.types.responseErrorCodes.writeTimeout, cassandra.types.responseErrorCodes.readTimeout, cassandra.types.responseErrorCodes.unavailableException, cassandra.types.responseErrorCodes.overloaded]);
 
 /**
- * Cassandra refused the credentials (every host answered with an AuthenticationError): not transient, retrying
- * with the same credentials fails again; the message names the fix.
+ * Cassandra refused the credentials (every host answered with an AuthenticationError). The connection does not
+ * retry it (the same credentials fail again), but it is Unavailable, as for the search backends: the ingest pipeline
+ * keeps the spans and clients are told to retry, so nothing is dropped while the credentials are being fixed. The
+ * message names the fix.
  */
 export class CassandraAuthError extends StorageError {
   constructor(message: string) {
-    super('Internal', message);
+    super('Unavailable', message);
     this.name = 'CassandraAuthError';
   }
 }
