@@ -6,7 +6,7 @@ import { type ResourceSpans, SpanKind, type TraceChunk, newSpan, serviceBatch } 
 import { compactionWindowHours, LATEST_VERSION, TIMED_TABLES } from '../../src/storage/cassandra/schema.js';
 import { CassandraConnection } from '../../src/storage/cassandra/connection.js';
 import { CassandraBackend, type CassandraBackendConfig } from '../../src/storage/cassandra/store.js';
-import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
+import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
 
@@ -49,31 +49,9 @@ runAbortCases('cassandra', async () => {
   return { backend: new CassandraBackend(config(s, 'abort', { chunkSpans: ABORT_CHUNK_SPANS })), close: release };
 });
 
-describe('cancellation of requests in flight: cassandra', () => {
-  let backend: CassandraBackend;
-  beforeAll(async () => {
-    const s = await shared();
-    backend = new CassandraBackend(config(s, 'abort_flight'));
-    await backend.provision();
-  }, 120_000);
-  afterAll(async () => {
-    await backend?.close();
-    await release();
-  });
-
-  it('answers a request in flight with the signal\'s reason when it aborts, and stays usable', async () => {
-    expect(await backend.traceReader().getServices({ signal: new AbortController().signal })).toEqual([]);
-    const reason = new Error('the caller went away');
-    const ac = new AbortController();
-    const services = backend.traceReader().getServices({ signal: ac.signal });
-    ac.abort(reason);
-    await expect(services).rejects.toBe(reason);
-    const ids = (async () => {
-      for await (const _ of backend.traceReader().findTraceIds({ serviceName: 'x', searchDepth: 10 }, { signal: ac.signal })) void _;
-    })();
-    await expect(ids).rejects.toBe(reason);
-    expect(await backend.traceReader().getServices()).toEqual([]);
-  });
+runInFlightAbortCase('cassandra', async () => {
+  const s = await shared();
+  return { backend: new CassandraBackend(config(s, 'abort_flight')), close: release };
 });
 
 describe('cassandra schema', () => {

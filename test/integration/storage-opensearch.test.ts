@@ -2,7 +2,7 @@
 // index layout: daily indices, rollover aliases, and a data stream. Then cancellation: the StorageContext signal
 // stops reads between chunks and aborts requests in flight.
 import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
-import { ABORT_CHUNK_SPANS, runAbortCases } from '../../src/storage/testing/abort.js';
+import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 
@@ -45,32 +45,7 @@ runAbortCases('opensearch', async () => {
   return { backend, refresh: () => backend.refresh(), close: release };
 });
 
-describe('cancellation of requests in flight: opensearch', () => {
-  let backend: SearchBackend;
-  beforeAll(async () => {
-    const os = await shared();
-    backend = new SearchBackend('opensearch', { endpoints: [os.url], indexPrefix: 'abort-flight', layout: 'daily', shards: 1, replicas: 0 });
-    await backend.provision();
-  }, 120_000);
-  afterAll(async () => {
-    await backend?.close();
-    await release();
-  });
-
-  it('aborts a search in flight when the signal aborts, rejecting with its reason', async () => {
-    // answered normally without an abort
-    expect(await backend.traceReader().getServices({ signal: new AbortController().signal })).toEqual([]);
-    const reason = new Error('the caller went away');
-    const ac = new AbortController();
-    // the request is on its way when the signal aborts (nothing is awaited in between)
-    const services = backend.traceReader().getServices({ signal: ac.signal });
-    ac.abort(reason);
-    await expect(services).rejects.toBe(reason);
-    const ids = (async () => {
-      for await (const _ of backend.traceReader().findTraceIds({ serviceName: 'x', searchDepth: 10 }, { signal: ac.signal })) void _;
-    })();
-    await expect(ids).rejects.toBe(reason);
-    // the connection is still usable afterwards
-    expect(await backend.traceReader().getServices()).toEqual([]);
-  });
+runInFlightAbortCase('opensearch', async () => {
+  const os = await shared();
+  return { backend: new SearchBackend('opensearch', { endpoints: [os.url], indexPrefix: 'abort-flight', layout: 'daily', shards: 1, replicas: 0 }), close: release };
 });

@@ -95,3 +95,37 @@ export function runAbortCases(name: string, open: () => Promise<ContractSubject>
     });
   });
 }
+
+/**
+ * A networked backend: a request already on its way when the signal aborts is answered at once with the signal's
+ * reason (getServices, and a search), and the backend stays usable for the next request.
+ */
+export function runInFlightAbortCase(name: string, open: () => Promise<ContractSubject>): void {
+  describe(`cancellation of requests in flight: ${name}`, () => {
+    let subject: ContractSubject;
+    beforeAll(async () => {
+      subject = await open();
+      await subject.backend.provision();
+    }, 120_000);
+    afterAll(async () => {
+      await subject?.backend.close();
+      await subject?.close?.();
+    });
+
+    it("answers a request in flight with the signal's reason when it aborts, and stays usable", async () => {
+      const reader = subject.backend.traceReader();
+      expect(await reader.getServices({ signal: new AbortController().signal })).toEqual([]);
+      const reason = new Error('the caller went away');
+      const ac = new AbortController();
+      // the request is on its way when the signal aborts (nothing is awaited in between)
+      const services = reader.getServices({ signal: ac.signal });
+      ac.abort(reason);
+      await expect(services).rejects.toBe(reason);
+      const ids = (async () => {
+        for await (const _ of reader.findTraceIds({ serviceName: 'x', searchDepth: 10 }, { signal: ac.signal })) void _;
+      })();
+      await expect(ids).rejects.toBe(reason);
+      expect(await reader.getServices()).toEqual([]);
+    });
+  });
+}
