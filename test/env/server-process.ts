@@ -57,3 +57,27 @@ export function procStat(pid: number): { ppid: number; ticks: number } | undefin
     return undefined;
   }
 }
+
+/**
+ * One server for the suites of a test file: `shared()` starts it on first use, and the last `release()` stops it,
+ * once every suite that took it is done.
+ */
+export function sharedServer<T extends { stop(): Promise<void> }>(start: () => Promise<T>): { shared(): Promise<T>; release(): Promise<void> } {
+  let server: Promise<T> | undefined;
+  let users = 0;
+  return {
+    shared() {
+      users++;
+      server ??= start();
+      return server;
+    },
+    async release() {
+      if (--users === 0 && server) {
+        const s = server;
+        server = undefined;
+        // a server that never started has nothing to stop (its suites already failed on the start)
+        await (await s.catch(() => undefined))?.stop();
+      }
+    },
+  };
+}

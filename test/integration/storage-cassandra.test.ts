@@ -9,21 +9,10 @@ import { CassandraBackend, type CassandraBackendConfig } from '../../src/storage
 import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
+import { sharedServer } from '../env/server-process.js';
 
-let server: RunningCassandra | undefined;
-let users = 0;
-async function shared(): Promise<RunningCassandra> {
-  users++;
-  server ??= await startCassandra();
-  return server;
-}
 // driver sessions are closed before the node stops (an open session keeps jest from exiting)
-async function release(): Promise<void> {
-  if (--users === 0) {
-    await server?.stop();
-    server = undefined;
-  }
-}
+const { shared, release } = sharedServer(() => startCassandra());
 
 const config = (s: RunningCassandra, keyspace: string, extra: Partial<CassandraBackendConfig> = {}): CassandraBackendConfig => ({
   contactPoints: [`${s.host}:${s.port}`],

@@ -4,21 +4,10 @@
 import { SearchBackend } from '../../src/storage/elasticsearch/store.js';
 import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
-import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
+import { startOpenSearch } from '../env/opensearch.js';
+import { sharedServer } from '../env/server-process.js';
 
-let server: RunningOpenSearch | undefined;
-let users = 0;
-async function shared(): Promise<RunningOpenSearch> {
-  users++;
-  server ??= await startOpenSearch();
-  return server;
-}
-async function release(): Promise<void> {
-  if (--users === 0) {
-    await server?.stop();
-    server = undefined;
-  }
-}
+const { shared, release } = sharedServer(() => startOpenSearch());
 
 // one node for every suite of this file (each suite also holds it while it runs)
 beforeAll(async () => {
