@@ -127,27 +127,59 @@ const embedded = obj(
   { description: 'embedded persistent key-value store on a volume of the runtime pod (a one-replica StatefulSet)', rules: [embeddedVolumeImmutable] },
 );
 
+const CONSISTENCY = ['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE', 'TWO', 'THREE', 'EACH_QUORUM', 'ALL'] as const;
+
+/** EACH_QUORUM is a write level only: Cassandra refuses reads at it. */
+const readNotEachQuorum: CelRule<{ read?: string }> = {
+  rule: "!has(self.read) || self.read != 'EACH_QUORUM'",
+  message: 'EACH_QUORUM is a write consistency only: Cassandra refuses reads at it; use LOCAL_QUORUM or QUORUM',
+  fieldPath: '.read',
+  check: (s) => s.read !== 'EACH_QUORUM',
+};
+
 const cassandra = obj(
   {
     endpoints: hostPorts,
     credentialsSecretRef: credentials,
-    tls,
+    allowPlaintextCredentials: bool({
+      description: 'send the credentials of credentialsSecretRef without TLS (tls.enabled false: unencrypted); refused unless true',
+      default: false,
+    }),
+    tls: obj(
+      {
+        enabled: bool({ description: 'reach the nodes over TLS (client-to-node encryption)', default: false }),
+        caSecretRef: secretKeyRef('Secret holding the CA bundle that signed the node certificates (default: the system roots)', 'ca.crt'),
+        serverName: str({ description: 'name expected in the node certificates (default: each node address)', maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', patternHint: 'a DNS name' }),
+        insecureSkipVerify: bool({ description: 'skip certificate verification (testing only)', default: false }),
+      },
+      [],
+      { description: 'TLS settings for the connection to the nodes' },
+    ),
     keyspace: str({
-      description: 'keyspace holding the Jaeger tables',
-      default: 'jaeger_v1',
+      description: 'keyspace holding the tables; created by the operator, dropped with deletionPolicy Delete; an existing keyspace with tables of something else is refused',
+      default: 'jaeger_storage',
       pattern: '^[a-z][a-z0-9_]{0,47}$',
       patternHint: 'lowercase letters, digits and "_", starting with a letter, at most 48 characters',
+      rules: [{ rule: "!self.startsWith('system')", message: 'names starting with "system" are Cassandra\'s own keyspaces: choose another keyspace', check: (v: string) => !v.startsWith('system') }],
     }),
-    datacenter: str({ description: 'local datacenter', default: 'dc1', minLength: 1, maxLength: 128 }),
+    datacenter: str({ description: 'local datacenter: the driver sends requests to its nodes; with NetworkTopologyStrategy the replicas live there', default: 'dc1', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$', patternHint: 'letters, digits, "_", "." and "-"' }),
     replication: obj(
       {
-        strategy: enumOf(['SimpleStrategy', 'NetworkTopologyStrategy'] as const, { description: 'replication strategy of the keyspace', default: 'SimpleStrategy' }),
+        strategy: enumOf(['SimpleStrategy', 'NetworkTopologyStrategy'] as const, { description: 'replication strategy of the keyspace (NetworkTopologyStrategy: `factor` replicas in `datacenter`)', default: 'SimpleStrategy' }),
         factor: int({ description: 'replication factor', minimum: 1, maximum: 7, default: 1 }),
       },
       [],
-      { description: 'keyspace replication' },
+      { description: 'keyspace replication, used when the keyspace is created' },
     ),
-    compactionWindow: duration('TimeWindowCompactionStrategy window', '2h'),
+    consistency: obj(
+      {
+        read: enumOf(CONSISTENCY, { description: 'consistency level of reads', default: 'LOCAL_QUORUM' }),
+        write: enumOf(CONSISTENCY, { description: 'consistency level of writes (ANY is not offered: a write acknowledged at ANY may be on no replica)', default: 'LOCAL_QUORUM' }),
+      },
+      [],
+      { description: 'consistency levels', rules: [readNotEachQuorum] },
+    ),
+    compactionWindow: duration('TimeWindowCompactionStrategy window of the time-bucketed tables, in whole hours (default: derived from spec.retention, about 30 windows per retention)'),
   },
   ['endpoints'],
   { description: 'Apache Cassandra connection and keyspace' },
@@ -197,7 +229,7 @@ export type BackendType = (typeof BACKEND_TYPES)[number];
  * Backends that keep tenants apart (StorageContext.tenant; the storage contract suite's `tenancy` capability). The
  * one list: the runtime refuses tenancy on any other backend, the TraceStore CRD rejects it.
  */
-export const TENANCY_BACKENDS: readonly BackendType[] = ['memory'];
+export const TENANCY_BACKENDS: readonly BackendType[] = ['memory', 'cassandra'];
 
 /** Multi-tenancy as Jaeger v2 configures it; the same section in a TraceStore spec and in the runtime config. */
 export const tenancy = obj(

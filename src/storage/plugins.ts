@@ -7,6 +7,7 @@ import { applyDefaults, type FieldError } from '../api/schema.js';
 import { BACKEND_TYPES, type BackendType } from '../api/tracestore.js';
 import type { BackendFactory } from './api/index.js';
 import type { BackendPlugin, OpenContext, PluginTable } from './api/plugin.js';
+import { cassandraPlugin } from './cassandra/plugin.js';
 import { elasticsearchPlugin, opensearchPlugin } from './elasticsearch/plugin.js';
 import { EMBEDDED_DATA_DIR, embeddedPlugin } from './embedded/plugin.js';
 import { grpcPlugin } from './grpc/plugin.js';
@@ -17,7 +18,7 @@ export const PLUGINS: PluginTable = {
   embedded: embeddedPlugin,
   elasticsearch: elasticsearchPlugin,
   opensearch: opensearchPlugin,
-  cassandra: { type: 'cassandra', notInThisVersion: 'Cassandra storage is not implemented yet' },
+  cassandra: cassandraPlugin,
   clickhouse: { type: 'clickhouse', notInThisVersion: 'ClickHouse storage is not implemented yet' },
   grpc: grpcPlugin,
 };

@@ -36,6 +36,22 @@ const SPECS: Record<string, TraceStore['spec']> = {
   opensearchDataStream: sample('tracestore-opensearch-datastream'),
   elasticsearch: sample('tracestore-elasticsearch'),
   grpc: sample('tracestore-grpc'),
+  cassandra: sample('tracestore-cassandra'),
+  cassandraEverything: {
+    backend: {
+      cassandra: {
+        endpoints: ['a', 'b:9142'],
+        credentialsSecretRef: { name: 'c', usernameKey: 'u', passwordKey: 'p' },
+        allowPlaintextCredentials: true,
+        tls: { enabled: true, caSecretRef: { name: 'ca', key: 'bundle.pem' }, serverName: 'cassandra.example', insecureSkipVerify: false },
+        keyspace: 'traces',
+        datacenter: 'eu-1',
+        replication: { strategy: 'SimpleStrategy', factor: 2 },
+        consistency: { read: 'ONE', write: 'EACH_QUORUM' },
+        compactionWindow: '6h',
+      },
+    },
+  },
   grpcEverything: {
     backend: {
       grpc: {
@@ -73,7 +89,7 @@ describe('backend plug-in table', () => {
       expect(p.type).toBe(t);
       if (!isAvailable(p)) expect(p.notInThisVersion).toMatch(/\S/);
     }
-    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch', 'grpc']);
+    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'grpc']);
   });
 
   test("each plug-in's config schema accepts its runtime section of sample specs, with and without the CRD defaults", () => {
@@ -108,7 +124,8 @@ describe('backend plug-in table', () => {
     expect(tenancyBackends()).toEqual([...TENANCY_BACKENDS]);
     expect(supportsTenancy('memory')).toBe(true);
     expect(supportsTenancy('opensearch')).toBe(false);
-    expect(supportsTenancy('cassandra')).toBe(false);
+    expect(supportsTenancy('cassandra')).toBe(true);
+    expect(supportsTenancy('elasticsearch')).toBe(false);
   });
 
   test('traits: data in the pod means one writer; data outside the pods comes with a check and a cleanup', () => {
@@ -134,9 +151,12 @@ describe('backend plug-in table', () => {
     expect(errorOf({ opensearch: { endpoints: [] } })).toContain('config.backend.opensearch.endpoints');
     expect(errorOf({ opensearch: { endpoints: ['https://a:9200'], layout: 'weekly' } })).toContain('config.backend.opensearch.layout');
     expect(errorOf({ embedded: { size: 'lots' } })).toContain('config.backend.embedded.size');
-    expect(errorOf({ cassandra: { endpoints: ['c:9042'] } })).toMatch(/config\.backend\.cassandra: the cassandra backend is not available in this version/);
+    expect(errorOf({ clickhouse: { endpoints: ['http://c:8123'] } })).toMatch(/config\.backend\.clickhouse: the clickhouse backend is not available in this version/);
+    expect(errorOf({ cassandra: { endpoints: ['c:9042'], consistency: { write: 'ANY' } } })).toContain('config.backend.cassandra.consistency.write');
+    expect(errorOf({ cassandra: { endpoints: ['c:9042'] } })).toBe('');
     // defaults of the plug-in's schema are filled in
     expect(backendSection(cfg({ opensearch: { endpoints: ['https://a:9200'] } })).config).toMatchObject({ layout: 'daily', shards: 5, replicas: 1 });
+    expect(backendSection(cfg({ cassandra: { endpoints: ['c'] } })).config).toMatchObject({ keyspace: 'jaeger_storage', datacenter: 'dc1' });
     // the generic rules of the runtime config itself
     expect(() => cfg({})).toThrow(/config\.backend: exactly one backend/);
     expect(() => cfg({ memory: {}, opensearch: { endpoints: ['https://a:9200'] } })).toThrow(/config\.backend: exactly one backend/);

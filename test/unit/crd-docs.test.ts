@@ -61,13 +61,13 @@ describe('backend types this version cannot deploy', () => {
 
   it('are refused at admission with a message naming the available types, derived from the plug-in table', () => {
     const rules = backendSchema()['x-kubernetes-validations'] ?? [];
-    for (const t of ['cassandra', 'clickhouse']) {
+    for (const t of ['clickhouse']) {
       const r = rules.find((x) => x.fieldPath === `.${t}`);
       expect(r).toMatchObject({ rule: `!has(self.${t})`, reason: 'FieldValueForbidden' });
       expect(r?.message).toContain(`spec.backend.${t} is not available in this version`);
-      expect(r?.message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.grpc');
+      expect(r?.message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.cassandra, spec.backend.grpc');
     }
-    expect(rules.some((x) => x.fieldPath === '.memory' || x.fieldPath === '.embedded' || x.fieldPath === '.opensearch' || x.fieldPath === '.grpc')).toBe(false);
+    expect(rules.some((x) => x.fieldPath === '.memory' || x.fieldPath === '.embedded' || x.fieldPath === '.opensearch' || x.fieldPath === '.cassandra' || x.fieldPath === '.grpc')).toBe(false);
     expect(backendSchema().properties!.clickhouse!.description).toContain('not available in this version');
     expect(backendSchema().properties!.grpc!.description).not.toContain('not available');
   });

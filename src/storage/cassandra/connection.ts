@@ -4,7 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
-import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
+import { LATEST_VERSION, MIGRATIONS, compactionWindowHours, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
 
 /** consistency levels a write may use: not ANY (a write acknowledged at ANY may be only a hint, on no replica) */
 export type ConsistencyName = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
@@ -44,6 +44,8 @@ export interface CassandraBackendConfig {
   replication?: Replication;
   /** default TTL of the data ("7d"); default 7d */
   retention?: string;
+  /** TimeWindowCompactionStrategy window ("2h", whole hours); default derived from the retention (about 30 windows) */
+  compactionWindow?: string;
   /** default LOCAL_QUORUM for reads and writes */
   readConsistency?: ConsistencyName;
   writeConsistency?: ConsistencyName;
@@ -157,6 +159,8 @@ export class CassandraConnection {
   readonly ttlSeconds: number;
   readonly retentionNs: bigint;
   readonly chunkSpans: number;
+  /** TWCS window of the time-bucketed tables, hours */
+  readonly windowHours: number;
   private readonly read: cassandra.types.consistencies;
   private readonly write: cassandra.types.consistencies;
   private readonly slots: Slots;
@@ -169,6 +173,7 @@ export class CassandraConnection {
     this.ttlSeconds = Math.ceil(ms / 1000);
     this.retentionNs = BigInt(ms) * 1_000_000n;
     this.chunkSpans = cfg.chunkSpans ?? 1000;
+    this.windowHours = cfg.compactionWindow ? Math.max(1, Math.ceil(parseDurationMs(cfg.compactionWindow) / 3_600_000)) : compactionWindowHours(this.ttlSeconds);
     this.read = consistencyLevel('readConsistency', cfg.readConsistency);
     this.write = consistencyLevel('writeConsistency', cfg.writeConsistency);
     this.slots = new Slots(cfg.maxInFlight ?? 256);
@@ -270,7 +275,7 @@ export class CassandraConnection {
       await this.ddl(createKeyspace(this.keyspace, this.cfg.replication ?? { class: 'SimpleStrategy', replicationFactor: 1 }));
       await this.ddl(MIGRATIONS_TABLE.replace('schema_migrations', `${this.keyspace}.schema_migrations`));
       const done = new Set((await this.client.execute(`SELECT version FROM ${this.keyspace}.schema_migrations`)).rows.map((r) => Number(r.get('version'))));
-      const params = { ttlSeconds: this.ttlSeconds };
+      const params = { ttlSeconds: this.ttlSeconds, windowHours: this.windowHours };
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         for (const s of m.statements(params)) await this.ddl(s.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) /, `$1 ${this.keyspace}.`));
@@ -278,6 +283,29 @@ export class CassandraConnection {
       }
       for (const s of retentionStatements(params)) await this.ddl(s.replace(/^ALTER TABLE /, `ALTER TABLE ${this.keyspace}.`));
       return LATEST_VERSION;
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  /** The release version of the node that answered (remote text). */
+  async serverVersion(): Promise<string> {
+    const rs = await this.exec('SELECT release_version FROM system.local', []);
+    return String(rs.first()?.get('release_version') ?? '');
+  }
+
+  /**
+   * Drops the keyspace when it is ours (it holds schema_migrations, or nothing); a keyspace with tables of something
+   * else is left alone. Returns whether it was dropped; a keyspace already gone counts as dropped.
+   */
+  async dropKeyspace(): Promise<boolean> {
+    await this.connect();
+    try {
+      const existing = await this.client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [this.keyspace], { prepare: true });
+      const tables = existing.rows.map((r) => r.get('table_name') as string);
+      if (tables.length > 0 && !tables.includes('schema_migrations')) return false;
+      await this.ddl(`DROP KEYSPACE IF EXISTS ${this.keyspace}`);
+      return true;
     } catch (e) {
       throw translate(e);
     }

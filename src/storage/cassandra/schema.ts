@@ -31,6 +31,8 @@ export const DATA_TABLES = [...TIMED_TABLES, ...NAME_TABLES, 'leases'] as const;
 export interface SchemaParams {
   /** default TTL of the data tables, seconds (0: none) */
   ttlSeconds: number;
+  /** TWCS window in hours; unset: derived from the TTL (compactionWindowHours) */
+  windowHours?: number;
 }
 
 export interface Migration {
@@ -46,7 +48,7 @@ export function compactionWindowHours(ttlSeconds: number): number {
 }
 
 const twcs = (p: SchemaParams): string =>
-  `compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', 'compaction_window_size': ${compactionWindowHours(p.ttlSeconds)}} AND default_time_to_live = ${p.ttlSeconds} AND gc_grace_seconds = 10800`;
+  `compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', 'compaction_window_size': ${p.windowHours ?? compactionWindowHours(p.ttlSeconds)}} AND default_time_to_live = ${p.ttlSeconds} AND gc_grace_seconds = 10800`;
 const ttl = (p: SchemaParams): string => `default_time_to_live = ${p.ttlSeconds}`;
 const comment = (s: string): string => `comment = '${s.replace(/'/g, "''")}'`;
 

@@ -55,7 +55,19 @@ export class CassandraBackend implements BackendFactory {
     return this.purge;
   }
   async ping(): Promise<void> {
-    await this.conn.exec('SELECT release_version FROM system.local', []);
+    await this.conn.serverVersion();
+  }
+  /** the default TTL (seconds, 0: none) and compaction window (hours) provision() sets */
+  retention(): { ttlSeconds: number; windowHours: number } {
+    return { ttlSeconds: this.conn.ttlSeconds, windowHours: this.conn.windowHours };
+  }
+  /** the release version of a node (remote text) */
+  serverVersion(): Promise<string> {
+    return this.conn.serverVersion();
+  }
+  /** deletionPolicy Delete: drops the keyspace if it is ours */
+  dropKeyspace(): Promise<boolean> {
+    return this.conn.dropKeyspace();
   }
   async close(): Promise<void> {
     await this.conn.close();
