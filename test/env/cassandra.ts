@@ -52,6 +52,8 @@ export interface CassandraOptions {
   dataDir?: string;
   /** JVM heap (-Xmx), default 512m */
   heap?: string;
+  /** client-to-node encryption only (no plain CQL), with this PEM certificate and unencrypted key; `ca` signed it */
+  tls?: { certFile: string; keyFile: string; ca: string };
 }
 
 export interface RunningCassandra {
@@ -100,12 +102,13 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** a CQL session answers SELECT release_version FROM system.local (as the superuser with auth) */
-async function answers(port: number, credentials?: { username: string; password: string }): Promise<boolean> {
+async function answers(port: number, credentials?: { username: string; password: string }, ca?: string): Promise<boolean> {
   if (!(await accepts(port))) return false;
   const client = new cassandra.Client({
     contactPoints: [`127.0.0.1:${port}`],
     localDataCenter: CASSANDRA_DC,
     ...(credentials ? { credentials } : {}),
+    ...(ca ? { sslOptions: { ca } } : {}),
     socketOptions: { connectTimeout: 3000, readTimeout: 5000 },
   });
   try {
@@ -130,16 +133,21 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
   let storagePort = await freePort();
 
   const writeConfig = (): void => {
-    writeFileSync(
-      join(conf, 'cassandra.yaml'),
-      fill(readFileSync(join(SRC, 'cassandra.yaml'), 'utf8'), {
-        STORAGE_PORT: String(storagePort),
-        NATIVE_PORT: String(port),
-        DATA_DIR: dataDir,
-        AUTHENTICATOR: o.auth ? 'PasswordAuthenticator' : 'AllowAllAuthenticator',
-        AUTHORIZER: o.auth ? 'CassandraAuthorizer' : 'AllowAllAuthorizer',
-      }),
-    );
+    const yaml = fill(readFileSync(join(SRC, 'cassandra.yaml'), 'utf8'), {
+      STORAGE_PORT: String(storagePort),
+      NATIVE_PORT: String(port),
+      DATA_DIR: dataDir,
+      AUTHENTICATOR: o.auth ? 'PasswordAuthenticator' : 'AllowAllAuthenticator',
+      AUTHORIZER: o.auth ? 'CassandraAuthorizer' : 'AllowAllAuthorizer',
+    });
+    let tls = '';
+    if (o.tls) {
+      // the PEM key store: the unencrypted private key followed by the certificate
+      const keystore = join(conf, 'node.pem');
+      writeFileSync(keystore, readFileSync(o.tls.keyFile, 'utf8') + readFileSync(o.tls.certFile, 'utf8'), { mode: 0o600 });
+      tls = `\nclient_encryption_options:\n  enabled: true\n  optional: false\n  require_client_auth: false\n  keystore: ${keystore}\n  ssl_context_factory:\n    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory\n`;
+    }
+    writeFileSync(join(conf, 'cassandra.yaml'), yaml + tls);
   };
   await firstStart(base, async () => {
     for (const d of [conf, tmp, dataDir]) mkdirSync(d, { recursive: true });
@@ -186,7 +194,7 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
     for (;;) {
       if (failed) throw new Error(`could not run java (${failed.message}); install a JDK 17 and run: ${BUILD}`);
       if (exited(proc)) throw new Error(`Cassandra exited (code ${proc.exitCode}, signal ${proc.signalCode})${startupError ? `: ${startupError}` : ''}\n${log()}`);
-      if (await answers(port, credentials)) return proc;
+      if (await answers(port, credentials, o.tls?.ca)) return proc;
       if (Date.now() - t0 > READY_TIMEOUT_MS) {
         await terminate(proc, 'SIGKILL', GRACE_MS);
         throw new Error(`Cassandra did not answer CQL on 127.0.0.1:${port} within ${READY_TIMEOUT_MS / 1000} s:\n${log()}`);

@@ -1,8 +1,9 @@
-// TraceStores on Cassandra through the operator, on a real Cassandra 5 node with password authentication: the
-// sample (pointed at the node) gets its keyspace and tables provisioned, the schema version in status and turns
-// Ready; the credentials reach the runtime only as Secret references; a missing Secret, a wrong password, a user
-// without the CREATE permission and an unreachable node each give their reason and recover without an operator
-// restart; a retention change alters the tables' TTL; deletionPolicy Delete drops the keyspace and nothing else.
+// TraceStores on Cassandra through the operator, on a real Cassandra 5 node with password authentication and TLS
+// only: the sample (pointed at the node) gets its keyspace and tables provisioned, the schema version in status and
+// turns Ready; the credentials and CA reach the runtime only as Secret references, and the runtime's backend opened
+// from them writes and reads over TLS; a missing Secret, a wrong password, a user without the CREATE permission, an
+// untrusted certificate and an unreachable node each give their reason and recover without an operator restart; a
+// retention change alters the tables' TTL; deletionPolicy Delete drops the keyspace and nothing else.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
@@ -13,23 +14,27 @@ import type { TraceStore } from '../../src/api/tracestore.js';
 import type { Operator } from '../../src/controllers/manager.js';
 import { type KubeClient, isNotFound, resourcePath } from '../../src/kube/client.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
+import { newSpan } from '../../src/storage/api/index.js';
+import { cassandraPlugin, cassandraRuntimeSection } from '../../src/storage/cassandra/plugin.js';
 import { LATEST_VERSION } from '../../src/storage/cassandra/schema.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
-import { ROOT, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, waitFor, waitStoreCondition } from '../helpers.js';
+import { ROOT, type TestPki, applyStore, conditionOf, createNamespace, getStore, startInProcessOperator, testClient, testPki, waitFor, waitStoreCondition } from '../helpers.js';
 
 let client: KubeClient;
 let ns: string;
 let op: Operator;
 let node: RunningCassandra;
 let admin: cassandra.Client;
+let pki: TestPki;
 const USER = 'jaeger';
 const PASSWORD = 'correct-horse';
 
 beforeAll(async () => {
   client = testClient();
   ns = await createNamespace(client, 'cassandra');
-  node = await startCassandra({ auth: true });
-  admin = new cassandra.Client({ contactPoints: [`${node.host}:${node.port}`], localDataCenter: CASSANDRA_DC, credentials: node.credentials! });
+  pki = testPki();
+  node = await startCassandra({ auth: true, tls: { certFile: pki.certFile, keyFile: pki.keyFile, ca: pki.ca } });
+  admin = new cassandra.Client({ contactPoints: [`${node.host}:${node.port}`], localDataCenter: CASSANDRA_DC, credentials: node.credentials!, sslOptions: { ca: pki.ca } });
   await admin.execute(`CREATE ROLE IF NOT EXISTS ${USER} WITH PASSWORD = '${PASSWORD}' AND LOGIN = true`);
   await admin.execute(`GRANT CREATE ON ALL KEYSPACES TO ${USER}`);
   // a user that may log in but not create keyspaces
@@ -46,8 +51,10 @@ afterAll(async () => {
 const secretPath = (name: string) => resourcePath({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true }, ns, name);
 const putSecret = (name: string, password: string, username = USER) =>
   client.apply(secretPath(name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: { username, password } }, 'jso-test');
+const putCa = (name: string, ca: string) =>
+  client.apply(secretPath(name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: { 'ca.crt': ca } }, 'jso-test');
 
-/** The sample, pointed at the node, without TLS (the test node speaks plain CQL, so plaintext credentials are allowed). */
+/** The sample as it is (TLS with the CA of Secret cassandra-ca), pointed at the node. */
 function sample(name: string, keyspace: string): TraceStore {
   const ts = parse(readFileSync(join(ROOT, 'config/samples/tracestore-cassandra.yaml'), 'utf8')) as TraceStore;
   ts.metadata.namespace = ns;
@@ -57,8 +64,6 @@ function sample(name: string, keyspace: string): TraceStore {
   b.datacenter = CASSANDRA_DC;
   b.keyspace = keyspace;
   b.replication = { strategy: 'NetworkTopologyStrategy', factor: 1 };
-  delete b.tls;
-  b.allowPlaintextCredentials = true;
   return ts;
 }
 
@@ -72,6 +77,7 @@ const ttlOf = async (keyspace: string, table: string): Promise<number> =>
 describe('Cassandra TraceStores', () => {
   it('provisions the sample: keyspace, tables and schema version, Ready; credentials by reference only', async () => {
     await putSecret('cassandra-credentials', PASSWORD);
+    await putCa('cassandra-ca', pki.ca);
     await applyStore(client, sample('cassandra', 'jaeger_storage'));
     const ts = await waitCondition('cassandra', 'SchemaReady', 'True', 'Provisioned', 90_000);
     expect(ts.status?.schemaVersion).toBe(String(LATEST_VERSION));
@@ -85,8 +91,31 @@ describe('Cassandra TraceStores', () => {
     const dep = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/cassandra-runtime`);
     const env = dep.spec!.template.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === 'JSO_BACKEND_PASSWORD')).toEqual({ name: 'JSO_BACKEND_PASSWORD', valueFrom: { secretKeyRef: { name: 'cassandra-credentials', key: 'password' } } });
+    const pod = dep.spec!.template.spec!;
+    const caVolume = pod.volumes!.find((v) => v.secret?.secretName === 'cassandra-ca');
+    expect(pod.containers[0]!.volumeMounts).toContainEqual(expect.objectContaining({ name: caVolume!.name, mountPath: '/etc/jaeger-storage/backend-ca', readOnly: true }));
     expect(JSON.stringify(dep)).not.toContain(PASSWORD);
     expect(JSON.stringify(ts.status)).not.toContain(PASSWORD);
+  });
+
+  it("the runtime's backend, opened from the rendered section with the credentials from env and the CA from its mount, writes and reads over TLS", async () => {
+    const ts = sample('cassandra', 'jaeger_storage');
+    const backend = await cassandraPlugin.open(cassandraRuntimeSection(ts.spec.backend.cassandra!), {
+      dataDir: '/nonexistent',
+      env: { JSO_BACKEND_USERNAME: USER, JSO_BACKEND_PASSWORD: PASSWORD, JSO_BACKEND_CA_DIR: pki.dir },
+      retention: '7d',
+    });
+    try {
+      await backend.provision();
+      const start = BigInt(Date.now()) * 1_000_000n;
+      const span = newSpan({ traceId: 'c0ffee'.padStart(32, '0'), spanId: '00000000000000a1', name: 'over-tls', startTimeUnixNano: start, endTimeUnixNano: start + 1_000_000n });
+      await backend.traceWriter().writeTraces([{ resource: { attributes: [{ key: 'service.name', value: 'tls-svc' }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [span] }] }]);
+      const names: string[] = [];
+      for await (const chunk of backend.traceReader().getTraces([{ traceId: span.traceId }])) for (const t of chunk) for (const r of t.resourceSpans) for (const sc of r.scopeSpans) names.push(...sc.spans.map((x) => x.name));
+      expect(names).toEqual(['over-tls']);
+    } finally {
+      await backend.close();
+    }
   });
 
   it('a retention change alters the TTL of the tables in place, keeping the rows', async () => {
@@ -122,6 +151,22 @@ describe('Cassandra TraceStores', () => {
     expect(conditionOf(ok, 'BackendReachable')?.status).toBe('True');
     expect(await tablesOf('locked')).toContain('spans');
 
+    // a CA that did not sign the node's certificate
+    await putCa('other-ca', testPki().ca);
+    const untrusted = sample('untrusted', 'untrusted');
+    untrusted.spec.backend.cassandra!.tls!.caSecretRef = { name: 'other-ca' };
+    await applyStore(client, untrusted);
+    const notTrusted = await waitCondition('untrusted', 'BackendReachable', 'False', 'Unreachable', 60_000);
+    expect(conditionOf(notTrusted, 'BackendReachable')?.message).toMatch(/the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(.*\): the CA in the Secret "other-ca" of spec\.backend\.cassandra\.tls\.caSecretRef did not sign it/);
+    await putCa('other-ca', pki.ca);
+    await waitCondition('untrusted', 'SchemaReady', 'True', 'Provisioned', 60_000);
+
+    const elsewhere = sample('elsewhere', 'elsewhere');
+    elsewhere.spec.backend.cassandra!.datacenter = 'dc-mars';
+    await applyStore(client, elsewhere);
+    const noDc = await waitCondition('elsewhere', 'BackendReachable', 'False', 'Unreachable', 60_000);
+    expect(conditionOf(noDc, 'BackendReachable')?.message).toMatch(/no node in datacenter "dc-mars": set spec\.backend\.cassandra\.datacenter to the datacenter of the nodes \(the nodes are in datacenter1\)/);
+
     const gone = sample('gone', 'gone');
     gone.spec.backend.cassandra!.endpoints = ['127.0.0.1:9']; // nothing listens on the discard port
     await applyStore(client, gone);
@@ -131,7 +176,7 @@ describe('Cassandra TraceStores', () => {
 
   it('refuses credentials without TLS unless allowed, and a keyspace holding tables of something else', async () => {
     const plain = sample('plain', 'plain');
-    delete plain.spec.backend.cassandra!.allowPlaintextCredentials;
+    plain.spec.backend.cassandra!.tls = { enabled: false };
     await applyStore(client, plain);
     const insecure = await waitCondition('plain', 'BackendReachable', 'False', 'InsecureCredentials');
     expect(conditionOf(insecure, 'BackendReachable')?.message).toContain('spec.backend.cassandra.allowPlaintextCredentials: true');

@@ -65,7 +65,14 @@ function connectMessage(error: unknown, config: CassandraConfig): string {
     return boundedText(`the TLS certificate of ${where} is not trusted (${untrusted}): ${fix}`);
   }
   if (/altnames|does not match certificate/i.test(text)) return boundedText(`the TLS certificate of ${where} does not name the address dialled: set ${FIELD}.tls.serverName to a name the certificate lists`);
-  if (/localDataCenter|local data ?center/i.test(text)) return boundedText(`${where}: no node in datacenter "${config.datacenter ?? CASSANDRA_DEFAULTS.datacenter}": set ${FIELD}.datacenter to the datacenter of the nodes (nodetool status shows it)`);
+  // the driver's words for it ("...but only found hosts in data centers: [a,b]", "Datacenter X was not found.
+  // Available DCs are: [a,b]"); the names are remote text
+  const dcs = /(?:only found hosts in data centers|Available DCs are): \[([^\]]*)\]/.exec(text);
+  if (dcs) {
+    const names = dcs[1]!.split(',').map((n) => remoteToken(n.trim())).filter((n): n is string => n !== undefined);
+    const known = names.length ? ` (the nodes are in ${names.join(', ')})` : ' (nodetool status shows it)';
+    return boundedText(`${where}: no node in datacenter "${config.datacenter ?? CASSANDRA_DEFAULTS.datacenter}": set ${FIELD}.datacenter to the datacenter of the nodes${known}`);
+  }
   return boundedText(`cannot reach Cassandra at ${where}: ${backendErrorMessage(new Error(text))}`);
 }
 
