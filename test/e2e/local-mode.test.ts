@@ -5,11 +5,11 @@
 // process tree in /proc; a second start and a taken port end in one line without starting anything. One file, so
 // no two local modes run at once (they would share the pod address range).
 // Then every TraceStore sample applied at once, against real servers on loopback (OpenSearch, Elasticsearch with
-// TLS and credentials, a remote storage with TLS and a token): each store gets runtime processes of its own, one
+// TLS and credentials, Cassandra with TLS and password authentication, a remote storage with TLS and a token): each store gets runtime processes of its own, one
 // per pod on its pod's address; the embedded store's claim gets a directory from local mode's provisioner, its spans
 // outlive a pod restart, and deletionPolicy Delete removes claim, volume and directory. The samples change only
-// where the test servers differ: addresses, no TLS and a single shard for OpenSearch (no security plugin), the
-// name on the remote storage's certificate.
+// where the test servers differ: addresses, no TLS and a single shard for OpenSearch (no security plugin), one
+// Cassandra node (its datacenter, one replica), the name on the remote storage's certificate.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,6 +24,7 @@ import { KubeClient, resourcePath } from '../../src/kube/client.js';
 import { PERSISTENTVOLUMECLAIMS, PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES } from '../../src/kube/resources.js';
 import { LOCAL_STORAGE_CLASS, PERSISTENTVOLUMES } from '../../src/local/provisioner.js';
 import type { RunningRuntime } from '../../src/runtime/server.js';
+import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
 import { ES_USERS, type RunningElasticsearch, startElasticsearch } from '../env/elasticsearch.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 import { ROOT, type TestPki, startSecuredRemoteStorage, testPki, waitFor } from '../helpers.js';
@@ -221,6 +222,7 @@ const SAMPLES = readdirSync(join(ROOT, 'config/samples'))
 let os: RunningOpenSearch | undefined;
 let es: RunningElasticsearch | undefined;
 let remote: RunningRuntime | undefined;
+let cql: RunningCassandra | undefined;
 let pki: TestPki;
 
 /** A sample with the addresses of the servers on loopback. */
@@ -237,6 +239,10 @@ function localized(file: string): TraceStore {
     b.opensearch.replicas = 0;
   } else if (b.elasticsearch) {
     b.elasticsearch.endpoints = [es!.url];
+  } else if (b.cassandra) {
+    b.cassandra.endpoints = [`${cql!.host}:${cql!.port}`];
+    b.cassandra.datacenter = CASSANDRA_DC;
+    b.cassandra.replication = { strategy: 'NetworkTopologyStrategy', factor: 1 };
   } else if (b.grpc) {
     b.grpc.endpoint = `127.0.0.1:${remote!.ports.remoteStorage}`;
     delete b.grpc.writerEndpoint;
@@ -273,14 +279,20 @@ const trace = (p: Pod, id: string): Promise<{ code: number; body: string }> => f
 describe('every TraceStore sample', () => {
   beforeAll(async () => {
     pki = testPki();
-    const [o, e, r] = await Promise.allSettled([startOpenSearch(), startElasticsearch({ secure: true }), startSecuredRemoteStorage(pki, TOKEN)]);
+    const [o, e, r, q] = await Promise.allSettled([
+      startOpenSearch(),
+      startElasticsearch({ secure: true }),
+      startSecuredRemoteStorage(pki, TOKEN),
+      startCassandra({ auth: true, tls: { certFile: pki.certFile, keyFile: pki.keyFile, ca: pki.ca } }),
+    ]);
     if (o.status === 'fulfilled') os = o.value;
     if (e.status === 'fulfilled') es = e.value;
     if (r.status === 'fulfilled') remote = r.value;
-    for (const x of [o, e, r]) if (x.status === 'rejected') throw x.reason;
+    if (q.status === 'fulfilled') cql = q.value;
+    for (const x of [o, e, r, q]) if (x.status === 'rejected') throw x.reason;
   }, 240_000);
   afterAll(async () => {
-    await Promise.all([os?.stop(), es?.stop(), remote?.stop()]);
+    await Promise.all([os?.stop(), es?.stop(), remote?.stop(), cql?.stop()]);
   });
 
   it('runs every TraceStore sample as processes of its own; the embedded store keeps its spans across a pod restart', async () => {
@@ -299,9 +311,11 @@ describe('every TraceStore sample', () => {
       await putSecret(c, 'elasticsearch-ca', { 'ca.crt': es!.ca! });
       await putSecret(c, 'remote-storage-ca', { 'ca.crt': pki.ca });
       await putSecret(c, 'remote-storage-token', { token: TOKEN });
+      await putSecret(c, 'cassandra-credentials', { ...cql!.credentials! });
+      await putSecret(c, 'cassandra-ca', { 'ca.crt': pki.ca });
 
       const stores = SAMPLES.map(localized);
-      expect(stores.map(backendOf).sort()).toEqual(expect.arrayContaining(['elasticsearch', 'embedded', 'grpc', 'memory', 'opensearch']));
+      expect(stores.map(backendOf).sort()).toEqual(expect.arrayContaining(['cassandra', 'elasticsearch', 'embedded', 'grpc', 'memory', 'opensearch']));
       for (const ts of stores) await c.apply(resourcePath(TRACESTORES, NS, ts.metadata.name), ts, 'kubectl');
 
       // each store Ready, each of its pods Ready on an address of its own, served by a runtime of its backend
