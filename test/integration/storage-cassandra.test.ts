@@ -120,6 +120,24 @@ describe('cassandra schema', () => {
     expect(tables.rows.map((r) => r.get('table_name') as string)).toEqual(['users']);
   }, 120_000);
 
+  it('lists a trace under each hour it has spans in, spread over the shards, and counts its edges once across midnight', async () => {
+    const b = backends[backends.length - 1]!;
+    const midnight = (BigInt(Date.now()) / 86_400_000n) * 86_400_000n * 1_000_000n - 86_400_000_000_000n;
+    const id = 'dd000000000000000000000000000001';
+    const parent = newSpan({ traceId: id, spanId: '00000000000000d1', name: 'late', startTimeUnixNano: midnight - 30_000_000_000n, endTimeUnixNano: midnight + 60_000_000_000n });
+    const child = newSpan({ traceId: id, spanId: '00000000000000d2', parentSpanId: '00000000000000d1', name: 'early', startTimeUnixNano: midnight + 30_000_000_000n, endTimeUnixNano: midnight + 40_000_000_000n });
+    await b.traceWriter().writeTraces([serviceBatch('midnight-a', [parent]), serviceBatch('midnight-b', [child])]);
+    const window = { start: midnight - 86_400_000_000_000n, end: midnight + 86_400_000_000_000n };
+    expect(await b.dependencyReader().getDependencies(window)).toEqual([{ parent: 'midnight-a', child: 'midnight-b', callCount: 1 }]);
+    const listed = await admin.execute('SELECT hour, shard FROM schema_checks.traces_by_hour WHERE trace_id = ? ALLOW FILTERING', [Buffer.from(id, 'hex')], { prepare: true });
+    expect(listed.rows.map((r) => r.get('hour') as number).sort()).toEqual([Number(midnight / 3_600_000_000_000n) - 1, Number(midnight / 3_600_000_000_000n)]);
+
+    const many = Array.from({ length: 64 }, (_, i) => newSpan({ traceId: (0xe000 + i).toString(16).padStart(32, '0'), spanId: '00000000000000e1', name: 'spread', startTimeUnixNano: midnight, endTimeUnixNano: midnight + 1000n }));
+    await b.traceWriter().writeTraces([serviceBatch('spread', many)]);
+    const shards = await admin.execute('SELECT shard FROM schema_checks.traces_by_hour WHERE tenant = ? AND hour = ? AND shard IN ? ', ['', Number(midnight / 3_600_000_000_000n), Array.from({ length: 16 }, (_, i) => i)], { prepare: true });
+    expect(new Set(shards.rows.map((r) => r.get('shard') as number)).size).toBe(16);
+  });
+
   it('returns one ResourceSpans per resource and one ScopeSpans per scope, not one per span', async () => {
     const b = backends[backends.length - 1]!;
     const [chunk] = await chunks(b.traceReader().getTraces([{ traceId }]));

@@ -16,13 +16,20 @@ import { StorageError } from '../api/index.js';
 
 /** The hour buckets of the search indices: a partition holds one service's (or operation's) spans of one hour. */
 export const BUCKET_NS = 3_600_000_000_000n;
-/** The day buckets of the trace list for dependencies and of the sampling throughput. */
+/** The day buckets of dependency links and of the sampling throughput. */
 export const DAY_NS = 86_400_000_000_000n;
+/**
+ * Partitions per hour of the trace list (traces_by_hour): a trace's shard is the last byte of its ID modulo this,
+ * so the writes of an hour spread over as many partitions (and replicas) and a dependencies read scans them in
+ * parallel. Part of the schema: changing it needs a migration.
+ */
+export const TRACE_LIST_SHARDS = 16;
+export const traceShard = (traceId: Buffer): number => (traceId[traceId.length - 1] ?? 0) % TRACE_LIST_SHARDS;
 
 export const bucketOf = (ns: bigint, size = BUCKET_NS): number => Number(ns >= 0n ? ns / size : (ns - size + 1n) / size);
 
 /** Tables whose rows age out with the retention (TWCS, default TTL). */
-export const TIMED_TABLES = ['spans', 'span_by_service', 'span_by_operation', 'span_by_duration', 'span_by_attribute', 'traces_by_day', 'dependencies', 'sampling_throughput', 'sampling_probabilities'] as const;
+export const TIMED_TABLES = ['spans', 'span_by_service', 'span_by_operation', 'span_by_duration', 'span_by_attribute', 'traces_by_hour', 'dependencies', 'sampling_throughput', 'sampling_probabilities'] as const;
 /** Name tables: TTL'd too (a service not seen for a retention disappears), but small and rewritten: default compaction. */
 export const NAME_TABLES = ['services', 'operations'] as const;
 /** Everything purge() empties. */
@@ -85,9 +92,10 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS span_by_attribute (tenant text, service text, key text, value text, bucket int, start_ns bigint, trace_id blob, span_id blob,
         PRIMARY KEY ((tenant, service, key, value, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
         AND ${comment('findTraceIds by an attribute value of a service (hour buckets)')} AND ${twcs(p)}`,
-      // getDependencies: the traces with a span starting on a day (their spans are then read for the edges)
-      `CREATE TABLE IF NOT EXISTS traces_by_day (tenant text, day int, trace_id blob, PRIMARY KEY ((tenant, day), trace_id))
-        WITH ${comment('getDependencies: traces with a span starting on a day')} AND ${twcs(p)}`,
+      // getDependencies: the traces with a span starting in an hour, in TRACE_LIST_SHARDS partitions per hour (their
+      // spans are then read for the edges)
+      `CREATE TABLE IF NOT EXISTS traces_by_hour (tenant text, hour int, shard int, trace_id blob, PRIMARY KEY ((tenant, hour, shard), trace_id))
+        WITH ${comment('getDependencies: traces with a span starting in an hour (sharded by trace ID)')} AND ${twcs(p)}`,
       // getDependencies: links written by the dependencies job, by day and time
       `CREATE TABLE IF NOT EXISTS dependencies (tenant text, day int, ts bigint, parent text, child text, call_count bigint, source text,
         PRIMARY KEY ((tenant, day), ts, parent, child)) WITH ${comment('getDependencies: links written by the dependencies job')} AND ${twcs(p)}`,

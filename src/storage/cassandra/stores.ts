@@ -16,7 +16,7 @@ import {
 } from '../api/index.js';
 import { DependencyTotals, checkDependencyLinks, forEachDependency } from '../api/semantics.js';
 import type { CassandraConnection } from './connection.js';
-import { DATA_TABLES, DAY_NS, bucketOf } from './schema.js';
+import { DATA_TABLES, DAY_NS, TRACE_LIST_SHARDS, bucketOf } from './schema.js';
 
 /** the most days one dependencies or throughput read covers (older days are past any retention worth reading) */
 const MAX_DAYS = 400;
@@ -29,36 +29,71 @@ function days(r: TimeRange): number[] {
   return out;
 }
 
+/** the most traces one dependencies read derives edges from (the newest hours of the window first) */
+export const MAX_DEPENDENCY_TRACES = 200_000;
+
+/** the most hours of a window one dependencies read scans (the newest): 31 days */
+export const MAX_DEPENDENCY_HOURS = 31 * 24;
+
+/** the hours of a window, newest first, at most MAX_DEPENDENCY_HOURS */
+function hours(r: TimeRange): number[] {
+  const first = bucketOf(r.start);
+  const out: number[] = [];
+  for (let h = bucketOf(r.end); h >= first && out.length < MAX_DEPENDENCY_HOURS; h--) out.push(h);
+  return out;
+}
+
 /**
- * Dependencies: edges derived at read time from the traces with a span starting in the window (traces_by_day, then
- * each trace's identity columns: span ID, parent ID, service, start), plus the links the dependencies job wrote.
+ * Dependencies: edges derived at read time from the traces with a span starting in the window (traces_by_hour, its
+ * shards read in parallel, newest hour first, each trace once; at most MAX_DEPENDENCY_TRACES traces of the newest
+ * MAX_DEPENDENCY_HOURS hours; then each trace's identity columns: span ID, parent ID, service, start), plus the
+ * links the dependencies job wrote.
  */
 export class CassandraDependencyStore implements DependencyReader, DependencyWriter {
   constructor(private readonly conn: CassandraConnection) {}
+
+  /** adds the edges of one trace if one of its spans starts in the window */
+  private async traceEdges(tenant: string, traceId: Buffer, r: TimeRange, totals: DependencyTotals, signal?: AbortSignal): Promise<void> {
+    const spans: { span: { spanId: string; parentSpanId: string }; service: string }[] = [];
+    let inWindow = false;
+    for await (const page of this.conn.pages('SELECT span_id, parent_id, service, start_ns FROM ks.spans WHERE tenant = ? AND trace_id = ?', [tenant, traceId], 5000, signal)) {
+      for (const s of page) {
+        const start = s.get('start_ns') as bigint;
+        if (start >= r.start && start <= r.end) inWindow = true;
+        const parent = s.get('parent_id') as Buffer | null;
+        spans.push({ span: { spanId: (s.get('span_id') as Buffer).toString('hex'), parentSpanId: parent ? parent.toString('hex') : '' }, service: (s.get('service') as string | null) ?? '' });
+      }
+    }
+    if (inWindow) forEachDependency(spans, (p, c) => totals.add(p, c, 1));
+  }
 
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {
     checkTimeRange(r);
     const signal = ctx?.signal;
     const tenant = ctx?.tenant ?? DEFAULT_TENANT;
     const totals = new DependencyTotals();
-    for (const day of days(r)) {
-      for await (const rows of this.conn.pages('SELECT trace_id FROM ks.traces_by_day WHERE tenant = ? AND day = ?', [tenant, day], 1000, signal)) {
-        await Promise.all(
-          rows.map(async (row) => {
-            const spans: { span: { spanId: string; parentSpanId: string }; service: string }[] = [];
-            let inWindow = false;
-            for await (const page of this.conn.pages('SELECT span_id, parent_id, service, start_ns FROM ks.spans WHERE tenant = ? AND trace_id = ?', [tenant, row.get('trace_id')], 5000, signal)) {
-              for (const s of page) {
-                const start = s.get('start_ns') as bigint;
-                if (start >= r.start && start <= r.end) inWindow = true;
-                const parent = s.get('parent_id') as Buffer | null;
-                spans.push({ span: { spanId: (s.get('span_id') as Buffer).toString('hex'), parentSpanId: parent ? parent.toString('hex') : '' }, service: (s.get('service') as string | null) ?? '' });
-              }
+    // a trace with spans in several hours is listed in each: its edges count once
+    const seen = new Set<string>();
+    for (const hour of hours(r)) {
+      if (seen.size >= MAX_DEPENDENCY_TRACES) break;
+      await Promise.all(
+        Array.from({ length: TRACE_LIST_SHARDS }, async (_, shard) => {
+          for await (const rows of this.conn.pages('SELECT trace_id FROM ks.traces_by_hour WHERE tenant = ? AND hour = ? AND shard = ?', [tenant, hour, shard], 1000, signal)) {
+            const fresh: Buffer[] = [];
+            for (const row of rows) {
+              const id = row.get('trace_id') as Buffer;
+              const key = id.toString('hex');
+              if (seen.has(key) || seen.size >= MAX_DEPENDENCY_TRACES) continue;
+              seen.add(key);
+              fresh.push(id);
             }
-            if (inWindow) forEachDependency(spans, (p, c) => totals.add(p, c, 1));
-          }),
-        );
-      }
+            await Promise.all(fresh.map((id) => this.traceEdges(tenant, id, r, totals, signal)));
+            if (seen.size >= MAX_DEPENDENCY_TRACES) return;
+          }
+        }),
+      );
+    }
+    for (const day of days(r)) {
       for await (const rows of this.conn.pages('SELECT parent, child, call_count, source, ts FROM ks.dependencies WHERE tenant = ? AND day = ? AND ts >= ? AND ts <= ?', [tenant, day, r.start, r.end], 5000, signal)) {
         for (const l of rows) totals.add(l.get('parent') as string, l.get('child') as string, Number(l.get('call_count') as bigint), (l.get('source') as string | null) ?? undefined);
       }

@@ -1,13 +1,13 @@
 // The Cassandra trace writer: per span, one row in `spans` (the OTLP span with its resource and scope) and its
 // index rows (service, operation, duration, attributes), all idempotent INSERTs run concurrently within the
-// connection's in-flight bound. Service, operation and trace-day rows are written once per process and refreshed
+// connection's in-flight bound. Service, operation and trace-hour rows are written once per process and refreshed
 // before their TTL runs out.
 import { createHash } from 'node:crypto';
 import { type AttrValue, DEFAULT_TENANT, InvalidArgumentError, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
 import { spanDuration, validateBatch } from '../api/semantics.js';
 import { encodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { CassandraConnection, Params } from './connection.js';
-import { DAY_NS, bucketOf } from './schema.js';
+import { bucketOf, traceShard } from './schema.js';
 
 /** attribute keys and values longer than this (UTF-16 units) are not indexed (a search on them scans the service) */
 export const MAX_INDEXED = 256;
@@ -19,7 +19,7 @@ const INSERT_BY_SERVICE = 'INSERT INTO ks.span_by_service (tenant, service, buck
 const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (tenant, service, operation, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (tenant, service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (tenant, service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
-const INSERT_TRACE_DAY = 'INSERT INTO ks.traces_by_day (tenant, day, trace_id) VALUES (?, ?, ?)';
+const INSERT_TRACE_HOUR = 'INSERT INTO ks.traces_by_hour (tenant, hour, shard, trace_id) VALUES (?, ?, ?, ?)';
 
 /**
  * UTF-8 bytes a tenant, service or operation name may have: they are key components, which Cassandra limits to
@@ -69,7 +69,7 @@ function addAttrs(out: Set<string>, attrs: readonly KeyValue[]): void {
 const hash64 = (b: Buffer): bigint => createHash('sha256').update(b).digest().readBigInt64BE(0);
 
 export class CassandraTraceWriter implements TraceWriter {
-  /** rows of names (services, operations, trace days) written or being written, with when and the write itself */
+  /** rows of names (services, operations, trace hours) written or being written, with when and the write itself */
   private readonly written = new Map<string, { at: number; done: Promise<unknown> }>();
 
   constructor(private readonly conn: CassandraConnection) {}
@@ -127,9 +127,8 @@ export class CassandraTraceWriter implements TraceWriter {
           const bucket = bucketOf(start);
           const kind = SPAN_KIND_NAMES[span.kind] ?? '';
           run(INSERT_SPAN, [tenant, traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
-          const day = bucketOf(start, DAY_NS);
-          const d = `d\u0000${tenant}\u0000${day}\u0000${span.traceId}`;
-          this.writeName(d, pending, () => exec(INSERT_TRACE_DAY, [tenant, day, traceId]));
+          const h = `h\u0000${tenant}\u0000${bucket}\u0000${span.traceId}`;
+          this.writeName(h, pending, () => exec(INSERT_TRACE_HOUR, [tenant, bucket, traceShard(traceId), traceId]));
           if (!service) continue;
           const op = `o\u0000${tenant}\u0000${service}\u0000${kind}\u0000${span.name}`;
           this.writeName(op, pending, () => exec(INSERT_OPERATION, [tenant, service, kind, span.name]));
