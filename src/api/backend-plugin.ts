@@ -70,6 +70,8 @@ export interface CheckRequest<T extends BackendType = BackendType> {
   retention?: string;
   /** the values of each SecretReference (by field, then key), read by the operator from the referenced Secrets */
   secrets: Record<string, Record<string, string>>;
+  /** the TraceStore the check or cleanup is for, "<namespace>/<name>": a backend may record it to refuse sharing */
+  owner?: string;
   signal?: AbortSignal;
 }
 
@@ -99,8 +101,11 @@ export interface OperatorBackendPlugin<T extends BackendType = BackendType> {
     describe(spec: BackendSpec<T>): string;
     run(req: CheckRequest<T>): Promise<CheckResult>;
   };
-  /** deletionPolicy Delete: drop what this TraceStore stored (indices, tables, keyspace); idempotent; stops at req.signal */
-  cleanup?(req: CheckRequest<T>): Promise<void>;
+  /**
+   * deletionPolicy Delete: drop what this TraceStore stored (indices, tables, keyspace); idempotent; stops at
+   * req.signal. Returns why it kept the data instead (e.g. it belongs to someone else), if it did.
+   */
+  cleanup?(req: CheckRequest<T>): Promise<void | { kept: string }>;
   /**
    * Names the data a store keeps in its backend (e.g. endpoints and index prefix): two TraceStores with the same
    * key share their data, so deleting one of them must not drop it.

@@ -27,12 +27,15 @@ export function durationSeconds(v: string): number | undefined {
  * A duration bounded to [min, max] (given as durations such as 1m and 36500d). The CEL rule sums the parts in
  * seconds (lists library `sum()`); numbers of more than 11 digits are refused first so the sum cannot overflow.
  */
+/** A CEL expression for the whole seconds of the duration string `expr` (its numbers must be checked short first). */
+export const durationSecondsCel = (expr: string): string =>
+  `${expr}.findAll('[0-9]+(ms|s|m|h|d|w)').map(x, x.endsWith('ms') ? int(x.substring(0, x.size() - 2)) / 1000 : ` +
+  "int(x.substring(0, x.size() - 1)) * (x.endsWith('w') ? 604800 : x.endsWith('d') ? 86400 : x.endsWith('h') ? 3600 : x.endsWith('m') ? 60 : 1)).sum()";
+
 export function boundedDuration(description: string, min: string, max: string, maxHint: string): Node<string> {
   const lo = durationSeconds(min)!;
   const hi = durationSeconds(max)!;
-  const seconds =
-    "self.findAll('[0-9]+(ms|s|m|h|d|w)').map(x, x.endsWith('ms') ? int(x.substring(0, x.size() - 2)) / 1000 : " +
-    "int(x.substring(0, x.size() - 1)) * (x.endsWith('w') ? 604800 : x.endsWith('d') ? 86400 : x.endsWith('h') ? 3600 : x.endsWith('m') ? 60 : 1)).sum()";
+  const seconds = durationSecondsCel('self');
   return str({
     description: `${description} (from ${min} to ${maxHint})`,
     pattern: DURATION_PATTERN,

@@ -1,5 +1,5 @@
 import { SECRET_ALLOW_LABEL } from './contract.js';
-import { boundedDuration, conditions, duration, objectName, secretKey, secretKeyRef, type Resource } from './common.js';
+import { boundedDuration, conditions, duration, durationSeconds, durationSecondsCel, objectName, secretKey, secretKeyRef, type Resource } from './common.js';
 import { arr, bool, doc, enumOf, int, obj, quantity, str, stringMap, type CelRule, type Infer } from './schema.js';
 
 const tls = obj(
@@ -68,7 +68,10 @@ const tlsMeansHttps: CelRule<TlsEndpoints> = {
   check: (s) => !s.tls?.enabled || (s.endpoints ?? []).every((e) => e.startsWith('https://')),
 };
 
-const hostPorts = arr(str({ pattern: '^[^\\s:/]+(:[0-9]{1,5})?$', patternHint: 'host or host:port', maxLength: 512 }), {
+/** a port from 1 to 65535, as a regular expression */
+const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+
+const hostPorts = arr(str({ pattern: `^[^\\s:/\\[\\]]+(:${PORT})?$`, patternHint: 'host or host:port with a port from 1 to 65535 (IPv6 addresses: use a DNS name)', maxLength: 512 }), {
   minItems: 1,
   maxItems: 32,
   description: 'contact points as host or host:port',
@@ -127,6 +130,17 @@ const embedded = obj(
   { description: 'embedded persistent key-value store on a volume of the runtime pod (a one-replica StatefulSet)', rules: [embeddedVolumeImmutable] },
 );
 
+/** CQL's reserved words (Cassandra 5): not usable as an unquoted keyspace name */
+export const CQL_RESERVED: readonly string[] = (
+  'add aggregate allow alter and any apply asc authorize batch begin between by columnfamily create default delete desc describe drop ' +
+  'entries execute from full function grant if in index infinity insert into is keyspace keyspaces limit materialized mbean mbeans modify ' +
+  'nan norecursive not null of on or order primary rename replace revoke schema select set table to token truncate unlogged unset update ' +
+  'use using view where with'
+).split(' ');
+
+/** the longest TTL Cassandra accepts, in seconds (20 years) */
+export const CASSANDRA_MAX_TTL_SECONDS = 630_720_000;
+
 const CONSISTENCY = ['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE', 'TWO', 'THREE', 'EACH_QUORUM', 'ALL'] as const;
 
 /** EACH_QUORUM is a write level only: Cassandra refuses reads at it. */
@@ -150,17 +164,29 @@ const cassandra = obj(
         enabled: bool({ description: 'reach the nodes over TLS (client-to-node encryption)', default: false }),
         caSecretRef: secretKeyRef('Secret holding the CA bundle that signed the node certificates (default: the system roots)', 'ca.crt'),
         serverName: str({ description: 'name expected in the node certificates (default: each node address)', maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', patternHint: 'a DNS name' }),
-        insecureSkipVerify: bool({ description: 'skip certificate verification (testing only)', default: false }),
+        insecureSkipVerify: bool({ description: 'skip certificate verification (testing only; with credentials it needs allowPlaintextCredentials)', default: false }),
       },
       [],
-      { description: 'TLS settings for the connection to the nodes' },
+      {
+        description: 'TLS settings for the connection to the nodes',
+        rules: [
+          {
+            rule: '(has(self.enabled) && self.enabled) || (!has(self.caSecretRef) && !has(self.serverName) && !(has(self.insecureSkipVerify) && self.insecureSkipVerify))',
+            message: 'caSecretRef, serverName and insecureSkipVerify apply only with tls.enabled: true: set it, or remove them',
+            check: (t: { enabled?: boolean; caSecretRef?: unknown; serverName?: string; insecureSkipVerify?: boolean }) => t.enabled === true || (t.caSecretRef === undefined && t.serverName === undefined && t.insecureSkipVerify !== true),
+          },
+        ],
+      },
     ),
     keyspace: str({
       description: 'keyspace holding the tables; created by the operator, dropped with deletionPolicy Delete; an existing keyspace with tables of something else is refused',
       default: 'jaeger_storage',
       pattern: '^[a-z][a-z0-9_]{0,47}$',
       patternHint: 'lowercase letters, digits and "_", starting with a letter, at most 48 characters',
-      rules: [{ rule: "!self.startsWith('system')", message: 'names starting with "system" are Cassandra\'s own keyspaces: choose another keyspace', check: (v: string) => !v.startsWith('system') }],
+      rules: [
+        { rule: "!self.startsWith('system')", message: 'names starting with "system" are Cassandra\'s own keyspaces: choose another keyspace', check: (v: string) => !v.startsWith('system') },
+        { rule: `!(self in [${CQL_RESERVED.map((w) => `'${w}'`).join(', ')}])`, message: 'is a reserved word of CQL: choose another keyspace name', check: (v: string) => !CQL_RESERVED.includes(v) },
+      ],
     }),
     datacenter: str({ description: 'local datacenter: the driver sends requests to its nodes; with NetworkTopologyStrategy the replicas live there', default: 'dc1', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$', patternHint: 'letters, digits, "_", "." and "-"' }),
     replication: obj(
@@ -179,7 +205,7 @@ const cassandra = obj(
       [],
       { description: 'consistency levels', rules: [readNotEachQuorum] },
     ),
-    compactionWindow: duration('TimeWindowCompactionStrategy window of the time-bucketed tables, in whole hours (default: derived from spec.retention, about 30 windows per retention)'),
+    compactionWindow: boundedDuration('TimeWindowCompactionStrategy window of the time-bucketed tables, rounded up to whole hours (default: derived from spec.retention, about 30 windows per retention)', '1h', '365d', '365 days'),
   },
   ['endpoints'],
   { description: 'Apache Cassandra connection and keyspace' },
@@ -410,6 +436,13 @@ const singleReplicaBackends: CelRule<{ backend?: BackendShape; runtime?: { repli
   check: (s) => !(s.backend?.memory !== undefined || s.backend?.embedded !== undefined) || (s.runtime?.replicas ?? 1) <= 1,
 };
 
+const cassandraRetention: CelRule<{ backend?: BackendShape; retention?: string }> = {
+  rule: `!has(self.backend.cassandra) || !has(self.retention) || !self.retention.findAll('[0-9]+').all(n, n.size() <= 11) || ${durationSecondsCel('self.retention')} <= ${CASSANDRA_MAX_TTL_SECONDS}`,
+  message: "spec.retention is longer than Cassandra's longest TTL (20 years, 7300d) with the cassandra backend: shorten it",
+  fieldPath: '.retention',
+  check: (s) => s.backend?.cassandra === undefined || s.backend.cassandra === null || s.retention === undefined || (durationSeconds(s.retention) ?? 0) <= CASSANDRA_MAX_TTL_SECONDS,
+};
+
 const tenancyNeedsSupport: CelRule<{ backend?: BackendShape; tenancy?: { enabled?: boolean } }> = {
   rule: `!has(self.tenancy) || !has(self.tenancy.enabled) || !self.tenancy.enabled || ${TENANCY_BACKENDS.map((t) => `has(self.backend.${t})`).join(' || ')}`,
   message: `spec.tenancy.enabled needs a backend that keeps tenants apart: ${TENANCY_BACKENDS.map((t) => `spec.backend.${t}`).join(', ')}`,
@@ -429,7 +462,7 @@ export const traceStoreSpec = obj(
     }),
   },
   ['backend'],
-  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport] },
+  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport, cassandraRetention] },
 );
 
 const endpoint = (d: string) => str({ description: d });

@@ -97,7 +97,7 @@ export class BackendChecker {
       const previous = e?.fingerprint === fingerprint ? e.state : undefined;
       e = { fingerprint, running: true, finishedAt: 0, ok: false, ...(previous ? { state: previous } : {}) };
       this.entries.set(key, e);
-      void this.run(key, e, plugin, { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values });
+      void this.run(key, e, plugin, { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values, owner: `${ts.metadata.namespace}/${ts.metadata.name}` });
     }
     if (!e.state) return { ...pending(`connecting to ${check.describe(spec)}`), requeueAfterMs: RETRY_MS };
     return { ...e.state, requeueAfterMs: e.ok ? RECHECK_MS : RETRY_MS };

@@ -45,6 +45,8 @@ interface Attempt {
   /** the last failure, if the last attempt failed */
   failure?: string;
   done: boolean;
+  /** why the plug-in kept the data instead of dropping it */
+  kept?: string;
 }
 
 export interface CleanupDeps {
@@ -94,11 +96,15 @@ export class DataCleanup {
     }
     const shared = this.sharedWith(ts, plugin, spec);
     if (shared) {
-      this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: TraceStore ${shared} uses the same data (same ${plugin.type} and index prefix)`);
+      this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: TraceStore ${shared} uses the same data (the same ${plugin.type} location: endpoints and index prefix, or keyspace)`);
       return this.release(ts);
     }
     let a = this.attempts.get(key);
     if (a && a.uid !== ts.metadata.uid) a = undefined;
+    if (a?.done && a.kept) {
+      this.d.events.record(obj, 'Warning', 'DataKept', `the ${plugin.type} data was not dropped: ${a.kept}`);
+      return this.release(ts);
+    }
     if (a?.done) {
       this.d.events.record(obj, 'Normal', 'DataDeleted', `dropped the ${plugin.type} data of this TraceStore (deletionPolicy Delete)`);
       return this.release(ts);
@@ -167,8 +173,15 @@ export class DataCleanup {
       try {
         const read = readSecrets(ts, plugin.secretReferences(spec), (name) => this.d.secretOf(ts, name));
         if ('problem' in read) throw new Error(read.problem.message);
-        const req: CheckRequest = { spec, ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}), secrets: read.values, signal: AbortSignal.timeout(CLEANUP_ATTEMPT_MS) };
-        await cleanup(req);
+        const req: CheckRequest = {
+          spec,
+          ...(ts.spec?.retention ? { retention: ts.spec.retention } : {}),
+          secrets: read.values,
+          owner: `${ts.metadata.namespace}/${ts.metadata.name}`,
+          signal: AbortSignal.timeout(CLEANUP_ATTEMPT_MS),
+        };
+        const outcome = await cleanup(req);
+        if (outcome) a.kept = outcome.kept;
         a.done = true;
         this.d.log.info({ traceStore: key }, 'dropped the backend data (deletionPolicy Delete)');
       } catch (e) {

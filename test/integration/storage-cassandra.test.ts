@@ -10,6 +10,7 @@ import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../sr
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
 import { sharedServer } from '../env/server-process.js';
+import { waitFor } from '../helpers.js';
 
 // driver sessions are closed before the node stops (an open session keeps jest from exiting)
 const { shared, release } = sharedServer(() => startCassandra());
@@ -163,6 +164,22 @@ describe('sessions: cassandra', () => {
       await release();
     }
   }, 60_000);
+});
+
+describe('failed connects: cassandra', () => {
+  it('leaves no connection or timer behind when no node is in the configured datacenter', async () => {
+    const s = await shared();
+    const sockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    for (let i = 0; i < 5; i++) {
+      const b = new CassandraBackend(config(s, 'nowhere', { localDataCenter: 'dc-mars' }));
+      await expect(b.serverVersion()).rejects.toThrow(/only found hosts in data centers: \[datacenter1\]/);
+      await b.close();
+    }
+    // sockets close asynchronously
+    await waitFor('sockets closed', async () => sockets() <= before, 10_000, 100);
+  }, 60_000);
+  afterAll(release);
 });
 
 describe('durability: cassandra', () => {

@@ -69,6 +69,8 @@ function sample(name: string, keyspace: string): TraceStore {
 
 const waitCondition = (name: string, type: string, status: string, reason?: string, timeoutMs?: number) => waitStoreCondition(client, ns, name, type, status, reason, timeoutMs);
 
+const eventReasons = async (name: string): Promise<string[]> =>
+  (await client.get<{ items: { reason: string; involvedObject: { name: string } }[] }>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.involvedObject.name === name).map((e) => e.reason);
 const tablesOf = async (keyspace: string): Promise<string[]> =>
   (await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true })).rows.map((r) => r.get('table_name') as string).sort();
 const ttlOf = async (keyspace: string, table: string): Promise<number> =>
@@ -118,6 +120,38 @@ describe('Cassandra TraceStores', () => {
     }
   });
 
+  it('a provisioned keyspace needs no schema permissions: a user with SELECT and MODIFY runs the backend (no DDL)', async () => {
+    await admin.execute(`CREATE ROLE IF NOT EXISTS writer WITH PASSWORD = '${PASSWORD}' AND LOGIN = true`);
+    await admin.execute('GRANT SELECT ON KEYSPACE jaeger_storage TO writer');
+    await admin.execute('GRANT MODIFY ON KEYSPACE jaeger_storage TO writer');
+    const ts = sample('cassandra', 'jaeger_storage');
+    const backend = await cassandraPlugin.open(cassandraRuntimeSection(ts.spec.backend.cassandra!), {
+      dataDir: '/nonexistent',
+      env: { JSO_BACKEND_USERNAME: 'writer', JSO_BACKEND_PASSWORD: PASSWORD, JSO_BACKEND_CA_DIR: pki.dir },
+      retention: '7d',
+    });
+    try {
+      await backend.provision();
+      const start = BigInt(Date.now()) * 1_000_000n;
+      await backend.traceWriter().writeTraces([{ resource: { attributes: [{ key: 'service.name', value: 'least-privilege' }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans: [newSpan({ traceId: 'beef'.padStart(32, '0'), spanId: '00000000000000b1', name: 'op', startTimeUnixNano: start, endTimeUnixNano: start + 1000n })] }] }]);
+      expect(await backend.traceReader().getServices()).toContain('least-privilege');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('refuses a second TraceStore on a claimed keyspace, and deleting it (Delete) keeps the keyspace', async () => {
+    const copy = sample('copycat', 'jaeger_storage');
+    copy.spec.deletionPolicy = 'Delete';
+    await applyStore(client, copy);
+    const refused = await waitCondition('copycat', 'SchemaReady', 'False', 'KeyspaceInUse', 60_000);
+    expect(conditionOf(refused, 'SchemaReady')?.message).toContain(`keyspace jaeger_storage belongs to TraceStore ${ns}/cassandra`);
+    await client.request('DELETE', resourcePath(TRACESTORES, ns, 'copycat'));
+    await waitFor('copycat gone', async () => (await client.get(resourcePath(TRACESTORES, ns, 'copycat')).then(() => false, (e: unknown) => isNotFound(e))), 60_000, 200);
+    expect(await eventReasons('copycat')).toContain('DataKept');
+    expect(await tablesOf('jaeger_storage')).toContain('spans');
+  });
+
   it('a retention change alters the TTL of the tables in place, keeping the rows', async () => {
     await admin.execute("INSERT INTO jaeger_storage.services (tenant, shard, service) VALUES ('', 0, 'kept-service') USING TTL 0");
     const ts = sample('cassandra', 'jaeger_storage');
@@ -144,7 +178,7 @@ describe('Cassandra TraceStores', () => {
     await putSecret('locked-credentials', PASSWORD, 'reader');
     const refused = await waitCondition('locked', 'SchemaReady', 'False', 'ProvisioningFailed', 60_000);
     expect(conditionOf(refused, 'BackendReachable')?.status).toBe('True');
-    expect(conditionOf(refused, 'SchemaReady')?.message).toMatch(/denied the user of spec\.backend\.cassandra\.credentialsSecretRef a schema change in keyspace locked: grant it CREATE ON ALL KEYSPACES/);
+    expect(conditionOf(refused, 'SchemaReady')?.message).toMatch(/the user of spec\.backend\.cassandra\.credentialsSecretRef may not change the schema of keyspace locked: grant it CREATE ON ALL KEYSPACES/);
 
     await putSecret('locked-credentials', PASSWORD); // no operator restart
     const ok = await waitCondition('locked', 'SchemaReady', 'True', 'Provisioned', 60_000);
@@ -165,7 +199,7 @@ describe('Cassandra TraceStores', () => {
     elsewhere.spec.backend.cassandra!.datacenter = 'dc-mars';
     await applyStore(client, elsewhere);
     const noDc = await waitCondition('elsewhere', 'BackendReachable', 'False', 'Unreachable', 60_000);
-    expect(conditionOf(noDc, 'BackendReachable')?.message).toMatch(/no node in datacenter "dc-mars": set spec\.backend\.cassandra\.datacenter to the datacenter of the nodes \(the nodes are in datacenter1\)/);
+    expect(conditionOf(noDc, 'BackendReachable')?.message).toMatch(/is in datacenter "dc-mars": set spec\.backend\.cassandra\.datacenter to the datacenter of the nodes \(the nodes are in datacenter1\)/);
 
     const gone = sample('gone', 'gone');
     gone.spec.backend.cassandra!.endpoints = ['127.0.0.1:9']; // nothing listens on the discard port
@@ -184,9 +218,17 @@ describe('Cassandra TraceStores', () => {
     await admin.execute("CREATE KEYSPACE IF NOT EXISTS foreign_app WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
     await admin.execute('CREATE TABLE IF NOT EXISTS foreign_app.orders (id int PRIMARY KEY, total int)');
     await admin.execute(`GRANT ALL PERMISSIONS ON KEYSPACE foreign_app TO ${USER}`);
-    await applyStore(client, sample('intruder', 'foreign_app'));
+    const intruder = sample('intruder', 'foreign_app');
+    intruder.spec.deletionPolicy = 'Delete';
+    await applyStore(client, intruder);
     const foreign = await waitCondition('intruder', 'SchemaReady', 'False', 'ProvisioningFailed', 60_000);
     expect(conditionOf(foreign, 'SchemaReady')?.message).toMatch(/spec\.backend\.cassandra\.keyspace: keyspace "foreign_app": holds tables not made by this store \(orders\)/);
+    expect(await tablesOf('foreign_app')).toEqual(['orders']);
+    // deleting it with deletionPolicy Delete keeps the other application's keyspace, and says so
+    await client.request('DELETE', resourcePath(TRACESTORES, ns, 'intruder'));
+    await waitFor('intruder gone', async () => (await client.get(resourcePath(TRACESTORES, ns, 'intruder')).then(() => false, (e: unknown) => isNotFound(e))), 60_000, 200);
+    expect(await eventReasons('intruder')).toContain('DataKept');
+    expect(await eventReasons('intruder')).not.toContain('DataDeleted');
     expect(await tablesOf('foreign_app')).toEqual(['orders']);
   });
 

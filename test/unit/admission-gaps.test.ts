@@ -25,6 +25,10 @@ describe('admission gaps caught again in reconcile', () => {
     ['ts-tls-enabled-http.yaml', 'spec.backend.opensearch.endpoints', 'tls.enabled is true: every endpoint must be an https:// URL'],
     ['ts-bad-name.yaml', 'metadata.name', 'metadata.name must start with a letter'],
     ['ts-tenancy-embedded.yaml', 'spec.tenancy.enabled', 'needs a backend that keeps tenants apart: spec.backend.memory'],
+    ['ts-cassandra-reserved-keyspace.yaml', 'spec.backend.cassandra.keyspace', 'is a reserved word of CQL'],
+    ['ts-cassandra-tls-options-disabled.yaml', 'spec.backend.cassandra.tls', 'apply only with tls.enabled: true'],
+    ['ts-cassandra-retention-over-ttl.yaml', 'spec.retention', "longer than Cassandra's longest TTL"],
+    ['ts-cassandra-port.yaml', 'spec.backend.cassandra.endpoints[0]', 'port from 1 to 65535'],
   ])('%s: %s %s', (file, field, message) => {
     const errors = validate(file);
     expect(errors.find((e) => e.field === field)?.message).toContain(message);
@@ -41,6 +45,10 @@ describe('admission gaps caught again in reconcile', () => {
     expect(ok({ opensearch: { endpoints: ['https://os:0'] } })).not.toEqual([]);
     expect(ok({ opensearch: { endpoints: ['https://os:9200'], tls: { enabled: true } } })).toEqual([]);
     expect(ok({ opensearch: { endpoints: ['https://os'], credentialsSecretRef: { name: 'os-creds', usernameKey: 'a/b' } } })).not.toEqual([]);
+    expect(ok({ cassandra: { endpoints: ['db', 'db:1', 'db:65535'], keyspace: 'tables', compactionWindow: '6h' } }, '7300d')).toEqual([]);
+    expect(ok({ cassandra: { endpoints: ['db:65536'] } })).not.toEqual([]);
+    expect(ok({ cassandra: { endpoints: ['db'], compactionWindow: '30m' } })).not.toEqual([]);
+    expect(ok({ cassandra: { endpoints: ['db'] } }, '7301d')).not.toEqual([]);
   });
 
   it('sums durations in seconds as the CEL rule does', () => {

@@ -54,13 +54,61 @@ describe('Cassandra plug-in', () => {
     expect(noCreds.reachable).toMatchObject({ status: 'False', reason: 'AuthenticationFailed', message: expect.stringContaining('requires authentication: set spec.backend.cassandra.credentialsSecretRef') });
     expect(noCreds.schema.status).toBe('Unknown');
     const dc = checkResult({ stage: 'connect', reason: 'Unreachable', error: new Error('Datacenter dc1 was not found. Available DCs are: [eu-1,bad name!]') }, cfg);
-    expect(dc.reachable.message).toBe('cassandra-0.db, cassandra-1.db:9142: no node in datacenter "dc1": set spec.backend.cassandra.datacenter to the datacenter of the nodes (the nodes are in eu-1)');
+    expect(dc.reachable.message).toBe('no node of cassandra-0.db, cassandra-1.db:9142 is in datacenter "dc1": set spec.backend.cassandra.datacenter to the datacenter of the nodes (the nodes are in eu-1)');
     const wrapped = new Error("Cassandra: All host(s) tried for query failed. First host tried, h:9042: ArgumentError { message: \"localDataCenter was configured as 'dc1', but only found hosts in data centers: [eu-1, eu-2]\" }");
     expect(checkResult({ stage: 'connect', reason: 'Unreachable', error: wrapped }, cfg).reachable.message).toContain('(the nodes are in eu-1, eu-2)');
     // remote text is bounded and printable
-    const odd = checkResult({ stage: 'ready', schemaVersion: 1, version: 'evil\u0007version with spaces', ttlSeconds: 0, windowHours: 24 }, cfg);
+    const simple1 = { class: 'org.apache.cassandra.locator.SimpleStrategy', replication_factor: '1' };
+    const odd = checkResult({ stage: 'ready', schemaVersion: 1, version: 'evil\u0007version with spaces', ttlSeconds: 0, windowHours: 24, replication: simple1 }, cfg);
     expect(odd.reachable.message).toBe('Cassandra (unrecognised version) at cassandra-0.db, cassandra-1.db:9142 (datacenter dc1)');
     expect(odd.schema.message).toBe('schema version 1 in keyspace jaeger_storage (SimpleStrategy, replication factor 1), no TTL, compaction windows of 24h');
     expect(odd.schemaVersion).toBe('1');
+  });
+});
+
+describe('Cassandra keyspace ownership and spec checks', () => {
+  test('a keyspace is ours only with our tables and a schema_migrations of our shape', async () => {
+    const { foreignKeyspace } = await import('../../src/storage/cassandra/schema.js');
+    expect(foreignKeyspace('k', [], [])).toBeUndefined();
+    expect(foreignKeyspace('k', ['schema_migrations', 'spans', 'store_owner'], ['applied_at', 'description', 'version'])).toBeUndefined();
+    // golang-migrate names its table schema_migrations too (version, dirty)
+    expect(foreignKeyspace('billing', ['schema_migrations'], ['dirty', 'version'])).toBe('keyspace "billing": holds a schema_migrations table of another tool: choose another keyspace');
+    expect(foreignKeyspace('billing', ['schema_migrations', 'invoices'], ['applied_at', 'description', 'version'])).toMatch(/holds tables not made by this store \(invoices\)/);
+  });
+
+  test('replication and consistency the keyspace cannot give are named with the fix', () => {
+    const cfg = cassandraRuntimeSection(spec({ datacenter: 'dc1', replication: { strategy: 'NetworkTopologyStrategy', factor: 3 } }));
+    const ready = { stage: 'ready' as const, schemaVersion: 1, version: '5.0.9', ttlSeconds: 60, windowHours: 1 };
+    const simple = { class: 'org.apache.cassandra.locator.SimpleStrategy', replication_factor: '1' };
+    const r = checkResult({ ...ready, replication: simple }, cfg);
+    expect(r.schema).toMatchObject({ status: 'False', reason: 'ReplicationMismatch' });
+    expect(r.schema.message).toContain("keyspace jaeger_storage has SimpleStrategy, replication factor 1, but spec.backend.cassandra.replication asks for NetworkTopologyStrategy 3: replication is set only when the keyspace is created; run ALTER KEYSPACE jaeger_storage WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3} and then nodetool repair");
+    const nts = { class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', dc1: '3' };
+    expect(checkResult({ ...ready, replication: nts }, cfg).schema).toMatchObject({ status: 'True', reason: 'Provisioned', message: expect.stringContaining('(NetworkTopologyStrategy dc1: 3)') });
+    const two = cassandraRuntimeSection(spec({ consistency: { read: 'TWO' } }));
+    expect(checkResult({ ...ready, replication: simple }, two).schema).toMatchObject({ status: 'False', reason: 'ConsistencyUnreachable', message: expect.stringContaining('spec.backend.cassandra.consistency.read is TWO, which needs 2 replicas') });
+  });
+
+  test('a keyspace claimed by another TraceStore is refused, naming it', () => {
+    const r = checkResult({ stage: 'inUse', holder: 'team-a/traces', version: '5.0.9' }, cassandraRuntimeSection(spec()));
+    expect(r.schema).toMatchObject({ status: 'False', reason: 'KeyspaceInUse', message: expect.stringContaining('keyspace jaeger_storage belongs to TraceStore team-a/traces') });
+  });
+
+  test('driver errors become one line per host, and refused credentials never repeat the server text', async () => {
+    const cassandra = (await import('cassandra-driver')).default;
+    const { translate } = await import('../../src/storage/cassandra/connection.js');
+    const auth = new cassandra.errors.AuthenticationError('Provided username bob and/or password are incorrect');
+    const down = new Error('connect ECONNREFUSED 127.0.0.1:9\n    at TCPConnectWrap.afterConnect (node:net:1:1)');
+    const e = translate(new cassandra.errors.NoHostAvailableError({ 'a:9042': auth, 'b:9042': down }));
+    expect(e).toBeInstanceOf(CassandraAuthError);
+    expect(e.message).toBe('Cassandra refused the credentials (a:9042): check credentials (username and password) in the backend configuration');
+    const only = translate(new cassandra.errors.NoHostAvailableError({ 'b:9042': down }));
+    expect(only.message).toBe('Cassandra: no node answered (b:9042: connect ECONNREFUSED 127.0.0.1:9)');
+    expect((only as Error & { cause?: unknown }).cause).toBeInstanceOf(cassandra.errors.NoHostAvailableError);
+  });
+
+  test('credentials are refused with an unverified certificate unless allowed', () => {
+    expect(cassandraPlaintextCredentialsProblem(spec({ credentialsSecretRef: { name: 'c' }, tls: { enabled: true, insecureSkipVerify: true } }))).toMatchObject({ reason: 'InsecureCredentials', message: expect.stringContaining('insecureSkipVerify is true') });
+    expect(cassandraPlaintextCredentialsProblem(spec({ credentialsSecretRef: { name: 'c' }, tls: { enabled: true, insecureSkipVerify: true }, allowPlaintextCredentials: true }))).toBeUndefined();
   });
 });

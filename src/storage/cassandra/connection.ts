@@ -4,7 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
-import { LATEST_VERSION, MIGRATIONS, compactionWindowHours, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, createKeyspace, retentionStatements } from './schema.js';
+import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, compactionWindowHours, createKeyspace, foreignKeyspace, retentionSettings } from './schema.js';
 
 /** consistency levels a write may use: not ANY (a write acknowledged at ANY may be only a hint, on no replica) */
 export type ConsistencyName = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
@@ -101,27 +101,46 @@ export class CassandraAuthError extends StorageError {
   }
 }
 
-/** the authentication errors of a NoHostAvailableError when every host it tried refused the credentials */
-function authFailures(e: cassandra.errors.NoHostAvailableError): Error[] | undefined {
-  const inner = Object.values((e.innerErrors ?? {}) as Record<string, unknown>);
-  return inner.length > 0 && inner.every((x) => x instanceof cassandra.errors.AuthenticationError) ? (inner as Error[]) : undefined;
+/** the errors of a NoHostAvailableError by host */
+function innerErrors(e: cassandra.errors.NoHostAvailableError): [string, unknown][] {
+  return Object.entries((e.innerErrors ?? {}) as Record<string, unknown>);
 }
 
+/** the first line of an error's message, without a stack or an inspected object around it */
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n')[0]!.replace(/\s+at\s+\S+\s+\(.*$/, '').trim();
+}
+
+/** whether a host refused the credentials: the driver's AuthenticationError (its server text is never repeated) */
+const isAuth = (e: unknown): boolean => e instanceof cassandra.errors.AuthenticationError;
+
 export function retryable(e: unknown): boolean {
-  if (e instanceof cassandra.errors.NoHostAvailableError) return authFailures(e) === undefined;
+  if (e instanceof cassandra.errors.NoHostAvailableError) return !innerErrors(e).some(([, x]) => isAuth(x));
   if (e instanceof cassandra.errors.OperationTimedOutError) return true;
   return e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code);
 }
 
+const AUTH_FIX = 'check credentials (username and password) in the backend configuration';
+
+/**
+ * A storage error for a driver error, its message built from the first line of each host's error (no stack, no
+ * inspected objects; the server's text about refused credentials is not repeated: it may name the user). The
+ * driver's error stays as `cause`.
+ */
 export function translate(e: unknown): Error {
   if (e instanceof StorageError) return e;
-  if (e instanceof cassandra.errors.AuthenticationError) return new CassandraAuthError(`Cassandra refused the credentials: ${e.message}; check credentials (username and password) in the backend configuration`);
+  const withCause = <T extends Error>(err: T): T => Object.assign(err, { cause: e });
+  if (isAuth(e)) return withCause(new CassandraAuthError(`Cassandra refused the credentials: ${AUTH_FIX}`));
   if (e instanceof cassandra.errors.NoHostAvailableError) {
-    const auth = authFailures(e);
-    if (auth) return new CassandraAuthError(`Cassandra refused the credentials: ${auth[0]!.message}; check credentials (username and password) in the backend configuration`);
+    const inner = innerErrors(e);
+    const refused = inner.filter(([, x]) => isAuth(x)).map(([h]) => h);
+    if (refused.length) return withCause(new CassandraAuthError(`Cassandra refused the credentials (${refused.join(', ')}): ${AUTH_FIX}`));
+    const each = inner.map(([h, x]) => `${h}: ${firstLine(x)}`).join('; ');
+    return withCause(new UnavailableError(`Cassandra: no node answered${each ? ` (${each})` : ''}`));
   }
-  if (e instanceof cassandra.errors.NoHostAvailableError || e instanceof cassandra.errors.OperationTimedOutError) return new UnavailableError(`Cassandra: ${e.message}`);
-  if (e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code)) return new UnavailableError(`Cassandra: ${e.message}`);
+  if (e instanceof cassandra.errors.OperationTimedOutError) return withCause(new UnavailableError(`Cassandra: ${firstLine(e)}`));
+  if (e instanceof cassandra.errors.ResponseError && RETRYABLE.has(e.code)) return withCause(new UnavailableError(`Cassandra: ${firstLine(e)}`));
   return e instanceof Error ? e : new StorageError('Internal', String(e));
 }
 
@@ -207,6 +226,10 @@ export class CassandraConnection {
   private connect(): Promise<void> {
     this.connected ??= this.client.connect().catch((e: unknown) => {
       this.connected = undefined;
+      // a connect that failed after the control connection opened (e.g. no node in the local datacenter) leaves
+      // that connection and its heartbeat open: the driver's shutdown skips a client that never connected
+      const control = (this.client as unknown as { controlConnection?: { connection?: { close(cb?: () => void): void } | null } }).controlConnection;
+      control?.connection?.close();
       throw translate(e);
     });
     return this.connected;
@@ -263,49 +286,114 @@ export class CassandraConnection {
     await this.client.execute(cql, [], { prepare: false });
   }
 
+  /** a read of Cassandra's own schema tables (node-local: LOCAL_ONE) */
+  private async meta(cql: string, params: unknown[]): Promise<cassandra.types.Row[]> {
+    return (await this.client.execute(cql, params, { prepare: true, consistency: cassandra.types.consistencies.localOne })).rows;
+  }
+
+  /** the keyspace as it is: its replication (undefined when absent), tables and schema_migrations columns */
+  private async keyspaceState(): Promise<{ replication?: Record<string, string>; tables: string[]; migrationColumns: string[] }> {
+    const [ks, tables, columns] = await Promise.all([
+      this.meta('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [this.keyspace]),
+      this.meta('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [this.keyspace]),
+      this.meta("SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = 'schema_migrations'", [this.keyspace]),
+    ]);
+    const replication = ks[0]?.get('replication') as Record<string, string> | undefined;
+    return { ...(replication ? { replication } : {}), tables: tables.map((r) => r.get('table_name') as string), migrationColumns: columns.map((r) => r.get('column_name') as string) };
+  }
+
+  /** Refuses a replication factor above the nodes that would hold the replicas (writes at any level would fail). */
+  private checkReplicationFits(r: Replication): void {
+    const hosts = (this.client.hosts?.values() ?? []) as { datacenter?: string }[];
+    const [factor, nodes, where] =
+      r.class === 'SimpleStrategy'
+        ? [r.replicationFactor, hosts.length, 'the cluster']
+        : [Math.max(...Object.values(r.dataCenters)), hosts.filter((h) => h.datacenter === this.cfg.localDataCenter).length, `datacenter ${this.cfg.localDataCenter}`];
+    if (nodes > 0 && factor > nodes) {
+      throw new InvalidArgumentError('replication.factor', `is ${factor}, but ${where} has ${nodes} node${nodes === 1 ? '' : 's'}: writes would find too few replicas; set it to at most ${nodes}`);
+    }
+  }
+
   /**
-   * Creates the keyspace, applies the migrations not yet recorded in schema_migrations, then sets the retention
-   * (TTL and compaction windows) on every table. Returns the schema version.
+   * Brings the keyspace to the latest schema and the configured retention, running DDL only for what differs (a
+   * user without schema permissions can run on a keyspace that is already current): creates the keyspace, applies
+   * the migrations not yet recorded in schema_migrations, then sets the TTL and compaction window of each table
+   * whose settings differ. Refuses a keyspace that is not ours. Returns the schema version and the keyspace's
+   * replication as Cassandra has it.
    */
-  async provision(): Promise<number> {
+  async provision(): Promise<{ version: number; replication: Record<string, string> }> {
     await this.connect();
     try {
-      const existing = await this.client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [this.keyspace], { prepare: true });
-      checkAdoptable(this.keyspace, existing.rows.map((r) => r.get('table_name') as string));
-      await this.ddl(createKeyspace(this.keyspace, this.cfg.replication ?? { class: 'SimpleStrategy', replicationFactor: 1 }));
-      await this.ddl(MIGRATIONS_TABLE.replace('schema_migrations', `${this.keyspace}.schema_migrations`));
-      const done = new Set((await this.client.execute(`SELECT version FROM ${this.keyspace}.schema_migrations`)).rows.map((r) => Number(r.get('version'))));
+      const ks = this.keyspace;
+      const state = await this.keyspaceState();
+      checkAdoptable(ks, state.tables, state.migrationColumns);
+      if (!state.replication) {
+        const r = this.cfg.replication ?? { class: 'SimpleStrategy', replicationFactor: 1 };
+        this.checkReplicationFits(r);
+        await this.ddl(createKeyspace(ks, r));
+      }
+      if (!state.tables.includes('schema_migrations')) await this.ddl(MIGRATIONS_TABLE.replace('schema_migrations', `${ks}.schema_migrations`));
+      const done = new Set((await this.meta(`SELECT version FROM ${ks}.schema_migrations`, [])).map((r) => Number(r.get('version'))));
       const params = { ttlSeconds: this.ttlSeconds, windowHours: this.windowHours };
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
-        for (const s of m.statements(params)) await this.ddl(s.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) /, `$1 ${this.keyspace}.`));
-        await this.client.execute(`INSERT INTO ${this.keyspace}.schema_migrations (version, description, applied_at) VALUES (?, ?, toTimestamp(now()))`, [m.version, m.description], { prepare: true });
+        for (const st of m.statements(params)) await this.ddl(st.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) /, `$1 ${ks}.`));
+        await this.client.execute(`INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, toTimestamp(now()))`, [m.version, m.description], { prepare: true });
       }
-      for (const s of retentionStatements(params)) await this.ddl(s.replace(/^ALTER TABLE /, `ALTER TABLE ${this.keyspace}.`));
-      return LATEST_VERSION;
+      const options = new Map(
+        (await this.meta('SELECT table_name, default_time_to_live, compaction FROM system_schema.tables WHERE keyspace_name = ?', [ks])).map((r) => [
+          r.get('table_name') as string,
+          { ttl: Number(r.get('default_time_to_live')), window: (r.get('compaction') as Record<string, string>).compaction_window_size },
+        ]),
+      );
+      for (const want of retentionSettings(params)) {
+        const has = options.get(want.table);
+        if (has && has.ttl === want.ttlSeconds && (want.windowHours === undefined || has.window === String(want.windowHours))) continue;
+        await this.ddl(want.cql.replace(/^ALTER TABLE /, `ALTER TABLE ${ks}.`));
+      }
+      return { version: LATEST_VERSION, replication: (await this.keyspaceState()).replication ?? {} };
     } catch (e) {
       throw translate(e);
     }
   }
 
-  /** The release version of the node that answered (remote text). */
+  /**
+   * Claims the keyspace for `owner` ("<namespace>/<name>") unless another owner holds it (a lightweight transaction).
+   * Returns the owner that holds it now.
+   */
+  async claim(owner: string): Promise<string> {
+    const rs = await this.exec('INSERT INTO ks.store_owner (id, owner, since) VALUES (0, ?, toTimestamp(now())) IF NOT EXISTS', [owner], { write: true, idempotent: false });
+    const row = rs.first();
+    return row?.get('[applied]') === true ? owner : ((row?.get('owner') as string | null) ?? owner);
+  }
+
+  /** The release version of the node that answered (remote text); read at LOCAL_ONE, whatever the configured levels. */
   async serverVersion(): Promise<string> {
-    const rs = await this.exec('SELECT release_version FROM system.local', []);
-    return String(rs.first()?.get('release_version') ?? '');
+    await this.connect();
+    try {
+      return String((await this.meta('SELECT release_version FROM system.local', []))[0]?.get('release_version') ?? '');
+    } catch (e) {
+      throw translate(e);
+    }
   }
 
   /**
-   * Drops the keyspace when it is ours (it holds schema_migrations, or nothing); a keyspace with tables of something
-   * else is left alone. Returns whether it was dropped; a keyspace already gone counts as dropped.
+   * Drops the keyspace when it is ours (see foreignKeyspace) and, if `owner` is given, no other TraceStore claimed
+   * it. Returns why it kept the keyspace instead; a keyspace already gone counts as dropped.
    */
-  async dropKeyspace(): Promise<boolean> {
+  async dropKeyspace(owner?: string): Promise<string | undefined> {
     await this.connect();
     try {
-      const existing = await this.client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [this.keyspace], { prepare: true });
-      const tables = existing.rows.map((r) => r.get('table_name') as string);
-      if (tables.length > 0 && !tables.includes('schema_migrations')) return false;
+      const state = await this.keyspaceState();
+      if (!state.replication) return undefined;
+      const foreign = foreignKeyspace(this.keyspace, state.tables, state.migrationColumns);
+      if (foreign) return foreign.replace(/: choose another keyspace$/, '');
+      if (owner && state.tables.includes('store_owner')) {
+        const holder = (await this.meta(`SELECT owner FROM ${this.keyspace}.store_owner WHERE id = 0`, []))[0]?.get('owner') as string | undefined;
+        if (holder && holder !== owner) return `keyspace ${this.keyspace} belongs to TraceStore ${holder}`;
+      }
       await this.ddl(`DROP KEYSPACE IF EXISTS ${this.keyspace}`);
-      return true;
+      return undefined;
     } catch (e) {
       throw translate(e);
     }

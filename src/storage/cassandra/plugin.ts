@@ -56,14 +56,28 @@ export function cassandraSecretReferences(spec: CassandraSpec): SecretReference[
   return refs;
 }
 
-/** Credentials go without TLS only when the spec says so (Cassandra's password authentication sends them as is). */
+/**
+ * Credentials go without TLS, or to a node whose certificate is not verified, only when the spec says so (Cassandra's
+ * password authentication sends them as is).
+ */
 export function cassandraPlaintextCredentialsProblem(spec: CassandraSpec): CheckCondition | undefined {
-  if (!spec.credentialsSecretRef || spec.tls?.enabled || spec.allowPlaintextCredentials) return undefined;
-  return {
-    status: 'False',
-    reason: 'InsecureCredentials',
-    message: `spec.backend.cassandra.tls.enabled is false, so the password of ${CREDENTIALS_FIELD} would travel unencrypted: enable TLS (client-to-node encryption), or set spec.backend.cassandra.allowPlaintextCredentials: true to accept that`,
-  };
+  if (!spec.credentialsSecretRef || spec.allowPlaintextCredentials) return undefined;
+  const allow = 'spec.backend.cassandra.allowPlaintextCredentials: true';
+  if (!spec.tls?.enabled) {
+    return {
+      status: 'False',
+      reason: 'InsecureCredentials',
+      message: `spec.backend.cassandra.tls.enabled is false, so the password of ${CREDENTIALS_FIELD} would travel unencrypted: enable TLS (client-to-node encryption), or set ${allow} to accept that`,
+    };
+  }
+  if (spec.tls.insecureSkipVerify) {
+    return {
+      status: 'False',
+      reason: 'InsecureCredentials',
+      message: `spec.backend.cassandra.tls.insecureSkipVerify is true, so the password of ${CREDENTIALS_FIELD} would go to any node that answers: name the CA in spec.backend.cassandra.tls.caSecretRef instead, or set ${allow} to accept that`,
+    };
+  }
+  return undefined;
 }
 
 /** The Secret values the operator read for this spec, as the driver takes them. */
@@ -84,9 +98,6 @@ function secretsOf(spec: CassandraSpec, secrets: Record<string, Record<string, s
   return out;
 }
 
-/** host:port with the default port, lowercased: the same node however it is written */
-const node = (e: string): string => (/:[0-9]+$/.test(e) ? e : `${e}:${CASSANDRA_DEFAULTS.port}`).toLowerCase();
-
 export const cassandraPlugin: BackendPlugin<'cassandra', CassandraConfig> = {
   type: 'cassandra',
   traits: { singleWriter: false, externalState: true, tenancy: true, provisions: ['keyspace', 'tables (versioned migrations)', 'default TTL and compaction windows'] },
@@ -99,15 +110,17 @@ export const cassandraPlugin: BackendPlugin<'cassandra', CassandraConfig> = {
     describe: (spec) => spec.endpoints.join(', '),
     async run(req) {
       const { runCassandraCheck } = await import('./check.js');
-      return runCassandraCheck(cassandraRuntimeSection(req.spec), req.retention, secretsOf(req.spec, req.secrets));
+      return runCassandraCheck(cassandraRuntimeSection(req.spec), req.retention, secretsOf(req.spec, req.secrets), req.owner);
     },
   },
   async cleanup(req) {
     const { cleanupCassandra } = await import('./check.js');
-    await cleanupCassandra(cassandraRuntimeSection(req.spec), secretsOf(req.spec, req.secrets), req.signal);
+    return cleanupCassandra(cassandraRuntimeSection(req.spec), secretsOf(req.spec, req.secrets), req.owner, req.signal);
   },
-  // the same keyspace at the same contact points is the same data, however the nodes are ordered or written
-  dataKey: (spec) => JSON.stringify([[...spec.endpoints].map(node).sort(), spec.keyspace ?? CASSANDRA_DEFAULTS.keyspace]),
+  // the same keyspace name counts as the same data: contact points of one cluster may be written in many ways (a
+  // seed subset, short or full DNS names, addresses), and a false match only keeps data (cleanup also checks the
+  // keyspace's recorded owner)
+  dataKey: (spec) => spec.keyspace ?? CASSANDRA_DEFAULTS.keyspace,
   async open(config, ctx) {
     const { CassandraBackend } = await import('./store.js');
     return new CassandraBackend(cassandraBackendConfig(config, ctx.retention, ctx.env));

@@ -12,6 +12,7 @@
 // with windows derived from the TTL, so that whole SSTables expire instead of being compacted; their default TTL is
 // the retention. A retention change is an ALTER of each table's default TTL and window (applyRetention): rows
 // already written keep the TTL they were written with, nothing is rewritten or lost.
+import { CQL_RESERVED } from '../../api/tracestore.js';
 import { StorageError } from '../api/index.js';
 
 /** The hour buckets of the search indices: a partition holds one service's (or operation's) spans of one hour. */
@@ -106,6 +107,10 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS sampling_probabilities (scope int, at bigint, hostname text, probabilities text, qps text,
         PRIMARY KEY ((scope), at, hostname)) WITH CLUSTERING ORDER BY (at DESC, hostname ASC)
         AND ${comment('getLatestProbabilities: newest first (scope is always 0)')} AND ${twcs(p)}`,
+      // the TraceStore this keyspace belongs to ("<namespace>/<name>"), claimed by the operator's check with a
+      // lightweight transaction: a second TraceStore on the keyspace is refused, and cleanup drops only its owner's
+      `CREATE TABLE IF NOT EXISTS store_owner (id int PRIMARY KEY, owner text, since timestamp)
+        WITH ${comment('the TraceStore that owns this keyspace (id is always 0)')}`,
       // Lock: a lease per resource, taken and renewed with lightweight transactions (compare-and-set on holder and
       // expiry); the row's TTL only cleans up, the expiry column decides
       `CREATE TABLE IF NOT EXISTS leases (resource text PRIMARY KEY, holder text, expires_ms bigint)
@@ -118,25 +123,23 @@ export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Statements that set the retention on existing tables (idempotent; no data is rewritten). */
 export function retentionStatements(p: SchemaParams): string[] {
-  const out: string[] = [];
-  for (const t of TIMED_TABLES) out.push(`ALTER TABLE ${t} WITH ${twcs(p)}`);
-  for (const t of NAME_TABLES) out.push(`ALTER TABLE ${t} WITH ${ttl(p)}`);
-  return out;
+  return retentionSettings(p).map((r) => r.cql);
+}
+
+/** Per table, the default TTL and TWCS window (hours; time-bucketed tables only) the retention asks for, and its ALTER. */
+export function retentionSettings(p: SchemaParams): { table: string; ttlSeconds: number; windowHours?: number; cql: string }[] {
+  const windowHours = p.windowHours ?? compactionWindowHours(p.ttlSeconds);
+  return [
+    ...TIMED_TABLES.map((t) => ({ table: t, ttlSeconds: p.ttlSeconds, windowHours, cql: `ALTER TABLE ${t} WITH ${twcs(p)}` })),
+    ...NAME_TABLES.map((t) => ({ table: t, ttlSeconds: p.ttlSeconds, cql: `ALTER TABLE ${t} WITH ${ttl(p)}` })),
+  ];
 }
 
 export type Replication = { class: 'SimpleStrategy'; replicationFactor: number } | { class: 'NetworkTopologyStrategy'; dataCenters: Record<string, number> };
 
 const IDENT = /^[a-z][a-z0-9_]{0,47}$/;
 
-/** CQL's reserved words (Cassandra 5): not usable as an unquoted keyspace name */
-const RESERVED = new Set(
-  (
-    'add aggregate allow alter and any apply asc authorize batch begin between by columnfamily create default delete desc describe drop ' +
-    'entries execute from full function grant if in index infinity insert into is keyspace keyspaces limit materialized mbean mbeans modify ' +
-    'nan norecursive not null of on or order primary rename replace revoke schema select set table to token truncate unlogged unset update ' +
-    'use using view where with'
-  ).split(' '),
-);
+const RESERVED: ReadonlySet<string> = new Set(CQL_RESERVED);
 
 /**
  * A keyspace name of our own, else an error naming it: a name Cassandra accepts unquoted, not a reserved word, and
@@ -149,14 +152,35 @@ export function checkKeyspace(name: string): string {
   return name;
 }
 
+/** Every table the migrations create, and schema_migrations: what a keyspace of ours holds. */
+export const OUR_TABLES: ReadonlySet<string> = new Set([
+  'schema_migrations',
+  ...MIGRATIONS.flatMap((m) => m.statements({ ttlSeconds: 0 }).map((st) => /^CREATE TABLE IF NOT EXISTS (\w+)/.exec(st)?.[1] ?? '')).filter(Boolean),
+]);
+
+/** the columns of our schema_migrations table (another tool's table of that name has others) */
+export const MIGRATIONS_COLUMNS = ['applied_at', 'description', 'version'] as const;
+
 /**
- * Refuses to adopt an existing keyspace that holds tables but not our schema_migrations table: it belongs to
- * something else, and provisioning would add our tables to it and purge could empty same-named tables.
+ * Whether a keyspace is ours, from its tables and the columns of its schema_migrations table: empty, or only tables
+ * our migrations make, with a schema_migrations of our shape (golang-migrate, for one, names its table the same).
+ * Otherwise the reason it is not, naming a few of its tables.
  */
-export function checkAdoptable(keyspace: string, tables: readonly string[]): void {
-  if (tables.length > 0 && !tables.includes('schema_migrations')) {
-    throw new StorageError('InvalidArgument', `keyspace ${JSON.stringify(keyspace)}: holds tables not made by this store (${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}) and no schema_migrations: choose another keyspace`);
-  }
+export function foreignKeyspace(keyspace: string, tables: readonly string[], migrationColumns: readonly string[]): string | undefined {
+  if (tables.length === 0) return undefined;
+  const others = tables.filter((t) => !OUR_TABLES.has(t));
+  const ourShape = MIGRATIONS_COLUMNS.every((c) => migrationColumns.includes(c)) && migrationColumns.length === MIGRATIONS_COLUMNS.length;
+  if (others.length === 0 && tables.includes('schema_migrations') && ourShape) return undefined;
+  const shown = (others.length ? others : tables).slice(0, 5);
+  const more = (others.length ? others : tables).length > 5 ? ', ...' : '';
+  const why = others.length ? `holds tables not made by this store (${shown.join(', ')}${more})` : `holds a schema_migrations table of another tool`;
+  return `keyspace ${JSON.stringify(keyspace)}: ${why}: choose another keyspace`;
+}
+
+/** Refuses to adopt a keyspace that is not ours (see foreignKeyspace): provisioning would mix our tables into it. */
+export function checkAdoptable(keyspace: string, tables: readonly string[], migrationColumns: readonly string[] = MIGRATIONS_COLUMNS): void {
+  const why = foreignKeyspace(keyspace, tables, migrationColumns);
+  if (why) throw new StorageError('InvalidArgument', why);
 }
 
 export function createKeyspace(keyspace: string, r: Replication): string {

@@ -12,6 +12,8 @@ export class CassandraBackend implements BackendFactory {
   readonly type = 'cassandra';
   /** the schema version after provision() */
   schemaVersion?: number;
+  /** the keyspace's replication as Cassandra has it, after provision() */
+  replication?: Record<string, string>;
   private readonly conn: CassandraConnection;
   private readonly writer: CassandraTraceWriter;
   private readonly reader: CassandraTraceReader;
@@ -31,7 +33,13 @@ export class CassandraBackend implements BackendFactory {
   }
 
   async provision(): Promise<void> {
-    this.schemaVersion = await this.conn.provision();
+    const p = await this.conn.provision();
+    this.schemaVersion = p.version;
+    this.replication = p.replication;
+  }
+  /** claims the keyspace for a TraceStore ("<namespace>/<name>"); returns the one that holds it */
+  claim(owner: string): Promise<string> {
+    return this.conn.claim(owner);
   }
   traceWriter(): CassandraTraceWriter {
     return this.writer;
@@ -65,9 +73,9 @@ export class CassandraBackend implements BackendFactory {
   serverVersion(): Promise<string> {
     return this.conn.serverVersion();
   }
-  /** deletionPolicy Delete: drops the keyspace if it is ours */
-  dropKeyspace(): Promise<boolean> {
-    return this.conn.dropKeyspace();
+  /** deletionPolicy Delete: drops the keyspace if it is ours (and `owner`'s); returns why it kept it otherwise */
+  dropKeyspace(owner?: string): Promise<string | undefined> {
+    return this.conn.dropKeyspace(owner);
   }
   async close(): Promise<void> {
     await this.conn.close();
