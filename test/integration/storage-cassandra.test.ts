@@ -283,6 +283,27 @@ describe('reads: cassandra', () => {
     expect((await findIds({ serviceName: 'special', attributes: { error: 'false' }, searchDepth: 3 })).length).toBe(3);
   }, 120_000);
 
+  it('reads only about as many spans as a checked search needs', async () => {
+    // 300 one-span traces with the attribute, and one trace of 100 spans with it
+    const at = (i: number): bigint => hour + BigInt(i) * 1_000_000_000n;
+    const gold = [{ key: 'tier', value: 'gold' }];
+    const one = Array.from({ length: 300 }, (_, i) => newSpan({ traceId: tid('901d', i), spanId: '00000000000000b1', name: 'buy', startTimeUnixNano: at(i), endTimeUnixNano: at(i) + 1000n, attributes: gold }));
+    const wide = Array.from({ length: 100 }, (_, i) => newSpan({ traceId: tid('901d', 999), spanId: (i + 1).toString(16).padStart(16, '0'), name: 'part', startTimeUnixNano: at(400), endTimeUnixNano: at(400) + 1000n, attributes: gold }));
+    await backend.traceWriter().writeTraces([serviceBatch('checked', one), serviceBatch('wide', wide)]);
+    const spanReads = async (q: Partial<TraceQuery>): Promise<{ found: number; spanReads: number }> => {
+      statements = [];
+      const found = (await findIds(q)).length;
+      return { found, spanReads: statements.filter((x) => x.includes('FROM ks.spans')).length };
+    };
+    // an attribute search is checked span by span (the index also holds resource, scope, event and link attributes)
+    const few = await spanReads({ serviceName: 'checked', attributes: { tier: 'gold' }, searchDepth: 5 });
+    expect(few.found).toBe(5);
+    expect(few.spanReads).toBeLessThanOrEqual(16);
+    const first = await spanReads({ serviceName: 'wide', attributes: { tier: 'gold' }, searchDepth: 1 });
+    expect(first).toEqual({ found: 1, spanReads: 4 });
+    expect((await spanReads({ serviceName: 'checked', attributes: { tier: 'gold' }, searchDepth: 300 })).found).toBe(300);
+  }, 120_000);
+
   it('finds the newest traces of a duration range first, whatever their durations', async () => {
     // trace i starts i seconds into the hour and lasts i+1 ms: the newest are the longest
     const spans = Array.from({ length: 30 }, (_, i) =>

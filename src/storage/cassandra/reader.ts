@@ -40,6 +40,9 @@ const PREFETCH = 8;
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 /** spans of the first page of a trace, read before the size of its spans is known */
 export const FIRST_PAGE = 40;
+/** traces (at first) and spans of a trace whose spans a search checks at once */
+const TRACES_AT_ONCE = 16;
+const SPANS_AT_ONCE = 4;
 /** rows per page of an index partition */
 const INDEX_PAGE = 1000;
 /** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
@@ -327,8 +330,21 @@ export class CassandraTraceReader implements TraceReader {
     return rs.rows.some((r) => spanMatches(spanView(r.get('span') as Buffer), cq));
   }
 
-  /** the traces of one page of index rows that meet the query, in the page's order, not already in `found` */
-  private async accept(tenant: string, rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, signal?: AbortSignal): Promise<string[]> {
+  /** whether a span of a trace the index pointed at meets the query: a few spans at a time, up to the first that does */
+  private async traceMeets(tenant: string, e: { traceId: Buffer; spans: Buffer[] }, cq: CheckedQuery, signal?: AbortSignal): Promise<boolean> {
+    for (let i = 0; i < e.spans.length; i += SPANS_AT_ONCE) {
+      const ok = await Promise.all(e.spans.slice(i, i + SPANS_AT_ONCE).map((s) => this.spanMeets(tenant, e.traceId, s, cq, signal)));
+      if (ok.some(Boolean)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Up to `need` traces of one page of index rows that meet the query, in the page's order, not already in `found`.
+   * Traces to check are read in growing slices (`need`, at least TRACES_AT_ONCE, doubling up to 256), so that a
+   * search that needs a few traces does not read every span of a page, nor one slice after another when few match.
+   */
+  private async accept(tenant: string, rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, need: number, signal?: AbortSignal): Promise<string[]> {
     const byTrace = new Map<string, { traceId: Buffer; spans: Buffer[] }>();
     for (const r of rows) {
       const tid = r.get('trace_id') as Buffer;
@@ -339,9 +355,17 @@ export class CassandraTraceReader implements TraceReader {
       e.spans.push(r.get('span_id') as Buffer);
     }
     const entries = [...byTrace];
-    if (!p.check) return entries.map(([hex]) => hex);
-    const ok = await Promise.all(entries.map(async ([, e]) => (await Promise.all(e.spans.map((s) => this.spanMeets(tenant, e.traceId, s, cq, signal)))).some(Boolean)));
-    return entries.filter((_, i) => ok[i]).map(([hex]) => hex);
+    if (!p.check) return entries.slice(0, need).map(([hex]) => hex);
+    const out: string[] = [];
+    for (let i = 0, size = Math.max(TRACES_AT_ONCE, need); i < entries.length && out.length < need; size = Math.min(256, size * 2)) {
+      const slice = entries.slice(i, i + size);
+      i += slice.length;
+      const ok = await Promise.all(slice.map(([, e]) => this.traceMeets(tenant, e, cq, signal)));
+      slice.forEach(([hex], k) => {
+        if (ok[k] && out.length < need) out.push(hex);
+      });
+    }
+    return out;
   }
 
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
@@ -368,7 +392,7 @@ export class CassandraTraceReader implements TraceReader {
         for (let j = 0; j < group.length && found.size < cq.searchDepth; j++) {
           for await (const rows of merged(group[j]!, INDEX_PAGE)) {
             signal?.throwIfAborted();
-            for (const hex of await this.accept(tenant, p.keep ? rows.filter(p.keep) : rows, p, cq, found, signal)) {
+            for (const hex of await this.accept(tenant, p.keep ? rows.filter(p.keep) : rows, p, cq, found, cq.searchDepth - found.size, signal)) {
               if (found.size >= cq.searchDepth) break;
               found.add(hex);
               out.push({ traceId: hex });
