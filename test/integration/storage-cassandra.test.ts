@@ -2,7 +2,7 @@
 // schema itself: versioned migrations recorded once, a retention change applied to existing tables without losing
 // data, and what a read returns (one resource object per resource, not one per span).
 import cassandra from 'cassandra-driver';
-import { type ResourceSpans, SpanKind, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type ResourceSpans, SpanKind, StatusCode, type TraceChunk, type TraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { compactionWindowHours, LATEST_VERSION, TIMED_TABLES } from '../../src/storage/cassandra/schema.js';
 import { CassandraConnection } from '../../src/storage/cassandra/connection.js';
 import { CassandraBackend, type CassandraBackendConfig } from '../../src/storage/cassandra/store.js';
@@ -239,4 +239,129 @@ describe('durability: cassandra', () => {
       await release();
     }
   }, 240_000);
+});
+
+describe('reads: cassandra', () => {
+  let backend: CassandraBackend;
+  /** the statements run through the backend's connection since the last reset */
+  let statements: string[] = [];
+  const HOUR = 3_600_000_000_000n;
+  // the start of an hour bucket two hours ago: every span of a case lies in it
+  const hour = ((BigInt(Date.now()) * 1_000_000n) / HOUR - 2n) * HOUR;
+  const window = { startTimeMin: hour, startTimeMax: hour + HOUR - 1n };
+  const tid = (prefix: string, i: number): string => `${prefix}${(i + 1).toString(16).padStart(32 - prefix.length, '0')}`;
+  const findIds = async (q: Partial<TraceQuery>): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const b of backend.traceReader().findTraceIds({ searchDepth: 20, ...window, ...q })) out.push(...b.map((x) => x.traceId));
+    return out;
+  };
+
+  beforeAll(async () => {
+    const s = await shared();
+    backend = new CassandraBackend(config(s, 'reads'));
+    await backend.provision();
+    const conn = (backend as unknown as { conn: CassandraConnection }).conn;
+    const exec = conn.exec.bind(conn);
+    conn.exec = (cql, params, o) => {
+      statements.push(cql);
+      return exec(cql, params, o);
+    };
+  }, 120_000);
+  afterAll(async () => {
+    await backend?.close();
+    await release();
+  });
+
+  it("finds by Jaeger's special keys (error, span.kind, span.status, scope) through an index, not by reading every span of the service", async () => {
+    // 200 one-span traces of a service; one has an error, is a client span and comes from another scope
+    const spans = Array.from({ length: 200 }, (_, i) =>
+      newSpan({ traceId: tid('5bec1a1', i), spanId: '00000000000000a1', name: 'work', kind: SpanKind.Server, startTimeUnixNano: hour + BigInt(i) * 1_000_000_000n, endTimeUnixNano: hour + BigInt(i) * 1_000_000_000n + 1000n, status: { code: StatusCode.Ok, message: '' } }),
+    );
+    const odd = newSpan({ traceId: tid('5bec1a1', 500), spanId: '00000000000000a2', name: 'call', kind: SpanKind.Client, startTimeUnixNano: hour + 5n, endTimeUnixNano: hour + 10n, status: { code: StatusCode.Error, message: 'failed' } });
+    await backend.traceWriter().writeTraces([serviceBatch('special', spans, { name: 'lib-main', version: '1.0' }), serviceBatch('special', [odd], { name: 'lib-odd', version: '9.9' })]);
+    const cases: [Record<string, string>, string[]][] = [
+      [{ error: 'true' }, [odd.traceId]],
+      [{ 'span.status': 'error' }, [odd.traceId]],
+      [{ 'span.status': 'STATUS_CODE_ERROR' }, [odd.traceId]],
+      [{ 'span.kind': 'client' }, [odd.traceId]],
+      [{ 'span.kind': 'SPAN_KIND_CLIENT' }, [odd.traceId]],
+      [{ 'scope.name': 'lib-odd' }, [odd.traceId]],
+      [{ 'scope.version': '9.9' }, [odd.traceId]],
+      [{ 'scope.name': 'lib-odd', 'span.kind': 'server' }, []],
+      [{ 'span.kind': 'producer' }, []],
+    ];
+    for (const [attributes, want] of cases) {
+      statements = [];
+      expect({ attributes, found: await findIds({ serviceName: 'special', attributes }) }).toEqual({ attributes, found: want });
+      const spanReads = statements.filter((s) => s.includes('FROM ks.spans')).length;
+      expect({ attributes, spanReads, scans: statements.filter((s) => s.includes('ks.span_by_service')).length }).toEqual({ attributes, spanReads: Math.min(spanReads, 2), scans: 0 });
+    }
+    // the other value of a key Jaeger gives two: every span but one (no index: found by reading the service's spans)
+    expect((await findIds({ serviceName: 'special', attributes: { error: 'false' }, searchDepth: 3 })).length).toBe(3);
+  }, 120_000);
+
+  it('reads only about as many spans as a checked search needs', async () => {
+    // 300 one-span traces with the attribute, and one trace of 100 spans with it
+    const at = (i: number): bigint => hour + BigInt(i) * 1_000_000_000n;
+    const gold = [{ key: 'tier', value: 'gold' }];
+    const one = Array.from({ length: 300 }, (_, i) => newSpan({ traceId: tid('901d', i), spanId: '00000000000000b1', name: 'buy', startTimeUnixNano: at(i), endTimeUnixNano: at(i) + 1000n, attributes: gold }));
+    const wide = Array.from({ length: 100 }, (_, i) => newSpan({ traceId: tid('901d', 999), spanId: (i + 1).toString(16).padStart(16, '0'), name: 'part', startTimeUnixNano: at(400), endTimeUnixNano: at(400) + 1000n, attributes: gold }));
+    await backend.traceWriter().writeTraces([serviceBatch('checked', one), serviceBatch('wide', wide)]);
+    const spanReads = async (q: Partial<TraceQuery>): Promise<{ found: number; spanReads: number }> => {
+      statements = [];
+      const found = (await findIds(q)).length;
+      return { found, spanReads: statements.filter((x) => x.includes('FROM ks.spans')).length };
+    };
+    // an attribute search is checked span by span (the index also holds resource, scope, event and link attributes)
+    const few = await spanReads({ serviceName: 'checked', attributes: { tier: 'gold' }, searchDepth: 5 });
+    expect(few.found).toBe(5);
+    expect(few.spanReads).toBeLessThanOrEqual(16);
+    const first = await spanReads({ serviceName: 'wide', attributes: { tier: 'gold' }, searchDepth: 1 });
+    expect(first).toEqual({ found: 1, spanReads: 4 });
+    expect((await spanReads({ serviceName: 'checked', attributes: { tier: 'gold' }, searchDepth: 300 })).found).toBe(300);
+  }, 120_000);
+
+  it('finds the newest traces of a duration range first, whatever their durations', async () => {
+    // trace i starts i seconds into the hour and lasts i+1 ms: the newest are the longest
+    const spans = Array.from({ length: 30 }, (_, i) =>
+      newSpan({ traceId: tid('d0a7', i), spanId: '00000000000000d1', name: i % 2 ? 'odd' : 'even', kind: SpanKind.Server, startTimeUnixNano: hour + BigInt(i) * 1_000_000_000n, endTimeUnixNano: hour + BigInt(i) * 1_000_000_000n + BigInt(i + 1) * 1_000_000n }),
+    );
+    await backend.traceWriter().writeTraces([serviceBatch('durations', spans)]);
+    const ids = (...i: number[]): string[] => i.map((n) => tid('d0a7', n)).sort();
+    const sorted = async (q: Partial<TraceQuery>): Promise<string[]> => (await findIds({ serviceName: 'durations', ...q })).sort();
+    expect(await sorted({ durationMin: 1_000_000n, searchDepth: 5 })).toEqual(ids(29, 28, 27, 26, 25));
+    expect(await sorted({ durationMax: 10_000_000n, searchDepth: 3 })).toEqual(ids(9, 8, 7));
+    expect(await sorted({ durationMin: 5_000_000n, durationMax: 20_000_000n, searchDepth: 4 })).toEqual(ids(19, 18, 17, 16));
+    expect(await sorted({ operationName: 'even', durationMin: 2_000_000n, searchDepth: 2 })).toEqual(ids(28, 26));
+    // nothing lasts longer than the newest
+    expect(await sorted({ durationMin: 30_000_001n, searchDepth: 5 })).toEqual([]);
+  }, 120_000);
+
+  it('reads a trace of big spans back whole in chunks of bounded size', async () => {
+    const traceId = 'b16c0ffee0000000000000000000b16c';
+    const payload = 'p'.repeat(100 * 1024);
+    const N = 600;
+    for (let i = 0; i < N; i += 50) {
+      await backend
+        .traceWriter()
+        .writeTraces([serviceBatch('bigspans', Array.from({ length: 50 }, (_, k) => newSpan({ traceId, spanId: (i + k + 1).toString(16).padStart(16, '0'), name: 'big', startTimeUnixNano: hour, endTimeUnixNano: hour + 1n, attributes: [{ key: 'payload', value: payload }] })))]);
+    }
+    const sizes: number[] = [];
+    const ids = new Set<string>();
+    for await (const b of backend.traceReader().getTraces([{ traceId }])) {
+      for (const c of b) {
+        let spans = 0;
+        for (const rs of c.resourceSpans) {
+          for (const ss of rs.scopeSpans) {
+            for (const s of ss.spans) ids.add(s.spanId);
+            spans += ss.spans.length;
+          }
+        }
+        sizes.push(spans);
+      }
+    }
+    expect(ids.size).toBe(N);
+    // at most about 4 MiB of spans per chunk (40 spans of 100 KiB)
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(41);
+  }, 180_000);
 });

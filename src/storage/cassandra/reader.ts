@@ -1,8 +1,10 @@
-// The Cassandra trace reader. getTraces pages through a trace's partition (one chunk per page). A search picks the
-// most selective index table the query allows (an attribute, else duration, else operation, else service), walks
-// its hour buckets newest first within the time window, and checks each span it points at against the whole
-// query with the shared semantics (so every predicate holds on one span); index rows that answer the query exactly
-// (service or operation with a time range) need no check.
+// The Cassandra trace reader. getTraces pages through a trace's partition (one chunk per page, bounded in spans and
+// in bytes). A search picks the most selective index table the query allows (an attribute or a special key's term,
+// else duration, else operation, else service), walks its hour buckets newest first within the time window (a
+// duration range merges the newest-first partitions of the duration classes it covers), and checks each span it
+// points at against the whole query with the shared semantics (so every predicate holds on one span); index rows
+// that answer the query exactly (service, operation, duration range or one special key, with a time range) need no
+// check.
 import type cassandra from 'cassandra-driver';
 import {
   type CheckedQuery,
@@ -10,6 +12,7 @@ import {
   type FoundTraceId,
   type GetTraceParams,
   InvalidArgumentError,
+  MAX_NS,
   type Operation,
   type OperationQuery,
   type StorageContext,
@@ -26,14 +29,20 @@ import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import { Reader } from '../../otlp/proto-wire.js';
 import type { CassandraConnection } from './connection.js';
 import { BUCKET_NS, bucketOf } from './schema.js';
+import { SPECIAL_QUERY_KEYS, durationClasses, specialQueryTerm } from './span-index.js';
 import { MAX_INDEXED, fitsKey } from './writer.js';
 
 const SELECT_TRACE = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ?';
 const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ? AND span_id = ?';
-/** keys a search answers from span fields, not from the attribute index */
-const SPECIAL = new Set(['error', 'span.kind', 'span.status', 'scope.name', 'scope.version', 'service.name', 'resource.service.name']);
 /** hour buckets whose first page is read at once */
 const PREFETCH = 8;
+/** bytes of spans a chunk of a trace holds at most (but one span; and the first page is FIRST_PAGE spans) */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+/** spans of the first page of a trace, read before the size of its spans is known */
+export const FIRST_PAGE = 40;
+/** traces (at first) and spans of a trace whose spans a search checks at once */
+const TRACES_AT_ONCE = 16;
+const SPANS_AT_ONCE = 4;
 /** rows per page of an index partition */
 const INDEX_PAGE = 1000;
 /** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
@@ -120,43 +129,165 @@ const tenantOf = (ctx?: StorageContext): string => ctx?.tenant ?? DEFAULT_TENANT
 
 interface IndexPlan {
   cql: string;
-  /** the partition key values before the bucket */
-  key: unknown[];
-  /** clustering bounds after the bucket */
+  /** the parameters of each partition read for one hour bucket (one, or one per duration class) */
+  partitions: (bucket: number) => unknown[][];
+  /** the clustering bounds after the partition key */
   bounds: unknown[];
+  /** whether an index row meets the query's duration range (rows of span_by_duration_class carry the duration) */
+  keep?: (row: cassandra.types.Row) => boolean;
   /** whether the spans found must be checked against the query */
   check: boolean;
+}
+
+const RANGE = 'start_ns >= ? AND start_ns <= ?';
+
+/** The span_by_attribute term of a query attribute, if it has one: a special term, else the attribute as indexed. */
+function indexTerm(key: string, value: string): [string, string] | undefined {
+  if (SPECIAL_QUERY_KEYS.has(key)) return specialQueryTerm(key, value);
+  // a resource.-prefixed key is indexed without the prefix (a superset: the check decides)
+  const k = key.startsWith('resource.') ? key.slice('resource.'.length) : key;
+  if (k === 'service.name' || k.length === 0 || k.length > MAX_INDEXED || value.length > MAX_INDEXED) return undefined;
+  return [k, value];
 }
 
 function plan(tenant: string, cq: CheckedQuery, lo: bigint, hi: bigint): IndexPlan {
   const service = cq.serviceName!;
   const hasDuration = cq.durationMin !== undefined || cq.durationMax !== undefined;
-  // the first attribute the index holds: its key as indexed (a resource.-prefixed key is indexed without the prefix)
-  const attr = cq.attributes.map(([k, v]) => [k.startsWith('resource.') ? k.slice('resource.'.length) : k, v] as const).find(([k, v], i) => !SPECIAL.has(cq.attributes[i]![0]) && k !== 'service.name' && k.length > 0 && k.length <= MAX_INDEXED && v.length <= MAX_INDEXED);
-  const range = 'start_ns >= ? AND start_ns <= ?';
-  if (attr) {
-    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE tenant = ? AND service = ? AND key = ? AND value = ? AND bucket = ? AND ${range}`, key: [tenant, service, attr[0], attr[1]], bounds: [lo, hi], check: true };
+  // an attribute term drives the search, an ordinary attribute before a special one (usually more selective)
+  const terms = cq.attributes.map(([k, v]) => ({ special: SPECIAL_QUERY_KEYS.has(k), term: indexTerm(k, v) })).filter((t) => t.term !== undefined);
+  const driver = terms.find((t) => !t.special) ?? terms[0];
+  if (driver) {
+    const [key, value] = driver.term!;
+    // a special term holds exactly the spans of its key and value: alone in the query, its rows are the answer
+    const exact = driver.special && cq.attributes.length === 1 && !cq.operationName && !hasDuration;
+    return { cql: `SELECT trace_id, span_id FROM ks.span_by_attribute WHERE tenant = ? AND service = ? AND key = ? AND value = ? AND bucket = ? AND ${RANGE}`, partitions: (b) => [[tenant, service, key, value, b]], bounds: [lo, hi], check: !exact };
   }
   if (hasDuration) {
+    const min = cq.durationMin ?? 0n;
+    const max = cq.durationMax ?? MAX_NS;
+    const classes = durationClasses(min, max);
     return {
-      cql: 'SELECT trace_id, span_id FROM ks.span_by_duration WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND duration_ns >= ? AND duration_ns <= ?',
-      key: [tenant, service, cq.operationName ?? ''],
-      bounds: [cq.durationMin ?? 0n, cq.durationMax ?? 9_223_372_036_854_775_807n],
-      check: true,
+      cql: `SELECT trace_id, span_id, start_ns, duration_ns FROM ks.span_by_duration_class WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND class = ? AND ${RANGE}`,
+      partitions: (b) => classes.map((c) => [tenant, service, cq.operationName ?? '', b, c]),
+      bounds: [lo, hi],
+      keep: (r) => {
+        const d = r.get('duration_ns') as bigint;
+        return d >= min && d <= max;
+      },
+      check: cq.attributes.length > 0,
     };
   }
   const exact = cq.attributes.length === 0;
-  if (cq.operationName) return { cql: `SELECT trace_id, span_id FROM ks.span_by_operation WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND ${range}`, key: [tenant, service, cq.operationName], bounds: [lo, hi], check: !exact };
-  return { cql: `SELECT trace_id, span_id FROM ks.span_by_service WHERE tenant = ? AND service = ? AND bucket = ? AND ${range}`, key: [tenant, service], bounds: [lo, hi], check: !exact };
+  if (cq.operationName) return { cql: `SELECT trace_id, span_id FROM ks.span_by_operation WHERE tenant = ? AND service = ? AND operation = ? AND bucket = ? AND ${RANGE}`, partitions: (b) => [[tenant, service, cq.operationName, b]], bounds: [lo, hi], check: !exact };
+  return { cql: `SELECT trace_id, span_id FROM ks.span_by_service WHERE tenant = ? AND service = ? AND bucket = ? AND ${RANGE}`, partitions: (b) => [[tenant, service, b]], bounds: [lo, hi], check: !exact };
+}
+
+/** whether index row `a` comes before `b` in a partition (start_ns DESC, trace_id ASC, span_id ASC) */
+function before(a: cassandra.types.Row, b: cassandra.types.Row): boolean {
+  const sa = a.get('start_ns') as bigint;
+  const sb = b.get('start_ns') as bigint;
+  if (sa !== sb) return sa > sb;
+  const t = Buffer.compare(a.get('trace_id') as Buffer, b.get('trace_id') as Buffer);
+  return t < 0 || (t === 0 && Buffer.compare(a.get('span_id') as Buffer, b.get('span_id') as Buffer) < 0);
+}
+
+/**
+ * The rows of one partition read, a page at a time. The first page is asked for at once (`first`, which never
+ * rejects unobserved), the next ones when the rows before them have been taken.
+ */
+class Cursor {
+  readonly first: Promise<cassandra.types.ResultSet>;
+  private rows: cassandra.types.Row[] = [];
+  private i = 0;
+  private next: Promise<cassandra.types.ResultSet> | undefined;
+  private pageState: string | undefined;
+
+  constructor(private readonly fetch: (pageState?: string) => Promise<cassandra.types.ResultSet>) {
+    this.first = fetch();
+    this.first.catch(() => undefined);
+    this.next = this.first;
+  }
+
+  /** the next row, or undefined after the last */
+  async head(): Promise<cassandra.types.Row | undefined> {
+    while (this.i >= this.rows.length) {
+      if (!this.next) {
+        if (!this.pageState) return undefined;
+        this.next = this.fetch(this.pageState);
+      }
+      const rs = await this.next;
+      this.next = undefined;
+      this.rows = rs.rows;
+      this.i = 0;
+      this.pageState = rs.pageState ?? undefined;
+    }
+    return this.rows[this.i];
+  }
+
+  /** the rest of the current page (after head() found a row), and moves past it */
+  takePage(): cassandra.types.Row[] {
+    const out = this.i === 0 ? this.rows : this.rows.slice(this.i);
+    this.i = this.rows.length;
+    return out;
+  }
+
+  take(): void {
+    this.i++;
+  }
+}
+
+/** The rows of an hour bucket's partition reads merged in partition order (newest first), `size` rows at a time. */
+async function* merged(cursors: readonly Cursor[], size: number): AsyncGenerator<cassandra.types.Row[]> {
+  if (cursors.length === 1) {
+    const c = cursors[0]!;
+    while (await c.head()) yield c.takePage();
+    return;
+  }
+  let out: cassandra.types.Row[] = [];
+  for (;;) {
+    let best: Cursor | undefined;
+    let bestRow: cassandra.types.Row | undefined;
+    for (const c of cursors) {
+      const r = await c.head();
+      if (r && (!bestRow || before(r, bestRow))) {
+        best = c;
+        bestRow = r;
+      }
+    }
+    if (!best) break;
+    out.push(bestRow!);
+    best.take();
+    if (out.length >= size) {
+      yield out;
+      out = [];
+    }
+  }
+  if (out.length) yield out;
 }
 
 export class CassandraTraceReader implements TraceReader {
   constructor(private readonly conn: CassandraConnection) {}
 
-  /** the chunks of one trace: a page of its partition each */
+  /**
+   * The chunks of one trace: a page of its partition each, of at most chunkSpans spans and about CHUNK_BYTES. The
+   * first page is small (FIRST_PAGE spans); each next one holds as many spans as fit CHUNK_BYTES at the mean size
+   * of the spans of the page before (a page is a number of rows: the driver cannot bound its bytes).
+   */
   private async *trace(tenant: string, traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
-    for await (const rows of this.conn.pages(SELECT_TRACE, [tenant, Buffer.from(traceId, 'hex')], this.conn.chunkSpans, signal)) {
-      yield { traceId, resourceSpans: groupSpans(rowViews(rows.map((r) => r.get('span') as Buffer))) };
+    const params = [tenant, Buffer.from(traceId, 'hex')];
+    const most = this.conn.chunkSpans;
+    let fetchSize = Math.min(most, FIRST_PAGE);
+    let pageState: string | undefined;
+    for (;;) {
+      const rs = await this.conn.exec(SELECT_TRACE, params, { fetchSize, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) });
+      const blobs = rs.rows.map((r) => r.get('span') as Buffer);
+      if (blobs.length) {
+        const bytes = blobs.reduce((n, b) => n + b.length, 0);
+        fetchSize = Math.max(1, Math.min(most, Math.floor((CHUNK_BYTES * blobs.length) / Math.max(1, bytes))));
+        yield { traceId, resourceSpans: groupSpans(rowViews(blobs)) };
+      }
+      pageState = rs.pageState ?? undefined;
+      if (!pageState) return;
     }
   }
 
@@ -199,8 +330,21 @@ export class CassandraTraceReader implements TraceReader {
     return rs.rows.some((r) => spanMatches(spanView(r.get('span') as Buffer), cq));
   }
 
-  /** the traces of one page of index rows that meet the query, in the page's order, not already in `found` */
-  private async accept(tenant: string, rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, signal?: AbortSignal): Promise<string[]> {
+  /** whether a span of a trace the index pointed at meets the query: a few spans at a time, up to the first that does */
+  private async traceMeets(tenant: string, e: { traceId: Buffer; spans: Buffer[] }, cq: CheckedQuery, signal?: AbortSignal): Promise<boolean> {
+    for (let i = 0; i < e.spans.length; i += SPANS_AT_ONCE) {
+      const ok = await Promise.all(e.spans.slice(i, i + SPANS_AT_ONCE).map((s) => this.spanMeets(tenant, e.traceId, s, cq, signal)));
+      if (ok.some(Boolean)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Up to `need` traces of one page of index rows that meet the query, in the page's order, not already in `found`.
+   * Traces to check are read in growing slices (`need`, at least TRACES_AT_ONCE, doubling up to 256), so that a
+   * search that needs a few traces does not read every span of a page, nor one slice after another when few match.
+   */
+  private async accept(tenant: string, rows: cassandra.types.Row[], p: IndexPlan, cq: CheckedQuery, found: Set<string>, need: number, signal?: AbortSignal): Promise<string[]> {
     const byTrace = new Map<string, { traceId: Buffer; spans: Buffer[] }>();
     for (const r of rows) {
       const tid = r.get('trace_id') as Buffer;
@@ -211,9 +355,17 @@ export class CassandraTraceReader implements TraceReader {
       e.spans.push(r.get('span_id') as Buffer);
     }
     const entries = [...byTrace];
-    if (!p.check) return entries.map(([hex]) => hex);
-    const ok = await Promise.all(entries.map(async ([, e]) => (await Promise.all(e.spans.map((s) => this.spanMeets(tenant, e.traceId, s, cq, signal)))).some(Boolean)));
-    return entries.filter((_, i) => ok[i]).map(([hex]) => hex);
+    if (!p.check) return entries.slice(0, need).map(([hex]) => hex);
+    const out: string[] = [];
+    for (let i = 0, size = Math.max(TRACES_AT_ONCE, need); i < entries.length && out.length < need; size = Math.min(256, size * 2)) {
+      const slice = entries.slice(i, i + size);
+      i += slice.length;
+      const ok = await Promise.all(slice.map(([, e]) => this.traceMeets(tenant, e, cq, signal)));
+      slice.forEach(([hex], k) => {
+        if (ok[k] && out.length < need) out.push(hex);
+      });
+    }
+    return out;
   }
 
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
@@ -232,26 +384,25 @@ export class CassandraTraceReader implements TraceReader {
     const found = new Set<string>();
     const out: FoundTraceId[] = [];
     for (let i = 0; i < buckets.length && found.size < cq.searchDepth; i += PREFETCH) {
-      const group = buckets.slice(i, i + PREFETCH);
-      const firsts = group.map((b) => this.conn.exec(p.cql, [...p.key, b, ...p.bounds], { fetchSize: INDEX_PAGE, ...(signal ? { signal } : {}) }));
-      // every prefetched request settles before this group is left (no rejection goes unobserved)
-      const settled = Promise.allSettled(firsts);
+      // the first page of every partition of the group's buckets is asked for at once
+      const group = buckets.slice(i, i + PREFETCH).map((b) =>
+        p.partitions(b).map((key) => new Cursor((pageState) => this.conn.exec(p.cql, [...key, ...p.bounds], { fetchSize: INDEX_PAGE, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) }))),
+      );
       try {
         for (let j = 0; j < group.length && found.size < cq.searchDepth; j++) {
-          let page = await firsts[j]!;
-          for (;;) {
+          for await (const rows of merged(group[j]!, INDEX_PAGE)) {
             signal?.throwIfAborted();
-            for (const hex of await this.accept(tenant, page.rows, p, cq, found, signal)) {
+            for (const hex of await this.accept(tenant, p.keep ? rows.filter(p.keep) : rows, p, cq, found, cq.searchDepth - found.size, signal)) {
               if (found.size >= cq.searchDepth) break;
               found.add(hex);
               out.push({ traceId: hex });
             }
-            if (!page.pageState || found.size >= cq.searchDepth) break;
-            page = await this.conn.exec(p.cql, [...p.key, group[j], ...p.bounds], { fetchSize: INDEX_PAGE, pageState: page.pageState, ...(signal ? { signal } : {}) });
+            if (found.size >= cq.searchDepth) break;
           }
         }
       } finally {
-        await settled;
+        // every request asked for settles before the group is left (no rejection goes unobserved)
+        await Promise.allSettled(group.flat().map((c) => c.first));
       }
     }
     if (out.length) yield out;

@@ -30,7 +30,7 @@ export const traceShard = (traceId: Buffer): number => (traceId[traceId.length -
 export const bucketOf = (ns: bigint, size = BUCKET_NS): number => Number(ns >= 0n ? ns / size : (ns - size + 1n) / size);
 
 /** Tables whose rows age out with the retention (TWCS, default TTL). */
-export const TIMED_TABLES = ['spans', 'span_by_service', 'span_by_operation', 'span_by_duration', 'span_by_attribute', 'traces_by_hour', 'dependencies', 'sampling_throughput', 'sampling_probabilities'] as const;
+export const TIMED_TABLES = ['spans', 'span_by_service', 'span_by_operation', 'span_by_duration_class', 'span_by_attribute', 'traces_by_hour', 'dependencies', 'sampling_throughput', 'sampling_probabilities'] as const;
 /** Name tables: TTL'd too (a service not seen for a retention disappears), but small and rewritten: default compaction. */
 export const NAME_TABLES = ['services', 'operations'] as const;
 /** Everything purge() empties. */
@@ -85,10 +85,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS span_by_operation (tenant text, service text, operation text, bucket int, start_ns bigint, trace_id blob, span_id blob,
         PRIMARY KEY ((tenant, service, operation, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
         AND ${comment('findTraceIds by service, operation and start time (hour buckets)')} AND ${twcs(p)}`,
-      // findTraceIds by duration range: per service (operation '') and per service+operation, duration clustered
-      `CREATE TABLE IF NOT EXISTS span_by_duration (tenant text, service text, operation text, bucket int, duration_ns bigint, start_ns bigint, trace_id blob, span_id blob,
-        PRIMARY KEY ((tenant, service, operation, bucket), duration_ns, start_ns, trace_id, span_id))
-        WITH ${comment("findTraceIds by duration range, per service (operation '') or service+operation (hour buckets)")} AND ${twcs(p)}`,
+      // findTraceIds by duration range, newest first: a partition holds the spans of one hour whose durations are of
+      // one decimal class (span-index.ts durationClass); a search merges the classes its range covers and filters
+      // the edge classes on duration_ns (clustering by duration would find the shortest spans, not the newest)
+      `CREATE TABLE IF NOT EXISTS span_by_duration_class (tenant text, service text, operation text, bucket int, class int, start_ns bigint, trace_id blob, span_id blob, duration_ns bigint,
+        PRIMARY KEY ((tenant, service, operation, bucket, class), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)
+        AND ${comment("findTraceIds by duration range, newest first, per service (operation '') or service+operation (hour buckets, duration classes)")} AND ${twcs(p)}`,
       // findTraceIds by attribute: key = value as a string (span, scope, resource, event and link attributes)
       `CREATE TABLE IF NOT EXISTS span_by_attribute (tenant text, service text, key text, value text, bucket int, start_ns bigint, trace_id blob, span_id blob,
         PRIMARY KEY ((tenant, service, key, value, bucket), start_ns, trace_id, span_id)) WITH CLUSTERING ORDER BY (start_ns DESC, trace_id ASC, span_id ASC)

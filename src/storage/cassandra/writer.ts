@@ -4,10 +4,11 @@
 // before their TTL runs out.
 import { createHash } from 'node:crypto';
 import { type AttrValue, DEFAULT_TENANT, InvalidArgumentError, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
-import { spanDuration, validateBatch } from '../api/semantics.js';
+import { validateBatch } from '../api/semantics.js';
 import { encodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { CassandraConnection, Params } from './connection.js';
 import { bucketOf, traceShard } from './schema.js';
+import { spanIndexRows } from './span-index.js';
 
 /** attribute keys and values longer than this (UTF-16 units) are not indexed (a search on them scans the service) */
 export const MAX_INDEXED = 256;
@@ -17,7 +18,6 @@ const INSERT_SERVICE = 'INSERT INTO ks.services (tenant, shard, service) VALUES 
 const INSERT_OPERATION = 'INSERT INTO ks.operations (tenant, service, span_kind, operation) VALUES (?, ?, ?, ?)';
 const INSERT_BY_SERVICE = 'INSERT INTO ks.span_by_service (tenant, service, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)';
 const INSERT_BY_OPERATION = 'INSERT INTO ks.span_by_operation (tenant, service, operation, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?)';
-const INSERT_BY_DURATION = 'INSERT INTO ks.span_by_duration (tenant, service, operation, bucket, duration_ns, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BY_ATTRIBUTE = 'INSERT INTO ks.span_by_attribute (tenant, service, key, value, bucket, start_ns, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_TRACE_HOUR = 'INSERT INTO ks.traces_by_hour (tenant, hour, shard, trace_id) VALUES (?, ?, ?, ?)';
 
@@ -134,9 +134,7 @@ export class CassandraTraceWriter implements TraceWriter {
           this.writeName(op, pending, () => exec(INSERT_OPERATION, [tenant, service, kind, span.name]));
           run(INSERT_BY_SERVICE, [tenant, service, bucket, start, traceId, spanId]);
           run(INSERT_BY_OPERATION, [tenant, service, span.name, bucket, start, traceId, spanId]);
-          const duration = spanDuration(span);
-          run(INSERT_BY_DURATION, [tenant, service, '', bucket, duration, start, traceId, spanId]);
-          run(INSERT_BY_DURATION, [tenant, service, span.name, bucket, duration, start, traceId, spanId]);
+          for (const [cql, params] of spanIndexRows(tenant, service, span, ss.scope, bucket, { traceId, spanId })) run(cql, params);
           const attrs = new Set(scopeAttrs);
           addAttrs(attrs, span.attributes);
           for (const e of span.events) addAttrs(attrs, e.attributes);
