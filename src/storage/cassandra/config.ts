@@ -2,12 +2,10 @@
 // never appear in the config: the operator passes the credentials Secret as environment references
 // (JSO_BACKEND_USERNAME / JSO_BACKEND_PASSWORD, valueFrom secretKeyRef) and mounts the CA Secret under
 // BACKEND_CA_DIR; the Secret references stay in the section so the runtime knows the CA's key.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BACKEND_CA_DIR as CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV, BACKEND_USERNAME_ENV } from '../../api/backend-plugin.js';
 import { duration, objectName, secretKey, secretKeyRef } from '../../api/common.js';
 import { type Infer, arr, bool, enumOf, int, obj, str } from '../../api/schema.js';
-import { InvalidArgumentError } from '../api/errors.js';
+import { readMountedCa } from '../api/mounted-ca.js';
 import type { CassandraBackendConfig, ConsistencyName } from './connection.js';
 
 export const CASSANDRA_DEFAULTS = {
@@ -92,15 +90,7 @@ export function cassandraSettings(config: CassandraConfig, retention: string | u
 
 /** The runtime's settings: credentials from the environment, the CA from the mounted Secret. */
 export function cassandraBackendConfig(config: CassandraConfig, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env[BACKEND_CA_DIR_ENV] ?? CA_DIR): CassandraBackendConfig {
-  let ca: string | undefined;
-  if (config.tls?.enabled && config.tls.caSecretRef) {
-    const file = join(caDir, config.tls.caSecretRef.key ?? CASSANDRA_DEFAULTS.caKey);
-    try {
-      ca = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InvalidArgumentError('backend.cassandra.tls.caSecretRef', `cannot read the CA bundle at ${file} (${e instanceof Error ? e.message : String(e)}): is the Secret mounted?`);
-    }
-  }
+  const ca = config.tls?.enabled && config.tls.caSecretRef ? readMountedCa(config.tls.caSecretRef.key ?? CASSANDRA_DEFAULTS.caKey, 'backend.cassandra.tls.caSecretRef', env, caDir) : undefined;
   const user = env[BACKEND_USERNAME_ENV];
   return cassandraSettings(config, retention, { ...(user !== undefined ? { username: user, password: env[BACKEND_PASSWORD_ENV] ?? '' } : {}), ...(ca ? { ca } : {}) });
 }

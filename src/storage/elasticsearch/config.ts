@@ -2,12 +2,10 @@
 // settings. Credentials and the CA never appear in the config: the operator passes the credentials Secret as
 // environment references (JSO_BACKEND_USERNAME / JSO_BACKEND_PASSWORD, valueFrom secretKeyRef) and mounts the CA
 // Secret under BACKEND_CA_DIR; the Secret references stay in the section so the runtime knows the CA's key.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BACKEND_CA_DIR as CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV as PASSWORD_ENV, BACKEND_USERNAME_ENV as USERNAME_ENV } from '../../api/backend-plugin.js';
 import { duration, objectName, secretKey, secretKeyRef } from '../../api/common.js';
 import { type Infer, arr, bool, enumOf, int, obj, quantity, str } from '../../api/schema.js';
-import { InvalidArgumentError } from '../api/errors.js';
+import { readMountedCa } from '../api/mounted-ca.js';
 import type { SearchBackendConfig } from './store.js';
 
 export const SEARCH_DEFAULTS = { layout: 'daily', shards: 5, replicas: 1, usernameKey: 'username', passwordKey: 'password', caKey: 'ca.crt' } as const;
@@ -63,14 +61,6 @@ export function searchSettings(config: SearchConfig, retention: string | undefin
 
 /** The runtime's settings: credentials from the environment, the CA from the mounted Secret. */
 export function searchBackendConfig(config: SearchConfig, retention: string | undefined, env: NodeJS.ProcessEnv = process.env, caDir = env[BACKEND_CA_DIR_ENV] ?? CA_DIR): SearchBackendConfig {
-  let ca: string | undefined;
-  if (config.tls?.caSecretRef) {
-    const file = join(caDir, config.tls.caSecretRef.key ?? SEARCH_DEFAULTS.caKey);
-    try {
-      ca = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InvalidArgumentError('backend.tls.caSecretRef', `cannot read the CA bundle at ${file} (${e instanceof Error ? e.message : String(e)}): is the Secret mounted?`);
-    }
-  }
+  const ca = config.tls?.caSecretRef ? readMountedCa(config.tls.caSecretRef.key ?? SEARCH_DEFAULTS.caKey, 'backend.tls.caSecretRef', env, caDir) : undefined;
   return searchSettings(config, retention, { ...(env[USERNAME_ENV] !== undefined ? { username: env[USERNAME_ENV], password: env[PASSWORD_ENV] ?? '' } : {}), ...(ca ? { ca } : {}) });
 }

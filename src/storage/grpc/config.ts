@@ -1,13 +1,12 @@
 // The `backend.grpc` section of the runtime config and from it the client's settings. The token and the CA never
 // appear in the config: the operator passes the token Secret as env (JSO_BACKEND_TOKEN, valueFrom secretKeyRef) and
 // mounts the CA Secret under BACKEND_CA_DIR; the references stay in the section so the runtime knows the CA's key.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BACKEND_CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_TOKEN_ENV } from '../../api/backend-plugin.js';
 import { duration, secretKeyRef } from '../../api/common.js';
 import { type Infer, bool, obj, str } from '../../api/schema.js';
 import { parseDurationMs } from '../api/duration.js';
 import { InvalidArgumentError } from '../api/errors.js';
+import { readMountedCa } from '../api/mounted-ca.js';
 import type { GrpcBackendConfig } from './store.js';
 
 export const GRPC_DEFAULTS = { timeout: '5s', caKey: 'ca.crt', tokenKey: 'token' } as const;
@@ -50,15 +49,7 @@ export function grpcSettings(config: GrpcConfig, secret: { token?: string; ca?: 
 
 /** The runtime's settings: the token from the environment, the CA from the mounted Secret. */
 export function grpcBackendConfig(config: GrpcConfig, env: NodeJS.ProcessEnv = process.env, caDir = env[BACKEND_CA_DIR_ENV] ?? BACKEND_CA_DIR): GrpcBackendConfig {
-  let ca: string | undefined;
-  if (config.tls?.enabled && config.tls.caSecretRef) {
-    const file = join(caDir, config.tls.caSecretRef.key ?? GRPC_DEFAULTS.caKey);
-    try {
-      ca = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InvalidArgumentError('backend.grpc.tls.caSecretRef', `cannot read the CA bundle at ${file} (${e instanceof Error ? e.message : String(e)}): is the Secret mounted?`);
-    }
-  }
+  const ca = config.tls?.enabled && config.tls.caSecretRef ? readMountedCa(config.tls.caSecretRef.key ?? GRPC_DEFAULTS.caKey, 'backend.grpc.tls.caSecretRef', env, caDir) : undefined;
   const token = config.tokenSecretRef ? env[BACKEND_TOKEN_ENV] : undefined;
   if (config.tokenSecretRef && !token) throw new InvalidArgumentError('backend.grpc.tokenSecretRef', `is set but ${BACKEND_TOKEN_ENV} is empty: is the Secret referenced?`);
   return grpcSettings(config, { ...(token ? { token } : {}), ...(ca ? { ca } : {}) });
