@@ -52,6 +52,11 @@ export interface CassandraOptions {
   dataDir?: string;
   /** JVM heap (-Xmx), default 512m */
   heap?: string;
+  /**
+   * when a write is acknowledged: 'batch' (default) once the commit log holding it is synced to disk; 'periodic'
+   * (Cassandra's own default) at once, the commit log synced every 10 s
+   */
+  commitlogSync?: 'batch' | 'periodic';
 }
 
 export interface RunningCassandra {
@@ -130,16 +135,16 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
   let storagePort = await freePort();
 
   const writeConfig = (): void => {
-    writeFileSync(
-      join(conf, 'cassandra.yaml'),
-      fill(readFileSync(join(SRC, 'cassandra.yaml'), 'utf8'), {
-        STORAGE_PORT: String(storagePort),
-        NATIVE_PORT: String(port),
-        DATA_DIR: dataDir,
-        AUTHENTICATOR: o.auth ? 'PasswordAuthenticator' : 'AllowAllAuthenticator',
-        AUTHORIZER: o.auth ? 'CassandraAuthorizer' : 'AllowAllAuthorizer',
-      }),
-    );
+    const yaml = fill(readFileSync(join(SRC, 'cassandra.yaml'), 'utf8'), {
+      STORAGE_PORT: String(storagePort),
+      NATIVE_PORT: String(port),
+      DATA_DIR: dataDir,
+      AUTHENTICATOR: o.auth ? 'PasswordAuthenticator' : 'AllowAllAuthenticator',
+      AUTHORIZER: o.auth ? 'CassandraAuthorizer' : 'AllowAllAuthorizer',
+    });
+    const sync = /^commitlog_sync: batch$/m;
+    if (o.commitlogSync === 'periodic' && !sync.test(yaml)) throw new Error('test/env/cassandra/cassandra.yaml has no line "commitlog_sync: batch" to make periodic');
+    writeFileSync(join(conf, 'cassandra.yaml'), o.commitlogSync === 'periodic' ? yaml.replace(sync, 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms') : yaml);
   };
   await firstStart(base, async () => {
     for (const d of [conf, tmp, dataDir]) mkdirSync(d, { recursive: true });
