@@ -34,6 +34,8 @@ const SELECT_SPAN = 'SELECT span FROM ks.spans WHERE tenant = ? AND trace_id = ?
 const SPECIAL = new Set(['error', 'span.kind', 'span.status', 'scope.name', 'scope.version', 'service.name', 'resource.service.name']);
 /** hour buckets whose first page is read at once */
 const PREFETCH = 8;
+/** traces of a search whose first page is read while earlier ones are returned */
+const TRACE_PREFETCH = 8;
 /** rows per page of an index partition */
 const INDEX_PAGE = 1000;
 /** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
@@ -160,6 +162,11 @@ export class CassandraTraceReader implements TraceReader {
     }
   }
 
+  /** one page of a trace's partition: the first, or the one after `pageState` */
+  private tracePage(tenant: string, traceId: string, pageState: string | undefined, signal?: AbortSignal): Promise<cassandra.types.ResultSet> {
+    return this.conn.exec(SELECT_TRACE, [tenant, Buffer.from(traceId, 'hex')], { fetchSize: this.conn.chunkSpans, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) });
+  }
+
   async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
     const checked = checkGetTraceParams(params);
     const seen = new Set<string>();
@@ -257,13 +264,29 @@ export class CassandraTraceReader implements TraceReader {
     if (out.length) yield out;
   }
 
+  /**
+   * The traces found, in the order found, each as its partition's pages. The first pages of the next TRACE_PREFETCH
+   * traces are read while a trace is returned, so a search costs about one round trip per TRACE_PREFETCH traces
+   * instead of one per trace; a trace's further pages are read as it is consumed.
+   */
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const tenant = tenantOf(ctx);
+    const signal = ctx?.signal;
     for await (const batch of this.findTraceIds(q, ctx)) {
-      for (const { traceId } of batch) {
-        for await (const c of this.trace(tenantOf(ctx), traceId, ctx?.signal)) {
-          ctx?.signal?.throwIfAborted();
-          yield [c];
+      const firsts: Promise<cassandra.types.ResultSet>[] = [];
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          while (firsts.length < Math.min(batch.length, i + TRACE_PREFETCH)) firsts.push(this.tracePage(tenant, batch[firsts.length]!.traceId, undefined, signal));
+          const traceId = batch[i]!.traceId;
+          for (let page = await firsts[i]!; ; page = await this.tracePage(tenant, traceId, page.pageState, signal)) {
+            signal?.throwIfAborted();
+            if (page.rows.length) yield [{ traceId, resourceSpans: groupSpans(rowViews(page.rows.map((r) => r.get('span') as Buffer))) }];
+            if (!page.pageState) break;
+          }
         }
+      } finally {
+        // every prefetched read settles before the search is left (no rejection goes unobserved)
+        await Promise.allSettled(firsts);
       }
     }
   }
