@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, diskBytes, load, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
+import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, diskBytes, load, median, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
 import { type TgenResult, describeTelemetrygen, runTelemetrygen, telemetrygenBinary, tgenLine, tgenRatio } from './telemetrygen.js';
 
 const ONLY_OURS = Boolean(process.env.BENCH_ONLY_OURS);
@@ -30,12 +30,6 @@ interface Result {
   q: Awaited<ReturnType<typeof queries>>;
   diskPerSpan?: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** One server under the pre-encoded load: ingest, readability, queries, RSS, and its disk after a clean stop. */
 async function measure(start: (dir: string) => Promise<Target>, dir: string, bodies: Buffer[], base: bigint): Promise<Result> {

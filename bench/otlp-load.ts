@@ -119,7 +119,11 @@ export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Pro
 
 const raw = (b: Buffer) => b;
 
-export async function load(t: Target, bodies: Buffer[], o: { lastTraceWhole?: boolean } = {}): Promise<{ ackS: number; readableS: number }> {
+/**
+ * Sends the requests (IN_FLIGHT at a time), then, unless `lastTraceWhole` is false, waits until the last trace can be
+ * fetched whole: polled every `pollMs` (default 10) for up to `readableWithinMs` (default 60 s).
+ */
+export async function load(t: Target, bodies: Buffer[], o: { lastTraceWhole?: boolean; pollMs?: number; readableWithinMs?: number } = {}): Promise<{ ackS: number; readableS: number }> {
   const client = new grpc.Client(`127.0.0.1:${t.otlpGrpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
   const send = (b: Buffer) =>
     new Promise<void>((resolve, reject) =>
@@ -148,17 +152,24 @@ export async function load(t: Target, bodies: Buffer[], o: { lastTraceWhole?: bo
   const ackS = (performance.now() - t0) / 1000;
   // readable: the last trace of the load can be fetched whole
   const last = traceId(TRACES - 1);
-  for (let i = 0; o.lastTraceWhole !== false && i < 6000; i++) {
+  const until = performance.now() + (o.readableWithinMs ?? 60_000);
+  while (o.lastTraceWhole !== false && performance.now() < until) {
     const r = await fetch(`http://127.0.0.1:${t.queryHttp}/api/v3/traces/${last}`);
     const body = await r.text();
     if (r.status === 200 && (body.match(/"spanId"/g) ?? []).length >= PER_TRACE) break;
-    await sleep(10);
+    await sleep(o.pollMs ?? 10);
   }
   const readableS = (performance.now() - t0) / 1000;
   client.close();
   if (retries) process.stderr.write(`  ${t.name}: ${retries} RESOURCE_EXHAUSTED retries\n`);
   return { ackS, readableS };
 }
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 export const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 

@@ -1,31 +1,49 @@
-// Our runtime and the Jaeger v2 binary (v1.76.0) writing to the same search server, fed the same OTLP/gRPC load as
-// bench:ingest: an OpenSearch 2.19.6 node (Maven Central jars on the JVM) or an Elasticsearch node (its
-// integration-test distribution, plain HTTP), on loopback. Write throughput is spans per second until every span is
-// indexed and searchable (_count after a refresh), so that both sides pay for the same work: Jaeger acknowledges a
-// span once it is queued for its bulk processor, we once its bulk item succeeded. CPU is the user+system time of the
-// writer's process (and, next to it, of the server's processes) from the start of the load until all is indexed.
-// Then get-trace and find latency through each one's api_v3 HTTP API.
+// Our runtime and the Jaeger v2 binary (v1.76.0) writing to the same database server, fed the same OTLP/gRPC load as
+// bench:ingest, one after the other: an OpenSearch 2.19.6 node (Maven Central jars on the JVM), an Elasticsearch node
+// (its integration-test distribution, plain HTTP) or a Cassandra 5 node (test/env/cassandra.ts), on loopback. Write
+// throughput is spans per second until every span is stored and readable, so that both sides pay for the same work:
+// Jaeger acknowledges a span once it is queued for its exporter, we once the database acknowledged its rows. For the
+// search servers that is their _count after a refresh; for Cassandra the last trace whole through the query API, then
+// COUNT(*) of the span table. CPU is the user+system time of the writer's process and, next to it, of the server's
+// processes, from the start of the load until all is stored. Then get-trace and find latency through each one's
+// api_v3 HTTP API. Each peer writes under names of its own per round (index prefix, keyspace): Jaeger creates its
+// Cassandra keyspace itself (`schema.create`), as ours does at start; a Cassandra keyspace is dropped after its run.
+//
+// An unrecorded warm-up load through each (a fresh JVM writes several times slower until its JIT has warmed up), then
+// BENCH_ROUNDS rounds (default 2), alternating who goes first; ratios are the medians of the rounds' ratios.
+//
+// Jaeger's Cassandra writer stores one span at a time, each span's statements (its row, then service, operation,
+// duration and one per tag index row) one after another, behind the batch processor's single exporter: on a shared
+// 2-core machine that is tens of spans per second, so bench:cassandra sends 10,000 spans by default and its warm-up a
+// quarter of them. The node syncs its commit log before acknowledging a write, as the test node does
+// (BENCH_COMMITLOG_SYNC=periodic: Cassandra's default, synced every 10 s).
 //
 //   npm run bench:opensearch                       100,000 spans (node dist/bench/search.js opensearch)
 //   npm run bench:elasticsearch                    100,000 spans (node dist/bench/search.js elasticsearch)
-//   BENCH_SPANS=400000 npm run bench:elasticsearch
-//   BENCH_SMOKE=1 BENCH_SPANS=2000 BENCH_GETS=30 BENCH_FINDS=10 npm run bench:elasticsearch   one round each, no
+//   npm run bench:cassandra                        10,000 spans (node dist/bench/search.js cassandra)
+//   BENCH_SPANS=400000 BENCH_ROUNDS=3 npm run bench:elasticsearch
+//   BENCH_SMOKE=1 BENCH_SPANS=2000 BENCH_GETS=30 BENCH_FINDS=10 npm run bench:elasticsearch   one round, no
 //                                                  warm-up: checks that it runs; its figures mean nothing
+//   BENCH_CPU_PROF=/tmp/prof npm run bench:cassandra   our runtime writes a V8 CPU profile per run into that directory
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import cassandra from 'cassandra-driver';
+import { CASSANDRA_DC, startCassandra } from '../test/env/cassandra.js';
 import { startElasticsearch } from '../test/env/elasticsearch.js';
 import { startJaeger } from '../test/env/jaeger.js';
 import { startOpenSearch } from '../test/env/opensearch.js';
 import { procStat, sleep } from '../test/env/server-process.js';
-import { PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, load, queries, request, startOurs } from './otlp-load.js';
+import { PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, load, median, queries, request, startOurs } from './otlp-load.js';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const HEAP = SMOKE ? '512m' : '1g';
-const KINDS = ['opensearch', 'elasticsearch'] as const;
-const KIND: (typeof KINDS)[number] = KINDS.find((k) => k === process.argv[2]) ?? usage();
+const ROUNDS = SMOKE ? 1 : Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+const KINDS = ['opensearch', 'elasticsearch', 'cassandra'] as const;
+type Kind = (typeof KINDS)[number];
+const KIND: Kind = KINDS.find((k) => k === process.argv[2]) ?? usage();
 function usage(): never {
-  console.error('usage: node dist/bench/search.js opensearch|elasticsearch');
+  console.error(`usage: node dist/bench/search.js ${KINDS.join('|')}`);
   process.exit(2);
 }
 /** /proc/<pid>/stat counts CPU time in clock ticks, 100 per second on Linux */
@@ -48,50 +66,125 @@ function cpuSeconds(pid: number | undefined, tree = false): number {
   return ticks / TICKS_PER_S;
 }
 
+type Peer = 'ours' | 'jaeger';
+
+/** A database server both peers write to, and where each peer's data of a round lives in it. */
 interface Server {
-  url: string;
   label: string;
+  /** how it is set up, for the heading */
+  setup: string;
   /** the process whose tree is the server */
   pid: () => number | undefined;
-  /** the storage section of the Jaeger config (indented for `backends.store:`) */
-  jaegerYaml: (prefix: string) => string;
+  /** the `backend` section of our runtime's config for a round */
+  oursBackend: (round: number) => Record<string, unknown>;
+  /** the storage section of the Jaeger config for a round (indented for `backends.store:`) */
+  jaegerYaml: (round: number) => string;
+  /** spans stored by a peer in a round, as the server counts them (0 while it cannot tell yet) */
+  stored: (peer: Peer, round: number) => Promise<number>;
+  /** wait for the last trace to be whole through the peer's query API before counting (counting is costly) */
+  lastTraceFirst: boolean;
+  /** how often `stored` is asked until all is stored */
+  countEveryMs: number;
+  /** the share of the load the warm-up sends through each peer */
+  warmUpShare: number;
+  /** removes a peer's data of a round once it has been measured */
+  drop?: (peer: Peer, round: number) => Promise<void>;
   stop: () => Promise<void>;
 }
 
 const idx = '{ shards: 1, replicas: 0 }';
 const jaegerIndices = (prefix: string) => `          indices:\n            index_prefix: ${prefix}\n            spans: ${idx}\n            services: ${idx}\n            dependencies: ${idx}\n            sampling: ${idx}`;
+const prefix = (peer: Peer, round: number) => `${peer === 'ours' ? 'o' : 'j'}bench${round}`;
 
-async function startServer(): Promise<Server> {
-  if (KIND === 'opensearch') {
-    const os = await startOpenSearch({ heap: HEAP });
-    return {
-      url: os.url,
-      label: 'OpenSearch 2.19.6',
-      pid: () => os.proc.pid,
-      jaegerYaml: (prefix) => `        opensearch:\n          server_urls: [${os.url}]\n${jaegerIndices(prefix)}`,
-      stop: () => os.stop(),
-    };
-  }
-  const es = await startElasticsearch({ heap: HEAP });
+/** OpenSearch and Elasticsearch: per peer and round an index prefix, counted with _count after a refresh */
+function searchServer(o: { url: string; label: string; pid: () => number | undefined; stop: () => Promise<void>; jaegerYaml: (prefix: string) => string }): Server {
   return {
-    url: es.url,
-    label: `Elasticsearch ${es.version}`,
-    pid: () => es.proc.pid,
-    // this distribution answers GET / and HEAD / with 405: Jaeger's version probe and health check use them, so the
-    // major version is given and the health check is off
-    jaegerYaml: (prefix) =>
-      `        elasticsearch:\n          server_urls: [${es.url}]\n          version: ${es.version.split('.')[0]}\n          disable_health_check: true\n${jaegerIndices(prefix)}`,
-    stop: () => es.stop(),
+    ...o,
+    setup: `1 shard, 0 replicas, heap ${HEAP}`,
+    oursBackend: (round) => ({ [KIND]: { endpoints: [o.url], indexPrefix: prefix('ours', round), layout: 'daily', shards: 1, replicas: 0 } }),
+    jaegerYaml: (round) => o.jaegerYaml(prefix('jaeger', round)),
+    lastTraceFirst: false,
+    countEveryMs: 100,
+    warmUpShare: 1,
+    stored: async (peer, round) => {
+      const pattern = `${prefix(peer, round)}-jaeger-span-*`;
+      await fetch(`${o.url}/${pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true`, { method: 'POST' });
+      const r = await fetch(`${o.url}/${pattern}/_count?ignore_unavailable=true&allow_no_indices=true`);
+      return ((await r.json()) as { count?: number }).count ?? 0;
+    },
   };
 }
 
+/**
+ * Cassandra: per peer and round a keyspace (replication factor 1), read and written at LOCAL_ONE by both (Jaeger's
+ * default consistency; on one node the same as LOCAL_QUORUM), counted with COUNT(*) of the span table.
+ */
+async function cassandraServer(): Promise<Server> {
+  const sync = process.env.BENCH_COMMITLOG_SYNC === 'periodic' ? 'periodic' : 'batch';
+  const c = await startCassandra({ heap: HEAP, commitlogSync: sync });
+  const admin = new cassandra.Client({ contactPoints: [`${c.host}:${c.port}`], localDataCenter: CASSANDRA_DC, socketOptions: { readTimeout: 120_000 } });
+  const version = String((await admin.execute('SELECT release_version FROM system.local')).first()?.get('release_version') ?? '5');
+  const keyspace = (peer: Peer, round: number) => `bench_${peer}_r${round}`;
+  return {
+    label: `Cassandra ${version}`,
+    setup: `one node, replication factor 1, ${sync === 'batch' ? 'commit log synced before each write is acknowledged' : 'commit log synced every 10 s'}, consistency LOCAL_ONE, heap ${HEAP}`,
+    pid: () => c.proc.pid,
+    oursBackend: (round) => ({ cassandra: { endpoints: [`${c.host}:${c.port}`], keyspace: keyspace('ours', round), datacenter: CASSANDRA_DC, consistency: { read: 'LOCAL_ONE', write: 'LOCAL_ONE' } } }),
+    jaegerYaml: (round) =>
+      `        cassandra:\n          schema:\n            keyspace: ${keyspace('jaeger', round)}\n            create: true\n            replication_factor: 1\n` +
+      `          connection:\n            servers: [${c.host}]\n            port: ${c.port}\n            local_dc: ${CASSANDRA_DC}\n            tls:\n              insecure: true\n` +
+      `          query:\n            consistency: LOCAL_ONE`,
+    lastTraceFirst: true,
+    countEveryMs: 1000,
+    // Jaeger writes about as fast with a warm node as with a cold one (see the header): a share warms the node's JIT
+    warmUpShare: 0.25,
+    stored: async (peer, round) => {
+      const rs = await admin.execute(`SELECT COUNT(*) FROM ${keyspace(peer, round)}.${peer === 'ours' ? 'spans' : 'traces'}`);
+      return Number(rs.first()?.get(0) ?? 0);
+    },
+    drop: async (peer, round) => void (await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace(peer, round)}`)),
+    stop: async () => {
+      await admin.shutdown();
+      await c.stop();
+    },
+  };
+}
+
+async function startServer(): Promise<Server> {
+  if (KIND === 'cassandra') return cassandraServer();
+  if (KIND === 'opensearch') {
+    const os = await startOpenSearch({ heap: HEAP });
+    return searchServer({ url: os.url, label: 'OpenSearch 2.19.6', pid: () => os.proc.pid, stop: () => os.stop(), jaegerYaml: (p) => `        opensearch:\n          server_urls: [${os.url}]\n${jaegerIndices(p)}` });
+  }
+  const es = await startElasticsearch({ heap: HEAP });
+  return searchServer({
+    url: es.url,
+    label: `Elasticsearch ${es.version}`,
+    pid: () => es.proc.pid,
+    stop: () => es.stop(),
+    // this distribution answers GET / and HEAD / with 405: Jaeger's version probe and health check use them, so the
+    // major version is given and the health check is off
+    jaegerYaml: (p) => `        elasticsearch:\n          server_urls: [${es.url}]\n          version: ${es.version.split('.')[0]}\n          disable_health_check: true\n${jaegerIndices(p)}`,
+  });
+}
+
 interface Result {
-  name: string;
+  peer: Peer;
   spansPerS: number;
   cpuS: number;
   serverCpuS: number;
   q: Awaited<ReturnType<typeof queries>>;
 }
+
+const FIGURES: [string, (r: Result) => number][] = [
+  ['write', (r) => r.spansPerS],
+  ['CPU', (r) => r.cpuS],
+  ['server CPU', (r) => r.serverCpuS],
+  ['get-trace p50', (r) => r.q.get50],
+  ['get-trace p99', (r) => r.q.get99],
+  ['find p50', (r) => r.q.find50],
+  ['find p99', (r) => r.q.find99],
+];
 
 async function main(): Promise<void> {
   const server = await startServer();
@@ -99,72 +192,68 @@ async function main(): Promise<void> {
   const bodies: Buffer[] = [];
   for (let i = 0; i < TRACES; i += PER_REQUEST / PER_TRACE) bodies.push(request(i, base));
   const dir = mkdtempSync(join(tmpdir(), `jso-bench-${KIND}-`));
-  const count = async (pattern: string): Promise<number> => {
-    await fetch(`${server.url}/${pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true`, { method: 'POST' });
-    const r = await fetch(`${server.url}/${pattern}/_count?ignore_unavailable=true&allow_no_indices=true`);
-    return ((await r.json()) as { count?: number }).count ?? 0;
-  };
-  console.log(`${KIND} benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC into ${server.label} (1 shard, 0 replicas, heap ${HEAP})${SMOKE ? ', smoke run: one round, no warm-up' : ''}`);
-  const results: Result[] = [];
-  type Run = [string, string, () => Promise<{ t: Target; stop: () => Promise<void> }>];
-  const ours = (round: number): Run => [
-    'ours',
-    `obench${round}-jaeger-span-*`,
-    async () => {
-      const backend = { [KIND]: { endpoints: [server.url], indexPrefix: `obench${round}`, layout: 'daily', shards: 1, replicas: 0 } };
-      const t = await startOurs(dir, { backend }, `ours (${KIND})`);
+  console.log(`${KIND} benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC into ${server.label} (${server.setup}), ${SMOKE ? 'smoke run: one round, no warm-up' : `${ROUNDS} round(s) after a warm-up`}`);
+  const start = async (peer: Peer, round: number): Promise<{ t: Target; stop: () => Promise<void> }> => {
+    if (peer === 'ours') {
+      const t = await startOurs(dir, { backend: server.oursBackend(round) }, `ours (${KIND})`);
       return { t, stop: async () => (t.proc.kill('SIGTERM'), await new Promise((r) => t.proc.once('exit', r))) };
-    },
-  ];
-  const jaeger = (round: number): Run => [
-    'jaeger',
-    `jbench${round}-jaeger-span-*`,
-    async () => {
-      const j = await startJaeger(server.jaegerYaml(`jbench${round}`));
-      return { t: { name: `jaeger (${KIND})`, proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp }, stop: () => j.stop() };
-    },
-  ];
-  // a fresh JVM indexes several times slower until its JIT has warmed up: an unrecorded warm-up load through each
-  // (round 0), then ABBA
-  const runs: Run[] = SMOKE ? [ours(1), jaeger(1)] : [jaeger(0), ours(0), ours(1), jaeger(1), jaeger(2), ours(2)];
-  try {
-    for (const [, pattern, start] of runs) {
-      const { t, stop } = await start();
-      try {
-        const cpu0 = cpuSeconds(t.proc.pid);
-        const server0 = cpuSeconds(server.pid(), true);
-        const t0 = performance.now();
-        await load(t, bodies, { lastTraceWhole: false });
-        let n = 0;
-        for (let k = 0; k < 3000 && (n = await count(pattern)) < SPANS; k++) await sleep(100);
-        const s = (performance.now() - t0) / 1000;
-        const cpuS = cpuSeconds(t.proc.pid) - cpu0;
-        const serverCpuS = cpuSeconds(server.pid(), true) - server0;
-        if (n < SPANS) throw new Error(`${t.name}: only ${n} of ${SPANS} spans indexed`);
-        const q = await queries(t, base);
-        if (/^.bench0-/.test(pattern)) {
-          console.log(`warm-up load through ${t.name} (not counted): ${Math.round(SPANS / s).toLocaleString('en')} spans/s, CPU ${cpuS.toFixed(2)} s`);
-          continue;
-        }
-        results.push({ name: t.name, spansPerS: SPANS / s, cpuS, serverCpuS, q });
-        console.log(
-          `${t.name.padEnd(22)} ${Math.round(SPANS / s).toLocaleString('en').padStart(8)} spans/s until all indexed (${s.toFixed(1)} s), CPU ${cpuS.toFixed(2)} s (server ${serverCpuS.toFixed(2)} s); get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`,
-        );
-      } finally {
-        await stop();
+    }
+    const j = await startJaeger(server.jaegerYaml(round));
+    return { t: { name: `jaeger (${KIND})`, proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp }, stop: () => j.stop() };
+  };
+  /** one peer's run: the load (all of it, or its first requests for a warm-up) until all is stored, then the queries */
+  const run = async (peer: Peer, round: number, reqs = bodies): Promise<Result | undefined> => {
+    const spans = Math.min(SPANS, reqs.length * PER_REQUEST);
+    const whole = reqs.length === bodies.length;
+    const { t, stop } = await start(peer, round);
+    try {
+      const cpu0 = cpuSeconds(t.proc.pid);
+      const server0 = cpuSeconds(server.pid(), true);
+      const t0 = performance.now();
+      // polled at 5 per second: each poll is a query the peer and the server pay for while writing
+      await load(t, reqs, { lastTraceWhole: whole && server.lastTraceFirst, pollMs: 200, readableWithinMs: 600_000 });
+      let n = 0;
+      for (const until = performance.now() + 600_000; (n = await server.stored(peer, round)) < spans && performance.now() < until; ) await sleep(server.countEveryMs);
+      const s = (performance.now() - t0) / 1000;
+      const cpuS = cpuSeconds(t.proc.pid) - cpu0;
+      const serverCpuS = cpuSeconds(server.pid(), true) - server0;
+      if (n < spans) throw new Error(`${t.name}: only ${n} of ${spans} spans stored`);
+      const written = `${t.name.padEnd(22)} ${Math.round(spans / s).toLocaleString('en').padStart(8)} spans/s until all readable (${s.toFixed(1)} s), CPU ${cpuS.toFixed(2)} s (server ${serverCpuS.toFixed(2)} s)`;
+      if (!whole) {
+        console.log(`warm-up (not counted), ${spans.toLocaleString('en')} spans: ${written}`);
+        return undefined;
       }
+      const q = await queries(t, base);
+      console.log(`${round ? '' : 'warm-up (not counted): '}${written}; get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`);
+      return { peer, spansPerS: spans / s, cpuS, serverCpuS, q };
+    } finally {
+      await stop();
+      await server.drop?.(peer, round);
+    }
+  };
+  const rounds: Record<Peer, Result>[] = [];
+  try {
+    if (!SMOKE) for (const peer of ['jaeger', 'ours'] as const) await run(peer, 0, bodies.slice(0, Math.ceil(bodies.length * server.warmUpShare)));
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order: Peer[] = round % 2 ? ['ours', 'jaeger'] : ['jaeger', 'ours'];
+      if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS} (${order[0]} first)`);
+      const r: Partial<Record<Peer, Result>> = {};
+      for (const peer of order) r[peer] = await run(peer, round);
+      rounds.push(r as Record<Peer, Result>);
     }
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const mean = (name: string, f: (r: Result) => number) => {
-    const xs = results.filter((r) => r.name.startsWith(name)).map(f);
-    return xs.reduce((a, b) => a + b, 0) / xs.length;
-  };
-  const ratio = (f: (r: Result) => number) => (mean('ours', f) / mean('jaeger', f)).toFixed(2);
+  const rs = (f: (r: Result) => number) => rounds.map((r) => f(r.ours) / f(r.jaeger));
+  const peerMedians = (peer: Peer) => FIGURES.map(([name, f]) => `${name} ${median(rounds.map((r) => f(r[peer]))).toFixed(name === 'write' ? 0 : 2)}`).join(', ');
+  if (rounds.length > 1) for (const peer of ['ours', 'jaeger'] as const) console.log(`${peer} medians: ${peerMedians(peer)} (spans/s, s, ms)`);
+  const each = (f: (r: Result) => number) => (rounds.length > 1 ? ` (rounds: ${rs(f).map((x) => x.toFixed(2)).join(', ')})` : '');
+  const ratio = (i: number) => `${FIGURES[i]![0]} ${median(rs(FIGURES[i]![1])).toFixed(2)}x`;
   console.log(
-    `ratio ours/jaeger, means of the ${SMOKE ? 'one round' : 'two rounds'}: write ${ratio((r) => r.spansPerS)}x (higher is better); CPU ${ratio((r) => r.cpuS)}x, server CPU ${ratio((r) => r.serverCpuS)}x, get-trace p50 ${ratio((r) => r.q.get50)}x p99 ${ratio((r) => r.q.get99)}x, find p50 ${ratio((r) => r.q.find50)}x p99 ${ratio((r) => r.q.find99)}x (lower is better)`,
+    `ratio ours/jaeger, medians of ${rounds.length} round(s): ${ratio(0)}${each(FIGURES[0]![1])} (higher is better); ${ratio(1)}${each(FIGURES[1]![1])}, ${FIGURES.slice(2)
+      .map((_, i) => ratio(i + 2))
+      .join(', ')} (lower is better)`,
   );
 }
 

@@ -54,6 +54,11 @@ export interface CassandraOptions {
   heap?: string;
   /** client-to-node encryption only (no plain CQL), with this PEM certificate and unencrypted key; `ca` signed it */
   tls?: { certFile: string; keyFile: string; ca: string };
+  /**
+   * when a write is acknowledged: 'batch' (default) once the commit log holding it is synced to disk; 'periodic'
+   * (Cassandra's own default) at once, the commit log synced every 10 s
+   */
+  commitlogSync?: 'batch' | 'periodic';
 }
 
 export interface RunningCassandra {
@@ -147,7 +152,9 @@ export async function startCassandra(o: CassandraOptions = {}): Promise<RunningC
       writeFileSync(keystore, readFileSync(o.tls.keyFile, 'utf8') + readFileSync(o.tls.certFile, 'utf8'), { mode: 0o600 });
       tls = `\nclient_encryption_options:\n  enabled: true\n  optional: false\n  require_client_auth: false\n  keystore: ${keystore}\n  ssl_context_factory:\n    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory\n`;
     }
-    writeFileSync(join(conf, 'cassandra.yaml'), yaml + tls);
+    const sync = /^commitlog_sync: batch$/m;
+    if (o.commitlogSync === 'periodic' && !sync.test(yaml)) throw new Error('test/env/cassandra/cassandra.yaml has no line "commitlog_sync: batch" to make periodic');
+    writeFileSync(join(conf, 'cassandra.yaml'), (o.commitlogSync === 'periodic' ? yaml.replace(sync, 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms') : yaml) + tls);
   };
   await firstStart(base, async () => {
     for (const d of [conf, tmp, dataDir]) mkdirSync(d, { recursive: true });

@@ -1,7 +1,7 @@
 // The Cassandra connection's error translation and configuration checks, without a node.
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../../src/storage/api/index.js';
-import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, retryable, translate } from '../../src/storage/cassandra/connection.js';
+import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, Slots, retryable, translate } from '../../src/storage/cassandra/connection.js';
 
 describe('cassandra errors', () => {
   it('reports refused credentials as an error naming the fix, not retried by the connection, Unavailable for the pipeline (spans kept)', () => {
@@ -44,5 +44,32 @@ describe('cassandra consistency levels', () => {
       expect(refusal({ readConsistency: l, writeConsistency: l })).toBeUndefined();
     }
     expect(refusal({ writeConsistency: 'EACH_QUORUM' })).toBeUndefined();
+  });
+});
+
+describe('cassandra in-flight bound', () => {
+  it('admits at most n holders and serves many waiters first come, first served', async () => {
+    const slots = new Slots(2);
+    const order: number[] = [];
+    let holders = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 5000 }, async (_, i) => {
+        await slots.take();
+        order.push(i);
+        most = Math.max(most, ++holders);
+        await Promise.resolve();
+        holders--;
+        slots.give();
+      }),
+    );
+    expect(most).toBe(2);
+    expect(order).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    // all given back: n takes succeed at once again
+    let taken = 0;
+    void slots.take().then(() => taken++);
+    void slots.take().then(() => taken++);
+    await Promise.resolve();
+    expect(taken).toBe(2);
   });
 });

@@ -65,10 +65,15 @@ export interface CassandraBackendConfig {
 
 const DEFAULT_RETENTION = '7d';
 
-/** a counting semaphore: at most `n` holders */
-class Slots {
+/**
+ * A counting semaphore: at most `n` holders, waiters served first come, first served. A writer queues tens of
+ * thousands of statements at once: waiters are taken from a head index (Array.shift would move them all each time)
+ * and the array is compacted once its taken half is large.
+ */
+export class Slots {
   private free: number;
-  private readonly waiting: (() => void)[] = [];
+  private waiting: (() => void)[] = [];
+  private head = 0;
   constructor(n: number) {
     this.free = n;
   }
@@ -80,9 +85,19 @@ class Slots {
     await new Promise<void>((r) => this.waiting.push(r));
   }
   give(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
+    if (this.head === this.waiting.length) {
+      this.free++;
+      return;
+    }
+    const next = this.waiting[this.head++]!;
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    next();
   }
 }
 
@@ -235,36 +250,62 @@ export class CassandraConnection {
     return this.connected;
   }
 
+  /** statements with `ks.` replaced by the keyspace, by their text */
+  private readonly statements = new Map<string, string>();
+
   /** a statement on the keyspace's tables (`ks.` is replaced by the keyspace) */
   q(cql: string): string {
-    return cql.replace(/\bks\./g, `${this.keyspace}.`);
+    let out = this.statements.get(cql);
+    if (out === undefined) {
+      out = cql.replace(/\bks\./g, `${this.keyspace}.`);
+      this.statements.set(cql, out);
+    }
+    return out;
   }
 
   /**
    * Runs a prepared statement within the in-flight bound. Idempotent statements are retried on timeouts and
    * unavailable replicas (with a short backoff); the driver may also run them speculatively.
    */
-  async exec(cql: string, params: Params, o: { write?: boolean; idempotent?: boolean; fetchSize?: number; pageState?: string; signal?: AbortSignal } = {}): Promise<cassandra.types.ResultSet> {
-    await this.connect();
+  exec(cql: string, params: Params, o: { write?: boolean; idempotent?: boolean; fetchSize?: number; pageState?: string; signal?: AbortSignal } = {}): Promise<cassandra.types.ResultSet> {
     const idempotent = o.idempotent ?? true;
+    const options = {
+      prepare: true,
+      isIdempotent: idempotent,
+      consistency: o.write ? this.write : this.read,
+      ...(o.fetchSize ? { fetchSize: o.fetchSize } : {}),
+      ...(o.pageState ? { pageState: o.pageState } : {}),
+    };
+    return this.bounded(() => this.client.execute(this.q(cql), params, options), idempotent, o.signal);
+  }
+
+  /**
+   * Writes rows of one statement as an UNLOGGED batch, within the in-flight bound and with the retries of exec().
+   * Meant for rows of one partition: Cassandra applies them as one mutation (atomic and isolated), which costs the
+   * node and this process about as much as a single row.
+   */
+  batch(cql: string, rows: readonly Params[], o: { signal?: AbortSignal } = {}): Promise<cassandra.types.ResultSet> {
+    const query = this.q(cql);
+    const queries = rows.map((params) => ({ query, params }));
+    const options = { prepare: true, logged: false, isIdempotent: true, consistency: this.write };
+    return this.bounded(() => this.client.batch(queries, options), true, o.signal);
+  }
+
+  /** Runs a request once a slot is free, again after a retryable failure of an idempotent one (up to maxTries). */
+  private async bounded(request: () => Promise<cassandra.types.ResultSet>, idempotent: boolean, signal: AbortSignal | undefined): Promise<cassandra.types.ResultSet> {
+    await this.connect();
     for (let attempt = 1; ; attempt++) {
-      o.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       await this.slots.take();
-      const run = this.client.execute(this.q(cql), params, {
-        prepare: true,
-        isIdempotent: idempotent,
-        consistency: o.write ? this.write : this.read,
-        ...(o.fetchSize ? { fetchSize: o.fetchSize } : {}),
-        ...(o.pageState ? { pageState: o.pageState } : {}),
-      });
+      const run = request();
       // the slot is held until the node answers, even when the caller has gone
       const give = (): void => this.slots.give();
       void run.then(give, give);
       try {
         // the driver cannot cancel a request: a caller whose signal aborts is answered with its reason at once
-        return await (o.signal ? abortable(run, o.signal) : run);
+        return await (signal ? abortable(run, signal) : run);
       } catch (e) {
-        if (o.signal?.aborted || !idempotent || attempt >= this.maxTries || !retryable(e)) throw translate(e);
+        if (signal?.aborted || !idempotent || attempt >= this.maxTries || !retryable(e)) throw translate(e);
       }
       await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }

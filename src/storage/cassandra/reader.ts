@@ -43,6 +43,8 @@ export const FIRST_PAGE = 40;
 /** traces (at first) and spans of a trace whose spans a search checks at once */
 const TRACES_AT_ONCE = 16;
 const SPANS_AT_ONCE = 4;
+/** traces of a search whose first page is read while earlier ones are returned */
+const TRACE_PREFETCH = 8;
 /** rows per page of an index partition */
 const INDEX_PAGE = 1000;
 /** a search without bounds looks this far past the retention (spans stamped before they were written) and ahead */
@@ -273,13 +275,15 @@ export class CassandraTraceReader implements TraceReader {
    * first page is small (FIRST_PAGE spans); each next one holds as many spans as fit CHUNK_BYTES at the mean size
    * of the spans of the page before (a page is a number of rows: the driver cannot bound its bytes).
    */
-  private async *trace(tenant: string, traceId: string, signal?: AbortSignal): AsyncGenerator<TraceChunk> {
+  private async *trace(tenant: string, traceId: string, signal?: AbortSignal, first?: Promise<cassandra.types.ResultSet>): AsyncGenerator<TraceChunk> {
     const params = [tenant, Buffer.from(traceId, 'hex')];
     const most = this.conn.chunkSpans;
     let fetchSize = Math.min(most, FIRST_PAGE);
     let pageState: string | undefined;
+    let next = first;
     for (;;) {
-      const rs = await this.conn.exec(SELECT_TRACE, params, { fetchSize, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) });
+      const rs = await (next ?? this.conn.exec(SELECT_TRACE, params, { fetchSize, ...(pageState ? { pageState } : {}), ...(signal ? { signal } : {}) }));
+      next = undefined;
       const blobs = rs.rows.map((r) => r.get('span') as Buffer);
       if (blobs.length) {
         const bytes = blobs.reduce((n, b) => n + b.length, 0);
@@ -289,6 +293,12 @@ export class CassandraTraceReader implements TraceReader {
       pageState = rs.pageState ?? undefined;
       if (!pageState) return;
     }
+  }
+
+  /** one page of a trace's partition: the first, or the one after `pageState` */
+  /** the first page of a trace, as trace() reads it */
+  private firstPage(tenant: string, traceId: string, signal?: AbortSignal): Promise<cassandra.types.ResultSet> {
+    return this.conn.exec(SELECT_TRACE, [tenant, Buffer.from(traceId, 'hex')], { fetchSize: Math.min(this.conn.chunkSpans, FIRST_PAGE), ...(signal ? { signal } : {}) });
   }
 
   async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
@@ -408,13 +418,27 @@ export class CassandraTraceReader implements TraceReader {
     if (out.length) yield out;
   }
 
+  /**
+   * The traces found, in the order found, each as its partition's pages. The first pages of the next TRACE_PREFETCH
+   * traces are read while a trace is returned, so a search costs about one round trip per TRACE_PREFETCH traces
+   * instead of one per trace; a trace's further pages are read as it is consumed.
+   */
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const tenant = tenantOf(ctx);
+    const signal = ctx?.signal;
     for await (const batch of this.findTraceIds(q, ctx)) {
-      for (const { traceId } of batch) {
-        for await (const c of this.trace(tenantOf(ctx), traceId, ctx?.signal)) {
-          ctx?.signal?.throwIfAborted();
-          yield [c];
+      const firsts: Promise<cassandra.types.ResultSet>[] = [];
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          while (firsts.length < Math.min(batch.length, i + TRACE_PREFETCH)) firsts.push(this.firstPage(tenant, batch[firsts.length]!.traceId, signal));
+          for await (const c of this.trace(tenant, batch[i]!.traceId, signal, firsts[i])) {
+            signal?.throwIfAborted();
+            yield [c];
+          }
         }
+      } finally {
+        // every prefetched read settles before the search is left (no rejection goes unobserved)
+        await Promise.allSettled(firsts);
       }
     }
   }

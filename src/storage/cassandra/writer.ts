@@ -1,7 +1,12 @@
 // The Cassandra trace writer: per span, one row in `spans` (the OTLP span with its resource and scope) and its
-// index rows (service, operation, duration, attributes), all idempotent INSERTs run concurrently within the
-// connection's in-flight bound. Service, operation and trace-hour rows are written once per process and refreshed
-// before their TTL runs out.
+// index rows (service, operation, duration, attributes), all idempotent INSERTs. The rows of a batch are grouped by
+// table and partition, and each group goes as one UNLOGGED batch (a lone row as a plain INSERT): the spans of a
+// trace, the index rows of a service's hour, of an attribute value's hour, ... are one mutation each, so a trace of
+// 20 spans costs a handful of requests instead of hundreds. Only rows of one partition share a batch (batches over
+// several partitions would cost the coordinator more than they save). The groups run concurrently within the
+// connection's in-flight bound, and the batch is acknowledged once every group is written at the configured
+// consistency. Service, operation and trace-hour rows are written once per process and refreshed before their TTL
+// runs out.
 import { createHash } from 'node:crypto';
 import { type AttrValue, DEFAULT_TENANT, InvalidArgumentError, type KeyValue, type ResourceSpans, SPAN_KIND_NAMES, type StorageContext, type TraceWriter, attrToString, serviceOf } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
@@ -68,6 +73,63 @@ function addAttrs(out: Set<string>, attrs: readonly KeyValue[]): void {
 /** 64 bits of a span's encoding: identical spans share a row, different spans with one span ID do not */
 const hash64 = (b: Buffer): bigint => createHash('sha256').update(b).digest().readBigInt64BE(0);
 
+/** rows per UNLOGGED batch, at most: bounds one mutation and lets a large partition's rows go in parallel */
+export const MAX_BATCH_ROWS = 200;
+/** bytes of span encodings per batch of `spans` rows, at most (a mutation must stay far below the commit log's limit) */
+export const MAX_BATCH_BYTES = 512 * 1024;
+
+interface Group {
+  cql: string;
+  rows: Params[];
+  bytes: number;
+  done: Promise<unknown>;
+  settle: (p: Promise<unknown>) => void;
+}
+
+/**
+ * The rows of one writeTraces call, grouped by statement and partition. A group is sent when it is full and at
+ * flush(); add() answers with the write of the group the row joined.
+ */
+class RowGroups {
+  private readonly open = new Map<string, Group>();
+  /** the writes of every group sent */
+  readonly sent: Promise<unknown>[] = [];
+
+  constructor(private readonly send: (cql: string, rows: Params[]) => Promise<unknown>) {}
+
+  /** adds a row of `cql` in the partition named `partition` (unique per statement), of `bytes` payload */
+  add(cql: string, partition: string, params: Params, bytes = 0): Promise<unknown> {
+    const key = `${cql}\u0000${partition}`;
+    let g = this.open.get(key);
+    if (g === undefined) {
+      let settle!: (p: Promise<unknown>) => void;
+      const done = new Promise<unknown>((resolve) => (settle = resolve));
+      // its failure reaches writeTraces through `sent`: a group nobody else waits for is no unhandled rejection
+      done.catch(() => undefined);
+      g = { cql, rows: [], bytes: 0, done, settle };
+      this.open.set(key, g);
+    }
+    g.rows.push(params);
+    g.bytes += bytes;
+    if (g.rows.length >= MAX_BATCH_ROWS || g.bytes >= MAX_BATCH_BYTES) {
+      this.open.delete(key);
+      this.go(g);
+    }
+    return g.done;
+  }
+
+  flush(): void {
+    for (const g of this.open.values()) this.go(g);
+    this.open.clear();
+  }
+
+  private go(g: Group): void {
+    const write = this.send(g.cql, g.rows);
+    g.settle(write);
+    this.sent.push(write);
+  }
+}
+
 export class CassandraTraceWriter implements TraceWriter {
   /** rows of names (services, operations, trace hours) written or being written, with when and the write itself */
   private readonly written = new Map<string, { at: number; done: Promise<unknown> }>();
@@ -105,17 +167,15 @@ export class CassandraTraceWriter implements TraceWriter {
     const tenant = ctx?.tenant ?? DEFAULT_TENANT;
     checkNames(traces, tenant);
     const conn = this.conn;
-    const pending: Promise<unknown>[] = [];
-    const exec = (cql: string, params: Params): Promise<unknown> => conn.exec(cql, params, { write: true, ...(ctx?.signal ? { signal: ctx.signal } : {}) });
-    const run = (cql: string, params: Params): void => {
-      pending.push(exec(cql, params));
-    };
+    const signal = ctx?.signal ? { signal: ctx.signal } : {};
+    const rows = new RowGroups((cql, group) => (group.length === 1 ? conn.exec(cql, group[0]!, { write: true, ...signal }) : conn.batch(cql, group, signal)));
+    /** names already written by other batches are waited for: this one is acknowledged only once they are stored */
+    const names: Promise<unknown>[] = [];
     for (const rs of traces) {
       const service = serviceOf(rs.resource);
       const resourceAttrs = new Set<string>();
       addAttrs(resourceAttrs, rs.resource.attributes);
-      const sk = `s\u0000${tenant}\u0000${service}`;
-      if (service) this.writeName(sk, pending, () => exec(INSERT_SERVICE, [tenant, service]));
+      if (service) this.writeName(`s\u0000${tenant}\u0000${service}`, names, () => rows.add(INSERT_SERVICE, '', [tenant, service]));
       for (const ss of rs.scopeSpans) {
         const scopeAttrs = new Set(resourceAttrs);
         addAttrs(scopeAttrs, ss.scope.attributes);
@@ -126,27 +186,29 @@ export class CassandraTraceWriter implements TraceWriter {
           const start = span.startTimeUnixNano;
           const bucket = bucketOf(start);
           const kind = SPAN_KIND_NAMES[span.kind] ?? '';
-          run(INSERT_SPAN, [tenant, traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes]);
-          const h = `h\u0000${tenant}\u0000${bucket}\u0000${span.traceId}`;
-          this.writeName(h, pending, () => exec(INSERT_TRACE_HOUR, [tenant, bucket, traceShard(traceId), traceId]));
+          void rows.add(INSERT_SPAN, span.traceId, [tenant, traceId, spanId, hash64(bytes), span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null, service, start, span.endTimeUnixNano, bytes], bytes.length);
+          const shard = traceShard(traceId);
+          this.writeName(`h\u0000${tenant}\u0000${bucket}\u0000${span.traceId}`, names, () => rows.add(INSERT_TRACE_HOUR, `${bucket}\u0000${shard}`, [tenant, bucket, shard, traceId]));
           if (!service) continue;
-          const op = `o\u0000${tenant}\u0000${service}\u0000${kind}\u0000${span.name}`;
-          this.writeName(op, pending, () => exec(INSERT_OPERATION, [tenant, service, kind, span.name]));
-          run(INSERT_BY_SERVICE, [tenant, service, bucket, start, traceId, spanId]);
-          run(INSERT_BY_OPERATION, [tenant, service, span.name, bucket, start, traceId, spanId]);
-          for (const [cql, params] of spanIndexRows(tenant, service, span, ss.scope, bucket, { traceId, spanId })) run(cql, params);
+          this.writeName(`o\u0000${tenant}\u0000${service}\u0000${kind}\u0000${span.name}`, names, () => rows.add(INSERT_OPERATION, service, [tenant, service, kind, span.name]));
+          const at = `${service}\u0000${bucket}`;
+          void rows.add(INSERT_BY_SERVICE, at, [tenant, service, bucket, start, traceId, spanId]);
+          void rows.add(INSERT_BY_OPERATION, `${span.name}\u0000${at}`, [tenant, service, span.name, bucket, start, traceId, spanId]);
+          // the rows of span_by_attribute and span_by_duration_class: their first five columns are the partition key
+          for (const [cql, params] of spanIndexRows(tenant, service, span, ss.scope, bucket, { traceId, spanId })) void rows.add(cql, JSON.stringify(params.slice(1, 5)), params);
           const attrs = new Set(scopeAttrs);
           addAttrs(attrs, span.attributes);
           for (const e of span.events) addAttrs(attrs, e.attributes);
           for (const l of span.links) addAttrs(attrs, l.attributes);
           for (const kv of attrs) {
             const cut = kv.indexOf('\u0000');
-            run(INSERT_BY_ATTRIBUTE, [tenant, service, kv.slice(0, cut), kv.slice(cut + 1), bucket, start, traceId, spanId]);
+            void rows.add(INSERT_BY_ATTRIBUTE, `${kv}\u0000${at}`, [tenant, service, kv.slice(0, cut), kv.slice(cut + 1), bucket, start, traceId, spanId]);
           }
         }
       }
     }
-    const results = await Promise.allSettled(pending);
+    rows.flush();
+    const results = await Promise.allSettled([...rows.sent, ...names]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
