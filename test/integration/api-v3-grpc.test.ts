@@ -10,7 +10,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type Span, serviceBatch } from '../../src/storage/api/index.js';
+import { stepSpans } from '../../src/storage/testing/fixtures.js';
 import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { loadService } from '../env/protos.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
@@ -289,23 +290,12 @@ describe('a trace larger than the 4 MiB gRPC message limit', () => {
 
   beforeAll(async () => {
     const now = BigInt(Date.now()) * 1_000_000n;
-    const spans: Span[] = Array.from({ length: COUNT }, (_, i) =>
-      newSpan({
-        traceId,
-        spanId: (i + 1).toString(16).padStart(16, '0'),
-        parentSpanId: i ? '0000000000000001' : '',
-        name: `step ${i % 7}`,
-        kind: i ? SpanKind.Internal : SpanKind.Server,
-        startTimeUnixNano: now + BigInt(i) * 1000n,
-        endTimeUnixNano: now + BigInt(i) * 1000n + 500n,
-        // the first 1,000 spans alone make a store chunk above 4 MiB, which must itself be split
-        attributes: [
-          { key: 'payload', value: (i < 1000 ? 'p' : 'q').repeat(i < 1000 ? 4500 : 150) },
-          { key: 'step', value: BigInt(i) },
-          { key: 'ok', value: i % 2 === 0 },
-        ],
-      }),
-    );
+    // the first 1,000 spans alone make a store chunk above 4 MiB, which must itself be split
+    const spans: Span[] = stepSpans(traceId, COUNT, now, (i) => [
+      { key: 'payload', value: (i < 1000 ? 'p' : 'q').repeat(i < 1000 ? 4500 : 150) },
+      { key: 'step', value: BigInt(i) },
+      { key: 'ok', value: i % 2 === 0 },
+    ]);
     for (let i = 0; i < COUNT; i += 1000) {
       const body = JSON.stringify(encodeTracesJson([serviceBatch('huge-grpc', spans.slice(i, i + 1000), { name: 'bulk' })]));
       const status = await waitFor(`OTLP/HTTP part ${i / 1000} accepted`, async () => {

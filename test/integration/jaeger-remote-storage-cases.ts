@@ -4,9 +4,9 @@
 // Each test file runs them with one backend of the runtime (`backend` is the runtime config's backend section).
 import { pino } from 'pino';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { type ResourceSpans, type Span, SpanKind, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type ResourceSpans, type Span, serviceBatch } from '../../src/storage/api/index.js';
 import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
-import { SHOP_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
+import { SHOP_TRACE, loadFixtures, stepSpans } from '../../src/storage/testing/fixtures.js';
 import { type RunningJaeger, startJaeger } from '../env/jaeger.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
 
@@ -134,18 +134,7 @@ export function runJaegerRemoteStorageCases(name: string, open: () => Promise<Re
       const traceId = 'b16b16b16b16b16b16b16b16b16b16ff';
       const now = BigInt(Date.now()) * 1_000_000n;
       const blob = 'x'.repeat(5000); // 1,000-span chunks of ~5 MB: each must be split to stay under 4 MiB
-      const spans: Span[] = Array.from({ length: 2500 }, (_, i) =>
-        newSpan({
-          traceId,
-          spanId: (i + 1).toString(16).padStart(16, '0'),
-          parentSpanId: i ? '0000000000000001' : '',
-          name: `step ${i % 7}`,
-          kind: i ? SpanKind.Internal : SpanKind.Server,
-          startTimeUnixNano: now + BigInt(i) * 1000n,
-          endTimeUnixNano: now + BigInt(i) * 1000n + 500n,
-          attributes: [{ key: 'payload', value: blob }],
-        }),
-      );
+      const spans: Span[] = stepSpans(traceId, 2500, now, () => [{ key: 'payload', value: blob }]);
       // send in parts, as SDKs do
       for (let i = 0; i < spans.length; i += 250) {
         await sendToJaeger([serviceBatch('huge', spans.slice(i, i + 250), { name: 's' })]);

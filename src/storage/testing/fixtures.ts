@@ -108,6 +108,25 @@ function loadJson(file: string): ResourceSpans[] {
   return decodeTracesJson(JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')));
 }
 
+/**
+ * A wide trace: `count` spans, all children of the first (a server span), one µs apart from `start`, named
+ * "step 0" to "step 6" in turn, each with the attributes `attributes(i)` gives.
+ */
+export function stepSpans(traceId: string, count: number, start: bigint, attributes: (i: number) => KeyValue[]): Span[] {
+  return Array.from({ length: count }, (_, i) =>
+    newSpan({
+      traceId,
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      parentSpanId: i ? '0000000000000001' : '',
+      name: `step ${i % 7}`,
+      kind: i ? SpanKind.Internal : SpanKind.Server,
+      startTimeUnixNano: start + BigInt(i) * 1000n,
+      endTimeUnixNano: start + BigInt(i) * 1000n + 500n,
+      attributes: attributes(i),
+    }),
+  );
+}
+
 /** Fresh fixtures (new objects each call: stores take ownership), shifted to end two hours before now. */
 export function loadFixtures(now = BigInt(Date.now()) * NS_PER_MS): Fixtures {
   const anchor = now - 3n * 3600n * NS_PER_S;
