@@ -33,6 +33,25 @@ describe('cassandra lease lock', () => {
     expect(calls[0]!.params[3]).toBe(MAX_TTL_SECONDS);
   });
 
+  it('takes an expired lease whose row vanished (its TTL) between the read and the compare-and-set', async () => {
+    const answers: Record<string, unknown>[] = [
+      // the insert finds the expired lease of another holder
+      { '[applied]': false, holder: 'replica-1', expires_ms: 1n },
+      // the row expires before the compare-and-set: nothing but [applied]
+      { '[applied]': false },
+      // the second insert takes it
+      { '[applied]': true },
+    ];
+    const calls: string[] = [];
+    const exec = (cql: string): Promise<unknown> => {
+      calls.push(cql.split(' ')[0]!);
+      const row = answers.shift() ?? { '[applied]': false, holder: 'someone' };
+      return Promise.resolve({ rows: [{ get: (c: string) => row[c] }] });
+    };
+    expect(await new CassandraLock({ exec } as unknown as CassandraConnection).acquire('r', 'replica-2', 1000)).toBe(true);
+    expect(calls).toEqual(['INSERT', 'UPDATE', 'INSERT']);
+  });
+
   it('runs compare-and-set at SERIAL unless LOCAL_SERIAL is configured', () => {
     expect(serialLevel(undefined)).toBe(cassandra.types.consistencies.serial);
     expect(serialLevel('LOCAL_SERIAL')).toBe(cassandra.types.consistencies.localSerial);

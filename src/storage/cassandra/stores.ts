@@ -173,14 +173,20 @@ export class CassandraLock implements Lock {
     const expires = BigInt(now + Math.round(ttlMs));
     // conditional statements are not retried blindly: a timed-out one may have been applied
     const o = { write: true, idempotent: false };
-    const taken = await this.conn.exec('INSERT INTO ks.leases (resource, holder, expires_ms) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?', [resource, holder, expires, ttl], o);
-    if (applied(taken)) return true;
-    const row = taken.rows[0]!;
-    const cur = row.get('holder') as string | null;
-    const curExpires = row.get('expires_ms') as bigint | null;
-    if (cur !== holder && curExpires !== null && curExpires > BigInt(now)) return false;
-    const cas = await this.conn.exec('UPDATE ks.leases USING TTL ? SET holder = ?, expires_ms = ? WHERE resource = ? IF holder = ? AND expires_ms = ?', [ttl, holder, expires, resource, cur, curExpires], o);
-    return applied(cas);
+    // twice at most: an expired lease's row may vanish (its TTL) between the read and the compare-and-set
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const taken = await this.conn.exec('INSERT INTO ks.leases (resource, holder, expires_ms) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?', [resource, holder, expires, ttl], o);
+      if (applied(taken)) return true;
+      const row = taken.rows[0]!;
+      const cur = row.get('holder') as string | null;
+      const curExpires = row.get('expires_ms') as bigint | null;
+      if (cur !== holder && curExpires !== null && curExpires > BigInt(now)) return false;
+      const cas = await this.conn.exec('UPDATE ks.leases USING TTL ? SET holder = ?, expires_ms = ? WHERE resource = ? IF holder = ? AND expires_ms = ?', [ttl, holder, expires, resource, cur, curExpires], o);
+      if (applied(cas)) return true;
+      // not applied: another holder changed the row (it says who), or the row is gone (nothing but [applied])
+      if (cas.rows[0]?.get('holder') != null) return false;
+    }
+    return false;
   }
 
   async forfeit(resource: string, holder: string): Promise<boolean> {
