@@ -124,7 +124,7 @@ describe('memory TraceStore', () => {
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe(422);
     expect((err as ApiError).message).toContain('spec.backend.clickhouse is not available in this version');
-    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.grpc');
+    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.cassandra, spec.backend.grpc');
   });
 
   it('records a backend failure as a Warning event (kubectl get events --field-selector type=Warning)', async () => {
