@@ -141,7 +141,8 @@ export const CQL_RESERVED: readonly string[] = (
 /** the longest TTL Cassandra accepts, in seconds (20 years) */
 export const CASSANDRA_MAX_TTL_SECONDS = 630_720_000;
 
-const CONSISTENCY = ['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE', 'TWO', 'THREE', 'EACH_QUORUM', 'ALL'] as const;
+/** the consistency levels the spec offers (not ANY: a write acknowledged at ANY may be on no replica) */
+export const CASSANDRA_CONSISTENCY = ['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE', 'TWO', 'THREE', 'EACH_QUORUM', 'ALL'] as const;
 
 /** EACH_QUORUM is a write level only: Cassandra refuses reads at it. */
 const readNotEachQuorum: CelRule<{ read?: string }> = {
@@ -199,8 +200,8 @@ const cassandra = obj(
     ),
     consistency: obj(
       {
-        read: enumOf(CONSISTENCY, { description: 'consistency level of reads', default: 'LOCAL_QUORUM' }),
-        write: enumOf(CONSISTENCY, { description: 'consistency level of writes (ANY is not offered: a write acknowledged at ANY may be on no replica)', default: 'LOCAL_QUORUM' }),
+        read: enumOf(CASSANDRA_CONSISTENCY, { description: 'consistency level of reads', default: 'LOCAL_QUORUM' }),
+        write: enumOf(CASSANDRA_CONSISTENCY, { description: 'consistency level of writes (ANY is not offered: a write acknowledged at ANY may be on no replica)', default: 'LOCAL_QUORUM' }),
       },
       [],
       { description: 'consistency levels', rules: [readNotEachQuorum] },

@@ -2,6 +2,7 @@
 // compaction windows from the retention), claim it for the TraceStore, compare what Cassandra has with the spec, and
 // word the outcome as conditions. Remote text reaches them only through the redaction helpers. Loaded by the
 // plug-in on demand (it brings in the driver).
+import cassandra from 'cassandra-driver';
 import type { CheckCondition, CheckResult } from '../../api/backend-plugin.js';
 import { backendErrorMessage, boundedText, remoteToken } from '../../api/redact.js';
 import { StorageError } from '../api/errors.js';
@@ -21,9 +22,8 @@ export type CassandraOutcome =
 
 const SCHEMA_WAITING: CheckCondition = { status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' };
 
-/** the Unauthorized code of Cassandra's protocol (a schema change the user may not make) */
-const UNAUTHORIZED = 0x2100;
-const isUnauthorized = (e: unknown): boolean => (e as { cause?: { code?: unknown }; code?: unknown } | undefined)?.code === UNAUTHORIZED || (e as { cause?: { code?: unknown } } | undefined)?.cause?.code === UNAUTHORIZED;
+/** a schema change the user may not make (translate() passes such a driver error on as it is) */
+const isUnauthorized = (e: unknown): boolean => e instanceof cassandra.errors.ResponseError && e.code === cassandra.types.responseErrorCodes.unauthorized;
 
 /** `p`, or a rejection once `ms` passed or `signal` aborted; `cancel` runs then (closing the session) */
 async function bounded<T>(p: Promise<T>, ms: number, cancel: () => Promise<void>, signal?: AbortSignal): Promise<T> {

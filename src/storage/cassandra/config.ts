@@ -5,6 +5,7 @@
 import { BACKEND_CA_DIR as CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV, BACKEND_USERNAME_ENV } from '../../api/backend-plugin.js';
 import { duration, objectName, secretKey, secretKeyRef } from '../../api/common.js';
 import { type Infer, arr, bool, enumOf, int, obj, str } from '../../api/schema.js';
+import { CASSANDRA_CONSISTENCY } from '../../api/tracestore.js';
 import { readMountedCa } from '../api/mounted-ca.js';
 import type { CassandraBackendConfig, ConsistencyName } from './connection.js';
 
@@ -17,10 +18,7 @@ export const CASSANDRA_DEFAULTS = {
   usernameKey: 'username',
   passwordKey: 'password',
   caKey: 'ca.crt',
-  port: 9042,
 } as const;
-
-const LEVELS = ['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE', 'TWO', 'THREE', 'EACH_QUORUM', 'ALL'] as const;
 
 export const cassandraConfigSchema = obj(
   {
@@ -52,7 +50,7 @@ export const cassandraConfigSchema = obj(
       },
       [],
     ),
-    consistency: obj({ read: enumOf(LEVELS, { default: CASSANDRA_DEFAULTS.consistency }), write: enumOf(LEVELS, { default: CASSANDRA_DEFAULTS.consistency }) }, []),
+    consistency: obj({ read: enumOf(CASSANDRA_CONSISTENCY, { default: CASSANDRA_DEFAULTS.consistency }), write: enumOf(CASSANDRA_CONSISTENCY, { default: CASSANDRA_DEFAULTS.consistency }) }, []),
     compactionWindow: duration('TimeWindowCompactionStrategy window (default: derived from the retention)'),
   },
   ['endpoints'],

@@ -392,7 +392,8 @@ export class CassandraConnection {
         if (has && has.ttl === want.ttlSeconds && (want.windowHours === undefined || has.window === String(want.windowHours))) continue;
         await this.ddl(want.cql.replace(/^ALTER TABLE /, `ALTER TABLE ${ks}.`));
       }
-      return { version: LATEST_VERSION, replication: (await this.keyspaceState()).replication ?? {} };
+      // the replication read at the start, or of the keyspace just created
+      return { version: LATEST_VERSION, replication: state.replication ?? (await this.keyspaceState()).replication ?? {} };
     } catch (e) {
       throw translate(e);
     }
