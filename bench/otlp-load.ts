@@ -91,6 +91,8 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
     dataDir: join(dir, 'ours'),
     listen: { otlpGrpc: `127.0.0.1:${g}`, otlpHttp: `127.0.0.1:${h}`, queryHttp: `127.0.0.1:${q}`, admin: `127.0.0.1:${a}`, queryGrpc: `127.0.0.1:${others[0]}`, remoteStorage: `127.0.0.1:${others[1]}`, samplingHttp: `127.0.0.1:${others[2]}`, samplingGrpc: `127.0.0.1:${others[3]}` },
     log: { level: 'warn' },
+    // threads that decode OTLP/protobuf beside the main thread (unset: the runtime's default for this machine)
+    ...(process.env.BENCH_DECODE_THREADS ? { ingest: { decodeThreads: Number(process.env.BENCH_DECODE_THREADS) } } : {}),
     ...extra,
   };
   const file = join(dir, `ours-${Date.now()}.json`);

@@ -116,6 +116,8 @@ export const runtimeConfigSchema = obj(
         maxAttempts: int({ description: 'tries of a write failing with an error other than "unavailable" or "full" before the bad spans are isolated and dead-lettered', minimum: 1, maximum: 100, default: 5 }),
         maxRequestBytes: int({ description: 'largest OTLP request, after decompression', minimum: 1024, maximum: 1_073_741_824, default: 16_777_216 }),
         maxInflightBytes: int({ description: 'request bytes held at once across all receivers (reading, decoding, waiting for the commit); beyond it 429 / RESOURCE_EXHAUSTED', minimum: 1024, maximum: 17_179_869_184, default: 134_217_728 }),
+        decodeThreads: int({ description: 'threads that decode OTLP/protobuf requests beside the main thread (0: the main thread decodes them); unset: two fewer than the CPUs the runtime may use (its affinity and cgroup CPU limit), at most 4', minimum: 0, maximum: 16 }),
+        decodeThreadMinBytes: int({ description: 'smallest OTLP/protobuf request sent to a decode thread; smaller ones are decoded on the main thread, where posting them would cost more than it saves', minimum: 0, maximum: 1_073_741_824, default: 16_384 }),
         ackTimeoutMs: int({ description: 'how long a request waits for its spans to be committed before it is answered 503 / UNAVAILABLE (the client retries)', minimum: 100, maximum: 600_000, default: 10_000 }),
         requestTimeoutMs: int({ description: 'an OTLP/HTTP request must arrive whole within this', minimum: 100, maximum: 600_000, default: 30_000 }),
         idleTimeoutMs: int({ description: 'idle OTLP connections (HTTP keep-alive, gRPC) are closed after this', minimum: 100, maximum: 3_600_000, default: 120_000 }),

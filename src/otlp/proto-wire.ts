@@ -51,6 +51,12 @@ function shortString(buf: Buffer, s: number, e: number): string {
   return str;
 }
 
+/** the UTF-8 string in buf[s, e), short ASCII ones from the cache */
+export function text(buf: Buffer, s: number, e: number): string {
+  if (e <= s) return '';
+  return e - s <= SHORT ? shortString(buf, s, e) : buf.toString('utf8', s, e);
+}
+
 export class Reader {
   pos = 0;
   constructor(
@@ -150,8 +156,7 @@ export class Reader {
     const e = this.len(limit);
     const s = this.pos;
     this.pos = e;
-    if (e === s) return '';
-    return e - s <= SHORT ? shortString(this.buf, s, e) : this.buf.toString('utf8', s, e);
+    return text(this.buf, s, e);
   }
 
   /** hex of an ID of `size` bytes, or '' when its length is wrong or it is all zero */

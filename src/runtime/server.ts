@@ -11,6 +11,7 @@ import { registerMemoryMetrics } from './memory-metrics.js';
 import { DEFAULT_PIPELINE, IngestPipeline, type PipelineMetrics } from './pipeline.js';
 import { ListenerSecurity } from './listener-security.js';
 import { ByteBudget } from './receivers/budget.js';
+import { DecodePool, defaultDecodeThreads } from './receivers/decode-pool.js';
 import type { ReceiverDeps } from './receivers/ingest.js';
 import { SamplingRuntime } from './sampling/runtime.js';
 import { ConfigError, type RuntimeConfig } from '../api/runtime-config.js';
@@ -51,7 +52,9 @@ function assemble(cfg: RuntimeConfig, log: Logger, registry: Registry, backend: 
   });
   const budget = new ByteBudget(ingestCfg.maxInflightBytes ?? 128 * 1024 * 1024);
   new Gauge({ name: 'jso_runtime_inflight_request_bytes', help: 'OTLP request bytes held in memory (reading, decoding, waiting for the commit)', registers: [registry], collect() { this.set(budget.inUse); } });
-  const receiver: ReceiverDeps = { consumer: pipeline, received, budget, tenancy, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: log.child({ subsystem: 'receiver' }) };
+  const decoder = new DecodePool(ingestCfg.decodeThreads ?? defaultDecodeThreads(), log.child({ subsystem: 'decode' }), { minBytes: ingestCfg.decodeThreadMinBytes });
+  new Gauge({ name: 'jso_runtime_decode_threads', help: 'Threads decoding OTLP/protobuf requests beside the main thread (started by the first large request; 0: the main thread decodes)', registers: [registry], collect() { this.set(decoder.running); } });
+  const receiver: ReceiverDeps = { consumer: pipeline, received, budget, tenancy, options: { ackTimeoutMs: ingestCfg.ackTimeoutMs ?? 10_000 }, log: log.child({ subsystem: 'receiver' }), decoder };
   // TLS and bearer auth per listener group (none configured: plaintext and open)
   const security = new ListenerSecurity(cfg.security, log);
   return { cfg, log, registry, backend, pipeline, sampling, security, tenancy, receiver, health: { stopping: false } };

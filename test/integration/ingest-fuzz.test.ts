@@ -678,7 +678,8 @@ describe.each(['memory', 'embedded'] as const)('ingest fuzz on the %s backend', 
       loopbackRuntimeConfig({
         backend: backendType === 'memory' ? { memory: { maxTraces: 500_000 } } : { embedded: {} },
         dataDir: dir,
-        ingest: { maxRequestBytes: LIMIT, maxInflightBytes: 64 * 1024 * 1024, requestTimeoutMs: 20_000, ackTimeoutMs: 20_000 },
+        // memory: every protobuf request is checked on a decode thread; embedded: on the main thread
+        ingest: { maxRequestBytes: LIMIT, maxInflightBytes: 64 * 1024 * 1024, requestTimeoutMs: 20_000, ackTimeoutMs: 20_000, decodeThreads: backendType === 'memory' ? 1 : 0, decodeThreadMinBytes: 0 },
       }),
       pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     );

@@ -18,7 +18,8 @@ let rt: RunningRuntime;
 beforeAll(async () => {
   const cfg = loopbackRuntimeConfig({
     backend: { memory: { maxTraces: 10_000 } },
-    ingest: { maxRequestBytes: 64 * 1024, batchAgeMs: 20 },
+    // every protobuf request is checked on a decode thread
+    ingest: { maxRequestBytes: 64 * 1024, batchAgeMs: 20, decodeThreads: 1, decodeThreadMinBytes: 0 },
   });
   rt = await startRuntime(cfg, pino({ level: 'silent' }));
 });

@@ -12,6 +12,7 @@ import { listenAll, parseRuntimeConfig } from '../../src/api/runtime-config.js';
 import type { IngestStage } from '../../src/runtime/consumer.js';
 import { startGrpcServer } from '../../src/runtime/grpc-util.js';
 import { ByteBudget } from '../../src/runtime/receivers/budget.js';
+import { DecodePool } from '../../src/runtime/receivers/decode-pool.js';
 import type { ReceiverDeps } from '../../src/runtime/receivers/ingest.js';
 import { addOtlpTraceService } from '../../src/runtime/receivers/otlp-grpc.js';
 import { startHttpReceiver } from '../../src/runtime/receivers/otlp-http.js';
@@ -137,7 +138,7 @@ describe('IngestPipeline', () => {
     const gate = new Promise<void>((r) => (release = r));
     const p = new IngestPipeline({ writeTraces: () => gate }, opts(), metrics().m, log);
     const body = encodeTracesProto(batch('slow'));
-    const out = await ingest(p, body, 'protobuf', { ackTimeoutMs: 30 }, {});
+    const out = await ingest({ ...receiverDeps(p, new Registry()), options: { ackTimeoutMs: 30 } }, body, 'protobuf', {});
     expect(out.kind).toBe('unavailable');
     let left = false;
     void out.settled!.then(() => (left = true));
@@ -275,6 +276,7 @@ const receiverDeps = (p: IngestPipeline, registry: Registry): ReceiverDeps => ({
   tenancy: new Tenancy(),
   options: { ackTimeoutMs: 5_000 },
   log,
+  decoder: new DecodePool(0, log),
 });
 
 describe('backpressure at the receivers', () => {

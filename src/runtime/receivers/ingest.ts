@@ -2,12 +2,12 @@
 // the trace consumer (the ingest pipeline) and wait until it is durable. Transport-specific code only maps the outcome to HTTP or gRPC.
 import { InvalidArgumentError, type ResourceSpans, type StorageContext } from '../../storage/api/index.js';
 import { decodeTracesJsonLenient } from '../../otlp/otlp-json.js';
-import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { TraceConsumer } from '../consumer.js';
 import type { Tenancy } from '../tenancy.js';
 import type { ByteBudget } from './budget.js';
+import { DecodeUnavailableError, type DecodePool } from './decode-pool.js';
 
 export type IngestOutcome = (
   /** every span written, or rejected and named in the message (partial_success) */
@@ -40,6 +40,8 @@ export interface ReceiverDeps {
   tenancy: Tenancy;
   options: IngestOptions;
   log: Logger;
+  /** where OTLP/protobuf requests are decoded (its threads, or the main thread) */
+  decoder: DecodePool;
 }
 
 interface Decoded {
@@ -48,9 +50,10 @@ interface Decoded {
   problems: string[];
 }
 
-function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
+/** the request decoded, or why it cannot be (a message for 400 / INVALID_ARGUMENT) */
+async function decode(body: Buffer, format: 'protobuf' | 'json', decoder: DecodePool): Promise<Decoded | string> {
   try {
-    if (format === 'protobuf') return decodeTracesProto(body, { lazy: true });
+    if (format === 'protobuf') return await decoder.decode(body);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
@@ -65,17 +68,24 @@ function decode(body: Buffer, format: 'protobuf' | 'json'): Decoded | string {
 }
 
 /** Decodes and submits one request, written as the tenant of `ctx`, and waits for the commit. */
-export async function ingest(consumer: TraceConsumer, body: Buffer, format: 'protobuf' | 'json', o: IngestOptions, ctx: StorageContext): Promise<IngestOutcome> {
-  const d = decode(body, format);
-  if (typeof d === 'string') return { kind: 'invalid', message: d };
-  const sub = consumer.consume(d.traces, ctx);
+export async function ingest(d: ReceiverDeps, body: Buffer, format: 'protobuf' | 'json', ctx: StorageContext): Promise<IngestOutcome> {
+  const { consumer, options: o } = d;
+  let decoded: Decoded | string;
+  try {
+    decoded = await decode(body, format, d.decoder);
+  } catch (e) {
+    if (e instanceof DecodeUnavailableError) return { kind: 'unavailable', message: e.message };
+    throw e;
+  }
+  if (typeof decoded === 'string') return { kind: 'invalid', message: decoded };
+  const sub = consumer.consume(decoded.traces, ctx);
   if (!sub.ok) return { kind: 'overloaded', message: sub.message };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), o.ackTimeoutMs)));
   const out = await Promise.race([sub.done, timeout]);
   clearTimeout(timer);
   if (!out) return { kind: 'unavailable', message: `the spans were not committed by the backend within ${o.ackTimeoutMs} ms (backend slow or unavailable): retry`, settled: sub.done };
-  const rejected = d.rejected + out.rejected;
-  const problems = [...d.problems, ...out.problems].slice(0, 5);
+  const rejected = decoded.rejected + out.rejected;
+  const problems = [...decoded.problems, ...out.problems].slice(0, 5);
   return { kind: 'accepted', spans: out.written, rejected, message: rejected ? `${rejected} span(s) rejected: ${problems.join('; ')}` : '' };
 }

@@ -43,7 +43,7 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
         return cb(exhausted(`too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later`));
       }
       let settled: Promise<unknown> | undefined;
-      ingest(d.consumer, call.request, 'protobuf', d.options, ctx)
+      ingest(d, call.request, 'protobuf', ctx)
         .then((out) => {
           settled = out.settled;
           count(out.kind);

@@ -149,7 +149,7 @@ export async function startHttpReceiver(d: ReceiverDeps, o: HttpReceiverOptions)
           const headers: Record<string, string> = status === 429 ? { 'Retry-After': '1', Connection: 'close' } : { Connection: 'close' };
           return reply(res, status, json, { grpcCode, message: e instanceof Error ? e.message : String(e) }, headers);
         }
-        const out = await ingest(d.consumer, body, json ? 'json' : 'protobuf', d.options, ctx);
+        const out = await ingest(d, body, json ? 'json' : 'protobuf', ctx);
         settled = out.settled;
         count(out.kind);
         if (out.kind === 'invalid') return reply(res, 400, json, { grpcCode: GRPC_INVALID_ARGUMENT, message: out.message });
