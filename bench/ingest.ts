@@ -1,5 +1,5 @@
 // Side by side on this machine: our runtime and the Jaeger v2 binary (v1.76.0 = Jaeger v2.13.0), each a separate
-// process listening on loopback, fed the same pre-encoded OTLP/gRPC requests (20 spans per trace, 10 attributes
+// process listening on loopback, warmed with 10% more traces of their own (BENCH_SERVER_WARMUP), then fed the same pre-encoded OTLP/gRPC requests (20 spans per trace, 10 attributes
 // per span, 1,000 spans per request, 8 requests in flight). Reports ingest spans/s, the time until the last trace
 // is readable, api_v3 get-trace and find latency (p50/p99), and RSS; then the ratio ours / Jaeger, the median over
 // rounds of fresh pairs that alternate who goes first.
@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, diskBytes, load, median, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
+import { BACKEND, IN_FLIGHT, PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, WARMUP_TRACES, diskBytes, load, median, queries, request, rssMiB, startOurs, startPeer } from './otlp-load.js';
 import { type TgenResult, describeTelemetrygen, runTelemetrygen, telemetrygenBinary, tgenLine, tgenRatio } from './telemetrygen.js';
 
 const ONLY_OURS = Boolean(process.env.BENCH_ONLY_OURS);
@@ -31,12 +31,16 @@ interface Result {
   diskPerSpan?: number;
 }
 
-/** One server under the pre-encoded load: ingest, readability, queries, RSS, and its disk after a clean stop. */
-async function measure(start: (dir: string) => Promise<Target>, dir: string, bodies: Buffer[], base: bigint): Promise<Result> {
+/**
+ * One server under the pre-encoded load: ingest, readability, queries, RSS, and its disk after a clean stop. It first
+ * takes `warm` (traces of its own, untimed).
+ */
+async function measure(start: (dir: string) => Promise<Target>, dir: string, bodies: Buffer[], warm: Buffer[], base: bigint): Promise<Result> {
   mkdirSync(dir, { recursive: true });
   const t = await start(dir);
   let r: Result;
   try {
+    if (warm.length) await load(t, warm, { lastTraceWhole: false });
     const { ackS, readableS } = await load(t, bodies);
     const rss = rssMiB(t.proc.pid!);
     const q = await queries(t, base);
@@ -62,10 +66,15 @@ async function main(): Promise<void> {
   const base = BigInt(Date.now() - 600_000) * 1_000_000n;
   const bodies: Buffer[] = [];
   for (let i = 0; i < TRACES; i += PER_REQUEST / PER_TRACE) bodies.push(request(i, base));
+  const warm: Buffer[] = [];
+  for (let i = TRACES; i < TRACES + WARMUP_TRACES; i += PER_REQUEST / PER_TRACE) warm.push(request(i, base, TRACES + WARMUP_TRACES));
   // a missing binary fails before any load runs, with the command that builds it
   const tgenBin = TELEMETRYGEN ? telemetrygenBinary() : '';
   const dir = mkdtempSync(join(tmpdir(), 'jso-bench-ingest-'));
-  console.log(`ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}, ${ROUNDS} round(s)`);
+  console.log(
+    `ingest benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC (${bodies.length} requests of ${PER_REQUEST} spans, ${IN_FLIGHT} in flight), backend ${BACKEND}, ${ROUNDS} round(s); ` +
+      `each server first takes ${(WARMUP_TRACES * PER_TRACE).toLocaleString('en')} spans of other traces, untimed (BENCH_SERVER_WARMUP)`,
+  );
   const ratios: Record<'ingest' | 'readable' | 'rss' | 'disk' | 'get' | 'find', number[]> = { ingest: [], readable: [], rss: [], disk: [], get: [], find: [] };
   try {
     // the load generator runs in this process: its first load ran 10-20% slower (JIT), whichever server took it
@@ -85,7 +94,7 @@ async function main(): Promise<void> {
       if (ROUNDS > 1) console.log(`round ${round + 1} of ${ROUNDS}${ONLY_OURS ? '' : round % 2 ? ' (jaeger first)' : ' (ours first)'}`);
       const order = ONLY_OURS ? [startOurs] : round % 2 ? [startPeer, startOurs] : [startOurs, startPeer];
       const results: Result[] = [];
-      for (const [i, start] of order.entries()) results.push(await measure(start, join(dir, `round-${round}-${i}`), bodies, base));
+      for (const [i, start] of order.entries()) results.push(await measure(start, join(dir, `round-${round}-${i}`), bodies, warm, base));
       if (ONLY_OURS) continue;
       const o = results.find((r) => r.name.startsWith('ours'))!;
       const j = results.find((r) => r.name.startsWith('jaeger'))!;

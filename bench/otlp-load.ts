@@ -22,6 +22,12 @@ export const PER_TRACE = 20;
 export const PER_REQUEST = 1000;
 export const IN_FLIGHT = 8;
 export const TRACES = Math.floor(SPANS / PER_TRACE);
+/**
+ * Traces each server takes before the timed load (BENCH_SERVER_WARMUP, a fraction of the load, default 0.1; 0 for
+ * none): distinct traces, after the load's, so that both servers are measured running, as they serve, and not
+ * while our runtime's JIT is still compiling its first requests.
+ */
+export const WARMUP_TRACES = Math.floor(TRACES * Number(process.env.BENCH_SERVER_WARMUP ?? 0.1));
 const GETS = Number(process.env.BENCH_GETS ?? 300);
 const FINDS = Number(process.env.BENCH_FINDS ?? 100);
 
@@ -30,9 +36,10 @@ const RANDOM_TRACE_IDS = process.env.BENCH_RANDOM_TRACE_IDS === '1';
 export const traceId = (i: number) => (RANDOM_TRACE_IDS ? createHash('sha1').update(`trace ${i}`).digest('hex').slice(0, 32) : `b0a7${i.toString(16).padStart(28, '0')}`);
 export const spanId = (i: number, j: number) => `${(i + 1).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
 
-export function request(first: number, base: bigint): Buffer {
+/** The request holding traces first.. (at most `end`, exclusive) */
+export function request(first: number, base: bigint, end = TRACES): Buffer {
   const rs: ResourceSpans[] = [];
-  for (let i = first; i < first + PER_REQUEST / PER_TRACE && i < TRACES; i++) {
+  for (let i = first; i < first + PER_REQUEST / PER_TRACE && i < end; i++) {
     const start = base + BigInt(i) * 100_000n;
     const spans: Span[] = Array.from({ length: PER_TRACE }, (_, j) => {
       const at = start + BigInt(j) * 1000n;
@@ -87,7 +94,7 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
   const cfg = {
     apiVersion: 'storage.jaegertracing.io/v1alpha1',
     kind: 'RuntimeConfig',
-    backend: BACKEND === 'memory' ? { memory: { maxTraces: TRACES + 1000 } } : { embedded: {} },
+    backend: BACKEND === 'memory' ? { memory: { maxTraces: TRACES + WARMUP_TRACES + 1000 } } : { embedded: {} },
     dataDir: join(dir, 'ours'),
     listen: { otlpGrpc: `127.0.0.1:${g}`, otlpHttp: `127.0.0.1:${h}`, queryHttp: `127.0.0.1:${q}`, admin: `127.0.0.1:${a}`, queryGrpc: `127.0.0.1:${others[0]}`, remoteStorage: `127.0.0.1:${others[1]}`, samplingHttp: `127.0.0.1:${others[2]}`, samplingGrpc: `127.0.0.1:${others[3]}` },
     log: { level: 'warn' },
@@ -113,7 +120,7 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
 export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Promise<Target> {
   const storage =
     BACKEND === 'memory'
-      ? `        memory:\n          max_traces: ${TRACES + 1000}`
+      ? `        memory:\n          max_traces: ${TRACES + WARMUP_TRACES + 1000}`
       : `        badger:\n          directories:\n            keys: ${join(dir, 'badger')}\n            values: ${join(dir, 'badger')}\n          ephemeral: false\n          ttl:\n            spans: 48h`;
   const j = await startJaeger(storage, { metrics: o.metrics });
   return { name: BACKEND === 'memory' ? 'jaeger (memory)' : 'jaeger (badger)', proc: j.proc, otlpGrpc: j.otlpGrpc, queryHttp: j.queryHttp, ...(j.metricsHttp ? { metricsUrl: `http://127.0.0.1:${j.metricsHttp}/metrics` } : {}), ...(BACKEND === 'embedded' ? { dataDir: join(dir, 'badger') } : {}) };

@@ -14,6 +14,7 @@ import { addApiV3GrpcServices } from './query/api-v3-grpc.js';
 import { startQueryHttp } from './query/http.js';
 import type { ReceiverDeps } from './receivers/ingest.js';
 import { addOtlpTraceService } from './receivers/otlp-grpc.js';
+import { type H2Receiver, startOtlpGrpcReceiver } from './receivers/otlp-grpc-h2.js';
 import { startHttpReceiver } from './receivers/otlp-http.js';
 import { addRemoteStorageServices } from './remote-storage/service.js';
 import { addSamplingManager, startSamplingHttp } from './sampling/endpoints.js';
@@ -119,9 +120,18 @@ export const COMPONENTS: readonly ComponentSpec<RuntimeParts, PortName>[] = [
     shutdown: 'intake',
     stopMs: 5_000,
     create: (p) => {
-      const a = listenOn(p, 'otlpGrpc');
-      const o = { idleTimeoutMs: idleTimeoutMs(p), credentials: p.security.grpc('ingest') };
-      return grpcComponent(() => startGrpcServer(a.host, a.port, maxRequestBytes(p), (s) => addOtlpTraceService(s, p.receiver), p.log, 'OTLP/gRPC receiver', o));
+      const o = { ...listenOn(p, 'otlpGrpc'), maxRequestBytes: maxRequestBytes(p), idleTimeoutMs: idleTimeoutMs(p), requestTimeoutMs: p.cfg.ingest?.requestTimeoutMs ?? 30_000, listener: p.security.http2('ingest') };
+      let receiver: H2Receiver | undefined;
+      return {
+        get port() {
+          return receiver?.port;
+        },
+        start: async () => {
+          receiver = await startOtlpGrpcReceiver(p.receiver, o);
+        },
+        stop: () => receiver?.close() ?? Promise.resolve(),
+        force: () => receiver?.force(),
+      };
     },
   },
   {

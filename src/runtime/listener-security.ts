@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerOptions as Http2ServerOptions, createSecureServer as createHttp2SecureServer, createServer as createHttp2Server } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ListenerGroup, RuntimeConfig } from '../api/runtime-config.js';
@@ -17,10 +18,21 @@ export type GroupSecurityConfig = NonNullable<NonNullable<RuntimeConfig['securit
 /** Creates an HTTP server for one listener group: node:http, or node:https when the group has TLS; auth wrapped in. */
 export type HttpServerFactory = (options: ServerOptions, handler: RequestListener) => Server;
 
+/** An HTTP/2 listener of a group served without grpc-js: its server (TLS when configured) and its token check. */
+export interface Http2Listener {
+  create(options: Http2ServerOptions): Http2Server | Http2SecureServer;
+  /** why a request with these headers is refused (the gRPC status message), or undefined when it may go on */
+  refusal(headers: IncomingHttpHeaders): string | undefined;
+}
+
 /** gRPC methods answered without a token (probes and load balancers check health without credentials). */
 export const OPEN_GRPC_METHODS: readonly string[] = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'];
 
 export const DEFAULT_RELOAD_MS = 10_000;
+
+// what a gRPC client refused for its token is told
+const TOKEN_NOT_VALID = 'the bearer token is not valid';
+const TOKEN_MISSING = 'authentication required: send "authorization: Bearer <token>" metadata';
 
 const sha = (b: Buffer | string): Buffer => createHash('sha256').update(b).digest();
 
@@ -260,6 +272,26 @@ export class ListenerSecurity {
     };
   }
 
+  /** A group's HTTP/2 listener for gRPC served on node:http2 directly: the same TLS, reloads and tokens as grpc(). */
+  http2(group: ListenerGroup): Http2Listener {
+    const s = this.groups.get(group);
+    return {
+      create: (options) => {
+        if (!s?.tls) return createHttp2Server(options);
+        const mtls = s.tls.hasClientCa;
+        const server = createHttp2SecureServer({ ...options, ...s.tlsOptions(), minVersion: 'TLSv1.2', requestCert: mtls, rejectUnauthorized: mtls });
+        s.tls.files.onChange(() => server.setSecureContext({ ...s.tlsOptions(), minVersion: 'TLSv1.2' }));
+        return server;
+      },
+      refusal: (headers) => {
+        if (!s?.tokens) return undefined;
+        const header = headers.authorization;
+        if (s.authorized(bearerToken(header))) return undefined;
+        return header !== undefined ? TOKEN_NOT_VALID : TOKEN_MISSING;
+      },
+    };
+  }
+
   /** The credentials of a group's gRPC listeners (TLS and the token check are both carried by them). */
   grpc(group: ListenerGroup): grpc.ServerCredentials {
     const s = this.groups.get(group);
@@ -284,7 +316,7 @@ export class ListenerSecurity {
           const values = metadata.get('authorization');
           const presented = values.length === 1 && typeof values[0] === 'string' ? bearerToken(values[0]) : undefined;
           if (s.authorized(presented)) return next(metadata);
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: values.length ? 'the bearer token is not valid' : 'authentication required: send "authorization: Bearer <token>" metadata' });
+          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: values.length ? TOKEN_NOT_VALID : TOKEN_MISSING });
         })
         .build();
       const responder = new grpc.ResponderBuilder().withStart((next) => next(listener)).build();

@@ -7,9 +7,10 @@ import type { StorageContext } from '../../storage/api/index.js';
 import { encodeExportResponse, encodeRpcStatus } from '../../otlp/otlp-proto.js';
 import { method } from '../grpc-util.js';
 import { TenantError } from '../tenancy.js';
-import { type ReceiverDeps, ingest } from './ingest.js';
+import { type IngestOutcome, type ReceiverDeps, ingest } from './ingest.js';
 
-export const TRACE_SERVICE: grpc.ServiceDefinition = { Export: method('/opentelemetry.proto.collector.trace.v1.TraceService/Export') };
+export const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+export const TRACE_SERVICE: grpc.ServiceDefinition = { Export: method(EXPORT_PATH) };
 
 
 /** How long a refused client should wait before it retries, in its RetryInfo (OTLP/HTTP says Retry-After: 1). */
@@ -19,10 +20,24 @@ export const RETRY_AFTER_MS = 1000;
  * RESOURCE_EXHAUSTED with a google.rpc.RetryInfo in its status details: OTLP exporters (the Go SDK, the collector)
  * treat RESOURCE_EXHAUSTED without one as final and drop the data, with one as "retry after the delay".
  */
-function exhausted(details: string): Partial<grpc.StatusObject> {
+export function exhausted(details: string): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set('grpc-status-details-bin', encodeRpcStatus(grpc.status.RESOURCE_EXHAUSTED, details, RETRY_AFTER_MS));
   return { code: grpc.status.RESOURCE_EXHAUSTED, details, metadata };
+}
+
+/** What an export is answered: its ExportTraceServiceResponse (partial_success for rejected spans), or a status. */
+export function exportAnswer(out: IngestOutcome): { reply: Buffer } | { status: Partial<grpc.StatusObject> } {
+  switch (out.kind) {
+    case 'accepted':
+      return { reply: encodeExportResponse(out.rejected, out.message) };
+    case 'invalid':
+      return { status: { code: grpc.status.INVALID_ARGUMENT, details: out.message } };
+    case 'overloaded':
+      return { status: exhausted(out.message) };
+    case 'unavailable':
+      return { status: { code: grpc.status.UNAVAILABLE, details: out.message } };
+  }
 }
 
 /** Adds the OTLP trace service to a gRPC server. */
@@ -47,10 +62,9 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
         .then((out) => {
           settled = out.settled;
           count(out.kind);
-          if (out.kind === 'invalid') return cb({ code: grpc.status.INVALID_ARGUMENT, details: out.message });
-          if (out.kind === 'overloaded') return cb(exhausted(out.message));
-          if (out.kind === 'unavailable') return cb({ code: grpc.status.UNAVAILABLE, details: out.message });
-          cb(null, encodeExportResponse(out.rejected, out.message));
+          const a = exportAnswer(out);
+          if ('status' in a) cb(a.status);
+          else cb(null, a.reply);
         })
         .catch((e: unknown) => {
           count('failed');
