@@ -33,17 +33,18 @@ const FINDS = Number(process.env.BENCH_FINDS ?? 100);
 
 const RANDOM_TRACE_IDS = process.env.BENCH_RANDOM_TRACE_IDS === '1';
 /** Trace i's ID: counting up by default; with BENCH_RANDOM_TRACE_IDS=1 random-looking, as tracers make them. */
-export const traceId = (i: number) => (RANDOM_TRACE_IDS ? createHash('sha1').update(`trace ${i}`).digest('hex').slice(0, 32) : `b0a7${i.toString(16).padStart(28, '0')}`);
+export const traceId = (i: number, prefix = 'b0a7') =>
+  RANDOM_TRACE_IDS ? createHash('sha1').update(`${prefix === 'b0a7' ? '' : prefix}trace ${i}`).digest('hex').slice(0, 32) : `${prefix}${i.toString(16).padStart(28, '0')}`;
 export const spanId = (i: number, j: number) => `${(i + 1).toString(16).padStart(8, '0')}${(j + 1).toString(16).padStart(8, '0')}`;
 
-/** The request holding traces first.. (at most `end`, exclusive) */
-export function request(first: number, base: bigint, end = TRACES): Buffer {
+/** The request holding traces first.. (up to `end`, exclusive), their IDs starting with `prefix` (4 hex digits). */
+export function request(first: number, base: bigint, end = TRACES, prefix = 'b0a7'): Buffer {
   const rs: ResourceSpans[] = [];
   for (let i = first; i < first + PER_REQUEST / PER_TRACE && i < end; i++) {
     const start = base + BigInt(i) * 100_000n;
     const spans: Span[] = Array.from({ length: PER_TRACE }, (_, j) => {
       const at = start + BigInt(j) * 1000n;
-      return benchSpan({ i, j, traceId: traceId(i), spanId: spanId(i, j), parentSpanId: j ? spanId(i, 0) : '', name: `op-${(i + j) % 10}`, start: at, end: at + BigInt(10_000 + ((i * 7 + j) % 50_000)), ratioOffset: 0.05 });
+      return benchSpan({ i, j, traceId: traceId(i, prefix), spanId: spanId(i, j), parentSpanId: j ? spanId(i, 0) : '', name: `op-${(i + j) % 10}`, start: at, end: at + BigInt(10_000 + ((i * 7 + j) % 50_000)), ratioOffset: 0.05 });
     });
     rs.push({ resource: { attributes: [{ key: 'service.name', value: `service-${i % 20}` }], droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, schemaUrl: '', spans }] });
   }

@@ -8,7 +8,7 @@
 // span ID is dropped and counted, so the receiver can answer partial_success.
 import { Reader, type Where, text } from './proto-wire.js';
 import { type ResourceSpans, type ScopeSpans, type Span, type SpanLink, StatusCode, newSpan } from '../storage/api/model.js';
-import { T1_LEN, T2_LEN, T3_LEN, T4_LEN, TOO_DEEP, clearTooDeep, event, link, pushKeyValue, resource, scope, spanAttributes, spanEvents, wasTooDeep } from './otlp-values.js';
+import { T1_LEN, T2_LEN, T3_LEN, T4_LEN, TOO_DEEP, clearTooDeep, event, link, linkIsValid, pushKeyValue, resource, scope, spanAttributes, spanEvents, wasTooDeep } from './otlp-values.js';
 import { ATTRS_ENCODED, EVENTS_ENCODED, WireSpan, endsBeforeStartAt } from './wire-span.js';
 
 const MAX_UINT32 = 0xffffffff;
@@ -181,9 +181,9 @@ function scanSpan(r: Reader, end: number, row: Int32Array, o: number): string {
       case 0x6a: {
         // links: a link without usable IDs is counted as dropped
         const e = r.len(end);
-        const l = link(r, e);
+        const valid = linkIsValid(r, e);
         r.done(e);
-        if (l) bits |= HAS_LINKS;
+        if (valid) bits |= HAS_LINKS;
         else row[o + DROPPED_LINKS] = Math.min(MAX_UINT32, (row[o + DROPPED_LINKS]! >>> 0) + 1) | 0;
         break;
       }

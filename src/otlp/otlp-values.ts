@@ -156,6 +156,23 @@ export function link(r: Reader, end: number): SpanLink | undefined {
   return l.traceId && l.spanId ? l : undefined;
 }
 
+/** whether a Link message has usable IDs (the span counts it as dropped otherwise), checked without building it */
+export function linkIsValid(r: Reader, end: number): boolean {
+  let trace = false;
+  let span = false;
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag === T1_LEN) trace = r.idAt(end, 16) >= 0;
+    else if (tag === T2_LEN) span = r.idAt(end, 8) >= 0;
+    else if (tag === T3_LEN) r.pos = r.len(end);
+    else if (tag === T4_LEN) pushKeyValue(r, end, undefined);
+    else if (tag === 0x28) r.uint32();
+    else if (tag === 0x35) r.fixed32();
+    else r.skip(tag, end);
+  }
+  return trace && span;
+}
+
 /** a Resource message, its attributes added to `res` (or only checked, without `res`) */
 export function resource(r: Reader, end: number, res: Resource | undefined): void {
   while (r.pos < end) {

@@ -1,7 +1,8 @@
 // The OTLP/gRPC listener's own handling of the gRPC protocol (it is served on node:http2, not grpc-js), driven by a
-// raw HTTP/2 client where a gRPC client would not misbehave: a declared length over the limit or the byte budget is
-// answered before the body is sent, a message that never arrives whole times out and gives its bytes back, and
-// every protocol mistake gets a gRPC status naming it; deflate and gzip requests from grpc-js are stored.
+// raw HTTP/2 client where a gRPC client would not misbehave: a declared length over the limit is answered before the
+// body is sent, only bytes that arrived count against the byte budget, a message that never arrives whole times
+// out and gives its bytes back, and every protocol mistake gets a gRPC status naming it; deflate and gzip requests
+// from grpc-js are stored.
 import { createHash } from 'node:crypto';
 import { type ClientHttp2Session, type IncomingHttpHeaders, connect as h2connect } from 'node:http2';
 import { deflateSync } from 'node:zlib';
@@ -91,16 +92,26 @@ test('a declared length over maxRequestBytes is refused at once, before the body
   expect(a.message).toContain(`more than the limit of ${LIMIT}`);
 });
 
-test('a declared length beyond the byte budget is refused with a RetryInfo, and the budget stays whole', async () => {
-  // three calls each holding most of the limit, never finished: the fourth does not fit in the budget
-  const held = [0, 1, 2, 3].map(() => call([frame(Buffer.alloc(0), 0, LIMIT - 10)], { keepOpen: true }));
-  const refused = await call([frame(Buffer.alloc(0), 0, LIMIT - 10)], { keepOpen: true });
+test('headers promising bytes that never come hold none of the byte budget', async () => {
+  const promised = Array.from({ length: 20 }, () => call([frame(Buffer.alloc(0), 0, LIMIT - 10)], { keepOpen: true }));
+  await new Promise((r) => setTimeout(r, 50));
+  expect((await call([frame(batch('while-promised'))])).code).toBe(grpc.status.OK);
+  // they time out (requestTimeoutMs 500)
+  expect((await Promise.all(promised)).every((a) => a.code === grpc.status.DEADLINE_EXCEEDED)).toBe(true);
+});
+
+test('bytes that arrived are held until the call ends: beyond the budget a call is refused with a RetryInfo, and the budget comes back whole', async () => {
+  // four calls that sent all but 10 bytes of a message of nearly the limit, then stall: the budget is full
+  const held = [0, 1, 2, 3].map(() => call([frame(Buffer.alloc(LIMIT - 20), 0, LIMIT - 10)], { keepOpen: true }));
+  await new Promise((r) => setTimeout(r, 100));
+  const refused = await call([frame(batch('refused'))]);
   expect(refused.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   expect(refused.message).toMatch(/in flight.*retry/);
   expect(refused.headers['grpc-status-details-bin']).toBeDefined();
-  // the held ones time out (requestTimeoutMs 500) and give their bytes back
+  // the held ones time out and give their bytes back
   const timedOut = await Promise.all(held);
   expect(timedOut.map((a) => a.code)).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED, grpc.status.DEADLINE_EXCEEDED]);
+  expect(timedOut[0]!.message).toContain('did not arrive whole within 500 ms');
   expect(await inFlight()).toBe(0);
   expect((await call([frame(batch('after'))])).code).toBe(grpc.status.OK);
 });

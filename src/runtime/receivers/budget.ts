@@ -17,6 +17,11 @@ export class ByteBudget {
     return true;
   }
 
+  /** what a refused client is told */
+  refusal(): string {
+    return `too many request bytes in flight (${this.used} of ${this.limit}): retry later`;
+  }
+
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
   }

@@ -4,15 +4,15 @@
 // interceptor objects, a stream decoder that concatenates the message out of its frames) -- bench:ingest.
 // What it does:
 //  - a message is read into one buffer of its own as its frames arrive: its declared length is checked against
-//    maxRequestBytes and taken from the shared byte budget before anything is buffered (429-style
-//    RESOURCE_EXHAUSTED with a RetryInfo beyond it), and it must arrive whole within requestTimeoutMs;
-//  - grpc-encoding identity, gzip and deflate, inflated within maxRequestBytes;
+//    maxRequestBytes before anything is buffered, the bytes that arrive are taken from the shared byte budget
+//    (RESOURCE_EXHAUSTED with a RetryInfo beyond it), and it must arrive whole within requestTimeoutMs;
+//  - grpc-encoding identity, gzip and deflate, inflated within maxRequestBytes and the budget;
 //  - the same TLS (and reloads), bearer tokens and tenancy metadata as the other gRPC listeners, and the same
 //    answers as the grpc-js receiver (otlp-grpc.ts), which still serves Export on the remote-storage port;
 //  - HTTP/2 windows of 1 MiB per stream and 4 MiB per connection, at most 100 streams per connection, a connection
 //    without calls for idleTimeoutMs closed (GOAWAY), and every stream and session error caught.
 import { type Http2SecureServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream, constants } from 'node:http2';
-import { gunzip, inflate } from 'node:zlib';
+import { createGunzip, createInflate } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import type { StorageContext } from '../../storage/api/index.js';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../grpc-util.js';
@@ -96,15 +96,40 @@ function sendReply(stream: ServerHttp2Stream, reply: Buffer): void {
   }
 }
 
-function inflated(encoding: string, body: Buffer, max: number): Promise<Buffer> {
-  const fn = encoding === 'gzip' ? gunzip : inflate;
-  return new Promise((resolve, reject) => fn(body, { maxOutputLength: max }, (e, out) => (e ? reject(e) : resolve(out))));
+/**
+ * The message inflated, each output chunk taken from the budget (`take`) as it comes, so that inflating requests
+ * hold no memory the budget does not count: 'too-large' past `max` bytes, 'overloaded' when the budget is spent.
+ */
+function inflated(encoding: string, body: Buffer, max: number, take: (n: number) => boolean): Promise<Buffer | 'too-large' | 'overloaded'> {
+  return new Promise((resolve, reject) => {
+    const z = encoding === 'gzip' ? createGunzip() : createInflate();
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const stop = (why: 'too-large' | 'overloaded') => {
+      z.destroy();
+      resolve(why);
+    };
+    z.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > max) stop('too-large');
+      else if (!take(c.length)) stop('overloaded');
+      else chunks.push(c);
+    });
+    z.on('end', () => resolve(Buffer.concat(chunks, n)));
+    z.on('error', reject);
+    z.end(body);
+  });
 }
+
+/** first buffer of a message; it grows (doubling, to its declared length exactly) as bytes arrive */
+const FIRST_BUFFER_BYTES = 64 * 1024;
 
 class Call {
   #header = Buffer.alloc(5);
   #headerBytes = 0;
   #message: Buffer | undefined;
+  /** the declared length of the message */
+  #length = 0;
   #filled = 0;
   #compressed = false;
   /** budget bytes this call holds until its spans have left the runtime */
@@ -152,6 +177,10 @@ class Call {
     sendStatus(this.stream, status);
   }
 
+  #overBudget(): Partial<grpc.StatusObject> {
+    return exhausted(this.d.budget.refusal());
+  }
+
   #internal(e: unknown): void {
     this.d.log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'OTLP/gRPC export failed');
     this.#fail({ code: grpc.status.INTERNAL, details: 'internal error' }, 'failed');
@@ -160,8 +189,8 @@ class Call {
   #data(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length && !this.#over) {
-      const m = this.#message;
-      if (m && this.#filled === m.length) return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: 'a unary Export call carries one message: more data followed it' }, 'invalid');
+      let m = this.#message;
+      if (m && this.#filled === this.#length) return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: 'a unary Export call carries one message: more data followed it' }, 'invalid');
       if (!m) {
         const n = Math.min(5 - this.#headerBytes, chunk.length - at);
         chunk.copy(this.#header, this.#headerBytes, at, at + n);
@@ -170,50 +199,64 @@ class Call {
         if (this.#headerBytes === 5) this.#start();
         continue;
       }
-      const n = Math.min(m.length - this.#filled, chunk.length - at);
+      const n = Math.min(this.#length - this.#filled, chunk.length - at);
+      // the budget counts what has arrived: a client cannot hold it with headers that promise bytes it never sends
+      if (!this.#take(n)) return this.#fail(this.#overBudget(), 'overloaded');
+      if (this.#filled + n > m.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.min(this.#length, Math.max(2 * m.length, this.#filled + n)));
+        m.copy(grown, 0, 0, this.#filled);
+        this.#message = m = grown;
+      }
       chunk.copy(m, this.#filled, at, at + n);
       this.#filled += n;
       at += n;
     }
   }
 
-  /** a message header read: its length is checked and taken from the budget before its bytes are buffered */
+  /** a message header read: its length is checked before any of its bytes are buffered */
   #start(): void {
     const flag = this.#header[0]!;
     const length = this.#header.readUInt32BE(1);
     if (flag > 1) return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: `gRPC message flag ${flag} is not 0 or 1` }, 'invalid');
     if (flag === 1 && this.encoding === 'identity') return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: 'the message is marked compressed but the call has no grpc-encoding' }, 'invalid');
     if (length > this.o.maxRequestBytes) return this.#fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: `the message is ${length} bytes, more than the limit of ${this.o.maxRequestBytes}` }, 'invalid');
-    if (!this.d.budget.tryTake(length)) return this.#fail(exhausted(`too many request bytes in flight (${this.d.budget.inUse} of ${this.d.budget.limit}): retry later`), 'overloaded');
-    this.#held += length;
     this.#compressed = flag === 1;
-    // memory of its own, so that a decode thread can take it without a copy
-    this.#message = Buffer.allocUnsafeSlow(length);
+    this.#length = length;
+    // memory of its own, which ends exactly as long as the message, so that a decode thread can take it uncopied
+    this.#message = Buffer.allocUnsafeSlow(Math.min(length, FIRST_BUFFER_BYTES));
     this.#filled = 0;
+  }
+
+  /** takes `n` bytes from the budget for this call */
+  #take(n: number): boolean {
+    if (!this.d.budget.tryTake(n)) return false;
+    this.#held += n;
+    return true;
   }
 
   async #end(): Promise<void> {
     if (this.#over) return;
     clearTimeout(this.#timer);
     const m = this.#message;
-    if (!m || this.#filled < m.length) {
-      return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: m ? `the message ended after ${this.#filled} of its ${m.length} bytes` : 'the call carries no message' }, 'invalid');
+    if (!m || this.#filled < this.#length) {
+      return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: m ? `the message ended after ${this.#filled} of its ${this.#length} bytes` : 'the call carries no message' }, 'invalid');
     }
     let body = m;
     this.#busy = true;
     if (this.#compressed) {
+      let out: Buffer | 'too-large' | 'overloaded';
       try {
-        body = await inflated(this.encoding, m, this.o.maxRequestBytes);
+        out = await inflated(this.encoding, m, this.o.maxRequestBytes, (n) => this.#take(n));
       } catch (e) {
-        const tooLarge = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-        if (tooLarge) return this.#fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: `the message inflates to more than the limit of ${this.o.maxRequestBytes} bytes` }, 'invalid');
         return this.#fail({ code: grpc.status.INVALID_ARGUMENT, details: `the ${this.encoding} message cannot be inflated: ${e instanceof Error ? e.message : String(e)}` }, 'invalid');
       }
-      if (!this.d.budget.tryTake(body.length)) return this.#fail(exhausted(`too many request bytes in flight (${this.d.budget.inUse} of ${this.d.budget.limit}): retry later`), 'overloaded');
-      this.#held += body.length;
+      if (out === 'too-large') return this.#fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: `the message inflates to more than the limit of ${this.o.maxRequestBytes} bytes` }, 'invalid');
+      if (out === 'overloaded') return this.#fail(this.#overBudget(), 'overloaded');
+      body = out;
     }
     this.#message = undefined;
     const out = await ingest(this.d, body, 'protobuf', this.ctx);
+    const a = exportAnswer(out);
     this.#over = true;
     const held = this.#held;
     this.#held = 0;
@@ -221,7 +264,6 @@ class Call {
     if (out.settled) void out.settled.finally(() => this.d.budget.give(held));
     else this.d.budget.give(held);
     this.#count(out.kind);
-    const a = exportAnswer(out);
     if ('status' in a) sendStatus(this.stream, a.status);
     else sendReply(this.stream, a.reply);
   }
@@ -250,7 +292,8 @@ function onStream(d: ReceiverDeps, o: H2ReceiverOptions, stream: ServerHttp2Stre
   try {
     ctx = d.tenancy.grpc(grpc.Metadata.fromHttp2Headers(headers));
   } catch (e) {
-    return answer({ code: e instanceof TenantError ? grpc.status.UNAUTHENTICATED : grpc.status.INVALID_ARGUMENT, details: e instanceof Error ? e.message : String(e) }, 'unauthenticated');
+    if (e instanceof TenantError) return answer({ code: grpc.status.UNAUTHENTICATED, details: e.message }, 'unauthenticated');
+    throw e;
   }
   const encoding = String(headers['grpc-encoding'] ?? 'identity');
   if (!['identity', 'gzip', 'deflate'].includes(encoding)) {

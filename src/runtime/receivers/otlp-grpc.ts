@@ -55,7 +55,7 @@ export function addOtlpTraceService(server: grpc.Server, d: ReceiverDeps): void 
       const size = call.request.length;
       if (!d.budget.tryTake(size)) {
         count('overloaded');
-        return cb(exhausted(`too many request bytes in flight (${d.budget.inUse} of ${d.budget.limit}): retry later`));
+        return cb(exhausted(d.budget.refusal()));
       }
       let settled: Promise<unknown> | undefined;
       ingest(d, call.request, 'protobuf', ctx)

@@ -65,7 +65,7 @@ function readBody(req: IncomingMessage, limit: number, budget: ByteBudget, held:
       req.resume(); // drain what is still coming, so the answer can be read
       reject(e);
     };
-    const overloaded = () => new BodyError(429, `too many request bytes in flight (${budget.inUse} of ${budget.limit}): retry later`);
+    const overloaded = () => new BodyError(429, budget.refusal());
     const src = enc === 'gzip' ? req.pipe(createGunzip()) : req;
     if (src !== req) {
       req.on('data', (c: Buffer) => {
