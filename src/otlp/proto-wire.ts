@@ -175,32 +175,6 @@ export class Reader {
     return -1;
   }
 
-  private lastIdAt = -1;
-  private lastId = '';
-
-  /**
-   * id(limit, 16) for trace IDs, which repeat in consecutive spans of a batch: the same bytes as the last trace ID
-   * read give the same string, without a new hex conversion.
-   */
-  traceId(limit: number): string {
-    const s = this.idAt(limit, 16);
-    if (s < 0) return '';
-    const buf = this.buf;
-    const at = this.lastIdAt;
-    if (at >= 0) {
-      let same = true;
-      for (let i = 0; i < 16; i++) {
-        if (buf[s + i] !== buf[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.lastId;
-    }
-    this.lastIdAt = s;
-    return (this.lastId = buf.toString('hex', s, s + 16));
-  }
-
   /** leaves a sub-message: its fields must not have run past its end */
   done(end: number): void {
     if (this.pos > end) this.fail('a field runs past the end of its message');
