@@ -73,7 +73,7 @@ export const COMPONENTS: readonly ComponentSpec<RuntimeParts, PortName>[] = [
   { name: 'backend', shutdown: 'storage', stopMs: 5_000, create: (p) => ({ start: () => provision(p), stop: () => p.backend.close() }) },
   // started with the backend; stopping it writes everything accepted once the receivers stopped taking data
   { name: 'ingest pipeline', shutdown: 'pipeline', stopMs: 15_000, create: (p) => ({ start: () => Promise.resolve(), stop: () => p.pipeline.drain() }) },
-  // threads that decode OTLP/protobuf requests, started by the first request: stopped once the receivers are
+  // threads that decode OTLP/protobuf requests, started by the first large request; stopped after the receivers
   { name: 'OTLP decode threads', shutdown: 'pipeline', stopMs: 2_000, create: (p) => ({ start: () => Promise.resolve(), stop: () => p.receiver.decoder.close() }) },
   { name: 'adaptive sampling', shutdown: 'serving', stopMs: 2_000, create: (p) => ({ start: () => Promise.resolve(p.sampling.adaptive.start()), stop: () => p.sampling.adaptive.stop() }) },
   {
