@@ -96,7 +96,7 @@ export function decodeAttributes(v: unknown, path: string, depth = 0): KeyValue[
   });
 }
 
-function decodeEvent(v: unknown, path: string): SpanEvent {
+export function decodeEvent(v: unknown, path: string): SpanEvent {
   const o = obj(v, path);
   return {
     timeUnixNano: int64(get(o, 'timeUnixNano'), `${path}.timeUnixNano`),
@@ -106,7 +106,7 @@ function decodeEvent(v: unknown, path: string): SpanEvent {
   };
 }
 
-function decodeLink(v: unknown, path: string): SpanLink {
+export function decodeLink(v: unknown, path: string): SpanLink {
   const o = obj(v, path);
   return {
     traceId: normalizeTraceId(str(get(o, 'traceId'), `${path}.traceId`), `${path}.traceId`),
@@ -229,6 +229,10 @@ export function encodeAnyValue(v: AttrValue): Json {
 
 export const encodeAttributes = (attrs: readonly KeyValue[]): Json[] => attrs.map((a) => ({ key: a.key, value: encodeAnyValue(a.value) }));
 
+export const encodeEvent = (e: SpanEvent): Json => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: encodeAttributes(e.attributes), droppedAttributesCount: e.droppedAttributesCount });
+
+export const encodeLink = (l: SpanLink): Json => ({ traceId: l.traceId, spanId: l.spanId, traceState: l.traceState, attributes: encodeAttributes(l.attributes), droppedAttributesCount: l.droppedAttributesCount, flags: l.flags });
+
 export function encodeSpan(s: Span): Json {
   const out: Json = {
     traceId: s.traceId,
@@ -238,8 +242,8 @@ export function encodeSpan(s: Span): Json {
     startTimeUnixNano: s.startTimeUnixNano.toString(),
     endTimeUnixNano: s.endTimeUnixNano.toString(),
     attributes: encodeAttributes(s.attributes),
-    events: s.events.map((e) => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: encodeAttributes(e.attributes), droppedAttributesCount: e.droppedAttributesCount })),
-    links: s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, traceState: l.traceState, attributes: encodeAttributes(l.attributes), droppedAttributesCount: l.droppedAttributesCount, flags: l.flags })),
+    events: s.events.map(encodeEvent),
+    links: s.links.map(encodeLink),
     status: { code: s.status.code, message: s.status.message },
     droppedAttributesCount: s.droppedAttributesCount,
     droppedEventsCount: s.droppedEventsCount,

@@ -8,6 +8,7 @@ import { BACKEND_TYPES, type BackendType } from '../api/tracestore.js';
 import type { BackendFactory } from './api/index.js';
 import type { BackendPlugin, OpenContext, PluginTable } from './api/plugin.js';
 import { cassandraPlugin } from './cassandra/plugin.js';
+import { clickhousePlugin } from './clickhouse/plugin.js';
 import { elasticsearchPlugin, opensearchPlugin } from './elasticsearch/plugin.js';
 import { EMBEDDED_DATA_DIR, embeddedPlugin } from './embedded/plugin.js';
 import { grpcPlugin } from './grpc/plugin.js';
@@ -19,7 +20,7 @@ export const PLUGINS: PluginTable = {
   elasticsearch: elasticsearchPlugin,
   opensearch: opensearchPlugin,
   cassandra: cassandraPlugin,
-  clickhouse: { type: 'clickhouse', notInThisVersion: 'ClickHouse storage is not implemented yet' },
+  clickhouse: clickhousePlugin,
   grpc: grpcPlugin,
 };
 

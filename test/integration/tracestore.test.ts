@@ -116,17 +116,6 @@ describe('memory TraceStore', () => {
     });
   });
 
-  it('refuses at admission a backend type this version cannot deploy, naming the available ones', async () => {
-    const err = await applyStore(client, { ...memoryStore('remote', ns), spec: { backend: { clickhouse: { endpoints: ['http://clickhouse:8123'] } } } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).code).toBe(422);
-    expect((err as ApiError).message).toContain('spec.backend.clickhouse is not available in this version');
-    expect((err as ApiError).message).toContain('available backends: spec.backend.memory, spec.backend.embedded, spec.backend.elasticsearch, spec.backend.opensearch, spec.backend.cassandra, spec.backend.grpc');
-  });
-
   it('records a backend failure as a Warning event (kubectl get events --field-selector type=Warning)', async () => {
     const port = await closedPort();
     await applyStore(client, { ...memoryStore('unreachable', ns), spec: { backend: { opensearch: { endpoints: [`http://127.0.0.1:${port}`] } } } });

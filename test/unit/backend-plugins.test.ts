@@ -151,7 +151,9 @@ describe('backend plug-in table', () => {
     expect(errorOf({ opensearch: { endpoints: [] } })).toContain('config.backend.opensearch.endpoints');
     expect(errorOf({ opensearch: { endpoints: ['https://a:9200'], layout: 'weekly' } })).toContain('config.backend.opensearch.layout');
     expect(errorOf({ embedded: { size: 'lots' } })).toContain('config.backend.embedded.size');
-    expect(errorOf({ clickhouse: { endpoints: ['http://c:8123'] } })).toMatch(/config\.backend\.clickhouse: the clickhouse backend is not available in this version/);
+    expect(errorOf({ clickhouse: { endpoints: ['clickhouse:8123'] } })).toContain('config.backend.clickhouse.endpoints');
+    expect(errorOf({ clickhouse: { endpoints: ['http://c:8123'], cluster: 'a; DROP' } })).toContain('config.backend.clickhouse.cluster');
+    expect(errorOf({ clickhouse: { endpoints: ['http://c:8123'] } })).toBe('');
     expect(errorOf({ cassandra: { endpoints: ['c:9042'], consistency: { write: 'ANY' } } })).toContain('config.backend.cassandra.consistency.write');
     expect(errorOf({ cassandra: { endpoints: ['c:9042'] } })).toBe('');
     // defaults of the plug-in's schema are filled in

@@ -1,7 +1,8 @@
 // The Cassandra connection's error translation and configuration checks, without a node.
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../../src/storage/api/index.js';
-import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, Slots, retryable, translate } from '../../src/storage/cassandra/connection.js';
+import { CassandraAuthError, CassandraConnection, type CassandraBackendConfig, retryable, translate } from '../../src/storage/cassandra/connection.js';
+import { Slots } from '../../src/storage/api/slots.js';
 
 describe('cassandra errors', () => {
   it('reports refused credentials as an error naming the fix, not retried by the connection, Unavailable for the pipeline (spans kept)', () => {

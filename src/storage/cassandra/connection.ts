@@ -4,6 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
+import { Slots } from '../api/slots.js';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, compactionWindowHours, createKeyspace, foreignKeyspace, retentionSettings } from './schema.js';
 
 /** consistency levels a write may use: not ANY (a write acknowledged at ANY may be only a hint, on no replica) */
@@ -65,41 +66,6 @@ export interface CassandraBackendConfig {
 
 const DEFAULT_RETENTION = '7d';
 
-/**
- * A counting semaphore: at most `n` holders, waiters served first come, first served. A writer queues tens of
- * thousands of statements at once: waiters are taken from a head index (Array.shift would move them all each time)
- * and the array is compacted once its taken half is large.
- */
-export class Slots {
-  private free: number;
-  private waiting: (() => void)[] = [];
-  private head = 0;
-  constructor(n: number) {
-    this.free = n;
-  }
-  async take(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((r) => this.waiting.push(r));
-  }
-  give(): void {
-    if (this.head === this.waiting.length) {
-      this.free++;
-      return;
-    }
-    const next = this.waiting[this.head++]!;
-    if (this.head === this.waiting.length) {
-      this.waiting = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
-    }
-    next();
-  }
-}
 
 const RETRYABLE = new Set([cassandra.types.responseErrorCodes.writeTimeout, cassandra.types.responseErrorCodes.readTimeout, cassandra.types.responseErrorCodes.unavailableException, cassandra.types.responseErrorCodes.overloaded]);
 

@@ -1,10 +1,11 @@
 // Elasticsearch and OpenSearch as plug-ins, made by one function: the data lives in the cluster (many writers, a
 // finalizer cleans up), the operator's check connects and provisions, the runtime gets the spec section with the
 // Secrets by reference. The search clients are loaded only when a check, a cleanup or a backend runs.
-import { BACKEND_CA_DIR, BACKEND_PASSWORD_ENV, BACKEND_USERNAME_ENV, type BackendSpec, type CheckCondition, type SecretReference } from '../../api/backend-plugin.js';
+import type { BackendSpec, CheckCondition, SecretReference } from '../../api/backend-plugin.js';
 import { printableEndpoints } from '../../api/redact.js';
+import { httpCredentialsOf, httpPlaintextCredentialsProblem, httpSecretReferences } from '../api/http-secrets.js';
 import type { BackendPlugin } from '../api/plugin.js';
-import type { SearchCredentials, SearchType } from './check.js';
+import type { SearchType } from './check.js';
 import { SEARCH_DEFAULTS, type SearchConfig, searchBackendConfig, searchConfigSchema } from './config.js';
 import { SCHEMA_VERSION } from './provision.js';
 
@@ -29,63 +30,11 @@ export function searchRuntimeSection(spec: SearchSpec): SearchConfig {
   };
 }
 
-const credentialsField = (type: SearchType) => `spec.backend.${type}.credentialsSecretRef`;
-const caField = (type: SearchType) => `spec.backend.${type}.tls.caSecretRef`;
-
 /** Credentials as env of the runtime container, the CA as a Secret volume at BACKEND_CA_DIR. */
-export function searchSecretReferences(type: SearchType, spec: SearchSpec): SecretReference[] {
-  const refs: SecretReference[] = [];
-  const cred = spec.credentialsSecretRef;
-  if (cred) {
-    const usernameKey = cred.usernameKey ?? SEARCH_DEFAULTS.usernameKey;
-    const passwordKey = cred.passwordKey ?? SEARCH_DEFAULTS.passwordKey;
-    refs.push({
-      field: credentialsField(type),
-      name: cred.name,
-      keys: [usernameKey, passwordKey],
-      env: [
-        { name: BACKEND_USERNAME_ENV, key: usernameKey },
-        { name: BACKEND_PASSWORD_ENV, key: passwordKey },
-      ],
-    });
-  }
-  const ca = spec.tls?.caSecretRef;
-  if (ca) refs.push({ field: caField(type), name: ca.name, keys: [ca.key ?? SEARCH_DEFAULTS.caKey], mountPath: BACKEND_CA_DIR });
-  return refs;
-}
+export const searchSecretReferences = (type: SearchType, spec: SearchSpec): SecretReference[] => httpSecretReferences(type, spec);
 
 /** Credentials go over http:// only when the spec says so. */
-export function plaintextCredentialsProblem(type: SearchType, spec: SearchSpec): CheckCondition | undefined {
-  if (!spec.credentialsSecretRef || spec.allowPlaintextCredentials) return undefined;
-  const plain = spec.endpoints.filter((e) => !e.toLowerCase().startsWith('https://'));
-  if (!plain.length) return undefined;
-  const field = `spec.backend.${type}`;
-  return {
-    status: 'False',
-    reason: 'InsecureCredentials',
-    message: `${field}.endpoints: ${printableEndpoints(plain)} ${plain.length === 1 ? 'is' : 'are'} plain http://, so the credentials of ${field}.credentialsSecretRef would travel unencrypted: use https:// endpoints, or set ${field}.allowPlaintextCredentials: true to accept that`,
-  };
-}
-
-/** The Secret values the operator read for this spec, as the clients take them. */
-function credentialsOf(type: SearchType, spec: SearchSpec, secrets: Record<string, Record<string, string>>): SearchCredentials {
-  const out: SearchCredentials = {};
-  const cred = spec.credentialsSecretRef;
-  if (cred) {
-    const values = secrets[credentialsField(type)] ?? {};
-    const username = values[cred.usernameKey ?? SEARCH_DEFAULTS.usernameKey];
-    if (username !== undefined) {
-      out.username = username;
-      out.password = values[cred.passwordKey ?? SEARCH_DEFAULTS.passwordKey] ?? '';
-    }
-  }
-  const ca = spec.tls?.caSecretRef;
-  if (ca) {
-    const pem = secrets[caField(type)]?.[ca.key ?? SEARCH_DEFAULTS.caKey];
-    if (pem) out.ca = pem;
-  }
-  return out;
-}
+export const plaintextCredentialsProblem = (type: SearchType, spec: SearchSpec): CheckCondition | undefined => httpPlaintextCredentialsProblem(type, spec);
 
 function searchPlugin<T extends SearchType>(type: T): BackendPlugin<T, SearchConfig> {
   return {
@@ -100,12 +49,12 @@ function searchPlugin<T extends SearchType>(type: T): BackendPlugin<T, SearchCon
       describe: (spec) => printableEndpoints(spec.endpoints),
       async run(req) {
         const { runCheck } = await import('./check.js');
-        return runCheck(type, searchRuntimeSection(req.spec), req.retention, credentialsOf(type, req.spec, req.secrets));
+        return runCheck(type, searchRuntimeSection(req.spec), req.retention, httpCredentialsOf(type, req.spec, req.secrets));
       },
     },
     async cleanup(req) {
       const { cleanupSearch } = await import('./cleanup.js');
-      await cleanupSearch(searchRuntimeSection(req.spec), credentialsOf(type, req.spec, req.secrets), req.signal);
+      await cleanupSearch(searchRuntimeSection(req.spec), httpCredentialsOf(type, req.spec, req.secrets), req.signal);
     },
     // the same prefix on the same cluster is the same data, whatever else differs
     dataKey: (spec) => JSON.stringify([[...spec.endpoints].map((e) => e.toLowerCase().replace(/\/+$/, '')).sort(), spec.indexPrefix ?? '']),

@@ -1,0 +1,110 @@
+// A search as SQL: the WHERE clause and parameters of a checked TraceQuery over the spans table, with the special
+// keys of TraceQuery.attributes. Pure: the reader runs what this renders. Each value is a bound parameter; an
+// attribute value is compared in the typed column it can be stored in (an int only where the string is an int as
+// OpenTelemetry prints it, a double where it is a double so printed, a bool for true/false), so `idx=7` finds
+// int 7 and string "7" but not double 7.5.
+import { type CheckedQuery, SPAN_KIND_NAMES, STATUS_NAMES, attrToString, spanKindFromName } from '../api/index.js';
+import type { Params } from './connection.js';
+import { LEVEL } from './rows.js';
+
+export interface Where {
+  sql: string;
+  params: Params;
+}
+
+const INT = /^-?(0|[1-9][0-9]{0,18})$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** `want` as the int64 a stored int prints as, if it is one */
+export function asInt(want: string): bigint | undefined {
+  if (!INT.test(want)) return undefined;
+  const v = BigInt(want);
+  return v >= INT64_MIN && v <= INT64_MAX ? v : undefined;
+}
+
+/** `want` as the finite double a stored double prints as, if it is one */
+export function asDouble(want: string): number | undefined {
+  if (want.trim() !== want || want === '') return undefined;
+  const v = Number(want);
+  return Number.isFinite(v) && attrToString(v) === want ? v : undefined;
+}
+
+/** kind and status names a search may give ('server', 'SPAN_KIND_SERVER', ...) as their OTLP numbers */
+const kindOf = (want: string): number | undefined => {
+  const k = spanKindFromName(want);
+  return k !== undefined && SPAN_KIND_NAMES[k] !== undefined ? k : undefined;
+};
+const statusOf = (want: string): number | undefined => {
+  const n = want.toLowerCase().replace(/^status_code_/, '');
+  const hit = Object.entries(STATUS_NAMES).find(([, name]) => name.toLowerCase() === n);
+  return hit ? Number(hit[0]) : undefined;
+};
+
+/** typed comparisons of `key = want` in the maps of one level ('attr' or 'res') */
+function typedMatch(prefix: 'attr' | 'res', k: string, w: string, want: string, add: (type: string, v: string | bigint | number | boolean) => string): string[] {
+  const out = [`(mapContains(${prefix}_str, ${k}) AND ${prefix}_str[${k}] = ${w})`];
+  const i = asInt(want);
+  if (i !== undefined) out.push(`(mapContains(${prefix}_int, ${k}) AND ${prefix}_int[${k}] = ${add('Int64', i)})`);
+  const d = asDouble(want);
+  if (d !== undefined) out.push(`(mapContains(${prefix}_dbl, ${k}) AND ${prefix}_dbl[${k}] = ${add('Float64', d)})`);
+  if (want === 'true' || want === 'false') out.push(`(mapContains(${prefix}_bool, ${k}) AND ${prefix}_bool[${k}] = ${want})`);
+  return out;
+}
+
+/** whether search_attrs holds `value` under one of the level letters for `k` */
+const searched = (levels: string, k: string, w: string): string => `arrayExists((sk, sv) -> sv = ${w} AND substring(sk, 2) = ${k} AND position(${`'${levels}'`}, substring(sk, 1, 1)) > 0, mapKeys(search_attrs), mapValues(search_attrs))`;
+
+/**
+ * The WHERE clause of a search: every predicate must hold on one span (the rows are spans). Unknown kind or
+ * status names and error values other than true/false match nothing, as on every backend.
+ */
+export function whereOf(q: CheckedQuery): Where {
+  const params: Params = {};
+  const conds: string[] = [];
+  let n = 0;
+  const add = (type: string, v: string | bigint | number | boolean): string => {
+    const name = `p${n++}`;
+    params[name] = v;
+    return `{${name}:${type}}`;
+  };
+  if (q.serviceName) conds.push(`service = ${add('String', q.serviceName)}`);
+  if (q.operationName) conds.push(`name = ${add('String', q.operationName)}`);
+  if (q.startTimeMin !== undefined) conds.push(`start_ns >= ${add('Int64', q.startTimeMin)}`);
+  if (q.startTimeMax !== undefined) conds.push(`start_ns <= ${add('Int64', q.startTimeMax)}`);
+  if (q.durationMin !== undefined) conds.push(`duration_ns >= ${add('Int64', q.durationMin)}`);
+  if (q.durationMax !== undefined) conds.push(`duration_ns <= ${add('Int64', q.durationMax)}`);
+  for (const [key, want] of q.attributes) {
+    switch (key) {
+      case 'error':
+        conds.push(want === 'true' ? 'status_code = 2' : want === 'false' ? 'status_code != 2' : '0');
+        continue;
+      case 'span.kind': {
+        const k = kindOf(want);
+        conds.push(k === undefined ? '0' : `kind = ${k}`);
+        continue;
+      }
+      case 'span.status': {
+        const s = statusOf(want);
+        conds.push(s === undefined ? '0' : `status_code = ${s}`);
+        continue;
+      }
+      case 'scope.name':
+        conds.push(`scope_name = ${add('String', want)}`);
+        continue;
+      case 'scope.version':
+        conds.push(`scope_version = ${add('String', want)}`);
+        continue;
+    }
+    const w = add('String', want);
+    if (key.startsWith('resource.')) {
+      const k = add('String', key.slice('resource.'.length));
+      conds.push(`(${[...typedMatch('res', k, w, want, add), searched(LEVEL.resource, k, w)].join(' OR ')})`);
+      continue;
+    }
+    const k = add('String', key);
+    const levels = `${LEVEL.span}${LEVEL.resource}${LEVEL.scope}${LEVEL.event}${LEVEL.link}`;
+    conds.push(`(${[...typedMatch('attr', k, w, want, add), ...typedMatch('res', k, w, want, add), searched(levels, k, w)].join(' OR ')})`);
+  }
+  return { sql: conds.length ? conds.join(' AND ') : '1', params };
+}

@@ -1,0 +1,136 @@
+// The ClickHouse trace reader. GetTrace: the time range of each trace from trace_times, then the spans of those
+// traces in that range only (partitions outside it are never read; the bloom filter on trace_id skips granules).
+// Search: one GROUP BY over the matching spans, ordered by the latest matching start and limited in the same query
+// (an ORDER BY with the LIMIT, so the most recent traces come back, not an arbitrary set), then GetTrace of the IDs.
+import {
+  type FoundTraceId,
+  type GetTraceParams,
+  type Operation,
+  type OperationQuery,
+  SPAN_KIND_NAMES,
+  type SpanKind,
+  type StorageContext,
+  type TraceChunk,
+  type TraceQuery,
+  type TraceReader,
+  checkGetTraceParams,
+  checkOperationQuery,
+  checkTraceQuery,
+} from '../api/index.js';
+import { type SpanView, chunkTrace } from '../api/semantics.js';
+import type { ClickHouseConnection } from './connection.js';
+import { whereOf } from './query.js';
+import { READ_COLUMNS, RowDecoder } from './rows.js';
+
+/** trace IDs per GetTrace query */
+const IDS_PER_QUERY = 200;
+
+export class ClickHouseTraceReader implements TraceReader {
+  constructor(
+    private readonly conn: ClickHouseConnection,
+    private readonly chunkSpans: number,
+  ) {}
+
+  private get db(): string {
+    return this.conn.database;
+  }
+
+  async *getTraces(params: GetTraceParams[], ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const checked = checkGetTraceParams(params);
+    const ids = [...new Set(checked.map((p) => p.traceId))];
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
+  }
+
+  /** the whole traces of `ids` (known ones only), each in consecutive chunks */
+  private async *traces(ids: string[], signal?: AbortSignal): AsyncGenerator<TraceChunk[]> {
+    const ranges = await this.conn.rows<[string, string, string]>(
+      `SELECT trace_id, toString(min(start_ns)), toString(max(end_ns)) FROM ${this.db}.trace_times WHERE trace_id IN {ids:Array(String)} GROUP BY trace_id`,
+      { ids },
+      signal,
+    );
+    if (!ranges.length) return;
+    let lo = BigInt(ranges[0]![1]);
+    let hi = BigInt(ranges[0]![2]);
+    for (const [, s, e] of ranges) {
+      if (BigInt(s) < lo) lo = BigInt(s);
+      if (BigInt(e) > hi) hi = BigInt(e);
+    }
+    const decoder = new RowDecoder();
+    let current: string | undefined;
+    let spans: SpanView[] = [];
+    let seen = new Set<string>();
+    const flush = (): TraceChunk[] => (current && spans.length ? [...chunkTrace(current, spans, this.chunkSpans)] : []);
+    const rows = this.conn.stream<(string | number | boolean | null)[]>(
+      `SELECT ${READ_COLUMNS} FROM ${this.db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= {lo:Int64} AND start_ns <= {hi:Int64} ORDER BY trace_id, start_ns, span_id`,
+      { ids: ranges.map((r) => r[0]), lo, hi },
+      signal,
+    );
+    for await (const batch of rows) {
+      const out: TraceChunk[] = [];
+      for (const row of batch) {
+        const v = decoder.view(row as never);
+        if (v.span.traceId !== current) {
+          out.push(...flush());
+          current = v.span.traceId;
+          spans = [];
+          seen = new Set();
+        }
+        // a span written twice (a retried batch) comes back once
+        const key = `${v.span.spanId}/${v.span.startTimeUnixNano}/${v.span.endTimeUnixNano}/${v.span.name}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        spans.push(v);
+        if (spans.length === this.chunkSpans) {
+          out.push(...flush());
+          spans = [];
+        }
+      }
+      if (out.length) yield out;
+    }
+    const last = flush();
+    if (last.length) yield last;
+  }
+
+  async getServices(ctx?: StorageContext): Promise<string[]> {
+    const rows = await this.conn.rows<[string]>(`SELECT DISTINCT service FROM ${this.db}.operations WHERE service != '' ORDER BY service`, {}, ctx?.signal);
+    return rows.map((r) => r[0]);
+  }
+
+  async getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]> {
+    checkOperationQuery(q);
+    const wanted = q.spanKind?.toLowerCase();
+    let kind: number | undefined;
+    if (wanted) {
+      const hit = Object.entries(SPAN_KIND_NAMES).find(([, name]) => name === wanted);
+      if (!hit) return [];
+      kind = Number(hit[0]);
+    }
+    const rows = await this.conn.rows<[string, number]>(
+      `SELECT DISTINCT name, kind FROM ${this.db}.operations WHERE service = {service:String}${kind === undefined ? '' : ' AND kind = {kind:UInt8}'} ORDER BY name, kind`,
+      { service: q.service, ...(kind === undefined ? {} : { kind }) },
+      ctx?.signal,
+    );
+    return rows.map(([name, k]) => ({ name, spanKind: SPAN_KIND_NAMES[Number(k) as SpanKind] ?? '' })).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+  }
+
+  private async found(q: TraceQuery, signal?: AbortSignal): Promise<FoundTraceId[]> {
+    const cq = checkTraceQuery(q);
+    const where = whereOf(cq);
+    const rows = await this.conn.rows<[string, string, string]>(
+      `SELECT trace_id, toString(min(start_ns)), toString(max(end_ns)) FROM ${this.db}.spans WHERE ${where.sql} GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT {depth:UInt32}`,
+      { ...where.params, depth: cq.searchDepth },
+      signal,
+    );
+    return rows.map(([traceId, s, e]) => ({ traceId, start: BigInt(s), end: BigInt(e) }));
+  }
+
+  async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
+    const ids = await this.found(q, ctx?.signal);
+    if (ids.length) yield ids;
+  }
+
+  async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
+    const ids = (await this.found(q, ctx?.signal)).map((f) => f.traceId);
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
+  }
+}
