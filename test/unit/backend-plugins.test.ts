@@ -89,7 +89,7 @@ describe('backend plug-in table', () => {
       expect(p.type).toBe(t);
       if (!isAvailable(p)) expect(p.notInThisVersion).toMatch(/\S/);
     }
-    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'grpc']);
+    expect(BACKEND_TYPES.filter((t) => isAvailable(PLUGINS[t]))).toEqual(['memory', 'embedded', 'elasticsearch', 'opensearch', 'cassandra', 'clickhouse', 'grpc']);
   });
 
   test("each plug-in's config schema accepts its runtime section of sample specs, with and without the CRD defaults", () => {

@@ -1,0 +1,221 @@
+// The ClickHouse backend's pure parts: DDL for one server and for a cluster, the SQL of a search, rows of the
+// spans table and back, the plug-in's runtime section and Secrets.
+import { checkTraceQuery, newSpan, serviceBatch, SpanKind, StatusCode, type KeyValue } from '../../src/storage/api/index.js';
+import { clickhouseRuntimeSection, clickhousePlugin } from '../../src/storage/clickhouse/plugin.js';
+import { clickhouseSettings, schemaParams } from '../../src/storage/clickhouse/config.js';
+import { asDouble, asInt, whereOf } from '../../src/storage/clickhouse/query.js';
+import { RowDecoder, spanRows } from '../../src/storage/clickhouse/rows.js';
+import { MIGRATIONS, type SchemaParams, checkIdentifier, createDatabase, dropDatabase, migrationsTable, retentionStatements } from '../../src/storage/clickhouse/schema.js';
+import { foreignDatabase } from '../../src/storage/clickhouse/provision.js';
+import { retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
+import { dependenciesSql } from '../../src/storage/clickhouse/stores.js';
+import { ClickHouseError } from '@clickhouse/client';
+
+const single: SchemaParams = { database: 'jaeger', ttlSeconds: 7 * 86_400 };
+const cluster: SchemaParams = { database: 'jaeger', cluster: 'traces', ttlSeconds: 7 * 86_400, partitionBy: 'hour' };
+const all = (p: SchemaParams): string[] => [createDatabase(p), ...migrationsTable(p), ...MIGRATIONS.flatMap((m) => m.statements(p))];
+
+describe('clickhouse schema DDL', () => {
+  it('renders one server: MergeTree engines, day partitions, TTL with whole parts dropped, no ON CLUSTER', () => {
+    const ddl = all(single).join('\n');
+    expect(ddl).not.toContain('ON CLUSTER');
+    expect(ddl).not.toContain('Replicated');
+    expect(ddl).not.toContain('Distributed');
+    const spans = all(single).find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS jaeger.spans'))!;
+    expect(spans).toContain("PARTITION BY toDate(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))");
+    expect(spans).toContain('ORDER BY (service, name, start_ns)');
+    expect(spans).toContain(`TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`);
+    expect(spans).toContain('ttl_only_drop_parts = 1');
+    expect(spans).toContain('INDEX idx_trace_id trace_id TYPE bloom_filter');
+    for (const typed of ['attr_str Map(LowCardinality(String), String)', 'attr_int Map(LowCardinality(String), Int64)', 'attr_dbl Map(LowCardinality(String), Float64)', 'attr_bool Map(LowCardinality(String), Bool)']) expect(spans).toContain(typed);
+    // the trace's end is the latest end, not the latest start
+    expect(ddl).toContain('max(greatest(end_ns, start_ns)) AS end_ns');
+    // operations keep span kind and the full name in their key
+    expect(ddl).toMatch(/CREATE TABLE IF NOT EXISTS jaeger\.operations[\s\S]*ORDER BY \(service, kind, name\)/);
+  });
+
+  it('renders a cluster: ON CLUSTER everywhere, Replicated engines on local tables, Distributed tables under the plain names', () => {
+    const stmts = all(cluster);
+    for (const s of stmts.filter((x) => !x.startsWith('INSERT'))) expect(s).toContain(' ON CLUSTER traces');
+    const spansLocal = stmts.find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS jaeger.spans_local'))!;
+    expect(spansLocal).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/jaeger/{table}', '{replica}')");
+    expect(spansLocal).toContain("PARTITION BY toStartOfHour(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))");
+    expect(spansLocal).not.toContain('non_replicated_deduplication_window');
+    expect(stmts).toContain('CREATE TABLE IF NOT EXISTS jaeger.spans ON CLUSTER traces AS jaeger.spans_local ENGINE = Distributed(traces, jaeger, spans_local, cityHash64(trace_id))');
+    expect(stmts.find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS jaeger.trace_times_local'))).toContain("ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/jaeger/{table}', '{replica}')");
+    expect(stmts.find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS jaeger.operations_local'))).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/jaeger/{table}', '{replica}', last_seen)");
+    // materialized views read and write the local tables of each node
+    const mv = stmts.find((s) => s.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS jaeger.trace_times_mv'))!;
+    expect(mv).toContain('TO jaeger.trace_times_local');
+    expect(mv).toContain('FROM jaeger.spans_local');
+    expect(dropDatabase(cluster)).toBe('DROP DATABASE IF EXISTS jaeger ON CLUSTER traces SYNC');
+    expect(retentionStatements(cluster).find((r) => r.table === 'spans')?.sql).toBe(
+      `ALTER TABLE jaeger.spans_local ON CLUSTER traces MODIFY TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`,
+    );
+  });
+
+  it('renders no TTL for a retention of forever, and REMOVE TTL to get there', () => {
+    const forever = { ...single, ttlSeconds: 0 };
+    expect(all(forever).join('\n')).not.toMatch(/\bTTL toDateTime\(intDiv\(start_ns/);
+    expect(retentionStatements(forever)[0]?.sql).toBe('ALTER TABLE jaeger.spans REMOVE TTL');
+  });
+
+  it('numbers migrations from 1 without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it('refuses identifiers that would not be one name in DDL', () => {
+    expect(() => checkIdentifier('database', 'a; DROP TABLE x')).toThrow(/database: "a; DROP TABLE x" is not a ClickHouse identifier/);
+    expect(() => schemaParams({ endpoints: ['http://x'], database: 'ok', cluster: 'bad-name' })).toThrow(/cluster:/);
+    expect(schemaParams({ endpoints: ['http://x'], database: 'ok', retention: '2d' }).ttlSeconds).toBe(172_800);
+  });
+
+  it('adopts an empty or own database and refuses one with tables of something else', () => {
+    expect(foreignDatabase(single, [])).toBeUndefined();
+    expect(foreignDatabase(single, ['spans', 'schema_migrations', 'trace_times_mv'])).toBeUndefined();
+    expect(foreignDatabase(single, ['schema_migrations', 'my_extra_view'])).toBeUndefined();
+    expect(foreignDatabase(single, ['invoices', 'customers'])).toMatch(/holds tables of something else \(invoices, customers\)/);
+  });
+});
+
+describe('clickhouse search SQL', () => {
+  const where = (attributes: Record<string, string | bigint | number | boolean>, extra = {}) => whereOf(checkTraceQuery({ searchDepth: 10, serviceName: 'svc', attributes, ...extra }));
+
+  it('binds every value as a parameter', () => {
+    const w = where({ "k' OR 1=1 --": "v' OR 1=1 --" }, { operationName: "op'", startTimeMin: 5n, durationMax: 9n });
+    expect(w.sql).not.toContain("OR 1=1");
+    expect(Object.values(w.params)).toEqual(expect.arrayContaining(['svc', "op'", 5n, 9n, "k' OR 1=1 --", "v' OR 1=1 --"]));
+  });
+
+  it('maps error, span.kind and span.status to columns; unknown values match nothing', () => {
+    expect(where({ error: true }).sql).toContain('status_code = 2');
+    expect(where({ error: false }).sql).toContain('status_code != 2');
+    expect(where({ error: 'maybe' }).sql).toMatch(/ AND 0$/);
+    expect(where({ 'span.kind': 'SPAN_KIND_CONSUMER' }).sql).toContain('kind = 5');
+    expect(where({ 'span.kind': 'sideways' }).sql).toMatch(/ AND 0$/);
+    expect(where({ 'span.status': 'STATUS_CODE_OK' }).sql).toContain('status_code = 1');
+  });
+
+  it('compares a value in the typed columns it can be stored in', () => {
+    expect(asInt('7')).toBe(7n);
+    expect(asInt('07')).toBeUndefined();
+    expect(asInt('9223372036854775808')).toBeUndefined();
+    expect(asDouble('2.5')).toBe(2.5);
+    expect(asDouble('2.50')).toBeUndefined();
+    expect(asDouble('abc')).toBeUndefined();
+    const s = where({ weight: '2.5' }).sql;
+    expect(s).toContain('attr_dbl');
+    expect(s).not.toContain('attr_int[');
+    const b = where({ flagged: true }).sql;
+    expect(b).toContain('attr_bool[');
+    expect(where({ 'resource.host.name': 'h1' }).sql).not.toContain('attr_str');
+  });
+});
+
+describe('clickhouse rows', () => {
+  it('writes a span as one JSON row: typed maps, the order of the types, the strings a search compares', () => {
+    const attributes: KeyValue[] = [
+      { key: 'b', value: true },
+      { key: 's', value: 'x' },
+      { key: 'i', value: -42n },
+      { key: 'd', value: 2.5 },
+      { key: 'nan', value: Number.NaN },
+      { key: 'bytes', value: new Uint8Array([1, 2, 3]) },
+      { key: 'arr', value: { array: ['a', 1n] } },
+      { key: 'kv', value: { kvlist: [{ key: 'z', value: 'q' }] } },
+      { key: 'empty', value: null },
+      { key: 's', value: 'duplicate key' },
+    ];
+    const span = newSpan({
+      traceId: 'ab'.repeat(16),
+      spanId: 'cd'.repeat(8),
+      parentSpanId: 'ef'.repeat(8),
+      traceState: 'k=v',
+      flags: 257,
+      name: 'op "quoted"\n',
+      kind: SpanKind.Producer,
+      startTimeUnixNano: 1_700_000_000_123_456_789n,
+      endTimeUnixNano: 1_700_000_001_000_000_000n,
+      attributes,
+      droppedAttributesCount: 3,
+      events: [{ timeUnixNano: 1_700_000_000_200_000_000n, name: 'ev', attributes: [{ key: 'exception.type', value: 'Boom' }], droppedAttributesCount: 1 }],
+      links: [{ traceId: '01'.repeat(16), spanId: '02'.repeat(8), traceState: '', attributes: [{ key: 'link.reason', value: 'retry' }], droppedAttributesCount: 0, flags: 1 }],
+      status: { code: StatusCode.Error, message: 'failed' },
+    });
+    const batch = [serviceBatch('svc', [span], { name: 'lib', version: '1.0', attributes: [{ key: 'owner', value: 'team' }] })];
+    batch[0]!.resource.attributes.push({ key: 'pid', value: 12n });
+    const lines: string[] = [];
+    spanRows(batch, lines);
+    expect(lines).toHaveLength(1);
+    const row = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(row.attr_int).toEqual({ i: -42 });
+    expect(row.attr_order).toBe('bsidooooos');
+    expect(row.search_attrs).toEqual({ snan: 'NaN', sbytes: 'AQID', sarr: '["a",1]', skv: '{"z":"q"}', sempty: '', 'eexception.type': 'Boom', 'llink.reason': 'retry', cowner: 'team' });
+    expect(row.res_int).toEqual({ pid: 12 });
+    expect(lines[0]).toContain('"start_ns":1700000000123456789');
+  });
+
+  it('reads rows as the server returns them (maps as key and value arrays) into shared resources and scopes', () => {
+    const cell = (keys: string[], values: unknown[]) => [keys, values];
+    const level = (str: [string[], unknown[]], order = '') => [...cell(...str), [], [], [], [], [], [], [], [], order];
+    const row = (spanId: string) => [
+      'ab'.repeat(16), spanId, '', '', 0, 'op', 2, '10', '20', 0, '', 0, 0, 0,
+      ...level([['k'], ['v']]),
+      '', '',
+      ...level([['service.name'], ['svc']]),
+      0, '', 'scope', '1', '', 0, '',
+    ];
+    const d = new RowDecoder();
+    const a = d.view(row('0000000000000001') as never);
+    const b = d.view(row('0000000000000002') as never);
+    expect(a.resource).toBe(b.resource);
+    expect(a.scope).toBe(b.scope);
+    expect(a.service).toBe('svc');
+    expect(a.span.attributes).toEqual([{ key: 'k', value: 'v' }]);
+    expect(a.span.startTimeUnixNano).toBe(10n);
+  });
+});
+
+describe('clickhouse plug-in', () => {
+  const spec = { endpoints: ['https://ch.example:8443'], credentialsSecretRef: { name: 'ch-creds' }, tls: { enabled: true, caSecretRef: { name: 'ch-ca' } }, database: 'traces', cluster: 'main' };
+
+  it('passes the spec to the runtime with Secrets by reference only', () => {
+    const section = clickhouseRuntimeSection(spec);
+    expect(section).toEqual({ endpoints: ['https://ch.example:8443'], credentialsSecretRef: { name: 'ch-creds' }, tls: { enabled: true, caSecretRef: { name: 'ch-ca' } }, database: 'traces', cluster: 'main' });
+    expect(clickhousePlugin.secretReferences(spec)).toEqual([
+      { field: 'spec.backend.clickhouse.credentialsSecretRef', name: 'ch-creds', keys: ['username', 'password'], env: [{ name: 'JSO_BACKEND_USERNAME', key: 'username' }, { name: 'JSO_BACKEND_PASSWORD', key: 'password' }] },
+      { field: 'spec.backend.clickhouse.tls.caSecretRef', name: 'ch-ca', keys: ['ca.crt'], mountPath: '/etc/jaeger-storage/backend-ca' },
+    ]);
+    expect(clickhouseSettings(section, '3d', { username: 'u', password: 'p', ca: 'PEM' })).toMatchObject({ username: 'u', password: 'p', tls: { ca: 'PEM', rejectUnauthorized: true }, retention: '3d', database: 'traces', cluster: 'main' });
+  });
+
+  it('refuses to send credentials over http:// unless the spec allows it', () => {
+    const plain = { endpoints: ['http://ch:8123'], credentialsSecretRef: { name: 'c' } };
+    expect(clickhousePlugin.secretPolicy?.(plain)).toMatchObject({ reason: 'InsecureCredentials' });
+    expect(clickhousePlugin.secretPolicy?.({ ...plain, allowPlaintextCredentials: true })).toBeUndefined();
+  });
+
+  it('keys the data by servers and database', () => {
+    expect(clickhousePlugin.dataKey?.({ endpoints: ['HTTP://A:8123/'] })).toBe(clickhousePlugin.dataKey?.({ endpoints: ['http://a:8123'], database: 'jaeger' }));
+    expect(clickhousePlugin.dataKey?.({ endpoints: ['http://a:8123'], database: 'other' })).not.toBe(clickhousePlugin.dataKey?.({ endpoints: ['http://a:8123'] }));
+  });
+});
+
+describe('clickhouse errors and dependencies SQL', () => {
+  it('translates ClickHouse errors into storage errors', () => {
+    const err = (code: string, type: string) => new ClickHouseError({ message: 'x', code, type });
+    expect(translate(err('516', 'AUTHENTICATION_FAILED'))).toBeInstanceOf(ClickHouseAuthError);
+    expect(translate(err('62', 'SYNTAX_ERROR'))).toMatchObject({ code: 'InvalidArgument' });
+    expect(translate(err('252', 'TOO_MANY_PARTS'))).toMatchObject({ code: 'Unavailable' });
+    expect(retryable(err('252', 'TOO_MANY_PARTS'))).toBe(true);
+    expect(retryable(err('62', 'SYNTAX_ERROR'))).toBe(false);
+    expect(retryable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toBe(true);
+  });
+
+  it('joins each span with its parent in the same trace, services apart', () => {
+    const sql = dependenciesSql('jaeger');
+    expect(sql).toContain('ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id');
+    expect(sql).toContain('p.service != c.service');
+    expect(sql).toContain('HAVING min(start_ns) >= {start:Int64}');
+  });
+});
