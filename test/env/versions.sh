@@ -24,3 +24,5 @@ TELEMETRYGEN_VERSION="${TELEMETRYGEN_VERSION:-v0.161.0}" # Go module github.com/
 # Node for tests, benchmarks and CI: the major of the image's node:26-slim, installed from the npm registry by node.sh
 NODE_VERSION="${NODE_VERSION:-26.12.1}"
 NODE_DIR="$JSO_CACHE/node-$NODE_VERSION"
+CHDB_VERSION="${CHDB_VERSION:-3.4.0}" # npm chdb: the ClickHouse engine in-process (libchdb), served over HTTP by test/env/clickhouse-front.ts
+CHDB_DIR="$JSO_CACHE/chdb-$CHDB_VERSION"
