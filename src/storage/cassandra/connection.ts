@@ -4,6 +4,7 @@
 import cassandra from 'cassandra-driver';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/index.js';
 import { parseDurationMs } from '../api/duration.js';
+import { abortable } from '../api/abortable.js';
 import { Slots } from '../api/slots.js';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, type Replication, checkAdoptable, checkKeyspace, compactionWindowHours, createKeyspace, foreignKeyspace, retentionSettings } from './schema.js';
 
@@ -133,25 +134,6 @@ export function serialLevel(name: string | undefined): cassandra.types.consisten
 }
 
 export type Params = unknown[];
-
-/** `p`, or a rejection with the signal's reason as soon as it aborts */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e as Error);
-      },
-    );
-  });
-}
 
 export class CassandraConnection {
   readonly client: cassandra.Client;

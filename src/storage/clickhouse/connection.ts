@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { Agent as HttpsAgent } from 'node:https';
 import { type ClickHouseClient, ClickHouseError, createClient } from '@clickhouse/client';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/errors.js';
+import { abortable } from '../api/abortable.js';
 import { Slots } from '../api/slots.js';
 import { backendErrorMessage } from '../../api/redact.js';
 
@@ -122,7 +123,8 @@ export class ClickHouseConnection {
       await slots.take();
       const client = this.clients[this.next++ % this.clients.length]!;
       try {
-        return await request(client);
+        // the client gives up a request whose signal aborts, not always at once: the caller is answered at once
+        return await (o.signal ? abortable(request(client), o.signal) : request(client));
       } catch (e) {
         if (o.signal?.aborted) throw abortedOr(e, o.signal);
         if (!(o.idempotent ?? true) || attempt >= this.maxTries || !retryable(e)) throw translate(e);

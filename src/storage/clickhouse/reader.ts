@@ -41,19 +41,25 @@ export class ClickHouseTraceReader implements TraceReader {
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
   }
 
-  /** the whole traces of `ids` (known ones only), each in consecutive chunks */
-  private async *traces(ids: string[], signal?: AbortSignal): AsyncGenerator<TraceChunk[]> {
-    const ranges = await this.conn.rows<[string, string, string]>(
+  /** the first start and last end of each known trace of `ids`, from trace_times */
+  private async ranges(ids: readonly string[], signal?: AbortSignal): Promise<FoundTraceId[]> {
+    const rows = await this.conn.rows<[string, string, string]>(
       `SELECT trace_id, toString(min(start_ns)), toString(max(end_ns)) FROM ${this.db}.trace_times WHERE trace_id IN {ids:Array(String)} GROUP BY trace_id`,
       { ids },
       signal,
     );
+    return rows.map(([traceId, s, e]) => ({ traceId, start: BigInt(s), end: BigInt(e) }));
+  }
+
+  /** the whole traces of `ids` (known ones only), each in consecutive chunks, one chunk per yield */
+  private async *traces(ids: readonly string[], signal?: AbortSignal, known?: FoundTraceId[]): AsyncGenerator<TraceChunk[]> {
+    const ranges = known ?? (await this.ranges(ids, signal));
     if (!ranges.length) return;
-    let lo = BigInt(ranges[0]![1]);
-    let hi = BigInt(ranges[0]![2]);
-    for (const [, s, e] of ranges) {
-      if (BigInt(s) < lo) lo = BigInt(s);
-      if (BigInt(e) > hi) hi = BigInt(e);
+    let lo = ranges[0]!.start!;
+    let hi = ranges[0]!.end!;
+    for (const r of ranges) {
+      if (r.start! < lo) lo = r.start!;
+      if (r.end! > hi) hi = r.end!;
     }
     const decoder = new RowDecoder();
     let current: string | undefined;
@@ -62,7 +68,7 @@ export class ClickHouseTraceReader implements TraceReader {
     const flush = (): TraceChunk[] => (current && spans.length ? [...chunkTrace(current, spans, this.chunkSpans)] : []);
     const rows = this.conn.stream<(string | number | boolean | null)[]>(
       `SELECT ${READ_COLUMNS} FROM ${this.db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= {lo:Int64} AND start_ns <= {hi:Int64} ORDER BY trace_id, start_ns, span_id`,
-      { ids: ranges.map((r) => r[0]), lo, hi },
+      { ids: ranges.map((r) => r.traceId), lo, hi },
       signal,
     );
     for await (const batch of rows) {
@@ -85,10 +91,15 @@ export class ClickHouseTraceReader implements TraceReader {
           spans = [];
         }
       }
-      if (out.length) yield out;
+      for (const c of out) {
+        signal?.throwIfAborted();
+        yield [c];
+      }
     }
-    const last = flush();
-    if (last.length) yield last;
+    for (const c of flush()) {
+      signal?.throwIfAborted();
+      yield [c];
+    }
   }
 
   async getServices(ctx?: StorageContext): Promise<string[]> {
@@ -113,15 +124,18 @@ export class ClickHouseTraceReader implements TraceReader {
     return rows.map(([name, k]) => ({ name, spanKind: SPAN_KIND_NAMES[Number(k) as SpanKind] ?? '' })).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
   }
 
+  /** the trace IDs of a search, most recent first, with the time range of each whole trace */
   private async found(q: TraceQuery, signal?: AbortSignal): Promise<FoundTraceId[]> {
     const cq = checkTraceQuery(q);
     const where = whereOf(cq);
-    const rows = await this.conn.rows<[string, string, string]>(
-      `SELECT trace_id, toString(min(start_ns)), toString(max(end_ns)) FROM ${this.db}.spans WHERE ${where.sql} GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT {depth:UInt32}`,
+    const rows = await this.conn.rows<[string]>(
+      `SELECT trace_id FROM ${this.db}.spans WHERE ${where.sql} GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT {depth:UInt32}`,
       { ...where.params, depth: cq.searchDepth },
       signal,
     );
-    return rows.map(([traceId, s, e]) => ({ traceId, start: BigInt(s), end: BigInt(e) }));
+    if (!rows.length) return [];
+    const ranges = new Map((await this.ranges(rows.map((r) => r[0]), signal)).map((r) => [r.traceId, r]));
+    return rows.map(([traceId]) => ranges.get(traceId) ?? { traceId });
   }
 
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
@@ -130,7 +144,14 @@ export class ClickHouseTraceReader implements TraceReader {
   }
 
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
-    const ids = (await this.found(q, ctx?.signal)).map((f) => f.traceId);
-    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
+    const found = (await this.found(q, ctx?.signal)).filter((f) => f.start !== undefined);
+    for (let i = 0; i < found.length; i += IDS_PER_QUERY) {
+      const part = found.slice(i, i + IDS_PER_QUERY);
+      yield* this.traces(
+        part.map((f) => f.traceId),
+        ctx?.signal,
+        part,
+      );
+    }
   }
 }

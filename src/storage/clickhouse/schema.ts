@@ -157,7 +157,7 @@ export const MIGRATIONS: readonly Migration[] = [
         `${engine(p, 'AggregatingMergeTree')}\nPARTITION BY toDate(${secondsOf('start_ns')})\nORDER BY trace_id${ttl(p, secondsOf('start_ns'))}\nSETTINGS ttl_only_drop_parts = 1, ${DURABLE}`,
         'cityHash64(trace_id)',
       ),
-      view(p, 'trace_times_mv', 'trace_times', 'SELECT trace_id, min(start_ns) AS start_ns, max(greatest(end_ns, start_ns)) AS end_ns FROM spans GROUP BY trace_id'),
+      view(p, 'trace_times_mv', 'trace_times', 'SELECT trace_id, min(s) AS start_ns, max(e) AS end_ns FROM (SELECT trace_id, start_ns AS s, greatest(end_ns, start_ns) AS e FROM spans) GROUP BY trace_id'),
       ...table(
         p,
         'operations',
