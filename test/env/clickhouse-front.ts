@@ -1,8 +1,9 @@
 // The ClickHouse test server: ClickHouse's HTTP interface over one session of the real ClickHouse engine, which the npm
 // package chdb (installed by test/env/build-clickhouse.sh into $CHDB_DIR) runs in this process. Every statement runs on
 // the engine; this program does what ClickHouse's HTTP handler does around it: credentials, the query from the URL and
-// the body, per-query settings and database, {name:Type} parameters, INSERT data, compression, the response headers
-// and the error body that clients parse. test/env/clickhouse.ts starts it as a child process:
+// the body, per-query settings and database, {name:Type} parameters, INSERT data, compression, Native blocks for the
+// client's protocol revision (client_protocol_version, as clickhouse-go sends it), the response headers and the error
+// body that clients parse. test/env/clickhouse.ts starts it as a child process:
 //
 //   node dist/test/env/clickhouse-front.js --port <p> --data <dir> [--user U --password P]
 //     [--tls-cert F --tls-key F] [--parent-pid N]
@@ -363,6 +364,210 @@ function contentType(format: string): string {
   return 'text/plain; charset=UTF-8';
 }
 
+// ---- Native: blocks for the client's protocol revision ---------------------------------------------------------------
+
+// The engine writes Native as for a client of revision 0 (clickhouse-local's own output): a block is the number of
+// columns and rows, then per column its name, type and data. A server writes Native for the revision an HTTP client
+// gives in client_protocol_version (clickhouse-go sends it): from revision 1 each block starts with its BlockInfo, and
+// from DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION each column's type is followed by a has-custom-serialization byte
+// (0: the engine's revision-0 output has no sparse columns). The blocks are re-framed, which needs each column's data
+// skipped by its type.
+
+const DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION = 54454;
+/** BlockInfo as ClickHouse writes it: field 1 is_overflows = false, field 2 bucket_num = -1, field 0 (the end) */
+const BLOCK_INFO = Buffer.from([0x01, 0x00, 0x02, 0xff, 0xff, 0xff, 0xff, 0x00]);
+
+type NativeType =
+  | { kind: 'fixed'; size: number }
+  | { kind: 'string' }
+  | { kind: 'array'; of: NativeType }
+  | { kind: 'tuple'; of: NativeType[] }
+  | { kind: 'nullable'; of: NativeType }
+  | { kind: 'lowcardinality'; of: NativeType };
+
+const FIXED_SIZE: Record<string, number> = {
+  UInt8: 1, Int8: 1, Bool: 1, Enum8: 1, Nothing: 1,
+  UInt16: 2, Int16: 2, Date: 2, Enum16: 2, BFloat16: 2,
+  UInt32: 4, Int32: 4, Float32: 4, DateTime: 4, Date32: 4, IPv4: 4, Time: 4, Decimal32: 4,
+  UInt64: 8, Int64: 8, Float64: 8, DateTime64: 8, Time64: 8, Decimal64: 8,
+  UInt128: 16, Int128: 16, UUID: 16, IPv6: 16, Decimal128: 16,
+  UInt256: 32, Int256: 32, Decimal256: 32,
+};
+const GEO: Record<string, string> = {
+  Point: 'Tuple(Float64, Float64)', Ring: 'Array(Point)', LineString: 'Array(Point)', Polygon: 'Array(Ring)', MultiLineString: 'Array(LineString)', MultiPolygon: 'Array(Polygon)',
+};
+
+/** the top-level, comma-separated arguments of a type's parentheses */
+function typeArgs(s: string): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'" || c === '`' || c === '"') {
+      for (i++; i < s.length && s[i] !== c; i++) if (s[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      args.push(s.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  args.push(s.slice(from).trim());
+  return args.filter((a) => a !== '');
+}
+
+/** a named element of Tuple or Nested (`key String`) without its name */
+const elementType = (a: string): string => /^(?:`(?:[^`\\]|\\.)*`|[A-Za-z_][A-Za-z0-9_.]*)\s+(\S[\s\S]*)$/.exec(a)?.[1] ?? a;
+
+function nativeType(name: string): NativeType {
+  const t = name.trim();
+  const open = t.indexOf('(');
+  const head = open < 0 ? t : t.slice(0, open);
+  const args = open < 0 ? [] : typeArgs(t.slice(open + 1, t.lastIndexOf(')')));
+  if (head in GEO) return nativeType(GEO[head]!);
+  if (head.startsWith('Interval')) return { kind: 'fixed', size: 8 };
+  if (head in FIXED_SIZE) return { kind: 'fixed', size: FIXED_SIZE[head]! };
+  switch (head) {
+    case 'String':
+      return { kind: 'string' };
+    case 'FixedString':
+      return { kind: 'fixed', size: Number(args[0]) };
+    case 'Decimal': {
+      const p = Number(args[0]);
+      return { kind: 'fixed', size: p <= 9 ? 4 : p <= 18 ? 8 : p <= 38 ? 16 : 32 };
+    }
+    case 'Array':
+      return { kind: 'array', of: nativeType(args[0]!) };
+    case 'Nested':
+      return { kind: 'array', of: { kind: 'tuple', of: args.map((a) => nativeType(elementType(a))) } };
+    case 'Tuple':
+      return { kind: 'tuple', of: args.map((a) => nativeType(elementType(a))) };
+    case 'Map':
+      return { kind: 'array', of: { kind: 'tuple', of: [nativeType(args[0]!), nativeType(args[1]!)] } };
+    case 'Nullable':
+      return { kind: 'nullable', of: nativeType(args[0]!) };
+    case 'LowCardinality':
+      return { kind: 'lowcardinality', of: nativeType(args[0]!) };
+    case 'SimpleAggregateFunction':
+      return nativeType(args[args.length - 1]!);
+  }
+  throw new ClickHouseException(ERR.NOT_IMPLEMENTED, `The test server cannot write columns of type ${t} in Native format for client_protocol_version > 0`);
+}
+
+class NativeReader {
+  pos = 0;
+  constructor(private readonly b: Buffer) {}
+  get done(): boolean {
+    return this.pos >= this.b.length;
+  }
+  private need(n: number): void {
+    if (this.pos + n > this.b.length) throw new ClickHouseException(ERR.STD_EXCEPTION, `Native output of the engine ends inside a block (at byte ${this.pos} of ${this.b.length})`);
+  }
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      this.need(1);
+      const c = this.b[this.pos++]!;
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) return v;
+      mul *= 128;
+    }
+  }
+  u64(): number {
+    this.need(8);
+    const v = this.b.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return Number(v);
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+  string(): string {
+    const n = this.varint();
+    this.need(n);
+    const s = this.b.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  /** the last of `rows` UInt64 array offsets */
+  lastOffset(rows: number): number {
+    this.need(rows * 8);
+    const last = rows ? Number(this.b.readBigUInt64LE(this.pos + (rows - 1) * 8)) : 0;
+    this.pos += rows * 8;
+    return last;
+  }
+}
+
+/** the state prefixes of a column's streams (LowCardinality's key serialization version) */
+function skipPrefix(r: NativeReader, t: NativeType): void {
+  if (t.kind === 'lowcardinality') r.skip(8);
+  else if (t.kind === 'array' || t.kind === 'nullable') skipPrefix(r, t.of);
+  else if (t.kind === 'tuple') for (const e of t.of) skipPrefix(r, e);
+}
+
+function skipData(r: NativeReader, t: NativeType, rows: number): void {
+  switch (t.kind) {
+    case 'fixed':
+      return r.skip(rows * t.size);
+    case 'string':
+      for (let i = 0; i < rows; i++) r.skip(r.varint());
+      return;
+    case 'array':
+      return skipData(r, t.of, r.lastOffset(rows));
+    case 'tuple':
+      for (const e of t.of) skipData(r, e, rows);
+      return;
+    case 'nullable':
+      r.skip(rows);
+      return skipData(r, t.of, rows);
+    case 'lowcardinality': {
+      // granules of: UInt64 index type and flags, [UInt64 keys, the keys (not Nullable)], UInt64 indexes, the indexes
+      const keys = t.of.kind === 'nullable' ? t.of.of : t.of;
+      for (let done = 0; done < rows; ) {
+        const flags = r.u64();
+        if (flags & (1 << 8)) throw new ClickHouseException(ERR.NOT_IMPLEMENTED, 'LowCardinality with a global dictionary in Native output');
+        if (flags & (1 << 9)) skipData(r, keys, r.u64());
+        const n = r.u64();
+        r.skip(n * [1, 2, 4, 8][flags & 0xff]!);
+        done += n;
+        if (n === 0) break;
+      }
+      return;
+    }
+  }
+}
+
+/** the engine's revision-0 Native output as a server writes it for a client of `revision` */
+function nativeForRevision(data: Buffer, revision: number): Buffer {
+  if (!(revision > 0) || data.length === 0) return data;
+  const parts: Buffer[] = [];
+  const r = new NativeReader(data);
+  const custom = revision >= DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION ? Buffer.of(0) : undefined;
+  while (!r.done) {
+    const start = r.pos;
+    const columns = r.varint();
+    const rows = r.varint();
+    parts.push(BLOCK_INFO, data.subarray(start, r.pos));
+    for (let c = 0; c < columns; c++) {
+      const head = r.pos;
+      r.string();
+      const type = nativeType(r.string());
+      parts.push(data.subarray(head, r.pos));
+      if (custom) parts.push(custom);
+      const from = r.pos;
+      if (rows) {
+        skipPrefix(r, type);
+        skipData(r, type, rows);
+      }
+      parts.push(data.subarray(from, r.pos));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
 // ---- settings --------------------------------------------------------------------------------------------------------
 
 /** URL parameters that are not settings (ClickHouse's reserved names, and what this program reads itself) */
@@ -612,6 +817,8 @@ async function execute(engine: Engine, req: IncomingMessage, url: URL, body: Buf
   const db = params.get('database') || header(req, 'x-clickhouse-database');
   const defaultFormat = params.get('default_format') || header(req, 'x-clickhouse-format') || 'TabSeparated';
   const outFormat = kind === 'select' ? (formatClause(tokens)?.name ?? defaultFormat) : undefined;
+  const protocolRevision = Number(params.get('client_protocol_version') ?? 0);
+  if (!Number.isInteger(protocolRevision) || protocolRevision < 0) throw new ClickHouseException(ERR.BAD_ARGUMENTS, `client_protocol_version ${params.get('client_protocol_version')} is not a revision`);
 
   return engine.exclusive(async () => {
     const t0 = process.hrtime.bigint();
@@ -630,6 +837,7 @@ async function execute(engine: Engine, req: IncomingMessage, url: URL, body: Buf
         const text = data !== undefined ? `${sql}\n${data.toString('utf8')}` : sql;
         const r = await engine.query(text, outFormat ?? 'TabSeparated', bound);
         out = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+        if (outFormat?.toLowerCase() === 'native' && protocolRevision > 0) out = nativeForRevision(out, protocolRevision);
         summary.read_rows = r.rowsRead;
         summary.read_bytes = r.bytesRead;
         if (kind === 'select') {

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseError, createClient } from '@clickhouse/client';
 import { REPO_ROOT } from '../../src/local/controlplane.js';
 import { type ClickHouseServer, startClickHouse } from '../env/clickhouse.js';
+import { startJaeger } from '../env/jaeger.js';
 import { sleep } from '../env/server-process.js';
 import { testPki } from '../helpers.js';
 
@@ -302,6 +303,136 @@ describe('ClickHouse test server', () => {
     await c.command({ query: 'OPTIMIZE TABLE expiring FINAL' });
     expect(await (await c.query({ query: 'SELECT v FROM expiring', format: 'JSONEachRow' })).json()).toEqual([{ v: 2 }]);
   });
+
+  it('writes Native for the client_protocol_version of the request: BlockInfo, then a custom-serialization byte per column', async () => {
+    const auth = { 'X-ClickHouse-User': USER, 'X-ClickHouse-Key': PASSWORD };
+    const native = async (query: string, revision?: number): Promise<Buffer> => {
+      const res = await fetch(`${server!.url}/?query=${encodeURIComponent(query)}&default_format=Native${revision === undefined ? '' : `&client_protocol_version=${revision}`}`, { headers: auth });
+      expect(res.status).toBe(200);
+      return Buffer.from(await res.arrayBuffer());
+    };
+    const str = (s: string) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+    const blockInfo = Buffer.from('010002ffffffff00', 'hex');
+    const q = "SELECT toUInt8(1) AS x, 'ab' AS y";
+    // revision 0 (no client_protocol_version): columns and rows, then per column its name, type and data
+    const plain = Buffer.concat([Buffer.from([2, 1]), str('x'), str('UInt8'), Buffer.from([1]), str('y'), str('String'), str('ab')]);
+    expect((await native(q)).toString('hex')).toBe(plain.toString('hex'));
+    // clickhouse-go's revision (54460): BlockInfo first, a 0 after each column's type
+    const current = Buffer.concat([blockInfo, Buffer.from([2, 1]), str('x'), str('UInt8'), Buffer.from([0, 1]), str('y'), str('String'), Buffer.from([0]), str('ab')]);
+    expect((await native(q, 54460)).toString('hex')).toBe(current.toString('hex'));
+    // before custom serialization (54454): BlockInfo only
+    expect((await native(q, 54453)).toString('hex')).toBe(Buffer.concat([blockInfo, plain]).toString('hex'));
+
+    // every block gets its BlockInfo
+    const numbers = await native('SELECT number FROM numbers(10) SETTINGS max_block_size = 3', 54460);
+    const block = (from: number, rows: number) => {
+      const data = Buffer.alloc(rows * 8);
+      for (let i = 0; i < rows; i++) data.writeBigUInt64LE(BigInt(from + i), i * 8);
+      return Buffer.concat([blockInfo, Buffer.from([1, rows]), str('number'), str('UInt64'), Buffer.from([0]), data]);
+    };
+    expect(numbers.toString('hex')).toBe(Buffer.concat([block(0, 3), block(3, 3), block(6, 3), block(9, 1)]).toString('hex'));
+
+    // the columns of a block are found by their types: all columns at once are the single columns side by side
+    const c = client();
+    await c.command({
+      query: `CREATE TABLE native_types (s String, n Nullable(Int32), lc LowCardinality(String), lcn LowCardinality(Nullable(String)), a Array(Array(String)),
+              m Map(String, UInt64), t Tuple(a String, b Float64), ev Nested(name String, attrs Nested(key String, value Bool)), d DateTime64(9, 'UTC'),
+              fs FixedString(3), dec Decimal(20, 4), e Enum8('a' = 1, 'b' = 2), u UUID, ip IPv6, ns Array(Nullable(String)), b Bool) ENGINE = MergeTree ORDER BY s`,
+    });
+    await c.command({
+      query: `INSERT INTO native_types VALUES
+              ('r1', NULL, 'x', NULL, [['a', 'b'], []], {'k': 1, 'l': 2}, ('t', 1.5), ['e1', 'e2'], [[('k1', true)], []], '2026-01-01 00:00:00.123456789', 'abc', 12.5, 'a', generateUUIDv4(), '::1', [NULL, 'z'], true),
+              ('r2', 7, 'y', 'w', [], {}, ('', 0), [], [], '2026-01-02 00:00:00', 'de', -1, 'b', generateUUIDv4(), '2001:db8::1', [], false),
+              ('r3', -1, 'x', 'w', [['ü']], {'m': 3}, ('🙂', -2), ['e3'], [[('k', false), ('l', true)]], '2026-01-03 00:00:00', 'xyz', 0, 'a', generateUUIDv4(), '::', [NULL], true)`,
+    });
+    const names = (await (await c.query({ query: 'DESCRIBE TABLE native_types', format: 'JSONEachRow' })).json<{ name: string }>()).map((r) => r.name);
+    expect(names).toContain('ev.attrs');
+    const whole = await native('SELECT * FROM native_types ORDER BY s', 54460);
+    const columns: Buffer[] = [];
+    for (const name of names) {
+      // one column of three rows: [1, 3], name, type, data
+      const one = (await native(`SELECT \`${name}\` FROM native_types ORDER BY s`)).subarray(2);
+      const typeEnd = 1 + one[0]! + 1 + one[1 + one[0]!]!;
+      columns.push(one.subarray(0, typeEnd), Buffer.from([0]), one.subarray(typeEnd));
+    }
+    expect(whole.toString('hex')).toBe(Buffer.concat([blockInfo, Buffer.from([names.length, 3]), ...columns]).toString('hex'));
+  });
+
+  it('takes a Native INSERT as clickhouse-go sends it: the statement in the URL, a streamed binary block in the body', async () => {
+    const c = client();
+    await c.command({ query: 'CREATE TABLE native_in (a UInt32, b Array(String), c Nullable(String)) ENGINE = MergeTree ORDER BY a' });
+    const str = (s: string) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+    const u32 = (...v: number[]) => Buffer.concat(v.map((x) => Buffer.from(new Uint32Array([x]).buffer)));
+    const u64 = (...v: number[]) => Buffer.concat(v.map((x) => Buffer.from(new BigUint64Array([BigInt(x)]).buffer)));
+    // revision 0, as clickhouse-go encodes INSERT data: 3 columns, 2 rows; a: 7, 8; b: ['x', 'y'], []; c: 'z', NULL
+    const block = Buffer.concat([
+      Buffer.from([3, 2]),
+      str('a'), str('UInt32'), u32(7, 8),
+      str('b'), str('Array(String)'), u64(2, 2), str('x'), str('y'),
+      str('c'), str('Nullable(String)'), Buffer.from([0, 1]), str('z'), str(''),
+    ]);
+    const body = Readable.toWeb(Readable.from([block.subarray(0, 5), block.subarray(5)])) as ReadableStream<Uint8Array>;
+    const res = await fetch(`${server!.url}/?query=${encodeURIComponent('INSERT INTO native_in (a, b, c) FORMAT Native')}&default_format=Native&client_protocol_version=54460`, {
+      method: 'POST',
+      headers: { 'X-ClickHouse-User': USER, 'X-ClickHouse-Key': PASSWORD, 'Content-Type': 'application/octet-stream' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.headers.get('x-clickhouse-summary')!) as { written_rows: string }).written_rows).toBe('2');
+    expect(await (await c.query({ query: 'SELECT a, b, c FROM native_in ORDER BY a', format: 'JSONEachRow' })).json()).toEqual([
+      { a: 7, b: ['x', 'y'], c: 'z' },
+      { a: 8, b: [], c: null },
+    ]);
+  });
+
+  it("serves Jaeger v2's ClickHouse storage (clickhouse-go over HTTP): schema, span writes, traces, services and operations", async () => {
+    const c = client();
+    await c.command({ query: 'CREATE DATABASE jaeger_e2e' });
+    const jaeger = await startJaeger(
+      `        clickhouse:\n          protocol: http\n          addresses: [127.0.0.1:${server!.port}]\n          database: jaeger_e2e\n          create_schema: true\n          auth:\n            basic:\n              username: ${USER}\n              password: ${PASSWORD}`,
+      { batch: false },
+    );
+    try {
+      const traceId = '5d0b4c3a2f1e0d9c8b7a695847362514';
+      const at = BigInt(Date.now() - 60_000) * 1_000_000n;
+      const span = (spanId: string, name: string, extra: Record<string, unknown> = {}) => ({ traceId, spanId, name, startTimeUnixNano: String(at), endTimeUnixNano: String(at + 2_000_000n), ...extra });
+      const otlp = {
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+            scopeSpans: [
+              {
+                scope: { name: 'test', version: '1' },
+                spans: [
+                  span('a1a2a3a4a5a6a7a8', 'GET /cart', { kind: 2, attributes: [{ key: 'http.status_code', value: { intValue: '200' } }, { key: 'cached', value: { boolValue: true } }], events: [{ name: 'hit', timeUnixNano: String(at + 1000n), attributes: [{ key: 'ratio', value: { doubleValue: 0.5 } }] }] }),
+                  span('b1b2b3b4b5b6b7b8', 'SELECT cart', { parentSpanId: 'a1a2a3a4a5a6a7a8', kind: 3, status: { code: 2, message: 'timeout' } }),
+                ],
+              },
+            ],
+          },
+        ],
+      };
+      const sent = await fetch(`http://127.0.0.1:${jaeger.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(otlp) });
+      expect(sent.status).toBe(200);
+      expect(await count(c, 'jaeger_e2e.spans')).toBe(2);
+
+      const got = await fetch(`http://127.0.0.1:${jaeger.queryHttp}/api/v3/traces/${traceId}`);
+      expect(got.status).toBe(200);
+      const trace = (await got.json()) as { result: { resourceSpans: { scopeSpans: { spans: { spanId: string; name: string; attributes?: unknown[]; events?: { name: string }[]; status?: { message?: string } }[] }[] }[] } };
+      const spans = trace.result.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).sort((x, y) => x.name.localeCompare(y.name));
+      expect(spans.map((s) => s.name)).toEqual(['GET /cart', 'SELECT cart']);
+      expect(spans[0]!.attributes).toHaveLength(2);
+      expect(spans[0]!.events?.[0]?.name).toBe('hit');
+      expect(spans[1]!.status?.message).toBe('timeout');
+      expect(await (await fetch(`http://127.0.0.1:${jaeger.queryHttp}/api/v3/services`)).json()).toEqual({ services: ['checkout'] });
+      const ops = (await (await fetch(`http://127.0.0.1:${jaeger.queryHttp}/api/v3/operations?service=checkout`)).json()) as { operations: { name: string }[] };
+      expect(ops.operations.map((o) => o.name).sort()).toEqual(['GET /cart', 'SELECT cart']);
+    } finally {
+      await jaeger.stop();
+      await c.command({ query: 'DROP DATABASE jaeger_e2e' });
+    }
+  }, 120_000);
 
   it('keeps the data over stop() + restart() and over kill -9 + restart()', async () => {
     const c = client();
