@@ -17,8 +17,8 @@
 //   or USE statement of a request is undone too (as in a request without session_id; session_id is accepted and
 //   ignored, so no state is kept between requests)
 // - results are buffered, not streamed: an error is always an HTTP error status, never a tail of a 200 body
-// - INSERT ... SELECT ... FROM input(...) FORMAT F: the engine reads input() from the process's stdin, not from the
-//   statement's data, so the data is written to a file that replaces input() by file() for that statement
+// - INSERT data is written to a file that the statement reads (FROM INFILE; input() replaced by file()): the engine
+//   reads input() from the process's stdin, and data given to it with the statement ends at the first empty line
 // - GET requests are not made read-only; compress=1/decompress=1 (ClickHouse's own block compression) are refused
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
@@ -41,7 +41,7 @@ interface EngineResult {
   rowsRead: number;
   bytesRead: number;
 }
-/** what the addon returns for an INSERT whose data it is given as bytes */
+/** the rows and bytes an INSERT's data held */
 interface EngineInsertResult {
   elapsed: number;
   rowsWritten: number;
@@ -49,11 +49,10 @@ interface EngineInsertResult {
 }
 /**
  * chdb's native addon, called directly: its JS wrappers escape parameter values once more (a value of the HTTP
- * interface is already in ClickHouse's escaped text form) and only take text INSERT formats into a named table.
+ * interface is already in ClickHouse's escaped text form).
  */
 interface ChdbNative {
   QueryAsyncConnection(connection: unknown, sql: string, format: string, params?: Record<string, string>): Promise<EngineResult>;
-  InsertRawAsyncConnection(connection: unknown, prefix: string, data: Buffer, countLines: boolean): Promise<EngineInsertResult>;
 }
 interface ChdbSession {
   readonly connection: unknown;
@@ -631,10 +630,6 @@ class Engine {
     return params && Object.keys(params).length ? this.native.QueryAsyncConnection(this.session.connection, sql, format, params) : this.native.QueryAsyncConnection(this.session.connection, sql, format);
   }
 
-  insert(prefix: string, data: Buffer): Promise<EngineInsertResult> {
-    return this.native.InsertRawAsyncConnection(this.session.connection, prefix, data, false);
-  }
-
   async text(sql: string): Promise<string> {
     return Buffer.from((await this.query(sql, 'TabSeparated')).bytes).toString('utf8');
   }
@@ -855,16 +850,30 @@ async function execute(engine: Engine, req: IncomingMessage, url: URL, body: Buf
   });
 }
 
-/** INSERT data handed to the engine as bytes; input() read from a file that holds the data */
+/**
+ * INSERT data read by the engine from a file that holds it: `FROM INFILE '<file>'` before the statement's SETTINGS and
+ * FORMAT (or VALUES), and input() read with file(). Not the engine's own insert of data bytes: it parses the data as
+ * the rest of a script, where an empty line ends an INSERT's data, so that "\n\n" inside the data (an empty TSV
+ * string, a blank line, any binary block that holds those bytes) would silently cut it.
+ */
 async function insertData(engine: Engine, sql: string, tokens: Token[], format: string, data: Buffer): Promise<EngineInsertResult> {
   const input = tokens.findIndex((t, k) => t.kind === 'word' && t.text.toLowerCase() === 'input' && tokens[k + 1]?.text === '(');
   if (input < 0) {
+    // the data clause, `FORMAT <name>` or `VALUES` (the last tokens), and the statement's SETTINGS before it
+    const values = format === 'Values' && upper(tokens[tokens.length - 1]) === 'VALUES';
+    const clause = tokens.length - (values ? 1 : 2);
+    const settings = tokens.findIndex((t, k) => k < clause && t.depth === 0 && upper(t) === 'SETTINGS');
+    const at = settings >= 0 ? settings : clause;
+    const bytes = Buffer.from(sql, 'utf8').toString('latin1');
+    const file = engine.inputFile();
+    writeFileSync(file, data);
     try {
-      return await engine.insert(sql, data);
-    } catch (e) {
-      // no data: a server inserts nothing, the embedded engine refuses
-      if (data.length === 0 && e instanceof Error && /^Code: 108\./.test(e.message)) return { elapsed: 0, rowsWritten: 0, bytesWritten: 0 };
-      throw e;
+      const rewritten = `${bytes.slice(0, tokens[at]!.start).trimEnd()} FROM INFILE ${sqlString(file)} COMPRESSION 'none' ${bytes.slice(tokens[at]!.start, tokens[clause]!.start)}${values ? 'FORMAT Values' : bytes.slice(tokens[clause]!.start)}`;
+      const r = await engine.query(Buffer.from(rewritten, 'latin1').toString('utf8'));
+      // the engine counts no written rows for a statement; the rows of the data it read stand for them
+      return { elapsed: r.elapsed, rowsWritten: r.rowsRead, bytesWritten: r.bytesRead };
+    } finally {
+      rmSync(file, { force: true });
     }
   }
   if (format === 'Values') throw new ClickHouseException(ERR.SYNTAX_ERROR, 'input() needs a FORMAT clause');

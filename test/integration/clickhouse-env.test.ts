@@ -262,6 +262,25 @@ describe('ClickHouse test server', () => {
     expect(Buffer.from(await out.arrayBuffer()).equals(n)).toBe(true);
   });
 
+  it('keeps INSERT data whole across empty lines ("\\n\\n" in text and in binary data), with or without SETTINGS', async () => {
+    const c = client();
+    await c.command({ query: 'CREATE TABLE blank_lines (s String, n UInt32 DEFAULT 0) ENGINE = MergeTree ORDER BY s' });
+    const post = (query: string, body: Uint8Array<ArrayBuffer> | string) =>
+      fetch(`${server!.url}/?query=${encodeURIComponent(query)}`, { method: 'POST', headers: { 'X-ClickHouse-User': USER, 'X-ClickHouse-Key': PASSWORD }, body });
+    // an empty string in TSV is an empty line
+    expect((await post('INSERT INTO blank_lines (s) FORMAT TabSeparated', 'a\n\nb\n')).status).toBe(200);
+    expect((await post('INSERT INTO blank_lines (s) SETTINGS max_insert_block_size = 1000 FORMAT TSV', 'c\n\n\nd\n')).status).toBe(200);
+    expect((await post('INSERT INTO blank_lines SETTINGS max_insert_block_size = 1000 VALUES', "('e', 1),\n\n('f', 2)")).status).toBe(200);
+    // RowBinary: 2570 as a UInt32 is 0a 0a 00 00
+    const rows = Buffer.concat(Array.from({ length: 3 }, (_, i) => Buffer.concat([Buffer.from([1, 0x67 + i]), Buffer.from(new Uint32Array([2570 + i]).buffer)])));
+    const res = await post('INSERT INTO blank_lines FORMAT RowBinary', new Uint8Array(rows));
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.headers.get('x-clickhouse-summary')!) as { written_rows: string }).written_rows).toBe('3');
+    expect(await (await c.query({ query: 'SELECT s, n FROM blank_lines ORDER BY s, n', format: 'JSONCompactEachRow' })).json()).toEqual([
+      ['', 0], ['', 0], ['', 0], ['a', 0], ['b', 0], ['c', 0], ['d', 0], ['e', 1], ['f', 2], ['g', 2570], ['h', 2571], ['i', 2572],
+    ]);
+  });
+
   it('answers 20 concurrent queries, each with its own result', async () => {
     const c = client({ max_open_connections: 20 });
     const results = await Promise.all(
