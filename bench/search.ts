@@ -9,6 +9,14 @@
 // api_v3 HTTP API. Each peer writes under names of its own per round (index prefix, keyspace): Jaeger creates its
 // Cassandra keyspace itself (`schema.create`), as ours does at start; a Cassandra keyspace is dropped after its run.
 //
+// ClickHouse: the ClickHouse 26.7 engine behind the test server's HTTP interface (test/env/clickhouse.ts; one engine
+// session, statements one at a time, so both peers' statements queue in one line). Each peer gets a database of its
+// own per round, dropped after its run: ours is provisioned as the operator's check does it (versioned migrations),
+// Jaeger's is created empty and Jaeger creates its tables in it (`create_schema`), writing through clickhouse-go over
+// HTTP (`protocol: http`, Native format). Stored is count() of each side's spans table once the last trace is whole
+// through the query API; the server's CPU is the front's process (the engine runs inside it). Jaeger v2.13's ClickHouse
+// reader has no trace search (FindTraces panics: "not implemented"), so Jaeger's find latency is n/a.
+//
 // An unrecorded warm-up load through each (a fresh JVM writes several times slower until its JIT has warmed up), then
 // BENCH_ROUNDS rounds (default 2), alternating who goes first; ratios are the medians of the rounds' ratios.
 //
@@ -21,6 +29,7 @@
 //   npm run bench:opensearch                       100,000 spans (node dist/bench/search.js opensearch)
 //   npm run bench:elasticsearch                    100,000 spans (node dist/bench/search.js elasticsearch)
 //   npm run bench:cassandra                        10,000 spans (node dist/bench/search.js cassandra)
+//   npm run bench:clickhouse-e2e                   100,000 spans (node dist/bench/search.js clickhouse)
 //   BENCH_SPANS=400000 BENCH_ROUNDS=3 npm run bench:elasticsearch
 //   BENCH_SMOKE=1 BENCH_SPANS=2000 BENCH_GETS=30 BENCH_FINDS=10 npm run bench:elasticsearch   one round, no
 //                                                  warm-up: checks that it runs; its figures mean nothing
@@ -28,18 +37,21 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
 import cassandra from 'cassandra-driver';
+import { ClickHouseBackend } from '../src/storage/clickhouse/store.js';
 import { CASSANDRA_DC, startCassandra } from '../test/env/cassandra.js';
+import { startClickHouse } from '../test/env/clickhouse.js';
 import { startElasticsearch } from '../test/env/elasticsearch.js';
 import { startJaeger } from '../test/env/jaeger.js';
 import { startOpenSearch } from '../test/env/opensearch.js';
 import { procStat, sleep } from '../test/env/server-process.js';
-import { PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, load, median, queries, request, startOurs } from './otlp-load.js';
+import { PER_REQUEST, PER_TRACE, SPANS, TRACES, type Target, load, median, pct, queries, request, startOurs, traceId } from './otlp-load.js';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const HEAP = SMOKE ? '512m' : '1g';
 const ROUNDS = SMOKE ? 1 : Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
-const KINDS = ['opensearch', 'elasticsearch', 'cassandra'] as const;
+const KINDS = ['opensearch', 'elasticsearch', 'cassandra', 'clickhouse'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND: Kind = KINDS.find((k) => k === process.argv[2]) ?? usage();
 function usage(): never {
@@ -89,6 +101,10 @@ interface Server {
   warmUpShare: number;
   /** removes a peer's data of a round once it has been measured */
   drop?: (peer: Peer, round: number) => Promise<void>;
+  /** sets up a peer's place of a round before the peer starts */
+  prepare?: (peer: Peer, round: number) => Promise<void>;
+  /** the peer's query API cannot search traces: its find latency is not measured */
+  noFind?: Peer;
   stop: () => Promise<void>;
 }
 
@@ -150,8 +166,72 @@ async function cassandraServer(): Promise<Server> {
   };
 }
 
+/**
+ * ClickHouse: per peer and round a database on the test server; ours provisioned as the operator's check does, Jaeger's
+ * created empty (Jaeger creates its tables); counted with count() of the spans table (`spans` on both sides).
+ */
+async function clickhouseServer(): Promise<Server> {
+  const ch = await startClickHouse();
+  const admin = createClient({ url: ch.url, username: ch.username, password: ch.password });
+  const version = (await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]?.v ?? '?';
+  const database = (peer: Peer, round: number) => `bench_${peer}_r${round}`;
+  return {
+    label: `ClickHouse ${version}`,
+    setup: 'the chdb engine behind the HTTP test server, one session, statements one at a time; MergeTree tables',
+    pid: () => ch.proc.pid,
+    oursBackend: (round) => ({ clickhouse: { endpoints: [ch.url], database: database('ours', round) } }),
+    jaegerYaml: (round) =>
+      `        clickhouse:\n          protocol: http\n          addresses: [127.0.0.1:${ch.port}]\n          database: ${database('jaeger', round)}\n          create_schema: true` +
+      (ch.password ? `\n          auth:\n            basic:\n              username: ${ch.username}\n              password: "${ch.password}"` : ''),
+    lastTraceFirst: true,
+    countEveryMs: 500,
+    warmUpShare: 0.25,
+    noFind: 'jaeger',
+    prepare: async (peer, round) => {
+      if (peer === 'jaeger') {
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database(peer, round)}` });
+        return;
+      }
+      const b = new ClickHouseBackend({ endpoints: [ch.url], database: database(peer, round), username: ch.username, password: ch.password });
+      try {
+        await b.provision();
+      } finally {
+        await b.close();
+      }
+    },
+    stored: async (peer, round) => {
+      try {
+        const rows = await (await admin.query({ query: `SELECT count() AS n FROM ${database(peer, round)}.spans`, format: 'JSONEachRow' })).json<{ n: string | number }>();
+        return Number(rows[0]?.n ?? 0);
+      } catch {
+        return 0;
+      }
+    },
+    drop: async (peer, round) => void (await admin.command({ query: `DROP DATABASE IF EXISTS ${database(peer, round)} SYNC` })),
+    stop: async () => {
+      await admin.close();
+      await ch.stop();
+    },
+  };
+}
+
+/** get-trace latency only, as queries() takes it, for a peer whose query API cannot search (find is NaN) */
+async function getsOnly(t: Target): Promise<Awaited<ReturnType<typeof queries>>> {
+  const get: number[] = [];
+  for (let k = 0; k < Number(process.env.BENCH_GETS ?? 300); k++) {
+    const id = traceId((k * 7919) % TRACES);
+    const t0 = performance.now();
+    const r = await fetch(`http://127.0.0.1:${t.queryHttp}/api/v3/traces/${id}`);
+    const text = await r.text();
+    get.push(performance.now() - t0);
+    if (r.status !== 200 || (text.match(/"spanId"/g) ?? []).length !== PER_TRACE) throw new Error(`${t.name}: trace ${id} incomplete (${r.status})`);
+  }
+  return { get50: pct(get, 0.5), get99: pct(get, 0.99), find50: NaN, find99: NaN };
+}
+
 async function startServer(): Promise<Server> {
   if (KIND === 'cassandra') return cassandraServer();
+  if (KIND === 'clickhouse') return clickhouseServer();
   if (KIND === 'opensearch') {
     const os = await startOpenSearch({ heap: HEAP });
     return searchServer({ url: os.url, label: 'OpenSearch 2.19.6', pid: () => os.proc.pid, stop: () => os.stop(), jaegerYaml: (p) => `        opensearch:\n          server_urls: [${os.url}]\n${jaegerIndices(p)}` });
@@ -167,6 +247,9 @@ async function startServer(): Promise<Server> {
     jaegerYaml: (p) => `        elasticsearch:\n          server_urls: [${es.url}]\n          version: ${es.version.split('.')[0]}\n          disable_health_check: true\n${jaegerIndices(p)}`,
   });
 }
+
+/** a figure with `digits` decimals; n/a for one not measured */
+const fixed = (x: number, digits = 2): string => (Number.isNaN(x) ? 'n/a' : x.toFixed(digits));
 
 interface Result {
   peer: Peer;
@@ -194,6 +277,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `jso-bench-${KIND}-`));
   console.log(`${KIND} benchmark: ${SPANS.toLocaleString('en')} spans over OTLP/gRPC into ${server.label} (${server.setup}), ${SMOKE ? 'smoke run: one round, no warm-up' : `${ROUNDS} round(s) after a warm-up`}`);
   const start = async (peer: Peer, round: number): Promise<{ t: Target; stop: () => Promise<void> }> => {
+    await server.prepare?.(peer, round);
     if (peer === 'ours') {
       const t = await startOurs(dir, { backend: server.oursBackend(round) }, `ours (${KIND})`);
       return { t, stop: async () => (t.proc.kill('SIGTERM'), await new Promise((r) => t.proc.once('exit', r))) };
@@ -223,8 +307,8 @@ async function main(): Promise<void> {
         console.log(`warm-up (not counted), ${spans.toLocaleString('en')} spans: ${written}`);
         return undefined;
       }
-      const q = await queries(t, base);
-      console.log(`${round ? '' : 'warm-up (not counted): '}${written}; get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`);
+      const q = server.noFind === peer ? await getsOnly(t) : await queries(t, base);
+      console.log(`${round ? '' : 'warm-up (not counted): '}${written}; get-trace p50 ${q.get50.toFixed(2)} ms p99 ${q.get99.toFixed(2)} ms; ${Number.isNaN(q.find50) ? 'find n/a (no trace search in its query API)' : `find p50 ${q.find50.toFixed(2)} ms p99 ${q.find99.toFixed(2)} ms`}`);
       return { peer, spansPerS: spans / s, cpuS, serverCpuS, q };
     } finally {
       await stop();
@@ -246,10 +330,13 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const rs = (f: (r: Result) => number) => rounds.map((r) => f(r.ours) / f(r.jaeger));
-  const peerMedians = (peer: Peer) => FIGURES.map(([name, f]) => `${name} ${median(rounds.map((r) => f(r[peer]))).toFixed(name === 'write' ? 0 : 2)}`).join(', ');
+  const peerMedians = (peer: Peer) => FIGURES.map(([name, f]) => `${name} ${fixed(median(rounds.map((r) => f(r[peer]))), name === 'write' ? 0 : 2)}`).join(', ');
   if (rounds.length > 1) for (const peer of ['ours', 'jaeger'] as const) console.log(`${peer} medians: ${peerMedians(peer)} (spans/s, s, ms)`);
-  const each = (f: (r: Result) => number) => (rounds.length > 1 ? ` (rounds: ${rs(f).map((x) => x.toFixed(2)).join(', ')})` : '');
-  const ratio = (i: number) => `${FIGURES[i]![0]} ${median(rs(FIGURES[i]![1])).toFixed(2)}x`;
+  const each = (f: (r: Result) => number) => (rounds.length > 1 ? ` (rounds: ${rs(f).map((x) => fixed(x)).join(', ')})` : '');
+  const ratio = (i: number) => {
+    const x = median(rs(FIGURES[i]![1]));
+    return `${FIGURES[i]![0]} ${Number.isNaN(x) ? 'n/a' : `${x.toFixed(2)}x`}`;
+  };
   console.log(
     `ratio ours/jaeger, medians of ${rounds.length} round(s): ${ratio(0)}${each(FIGURES[0]![1])} (higher is better); ${ratio(1)}${each(FIGURES[1]![1])}, ${FIGURES.slice(2)
       .map((_, i) => ratio(i + 2))
