@@ -19,6 +19,9 @@
 // - results are buffered, not streamed: an error is always an HTTP error status, never a tail of a 200 body
 // - INSERT data is written to a file that the statement reads (FROM INFILE; input() replaced by file()): the engine
 //   reads input() from the process's stdin, and data given to it with the statement ends at the first empty line
+// - Native results for a client_protocol_version > 0 are the engine's revision-0 blocks re-framed, which needs each
+//   column's data skipped by its type: columns of Variant, Dynamic, JSON, Object and AggregateFunction types are
+//   refused (NOT_IMPLEMENTED) there; any sparse column comes out full (custom serialization byte 0)
 // - GET requests are not made read-only; compress=1/decompress=1 (ClickHouse's own block compression) are refused
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
