@@ -4,7 +4,8 @@ import { checkTraceQuery, newSpan, serviceBatch, SpanKind, StatusCode, type KeyV
 import { clickhouseRuntimeSection, clickhousePlugin } from '../../src/storage/clickhouse/plugin.js';
 import { clickhouseSettings, schemaParams } from '../../src/storage/clickhouse/config.js';
 import { asDouble, asInt, whereOf } from '../../src/storage/clickhouse/query.js';
-import { RowDecoder, spanRows } from '../../src/storage/clickhouse/rows.js';
+import { RowDecoder } from '../../src/storage/clickhouse/rows.js';
+import { RowBinaryWriter, writeAttributes, writeSpanRows } from '../../src/storage/clickhouse/row-binary.js';
 import { MIGRATIONS, type SchemaParams, checkIdentifier, createDatabase, dropDatabase, migrationsTable, retentionStatements } from '../../src/storage/clickhouse/schema.js';
 import { foreignDatabase } from '../../src/storage/clickhouse/provision.js';
 import { retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
@@ -113,7 +114,7 @@ describe('clickhouse search SQL', () => {
 });
 
 describe('clickhouse rows', () => {
-  it('writes a span as one JSON row: typed maps, the order of the types, the strings a search compares', () => {
+  it('writes typed maps, the order of the types and the strings a search compares', () => {
     const attributes: KeyValue[] = [
       { key: 'b', value: true },
       { key: 's', value: 'x' },
@@ -126,33 +127,67 @@ describe('clickhouse rows', () => {
       { key: 'empty', value: null },
       { key: 's', value: 'duplicate key' },
     ];
-    const span = newSpan({
-      traceId: 'ab'.repeat(16),
-      spanId: 'cd'.repeat(8),
-      parentSpanId: 'ef'.repeat(8),
-      traceState: 'k=v',
-      flags: 257,
-      name: 'op "quoted"\n',
-      kind: SpanKind.Producer,
-      startTimeUnixNano: 1_700_000_000_123_456_789n,
-      endTimeUnixNano: 1_700_000_001_000_000_000n,
-      attributes,
-      droppedAttributesCount: 3,
-      events: [{ timeUnixNano: 1_700_000_000_200_000_000n, name: 'ev', attributes: [{ key: 'exception.type', value: 'Boom' }], droppedAttributesCount: 1 }],
-      links: [{ traceId: '01'.repeat(16), spanId: '02'.repeat(8), traceState: '', attributes: [{ key: 'link.reason', value: 'retry' }], droppedAttributesCount: 0, flags: 1 }],
-      status: { code: StatusCode.Error, message: 'failed' },
-    });
-    const batch = [serviceBatch('svc', [span], { name: 'lib', version: '1.0', attributes: [{ key: 'owner', value: 'team' }] })];
-    batch[0]!.resource.attributes.push({ key: 'pid', value: 12n });
-    const lines: string[] = [];
-    spanRows(batch, lines);
-    expect(lines).toHaveLength(1);
-    const row = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(row.attr_int).toEqual({ i: -42 });
-    expect(row.attr_order).toBe('bsidooooos');
-    expect(row.search_attrs).toEqual({ snan: 'NaN', sbytes: 'AQID', sarr: '["a",1]', skv: '{"z":"q"}', sempty: '', 'eexception.type': 'Boom', 'llink.reason': 'retry', cowner: 'team' });
-    expect(row.res_int).toEqual({ pid: 12 });
-    expect(lines[0]).toContain('"start_ns":1700000000123456789');
+    const w = new RowBinaryWriter(4);
+    const search: [string, string][] = [];
+    writeAttributes(w, attributes, 's', search);
+    const b = w.view();
+    let at = 0;
+    const varint = (): number => {
+      let n = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = b[at++]!;
+        n += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) return n;
+      }
+    };
+    const str = (): string => {
+      const n = varint();
+      const out = b.toString('utf8', at, at + n);
+      at += n;
+      return out;
+    };
+    const map = (value: () => unknown): [string, unknown][] => Array.from({ length: varint() }, () => [str(), value()]);
+    expect(map(str)).toEqual([['s', 'x'], ['s', 'duplicate key']]);
+    expect(map(() => ((at += 8), b.readBigInt64LE(at - 8)))).toEqual([['i', -42n]]);
+    expect(map(() => ((at += 8), b.readDoubleLE(at - 8)))).toEqual([['d', 2.5]]);
+    expect(map(() => b[at++] === 1)).toEqual([['b', true]]);
+    expect(map(str).map(([k]) => k)).toEqual(['nan', 'bytes', 'arr', 'kv', 'empty']);
+    expect(str()).toBe('bsidooooos');
+    expect(at).toBe(b.length);
+    expect(Object.fromEntries(search)).toEqual({ snan: 'NaN', sbytes: 'AQID', sarr: '["a",1]', skv: '{"z":"q"}', sempty: '' });
+  });
+
+  it('writes strings of any length and script with the right length prefix, and int64 times as signed', () => {
+    const w = new RowBinaryWriter(1);
+    for (const s of ['', 'é', '€'.repeat(42), '€'.repeat(43), 'x'.repeat(200), '𝄞'.repeat(30)]) {
+      w.str(s);
+    }
+    w.i64(2n ** 64n - 1n);
+    const b = w.view();
+    let at = 0;
+    const got: string[] = [];
+    for (let k = 0; k < 6; k++) {
+      let n = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = b[at++]!;
+        n += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) break;
+      }
+      got.push(b.toString('utf8', at, at + n));
+      at += n;
+    }
+    expect(got).toEqual(['', 'é', '€'.repeat(42), '€'.repeat(43), 'x'.repeat(200), '𝄞'.repeat(30)]);
+    expect(b.readBigInt64LE(at)).toBe(-1n);
+  });
+
+  it('writes a batch as one row per span, the resource and scope columns with each', () => {
+    const spans = [0, 1, 2].map((i) => newSpan({ traceId: 'ab'.repeat(16), spanId: `${i + 1}`.padStart(16, '0'), name: 'op', kind: SpanKind.Server, startTimeUnixNano: 1n, endTimeUnixNano: 2n, status: { code: StatusCode.Error, message: '' } }));
+    const w = new RowBinaryWriter();
+    expect(writeSpanRows(w, [serviceBatch('svc', spans, { name: 'lib', attributes: [{ key: 'owner', value: 'team' }] })])).toBe(3);
+    const text = w.view().toString('latin1');
+    // the service column and the service.name value of res_str
+    expect(text.split('svc').length - 1).toBe(6);
+    expect(text.split('cowner').length - 1).toBe(3);
   });
 
   it('reads rows as the server returns them (maps as key and value arrays) into shared resources and scopes', () => {

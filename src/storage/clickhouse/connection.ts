@@ -188,21 +188,17 @@ export class ClickHouseConnection {
   }
 
   /**
-   * Inserts JSONEachRow lines into a table (qualified name) as one block; acknowledged once ClickHouse wrote it
-   * (with async inserts: once the server flushed it). Retried like an idempotent request: the tables deduplicate a
-   * block written twice.
+   * Inserts rows into a table (qualified name) as one block: JSONEachRow lines, or RowBinary bytes of `columns`.
+   * Acknowledged once ClickHouse wrote it (with async inserts: once the server flushed it). Retried like an
+   * idempotent request: the spans table deduplicates a block written twice.
    */
-  async insert(table: string, lines: readonly string[], signal?: AbortSignal): Promise<void> {
-    const body = Buffer.from(lines.join('\n'));
+  async insert(table: string, rows: readonly string[] | { columns: string; body: Buffer }, signal?: AbortSignal): Promise<void> {
+    const body = Array.isArray(rows) ? Buffer.from(rows.join('\n')) : (rows as { body: Buffer }).body;
+    const query = Array.isArray(rows) ? `INSERT INTO ${table} FORMAT JSONEachRow` : `INSERT INTO ${table} (${(rows as { columns: string }).columns}) FORMAT RowBinary`;
     const settings: Record<string, string | number> = this.cfg.asyncInsert ? { async_insert: 1, wait_for_async_insert: 1 } : {};
     await this.bounded(
       async (c) => {
-        const r = await c.exec({
-          query: `INSERT INTO ${table} FORMAT JSONEachRow`,
-          values: Readable.from([body], { objectMode: false }),
-          clickhouse_settings: { ...settings, date_time_input_format: 'basic' },
-          ...(signal ? { abort_signal: signal } : {}),
-        });
+        const r = await c.exec({ query, values: Readable.from([body], { objectMode: false }), clickhouse_settings: settings, ...(signal ? { abort_signal: signal } : {}) });
         r.stream.resume();
         await new Promise<void>((resolve, reject) => {
           r.stream.once('end', resolve);

@@ -1,115 +1,18 @@
-// Spans to rows of the spans table (JSONEachRow lines) and rows back to spans. Attributes go into typed maps
-// (str, int, dbl, bool; bytes, arrays, key-value lists and empty values as OTLP/JSON in `other`) with their order
-// kept in a short type string when it is not the maps' own order. Events, links and scope attributes are
-// OTLP/JSON. Everything a search compares that has no typed column of its own (scope, event and link attributes,
-// other values) also goes into search_attrs as the string a search compares (attrToString), keyed by a level
-// letter and the attribute key.
-import { type AttrValue, type KeyValue, type Resource, type ResourceSpans, type Scope, type Span, type SpanKind, type StatusCode, attrToString, serviceOf } from '../api/index.js';
-import { decodeAnyValue, decodeAttributes, decodeEvent, decodeLink, encodeAnyValue, encodeAttributes, encodeEvent, encodeLink } from '../../otlp/otlp-json.js';
+// Rows of the spans table back to spans (./row-binary.ts writes them). Attributes live in typed maps (str, int, dbl,
+// bool; bytes, arrays, key-value lists and empty values as OTLP/JSON in `other`) with their order kept in a short
+// type string when it is not the maps' own order. Events, links and scope attributes are OTLP/JSON. Everything a
+// search compares that has no typed column of its own (scope, event and link attributes, other values) is also in
+// search_attrs as the string a search compares (attrToString), keyed by a level letter and the attribute key.
+import { type KeyValue, type Resource, type Scope, type Span, type SpanKind, type StatusCode, serviceOf } from '../api/index.js';
+import { decodeAnyValue, decodeAttributes, decodeEvent, decodeLink } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
 
-/** type letters of the attribute maps, in the maps' order */
+/** type letters of the attribute maps, in the maps' order (the order string of a row uses them) */
 const TYPES = ['s', 'i', 'd', 'b', 'o'] as const;
 type TypeLetter = (typeof TYPES)[number];
 
+/** level letters of search_attrs keys */
 export const LEVEL = { span: 's', resource: 'r', scope: 'c', event: 'e', link: 'l' } as const;
-
-const q = JSON.stringify;
-
-function typeOf(v: AttrValue): TypeLetter {
-  switch (typeof v) {
-    case 'string':
-      return 's';
-    case 'bigint':
-      return 'i';
-    case 'number':
-      return Number.isFinite(v) ? 'd' : 'o';
-    case 'boolean':
-      return 'b';
-  }
-  return 'o';
-}
-
-/** the JSON text of one value in its typed map */
-function valueText(t: TypeLetter, v: AttrValue): string {
-  switch (t) {
-    case 's':
-      return q(v as string);
-    case 'i':
-    case 'd':
-    case 'b':
-      return String(v);
-    case 'o':
-      return q(q(encodeAnyValue(v)));
-  }
-}
-
-/**
- * The six columns of one attribute level as JSON members (`"attr_str":{...},...,"attr_order":"..."`), and the
- * search entries of values that have no typed column (other types) appended to `search`.
- */
-function attributeMembers(prefix: string, attrs: readonly KeyValue[], level: string, search: string[]): string {
-  const parts: string[][] = [[], [], [], [], []];
-  let order = '';
-  let grouped = true;
-  let last = 0;
-  for (const a of attrs) {
-    const t = typeOf(a.value);
-    const i = TYPES.indexOf(t);
-    if (i < last) grouped = false;
-    last = i;
-    order += t;
-    parts[i]!.push(`${q(a.key)}:${valueText(t, a.value)}`);
-    if (t === 'o') search.push(`${q(level + a.key)}:${q(attrToString(a.value))}`);
-  }
-  return (
-    `"${prefix}_str":{${parts[0]!.join(',')}},"${prefix}_int":{${parts[1]!.join(',')}},"${prefix}_dbl":{${parts[2]!.join(',')}},` +
-    `"${prefix}_bool":{${parts[3]!.join(',')}},"${prefix}_other":{${parts[4]!.join(',')}},"${prefix}_order":${q(grouped ? '' : order)}`
-  );
-}
-
-const searchEntries = (attrs: readonly KeyValue[], level: string, into: string[]): void => {
-  for (const a of attrs) into.push(`${q(level + a.key)}:${q(attrToString(a.value))}`);
-};
-
-/** the JSON members of a resource (shared by its spans) and its search entries */
-function resourceMembers(rs: ResourceSpans): { text: string; search: string[] } {
-  const search: string[] = [];
-  const r = rs.resource;
-  const text = `"service":${q(serviceOf(r))},${attributeMembers('res', r.attributes, LEVEL.resource, search)},"res_dropped":${r.droppedAttributesCount},"res_schema_url":${q(rs.schemaUrl)}`;
-  return { text, search };
-}
-
-function scopeMembers(scope: Scope, schemaUrl: string): { text: string; search: string[] } {
-  const search: string[] = [];
-  searchEntries(scope.attributes, LEVEL.scope, search);
-  const attrs = scope.attributes.length ? q(q(encodeAttributes(scope.attributes))) : '""';
-  return { text: `"scope_name":${q(scope.name)},"scope_version":${q(scope.version)},"scope_attrs":${attrs},"scope_dropped":${scope.droppedAttributesCount},"scope_schema_url":${q(schemaUrl)}`, search };
-}
-
-/** One JSONEachRow line of the spans table per span of the batch, appended to `out`. */
-export function spanRows(traces: readonly ResourceSpans[], out: string[]): void {
-  for (const rs of traces) {
-    const res = resourceMembers(rs);
-    for (const ss of rs.scopeSpans) {
-      const sc = scopeMembers(ss.scope, ss.schemaUrl);
-      const shared = `${res.text},${sc.text}`;
-      for (const s of ss.spans) {
-        const search = [...res.search, ...sc.search];
-        const attrs = attributeMembers('attr', s.attributes, LEVEL.span, search);
-        for (const e of s.events) searchEntries(e.attributes, LEVEL.event, search);
-        for (const l of s.links) searchEntries(l.attributes, LEVEL.link, search);
-        out.push(
-          `{"trace_id":"${s.traceId}","span_id":"${s.spanId}","parent_span_id":"${s.parentSpanId}","trace_state":${q(s.traceState)},"flags":${s.flags},` +
-            `"name":${q(s.name)},"kind":${s.kind},"start_ns":${s.startTimeUnixNano},"end_ns":${s.endTimeUnixNano},"status_code":${s.status.code},"status_message":${q(s.status.message)},` +
-            `"dropped":${s.droppedAttributesCount},"dropped_events":${s.droppedEventsCount},"dropped_links":${s.droppedLinksCount},${attrs},` +
-            `"events":${s.events.length ? q(q(s.events.map(encodeEvent))) : '""'},"links":${s.links.length ? q(q(s.links.map(encodeLink))) : '""'},` +
-            `${shared},"search_attrs":{${search.join(',')}}}`,
-        );
-      }
-    }
-  }
-}
 
 /** the typed maps of one level as the reader selects them: keys and values of each map, then the order string */
 const levelColumns = (prefix: string): string[] => [

@@ -2,11 +2,12 @@
 // operations and attribute_keys from the same insert). ClickHouse wants few big inserts, receivers send many small
 // batches: batches that arrive while inserts are in flight are joined into the next insert (up to maxBatchRows
 // rows), so a busy writer sends inserts of thousands of rows and an idle one sends each batch at once. Every
-// caller is answered when the insert holding its rows is acknowledged by ClickHouse, or fails with it.
+// caller is answered when the insert holding its rows is acknowledged by ClickHouse, or fails with it. Rows go as
+// RowBinary (./row-binary.ts).
 import { type ResourceSpans, ResourceExhaustedError, type StorageContext, type TraceWriter } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
 import type { ClickHouseConnection } from './connection.js';
-import { spanRows } from './rows.js';
+import { RowBinaryWriter, SPAN_INSERT_COLUMNS, writeSpanRows } from './row-binary.js';
 
 interface Waiter {
   resolve(): void;
@@ -14,7 +15,8 @@ interface Waiter {
 }
 
 interface Group {
-  lines: string[];
+  parts: Buffer[];
+  rows: number;
   waiters: Waiter[];
 }
 
@@ -35,19 +37,21 @@ export class ClickHouseTraceWriter implements TraceWriter {
   async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
     validateBatch(traces);
     ctx?.signal?.throwIfAborted();
-    const lines: string[] = [];
-    spanRows(traces, lines);
-    if (!lines.length) return;
-    if (this.queuedRows > 0 && this.queuedRows + lines.length > this.maxQueuedRows) {
+    const w = new RowBinaryWriter(64 * 1024);
+    const rows = writeSpanRows(w, traces);
+    if (!rows) return;
+    if (this.queuedRows > 0 && this.queuedRows + rows > this.maxQueuedRows) {
       throw new ResourceExhaustedError(`the ClickHouse writer has ${this.queuedRows} rows waiting for inserts: retry later`);
     }
+    const part = w.view();
     await new Promise<void>((resolve, reject) => {
       const last = this.queue[this.queue.length - 1];
-      if (last && last.lines.length + lines.length <= this.maxBatchRows) {
-        for (const l of lines) last.lines.push(l);
+      if (last && last.rows + rows <= this.maxBatchRows) {
+        last.parts.push(part);
+        last.rows += rows;
         last.waiters.push({ resolve, reject });
-      } else this.queue.push({ lines, waiters: [{ resolve, reject }] });
-      this.queuedRows += lines.length;
+      } else this.queue.push({ parts: [part], rows, waiters: [{ resolve, reject }] });
+      this.queuedRows += rows;
       this.pump();
     });
   }
@@ -55,9 +59,9 @@ export class ClickHouseTraceWriter implements TraceWriter {
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length) {
       const g = this.queue.shift()!;
-      this.queuedRows -= g.lines.length;
+      this.queuedRows -= g.rows;
       this.inFlight++;
-      this.conn.insert(this.table, g.lines).then(
+      this.conn.insert(this.table, { columns: SPAN_INSERT_COLUMNS, body: g.parts.length === 1 ? g.parts[0]! : Buffer.concat(g.parts) }).then(
         () => {
           this.inFlight--;
           for (const w of g.waiters) w.resolve();
