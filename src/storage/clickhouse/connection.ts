@@ -23,7 +23,7 @@ export interface ClickHouseBackendConfig {
   retention?: string;
   /** inserts as ClickHouse async inserts (the server batches them; acknowledged once flushed) */
   asyncInsert?: boolean;
-  /** inserts in flight at once (default 4) */
+  /** inserts in flight at once (default 2: batches that arrive meanwhile join the next insert) */
   maxInFlightInserts?: number;
   /** rows of the spans table per insert at most (default 50,000) */
   maxBatchRows?: number;
@@ -95,7 +95,7 @@ export class ClickHouseConnection {
     if (!cfg.endpoints.length) throw new InvalidArgumentError('endpoints', 'name at least one ClickHouse URL');
     this.database = cfg.database;
     this.slots = new Slots(cfg.maxInFlight ?? 32);
-    this.insertSlots = new Slots(cfg.maxInFlightInserts ?? 4);
+    this.insertSlots = new Slots(cfg.maxInFlightInserts ?? 2);
     this.maxTries = cfg.maxTries ?? 3;
     this.clients = cfg.endpoints.map((url) => {
       const https = url.toLowerCase().startsWith('https://');
@@ -104,13 +104,12 @@ export class ClickHouseConnection {
         url,
         ...(cfg.username !== undefined ? { username: cfg.username, password: cfg.password ?? '' } : {}),
         request_timeout: cfg.requestTimeoutMs ?? 30_000,
-        max_open_connections: (cfg.maxInFlight ?? 32) + (cfg.maxInFlightInserts ?? 4),
+        max_open_connections: (cfg.maxInFlight ?? 32) + (cfg.maxInFlightInserts ?? 2),
         compression: { request: false, response: false },
         application: 'jaeger-storage-operator',
         // our own agent only to skip verification; the client's own agent otherwise (it applies ca_cert)
         ...(skipVerify ? { http_agent: new HttpsAgent({ keepAlive: true, rejectUnauthorized: false, ...(cfg.tls?.ca ? { ca: cfg.tls.ca } : {}) }), set_basic_auth_header: true } : {}),
         ...(https && !skipVerify && cfg.tls?.ca ? { tls: { ca_cert: Buffer.from(cfg.tls.ca) } } : {}),
-        clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
       });
     });
   }

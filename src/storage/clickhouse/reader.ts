@@ -52,8 +52,8 @@ export class ClickHouseTraceReader implements TraceReader {
   }
 
   /** the whole traces of `ids` (known ones only), each in consecutive chunks, one chunk per yield */
-  private async *traces(ids: readonly string[], signal?: AbortSignal, known?: FoundTraceId[]): AsyncGenerator<TraceChunk[]> {
-    const ranges = known ?? (await this.ranges(ids, signal));
+  private async *traces(ids: readonly string[], signal?: AbortSignal): AsyncGenerator<TraceChunk[]> {
+    const ranges = await this.ranges(ids, signal);
     if (!ranges.length) return;
     let lo = ranges[0]!.start!;
     let hi = ranges[0]!.end!;
@@ -124,8 +124,8 @@ export class ClickHouseTraceReader implements TraceReader {
     return rows.map(([name, k]) => ({ name, spanKind: SPAN_KIND_NAMES[Number(k) as SpanKind] ?? '' })).sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
   }
 
-  /** the trace IDs of a search, most recent first, with the time range of each whole trace */
-  private async found(q: TraceQuery, signal?: AbortSignal): Promise<FoundTraceId[]> {
+  /** the trace IDs of a search, most recent first (one GROUP BY, ordered and limited in the same query) */
+  private async found(q: TraceQuery, signal?: AbortSignal): Promise<string[]> {
     const cq = checkTraceQuery(q);
     const where = whereOf(cq);
     const rows = await this.conn.rows<[string]>(
@@ -133,25 +133,20 @@ export class ClickHouseTraceReader implements TraceReader {
       { ...where.params, depth: cq.searchDepth },
       signal,
     );
-    if (!rows.length) return [];
-    const ranges = new Map((await this.ranges(rows.map((r) => r[0]), signal)).map((r) => [r.traceId, r]));
-    return rows.map(([traceId]) => ranges.get(traceId) ?? { traceId });
+    return rows.map((r) => r[0]);
   }
 
+  /**
+   * Without time hints: a trace's range is read from trace_times when it is fetched (GetTraces), so a search pays
+   * for one query, not two.
+   */
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
     const ids = await this.found(q, ctx?.signal);
-    if (ids.length) yield ids;
+    if (ids.length) yield ids.map((traceId) => ({ traceId }));
   }
 
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
-    const found = (await this.found(q, ctx?.signal)).filter((f) => f.start !== undefined);
-    for (let i = 0; i < found.length; i += IDS_PER_QUERY) {
-      const part = found.slice(i, i + IDS_PER_QUERY);
-      yield* this.traces(
-        part.map((f) => f.traceId),
-        ctx?.signal,
-        part,
-      );
-    }
+    const ids = await this.found(q, ctx?.signal);
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
   }
 }

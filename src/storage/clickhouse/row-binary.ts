@@ -82,7 +82,7 @@ export class RowBinaryWriter {
   }
 }
 
-/** the insert's column list: the table's columns but duration_ns (MATERIALIZED), in the order rows are written */
+/** the insert's column list: the table's stored columns, in the order rows are written */
 export const SPAN_INSERT_COLUMNS = [
   'trace_id',
   'span_id',
@@ -92,7 +92,8 @@ export const SPAN_INSERT_COLUMNS = [
   'name',
   'kind',
   'start_ns',
-  'end_ns',
+  'duration_ns',
+  'end_unset',
   'status_code',
   'status_message',
   'dropped',
@@ -217,7 +218,10 @@ export function writeSpanRows(w: RowBinaryWriter, traces: readonly ResourceSpans
         w.str(s.name);
         w.u8(s.kind);
         w.i64(s.startTimeUnixNano);
-        w.i64(s.endTimeUnixNano);
+        // end < start only for an unset end (0): validated
+        const unset = s.endTimeUnixNano < s.startTimeUnixNano;
+        w.i64(unset ? 0n : s.endTimeUnixNano - s.startTimeUnixNano);
+        w.u8(unset ? 1 : 0);
         w.u8(s.status.code);
         w.str(s.status.message);
         w.u32(s.droppedAttributesCount);

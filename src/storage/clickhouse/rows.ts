@@ -16,7 +16,7 @@ export const LEVEL = { span: 's', resource: 'r', scope: 'c', event: 'e', link: '
 
 /** the typed maps of one level as the reader selects them: keys and values of each map, then the order string */
 const levelColumns = (prefix: string): string[] => [
-  ...['str', 'int', 'dbl', 'bool', 'other'].flatMap((t) => [`mapKeys(${prefix}_${t})`, `mapValues(${prefix}_${t})`]),
+  ...['str', 'int', 'dbl', 'bool', 'other'].flatMap((t) => [`mapKeys(${prefix}_${t})`, t === 'int' ? `arrayMap(x -> toString(x), mapValues(${prefix}_int))` : `mapValues(${prefix}_${t})`]),
   `${prefix}_order`,
 ];
 

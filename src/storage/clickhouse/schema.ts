@@ -99,8 +99,11 @@ export const SPAN_COLUMNS = [
   'name LowCardinality(String) CODEC(ZSTD(1))',
   'kind UInt8 CODEC(ZSTD(1))',
   'start_ns Int64 CODEC(Delta, ZSTD(1))',
-  'end_ns Int64 CODEC(ZSTD(1))',
-  'duration_ns Int64 MATERIALIZED if(end_ns > start_ns, end_ns - start_ns, 0) CODEC(ZSTD(1))',
+  // the duration, not the end: small numbers take a fraction of a byte per span where end times take four
+  'duration_ns Int64 CODEC(T64, ZSTD(1))',
+  // a span without an end time (0 in OTLP) keeps it: its duration is 0 and its end reads back as 0
+  'end_unset Bool CODEC(ZSTD(1))',
+  'end_ns Int64 ALIAS if(end_unset, 0, start_ns + duration_ns)',
   'status_code UInt8 CODEC(ZSTD(1))',
   'status_message String CODEC(ZSTD(1))',
   'dropped UInt32 CODEC(ZSTD(1))',

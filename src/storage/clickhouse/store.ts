@@ -27,7 +27,7 @@ export class ClickHouseBackend implements BackendFactory {
   constructor(cfg: ClickHouseBackendConfig) {
     this.schema = schemaParams(cfg);
     this.conn = new ClickHouseConnection(cfg);
-    this.writer = new ClickHouseTraceWriter(this.conn, `${this.schema.database}.spans`, cfg.maxBatchRows ?? 50_000, cfg.maxInFlightInserts ?? 4);
+    this.writer = new ClickHouseTraceWriter(this.conn, `${this.schema.database}.spans`, cfg.maxBatchRows ?? 50_000, cfg.maxInFlightInserts ?? 2);
     this.reader = new ClickHouseTraceReader(this.conn, cfg.chunkSpans ?? 1000);
     this.dependencies = new ClickHouseDependencyStore(this.conn);
     this.sampling = new ClickHouseSamplingStore(this.conn);

@@ -18,18 +18,27 @@ interface Group {
   parts: Buffer[];
   rows: number;
   waiters: Waiter[];
+  /** when the group's first rows arrived (performance.now()) */
+  since: number;
 }
 
 export class ClickHouseTraceWriter implements TraceWriter {
   private readonly queue: Group[] = [];
   private queuedRows = 0;
   private inFlight = 0;
+  private lingering: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly conn: ClickHouseConnection,
     private readonly table: string,
     private readonly maxBatchRows: number,
     private readonly maxInFlight: number,
+    /**
+     * how long a group of fewer than maxBatchRows / 10 rows may wait for more while no insert is in flight: batches
+     * that arrive together (concurrent exporters, a burst) then go as one insert instead of a small one followed by
+     * a bigger one. A lone batch waits this long at most.
+     */
+    private readonly lingerMs = 10,
     /** rows waiting for an insert at most; beyond, writes are refused as overload */
     private readonly maxQueuedRows = maxBatchRows * 16,
   ) {}
@@ -50,7 +59,7 @@ export class ClickHouseTraceWriter implements TraceWriter {
         last.parts.push(part);
         last.rows += rows;
         last.waiters.push({ resolve, reject });
-      } else this.queue.push({ parts: [part], rows, waiters: [{ resolve, reject }] });
+      } else this.queue.push({ parts: [part], rows, waiters: [{ resolve, reject }], since: performance.now() });
       this.queuedRows += rows;
       this.pump();
     });
@@ -58,7 +67,16 @@ export class ClickHouseTraceWriter implements TraceWriter {
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length) {
-      const g = this.queue.shift()!;
+      const g = this.queue[0]!;
+      const wait = this.inFlight === 0 && this.queue.length === 1 && g.rows < this.maxBatchRows / 10 ? this.lingerMs - (performance.now() - g.since) : 0;
+      if (wait > 0) {
+        this.lingering ??= setTimeout(() => {
+          this.lingering = undefined;
+          this.pump();
+        }, wait);
+        return;
+      }
+      this.queue.shift();
       this.queuedRows -= g.rows;
       this.inFlight++;
       this.conn.insert(this.table, { columns: SPAN_INSERT_COLUMNS, body: g.parts.length === 1 ? g.parts[0]! : Buffer.concat(g.parts) }).then(
