@@ -5,7 +5,7 @@ import { clickhouseRuntimeSection, clickhousePlugin } from '../../src/storage/cl
 import { clickhouseSettings, schemaParams } from '../../src/storage/clickhouse/config.js';
 import { asDouble, asInt, whereOf } from '../../src/storage/clickhouse/query.js';
 import { RowDecoder } from '../../src/storage/clickhouse/rows.js';
-import { RowBinaryWriter, writeAttributes, writeSpanRows } from '../../src/storage/clickhouse/row-binary.js';
+import { RowBinaryWriter, searchTerm, writeAttributes, writeSpanRows } from '../../src/storage/clickhouse/row-binary.js';
 import { MIGRATIONS, type SchemaParams, checkIdentifier, createDatabase, dropDatabase, migrationsTable, retentionStatements } from '../../src/storage/clickhouse/schema.js';
 import { foreignDatabase } from '../../src/storage/clickhouse/provision.js';
 import { retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
@@ -128,7 +128,7 @@ describe('clickhouse rows', () => {
       { key: 's', value: 'duplicate key' },
     ];
     const w = new RowBinaryWriter(4);
-    const search: [string, string][] = [];
+    const search: string[] = [];
     writeAttributes(w, attributes, 's', search);
     const b = w.view();
     let at = 0;
@@ -154,7 +154,9 @@ describe('clickhouse rows', () => {
     expect(map(str).map(([k]) => k)).toEqual(['nan', 'bytes', 'arr', 'kv', 'empty']);
     expect(str()).toBe('bsidooooos');
     expect(at).toBe(b.length);
-    expect(Object.fromEntries(search)).toEqual({ snan: 'NaN', sbytes: 'AQID', sarr: '["a",1]', skv: '{"z":"q"}', sempty: '' });
+    expect(search).toEqual(['s3:nanNaN', 's5:bytesAQID', 's3:arr["a",1]', 's2:kv{"z":"q"}', 's5:empty']);
+    // the key's length keeps terms apart that a plain concatenation would mix up
+    expect(searchTerm('e', 'a:b', 'c')).not.toBe(searchTerm('e', 'a', 'b:c'));
   });
 
   it('writes strings of any length and script with the right length prefix, and int64 times as signed', () => {
@@ -187,7 +189,7 @@ describe('clickhouse rows', () => {
     const text = w.view().toString('latin1');
     // the service column and the service.name value of res_str
     expect(text.split('svc').length - 1).toBe(6);
-    expect(text.split('cowner').length - 1).toBe(3);
+    expect(text.split('c5:ownerteam').length - 1).toBe(3);
   });
 
   it('reads rows as the server returns them (maps as key and value arrays) into shared resources and scopes', () => {

@@ -5,6 +5,7 @@
 // int 7 and string "7" but not double 7.5.
 import { type CheckedQuery, SPAN_KIND_NAMES, STATUS_NAMES, attrToString, spanKindFromName } from '../api/index.js';
 import type { Params } from './connection.js';
+import { searchTerm } from './row-binary.js';
 import { LEVEL } from './rows.js';
 
 export interface Where {
@@ -52,8 +53,9 @@ function typedMatch(prefix: 'attr' | 'res', k: string, w: string, want: string, 
   return out;
 }
 
-/** whether search_attrs holds `value` under one of the level letters for `k` */
-const searched = (levels: string, k: string, w: string): string => `arrayExists((sk, sv) -> sv = ${w} AND substring(sk, 2) = ${k} AND position(${`'${levels}'`}, substring(sk, 1, 1)) > 0, mapKeys(search_attrs), mapValues(search_attrs))`;
+/** whether search_terms holds `key = want` at one of the levels (one `hasAny`, which the bloom filter serves) */
+const searched = (levels: string, key: string, want: string, add: (type: string, v: readonly string[]) => string): string =>
+  `hasAny(search_terms, ${add('Array(String)', [...levels].map((l) => searchTerm(l, key, want)))})`;
 
 /**
  * The WHERE clause of a search: every predicate must hold on one span (the rows are spans). Unknown kind or
@@ -63,7 +65,7 @@ export function whereOf(q: CheckedQuery): Where {
   const params: Params = {};
   const conds: string[] = [];
   let n = 0;
-  const add = (type: string, v: string | bigint | number | boolean): string => {
+  const add = (type: string, v: string | bigint | number | boolean | readonly string[]): string => {
     const name = `p${n++}`;
     params[name] = v;
     return `{${name}:${type}}`;
@@ -99,12 +101,12 @@ export function whereOf(q: CheckedQuery): Where {
     const w = add('String', want);
     if (key.startsWith('resource.')) {
       const k = add('String', key.slice('resource.'.length));
-      conds.push(`(${[...typedMatch('res', k, w, want, add), searched(LEVEL.resource, k, w)].join(' OR ')})`);
+      conds.push(`(${[...typedMatch('res', k, w, want, add), searched(LEVEL.resource, key.slice('resource.'.length), want, add)].join(' OR ')})`);
       continue;
     }
     const k = add('String', key);
     const levels = `${LEVEL.span}${LEVEL.resource}${LEVEL.scope}${LEVEL.event}${LEVEL.link}`;
-    conds.push(`(${[...typedMatch('attr', k, w, want, add), ...typedMatch('res', k, w, want, add), searched(levels, k, w)].join(' OR ')})`);
+    conds.push(`(${[...typedMatch('attr', k, w, want, add), ...typedMatch('res', k, w, want, add), searched(levels, key, want, add)].join(' OR ')})`);
   }
   return { sql: conds.length ? conds.join(' AND ') : '1', params };
 }

@@ -1,7 +1,7 @@
 // Spans as RowBinary rows of the spans table: the engine reads them without parsing text (JSON costs it more than the
 // insert itself), and building them costs less than JSON here. The columns go in SPAN_INSERT_COLUMNS order: the
 // span's own, then those of its resource and scope (encoded once per resource and scope and copied into each row),
-// then search_attrs. RowBinary: strings and map sizes with a LEB128 length, numbers little-endian.
+// then search_terms. RowBinary: strings, map and array sizes with a LEB128 length, numbers little-endian.
 import { type KeyValue, type ResourceSpans, type Scope, attrToString, serviceOf } from '../api/index.js';
 import { encodeAnyValue, encodeAttributes, encodeEvent, encodeLink } from '../../otlp/otlp-json.js';
 import { LEVEL } from './rows.js';
@@ -121,11 +121,16 @@ export const SPAN_INSERT_COLUMNS = [
   'scope_attrs',
   'scope_dropped',
   'scope_schema_url',
-  'search_attrs',
+  'search_terms',
 ].join(', ');
 
-/** search_attrs entries: [level letter + key, the string a search compares] */
-type SearchEntry = [string, string];
+/**
+ * A search term: the level letter, the key's length, ':', the key and the string a search compares. The length keeps
+ * it unambiguous (key "a:b" with value "c" and key "a" with value "b:c" differ), so a search is one `has` on an array.
+ */
+export const searchTerm = (level: string, key: string, value: string): string => `${level}${key.length}:${key}${value}`;
+
+type SearchEntry = string;
 
 const TYPE_LETTERS = 'sidbo';
 
@@ -171,7 +176,7 @@ export function writeAttributes(w: RowBinaryWriter, attrs: readonly KeyValue[], 
       else if (m === 3) w.u8(v ? 1 : 0);
       else {
         w.str(JSON.stringify(encodeAnyValue(v)));
-        search.push([level + a.key, attrToString(v)]);
+        search.push(searchTerm(level, a.key, attrToString(v)));
       }
     }
   }
@@ -181,7 +186,7 @@ export function writeAttributes(w: RowBinaryWriter, attrs: readonly KeyValue[], 
 }
 
 const searchEntries = (attrs: readonly KeyValue[], level: string, into: SearchEntry[]): void => {
-  for (const a of attrs) into.push([level + a.key, attrToString(a.value)]);
+  for (const a of attrs) into.push(searchTerm(level, a.key, attrToString(a.value)));
 };
 
 /** a resource and scope's columns (service .. scope_schema_url) and their search entries, encoded once */
@@ -234,14 +239,8 @@ export function writeSpanRows(w: RowBinaryWriter, traces: readonly ResourceSpans
         for (const l of s.links) searchEntries(l.attributes, LEVEL.link, search);
         w.bytes(shared.bytes);
         w.varint(shared.search.length + search.length);
-        for (const [k, v] of shared.search) {
-          w.str(k);
-          w.str(v);
-        }
-        for (const [k, v] of search) {
-          w.str(k);
-          w.str(v);
-        }
+        for (const t of shared.search) w.str(t);
+        for (const t of search) w.str(t);
         rows++;
       }
     }

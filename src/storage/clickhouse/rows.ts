@@ -2,7 +2,7 @@
 // bool; bytes, arrays, key-value lists and empty values as OTLP/JSON in `other`) with their order kept in a short
 // type string when it is not the maps' own order. Events, links and scope attributes are OTLP/JSON. Everything a
 // search compares that has no typed column of its own (scope, event and link attributes, other values) is also in
-// search_attrs as the string a search compares (attrToString), keyed by a level letter and the attribute key.
+// search_terms: level letter, key and the string a search compares (attrToString).
 import { type KeyValue, type Resource, type Scope, type Span, type SpanKind, type StatusCode, serviceOf } from '../api/index.js';
 import { decodeAnyValue, decodeAttributes, decodeEvent, decodeLink } from '../../otlp/otlp-json.js';
 import type { SpanView } from '../api/semantics.js';
@@ -11,7 +11,7 @@ import type { SpanView } from '../api/semantics.js';
 const TYPES = ['s', 'i', 'd', 'b', 'o'] as const;
 type TypeLetter = (typeof TYPES)[number];
 
-/** level letters of search_attrs keys */
+/** level letters of search terms */
 export const LEVEL = { span: 's', resource: 'r', scope: 'c', event: 'e', link: 'l' } as const;
 
 /** the typed maps of one level as the reader selects them: keys and values of each map, then the order string */

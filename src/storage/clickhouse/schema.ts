@@ -121,9 +121,9 @@ export const SPAN_COLUMNS = [
   'scope_attrs String CODEC(ZSTD(1))',
   'scope_dropped UInt32 CODEC(ZSTD(1))',
   'scope_schema_url LowCardinality(String) CODEC(ZSTD(1))',
-  // attributes of the scope, events and links, and span and resource values of other types, as strings keyed
-  // by a level letter and the key (c: scope, e: event, l: link, s: span, r: resource): what a search compares
-  'search_attrs Map(String, String) CODEC(ZSTD(1))',
+  // attributes of the scope, events and links, and span and resource values of other types, as search terms
+  // (level letter, key and the string a search compares; c: scope, e: event, l: link, s: span, r: resource)
+  'search_terms Array(String) CODEC(ZSTD(1))',
 ];
 
 const SPAN_INDEXES = [
@@ -132,7 +132,7 @@ const SPAN_INDEXES = [
   'INDEX idx_attr_keys mapKeys(attr_str) TYPE bloom_filter(0.01) GRANULARITY 1',
   'INDEX idx_attr_values mapValues(attr_str) TYPE bloom_filter(0.01) GRANULARITY 1',
   'INDEX idx_res_values mapValues(res_str) TYPE bloom_filter(0.01) GRANULARITY 1',
-  'INDEX idx_search_values mapValues(search_attrs) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'INDEX idx_search_terms search_terms TYPE bloom_filter(0.01) GRANULARITY 1',
 ];
 
 /** partition expression of the spans table */
