@@ -150,4 +150,24 @@ describe('benchmarks at a tiny size', () => {
     const run = await runBench('search.js', { BENCH_SMOKE: '1', BENCH_SPANS: '400', BENCH_GETS: '20', BENCH_FINDS: '10' }, 150_000, [], ['cassandra']);
     expectSearchFigures('cassandra', run);
   }, 180_000);
+
+  // Jaeger v2.13's ClickHouse reader has no trace search: its find figures are n/a
+  it('bench:clickhouse-e2e writes through our runtime and Jaeger into ClickHouse and prints the ratios', async () => {
+    const run = await runBench('search.js', { BENCH_SMOKE: '1', BENCH_SPANS: '2000', BENCH_GETS: '20', BENCH_FINDS: '10' }, 180_000, [], ['clickhouse']);
+    expectFigures('search clickhouse', run, [
+      re(String.raw`ours \(clickhouse\)\s+# spans/s until all readable \(# s\), CPU # s \(server # s\); get-trace p50 # ms p99 # ms; find p50 # ms p99 # ms`),
+      re(String.raw`jaeger \(clickhouse\)\s+# spans/s until all readable \(# s\), CPU # s \(server # s\); get-trace p50 # ms`),
+      re(String.raw`ratio ours/jaeger, medians of 1 round\(s\): write #x`),
+    ]);
+  }, 210_000);
+
+  it('bench:clickhouse loads ours and the clickhouseexporter schema on one engine and prints the table', async () => {
+    const run = await runBench('clickhouse.js', { BENCH_SPANS: '20000', BENCH_GETS: '10', BENCH_FINDS: '5' }, 180_000);
+    expectFigures('clickhouse', run, [
+      re(String.raw`insert spans/s\s+#\s+#`),
+      re(String.raw`bytes on disk per span\s+#\s+#`),
+      re(String.raw`search by attribute p50 / p99 ms\s+# / #\s+# / #`),
+      re(String.raw`ratios ours/otel: insert #x faster, disk #x, get p50 #x, service p50 #x, attribute p50 #x`),
+    ]);
+  }, 210_000);
 });
