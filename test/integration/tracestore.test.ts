@@ -5,7 +5,7 @@ import type { KubeClient } from '../../src/kube/client.js';
 import { ANNOTATION_CONFIG_HASH, MANAGED_SELECTOR } from '../../src/api/contract.js';
 import { createServer } from 'node:net';
 import { applyStore, conditionOf, createNamespace, getStore, memoryStore, startInProcessOperator, testClient, waitFor, waitReady, waitStoreCondition } from '../helpers.js';
-import { ApiError, resourcePath } from '../../src/kube/client.js';
+import { resourcePath } from '../../src/kube/client.js';
 import { PLUGINS } from '../../src/storage/plugins.js';
 import { TRACESTORES } from '../../src/kube/resources.js';
 

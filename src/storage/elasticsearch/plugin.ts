@@ -6,7 +6,7 @@ import { printableEndpoints } from '../../api/redact.js';
 import { httpCredentialsOf, httpPlaintextCredentialsProblem, httpSecretReferences } from '../api/http-secrets.js';
 import type { BackendPlugin } from '../api/plugin.js';
 import type { SearchType } from './check.js';
-import { SEARCH_DEFAULTS, type SearchConfig, searchBackendConfig, searchConfigSchema } from './config.js';
+import { type SearchConfig, searchBackendConfig, searchConfigSchema } from './config.js';
 import { SCHEMA_VERSION } from './provision.js';
 
 type SearchSpec = BackendSpec<SearchType>;
