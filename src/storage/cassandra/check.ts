@@ -5,6 +5,7 @@
 import cassandra from 'cassandra-driver';
 import type { CheckCondition, CheckResult } from '../../api/backend-plugin.js';
 import { backendErrorMessage, boundedText, remoteToken } from '../../api/redact.js';
+import { withDeadline } from '../api/abortable.js';
 import { StorageError } from '../api/errors.js';
 import { type CassandraConfig, type CassandraSecrets, CASSANDRA_DEFAULTS, cassandraSettings } from './config.js';
 import { CassandraAuthError } from './connection.js';
@@ -25,28 +26,6 @@ const SCHEMA_WAITING: CheckCondition = { status: 'Unknown', reason: 'Pending', m
 /** a schema change the user may not make (translate() passes such a driver error on as it is) */
 const isUnauthorized = (e: unknown): boolean => e instanceof cassandra.errors.ResponseError && e.code === cassandra.types.responseErrorCodes.unauthorized;
 
-/** `p`, or a rejection once `ms` passed or `signal` aborted; `cancel` runs then (closing the session) */
-async function bounded<T>(p: Promise<T>, ms: number, cancel: () => Promise<void>, signal?: AbortSignal): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
-    onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([p, stop]);
-  } catch (e) {
-    await cancel().catch(() => undefined);
-    p.catch(() => undefined);
-    throw e;
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  }
-}
-
 export async function checkOutcome(config: CassandraConfig, retention: string | undefined, secret: CassandraSecrets, owner?: string): Promise<CassandraOutcome> {
   const backend = new CassandraBackend({ ...cassandraSettings(config, retention, secret), requestTimeoutMs: 15_000, maxTries: 1 });
   const run = async (): Promise<CassandraOutcome> => {
@@ -66,7 +45,7 @@ export async function checkOutcome(config: CassandraConfig, retention: string | 
     return { stage: 'ready', schemaVersion: backend.schemaVersion ?? 0, version, replication: backend.replication ?? {}, ...backend.retention() };
   };
   try {
-    return await bounded(run(), CASSANDRA_CHECK_DEADLINE_MS, () => backend.close());
+    return await withDeadline(run(), CASSANDRA_CHECK_DEADLINE_MS, () => backend.close());
   } catch (error) {
     return { stage: 'connect', reason: 'Unreachable', error };
   } finally {
@@ -210,7 +189,7 @@ export async function cleanupCassandra(config: CassandraConfig, secret: Cassandr
   signal?.throwIfAborted();
   const backend = new CassandraBackend({ ...cassandraSettings(config, undefined, secret), requestTimeoutMs: 15_000 });
   try {
-    const kept = await bounded(backend.dropKeyspace(owner), CASSANDRA_CHECK_DEADLINE_MS, () => backend.close(), signal);
+    const kept = await withDeadline(backend.dropKeyspace(owner), CASSANDRA_CHECK_DEADLINE_MS, () => backend.close(), signal);
     return kept ? { kept } : undefined;
   } finally {
     await backend.close().catch(() => undefined);

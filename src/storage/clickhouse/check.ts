@@ -4,6 +4,7 @@
 // (it brings in the HTTP client).
 import type { CheckCondition, CheckResult } from '../../api/backend-plugin.js';
 import { backendErrorMessage, boundedText, printableEndpoints, remoteToken } from '../../api/redact.js';
+import { withDeadline } from '../api/abortable.js';
 import { StorageError } from '../api/errors.js';
 import type { HttpCredentials } from '../api/http-secrets.js';
 import { CLICKHOUSE_DEFAULTS, type ClickHouseConfig, clickhouseSettings } from './config.js';
@@ -21,25 +22,6 @@ export type ClickHouseOutcome =
   | { stage: 'ready'; schemaVersion: number; version: string; ttlSeconds: number; applied: number[] };
 
 const SCHEMA_WAITING: CheckCondition = { status: 'Unknown', reason: 'Pending', message: 'waiting for the backend connection' };
-
-/** `p`, or a rejection once `ms` passed or `signal` aborted */
-async function bounded<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
-    onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([p, stop]);
-  } finally {
-    p.catch(() => undefined);
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  }
-}
 
 export async function checkOutcome(config: ClickHouseConfig, retention: string | undefined, secret: HttpCredentials, owner?: string): Promise<ClickHouseOutcome> {
   const backend = new ClickHouseBackend({ ...clickhouseSettings(config, retention, secret), requestTimeoutMs: 15_000, maxTries: 1 });
@@ -60,7 +42,7 @@ export async function checkOutcome(config: ClickHouseConfig, retention: string |
     return { stage: 'ready', schemaVersion: backend.provisioned?.version ?? 0, version, ttlSeconds: backend.schema.ttlSeconds, applied: backend.provisioned?.applied ?? [] };
   };
   try {
-    return await bounded(run(), CLICKHOUSE_CHECK_DEADLINE_MS);
+    return await withDeadline(run(), CLICKHOUSE_CHECK_DEADLINE_MS, () => backend.close());
   } catch (error) {
     return { stage: 'connect', reason: 'Unreachable', error };
   } finally {
@@ -133,7 +115,7 @@ export async function cleanupClickHouse(config: ClickHouseConfig, secret: HttpCr
   signal?.throwIfAborted();
   const backend = new ClickHouseBackend({ ...clickhouseSettings(config, undefined, secret), requestTimeoutMs: 15_000 });
   try {
-    const kept = await bounded(backend.dropDatabase(owner), CLICKHOUSE_CHECK_DEADLINE_MS, signal);
+    const kept = await withDeadline(backend.dropDatabase(owner), CLICKHOUSE_CHECK_DEADLINE_MS, () => backend.close(), signal);
     return kept ? { kept } : undefined;
   } finally {
     await backend.close().catch(() => undefined);
