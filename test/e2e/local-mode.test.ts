@@ -5,7 +5,8 @@
 // process tree in /proc; a second start and a taken port end in one line without starting anything. One file, so
 // no two local modes run at once (they would share the pod address range).
 // Then every TraceStore sample applied at once, against real servers on loopback (OpenSearch, Elasticsearch with
-// TLS and credentials, Cassandra with TLS and password authentication, a remote storage with TLS and a token): each store gets runtime processes of its own, one
+// TLS and credentials, Cassandra with TLS and password authentication, ClickHouse over HTTPS with a password, a remote
+// storage with TLS and a token): each store gets runtime processes of its own, one
 // per pod on its pod's address; the embedded store's claim gets a directory from local mode's provisioner, its spans
 // outlive a pod restart, and deletionPolicy Delete removes claim, volume and directory. The samples change only
 // where the test servers differ: addresses, no TLS and a single shard for OpenSearch (no security plugin), one
@@ -25,6 +26,7 @@ import { PERSISTENTVOLUMECLAIMS, PODS, SAMPLING_POLICIES, SECRETS, TRACESTORES }
 import { LOCAL_STORAGE_CLASS, PERSISTENTVOLUMES } from '../../src/local/provisioner.js';
 import type { RunningRuntime } from '../../src/runtime/server.js';
 import { CASSANDRA_DC, type RunningCassandra, startCassandra } from '../env/cassandra.js';
+import { type ClickHouseServer, startClickHouse } from '../env/clickhouse.js';
 import { ES_USERS, type RunningElasticsearch, startElasticsearch } from '../env/elasticsearch.js';
 import { type RunningOpenSearch, startOpenSearch } from '../env/opensearch.js';
 import { ROOT, type TestPki, startSecuredRemoteStorage, testPki, waitFor } from '../helpers.js';
@@ -223,7 +225,9 @@ let os: RunningOpenSearch | undefined;
 let es: RunningElasticsearch | undefined;
 let remote: RunningRuntime | undefined;
 let cql: RunningCassandra | undefined;
+let ch: ClickHouseServer | undefined;
 let pki: TestPki;
+const CH_USER = { username: 'jaeger', password: 'clickhouse-sample-password' };
 
 /** A sample with the addresses of the servers on loopback. */
 function localized(file: string): TraceStore {
@@ -243,6 +247,8 @@ function localized(file: string): TraceStore {
     b.cassandra.endpoints = [`${cql!.host}:${cql!.port}`];
     b.cassandra.datacenter = CASSANDRA_DC;
     b.cassandra.replication = { strategy: 'NetworkTopologyStrategy', factor: 1 };
+  } else if (b.clickhouse) {
+    b.clickhouse.endpoints = [ch!.url];
   } else if (b.grpc) {
     b.grpc.endpoint = `127.0.0.1:${remote!.ports.remoteStorage}`;
     delete b.grpc.writerEndpoint;
@@ -279,20 +285,22 @@ const trace = (p: Pod, id: string): Promise<{ code: number; body: string }> => f
 describe('every TraceStore sample', () => {
   beforeAll(async () => {
     pki = testPki();
-    const [o, e, r, q] = await Promise.allSettled([
+    const [o, e, r, q, k] = await Promise.allSettled([
       startOpenSearch(),
       startElasticsearch({ secure: true }),
       startSecuredRemoteStorage(pki, TOKEN),
       startCassandra({ auth: true, tls: { certFile: pki.certFile, keyFile: pki.keyFile, ca: pki.ca } }),
+      startClickHouse({ user: CH_USER.username, password: CH_USER.password, tls: { certFile: pki.certFile, keyFile: pki.keyFile } }),
     ]);
     if (o.status === 'fulfilled') os = o.value;
     if (e.status === 'fulfilled') es = e.value;
     if (r.status === 'fulfilled') remote = r.value;
     if (q.status === 'fulfilled') cql = q.value;
-    for (const x of [o, e, r, q]) if (x.status === 'rejected') throw x.reason;
+    if (k.status === 'fulfilled') ch = k.value;
+    for (const x of [o, e, r, q, k]) if (x.status === 'rejected') throw x.reason;
   }, 240_000);
   afterAll(async () => {
-    await Promise.all([os?.stop(), es?.stop(), remote?.stop(), cql?.stop()]);
+    await Promise.all([os?.stop(), es?.stop(), remote?.stop(), cql?.stop(), ch?.stop()]);
   });
 
   it('runs every TraceStore sample as processes of its own; the embedded store keeps its spans across a pod restart', async () => {
@@ -313,9 +321,11 @@ describe('every TraceStore sample', () => {
       await putSecret(c, 'remote-storage-token', { token: TOKEN });
       await putSecret(c, 'cassandra-credentials', { ...cql!.credentials! });
       await putSecret(c, 'cassandra-ca', { 'ca.crt': pki.ca });
+      await putSecret(c, 'clickhouse-credentials', CH_USER);
+      await putSecret(c, 'clickhouse-ca', { 'ca.crt': pki.ca });
 
       const stores = SAMPLES.map(localized);
-      expect(stores.map(backendOf).sort()).toEqual(expect.arrayContaining(['cassandra', 'elasticsearch', 'embedded', 'grpc', 'memory', 'opensearch']));
+      expect(stores.map(backendOf).sort()).toEqual(expect.arrayContaining(['cassandra', 'clickhouse', 'elasticsearch', 'embedded', 'grpc', 'memory', 'opensearch']));
       for (const ts of stores) await c.apply(resourcePath(TRACESTORES, NS, ts.metadata.name), ts, 'kubectl');
 
       // each store Ready, each of its pods Ready on an address of its own, served by a runtime of its backend
