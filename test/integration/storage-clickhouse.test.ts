@@ -236,6 +236,12 @@ describe('clickhouse schema', () => {
     expect(await b.claim('ns/first')).toBe('ns/first');
     expect(await b.claim('ns/second')).toBe('ns/first');
     expect(await b.dropDatabase('ns/second')).toBe('database owned belongs to TraceStore ns/first');
+    // a table someone added next to ours keeps the database
+    const c = admin();
+    await c.command({ query: 'CREATE TABLE owned.notes (id UInt64) ENGINE = MergeTree ORDER BY id' });
+    expect(await b.dropDatabase('ns/first')).toBe('database owned also holds tables that are not ours (notes)');
+    await c.command({ query: 'DROP TABLE owned.notes' });
+    await c.close();
     expect(await b.dropDatabase('ns/first')).toBeUndefined();
     expect(await scalar("SELECT count() FROM system.databases WHERE name = 'owned'")).toBe('0');
   });

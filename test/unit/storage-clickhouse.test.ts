@@ -93,6 +93,9 @@ describe('clickhouse search SQL', () => {
     expect(where({ error: false }).sql).toContain('status_code != 2');
     expect(where({ error: 'maybe' }).sql).toMatch(/ AND 0$/);
     expect(where({ 'span.kind': 'SPAN_KIND_CONSUMER' }).sql).toContain('kind = 5');
+    // as the memory backend compares kinds: the unspecified kind is '', not 'unspecified'
+    expect(where({ 'span.kind': 'unspecified' }).sql).toMatch(/ AND 0$/);
+    expect(where({ 'span.kind': '' }).sql).toContain('kind = 0');
     expect(where({ 'span.kind': 'sideways' }).sql).toMatch(/ AND 0$/);
     expect(where({ 'span.status': 'STATUS_CODE_OK' }).sql).toContain('status_code = 1');
   });

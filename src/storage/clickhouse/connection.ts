@@ -188,13 +188,18 @@ export class ClickHouseConnection {
 
   /**
    * Inserts rows into a table (qualified name) as one block: JSONEachRow lines, or RowBinary bytes of `columns`.
-   * Acknowledged once ClickHouse wrote it (with async inserts: once the server flushed it). Retried like an
-   * idempotent request: the spans table deduplicates a block written twice.
+   * Acknowledged once ClickHouse wrote it (with async inserts: once the server flushed it). RowBinary blocks (the
+   * spans table, which deduplicates a block written twice) are retried like an idempotent request; JSON rows are not.
    */
   async insert(table: string, rows: readonly string[] | { columns: string; body: Buffer }, signal?: AbortSignal): Promise<void> {
-    const body = Array.isArray(rows) ? Buffer.from(rows.join('\n')) : (rows as { body: Buffer }).body;
-    const query = Array.isArray(rows) ? `INSERT INTO ${table} FORMAT JSONEachRow` : `INSERT INTO ${table} (${(rows as { columns: string }).columns}) FORMAT RowBinary`;
-    const settings: Record<string, string | number> = this.cfg.asyncInsert ? { async_insert: 1, wait_for_async_insert: 1 } : {};
+    const json = Array.isArray(rows);
+    const body = json ? Buffer.from(rows.join('\n')) : (rows as { body: Buffer }).body;
+    const query = json ? `INSERT INTO ${table} FORMAT JSONEachRow` : `INSERT INTO ${table} (${(rows as { columns: string }).columns}) FORMAT RowBinary`;
+    const settings: Record<string, string | number> = {
+      ...(this.cfg.asyncInsert ? { async_insert: 1, wait_for_async_insert: 1 } : {}),
+      // a retried block whose views were not all written is written to them again, not dropped with the block
+      ...(json ? {} : { deduplicate_blocks_in_dependent_materialized_views: 1 }),
+    };
     await this.bounded(
       async (c) => {
         const r = await c.exec({ query, values: Readable.from([body], { objectMode: false }), clickhouse_settings: settings, ...(signal ? { abort_signal: signal } : {}) });
@@ -204,7 +209,8 @@ export class ClickHouseConnection {
           r.stream.once('error', reject);
         });
       },
-      { slots: this.insertSlots, ...(signal ? { signal } : {}) },
+      // only the spans table deduplicates a retried block: the small JSON tables are not retried
+      { slots: this.insertSlots, idempotent: !json, ...(signal ? { signal } : {}) },
     );
   }
 

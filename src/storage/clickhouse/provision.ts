@@ -83,6 +83,10 @@ export async function dropOwnDatabase(conn: ClickHouseConnection, p: SchemaParam
   if (!db) return undefined;
   const foreign = foreignDatabase(p, existing);
   if (foreign) return foreign.replace(/: choose another database$/, '');
+  // tables someone added next to ours are theirs: the database is not dropped under them
+  const ours = new Set(ownObjects(p));
+  const added = existing.filter((t) => !ours.has(t) && !t.startsWith('.inner'));
+  if (added.length) return `database ${p.database} also holds tables that are not ours (${added.slice(0, 3).join(', ')}${added.length > 3 ? ', ...' : ''})`;
   if (owner && existing.includes(p.cluster ? 'store_owner_local' : 'store_owner')) {
     const [row] = await conn.rows<[string]>(`SELECT owner FROM ${p.database}.store_owner ORDER BY since, owner LIMIT 1`);
     if (row && row[0] !== owner) return `database ${p.database} belongs to TraceStore ${row[0]}`;

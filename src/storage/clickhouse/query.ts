@@ -3,7 +3,7 @@
 // attribute value is compared in the typed column it can be stored in (an int only where the string is an int as
 // OpenTelemetry prints it, a double where it is a double so printed, a bool for true/false), so `idx=7` finds
 // int 7 and string "7" but not double 7.5.
-import { type CheckedQuery, SPAN_KIND_NAMES, STATUS_NAMES, attrToString, spanKindFromName } from '../api/index.js';
+import { type CheckedQuery, SPAN_KIND_NAMES, STATUS_NAMES, attrToString } from '../api/index.js';
 import type { Params } from './connection.js';
 import { searchTerm } from './row-binary.js';
 import { LEVEL } from './rows.js';
@@ -33,8 +33,10 @@ export function asDouble(want: string): number | undefined {
 
 /** kind and status names a search may give ('server', 'SPAN_KIND_SERVER', ...) as their OTLP numbers */
 const kindOf = (want: string): number | undefined => {
-  const k = spanKindFromName(want);
-  return k !== undefined && SPAN_KIND_NAMES[k] !== undefined ? k : undefined;
+  // the kind's name as every backend compares it: 'server', 'span_kind_server'; '' is the unspecified kind
+  const n = want.toLowerCase().replace(/^span_kind_/, '');
+  const hit = Object.entries(SPAN_KIND_NAMES).find(([, name]) => name === n);
+  return hit ? Number(hit[0]) : undefined;
 };
 const statusOf = (want: string): number | undefined => {
   const n = want.toLowerCase().replace(/^status_code_/, '');

@@ -102,7 +102,7 @@ export class ClickHouseLock implements Lock {
 
   private async holder(resource: string): Promise<{ holder: string; since: string } | undefined> {
     const [row] = await this.conn.rows<[string, string]>(
-      `SELECT holder, toString(since) FROM ${this.conn.database}.leases WHERE resource = {r:String} AND expires > now64(3) ORDER BY since, holder LIMIT 1`,
+      `SELECT holder, toString(toUnixTimestamp64Milli(since)) FROM ${this.conn.database}.leases WHERE resource = {r:String} AND expires > now64(3) ORDER BY since, holder LIMIT 1`,
       { r: resource },
     );
     return row ? { holder: row[0], since: row[1] } : undefined;
@@ -111,7 +111,8 @@ export class ClickHouseLock implements Lock {
   async acquire(resource: string, holder: string, ttlMs: number): Promise<boolean> {
     const current = await this.holder(resource);
     if (current && current.holder !== holder) return false;
-    const since = current ? `toDateTime64({since:String}, 3)` : 'now64(3)';
+    // epoch milliseconds, not text: no time zone (or its repeated hour) can move the start of a tenure
+    const since = current ? 'fromUnixTimestamp64Milli({since:Int64})' : 'now64(3)';
     await this.conn.command(
       `INSERT INTO ${this.conn.database}.leases (resource, holder, since, expires) SELECT {r:String}, {h:String}, ${since}, now64(3) + toIntervalMillisecond({ttl:UInt32})`,
       { r: resource, h: holder, ttl: Math.max(1, Math.round(ttlMs)), ...(current ? { since: current.since } : {}) },

@@ -74,12 +74,22 @@ export class ClickHouseTraceWriter implements TraceWriter {
           this.lingering = undefined;
           this.pump();
         }, wait);
+        // the waiting callers keep the process alive, not the timer
+        this.lingering.unref();
         return;
       }
       this.queue.shift();
       this.queuedRows -= g.rows;
+      let body: Buffer;
+      try {
+        body = g.parts.length === 1 ? g.parts[0]! : Buffer.concat(g.parts);
+      } catch (e) {
+        // a group too big for one buffer: its callers are answered, the others go on
+        for (const w of g.waiters) w.reject(e);
+        continue;
+      }
       this.inFlight++;
-      this.conn.insert(this.table, { columns: SPAN_INSERT_COLUMNS, body: g.parts.length === 1 ? g.parts[0]! : Buffer.concat(g.parts) }).then(
+      this.conn.insert(this.table, { columns: SPAN_INSERT_COLUMNS, body }).then(
         () => {
           this.inFlight--;
           for (const w of g.waiters) w.resolve();
