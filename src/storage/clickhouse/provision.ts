@@ -58,19 +58,17 @@ export async function provision(conn: ClickHouseConnection, p: SchemaParams, upT
   return { version, applied, retentionChanged };
 }
 
-/** The schema version recorded in the database (0: none). */
-export async function schemaVersion(conn: ClickHouseConnection, database: string): Promise<number> {
-  const [row] = await conn.rows<[string]>(`SELECT toString(max(version)) FROM ${database}.schema_migrations`);
-  return Number(row?.[0] ?? 0);
+/** The TraceStore holding the database: the earliest claim in store_owner (undefined: none yet). */
+async function holderOf(conn: ClickHouseConnection, database: string): Promise<string | undefined> {
+  return (await conn.rows<[string]>(`SELECT owner FROM ${database}.store_owner ORDER BY since, owner LIMIT 1`))[0]?.[0];
 }
 
 /** Claims the database for `owner` unless another holds it; returns the holder (the earliest claim). */
 export async function claim(conn: ClickHouseConnection, database: string, owner: string): Promise<string> {
-  const first = async (): Promise<string | undefined> => (await conn.rows<[string]>(`SELECT owner FROM ${database}.store_owner ORDER BY since, owner LIMIT 1`))[0]?.[0];
-  const holder = await first();
+  const holder = await holderOf(conn, database);
   if (holder !== undefined) return holder;
   await conn.command(`INSERT INTO ${database}.store_owner (owner, since) VALUES ({o:String}, now64(3))`, { o: owner }, { idempotent: false });
-  return (await first()) ?? owner;
+  return (await holderOf(conn, database)) ?? owner;
 }
 
 /**
@@ -88,8 +86,8 @@ export async function dropOwnDatabase(conn: ClickHouseConnection, p: SchemaParam
   const added = existing.filter((t) => !ours.has(t) && !t.startsWith('.inner'));
   if (added.length) return `database ${p.database} also holds tables that are not ours (${added.slice(0, 3).join(', ')}${added.length > 3 ? ', ...' : ''})`;
   if (owner && existing.includes(p.cluster ? 'store_owner_local' : 'store_owner')) {
-    const [row] = await conn.rows<[string]>(`SELECT owner FROM ${p.database}.store_owner ORDER BY since, owner LIMIT 1`);
-    if (row && row[0] !== owner) return `database ${p.database} belongs to TraceStore ${row[0]}`;
+    const holder = await holderOf(conn, p.database);
+    if (holder !== undefined && holder !== owner) return `database ${p.database} belongs to TraceStore ${holder}`;
   }
   await conn.command(dropDatabase(p));
   return undefined;
