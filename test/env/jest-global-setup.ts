@@ -31,4 +31,5 @@ export default async function setup(): Promise<void> {
   process.env.JSO_TEST_APISERVER = info.server;
   process.env.JSO_TEST_TOKEN = info.token;
   process.env.JSO_TEST_CP_DIR = info.dir;
+  process.env.JSO_TEST_ETCD = info.etcdUrl;
 }

@@ -11,6 +11,7 @@ import { loopbackRuntimeConfig } from '../helpers.js';
 import { encodeTracesProto } from '../../src/otlp/otlp-proto.js';
 import { crashBatch, crashTraceId } from '../env/embedded-writer.js';
 import { telemetrygenBinary } from '../env/telemetrygen.js';
+import { EmbeddedTraceWriter } from '../../src/storage/embedded/writer.js';
 
 it('refuses with 429 when the queue is full and loses nothing it accepted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'jso-overload-'));
@@ -70,7 +71,9 @@ it('refuses with 429 when the queue is full and loses nothing it accepted', asyn
 
 // The same overload from an OTLP exporter we did not write: telemetrygen (the OpenTelemetry Go SDK). Go exporters,
 // like the collector's, retry RESOURCE_EXHAUSTED only when its status carries a google.rpc.RetryInfo and drop the
-// batch otherwise; so every span must still arrive although the runtime keeps refusing.
+// batch otherwise; so every span must still arrive although the runtime keeps refusing. Whether three processes'
+// exports overlap is up to the scheduler, so the backend is made slow where it counts: its first write waits until
+// the runtime has refused something (a disk that stalls; at most 8 s, inside the exporters' 10 s timeout).
 it('a Go OTLP exporter refused with RESOURCE_EXHAUSTED retries, and every span it sent is stored', async () => {
   const bin = telemetrygenBinary();
   const dir = mkdtempSync(join(tmpdir(), 'jso-overload-tgen-'));
@@ -80,6 +83,16 @@ it('a Go OTLP exporter refused with RESOURCE_EXHAUSTED retries, and every span i
     ingest: { maxQueuedSpans: 100, batchSpans: 100, batchAgeMs: 5, writers: 1 },
   });
   const rt = await startRuntime(cfg, pino({ level: 'silent' }));
+  const refusedSoFar = async () => Number(/jso_runtime_spans_refused_total\{reason="queue_full"\} (\d+)/.exec(await rt.registry.metrics())?.[1] ?? 0);
+  const write = EmbeddedTraceWriter.prototype.writeTraces;
+  let stalled = false;
+  EmbeddedTraceWriter.prototype.writeTraces = async function (this: EmbeddedTraceWriter, ...args: Parameters<typeof write>) {
+    if (!stalled) {
+      stalled = true;
+      for (const until = Date.now() + 8_000; Date.now() < until && (await refusedSoFar()) === 0; ) await new Promise((r) => setTimeout(r, 20));
+    }
+    return write.apply(this, args);
+  };
   const PROCS = 3;
   const WORKERS = 2;
   const TRACES = 40; // per worker, 10 spans each: 2,400 spans, far below each SDK's own queue of 2,048 per process
@@ -107,6 +120,7 @@ it('a Go OTLP exporter refused with RESOURCE_EXHAUSTED retries, and every span i
     expect(Number(written?.[1])).toBe(PROCS * WORKERS * TRACES * 10);
   } finally {
     for (const g of gens) if (g.exitCode === null) g.kill('SIGKILL');
+    EmbeddedTraceWriter.prototype.writeTraces = write;
     await rt.stop();
     rmSync(dir, { recursive: true, force: true });
   }
