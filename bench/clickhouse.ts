@@ -3,7 +3,8 @@
 // loaded with the same spans and asked for the same answers, one after the other:
 //  - insert: BENCH_SPANS spans (default 1,000,000) in traces of 20 spans over 20 services, spread over the last
 //    6 hours, with random-looking trace IDs and the ten attributes of bench/span-shape.ts; ours through our trace
-//    writer (batches of 1,000 spans, 8 in flight, joined into inserts of up to 50,000 rows), otel_traces as
+//    writer fed as the runtime feeds it (batches of 5,000 spans, as many at once as the backend asks the runtime
+//    for, joined by the writer into inserts of up to 50,000 rows), otel_traces as
 //    JSONEachRow inserts of 8,192 rows (the collector's batch size) from the same client, attributes as strings as
 //    the exporter stores them. Spans per second until the last insert is acknowledged; CPU of this process (row
 //    encoding and HTTP) and of the engine.
@@ -27,6 +28,7 @@ import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type ResourceSpans, type Span, attrToString } from '../src/storage/api/index.js';
+import { DEFAULT_PIPELINE } from '../src/runtime/pipeline.js';
 import { ClickHouseBackend } from '../src/storage/clickhouse/store.js';
 import { startClickHouse } from '../test/env/clickhouse.js';
 import { procStat } from '../test/env/server-process.js';
@@ -38,8 +40,7 @@ const FINDS = Number(process.env.BENCH_FINDS ?? 100);
 const PER_TRACE = 20;
 const SERVICES = 20;
 const TRACES = Math.floor(SPANS / PER_TRACE);
-const BATCH_SPANS = 1000;
-const IN_FLIGHT = 8;
+const BATCH_SPANS = DEFAULT_PIPELINE.batchSpans;
 const OTEL_BATCH = 8192;
 const WINDOW_NS = 6n * 3_600_000_000_000n;
 const NOW = BigInt(Date.now()) * 1_000_000n;
@@ -196,7 +197,7 @@ async function ours(c: ClickHouseClient, url: string, enginePid: number): Promis
   let next = 0;
   const per = BATCH_SPANS / PER_TRACE;
   await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
+    Array.from({ length: b.ingestWriters }, async () => {
       while (next < TRACES) {
         const first = next;
         next += per;

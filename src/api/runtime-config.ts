@@ -112,7 +112,7 @@ export const runtimeConfigSchema = obj(
         maxQueuedSpans: int({ description: 'spans accepted but not yet written; beyond it receivers answer 429 / RESOURCE_EXHAUSTED', minimum: 1, maximum: 100_000_000, default: 200_000 }),
         batchSpans: int({ description: 'spans per backend write', minimum: 1, maximum: 1_000_000, default: 5_000 }),
         batchAgeMs: int({ description: 'how long a free writer waits for a batch to fill (0: group commit, write at once)', minimum: 0, maximum: 60_000, default: 0 }),
-        writers: int({ description: 'concurrent backend writes', minimum: 1, maximum: 64, default: 2 }),
+        writers: int({ description: 'concurrent backend writes; unset: what the backend asks for (2; ClickHouse 8, whose writer joins them into few big inserts)', minimum: 1, maximum: 64 }),
         maxAttempts: int({ description: 'tries of a write failing with an error other than "unavailable" or "full" before the bad spans are isolated and dead-lettered', minimum: 1, maximum: 100, default: 5 }),
         maxRequestBytes: int({ description: 'largest OTLP request, after decompression', minimum: 1024, maximum: 1_073_741_824, default: 16_777_216 }),
         maxInflightBytes: int({ description: 'request bytes held at once across all receivers (reading, decoding, waiting for the commit); beyond it 429 / RESOURCE_EXHAUSTED', minimum: 1024, maximum: 17_179_869_184, default: 134_217_728 }),

@@ -46,7 +46,8 @@ function assemble(cfg: RuntimeConfig, log: Logger, registry: Registry, backend: 
   if (backend instanceof MemoryBackend) registerMemoryMetrics(registry, backend);
   const sampling = new SamplingRuntime(cfg, backend, registry, log);
   const ingestCfg = cfg.ingest ?? {};
-  const pipeline = new IngestPipeline(backend.traceWriter(), { ...DEFAULT_PIPELINE, ...ingestCfg }, pipelineMetrics(registry), log.child({ subsystem: 'pipeline' }), {
+  const writers = ingestCfg.writers ?? backend.ingestWriters ?? DEFAULT_PIPELINE.writers;
+  const pipeline = new IngestPipeline(backend.traceWriter(), { ...DEFAULT_PIPELINE, ...ingestCfg, writers }, pipelineMetrics(registry), log.child({ subsystem: 'pipeline' }), {
     stages: [sampling.stage],
     onBackendFull: (msg) => sampling.reportBackendFull(msg),
   });

@@ -194,7 +194,8 @@ describe('clickhouse schema', () => {
 
     const latest = open('migrating');
     await latest.provision();
-    expect(latest.provisioned).toEqual({ version: LATEST_VERSION, applied: [2], retentionChanged: [] });
+    expect(latest.provisioned).toEqual({ version: LATEST_VERSION, applied: [2, 3], retentionChanged: [] });
+    expect(await scalar("SELECT type FROM system.columns WHERE database = 'migrating' AND table = 'spans' AND name = 'attr_int'")).toBe('Map(String, Int64)');
     expect(await scalar('SELECT count() FROM migrating.spans')).toBe('200');
     // the new table holds the keys of the spans written before it existed
     expect(await scalar("SELECT groupArray(key) FROM (SELECT DISTINCT key FROM migrating.attribute_keys WHERE service = 'migrated' AND level = 1 ORDER BY key)")).toBe('customer,http.status_code,retry');
@@ -206,7 +207,7 @@ describe('clickhouse schema', () => {
     const again = open('migrating');
     await again.provision();
     expect(again.provisioned?.applied).toEqual([]);
-    expect(await scalar('SELECT groupArray(version) FROM (SELECT version FROM migrating.schema_migrations ORDER BY version)')).toBe('1,2');
+    expect(await scalar('SELECT groupArray(version) FROM (SELECT version FROM migrating.schema_migrations ORDER BY version)')).toBe('1,2,3');
   }, 120_000);
 
   it('sets the TTL from the retention and changes it on existing tables', async () => {

@@ -29,6 +29,11 @@ describe('clickhouse schema DDL', () => {
     expect(spans).toContain('ttl_only_drop_parts = 1');
     expect(spans).toContain('INDEX idx_trace_id trace_id TYPE bloom_filter');
     for (const typed of ['attr_str Map(LowCardinality(String), String)', 'attr_int Map(LowCardinality(String), Int64)', 'attr_dbl Map(LowCardinality(String), Float64)', 'attr_bool Map(LowCardinality(String), Bool)']) expect(spans).toContain(typed);
+    // version 3 leaves LowCardinality keys only on the string maps
+    const v3 = MIGRATIONS.find((m) => m.version === 3)!.statements(single);
+    expect(v3).toHaveLength(1);
+    for (const col of ['attr_int Map(String, Int64)', 'attr_dbl Map(String, Float64)', 'attr_bool Map(String, Bool)', 'attr_other Map(String, String)', 'res_int Map(String, Int64)', 'res_other Map(String, String)']) expect(v3[0]).toContain(`MODIFY COLUMN ${col}`);
+    expect(v3[0]).not.toMatch(/_str Map/);
     // the trace's end is the latest end, not the latest start
     expect(ddl).toContain('max(e) AS end_ns FROM (SELECT trace_id, start_ns AS s, greatest(end_ns, start_ns) AS e FROM');
     // operations keep span kind and the full name in their key
@@ -49,6 +54,8 @@ describe('clickhouse schema DDL', () => {
     const mv = stmts.find((s) => s.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS jaeger.trace_times_mv'))!;
     expect(mv).toContain('TO jaeger.trace_times_local');
     expect(mv).toContain('FROM jaeger.spans_local');
+    // a column change goes to the local tables and to the Distributed table over them
+    expect(MIGRATIONS.find((m) => m.version === 3)!.statements(cluster).map((x) => x.slice(0, x.indexOf(' MODIFY')))).toEqual(['ALTER TABLE jaeger.spans_local ON CLUSTER traces', 'ALTER TABLE jaeger.spans ON CLUSTER traces']);
     expect(dropDatabase(cluster)).toBe('DROP DATABASE IF EXISTS jaeger ON CLUSTER traces SYNC');
     expect(retentionStatements(cluster).find((r) => r.table === 'spans')?.sql).toBe(
       `ALTER TABLE jaeger.spans_local ON CLUSTER traces MODIFY TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`,

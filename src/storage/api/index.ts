@@ -98,4 +98,6 @@ export interface BackendFactory {
   maintain?(): Promise<string[]>;
   /** resolves when the backend answers (readiness) */
   ping?(): Promise<void>;
+  /** concurrent writes the runtime should give the trace writer when its configuration does not say */
+  readonly ingestWriters?: number;
 }

@@ -23,7 +23,7 @@ export interface ClickHouseBackendConfig {
   retention?: string;
   /** inserts as ClickHouse async inserts (the server batches them; acknowledged once flushed) */
   asyncInsert?: boolean;
-  /** inserts in flight at once (default 2: batches that arrive meanwhile join the next insert) */
+  /** inserts in flight at once (default 2: batches that arrive meanwhile join the next insert; the second runs only for a group of at least a fifth of maxBatchRows) */
   maxInFlightInserts?: number;
   /** rows of the spans table per insert at most (default 50,000) */
   maxBatchRows?: number;

@@ -24,6 +24,12 @@ export class ClickHouseBackend implements BackendFactory {
   private readonly leases: ClickHouseLock;
   private readonly purge: ClickHousePurger;
 
+  /**
+   * eight batches written at once: while one insert runs the others queue and go as the next one, so inserts hold
+   * tens of thousands of rows (the engine's cost is per insert and per part far more than per row)
+   */
+  readonly ingestWriters = 8;
+
   constructor(cfg: ClickHouseBackendConfig) {
     this.schema = schemaParams(cfg);
     this.conn = new ClickHouseConnection(cfg);

@@ -1,7 +1,7 @@
 // The ClickHouse trace writer: one row per span in the spans table (the materialized views fill trace_times,
 // operations and attribute_keys from the same insert). ClickHouse wants few big inserts, receivers send many small
 // batches: batches that arrive while inserts are in flight are joined into the next insert (up to maxBatchRows
-// rows), so a busy writer sends inserts of thousands of rows and an idle one sends each batch at once. Every
+// rows), so a busy writer sends inserts of tens of thousands of rows and an idle one sends each batch at once. Every
 // caller is answered when the insert holding its rows is acknowledged by ClickHouse, or fails with it. Rows go as
 // RowBinary (./row-binary.ts).
 import { type ResourceSpans, ResourceExhaustedError, type StorageContext, type TraceWriter } from '../api/index.js';
@@ -68,6 +68,9 @@ export class ClickHouseTraceWriter implements TraceWriter {
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length) {
       const g = this.queue[0]!;
+      // a second insert runs beside the first only with a big group: small ones wait and grow instead, since the
+      // engine's cost is per insert and per part far more than per row
+      if (this.inFlight > 0 && this.queue.length === 1 && g.rows < this.maxBatchRows / 5) return;
       const wait = this.inFlight === 0 && this.queue.length === 1 && g.rows < this.maxBatchRows / 10 ? this.lingerMs - (performance.now() - g.since) : 0;
       if (wait > 0) {
         this.lingering ??= setTimeout(() => {
