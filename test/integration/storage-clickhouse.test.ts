@@ -7,6 +7,7 @@ import { createClient } from '@clickhouse/client';
 import { type ResourceSpans, SpanKind, StatusCode, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ClickHouseBackend, type ClickHouseBackendConfig } from '../../src/storage/clickhouse/store.js';
 import { LATEST_VERSION } from '../../src/storage/clickhouse/schema.js';
+import { getTracesSql } from '../../src/storage/clickhouse/reader.js';
 import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { type ClickHouseServer, startClickHouse } from '../env/clickhouse.js';
@@ -203,12 +204,32 @@ describe('clickhouse schema', () => {
     expect(found).toHaveLength(20);
     const spans = spansOf(await chunks(latest.traceReader().getTraces(Array.from({ length: 20 }, (_, i) => ({ traceId: traceId('e0', i) })))));
     expect(spans).toHaveLength(200);
+    // spans written after the migration reach attribute_keys through the changed view, with their types
+    await latest.traceWriter().writeTraces(batch('after', 10, 100));
+    expect(await scalar("SELECT arrayStringConcat(groupArray(concat(toString(level), ':', key, ':', toString(type))), ',') FROM (SELECT DISTINCT level, key, type FROM migrating.attribute_keys WHERE service = 'after' ORDER BY level, key)")).toBe('1:customer:1,1:http.status_code:2,1:retry:4,2:service.name:1');
     // and a third provision applies nothing
     const again = open('migrating');
     await again.provision();
     expect(again.provisioned?.applied).toEqual([]);
     expect(await scalar('SELECT groupArray(version) FROM (SELECT version FROM migrating.schema_migrations ORDER BY version)')).toBe('1,2,3');
   }, 120_000);
+
+  it('reads only the partition of the window of a trace for GetTrace, in one statement', async () => {
+    const b = open('windowed');
+    await b.provision();
+    const DAY = 86_400_000n * MS;
+    // trace 0 three days ago, traces 1..9 today: two day partitions
+    const spans = Array.from({ length: 10 }, (_, i) => newSpan({ traceId: traceId('f0', i), spanId: spanId(i), name: 'op', startTimeUnixNano: now - (i === 0 ? 3n * DAY : 0n), endTimeUnixNano: now - (i === 0 ? 3n * DAY : 0n) + MS }));
+    await b.traceWriter().writeTraces([serviceBatch('windowed', spans)]);
+    expect(await scalar("SELECT uniqExact(partition) FROM system.parts WHERE database = 'windowed' AND table = 'spans' AND active")).toBe('2');
+    const plan = (id: string) => scalar(`SELECT arrayStringConcat(groupArray(explain), '\\n') FROM (EXPLAIN indexes = 1 ${getTracesSql('windowed').replace(/\{ids:Array\(String\)\}/g, `['${id}']`)})`);
+    // the old trace: the window is a constant by the time parts are chosen, so one part of two is read
+    expect(await plan(traceId('f0', 0))).toMatch(/Min-Max[\s\S]*?Parts: 1\/2/);
+    expect(spansOf(await chunks(b.traceReader().getTraces([{ traceId: traceId('f0', 0) }])))).toHaveLength(1);
+    // an unknown ID reads no part at all
+    expect(await plan(traceId('f0', 99))).toMatch(/Min-Max[\s\S]*?Parts: 0\/2/);
+    expect(await chunks(b.traceReader().getTraces([{ traceId: traceId('f0', 99) }]))).toEqual([]);
+  });
 
   it('sets the TTL from the retention and changes it on existing tables', async () => {
     const b = open('retained', { retention: '2d' });

@@ -31,9 +31,11 @@ describe('clickhouse schema DDL', () => {
     for (const typed of ['attr_str Map(LowCardinality(String), String)', 'attr_int Map(LowCardinality(String), Int64)', 'attr_dbl Map(LowCardinality(String), Float64)', 'attr_bool Map(LowCardinality(String), Bool)']) expect(spans).toContain(typed);
     // version 3 leaves LowCardinality keys only on the string maps
     const v3 = MIGRATIONS.find((m) => m.version === 3)!.statements(single);
-    expect(v3).toHaveLength(1);
+    expect(v3).toHaveLength(2);
     for (const col of ['attr_int Map(String, Int64)', 'attr_dbl Map(String, Float64)', 'attr_bool Map(String, Bool)', 'attr_other Map(String, String)', 'res_int Map(String, Int64)', 'res_other Map(String, String)']) expect(v3[0]).toContain(`MODIFY COLUMN ${col}`);
     expect(v3[0]).not.toMatch(/_str Map/);
+    // and its attribute_keys view unrolls key sets, not every span's keys
+    expect(v3[1]).toMatch(/^ALTER TABLE jaeger\.attribute_keys_mv MODIFY QUERY SELECT service, a\.1 AS level, .* FROM \(SELECT service, mapKeys\(attr_str\) AS attr_str, .* FROM jaeger\.spans GROUP BY service, attr_str, /);
     // the trace's end is the latest end, not the latest start
     expect(ddl).toContain('max(e) AS end_ns FROM (SELECT trace_id, start_ns AS s, greatest(end_ns, start_ns) AS e FROM');
     // operations keep span kind and the full name in their key
@@ -55,7 +57,7 @@ describe('clickhouse schema DDL', () => {
     expect(mv).toContain('TO jaeger.trace_times_local');
     expect(mv).toContain('FROM jaeger.spans_local');
     // a column change goes to the local tables and to the Distributed table over them
-    expect(MIGRATIONS.find((m) => m.version === 3)!.statements(cluster).map((x) => x.slice(0, x.indexOf(' MODIFY')))).toEqual(['ALTER TABLE jaeger.spans_local ON CLUSTER traces', 'ALTER TABLE jaeger.spans ON CLUSTER traces']);
+    expect(MIGRATIONS.find((m) => m.version === 3)!.statements(cluster).map((x) => x.slice(0, x.indexOf(' MODIFY')))).toEqual(['ALTER TABLE jaeger.spans_local ON CLUSTER traces', 'ALTER TABLE jaeger.spans ON CLUSTER traces', 'ALTER TABLE jaeger.attribute_keys_mv ON CLUSTER traces']);
     expect(dropDatabase(cluster)).toBe('DROP DATABASE IF EXISTS jaeger ON CLUSTER traces SYNC');
     expect(retentionStatements(cluster).find((r) => r.table === 'spans')?.sql).toBe(
       `ALTER TABLE jaeger.spans_local ON CLUSTER traces MODIFY TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`,

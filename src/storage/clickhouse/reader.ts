@@ -1,5 +1,6 @@
 // The ClickHouse trace reader. GetTrace: the time range of each trace from trace_times, then the spans of those
-// traces in that range only (partitions outside it are never read; the bloom filter on trace_id skips granules).
+// traces in that range only, in one statement (partitions outside it are never read; the bloom filter on trace_id
+// skips granules).
 // Search: one GROUP BY over the matching spans, ordered by the latest matching start and limited in the same query
 // (an ORDER BY with the LIMIT, so the most recent traces come back, not an arbitrary set), then GetTrace of the IDs.
 import {
@@ -22,6 +23,15 @@ import type { ClickHouseConnection } from './connection.js';
 import { whereOf } from './query.js';
 import { READ_COLUMNS, RowDecoder } from './rows.js';
 
+/**
+ * GetTrace of the IDs in {ids} as one statement: the window of the traces from trace_times (a scalar subquery,
+ * computed before the spans are read, so only the partitions and parts of that window are), then their spans in it.
+ * Unknown IDs widen nothing.
+ */
+export const getTracesSql = (db: string): string =>
+  `WITH (SELECT (min(start_ns), max(end_ns)) FROM ${db}.trace_times WHERE trace_id IN {ids:Array(String)}) AS w
+   SELECT ${READ_COLUMNS} FROM ${db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= w.1 AND start_ns <= w.2 ORDER BY trace_id, start_ns, span_id`;
+
 /** trace IDs per GetTrace query */
 const IDS_PER_QUERY = 200;
 
@@ -41,36 +51,14 @@ export class ClickHouseTraceReader implements TraceReader {
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield* this.traces(ids.slice(i, i + IDS_PER_QUERY), ctx?.signal);
   }
 
-  /** the first start and last end of each known trace of `ids`, from trace_times */
-  private async ranges(ids: readonly string[], signal?: AbortSignal): Promise<FoundTraceId[]> {
-    const rows = await this.conn.rows<[string, string, string]>(
-      `SELECT trace_id, toString(min(start_ns)), toString(max(end_ns)) FROM ${this.db}.trace_times WHERE trace_id IN {ids:Array(String)} GROUP BY trace_id`,
-      { ids },
-      signal,
-    );
-    return rows.map(([traceId, s, e]) => ({ traceId, start: BigInt(s), end: BigInt(e) }));
-  }
-
   /** the whole traces of `ids` (known ones only), each in consecutive chunks, one chunk per yield */
   private async *traces(ids: readonly string[], signal?: AbortSignal): AsyncGenerator<TraceChunk[]> {
-    const ranges = await this.ranges(ids, signal);
-    if (!ranges.length) return;
-    let lo = ranges[0]!.start!;
-    let hi = ranges[0]!.end!;
-    for (const r of ranges) {
-      if (r.start! < lo) lo = r.start!;
-      if (r.end! > hi) hi = r.end!;
-    }
     const decoder = new RowDecoder();
     let current: string | undefined;
     let spans: SpanView[] = [];
     let seen = new Set<string>();
     const flush = (): TraceChunk[] => (current && spans.length ? [...chunkTrace(current, spans, this.chunkSpans)] : []);
-    const rows = this.conn.stream<(string | number | boolean | null)[]>(
-      `SELECT ${READ_COLUMNS} FROM ${this.db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= {lo:Int64} AND start_ns <= {hi:Int64} ORDER BY trace_id, start_ns, span_id`,
-      { ids: ranges.map((r) => r.traceId), lo, hi },
-      signal,
-    );
+    const rows = this.conn.stream<(string | number | boolean | null)[]>(getTracesSql(this.db), { ids }, signal);
     for await (const batch of rows) {
       const out: TraceChunk[] = [];
       for (const row of batch) {
