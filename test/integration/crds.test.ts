@@ -117,7 +117,7 @@ describe('re-validation in reconcile', () => {
       spec: { backend: { memory: { maxTraces: 0 } }, runtime: { replicas: 3 } },
     };
     // the strict CRD refuses this spec through the API
-    await expect(create(client, stored as OperatorSpecObject, ns)).rejects.toBeInstanceOf(ApiError);
+    await expect(create(client, stored as OperatorSpecObject, ns)).rejects.toMatchObject({ code: 422, message: expect.stringContaining('spec.backend.memory.maxTraces') });
     const op = await startInProcessOperator(ns);
     try {
       const put = await fetch(`${etcd}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`/registry/storage.jaegertracing.io/tracestores/${ns}/loose`), value: b64(JSON.stringify(stored)) }) });

@@ -4,7 +4,7 @@
 // early and ends late, operations that differ only late in their names, a migration of a populated database, a
 // retention change, and acknowledged spans surviving kill -9 of the server.
 import { createClient } from '@clickhouse/client';
-import { type ResourceSpans, SpanKind, StatusCode, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ClickHouseBackend, type ClickHouseBackendConfig } from '../../src/storage/clickhouse/store.js';
 import { LATEST_VERSION } from '../../src/storage/clickhouse/schema.js';
 import { getTracesSql } from '../../src/storage/clickhouse/reader.js';
@@ -110,6 +110,20 @@ describe('clickhouse: what other ClickHouse stores get wrong', () => {
     expect(await find(false)).toEqual([traceId('b0', 2), traceId('b0', 3)]);
     const byStatus = await ids(b.traceReader().findTraceIds({ serviceName: 'statuses', searchDepth: 10, attributes: { 'span.status': 'ok' } }));
     expect(byStatus.map((f) => f.traceId)).toEqual([traceId('b0', 2)]);
+  });
+
+  it('matches a value equal to its type default only where the key is there', async () => {
+    // trace 1 carries the keys with default values ('', 0, 0.0 as 0, false), trace 2 with others, trace 3 none
+    const attrs: KeyValue[][] = [
+      [{ key: 'k', value: '' }, { key: 'n', value: 0n }, { key: 'x', value: 0 }, { key: 'f', value: false }],
+      [{ key: 'k', value: 'v' }, { key: 'n', value: 5n }, { key: 'x', value: 2.5 }, { key: 'f', value: true }],
+      [],
+    ];
+    const start = now + 100_000n * MS;
+    await b.traceWriter().writeTraces([serviceBatch('defaults', attrs.map((attributes, i) => newSpan({ traceId: traceId('c5', i + 1), spanId: spanId(0), name: 'op', startTimeUnixNano: start, endTimeUnixNano: start + MS, attributes })))]);
+    const find = async (attributes: Record<string, string>) => (await ids(b.traceReader().findTraceIds({ serviceName: 'defaults', searchDepth: 10, attributes }))).map((f) => f.traceId).sort();
+    for (const q of [{ k: '' }, { n: '0' }, { x: '0' }, { f: 'false' }] as Record<string, string>[]) expect(await find(q)).toEqual([traceId('c5', 1)]);
+    for (const q of [{ k: 'v' }, { n: '5' }, { x: '2.5' }, { f: 'true' }] as Record<string, string>[]) expect(await find(q)).toEqual([traceId('c5', 2)]);
   });
 
   it('keeps the real end of a trace whose last span starts early and ends late', async () => {

@@ -8,7 +8,7 @@ import { RowDecoder } from '../../src/storage/clickhouse/rows.js';
 import { RowBinaryWriter, searchTerm, writeAttributes, writeSpanRows } from '../../src/storage/clickhouse/row-binary.js';
 import { MIGRATIONS, type SchemaParams, checkIdentifier, createDatabase, dropDatabase, migrationsTable, retentionStatements } from '../../src/storage/clickhouse/schema.js';
 import { foreignDatabase } from '../../src/storage/clickhouse/provision.js';
-import { retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
+import { insertSettings, retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
 import { dependenciesSql } from '../../src/storage/clickhouse/stores.js';
 import { ClickHouseError } from '@clickhouse/client';
 
@@ -62,6 +62,12 @@ describe('clickhouse schema DDL', () => {
     expect(retentionStatements(cluster).find((r) => r.table === 'spans')?.sql).toBe(
       `ALTER TABLE jaeger.spans_local ON CLUSTER traces MODIFY TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`,
     );
+  });
+
+  it('acknowledges an insert on a cluster only once the shards wrote it to a majority of their replicas', () => {
+    expect(insertSettings({ cluster: 'traces' }, false)).toEqual({ deduplicate_blocks_in_dependent_materialized_views: 1, distributed_foreground_insert: 1, insert_quorum: 'auto' });
+    expect(insertSettings({ cluster: 'traces', asyncInsert: true }, true)).toEqual({ async_insert: 1, wait_for_async_insert: 1, distributed_foreground_insert: 1, insert_quorum: 'auto' });
+    expect(insertSettings({}, false)).toEqual({ deduplicate_blocks_in_dependent_materialized_views: 1 });
   });
 
   it('renders no TTL for a retention of forever, and REMOVE TTL to get there', () => {
@@ -122,6 +128,13 @@ describe('clickhouse search SQL', () => {
     const b = where({ flagged: true }).sql;
     expect(b).toContain('attr_bool[');
     expect(where({ 'resource.host.name': 'h1' }).sql).not.toContain('attr_str');
+    // a value other than the type's default needs no key check (a missing key reads as the default)
+    expect(where({ weight: '2.5' }).sql).not.toContain('mapContains(attr_dbl');
+    expect(where({ weight: '0' }).sql).toContain('mapContains(attr_dbl');
+    expect(where({ weight: '0' }).sql).toContain('mapContains(attr_int');
+    expect(where({ name: 'x' }).sql).not.toContain('mapContains');
+    expect(where({ name: '' }).sql).toContain('mapContains(attr_str');
+    expect(where({ flagged: 'false' }).sql).toContain('mapContains(attr_bool');
   });
 });
 

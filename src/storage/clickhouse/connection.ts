@@ -37,6 +37,18 @@ export interface ClickHouseBackendConfig {
   chunkSpans?: number;
 }
 
+/** The settings of an insert (`json`: the small JSONEachRow tables; else a RowBinary block of spans). */
+export function insertSettings(cfg: Pick<ClickHouseBackendConfig, 'asyncInsert' | 'cluster'>, json: boolean): Record<string, string | number> {
+  return {
+    ...(cfg.asyncInsert ? { async_insert: 1, wait_for_async_insert: 1 } : {}),
+    // a retried block whose views were not all written is written to them again, not dropped with the block
+    ...(json ? {} : { deduplicate_blocks_in_dependent_materialized_views: 1 }),
+    // on a cluster the insert goes through a Distributed table: acknowledged only once the shards hold the rows
+    // (not queued on the receiving node) and a majority of each shard's replicas wrote them
+    ...(cfg.cluster ? { distributed_foreground_insert: 1, insert_quorum: 'auto' } : {}),
+  };
+}
+
 /** ClickHouse refused the credentials (or there are none and it wants some). */
 export class ClickHouseAuthError extends UnavailableError {
   constructor(message: string) {
@@ -195,11 +207,7 @@ export class ClickHouseConnection {
     const json = Array.isArray(rows);
     const body = json ? Buffer.from(rows.join('\n')) : (rows as { body: Buffer }).body;
     const query = json ? `INSERT INTO ${table} FORMAT JSONEachRow` : `INSERT INTO ${table} (${(rows as { columns: string }).columns}) FORMAT RowBinary`;
-    const settings: Record<string, string | number> = {
-      ...(this.cfg.asyncInsert ? { async_insert: 1, wait_for_async_insert: 1 } : {}),
-      // a retried block whose views were not all written is written to them again, not dropped with the block
-      ...(json ? {} : { deduplicate_blocks_in_dependent_materialized_views: 1 }),
-    };
+    const settings = insertSettings(this.cfg, json);
     await this.bounded(
       async (c) => {
         const r = await c.exec({ query, values: Readable.from([body], { objectMode: false }), clickhouse_settings: settings, ...(signal ? { abort_signal: signal } : {}) });

@@ -40,7 +40,7 @@ export async function provision(conn: ClickHouseConnection, p: SchemaParams, upT
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (m.version > upTo || done.has(m.version)) continue;
-    for (const st of m.statements(p)) await conn.command(st, {}, { idempotent: false });
+    for (const st of m.statements(p)) await conn.command(st, {}, { idempotent: false, ...(m.settings ? { settings: m.settings } : {}) });
     await conn.command(`INSERT INTO ${p.database}.schema_migrations (version, description, applied_at) VALUES ({v:UInt32}, {d:String}, now())`, { v: m.version, d: m.description }, { idempotent: false });
     applied.push(m.version);
   }

@@ -44,14 +44,20 @@ const statusOf = (want: string): number | undefined => {
   return hit ? Number(hit[0]) : undefined;
 };
 
+/**
+ * `map[key] = value`; a missing key reads as the type's default ('', 0, false), so only when `value` is that default
+ * must the key be there too (mapContains reads the keys a second time: skipped when it cannot change the answer)
+ */
+const entryIs = (map: string, k: string, v: string, isDefault: boolean): string => (isDefault ? `(mapContains(${map}, ${k}) AND ${map}[${k}] = ${v})` : `${map}[${k}] = ${v}`);
+
 /** typed comparisons of `key = want` in the maps of one level ('attr' or 'res') */
 function typedMatch(prefix: 'attr' | 'res', k: string, w: string, want: string, add: (type: string, v: string | bigint | number | boolean) => string): string[] {
-  const out = [`(mapContains(${prefix}_str, ${k}) AND ${prefix}_str[${k}] = ${w})`];
+  const out = [entryIs(`${prefix}_str`, k, w, want === '')];
   const i = asInt(want);
-  if (i !== undefined) out.push(`(mapContains(${prefix}_int, ${k}) AND ${prefix}_int[${k}] = ${add('Int64', i)})`);
+  if (i !== undefined) out.push(entryIs(`${prefix}_int`, k, add('Int64', i), i === 0n));
   const d = asDouble(want);
-  if (d !== undefined) out.push(`(mapContains(${prefix}_dbl, ${k}) AND ${prefix}_dbl[${k}] = ${add('Float64', d)})`);
-  if (want === 'true' || want === 'false') out.push(`(mapContains(${prefix}_bool, ${k}) AND ${prefix}_bool[${k}] = ${want})`);
+  if (d !== undefined) out.push(entryIs(`${prefix}_dbl`, k, add('Float64', d), d === 0));
+  if (want === 'true' || want === 'false') out.push(entryIs(`${prefix}_bool`, k, want, want === 'false'));
   return out;
 }
 

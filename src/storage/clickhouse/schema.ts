@@ -34,6 +34,8 @@ export interface Migration {
   version: number;
   description: string;
   statements(p: SchemaParams): string[];
+  /** settings of its statements */
+  settings?: Record<string, number>;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -234,8 +236,9 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'cheaper inserts: plain String keys in the int, double, bool and other attribute maps; attribute keys grouped by key set',
     // A few keys per span in four maps cost the engine a LowCardinality dictionary each, per insert and per merge,
     // for a fraction of a byte on disk: measured, a third of the insert CPU. The string maps hold most keys and keep
-    // theirs. On a populated table the ALTER is a mutation: the parts are rewritten in the background while reads
-    // and inserts go on.
+    // theirs. On a populated table the type change is a mutation that rewrites every part; the ALTERs do not wait
+    // for it (alter_sync and mutations_sync 0): the metadata changes at once, and the parts are rewritten in the
+    // background while reads and inserts go on (system.mutations shows the progress).
     // The attribute_keys view unrolled every key of every span before grouping; it now groups the spans by their
     // key sets first (a service writes few distinct ones) and unrolls only those.
     statements: (p) => [
@@ -243,6 +246,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ...(p.cluster ? [`ALTER TABLE ${p.database}.spans${onCluster(p)} ${PLAIN_KEY_MAPS.map(modifyMap).join(', ')}`] : []),
       `ALTER TABLE ${p.database}.attribute_keys_mv${onCluster(p)} MODIFY QUERY ${attributeKeysByKeySet(local(p, 'spans'))}`,
     ],
+    settings: { alter_sync: 0, mutations_sync: 0 },
   },
 ];
 

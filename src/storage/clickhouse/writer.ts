@@ -41,6 +41,8 @@ export class ClickHouseTraceWriter implements TraceWriter {
     private readonly lingerMs = 10,
     /** rows waiting for an insert at most; beyond, writes are refused as overload */
     private readonly maxQueuedRows = maxBatchRows * 16,
+    /** how long a small group waits for an insert in flight to finish before it goes beside it */
+    private readonly maxJoinWaitMs = 1_000,
   ) {}
 
   async writeTraces(traces: ResourceSpans[], ctx?: StorageContext): Promise<void> {
@@ -68,10 +70,15 @@ export class ClickHouseTraceWriter implements TraceWriter {
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length) {
       const g = this.queue[0]!;
-      // a second insert runs beside the first only with a big group: small ones wait and grow instead, since the
-      // engine's cost is per insert and per part far more than per row
-      if (this.inFlight > 0 && this.queue.length === 1 && g.rows < this.maxBatchRows / 5) return;
-      const wait = this.inFlight === 0 && this.queue.length === 1 && g.rows < this.maxBatchRows / 10 ? this.lingerMs - (performance.now() - g.since) : 0;
+      const age = performance.now() - g.since;
+      // a second insert runs beside the first only with a big group or an old one: small ones wait and grow instead,
+      // since the engine's cost is per insert and per part far more than per row; a slow insert holds them up to
+      // maxJoinWaitMs, not for as long as it takes
+      const wait =
+        this.queue.length > 1 || g.rows >= this.maxBatchRows / 5 ? 0
+        : this.inFlight > 0 ? this.maxJoinWaitMs - age
+        : g.rows < this.maxBatchRows / 10 ? this.lingerMs - age
+        : 0;
       if (wait > 0) {
         this.lingering ??= setTimeout(() => {
           this.lingering = undefined;
