@@ -14,7 +14,8 @@
 //    the trace's window, decoded to spans); otel: its trace-ID table for the window, then the trace's rows (the
 //    query Grafana's ClickHouse plugin makes), decoded from JSON.
 //  - search by service (BENCH_FINDS, default 100): the 20 most recent traces of a service in the last hour; search by
-//    attribute: the same with user.id = one of 5,000 users. Ours through the trace reader (trace IDs with their whole
+//    operation: the same with one of its 10 span names; search by attribute: the service's 20 most recent traces of
+//    the 6 hours with user.id = one of 5,000 users. Ours through the trace reader (trace IDs with their whole
 //    trace's time range), otel with the equivalent SQL (ORDER BY the latest start, LIMIT 20).
 // The engine runs one statement at a time (it is one session), so the latencies are of one query on an idle engine.
 // Jaeger's published figures (4 cores, 10M spans) are printed next to ours; per-core insert rates divide by the cores
@@ -154,6 +155,7 @@ interface Side {
   compression: number;
   get: number[];
   service: number[];
+  operation: number[];
   attribute: number[];
 }
 
@@ -186,6 +188,7 @@ const lastHour = { min: NOW - 3_600_000_000_000n, max: NOW };
 const WANT = Math.min(20, Math.floor(TRACES / 6 / SERVICES) - 1);
 const services = Array.from({ length: FINDS }, (_, k) => `service-${k % SERVICES}`);
 const users = Array.from({ length: FINDS }, (_, k) => `user-${(k * 37) % 5000}`);
+const operations = Array.from({ length: FINDS }, (_, k) => `op-${(k * 3) % 10}`);
 
 async function ours(c: ClickHouseClient, url: string, enginePid: number): Promise<Side> {
   const b = new ClickHouseBackend({ endpoints: [url], database: 'bench_ours' });
@@ -223,11 +226,14 @@ async function ours(c: ClickHouseClient, url: string, enginePid: number): Promis
   const service = await timed(FINDS, async (k) => {
     if ((await find({ serviceName: services[k]!, startTimeMin: lastHour.min, startTimeMax: lastHour.max, searchDepth: 20 })) < WANT) throw new Error(`ours: search by service found fewer than ${WANT} traces`);
   });
+  const operation = await timed(FINDS, async (k) => {
+    if ((await find({ serviceName: services[k]!, operationName: operations[k]!, startTimeMin: lastHour.min, startTimeMax: lastHour.max, searchDepth: 20 })) < WANT) throw new Error(`ours: search by operation found fewer than ${WANT} traces`);
+  });
   const attribute = await timed(FINDS, async (k) => {
     await find({ serviceName: services[k]!, attributes: { 'user.id': users[k]! }, startTimeMin: T0, startTimeMax: NOW, searchDepth: 20 });
   });
   await b.close();
-  return { name: 'ours', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, attribute };
+  return { name: 'ours', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, operation, attribute };
 }
 
 async function otel(c: ClickHouseClient, enginePid: number): Promise<Side> {
@@ -266,10 +272,14 @@ async function otel(c: ClickHouseClient, enginePid: number): Promise<Side> {
     const rows = await sqlRows<[string]>(c, search(''), { svc: services[k], min: lastHour.min.toString(), max: lastHour.max.toString() });
     if (rows.length < WANT) throw new Error(`otel: search by service found fewer than ${WANT} traces`);
   });
+  const operation = await timed(FINDS, async (k) => {
+    const rows = await sqlRows<[string]>(c, search(' AND SpanName = {op:String}'), { svc: services[k], op: operations[k], min: lastHour.min.toString(), max: lastHour.max.toString() });
+    if (rows.length < WANT) throw new Error(`otel: search by operation found fewer than ${WANT} traces`);
+  });
   const attribute = await timed(FINDS, async (k) => {
     await sqlRows<[string]>(c, search(" AND SpanAttributes['user.id'] = {user:String}"), { svc: services[k], user: users[k], min: T0.toString(), max: NOW.toString() });
   });
-  return { name: 'otel_traces (clickhouseexporter schema)', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, attribute };
+  return { name: 'otel_traces (clickhouseexporter schema)', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, operation, attribute };
 }
 
 async function main(): Promise<void> {
@@ -288,15 +298,16 @@ async function main(): Promise<void> {
       ['compression (spans table)', (s) => `${fmt(s.compression, 1)}x`],
       ['get-trace p50 / p99 ms', (s) => `${fmt(pct(s.get, 0.5), 1)} / ${fmt(pct(s.get, 0.99), 1)}`],
       ['search by service p50 / p99 ms', (s) => `${fmt(pct(s.service, 0.5), 1)} / ${fmt(pct(s.service, 0.99), 1)}`],
+      ['search by operation p50 / p99 ms', (s) => `${fmt(pct(s.operation, 0.5), 1)} / ${fmt(pct(s.operation, 0.99), 1)}`],
       ['search by attribute p50 / p99 ms', (s) => `${fmt(pct(s.attribute, 0.5), 1)} / ${fmt(pct(s.attribute, 0.99), 1)}`],
     ];
-    const jaeger = [fmt(JAEGER.insert), fmt(JAEGER.insert / JAEGER.cores), '', '', `${JAEGER.compression}x`, `${JAEGER.get} (avg)`, `${JAEGER.service} (avg)`, `${fmt(JAEGER.attribute)} (avg)`];
+    const jaeger = [fmt(JAEGER.insert), fmt(JAEGER.insert / JAEGER.cores), '', '', `${JAEGER.compression}x`, `${JAEGER.get} (avg)`, `${JAEGER.service} (avg)`, '', `${fmt(JAEGER.attribute)} (avg)`];
     const w = [34, 22, 40, 30];
     console.log(['figure', 'ours', sides[1]!.name, 'Jaeger v2 published (4 cores, 10M)'].map((h, i) => h.padEnd(w[i]!)).join(''));
     rows.forEach(([label, f], i) => console.log([label, f(sides[0]!), f(sides[1]!), jaeger[i]!].map((h, k) => h.padEnd(w[k]!)).join('')));
     const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
     console.log(
-      `ratios ours/otel: insert ${ratio(sides[1]!.insertS, sides[0]!.insertS)} faster, disk ${ratio(sides[0]!.bytesPerSpan, sides[1]!.bytesPerSpan)}, get p50 ${ratio(pct(sides[0]!.get, 0.5), pct(sides[1]!.get, 0.5))}, service p50 ${ratio(pct(sides[0]!.service, 0.5), pct(sides[1]!.service, 0.5))}, attribute p50 ${ratio(pct(sides[0]!.attribute, 0.5), pct(sides[1]!.attribute, 0.5))} (latency ratios: lower is better)`,
+      `ratios ours/otel: insert ${ratio(sides[1]!.insertS, sides[0]!.insertS)} faster, disk ${ratio(sides[0]!.bytesPerSpan, sides[1]!.bytesPerSpan)}, get p50 ${ratio(pct(sides[0]!.get, 0.5), pct(sides[1]!.get, 0.5))}, service p50 ${ratio(pct(sides[0]!.service, 0.5), pct(sides[1]!.service, 0.5))}, operation p50 ${ratio(pct(sides[0]!.operation, 0.5), pct(sides[1]!.operation, 0.5))}, attribute p50 ${ratio(pct(sides[0]!.attribute, 0.5), pct(sides[1]!.attribute, 0.5))} (latency ratios: lower is better)`,
     );
   } finally {
     await c.close();

@@ -24,7 +24,8 @@ describe('clickhouse schema DDL', () => {
     expect(ddl).not.toContain('Distributed');
     const spans = all(single).find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS jaeger.spans'))!;
     expect(spans).toContain("PARTITION BY toDate(toDateTime(intDiv(start_ns, 1000000000), 'UTC'))");
-    expect(spans).toContain('ORDER BY (service, name, start_ns)');
+    expect(spans).toContain('ORDER BY (service, intDiv(start_ns, 3600000000000), trace_id, start_ns)');
+    expect(spans).toContain('INDEX idx_name name TYPE bloom_filter');
     expect(spans).toContain(`TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`);
     expect(spans).toContain('ttl_only_drop_parts = 1');
     expect(spans).toContain('INDEX idx_trace_id trace_id TYPE bloom_filter');
