@@ -240,7 +240,7 @@ export class IngestPipeline implements TraceConsumer {
     // each request alone, answering the good ones at once; then the failing ones are bisected
     const failing: [Request, Attempt & { ok: false }][] = [];
     for (const r of reqs) {
-      const one = await this.attempt(r.traces, r.spans, 1, tenant);
+      const one = await this.attempt(r.traces, r.spans, 1, tenant, true);
       if (one.ok) {
         r.outcome.written += r.spans;
         r.resolve(r.outcome);
@@ -261,7 +261,7 @@ export class IngestPipeline implements TraceConsumer {
     }
     for (const half of splitBatch(traces)) {
       const hn = spanCount(half);
-      const res = await this.attempt(half, hn, 1, req.tenant);
+      const res = await this.attempt(half, hn, 1, req.tenant, true);
       if (res.ok) req.outcome.written += hn;
       else await this.isolate(req, half, res);
     }
@@ -284,11 +284,13 @@ export class IngestPipeline implements TraceConsumer {
    * One write with the retry policy: unavailable or full → retry with backoff until it succeeds; invalid → give up
    * at once; anything else → up to `tries` times.
    */
-  private async attempt(traces: ResourceSpans[], spans: number, tries: number, tenant: string | undefined): Promise<Attempt> {
+  private async attempt(traces: ResourceSpans[], spans: number, tries: number, tenant: string | undefined, alone = false): Promise<Attempt> {
+    // isolation writes go alone: a writer that joins batches must not let another caller's bad span fail them
+    const ctx: StorageContext | undefined = tenant === undefined && !alone ? undefined : { ...(tenant === undefined ? {} : { tenant }), ...(alone ? { alone } : {}) };
     for (let attempt = 0; ; attempt++) {
       const end = this.metrics.writeSeconds.startTimer();
       try {
-        await (tenant === undefined ? this.writer.writeTraces(traces) : this.writer.writeTraces(traces, { tenant }));
+        await (ctx === undefined ? this.writer.writeTraces(traces) : this.writer.writeTraces(traces, ctx));
         end();
         this.metrics.written.inc(spans);
         this.setFull(undefined);

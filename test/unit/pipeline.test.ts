@@ -120,6 +120,17 @@ describe('IngestPipeline', () => {
     expect(p.queuedSpans).toBe(0);
   });
 
+  test('writes that narrow a failure down ask the backend to write them alone; the first write does not', async () => {
+    const alone: boolean[] = [];
+    const writer = new ScriptedWriter((names) => (names.includes('poison') ? new Error('index key too large') : undefined));
+    const recording = { writeTraces: (t: ResourceSpans[], ctx?: StorageContext) => (alone.push(ctx?.alone === true), writer.writeTraces(t)) };
+    const p = new IngestPipeline(recording, opts({ maxAttempts: 1 }), metrics().m, log);
+    expect(await done(p.submit(batch('x', 'poison', 'y', 'z'), 4))).toMatchObject({ written: 3, rejected: 1 });
+    expect(alone[0]).toBe(false);
+    expect(alone.slice(1).length).toBeGreaterThan(0);
+    expect(alone.slice(1).every((a) => a)).toBe(true);
+  });
+
   test("a bad request merged with good ones does not hold them up: the good ones are answered before the bad one's isolation ends", async () => {
     const writer = new ScriptedWriter((names) => (names.some((x) => x.startsWith('bad')) ? new Error('document refused') : undefined));
     const p = new IngestPipeline(writer, opts({ maxAttempts: 3 }), metrics().m, log);

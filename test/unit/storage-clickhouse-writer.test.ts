@@ -79,6 +79,24 @@ describe('clickhouse trace writer', () => {
     for (const c of calls) c.done();
   });
 
+  it('writes a batch marked alone in an insert of its own: nothing joins it and it joins nothing', async () => {
+    const { conn, calls } = fakeConnection();
+    const w = new ClickHouseTraceWriter(conn, 'db.spans', 1_000, 1, 0, 16_000, 60_000);
+    const first = w.writeTraces(spans(10, 0));
+    await until(() => calls.length === 1);
+    const a = w.writeTraces(spans(10, 1));
+    const lone = w.writeTraces(spans(10, 2), { alone: true });
+    const b = w.writeTraces(spans(10, 3));
+    calls[0]!.done();
+    await first;
+    for (const [k, p] of [[1, a], [2, lone], [3, b]] as const) {
+      await until(() => calls.length === k + 1);
+      expect(calls[k]!.bytes).toBe(calls[0]!.bytes);
+      calls[k]!.done();
+      await p;
+    }
+  });
+
   it('fails every caller of a failed insert, and goes on with the next group', async () => {
     const { conn, calls } = fakeConnection();
     const w = new ClickHouseTraceWriter(conn, 'db.spans', 1_000, 2, 0, 16_000, 60_000);

@@ -12,6 +12,11 @@ export * from './ids.js';
 export interface StorageContext {
   tenant?: string;
   signal?: AbortSignal;
+  /**
+   * the caller is narrowing a failed write down to its bad spans: a writer that joins batches into one statement
+   * writes this one on its own, so another caller's bad span cannot fail it (nor this one another's)
+   */
+  alone?: boolean;
 }
 
 export const DEFAULT_TENANT = '';

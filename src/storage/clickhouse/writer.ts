@@ -17,6 +17,8 @@ interface Waiter {
 interface Group {
   parts: Buffer[];
   rows: number;
+  /** a batch written on its own (StorageContext.alone): nothing joins it */
+  alone: boolean;
   waiters: Waiter[];
   /** when the group's first rows arrived (performance.now()) */
   since: number;
@@ -57,11 +59,11 @@ export class ClickHouseTraceWriter implements TraceWriter {
     const part = w.view();
     await new Promise<void>((resolve, reject) => {
       const last = this.queue[this.queue.length - 1];
-      if (last && last.rows + rows <= this.maxBatchRows) {
+      if (last && !last.alone && !ctx?.alone && last.rows + rows <= this.maxBatchRows) {
         last.parts.push(part);
         last.rows += rows;
         last.waiters.push({ resolve, reject });
-      } else this.queue.push({ parts: [part], rows, waiters: [{ resolve, reject }], since: performance.now() });
+      } else this.queue.push({ parts: [part], rows, alone: ctx?.alone === true, waiters: [{ resolve, reject }], since: performance.now() });
       this.queuedRows += rows;
       this.pump();
     });
