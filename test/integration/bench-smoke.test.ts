@@ -166,8 +166,9 @@ describe('benchmarks at a tiny size', () => {
     expectFigures('clickhouse', run, [
       re(String.raw`insert spans/s\s+#\s+#`),
       re(String.raw`bytes on disk per span\s+#\s+#`),
+      re(String.raw`search by operation p50 / p99 ms\s+# / #\s+# / #`),
       re(String.raw`search by attribute p50 / p99 ms\s+# / #\s+# / #`),
-      re(String.raw`ratios ours/otel: insert #x faster, disk #x, get p50 #x, service p50 #x, attribute p50 #x`),
+      re(String.raw`ratios ours/otel: insert #x faster, disk #x, get p50 #x, service p50 #x, operation p50 #x, attribute p50 #x`),
     ]);
   }, 210_000);
 });
