@@ -238,10 +238,10 @@ describe('clickhouse schema', () => {
     expect(await scalar("SELECT uniqExact(partition) FROM system.parts WHERE database = 'windowed' AND table = 'spans' AND active")).toBe('2');
     const plan = (id: string) => scalar(`SELECT arrayStringConcat(groupArray(explain), '\\n') FROM (EXPLAIN indexes = 1 ${getTracesSql('windowed').replace(/\{ids:Array\(String\)\}/g, `['${id}']`)})`);
     // the old trace: the window is a constant by the time parts are chosen, so one part of two is read
-    expect(await plan(traceId('f0', 0))).toMatch(/Min-Max[\s\S]*?Parts: 1\/2/);
+    expect(await plan(traceId('f0', 0))).toMatch(/Min-Max(?:(?!Partition|PrimaryKey|Skip)[\s\S])*?Parts: 1\/2/);
     expect(spansOf(await chunks(b.traceReader().getTraces([{ traceId: traceId('f0', 0) }])))).toHaveLength(1);
     // an unknown ID reads no part at all
-    expect(await plan(traceId('f0', 99))).toMatch(/Min-Max[\s\S]*?Parts: 0\/2/);
+    expect(await plan(traceId('f0', 99))).toMatch(/Min-Max(?:(?!Partition|PrimaryKey|Skip)[\s\S])*?Parts: 0\/2/);
     expect(await chunks(b.traceReader().getTraces([{ traceId: traceId('f0', 99) }]))).toEqual([]);
   });
 

@@ -129,6 +129,15 @@ describe('IngestPipeline', () => {
     expect(alone[0]).toBe(false);
     expect(alone.slice(1).length).toBeGreaterThan(0);
     expect(alone.slice(1).every((a) => a)).toBe(true);
+    // a merged batch that fails: the batch is not marked, each request's rewrite and the bisection are
+    alone.length = 0;
+    const first = done(p.submit(batch('first'), 1)); // holds the one writer while the next three merge
+    const merged = [batch('a'), batch('b', 'poison'), batch('c')].map((b) => done(p.submit(b, spanCount(b))));
+    await first;
+    expect((await Promise.all(merged)).map((o) => o.written)).toEqual([1, 1, 1]);
+    expect(alone.slice(0, 2)).toEqual([false, false]);
+    expect(alone.slice(2).length).toBeGreaterThanOrEqual(3);
+    expect(alone.slice(2).every((a) => a)).toBe(true);
   });
 
   test("a bad request merged with good ones does not hold them up: the good ones are answered before the bad one's isolation ends", async () => {

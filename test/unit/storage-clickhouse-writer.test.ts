@@ -97,6 +97,18 @@ describe('clickhouse trace writer', () => {
     }
   });
 
+  it('sends a batch marked alone beside the insert in flight at once, since it cannot grow', async () => {
+    const { conn, calls } = fakeConnection();
+    const w = new ClickHouseTraceWriter(conn, 'db.spans', 1_000, 2, 0, 16_000, 60_000);
+    void w.writeTraces(spans(10, 0));
+    await until(() => calls.length === 1);
+    const lone = w.writeTraces(spans(10, 1), { alone: true });
+    await until(() => calls.length === 2, 100);
+    calls[1]!.done();
+    await lone;
+    calls[0]!.done();
+  });
+
   it('fails every caller of a failed insert, and goes on with the next group', async () => {
     const { conn, calls } = fakeConnection();
     const w = new ClickHouseTraceWriter(conn, 'db.spans', 1_000, 2, 0, 16_000, 60_000);

@@ -8,7 +8,7 @@ export * from './query.js';
 export * from './errors.js';
 export * from './ids.js';
 
-/** Per-call context: the tenant (multi-tenancy) and cancellation. */
+/** Per-call context: the tenant (multi-tenancy), cancellation, and whether a write must go on its own. */
 export interface StorageContext {
   tenant?: string;
   signal?: AbortSignal;

@@ -1,11 +1,12 @@
 // The ClickHouse schema as pure functions of the settings: versioned migrations (DDL rendered for one server or for
 // a cluster), and the retention clauses. Each table is shaped by the queries that read it:
 //  - spans: one row per span, sorted by (service, hour of the start, trace_id, start_ns) in partitions of days (or
-//    hours) of start time. A search names a service and a time window: it reads the parts of the window and, in
-//    them, the hours of its service. The spans of one trace in one service are neighbours, so GetTrace (a bloom
-//    filter on trace_id skips the granules without it) reads a granule or two per service of the trace, not one
-//    per operation as with the operation in the key, and trace IDs, times, names and attributes compress better
-//    next to their trace's. The operation is a bloom filter. Attributes are typed (str/int/dbl/bool maps, other values as OTLP/JSON) so a search on an
+//    hours) of start time. A search with a service and a time window reads the parts of the window and, in them,
+//    the hours of its service. The spans of one trace in one service and hour are neighbours, so GetTrace reads a
+//    granule or two per service and hour of the trace (the bloom filter on trace_id drops the other services'
+//    granules), not one per operation as with the operation in the key; and trace IDs, times and attributes
+//    compress better next to their trace's. The operation is a bloom filter: a search by operation reads the
+//    service's hours, skipping only granules without that name (a rare one is cheap, a common one is not). Attributes are typed (str/int/dbl/bool maps, other values as OTLP/JSON) so a search on an
 //    int or a bool compares numbers, not strings; bloom filters on the map keys and string values skip granules
 //    without the attribute.
 //  - trace_times: per trace ID its first start and its last end (max of end times, not of start times), filled by a

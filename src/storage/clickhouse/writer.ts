@@ -75,9 +75,9 @@ export class ClickHouseTraceWriter implements TraceWriter {
       const age = performance.now() - g.since;
       // a second insert runs beside the first only with a big group or an old one: small ones wait and grow instead,
       // since the engine's cost is per insert and per part far more than per row; a slow insert holds them up to
-      // maxJoinWaitMs, not for as long as it takes
+      // maxJoinWaitMs, not for as long as it takes. A group written alone cannot grow: it goes at once.
       const wait =
-        this.queue.length > 1 || g.rows >= this.maxBatchRows / 5 ? 0
+        g.alone || this.queue.length > 1 || g.rows >= this.maxBatchRows / 5 ? 0
         : this.inFlight > 0 ? this.maxJoinWaitMs - age
         : g.rows < this.maxBatchRows / 10 ? this.lingerMs - age
         : 0;
