@@ -31,18 +31,19 @@ export function asDouble(want: string): number | undefined {
   return Number.isFinite(v) && attrToString(v) === want ? v : undefined;
 }
 
-/** kind and status names a search may give ('server', 'SPAN_KIND_SERVER', ...) as their OTLP numbers */
-const kindOf = (want: string): number | undefined => {
-  // the kind's name as every backend compares it: 'server', 'span_kind_server'; '' is the unspecified kind
-  const n = want.toLowerCase().replace(/^span_kind_/, '');
-  const hit = Object.entries(SPAN_KIND_NAMES).find(([, name]) => name === n);
-  return hit ? Number(hit[0]) : undefined;
-};
-const statusOf = (want: string): number | undefined => {
-  const n = want.toLowerCase().replace(/^status_code_/, '');
-  const hit = Object.entries(STATUS_NAMES).find(([, name]) => name.toLowerCase() === n);
-  return hit ? Number(hit[0]) : undefined;
-};
+/**
+ * kind and status names a search may give as their OTLP numbers, compared as every backend compares them: case
+ * ignored, the enum prefix optional ('server', 'SPAN_KIND_SERVER'); '' is the unspecified kind
+ */
+const numberOf =
+  (names: Record<number, string>, prefix: RegExp) =>
+  (want: string): number | undefined => {
+    const n = want.toLowerCase().replace(prefix, '');
+    const hit = Object.entries(names).find(([, name]) => name.toLowerCase() === n);
+    return hit ? Number(hit[0]) : undefined;
+  };
+const kindOf = numberOf(SPAN_KIND_NAMES, /^span_kind_/);
+const statusOf = numberOf(STATUS_NAMES, /^status_code_/);
 
 /**
  * `map[key] = value`; a missing key reads as the type's default ('', 0, false), so only when `value` is that default

@@ -86,30 +86,33 @@ function table(p: SchemaParams, t: TableName, body: string, rest: string, shardK
 const view = (p: SchemaParams, name: string, into: TableName, select: string): string =>
   `CREATE MATERIALIZED VIEW IF NOT EXISTS ${p.database}.${name}${onCluster(p)} TO ${local(p, into)}\nAS ${select.replace(/\bFROM spans\b/, `FROM ${local(p, 'spans')}`)}`;
 
-/** the maps whose keys are plain strings since version 3, with their value types */
-const PLAIN_KEY_MAPS: readonly [string, string][] = ['attr', 'res'].flatMap((level) => [
-  [`${level}_int`, 'Int64'],
-  [`${level}_dbl`, 'Float64'],
-  [`${level}_bool`, 'Bool'],
-  [`${level}_other`, 'String'],
-] as [string, string][]);
+/** value types of the typed attribute maps, in their order (attribute_keys numbers them from 1 in this order) */
+const MAP_TYPES = [
+  ['str', 'String'],
+  ['int', 'Int64'],
+  ['dbl', 'Float64'],
+  ['bool', 'Bool'],
+  ['other', 'String'],
+] as const;
+
+/** the typed attribute maps of spans: column, level (1 span, 2 resource), type number, value type */
+const ATTRIBUTE_MAPS = (['attr', 'res'] as const).flatMap((prefix, l) => MAP_TYPES.map(([t, value], i) => ({ prefix, col: `${prefix}_${t}`, level: l + 1, type: i + 1, value })));
+
+/** the maps whose keys are plain strings since version 3: all but the string maps */
+const PLAIN_KEY_MAPS = ATTRIBUTE_MAPS.filter((m) => m.type !== 1);
+
 /** attribute keys per service, level and type of the spans in `from`, grouped by key set before they are unrolled */
 function attributeKeysByKeySet(from: string): string {
-  const maps = ['attr', 'res'].flatMap((prefix, l) => ['str', 'int', 'dbl', 'bool', 'other'].map((t, i) => ({ col: `${prefix}_${t}`, level: l + 1, type: i + 1 })));
-  const keySets = `SELECT service, ${maps.map((m) => `mapKeys(${m.col}) AS ${m.col}`).join(', ')}, max(${START_SECONDS}) AS seen FROM ${from} GROUP BY service, ${maps.map((m) => m.col).join(', ')}`;
-  const unrolled = maps.map((m) => `arrayMap(k -> (${m.level}, k, ${m.type}), ${m.col})`).join(', ');
+  const keySets = `SELECT service, ${ATTRIBUTE_MAPS.map((m) => `mapKeys(${m.col}) AS ${m.col}`).join(', ')}, max(${START_SECONDS}) AS seen FROM ${from} GROUP BY service, ${ATTRIBUTE_MAPS.map((m) => m.col).join(', ')}`;
+  const unrolled = ATTRIBUTE_MAPS.map((m) => `arrayMap(k -> (${m.level}, k, ${m.type}), ${m.col})`).join(', ');
   return `SELECT service, a.1 AS level, a.2 AS key, a.3 AS type, max(seen) AS last_seen FROM (${keySets}) ARRAY JOIN arrayConcat(${unrolled}) AS a GROUP BY service, level, key, type`;
 }
-const modifyMap = ([column, type]: [string, string]): string => `MODIFY COLUMN ${column} Map(String, ${type}) CODEC(ZSTD(1))`;
+const modifyMap = (m: { col: string; value: string }): string => `MODIFY COLUMN ${m.col} Map(String, ${m.value}) CODEC(ZSTD(1))`;
 
 /** typed attribute maps of one level (span or resource), as version 1 created them */
-const attributeColumns = (prefix: string): string =>
+const attributeColumns = (prefix: 'attr' | 'res'): string =>
   [
-    `${prefix}_str Map(LowCardinality(String), String) CODEC(ZSTD(1))`,
-    `${prefix}_int Map(LowCardinality(String), Int64) CODEC(ZSTD(1))`,
-    `${prefix}_dbl Map(LowCardinality(String), Float64) CODEC(ZSTD(1))`,
-    `${prefix}_bool Map(LowCardinality(String), Bool) CODEC(ZSTD(1))`,
-    `${prefix}_other Map(LowCardinality(String), String) CODEC(ZSTD(1))`,
+    ...ATTRIBUTE_MAPS.filter((m) => m.prefix === prefix).map((m) => `${m.col} Map(LowCardinality(String), ${m.value}) CODEC(ZSTD(1))`),
     `${prefix}_order LowCardinality(String) CODEC(ZSTD(1))`,
   ].join(',\n  ');
 
@@ -220,9 +223,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     description: 'attribute keys per service, level and type (filled from the spans already stored)',
     statements: (p) => {
-      const keys = (level: number, prefix: string): string =>
-        [1, 2, 3, 4, 5].map((type, i) => `arrayMap(k -> (${level}, k, ${type}), mapKeys(${prefix}_${['str', 'int', 'dbl', 'bool', 'other'][i]}))`).join(', ');
-      const select = `SELECT service, a.1 AS level, a.2 AS key, a.3 AS type, max(${START_SECONDS}) AS last_seen FROM spans ARRAY JOIN arrayConcat(${keys(1, 'attr')}, ${keys(2, 'res')}) AS a GROUP BY service, level, key, type`;
+      const keys = ATTRIBUTE_MAPS.map((m) => `arrayMap(k -> (${m.level}, k, ${m.type}), mapKeys(${m.col}))`).join(', ');
+      const select = `SELECT service, a.1 AS level, a.2 AS key, a.3 AS type, max(${START_SECONDS}) AS last_seen FROM spans ARRAY JOIN arrayConcat(${keys}) AS a GROUP BY service, level, key, type`;
       return [
         ...table(
           p,
