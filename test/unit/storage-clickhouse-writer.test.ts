@@ -69,6 +69,19 @@ describe('clickhouse trace writer', () => {
     calls[0]!.done();
   });
 
+  it('sends a waiting group once the insert in flight ends, not when its longer wait would have', async () => {
+    const { conn, calls } = fakeConnection();
+    const w = new ClickHouseTraceWriter(conn, 'db.spans', 1_000, 2, 20, 16_000, 60_000);
+    const first = w.writeTraces(spans(10, 0));
+    await until(() => calls.length === 1);
+    const second = w.writeTraces(spans(10, 1)); // waits to join (up to a minute) while the first runs
+    calls[0]!.done();
+    await first;
+    await until(() => calls.length === 2, 1_000); // then lingers 20 ms at most
+    calls[1]!.done();
+    await second;
+  });
+
   it('sends a big group beside the insert in flight at once', async () => {
     const { conn, calls } = fakeConnection();
     const w = new ClickHouseTraceWriter(conn, 'db.spans', 100, 2, 0, 1_600, 60_000);

@@ -82,7 +82,9 @@ export class ClickHouseTraceWriter implements TraceWriter {
         : g.rows < this.maxBatchRows / 10 ? this.lingerMs - age
         : 0;
       if (wait > 0) {
-        this.lingering ??= setTimeout(() => {
+        // re-armed each time: a wait that became shorter (the insert in flight ended) is not held to an older timer
+        clearTimeout(this.lingering);
+        this.lingering = setTimeout(() => {
           this.lingering = undefined;
           this.pump();
         }, wait);
