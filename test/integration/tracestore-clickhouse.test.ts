@@ -135,7 +135,10 @@ describe('ClickHouse TraceStores', () => {
     const ts = sample('clickhouse', 'jaeger');
     ts.spec.retention = '2d';
     await applyStore(client, ts);
-    await waitFor('TTL of 2d', async () => (await createOf('jaeger', 'spans')).includes(`toIntervalSecond(${2 * 86_400})`), 60_000, 500);
+    // provisioning alters the tables one after another: wait for the first and the last this test looks at
+    const altered = async (table: string) => (await createOf('jaeger', table)).includes(`toIntervalSecond(${2 * 86_400})`);
+    await waitFor('TTL of 2d on spans and operations', async () => (await altered('spans')) && (await altered('operations')), 60_000, 500);
+    expect(await createOf('jaeger', 'spans')).toContain(`toIntervalSecond(${2 * 86_400})`);
     expect(await createOf('jaeger', 'operations')).toContain(`toIntervalSecond(${2 * 86_400})`);
     await waitCondition('clickhouse', 'SchemaReady', 'True', 'Provisioned');
     const after = await admin.query({ query: 'SELECT count() FROM jaeger.spans', format: 'JSONCompactEachRow' });
