@@ -15,7 +15,8 @@
 //    query Grafana's ClickHouse plugin makes), decoded from JSON.
 //  - search by service (BENCH_FINDS, default 100): the 20 most recent traces of a service in the last hour; search by
 //    operation: the same with one of its 10 span names; search by attribute: the service's 20 most recent traces of
-//    the 6 hours with user.id = one of 5,000 users. Ours through the trace reader (trace IDs with their whole
+//    the 6 hours with user.id = one of the service's 250 users (of 5,000; each in TRACES / 5,000 traces, all found:
+//    a search that finds nothing would only measure how fast the bloom filters rule a service out). Ours through the trace reader (trace IDs with their whole
 //    trace's time range), otel with the equivalent SQL (ORDER BY the latest start, LIMIT 20).
 // The engine runs one statement at a time (it is one session), so the latencies are of one query on an idle engine.
 // Jaeger's published figures (4 cores, 10M spans) are printed next to ours; per-core insert rates divide by the cores
@@ -187,7 +188,10 @@ const lastHour = { min: NOW - 3_600_000_000_000n, max: NOW };
 /** traces a search by service finds at least: 20, or all of a service's last hour on a small load */
 const WANT = Math.min(20, Math.floor(TRACES / 6 / SERVICES) - 1);
 const services = Array.from({ length: FINDS }, (_, k) => `service-${k % SERVICES}`);
-const users = Array.from({ length: FINDS }, (_, k) => `user-${(k * 37) % 5000}`);
+/** a user of the service searched (user i % 5000 is in the traces i, which are in service i % SERVICES) */
+const users = Array.from({ length: FINDS }, (_, k) => `user-${((k * 37) % (5000 / SERVICES)) * SERVICES + (k % SERVICES)}`);
+/** traces a search by attribute finds: all of the user's */
+const USER_TRACES = Math.min(20, Math.floor(TRACES / 5000));
 const operations = Array.from({ length: FINDS }, (_, k) => `op-${(k * 3) % 10}`);
 
 async function ours(c: ClickHouseClient, url: string, enginePid: number): Promise<Side> {
@@ -230,7 +234,7 @@ async function ours(c: ClickHouseClient, url: string, enginePid: number): Promis
     if ((await find({ serviceName: services[k]!, operationName: operations[k]!, startTimeMin: lastHour.min, startTimeMax: lastHour.max, searchDepth: 20 })) < WANT) throw new Error(`ours: search by operation found fewer than ${WANT} traces`);
   });
   const attribute = await timed(FINDS, async (k) => {
-    await find({ serviceName: services[k]!, attributes: { 'user.id': users[k]! }, startTimeMin: T0, startTimeMax: NOW, searchDepth: 20 });
+    if ((await find({ serviceName: services[k]!, attributes: { 'user.id': users[k]! }, startTimeMin: T0, startTimeMax: NOW, searchDepth: 20 })) < USER_TRACES) throw new Error(`ours: search by attribute found fewer than ${USER_TRACES} traces`);
   });
   await b.close();
   return { name: 'ours', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, operation, attribute };
@@ -277,7 +281,8 @@ async function otel(c: ClickHouseClient, enginePid: number): Promise<Side> {
     if (rows.length < WANT) throw new Error(`otel: search by operation found fewer than ${WANT} traces`);
   });
   const attribute = await timed(FINDS, async (k) => {
-    await sqlRows<[string]>(c, search(" AND SpanAttributes['user.id'] = {user:String}"), { svc: services[k], user: users[k], min: T0.toString(), max: NOW.toString() });
+    const rows = await sqlRows<[string]>(c, search(" AND SpanAttributes['user.id'] = {user:String}"), { svc: services[k], user: users[k], min: T0.toString(), max: NOW.toString() });
+    if (rows.length < USER_TRACES) throw new Error(`otel: search by attribute found fewer than ${USER_TRACES} traces`);
   });
   return { name: 'otel_traces (clickhouseexporter schema)', insertS, cpuSelfS: (self.user + self.system) / 1e6, cpuEngineS, ...d, get, service, operation, attribute };
 }

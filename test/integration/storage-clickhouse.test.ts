@@ -4,10 +4,10 @@
 // early and ends late, operations that differ only late in their names, a migration of a populated database, a
 // retention change, and acknowledged spans surviving kill -9 of the server.
 import { createClient } from '@clickhouse/client';
-import { type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, checkTraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ClickHouseBackend, type ClickHouseBackendConfig } from '../../src/storage/clickhouse/store.js';
 import { LATEST_VERSION } from '../../src/storage/clickhouse/schema.js';
-import { getTracesSql } from '../../src/storage/clickhouse/reader.js';
+import { findTraceIdsSql, getTracesSql, searchOf } from '../../src/storage/clickhouse/reader.js';
 import { ABORT_CHUNK_SPANS, runAbortCases, runInFlightAbortCase } from '../../src/storage/testing/abort.js';
 import { runStorageContract } from '../../src/storage/testing/contract.js';
 import { type ClickHouseServer, startClickHouse } from '../env/clickhouse.js';
@@ -161,10 +161,10 @@ describe('clickhouse schema', () => {
     return b;
   };
   const admin = () => createClient({ url: s.url });
-  const scalar = async (sql: string): Promise<string> => {
+  const scalar = async (sql: string, params: Record<string, unknown> = {}): Promise<string> => {
     const c = admin();
     try {
-      const rs = await c.query({ query: sql, format: 'JSONCompactEachRow' });
+      const rs = await c.query({ query: sql, format: 'JSONCompactEachRow', query_params: params });
       return String(((await rs.json<unknown[]>())[0] as unknown[] | undefined)?.[0] ?? '');
     } finally {
       await c.close();
@@ -243,6 +243,37 @@ describe('clickhouse schema', () => {
     // an unknown ID reads no part at all
     expect(await plan(traceId('f0', 99))).toMatch(/Min-Max(?:(?!Partition|PrimaryKey|Skip)[\s\S])*?Parts: 0\/2/);
     expect(await chunks(b.traceReader().getTraces([{ traceId: traceId('f0', 99) }]))).toEqual([]);
+  });
+
+  it('compares a searched attribute only in the typed maps its key was stored in, so the other maps are not read', async () => {
+    const b = open('kinds');
+    await b.provision();
+    // customer: a string of spans; http.status_code: an int of spans; service.name: a string of resources
+    await b.traceWriter().writeTraces(batch('kinds', 40));
+    const filter = async (attributes: Record<string, string>): Promise<string> => {
+      const where = searchOf('kinds', checkTraceQuery({ serviceName: 'kinds', searchDepth: 10, attributes }));
+      const plan = await scalar(`SELECT arrayStringConcat(groupArray(explain), '\\n') FROM (EXPLAIN actions = 1 ${findTraceIdsSql('kinds', where)})`, { ...where.params, depth: 10 });
+      return plan.split('\n').find((l) => /(Prewhere|Filter) filter column/.test(l)) ?? plan;
+    };
+    const customer = await filter({ customer: 'c-3' });
+    expect(customer).toContain('attr_str');
+    expect(customer).not.toMatch(/res_str|attr_int|res_int/);
+    // '201' could be a string or an int: only the int map, where the key is
+    const status = await filter({ 'http.status_code': '201' });
+    expect(status).toContain('attr_int');
+    expect(status).not.toMatch(/attr_str|res_str|res_int/);
+    const service = await filter({ 'service.name': 'kinds' });
+    expect(service).toContain('res_str');
+    expect(service).not.toContain('attr_str');
+    // a key never stored: only the search terms are compared (their bloom filter rules the granules out)
+    expect(await filter({ nowhere: 'x' })).not.toMatch(/attr_|res_/);
+    // and the answers are those of every backend
+    const found = async (attributes: Record<string, string>) => (await ids(b.traceReader().findTraceIds({ serviceName: 'kinds', searchDepth: 10, attributes }))).length;
+    expect(await found({ customer: 'c-3' })).toBe(4);
+    expect(await found({ 'http.status_code': '201' })).toBe(4);
+    expect(await found({ 'service.name': 'kinds' })).toBe(4);
+    expect(await found({ 'resource.service.name': 'kinds', customer: 'c-3' })).toBe(4);
+    expect(await found({ nowhere: 'x' })).toBe(0);
   });
 
   it('sets the TTL from the retention and changes it on existing tables', async () => {

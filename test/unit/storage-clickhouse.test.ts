@@ -141,6 +141,29 @@ describe('clickhouse search SQL', () => {
   });
 });
 
+describe('clickhouse search SQL with the stored kinds of the keys', () => {
+  const where = (attributes: Record<string, string | bigint | number | boolean>, extra = {}) => whereOf(checkTraceQuery({ searchDepth: 10, attributes, ...extra }), 'db.attribute_keys');
+
+  it('reads the stored levels and types of the keys searched, for the service searched', () => {
+    const w = where({ 'user.id': '7', 'resource.host.name': 'h1', error: true }, { serviceName: 'svc' });
+    expect(w.with).toMatch(/^\(SELECT groupUniqArray\(\(key, level, type\)\) FROM db\.attribute_keys WHERE key IN \{p\d+:Array\(String\)\} AND service = \{p0:String\}\) AS stored_keys$/);
+    // the keys as attribute_keys holds them: resource keys without their prefix, special keys not at all
+    expect(Object.values(w.params)).toContainEqual(['user.id', 'host.name']);
+    // each typed comparison only where that key was stored at that level (1 span, 2 resource) with that type
+    expect(w.sql).toMatch(/if\(has\(stored_keys, \(\{p\d+:String\}, 1, 1\)\), attr_str\[/);
+    expect(w.sql).toMatch(/if\(has\(stored_keys, \(\{p\d+:String\}, 1, 2\)\), attr_int\[/);
+    expect(w.sql).toMatch(/if\(has\(stored_keys, \(\{p\d+:String\}, 2, 1\)\), res_str\[/);
+    // the search terms (scope, events, links, values of other types) are always compared
+    expect(w.sql).toContain('hasAny(search_terms');
+  });
+
+  it('reads the keys of every service when no service is searched, and nothing without attribute keys', () => {
+    expect(where({ 'user.id': 'u' }).with).not.toContain('service =');
+    expect(where({ error: true, 'span.kind': 'server' }, { serviceName: 'svc' }).with).toBeUndefined();
+    expect(where({}, { serviceName: 'svc' }).with).toBeUndefined();
+  });
+});
+
 describe('clickhouse rows', () => {
   it('writes typed maps, the order of the types and the strings a search compares', () => {
     const attributes: KeyValue[] = [

@@ -11,7 +11,15 @@ import { LEVEL } from './rows.js';
 export interface Where {
   sql: string;
   params: Params;
+  /** WITH clause the WHERE clause reads (the stored kinds of the keys searched), if any */
+  with?: string;
 }
+
+/** name the WITH clause gives the (key, level, type) triples attribute_keys holds for the keys searched */
+const STORED = 'stored_keys';
+
+/** attribute keys a search compares with columns of their own, not with the attribute maps */
+const SPECIAL_KEYS = new Set(['error', 'span.kind', 'span.status', 'scope.name', 'scope.version']);
 
 const INT = /^-?(0|[1-9][0-9]{0,18})$/;
 const INT64_MIN = -(2n ** 63n);
@@ -51,14 +59,23 @@ const statusOf = numberOf(STATUS_NAMES, /^status_code_/);
  */
 const entryIs = (map: string, k: string, v: string, isDefault: boolean): string => (isDefault ? `(mapContains(${map}, ${k}) AND ${map}[${k}] = ${v})` : `${map}[${k}] = ${v}`);
 
-/** typed comparisons of `key = want` in the maps of one level ('attr' or 'res') */
-function typedMatch(prefix: 'attr' | 'res', k: string, w: string, want: string, add: (type: string, v: string | bigint | number | boolean) => string): string[] {
-  const out = [entryIs(`${prefix}_str`, k, w, want === '')];
+/**
+ * typed comparisons of `key = want` in the maps of one level ('attr' or 'res'). With the keys' stored kinds known
+ * (`stored`), each comparison runs only where that key was ever stored at that level with that type: the others
+ * fold to 0 before the query reads a row, so their maps are not read and their bloom filters do not keep granules.
+ */
+function typedMatch(prefix: 'attr' | 'res', k: string, w: string, want: string, add: (type: string, v: string | bigint | number | boolean) => string, stored: boolean): string[] {
+  const level = prefix === 'attr' ? 1 : 2;
+  const out: string[] = [];
+  const push = (type: number, cond: string): void => {
+    out.push(stored ? `if(has(${STORED}, (${k}, ${level}, ${type})), ${cond}, 0)` : cond);
+  };
+  push(1, entryIs(`${prefix}_str`, k, w, want === ''));
   const i = asInt(want);
-  if (i !== undefined) out.push(entryIs(`${prefix}_int`, k, add('Int64', i), i === 0n));
+  if (i !== undefined) push(2, entryIs(`${prefix}_int`, k, add('Int64', i), i === 0n));
   const d = asDouble(want);
-  if (d !== undefined) out.push(entryIs(`${prefix}_dbl`, k, add('Float64', d), d === 0));
-  if (want === 'true' || want === 'false') out.push(entryIs(`${prefix}_bool`, k, want, want === 'false'));
+  if (d !== undefined) push(3, entryIs(`${prefix}_dbl`, k, add('Float64', d), d === 0));
+  if (want === 'true' || want === 'false') push(4, entryIs(`${prefix}_bool`, k, want, want === 'false'));
   return out;
 }
 
@@ -68,9 +85,12 @@ const searched = (levels: string, key: string, want: string, add: (type: string,
 
 /**
  * The WHERE clause of a search: every predicate must hold on one span (the rows are spans). Unknown kind or
- * status names and error values other than true/false match nothing, as on every backend.
+ * status names and error values other than true/false match nothing, as on every backend. With `keysTable` (the
+ * attribute_keys table), a WITH clause reads which levels and types the attribute keys searched were stored with
+ * (for the service searched, or any), and only those typed maps are compared: attribute_keys is filled by a view
+ * on the same inserts as spans, so a key a span holds is there.
  */
-export function whereOf(q: CheckedQuery): Where {
+export function whereOf(q: CheckedQuery, keysTable?: string): Where {
   const params: Params = {};
   const conds: string[] = [];
   let n = 0;
@@ -79,12 +99,17 @@ export function whereOf(q: CheckedQuery): Where {
     params[name] = v;
     return `{${name}:${type}}`;
   };
-  if (q.serviceName) conds.push(`service = ${add('String', q.serviceName)}`);
+  const service = q.serviceName ? add('String', q.serviceName) : undefined;
+  if (service) conds.push(`service = ${service}`);
   if (q.operationName) conds.push(`name = ${add('String', q.operationName)}`);
   if (q.startTimeMin !== undefined) conds.push(`start_ns >= ${add('Int64', q.startTimeMin)}`);
   if (q.startTimeMax !== undefined) conds.push(`start_ns <= ${add('Int64', q.startTimeMax)}`);
   if (q.durationMin !== undefined) conds.push(`duration_ns >= ${add('Int64', q.durationMin)}`);
   if (q.durationMax !== undefined) conds.push(`duration_ns <= ${add('Int64', q.durationMax)}`);
+  // the keys as attribute_keys holds them (resource keys without their prefix)
+  const keys = [...new Set(q.attributes.filter(([k]) => !SPECIAL_KEYS.has(k)).map(([k]) => (k.startsWith('resource.') ? k.slice('resource.'.length) : k)))];
+  const stored = keysTable !== undefined && keys.length > 0;
+  const keysParam = stored ? add('Array(String)', keys) : '';
   for (const [key, want] of q.attributes) {
     switch (key) {
       case 'error':
@@ -110,12 +135,15 @@ export function whereOf(q: CheckedQuery): Where {
     const w = add('String', want);
     if (key.startsWith('resource.')) {
       const k = add('String', key.slice('resource.'.length));
-      conds.push(`(${[...typedMatch('res', k, w, want, add), searched(LEVEL.resource, key.slice('resource.'.length), want, add)].join(' OR ')})`);
+      conds.push(`(${[...typedMatch('res', k, w, want, add, stored), searched(LEVEL.resource, key.slice('resource.'.length), want, add)].join(' OR ')})`);
       continue;
     }
     const k = add('String', key);
     const levels = `${LEVEL.span}${LEVEL.resource}${LEVEL.scope}${LEVEL.event}${LEVEL.link}`;
-    conds.push(`(${[...typedMatch('attr', k, w, want, add), ...typedMatch('res', k, w, want, add), searched(levels, key, want, add)].join(' OR ')})`);
+    conds.push(`(${[...typedMatch('attr', k, w, want, add, stored), ...typedMatch('res', k, w, want, add, stored), searched(levels, key, want, add)].join(' OR ')})`);
   }
-  return { sql: conds.length ? conds.join(' AND ') : '1', params };
+  const sql = conds.length ? conds.join(' AND ') : '1';
+  if (!stored) return { sql, params };
+  const ofService = service ? ` AND service = ${service}` : '';
+  return { sql, params, with: `(SELECT groupUniqArray((key, level, type)) FROM ${keysTable} WHERE key IN ${keysParam}${ofService}) AS ${STORED}` };
 }

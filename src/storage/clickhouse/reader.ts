@@ -4,6 +4,7 @@
 // Search: one GROUP BY over the matching spans, ordered by the latest matching start and limited in the same query
 // (an ORDER BY with the LIMIT, so the most recent traces come back, not an arbitrary set), then GetTrace of the IDs.
 import {
+  type CheckedQuery,
   type FoundTraceId,
   type GetTraceParams,
   type Operation,
@@ -20,7 +21,7 @@ import {
 } from '../api/index.js';
 import { type SpanView, chunkTrace } from '../api/semantics.js';
 import type { ClickHouseConnection } from './connection.js';
-import { whereOf } from './query.js';
+import { type Where, whereOf } from './query.js';
 import { READ_COLUMNS, RowDecoder } from './rows.js';
 
 /**
@@ -31,6 +32,17 @@ import { READ_COLUMNS, RowDecoder } from './rows.js';
 export const getTracesSql = (db: string): string =>
   `WITH (SELECT (min(start_ns), max(end_ns)) FROM ${db}.trace_times WHERE trace_id IN {ids:Array(String)}) AS w
    SELECT ${READ_COLUMNS} FROM ${db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= w.1 AND start_ns <= w.2 ORDER BY trace_id, start_ns, span_id`;
+
+/**
+ * The trace IDs of a search as one statement: one GROUP BY over the matching spans, ordered by each trace's latest
+ * matching start and limited in the same query. Its WHERE clause reads the stored kinds of the attribute keys it
+ * compares from attribute_keys.
+ */
+export const findTraceIdsSql = (db: string, where: Where): string =>
+  `${where.with ? `WITH ${where.with} ` : ''}SELECT trace_id FROM ${db}.spans WHERE ${where.sql} GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT {depth:UInt32}`;
+
+/** the search of a checked query as SQL, for the spans of database `db` */
+export const searchOf = (db: string, q: CheckedQuery): Where => whereOf(q, `${db}.attribute_keys`);
 
 /** trace IDs per GetTrace query */
 const IDS_PER_QUERY = 200;
@@ -115,12 +127,8 @@ export class ClickHouseTraceReader implements TraceReader {
   /** the trace IDs of a search, most recent first (one GROUP BY, ordered and limited in the same query) */
   private async found(q: TraceQuery, signal?: AbortSignal): Promise<string[]> {
     const cq = checkTraceQuery(q);
-    const where = whereOf(cq);
-    const rows = await this.conn.rows<[string]>(
-      `SELECT trace_id FROM ${this.db}.spans WHERE ${where.sql} GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT {depth:UInt32}`,
-      { ...where.params, depth: cq.searchDepth },
-      signal,
-    );
+    const where = searchOf(this.db, cq);
+    const rows = await this.conn.rows<[string]>(findTraceIdsSql(this.db, where), { ...where.params, depth: cq.searchDepth }, signal);
     return rows.map((r) => r[0]);
   }
 
