@@ -1,5 +1,5 @@
-// Fuzzing of the query side: a runtime in this process (loopback, free ports) on the memory and on the embedded
-// backend holds a known set of traces; thousands of seeded, generated hostile requests then go to every query route
+// Fuzzing of the query side: a runtime in this process (loopback, free ports) on the memory, the embedded and the
+// ClickHouse backend (the test engine, test/env/clickhouse.ts: every search becomes SQL) holds a known set of traces; thousands of seeded, generated hostile requests then go to every query route
 // -- classic HTTP API, api_v3 over HTTP and gRPC, jaeger.storage.v2 remote storage, remote sampling over HTTP and
 // gRPC, gRPC health: malformed paths (//, /\, //[, //:99999, percent junk), bad, huge and negative numbers, times
 // and durations, huge and deep attribute JSON, wrong methods, random bytes and hostile protobuf as gRPC messages.
@@ -24,6 +24,8 @@ import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
 import { QUEUE_TRACE, SHOP_TRACE, loadFixtures, searchTraceId } from '../../src/storage/testing/fixtures.js';
 import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
+import { startClickHouse } from '../env/clickhouse.js';
+import { sharedServer } from '../env/server-process.js';
 
 const SEED = Number(process.env.QUERY_FUZZ_SEED ?? 0x5eed_2026) >>> 0;
 const HTTP_COUNT = Number(process.env.QUERY_FUZZ_COUNT ?? 4000);
@@ -155,7 +157,9 @@ function rawHttp(port: number, method: string, target: string, body?: Buffer): P
       resolve({ status: Number(m[1]), reason: m[2]!, body: i < 0 ? '' : text.slice(i + 4) });
     });
     const head = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${body ? `Content-Length: ${body.length}\r\nContent-Type: application/json\r\n` : ''}\r\n`;
-    sock.end(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
+    // the write side stays open (Connection: close ends the exchange): Node's HTTP server drops a request whose
+    // client half-closes before the answer is ready, which is every answer of a backend that answers asynchronously
+    sock.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
   });
 }
 
@@ -272,7 +276,11 @@ async function readKnown(rt: RunningRuntime): Promise<Record<string, string>> {
   return out;
 }
 
-describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (backendType) => {
+const clickhouse = sharedServer(() => startClickHouse());
+/** the seed of a backend's requests: each backend gets requests of its own */
+const SEEDS = { memory: 0, embedded: 0x9e3779b9, clickhouse: 0x7f4a7c15 } as const;
+
+describe.each(['memory', 'embedded', 'clickhouse'] as const)('query fuzz on the %s backend', (backendType) => {
   let rt: RunningRuntime;
   let dir = '';
   let before: Record<string, string>;
@@ -284,7 +292,9 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'jso-query-fuzz-'));
-    rt = await startRuntime(loopbackRuntimeConfig({ backend: backendType === 'memory' ? { memory: { maxTraces: 10_000 } } : { embedded: {} }, dataDir: dir, ingest: { batchAgeMs: 10 } }), pino({ level: 'silent' }));
+    const backend =
+      backendType === 'memory' ? { memory: { maxTraces: 10_000 } } : backendType === 'embedded' ? { embedded: {} } : { clickhouse: { endpoints: [(await clickhouse.shared()).url], database: 'query_fuzz' } };
+    rt = await startRuntime(loopbackRuntimeConfig({ backend, dataDir: dir, ingest: { batchAgeMs: 10 } }), pino({ level: 'silent' }));
     const fx = loadFixtures(BigInt(Date.now()) * 1_000_000n - 3_600_000_000_000n);
     for (const b of fx.batches.filter((x) => ['shop', 'queue', 'queue-consumer', 'search'].includes(x.name))) {
       const r = await fetch(`http://127.0.0.1:${rt.ports.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(encodeTracesJson(b.traces)) });
@@ -304,10 +314,11 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
   afterAll(async () => {
     await rt?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (backendType === 'clickhouse') await clickhouse.release();
   });
 
   it('answers hostile HTTP requests on the query and sampling listeners without 5xx, each 4xx with a message', async () => {
-    const rng = new Rng(SEED ^ (backendType === 'memory' ? 0 : 0x9e3779b9));
+    const rng = new Rng(SEED ^ SEEDS[backendType]);
     const { failures, fail } = collector();
     const statuses = new Map<number, number>();
     let parserRefusals = 0;
@@ -343,7 +354,7 @@ describe.each(['memory', 'embedded'] as const)('query fuzz on the %s backend', (
   }, DEADLINE_MS + 60_000);
 
   it('answers random bytes and hostile protobuf on every gRPC method without INTERNAL, each error with a message', async () => {
-    const rng = new Rng(SEED ^ 0x5bd1e995 ^ (backendType === 'memory' ? 0 : 0x9e3779b9));
+    const rng = new Rng(SEED ^ 0x5bd1e995 ^ SEEDS[backendType]);
     const { failures, fail } = collector();
     const clients = {
       queryGrpc: new grpc.Client(`127.0.0.1:${rt.ports.queryGrpc}`, grpc.credentials.createInsecure()),
