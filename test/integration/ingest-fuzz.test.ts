@@ -1,5 +1,5 @@
-// Fuzzing of the ingest side: a runtime in this process (loopback, free ports) on the memory and on the embedded
-// backend first stores 50 known traces (varied attributes, events, links), then takes thousands of seeded,
+// Fuzzing of the ingest side: a runtime in this process (loopback, free ports) on the memory, the embedded and the
+// ClickHouse backend (the test engine, test/env/clickhouse.ts: spans become RowBinary rows) first stores 50 known traces (varied attributes, events, links), then takes thousands of seeded,
 // generated hostile requests on every OTLP receiver -- OTLP/HTTP protobuf, OTLP/HTTP JSON, OTLP/HTTP gzip (either
 // body), OTLP/gRPC (plain and gRPC-compressed) and Export on the remote-storage port. The requests are valid
 // requests (built from the storage model) damaged by seeded mutations:
@@ -47,6 +47,8 @@ import { decodeSpan, decodeTracesJsonLenient, encodeSpan, encodeTracesJson } fro
 import { decodeTracesProto, encodeTracesProto, writeAttributes } from '../../src/otlp/otlp-proto.js';
 import { Reader, Writer } from '../../src/otlp/proto-wire.js';
 import { loopbackRuntimeConfig } from '../helpers.js';
+import { startClickHouse } from '../env/clickhouse.js';
+import { sharedServer } from '../env/server-process.js';
 
 const SEED = Number(process.env.INGEST_FUZZ_SEED ?? 0x1a6e_5eed) >>> 0;
 const CASES = Number(process.env.INGEST_FUZZ_CASES ?? 3000);
@@ -666,7 +668,9 @@ const bySpanId = (a: Span, b: Span) => (a.spanId < b.spanId ? -1 : a.spanId > b.
 const KNOWN_TRACES = 50;
 const now0 = BigInt(Date.now()) * 1_000_000n;
 
-describe.each(['memory', 'embedded'] as const)('ingest fuzz on the %s backend', (backendType) => {
+const clickhouse = sharedServer(() => startClickHouse());
+
+describe.each(['memory', 'embedded', 'clickhouse'] as const)('ingest fuzz on the %s backend', (backendType) => {
   let rt: RunningRuntime;
   let dir = '';
   const known = new Map<string, Span[]>();
@@ -676,7 +680,12 @@ describe.each(['memory', 'embedded'] as const)('ingest fuzz on the %s backend', 
     dir = mkdtempSync(join(tmpdir(), 'jso-ingest-fuzz-'));
     rt = await startRuntime(
       loopbackRuntimeConfig({
-        backend: backendType === 'memory' ? { memory: { maxTraces: 500_000 } } : { embedded: {} },
+        backend:
+          backendType === 'memory'
+            ? { memory: { maxTraces: 500_000 } }
+            : backendType === 'embedded'
+              ? { embedded: {} }
+              : { clickhouse: { endpoints: [(await clickhouse.shared()).url], database: 'ingest_fuzz' } },
         dataDir: dir,
         // memory: every protobuf request is checked on a decode thread; embedded: on the main thread
         ingest: { maxRequestBytes: LIMIT, maxInflightBytes: 64 * 1024 * 1024, requestTimeoutMs: 20_000, ackTimeoutMs: 20_000, decodeThreads: backendType === 'memory' ? 1 : 0, decodeThreadMinBytes: 0 },
@@ -708,6 +717,7 @@ describe.each(['memory', 'embedded'] as const)('ingest fuzz on the %s backend', 
   afterAll(async () => {
     await rt?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (backendType === 'clickhouse') await clickhouse.release();
     if (timings.length) console.log(`ingest fuzz (${backendType}):\n  ${timings.join('\n  ')}`);
   });
 

@@ -140,6 +140,23 @@ describe('clickhouse: what other ClickHouse stores get wrong', () => {
     expect(long.map((f) => f.traceId)).toEqual([traceId('c0', 1)]);
   });
 
+  it('keeps OTLP times from 2^63 on (fixed64, past the year 2262) exactly, as the other backends do', async () => {
+    const top = 2n ** 64n - 1n;
+    const half = 2n ** 63n;
+    const cases = [
+      [half - 1n, half + 5n],
+      [half, half],
+      [top - 1n, top],
+      [5n, top],
+    ] as const;
+    const spans = cases.map(([start, end], i) => newSpan({ traceId: traceId('c7', i), spanId: spanId(0), name: 'far', startTimeUnixNano: start, endTimeUnixNano: end }));
+    await b.traceWriter().writeTraces([serviceBatch('far-future', spans)]);
+    for (const [i, [start, end]] of cases.entries()) {
+      const got = spansOf(await chunks(b.traceReader().getTraces([{ traceId: traceId('c7', i) }])));
+      expect(got.map((x) => [x.startTimeUnixNano, x.endTimeUnixNano])).toEqual([[start, end]]);
+    }
+  });
+
   it('keeps operations apart that differ only late in their names, and by kind', async () => {
     const ops = await b.traceReader().getOperations({ service: 'naming' });
     const prefix = `GET /api/v1/${'segment/'.repeat(40)}`;

@@ -87,6 +87,13 @@ function readAttributes(row: Cell[], at: number, path: string): KeyValue[] {
 
 const jsonList = (text: string): unknown[] => (text ? (JSON.parse(text) as unknown[]) : []);
 
+/**
+ * An OTLP time (fixed64: 0 .. 2^64-1 nanoseconds) from its Int64 column: the writer stores the 64 bits as they are,
+ * so times from 2^63 on (past the year 2262) read as negative and are turned back here. Sums of such columns wrap
+ * the same way (end_ns = start_ns + duration_ns).
+ */
+const uint64 = (stored: string): bigint => BigInt.asUintN(64, BigInt(stored));
+
 /** Rows of one read back to span views; resources and scopes equal in value are shared objects. */
 export class RowDecoder {
   private readonly resources = new Map<string, { resource: Resource; schemaUrl: string }>();
@@ -104,8 +111,8 @@ export class RowDecoder {
       flags: n(4),
       name: row[5] as string,
       kind: n(6) as SpanKind,
-      startTimeUnixNano: BigInt(row[7] as string),
-      endTimeUnixNano: BigInt(row[8] as string),
+      startTimeUnixNano: uint64(row[7] as string),
+      endTimeUnixNano: uint64(row[8] as string),
       status: { code: n(9) as StatusCode, message: row[10] as string },
       droppedAttributesCount: n(11),
       droppedEventsCount: n(12),
