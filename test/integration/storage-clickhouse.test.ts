@@ -4,7 +4,7 @@
 // early and ends late, operations that differ only late in their names, a migration of a populated database, a
 // retention change, and acknowledged spans surviving kill -9 of the server.
 import { createClient } from '@clickhouse/client';
-import { type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, checkTraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type AttrValue, type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, checkTraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ClickHouseBackend, type ClickHouseBackendConfig } from '../../src/storage/clickhouse/store.js';
 import { LATEST_VERSION } from '../../src/storage/clickhouse/schema.js';
 import { findTraceIdsSql, getTracesSql, searchOf } from '../../src/storage/clickhouse/reader.js';
@@ -291,6 +291,25 @@ describe('clickhouse schema', () => {
     expect(await found({ 'service.name': 'kinds' })).toBe(4);
     expect(await found({ 'resource.service.name': 'kinds', customer: 'c-3' })).toBe(4);
     expect(await found({ nowhere: 'x' })).toBe(0);
+    // one key stored with several types and at both levels, across services: a search without a service reads the
+    // kinds of every service, and each typed map still answers for its own values
+    const kinds = (service: string, key: string, values: AttrValue[], resource: AttrValue[] = []): ResourceSpans => {
+      const spans = values.map((value, i) => newSpan({ traceId: traceId(`9${service.length}`, i), spanId: spanId(i), name: 'op', startTimeUnixNano: now + BigInt(i) * MS, endTimeUnixNano: now + BigInt(i) * MS + MS, attributes: [{ key, value }] }));
+      const batch = serviceBatch(service, spans);
+      batch.resource.attributes.push(...resource.map((value) => ({ key, value })));
+      return batch;
+    };
+    await b.traceWriter().writeTraces([kinds('mixed-a', 'm', [7n, true, 2.5, 0n]), kinds('mixed-bb', 'm', ['7', 'false'], ['res'])]);
+    const anywhere = async (attributes: Record<string, string>) =>
+      (await ids(b.traceReader().findTraceIds({ searchDepth: 20, attributes }))).map((f) => f.traceId).sort();
+    expect(await anywhere({ m: '7' })).toEqual([traceId('97', 0), traceId('98', 0)]);
+    expect(await anywhere({ m: 'true' })).toEqual([traceId('97', 1)]);
+    expect(await anywhere({ m: 'false' })).toEqual([traceId('98', 1)]);
+    expect(await anywhere({ m: '2.5' })).toEqual([traceId('97', 2)]);
+    expect(await anywhere({ m: '0' })).toEqual([traceId('97', 3)]);
+    expect(await anywhere({ m: 'res' })).toEqual([traceId('98', 0), traceId('98', 1)]);
+    expect(await anywhere({ 'resource.m': 'res' })).toEqual([traceId('98', 0), traceId('98', 1)]);
+    expect(await anywhere({ 'resource.m': '7' })).toEqual([]);
   });
 
   it('sets the TTL from the retention and changes it on existing tables', async () => {

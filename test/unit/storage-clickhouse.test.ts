@@ -61,6 +61,9 @@ describe('clickhouse schema DDL', () => {
     expect(mv).toContain('FROM jaeger.spans_local');
     // a column change goes to the local tables and to the Distributed table over them
     expect(MIGRATIONS.find((m) => m.version === 3)!.statements(cluster).map((x) => x.slice(0, x.indexOf(' MODIFY')))).toEqual(['ALTER TABLE jaeger.spans_local ON CLUSTER traces', 'ALTER TABLE jaeger.spans ON CLUSTER traces', 'ALTER TABLE jaeger.attribute_keys_mv ON CLUSTER traces']);
+    // the keys of the spans stored before version 2 come from every shard, through the Distributed tables
+    const backfill = MIGRATIONS.find((m) => m.version === 2)!.statements(cluster).find((x) => x.startsWith('INSERT'))!;
+    expect(backfill).toMatch(/^INSERT INTO jaeger\.attribute_keys SELECT .* FROM jaeger\.spans ARRAY JOIN/);
     expect(dropDatabase(cluster)).toBe('DROP DATABASE IF EXISTS jaeger ON CLUSTER traces SYNC');
     expect(retentionStatements(cluster).find((r) => r.table === 'spans')?.sql).toBe(
       `ALTER TABLE jaeger.spans_local ON CLUSTER traces MODIFY TTL toDateTime(intDiv(start_ns, 1000000000), 'UTC') + toIntervalSecond(${7 * 86_400})`,

@@ -234,8 +234,9 @@ export const MIGRATIONS: readonly Migration[] = [
         ),
         view(p, 'attribute_keys_mv', 'attribute_keys', select),
         // the spans stored before this version: their keys, once (a rerun after a failure writes them again, which
-        // the ReplacingMergeTree folds)
-        `INSERT INTO ${local(p, 'attribute_keys')} ${select.replace(/\bFROM spans\b/, `FROM ${local(p, 'spans')}`)}`,
+        // the ReplacingMergeTree folds). On a cluster through the Distributed tables: the spans of every shard, not
+        // only of the node that provisions, since a search compares an attribute only where attribute_keys has its key.
+        `INSERT INTO ${p.database}.attribute_keys ${select.replace(/\bFROM spans\b/, `FROM ${p.database}.spans`)}`,
       ];
     },
   },
