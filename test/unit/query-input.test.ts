@@ -2,7 +2,7 @@
 // gRPC requests (api_v3, jaeger.storage.v2) is parsed against its range; bad input is an InvalidArgumentError
 // naming the parameter (HTTP 400 / INVALID_ARGUMENT), never a crash, a 500 or a silent truncation.
 import { decodeFindTracesRequest, decodeGetTraceRequest } from '../../src/runtime/query/api-v3-codec.js';
-import { parseDuration, parseEpoch, parseIntParam, parseTime, parseUnits, pathSegment } from '../../src/runtime/query/params.js';
+import { parseDuration, parseEpoch, parseIntParam, parseTime, parseUnits, pathSegment, traceIdOfPath } from '../../src/runtime/query/params.js';
 import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest } from '../../src/runtime/remote-storage/codec.js';
 import { DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_NS, MAX_SEARCH_DEPTH, checkOperationQuery, checkTraceQuery } from '../../src/storage/api/index.js';
 import { Writer } from '../../src/otlp/proto-wire.js';
@@ -54,6 +54,24 @@ describe('HTTP parameters', () => {
   it('refuses RFC 3339 times outside the int64 nanosecond range', () => {
     expect(parseTime('2262-04-11T23:47:16.854775807Z', 't')).toBe(MAX_NS);
     for (const bad of ['2262-04-11T23:47:16.854775808Z', '9999-12-31T23:59:59Z', '2026-13-45T99:99:99Z', 'now', `${'2'.repeat(100)}`]) expect(invalid(() => parseTime(bad, 'query.start_time_min')).field).toBe('query.start_time_min');
+  });
+});
+
+describe('trace IDs in a path', () => {
+  it('takes hex first, then base64 of 16 or 8 bytes (standard or URL-safe, padded or not)', () => {
+    expect(traceIdOfPath('ABC', 'trace_id')).toBe('00000000000000000000000000000abc');
+    expect(traceIdOfPath('EjRWeJq83vD%2B3LqYdlQyEA%3D%3D', 'trace_id')).toBe('123456789abcdef0fedcba9876543210');
+    expect(traceIdOfPath('EjRWeJq83vD-3LqYdlQyEA', 'trace_id')).toBe('123456789abcdef0fedcba9876543210');
+    // 8 bytes: a 64-bit trace ID, left-padded as hex ones are
+    expect(traceIdOfPath('_ty6mHZUMhA', 'trace_id')).toBe('0000000000000000fedcba9876543210');
+  });
+
+  it('refuses what is neither, naming both forms; the all-zero ID stays refused in either form', () => {
+    expect(() => traceIdOfPath('0', 'trace_id')).toThrow(/all-zero/);
+    for (const bad of ['EjRWeJq83vD+3LqYdlQy', 'EjRWeJq83vD+3LqYdlQyEA===', 'EjRW eJq83vD+3LqYdlQyEA', 'AAAAAAAAAAAAAAAAAAAAAA==', `${'A'.repeat(40)}`]) {
+      // (all zeros in base64 decodes to the all-zero ID, refused as such)
+      expect(() => traceIdOfPath(bad, 'trace_id')).toThrow(bad === 'AAAAAAAAAAAAAAAAAAAAAA==' ? /all-zero/ : /trace_id: .*hex characters, or the base64 of 16/);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { RowDecoder } from '../../src/storage/clickhouse/rows.js';
 import { RowBinaryWriter, searchTerm, writeAttributes, writeSpanRows } from '../../src/storage/clickhouse/row-binary.js';
 import { MIGRATIONS, type SchemaParams, checkIdentifier, createDatabase, dropDatabase, migrationsTable, retentionStatements } from '../../src/storage/clickhouse/schema.js';
 import { foreignDatabase } from '../../src/storage/clickhouse/provision.js';
-import { insertSettings, retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
+import { ClickHouseConnection, insertSettings, retryable, translate, ClickHouseAuthError } from '../../src/storage/clickhouse/connection.js';
 import { dependenciesSql } from '../../src/storage/clickhouse/stores.js';
 import { ClickHouseError } from '@clickhouse/client';
 
@@ -301,6 +301,25 @@ describe('clickhouse errors and dependencies SQL', () => {
     expect(retryable(err('252', 'TOO_MANY_PARTS'))).toBe(true);
     expect(retryable(err('62', 'SYNTAX_ERROR'))).toBe(false);
     expect(retryable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toBe(true);
+    // a readonly user or a missing grant: not overload, not retried, and the message says what to change
+    for (const [code, type] of [['164', 'READONLY'], ['497', 'ACCESS_DENIED']] as const) {
+      expect(retryable(err(code, type))).toBe(false);
+      expect(translate(err(code, type))).toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/grant the privileges/) });
+    }
+  });
+
+  it('stops waiting to retry once the caller gives up', async () => {
+    // nothing listens on port 1 of loopback: every try is refused at once, and the pauses between tries are 200,
+    // 400, 800, 1,600 ms: the fourth try fails at about 1.4 s and the fifth would start at about 3 s
+    const conn = new ClickHouseConnection({ endpoints: ['http://127.0.0.1:1'], database: 'x', maxTries: 10 });
+    const gaveUp = new Error('the caller gave up');
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(gaveUp), 1_500);
+    const t0 = performance.now();
+    await expect(conn.rows('SELECT 1', {}, ac.signal)).rejects.toBe(gaveUp);
+    // given up in the pause after the fourth try, not at the end of it
+    expect(performance.now() - t0).toBeLessThan(2_400);
+    await conn.close();
   });
 
   it('joins each span with its parent in the same trace, services apart', () => {

@@ -1,11 +1,12 @@
 // Jaeger api_v3 over HTTP/JSON (the routes of jaeger.api_v3.QueryService's HTTP form):
 //   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
-// Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result".
+// Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result". A path's trace ID may be hex or
+// base64; parameters go by their camelCase names, the snake_case ones serving when alone.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery, normalizeTraceId } from '../../storage/api/index.js';
+import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../otlp/otlp-json.js';
 import { throwIfGone, untilAborted } from '../cancel.js';
-import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pathSegment, pick } from './params.js';
+import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pick, traceIdOfPath } from './params.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const payload = Buffer.from(JSON.stringify(body));
@@ -23,25 +24,26 @@ export async function gather(iter: AsyncIterable<TraceChunk[]>, signal?: AbortSi
   return out;
 }
 
+/** The search of a request; each parameter by its camelCase name, as Jaeger reads it, or its older snake_case one. */
 function traceQuery(q: URLSearchParams): TraceQuery {
   const query: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
-  const service = pick(q, 'query.service_name', 'query.serviceName');
+  const service = pick(q, 'query.serviceName', 'query.service_name');
   if (service) query.serviceName = service;
-  const op = pick(q, 'query.operation_name', 'query.operationName');
+  const op = pick(q, 'query.operationName', 'query.operation_name');
   if (op) query.operationName = op;
-  const tmin = pick(q, 'query.start_time_min', 'query.startTimeMin');
-  const tmax = pick(q, 'query.start_time_max', 'query.startTimeMax');
+  const tmin = pick(q, 'query.startTimeMin', 'query.start_time_min');
+  const tmax = pick(q, 'query.startTimeMax', 'query.start_time_max');
   if (!tmin || !tmax) throw new InvalidArgumentError('query.start_time_min', 'query.start_time_min and query.start_time_max are required (RFC 3339)');
   query.startTimeMin = parseTime(tmin, 'query.start_time_min');
   query.startTimeMax = parseTime(tmax, 'query.start_time_max');
   if (query.startTimeMin > query.startTimeMax) throw new InvalidArgumentError('query.start_time_min', 'is after query.start_time_max: the time range is inverted');
-  const dmin = pick(q, 'query.duration_min', 'query.durationMin');
+  const dmin = pick(q, 'query.durationMin', 'query.duration_min');
   if (dmin) query.durationMin = parseDuration(dmin, 'query.duration_min');
-  const dmax = pick(q, 'query.duration_max', 'query.durationMax');
+  const dmax = pick(q, 'query.durationMax', 'query.duration_max');
   if (dmax) query.durationMax = parseDuration(dmax, 'query.duration_max');
   if (query.durationMin !== undefined && query.durationMax !== undefined && query.durationMin > query.durationMax) throw new InvalidArgumentError('query.duration_min', 'must not exceed query.duration_max');
   // 0 is proto3's "unset" in the gRPC form: the default depth, as there; beyond MAX_SEARCH_DEPTH is refused
-  const depth = pick(q, 'query.search_depth', 'query.searchDepth', 'query.num_traces', 'query.numTraces');
+  const depth = pick(q, 'query.searchDepth', 'query.search_depth', 'query.numTraces', 'query.num_traces');
   if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) || DEFAULT_SEARCH_DEPTH;
   // no prototype: a filter on an attribute named __proto__ is a filter like any other
   const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
@@ -71,15 +73,15 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
   if (p === '/api/v3/operations') {
     const service = pick(q, 'service');
     if (!service) throw new InvalidArgumentError('service', 'is required');
-    const kind = pick(q, 'span_kind', 'spanKind');
+    const kind = pick(q, 'spanKind', 'span_kind');
     sendJson(res, 200, { operations: await reader.getOperations(checkOperationQuery({ service, spanKind: kind }), ctx) });
     return true;
   }
   const byId = /^\/api\/v3\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const start = pick(q, 'start_time', 'startTime');
-    const end = pick(q, 'end_time', 'endTime');
-    const traceId = normalizeTraceId(pathSegment(byId[1]!, 'trace_id'), 'trace_id');
+    const start = pick(q, 'startTime', 'start_time');
+    const end = pick(q, 'endTime', 'end_time');
+    const traceId = traceIdOfPath(byId[1]!, 'trace_id');
     const window = { ...(start ? { start: parseTime(start, 'start_time') } : {}), ...(end ? { end: parseTime(end, 'end_time') } : {}) };
     if (window.start !== undefined && window.end !== undefined && window.start > window.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
     const traces = await gather(reader.getTraces([{ traceId, ...window }], ctx), ctx.signal);

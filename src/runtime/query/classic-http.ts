@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AttrValue, type DependencyReader, InvalidArgumentError, MAX_SEARCH_DEPTH, checkDurationNs, checkOperationQuery, normalizeTraceId, type StorageContext, type TraceQuery, type TraceReader } from '../../storage/api/index.js';
 import { gather, sendJson } from './api-v3-http.js';
 import { toJaegerTraces } from './jaeger-json.js';
-import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick } from './params.js';
+import { parseAttributeJson, parseDuration, parseEpoch, parseIntParam, parseUnits, pathSegment, pick, traceIdOfPath } from './params.js';
 
 const envelope = (data: unknown, total = Array.isArray(data) ? data.length : 0) => ({ data, total, limit: 0, offset: 0, errors: null });
 
@@ -84,7 +84,7 @@ export async function handleClassic(reader: TraceReader, deps: DependencyReader,
   }
   const byId = /^\/api\/traces\/([^/]+)$/.exec(p);
   if (byId) {
-    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: normalizeTraceId(pathSegment(byId[1]!, 'traceID'), 'traceID') }], ctx), ctx.signal));
+    const traces = toJaegerTraces(await gather(reader.getTraces([{ traceId: traceIdOfPath(byId[1]!, 'traceID') }], ctx), ctx.signal));
     if (!traces.length) sendClassicError(res, 404, 'trace not found');
     else sendJson(res, 200, envelope(traces));
     return true;

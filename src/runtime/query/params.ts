@@ -1,6 +1,6 @@
 // Parsing of query parameters into exact nanosecond values. Every number is checked against the range it can take:
 // bad input is an InvalidArgumentError naming the parameter and what it accepts (the HTTP layer answers 400).
-import { type AttrValue, InvalidArgumentError, MAX_NS, checkDurationNs, checkTimeNs } from '../../storage/api/index.js';
+import { type AttrValue, InvalidArgumentError, MAX_NS, checkDurationNs, checkTimeNs, normalizeTraceId } from '../../storage/api/index.js';
 import { decodeSegment } from '../http-guard.js';
 
 /** longest parameter value parsed as a number, time or duration: longer input is refused before any work */
@@ -83,6 +83,35 @@ export function pathSegment(raw: string, field: string): string {
   const s = decodeSegment(raw);
   if (s === undefined) throw new InvalidArgumentError(field, `${shown(raw)} has a malformed percent-escape in the path: encode "%" as %25`);
   return s;
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/**
+ * The trace ID of a path segment: hex (up to 32 digits), or else base64 of 16 or 8 bytes, standard or URL-safe,
+ * padded or not, as Jaeger's query API also takes it. A string that is both is hex.
+ */
+export function traceIdOfPath(raw: string, field: string): string {
+  const id = pathSegment(raw, field);
+  try {
+    return normalizeTraceId(id, field);
+  } catch (hexError) {
+    // hex, but not an ID (all zeros): that answer stands
+    if (/^[0-9a-fA-F]{1,32}$/.test(id)) throw hexError;
+    const bytes = base64Bytes(id);
+    if (!bytes) throw new InvalidArgumentError(field, `${shown(id)} is not a trace ID: expected up to 32 hex characters, or the base64 of 16 (or 8) bytes`);
+    return normalizeTraceId(bytes.toString('hex'), field);
+  }
+}
+
+/** the 16 or 8 bytes `s` is the base64 of (standard or URL-safe alphabet, padded or not), if it is */
+function base64Bytes(s: string): Buffer | undefined {
+  if (s.length > 24 || !BASE64.test(s)) return undefined;
+  const std = s.replace(/-/g, '+').replace(/_/g, '/');
+  const bytes = Buffer.from(std, 'base64');
+  // the decoder skips what it cannot read: only an exact round trip is base64
+  if ((bytes.length !== 16 && bytes.length !== 8) || bytes.toString('base64').replace(/=+$/, '') !== std.replace(/=+$/, '')) return undefined;
+  return bytes;
 }
 
 /** First present value among several spellings of one parameter (snake_case and camelCase are both accepted). */

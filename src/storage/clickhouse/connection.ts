@@ -2,6 +2,7 @@
 // bounded in flight, idempotent requests retried on another endpoint after a network failure or an overloaded
 // server, and ClickHouse's errors translated into storage errors (authentication, unavailable, bad input).
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { type ClickHouseClient, ClickHouseError, createClient } from '@clickhouse/client';
 import { InvalidArgumentError, StorageError, UnavailableError } from '../api/errors.js';
@@ -60,7 +61,12 @@ export class ClickHouseAuthError extends UnavailableError {
 /** error codes of a refused login: UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED */
 const AUTH_CODES = new Set(['192', '193', '194', '516']);
 /** codes worth another try: timeouts, too many queries or parts, memory, network between servers, readonly replica */
-const RETRY_CODES = new Set(['159', '164', '202', '203', '209', '210', '241', '242', '252', '279', '319', '425', '999', '1000']);
+const RETRY_CODES = new Set(['159', '202', '203', '209', '210', '241', '242', '252', '279', '319', '425', '999', '1000']);
+/**
+ * codes of a user that may not run the statement: READONLY (the user's readonly setting), ACCESS_DENIED (a missing
+ * grant). Not retried: only a change of the user's settings or grants helps.
+ */
+const PRIVILEGE_CODES = new Set(['164', '497']);
 /** codes of a refused statement the caller can fix: syntax, unknown identifier, bad argument, type mismatch */
 const INPUT_CODES = new Set(['6', '26', '27', '36', '38', '41', '43', '53', '62', '69', '70', '72', '117', '130', '131', '386']);
 
@@ -79,6 +85,9 @@ export function translate(e: unknown): Error {
   if (e instanceof ClickHouseError) {
     if (AUTH_CODES.has(e.code)) return new ClickHouseAuthError(`ClickHouse refused the credentials: ${backendErrorMessage(e)}`);
     if (RETRY_CODES.has(e.code)) return new UnavailableError(`ClickHouse is overloaded or a replica is unavailable: ${backendErrorMessage(e)}`);
+    // unavailable, not internal: writers keep their spans and retry, and get through once the user may write
+    if (PRIVILEGE_CODES.has(e.code))
+      return new UnavailableError(`ClickHouse does not let this user run the statement (a readonly user or a missing grant): grant the privileges the README lists for the database, or use a user without readonly: ${backendErrorMessage(e)}`);
     if (INPUT_CODES.has(e.code)) return new StorageError('InvalidArgument', `ClickHouse refused the statement: ${backendErrorMessage(e)}`);
     return new StorageError('Internal', `ClickHouse: ${backendErrorMessage(e)}`);
   }
@@ -142,7 +151,12 @@ export class ClickHouseConnection {
       } finally {
         slots.give();
       }
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      // the pause before another try ends early when the caller gives up
+      try {
+        await delay(100 * 2 ** attempt, undefined, o.signal ? { signal: o.signal } : {});
+      } catch (e) {
+        throw abortedOr(e, o.signal);
+      }
     }
   }
 
