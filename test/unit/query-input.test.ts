@@ -60,6 +60,10 @@ describe('HTTP parameters', () => {
 describe('trace IDs in a path', () => {
   it('takes hex first, then base64 of 16 or 8 bytes (standard or URL-safe, padded or not)', () => {
     expect(traceIdOfPath('ABC', 'trace_id')).toBe('00000000000000000000000000000abc');
+    // also base64 of 8 bytes (0...01), but hex first, as Jaeger reads it
+    expect(traceIdOfPath('AAAAAAAAAAE', 'trace_id')).toBe('000000000000000000000aaaaaaaaaae');
+    expect(traceIdOfPath('AAAAAAAAAAE=', 'trace_id')).toBe('00000000000000000000000000000001');
+    expect(traceIdOfPath('EjRWeJq83vD%2F3LqYdlQyEA', 'trace_id')).toBe('123456789abcdef0ffdcba9876543210');
     expect(traceIdOfPath('EjRWeJq83vD%2B3LqYdlQyEA%3D%3D', 'trace_id')).toBe('123456789abcdef0fedcba9876543210');
     expect(traceIdOfPath('EjRWeJq83vD-3LqYdlQyEA', 'trace_id')).toBe('123456789abcdef0fedcba9876543210');
     // 8 bytes: a 64-bit trace ID, left-padded as hex ones are

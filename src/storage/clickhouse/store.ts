@@ -74,7 +74,12 @@ export class ClickHouseBackend implements BackendFactory {
   purger(): ClickHousePurger {
     return this.purge;
   }
+  /**
+   * Readiness: the server answers and the schema is in place. A runtime started while ClickHouse was unreachable
+   * provisions here, on the first ping the server answers, so it turns ready only once it can write.
+   */
   async ping(): Promise<void> {
+    if (!this.provisioned) await this.provision();
     await this.conn.version();
   }
   /** the server version (remote text) */
