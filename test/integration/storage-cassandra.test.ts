@@ -365,3 +365,23 @@ describe('reads: cassandra', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(41);
   }, 180_000);
 });
+
+describe('readiness: cassandra', () => {
+  it('provisions on the first ping when it was not provisioned (a runtime started while Cassandra was down)', async () => {
+    const s = await shared();
+    const b = new CassandraBackend(config(s, 'late_ping'));
+    try {
+      expect(b.schemaVersion).toBeUndefined();
+      await b.ping();
+      expect(b.schemaVersion).toBe(LATEST_VERSION);
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const traceId = '0000000000000000000000000000beef';
+      await b.traceWriter().writeTraces([serviceBatch('late', [newSpan({ traceId, spanId: '00000000000000a1', name: 'op', startTimeUnixNano: now - 1_000_000n, endTimeUnixNano: now })])]);
+      let spans = 0;
+      for await (const batch of b.traceReader().getTraces([{ traceId }])) for (const c of batch) for (const rs of c.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      expect(spans).toBe(1);
+    } finally {
+      await b.close();
+    }
+  }, 120_000);
+});

@@ -62,7 +62,15 @@ export class CassandraBackend implements BackendFactory {
   purger(): CassandraPurger {
     return this.purge;
   }
+  /** the provisioning a readiness ping started, while it runs */
+  private pinged: Promise<void> | undefined;
+  /**
+   * Readiness: a node answers and the keyspace is in place. A runtime started while Cassandra was unreachable
+   * provisions here, on the first ping a node answers, so it turns ready only once it can write.
+   */
   async ping(): Promise<void> {
+    // one provisioning at a time: a slow one is joined by the next ping, not run twice
+    if (this.schemaVersion === undefined) await (this.pinged ??= this.provision().finally(() => (this.pinged = undefined)));
     await this.conn.serverVersion();
   }
   /** the default TTL (seconds, 0: none) and compaction window (hours) provision() sets */

@@ -74,12 +74,15 @@ export class ClickHouseBackend implements BackendFactory {
   purger(): ClickHousePurger {
     return this.purge;
   }
+  /** the provisioning a readiness ping started, while it runs */
+  private pinged: Promise<void> | undefined;
   /**
    * Readiness: the server answers and the schema is in place. A runtime started while ClickHouse was unreachable
    * provisions here, on the first ping the server answers, so it turns ready only once it can write.
    */
   async ping(): Promise<void> {
-    if (!this.provisioned) await this.provision();
+    // one provisioning at a time: a slow one is joined by the next ping, not run twice
+    if (!this.provisioned) await (this.pinged ??= this.provision().finally(() => (this.pinged = undefined)));
     await this.conn.version();
   }
   /** the server version (remote text) */
