@@ -157,7 +157,7 @@ export const COMPONENTS: readonly ComponentSpec<RuntimeParts, PortName>[] = [
     stopMs: 2_000,
     create: (p) => {
       const a = listenOn(p, 'queryGrpc');
-      const setup = (s: Parameters<typeof addApiV3GrpcServices>[0]) => addApiV3GrpcServices(s, p.backend.traceReader(), p.tenancy, p.log.child({ subsystem: 'query-grpc' }), () => !p.health.stopping);
+      const setup = (s: Parameters<typeof addApiV3GrpcServices>[0]) => addApiV3GrpcServices(s, p.backend.traceReader(), p.backend.dependencyReader(), p.tenancy, p.log.child({ subsystem: 'query-grpc' }), () => !p.health.stopping);
       // requests are small; 1 MiB leaves room for long attribute filters
       return grpcComponent(() => startGrpcServer(a.host, a.port, 1024 * 1024, setup, p.log, 'query (jaeger.api_v3 gRPC)', { credentials: p.security.grpc('query') }));
     },

@@ -255,11 +255,31 @@ export interface QueryParameters {
   durationMin?: Duration | undefined;
   durationMax?: Duration | undefined;
   searchDepth: number;
+  /** a structured filter (jaeger.expression.v1.Call): not served, so refused */
+  filter?: object | undefined;
+  pagination?: { pageSize: number; pageToken: string } | undefined;
 }
 
-/** TraceQueryParameters -> the storage API's query; `attributes` are already decoded. Unset times stay undefined. */
-export function traceQuery(m: QueryParameters, attributes: Record<string, AttrValue> | undefined): TraceQuery {
-  const q: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
+/**
+ * Pagination as a storage that does not paginate (SearchCapabilities.paginated false) serves it: one page of at most
+ * page_size results and no continuation token. It replaces search_depth, so setting both is refused, as is a
+ * page_token (no token was ever handed out) and a page_size of 0.
+ */
+function pageDepth(p: { pageSize: number; pageToken: string }, searchDepth: number): number {
+  if (searchDepth !== 0) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
+  if (p.pageSize === 0) throw new InvalidArgumentError('query.pagination.page_size', 'must be at least 1');
+  if (p.pageToken) throw new InvalidArgumentError('query.pagination.page_token', 'cannot be honoured: this storage does not paginate (capabilities: paginated is false) and never returns a next_page_token; send the search without it');
+  return Math.min(p.pageSize, MAX_SEARCH_DEPTH);
+}
+
+/**
+ * TraceQueryParameters -> the storage API's query; `attributes` are already decoded. Unset times stay undefined.
+ * `paged`: the call may carry pagination (FindTraceSummaries, FindTraceIDs), which FindTraces refuses.
+ */
+export function traceQuery(m: QueryParameters, attributes: Record<string, AttrValue> | undefined, paged = false): TraceQuery {
+  if (m.filter) throw new InvalidArgumentError('query.filter', 'structured filters are not served by this storage (its capabilities name no filter operators): search with service_name, operation_name, attributes and duration_min/duration_max');
+  if (m.pagination && !paged) throw new InvalidArgumentError('query.pagination', 'is not accepted by FindTraces, which query.search_depth bounds: page through FindTraceSummaries');
+  const q: TraceQuery = { searchDepth: m.pagination ? pageDepth(m.pagination, m.searchDepth) : DEFAULT_SEARCH_DEPTH };
   if (m.serviceName) q.serviceName = m.serviceName;
   if (m.operationName) q.operationName = m.operationName;
   if (attributes) q.attributes = attributes;
@@ -272,10 +292,10 @@ export function traceQuery(m: QueryParameters, attributes: Record<string, AttrVa
   const dmax = durationNs(m.durationMax, 'query.duration_max');
   if (dmax) q.durationMax = dmax;
   // int32 on the wire (read whole, see widenInt32); 0 is proto3's "unset" (the default depth). Out of range is
-  // refused, not truncated.
+  // refused, not truncated. With pagination the depth is the page size (pageDepth).
   const d = m.searchDepth;
   if (d < 0 || d > MAX_SEARCH_DEPTH) throw new InvalidArgumentError('query.search_depth', `must be from 1 to ${MAX_SEARCH_DEPTH}, or 0 for the default of ${DEFAULT_SEARCH_DEPTH} (got ${d})`);
-  if (d !== 0) q.searchDepth = d;
+  if (d !== 0 && !m.pagination) q.searchDepth = d;
   if (q.startTimeMin !== undefined && q.startTimeMax !== undefined && q.startTimeMin > q.startTimeMax) throw new InvalidArgumentError('query.start_time_min', 'is after query.start_time_max: the time range is inverted');
   if (q.durationMin !== undefined && q.durationMax !== undefined && q.durationMin > q.durationMax) throw new InvalidArgumentError('query.duration_min', 'must not exceed query.duration_max');
   return q;

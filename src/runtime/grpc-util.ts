@@ -70,7 +70,7 @@ export interface TraceStream {
   notFound?: string;
 }
 
-async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: TraceStream, signal: AbortSignal, log: Logger): Promise<void> {
+async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: MessageStream, signal: AbortSignal, log: Logger): Promise<void> {
   let sent = 0;
   // a cancelled call never drains: stop waiting for it
   const drained = () =>
@@ -84,13 +84,11 @@ async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: Trac
       signal.addEventListener('abort', done, { once: true });
     });
   try {
-    for await (const batch of untilAborted(out.chunks, signal)) {
-      for (const c of batch) {
-        for (const msg of encodeChunk(c.resourceSpans)) {
-          if (signal.aborted) return;
-          sent++;
-          if (!call.write(msg)) await drained();
-        }
+    for await (const batch of untilAborted(out.messages, signal)) {
+      for (const msg of batch) {
+        if (signal.aborted) return;
+        sent++;
+        if (!call.write(msg)) await drained();
       }
     }
     if (signal.aborted) return;
@@ -101,14 +99,32 @@ async function stream(call: grpc.ServerWritableStream<Buffer, Buffer>, out: Trac
   }
 }
 
+/** What a server-streaming method sends: encoded messages, and the NOT_FOUND message for when there are none. */
+export interface MessageStream {
+  messages: AsyncIterable<Buffer[]>;
+  notFound?: string;
+}
+
+async function* traceMessages(chunks: AsyncIterable<TraceChunk[]>): AsyncGenerator<Buffer[]> {
+  for await (const batch of chunks) yield batch.flatMap((c) => encodeChunk(c.resourceSpans));
+}
+
 /**
  * A server-streaming handler answering TracesData messages. `open` decodes the request; its context carries the
  * tenant of the call's metadata and a signal that aborts when the call is cancelled (its errors are statuses).
  */
 export function traceStreamHandler(log: Logger, tenancy: Tenancy, open: (req: Buffer, ctx: StorageContext) => TraceStream) {
+  return messageStreamHandler(log, tenancy, (req, ctx) => {
+    const t = open(req, ctx);
+    return { messages: traceMessages(t.chunks), ...(t.notFound !== undefined && { notFound: t.notFound }) };
+  });
+}
+
+/** A server-streaming handler answering the messages `open` encodes (see traceStreamHandler). */
+export function messageStreamHandler(log: Logger, tenancy: Tenancy, open: (req: Buffer, ctx: StorageContext) => MessageStream) {
   return (call: grpc.ServerWritableStream<Buffer, Buffer>): void => {
     const signal = grpcSignal(call);
-    let out: TraceStream;
+    let out: MessageStream;
     try {
       out = open(call.request, { ...tenancy.grpc(call.metadata), signal });
     } catch (e) {
@@ -117,6 +133,17 @@ export function traceStreamHandler(log: Logger, tenancy: Tenancy, open: (req: Bu
     }
     void stream(call, out, signal, log);
   };
+}
+
+/**
+ * `items` encoded by `enc` into messages under `limit` bytes each: halved until they fit (one item is sent as it is).
+ */
+export function encodeBounded<T>(items: T[], enc: (items: T[]) => Buffer, limit = MAX_REPLY_BYTES): Buffer[] {
+  if (!items.length) return [];
+  const b = enc(items);
+  if (b.length <= limit || items.length === 1) return [b];
+  const half = items.length >> 1;
+  return [...encodeBounded(items.slice(0, half), enc, limit), ...encodeBounded(items.slice(half), enc, limit)];
 }
 
 /**

@@ -2,7 +2,10 @@
 # Fetches the upstream .proto files that tests load with @grpc/proto-loader, so that our gRPC services are checked
 # by a client built from the published definitions rather than from our own codec. Cached; warm: instant.
 #   opentelemetry/proto/**  from the Maven Central jar io.opentelemetry.proto:opentelemetry-proto:$OTEL_PROTO_VERSION
-#   api_v3/, api_v2/        from the Go module github.com/jaegertracing/jaeger-idl@$JAEGER_IDL_VERSION (proto/)
+#   api_v3/, api_v2/, storage/v2/, expression/v1/
+#                           from the Go module github.com/jaegertracing/jaeger-idl@$JAEGER_IDL_VERSION (proto/), with
+#                           their OpenAPI and field_behavior options stripped (strip-proto-options.mjs: documentation
+#                           only, their imports are in neither protobufjs nor the module)
 #   gogoproto/gogo.proto    from the Go module github.com/gogo/protobuf@$GOGO_PROTO_VERSION (imported by api_v2)
 #   (google/api and google/protobuf imports resolve from the protobufjs package in node_modules)
 # Result: $JSO_CACHE/protos, an include directory for proto-loader.
@@ -13,9 +16,9 @@ source "$here/versions.sh"
 log() { printf '[fetch-protos %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[fetch-protos] ERROR: %s\n' "$*" >&2; exit 1; }
 
-stamp="otel=$OTEL_PROTO_VERSION jaeger-idl=$JAEGER_IDL_VERSION gogo=$GOGO_PROTO_VERSION"
+stamp="otel=$OTEL_PROTO_VERSION jaeger-idl=$JAEGER_IDL_VERSION gogo=$GOGO_PROTO_VERSION stripped"
 if [ -f "$PROTOS_DIR/.versions" ] && [ "$(cat "$PROTOS_DIR/.versions")" = "$stamp" ] \
-  && [ -f "$PROTOS_DIR/opentelemetry/proto/trace/v1/trace.proto" ] && [ -f "$PROTOS_DIR/api_v3/query_service.proto" ] && [ -f "$PROTOS_DIR/gogoproto/gogo.proto" ]; then
+  && [ -f "$PROTOS_DIR/opentelemetry/proto/trace/v1/trace.proto" ] && [ -f "$PROTOS_DIR/api_v3/query_service.proto" ] && [ -f "$PROTOS_DIR/storage/v2/capabilities.proto" ] && [ -f "$PROTOS_DIR/gogoproto/gogo.proto" ]; then
   log "protos ($stamp): cached in $PROTOS_DIR"
   exit 0
 fi
@@ -46,8 +49,14 @@ log "jaeger-idl $JAEGER_IDL_VERSION: downloading $module (Go module proxy)"
 # outside any module, so that go does not consult or change a go.mod
 dir="$(cd "$work" && GO111MODULE=on GOFLAGS=-mod=mod go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
 [ -n "$dir" ] && [ -d "$dir/proto" ] || die "go mod download $module gave no proto/ directory; run: bash test/env/fetch-protos.sh"
-log "jaeger-idl $JAEGER_IDL_VERSION: copying proto/api_v3 and proto/api_v2 from $dir"
+log "jaeger-idl $JAEGER_IDL_VERSION: copying proto/{api_v3,api_v2,storage/v2,expression/v1} from $dir"
+mkdir -p "$staging/storage" "$staging/expression"
 cp -R "$dir/proto/api_v3" "$dir/proto/api_v2" "$staging/"
+cp -R "$dir/proto/storage/v2" "$staging/storage/"
+cp -R "$dir/proto/expression/v1" "$staging/expression/"
+chmod -R u+w "$staging"
+command -v node >/dev/null || die "node is not on PATH: run: export PATH=\"\$(bash test/env/node.sh):\$PATH\", then: bash test/env/fetch-protos.sh"
+node "$here/strip-proto-options.mjs" "$staging"/api_v3/*.proto "$staging"/storage/v2/*.proto "$staging"/expression/v1/*.proto
 gogo="github.com/gogo/protobuf@$GOGO_PROTO_VERSION"
 log "gogoproto $GOGO_PROTO_VERSION: downloading $gogo (Go module proxy)"
 gdir="$(cd "$work" && GO111MODULE=on GOFLAGS=-mod=mod go mod download -json "$gogo" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"

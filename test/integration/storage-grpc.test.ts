@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { BACKEND_TOKEN_ENV } from '../../src/api/backend-plugin.js';
 import { encodeTracesJson } from '../../src/otlp/otlp-json.js';
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
-import { StorageError } from '../../src/storage/api/index.js';
+import { LEAST_CAPABLE, StorageError } from '../../src/storage/api/index.js';
 import { runGrpcCheck } from '../../src/storage/grpc/check.js';
 import { grpcBackendConfig } from '../../src/storage/grpc/config.js';
 import { GrpcBackend } from '../../src/storage/grpc/store.js';
@@ -28,7 +28,7 @@ describe('grpc backend against Jaeger v2 remote_storage (memory)', () => {
     return new GrpcBackend({ endpoint: `127.0.0.1:${jaeger.remoteStorage}`, writerEndpoint: `127.0.0.1:${jaeger.otlpGrpc}`, timeoutMs: 20_000 });
   };
 
-  runStorageContract('grpc -> jaeger v2 memory', async () => ({ backend: open(), capabilities: { findWithoutServiceName: true, purge: false } }), {
+  runStorageContract('grpc -> jaeger v2 memory', async () => ({ backend: open(), capabilities: { findWithoutServiceName: true, purge: false, reports: LEAST_CAPABLE } }), {
     unsupported: {
       'dependencies adds written dependency links': 'jaeger.storage.v2 has no dependency writer (Unimplemented)',
       'purge deletes every trace and service': 'jaeger.storage.v2 has no purge (Unimplemented)',

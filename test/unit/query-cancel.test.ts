@@ -131,7 +131,7 @@ describe('a query whose client goes away', () => {
   const params = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.from(TRACE, 'hex')]);
   const storageReq = Buffer.concat([Buffer.from([0x0a, params.length]), params]);
   const grpcCases: [string, string, Buffer, (s: grpc.Server, reader: TraceReader) => void][] = [
-    ['api_v3 GetTrace', '/jaeger.api_v3.QueryService/GetTrace', apiV3Req, (s, reader) => addApiV3GrpcServices(s, reader, tenancy, log, () => true)],
+    ['api_v3 GetTrace', '/jaeger.api_v3.QueryService/GetTrace', apiV3Req, (s, reader) => addApiV3GrpcServices(s, reader, deps, tenancy, log, () => true)],
     ['remote storage GetTraces', '/jaeger.storage.v2.TraceReader/GetTraces', storageReq, (s, reader) => addRemoteStorageServices(s, reader, deps, tenancy, log, () => true)],
   ];
 

@@ -18,17 +18,20 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_annotations } from "../google/api/annotations_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { TracesData, TracesDataSchema } from "../opentelemetry/proto/trace/v1/trace_pb.js";
 import { file_opentelemetry_proto_trace_v1_trace } from "../opentelemetry/proto/trace/v1/trace_pb.js";
+import type { Call, Expression } from "../expression/v1/expression_pb.js";
+import { file_expression_v1_expression } from "../expression/v1/expression_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file api_v3/query_service.proto.
  */
 export const file_api_v3_query_service: GenFile = /*@__PURE__*/
-  fileDesc("ChphcGlfdjMvcXVlcnlfc2VydmljZS5wcm90bxINamFlZ2VyLmFwaV92MyKVAQoPR2V0VHJhY2VSZXF1ZXN0EhAKCHRyYWNlX2lkGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyYXdfdHJhY2VzGAQgASgIIrQDChRUcmFjZVF1ZXJ5UGFyYW1ldGVycxIUCgxzZXJ2aWNlX25hbWUYASABKAkSFgoOb3BlcmF0aW9uX25hbWUYAiABKAkSRwoKYXR0cmlidXRlcxgDIAMoCzIzLmphZWdlci5hcGlfdjMuVHJhY2VRdWVyeVBhcmFtZXRlcnMuQXR0cmlidXRlc0VudHJ5EjIKDnN0YXJ0X3RpbWVfbWluGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5zdGFydF90aW1lX21heBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoMZHVyYXRpb25fbWluGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDGR1cmF0aW9uX21heBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxzZWFyY2hfZGVwdGgYCCABKAUSEgoKcmF3X3RyYWNlcxgJIAEoCBoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJHChFGaW5kVHJhY2VzUmVxdWVzdBIyCgVxdWVyeRgBIAEoCzIjLmphZWdlci5hcGlfdjMuVHJhY2VRdWVyeVBhcmFtZXRlcnMiFAoSR2V0U2VydmljZXNSZXF1ZXN0IicKE0dldFNlcnZpY2VzUmVzcG9uc2USEAoIc2VydmljZXMYASADKAkiOgoUR2V0T3BlcmF0aW9uc1JlcXVlc3QSDwoHc2VydmljZRgBIAEoCRIRCglzcGFuX2tpbmQYAiABKAkiLAoJT3BlcmF0aW9uEgwKBG5hbWUYASABKAkSEQoJc3Bhbl9raW5kGAIgASgJIkUKFUdldE9wZXJhdGlvbnNSZXNwb25zZRIsCgpvcGVyYXRpb25zGAEgAygLMhguamFlZ2VyLmFwaV92My5PcGVyYXRpb24ivgEKEEdSUENHYXRld2F5RXJyb3ISRgoFZXJyb3IYASABKAsyNy5qYWVnZXIuYXBpX3YzLkdSUENHYXRld2F5RXJyb3IuR1JQQ0dhdGV3YXlFcnJvckRldGFpbHMaYgoXR1JQQ0dhdGV3YXlFcnJvckRldGFpbHMSEAoIZ3JwY0NvZGUYASABKAUSEAoIaHR0cENvZGUYAiABKAUSDwoHbWVzc2FnZRgDIAEoCRISCgpodHRwU3RhdHVzGAQgASgJIk4KEkdSUENHYXRld2F5V3JhcHBlchI4CgZyZXN1bHQYASABKAsyKC5vcGVudGVsZW1ldHJ5LnByb3RvLnRyYWNlLnYxLlRyYWNlc0RhdGEy/AIKDFF1ZXJ5U2VydmljZRJYCghHZXRUcmFjZRIeLmphZWdlci5hcGlfdjMuR2V0VHJhY2VSZXF1ZXN0Gigub3BlbnRlbGVtZXRyeS5wcm90by50cmFjZS52MS5UcmFjZXNEYXRhIgAwARJcCgpGaW5kVHJhY2VzEiAuamFlZ2VyLmFwaV92My5GaW5kVHJhY2VzUmVxdWVzdBooLm9wZW50ZWxlbWV0cnkucHJvdG8udHJhY2UudjEuVHJhY2VzRGF0YSIAMAESVgoLR2V0U2VydmljZXMSIS5qYWVnZXIuYXBpX3YzLkdldFNlcnZpY2VzUmVxdWVzdBoiLmphZWdlci5hcGlfdjMuR2V0U2VydmljZXNSZXNwb25zZSIAElwKDUdldE9wZXJhdGlvbnMSIy5qYWVnZXIuYXBpX3YzLkdldE9wZXJhdGlvbnNSZXF1ZXN0GiQuamFlZ2VyLmFwaV92My5HZXRPcGVyYXRpb25zUmVzcG9uc2UiAEIhChdpby5qYWVnZXJ0cmFjaW5nLmFwaV92M1oGYXBpX3YzYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_opentelemetry_proto_trace_v1_trace]);
+  fileDesc("ChphcGlfdjMvcXVlcnlfc2VydmljZS5wcm90bxINamFlZ2VyLmFwaV92MyKVAQoPR2V0VHJhY2VSZXF1ZXN0EhAKCHRyYWNlX2lkGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyYXdfdHJhY2VzGAQgASgIIogCChNTcGFuUXVlcnlQYXJhbWV0ZXJzEjIKDnN0YXJ0X3RpbWVfbWluGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5zdGFydF90aW1lX21heBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZmlsdGVyGAMgASgLMhouamFlZ2VyLmV4cHJlc3Npb24udjEuQ2FsbBItCgpwYWdpbmF0aW9uGAQgASgLMhkuamFlZ2VyLmFwaV92My5QYWdpbmF0aW9uEi4KCG9yZGVyX2J5GAUgAygLMhwuamFlZ2VyLmFwaV92My5TcGFuU29ydE9yZGVyIlgKDVNwYW5Tb3J0T3JkZXISNAoKZXhwcmVzc2lvbhgBIAEoCzIgLmphZWdlci5leHByZXNzaW9uLnYxLkV4cHJlc3Npb24SEQoJZGlyZWN0aW9uGAIgASgJIo8EChRUcmFjZVF1ZXJ5UGFyYW1ldGVycxIUCgxzZXJ2aWNlX25hbWUYASABKAkSFgoOb3BlcmF0aW9uX25hbWUYAiABKAkSRwoKYXR0cmlidXRlcxgDIAMoCzIzLmphZWdlci5hcGlfdjMuVHJhY2VRdWVyeVBhcmFtZXRlcnMuQXR0cmlidXRlc0VudHJ5EjIKDnN0YXJ0X3RpbWVfbWluGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5zdGFydF90aW1lX21heBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoMZHVyYXRpb25fbWluGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDGR1cmF0aW9uX21heBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxzZWFyY2hfZGVwdGgYCCABKAUSEgoKcmF3X3RyYWNlcxgJIAEoCBIqCgZmaWx0ZXIYCiABKAsyGi5qYWVnZXIuZXhwcmVzc2lvbi52MS5DYWxsEi0KCnBhZ2luYXRpb24YCyABKAsyGS5qYWVnZXIuYXBpX3YzLlBhZ2luYXRpb24aMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoKUGFnaW5hdGlvbhIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJFChBGaW5kU3BhbnNSZXF1ZXN0EjEKBXF1ZXJ5GAEgASgLMiIuamFlZ2VyLmFwaV92My5TcGFuUXVlcnlQYXJhbWV0ZXJzImUKEUZpbmRTcGFuc1Jlc3BvbnNlEjcKBXNwYW5zGAEgASgLMigub3BlbnRlbGVtZXRyeS5wcm90by50cmFjZS52MS5UcmFjZXNEYXRhEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSJHChFGaW5kVHJhY2VzUmVxdWVzdBIyCgVxdWVyeRgBIAEoCzIjLmphZWdlci5hcGlfdjMuVHJhY2VRdWVyeVBhcmFtZXRlcnMiFAoSR2V0U2VydmljZXNSZXF1ZXN0IicKE0dldFNlcnZpY2VzUmVzcG9uc2USEAoIc2VydmljZXMYASADKAkiOgoUR2V0T3BlcmF0aW9uc1JlcXVlc3QSDwoHc2VydmljZRgBIAEoCRIRCglzcGFuX2tpbmQYAiABKAkiLAoJT3BlcmF0aW9uEgwKBG5hbWUYASABKAkSEQoJc3Bhbl9raW5kGAIgASgJIkUKFUdldE9wZXJhdGlvbnNSZXNwb25zZRIsCgpvcGVyYXRpb25zGAEgAygLMhguamFlZ2VyLmFwaV92My5PcGVyYXRpb24idgoWR2V0RGVwZW5kZW5jaWVzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoURGVwZW5kZW5jaWVzUmVzcG9uc2USLwoMZGVwZW5kZW5jaWVzGAEgAygLMhkuamFlZ2VyLmFwaV92My5EZXBlbmRlbmN5Ij8KCkRlcGVuZGVuY3kSDgoGcGFyZW50GAEgASgJEg0KBWNoaWxkGAIgASgJEhIKCmNhbGxfY291bnQYAyABKAQiTAoOU2VydmljZVN1bW1hcnkSDAoEbmFtZRgBIAEoCRISCgpzcGFuX2NvdW50GAIgASgFEhgKEGVycm9yX3NwYW5fY291bnQYAyABKAUilAIKDFRyYWNlU3VtbWFyeRIQCgh0cmFjZV9pZBgBIAEoCRIZChFyb290X3NlcnZpY2VfbmFtZRgCIAEoCRIbChNyb290X29wZXJhdGlvbl9uYW1lGAMgASgJEiAKGG1pbl9zdGFydF90aW1lX3VuaXhfbmFubxgEIAEoBhIeChZtYXhfZW5kX3RpbWVfdW5peF9uYW5vGAUgASgGEhIKCnNwYW5fY291bnQYBiABKAUSGAoQZXJyb3Jfc3Bhbl9jb3VudBgHIAEoBRIZChFvcnBoYW5fc3Bhbl9jb3VudBgIIAEoBRIvCghzZXJ2aWNlcxgJIAMoCzIdLmphZWdlci5hcGlfdjMuU2VydmljZVN1bW1hcnkiTwoZRmluZFRyYWNlU3VtbWFyaWVzUmVxdWVzdBIyCgVxdWVyeRgBIAEoCzIjLmphZWdlci5hcGlfdjMuVHJhY2VRdWVyeVBhcmFtZXRlcnMiZQoaRmluZFRyYWNlU3VtbWFyaWVzUmVzcG9uc2USLgoJc3VtbWFyaWVzGAEgAygLMhsuamFlZ2VyLmFwaV92My5UcmFjZVN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr4BChBHUlBDR2F0ZXdheUVycm9yEkYKBWVycm9yGAEgASgLMjcuamFlZ2VyLmFwaV92My5HUlBDR2F0ZXdheUVycm9yLkdSUENHYXRld2F5RXJyb3JEZXRhaWxzGmIKF0dSUENHYXRld2F5RXJyb3JEZXRhaWxzEhAKCGdycGNDb2RlGAEgASgFEhAKCGh0dHBDb2RlGAIgASgFEg8KB21lc3NhZ2UYAyABKAkSEgoKaHR0cFN0YXR1cxgEIAEoCSJOChJHUlBDR2F0ZXdheVdyYXBwZXISOAoGcmVzdWx0GAEgASgLMigub3BlbnRlbGVtZXRyeS5wcm90by50cmFjZS52MS5UcmFjZXNEYXRhMqIHCgxRdWVyeVNlcnZpY2USeQoIR2V0VHJhY2USHi5qYWVnZXIuYXBpX3YzLkdldFRyYWNlUmVxdWVzdBooLm9wZW50ZWxlbWV0cnkucHJvdG8udHJhY2UudjEuVHJhY2VzRGF0YSIhgtPkkwIbEhkvYXBpL3YzL3RyYWNlcy97dHJhY2VfaWR9MAESewoJRmluZFNwYW5zEh8uamFlZ2VyLmFwaV92My5GaW5kU3BhbnNSZXF1ZXN0GiAuamFlZ2VyLmFwaV92My5GaW5kU3BhbnNSZXNwb25zZSIpgtPkkwIjWhI6ASoiDS9hcGkvdjMvc3BhbnMSDS9hcGkvdjMvc3BhbnMwARKHAQoKRmluZFRyYWNlcxIgLmphZWdlci5hcGlfdjMuRmluZFRyYWNlc1JlcXVlc3QaKC5vcGVudGVsZW1ldHJ5LnByb3RvLnRyYWNlLnYxLlRyYWNlc0RhdGEiK4LT5JMCJVoTOgEqIg4vYXBpL3YzL3RyYWNlcxIOL2FwaS92My90cmFjZXMwARJuCgtHZXRTZXJ2aWNlcxIhLmphZWdlci5hcGlfdjMuR2V0U2VydmljZXNSZXF1ZXN0GiIuamFlZ2VyLmFwaV92My5HZXRTZXJ2aWNlc1Jlc3BvbnNlIhiC0+STAhISEC9hcGkvdjMvc2VydmljZXMSdgoNR2V0T3BlcmF0aW9ucxIjLmphZWdlci5hcGlfdjMuR2V0T3BlcmF0aW9uc1JlcXVlc3QaJC5qYWVnZXIuYXBpX3YzLkdldE9wZXJhdGlvbnNSZXNwb25zZSIagtPkkwIUEhIvYXBpL3YzL29wZXJhdGlvbnMSewoPR2V0RGVwZW5kZW5jaWVzEiUuamFlZ2VyLmFwaV92My5HZXREZXBlbmRlbmNpZXNSZXF1ZXN0GiMuamFlZ2VyLmFwaV92My5EZXBlbmRlbmNpZXNSZXNwb25zZSIcgtPkkwIWEhQvYXBpL3YzL2RlcGVuZGVuY2llcxKqAQoSRmluZFRyYWNlU3VtbWFyaWVzEiguamFlZ2VyLmFwaV92My5GaW5kVHJhY2VTdW1tYXJpZXNSZXF1ZXN0GikuamFlZ2VyLmFwaV92My5GaW5kVHJhY2VTdW1tYXJpZXNSZXNwb25zZSI9gtPkkwI3Whw6ASoiFy9hcGkvdjMvdHJhY2Utc3VtbWFyaWVzEhcvYXBpL3YzL3RyYWNlLXN1bW1hcmllczABQiEKF2lvLmphZWdlcnRyYWNpbmcuYXBpX3YzWgZhcGlfdjNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_opentelemetry_proto_trace_v1_trace, file_expression_v1_expression]);
 
 /**
  * Request object to get a trace.
@@ -75,6 +78,93 @@ export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
   messageDesc(file_api_v3_query_service, 0);
 
 /**
+ * Query parameters to find spans.
+ *
+ * Predicates are matched against individual spans. The spans that match are then
+ * returned as the result.
+ *
+ * This differs from the trace search, which returns whole traces that contain at least one matching span.
+ *
+ * @generated from message jaeger.api_v3.SpanQueryParameters
+ */
+export type SpanQueryParameters = Message<"jaeger.api_v3.SpanQueryParameters"> & {
+  /**
+   * The time range, as on TraceQueryParameters. Required — see below.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time_min = 1;
+   */
+  startTimeMin?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time_max = 2;
+   */
+  startTimeMax?: Timestamp | undefined;
+
+  /**
+   * The predicates (RFC 0005): a single boolean-valued Call.
+   *
+   * @generated from field: jaeger.expression.v1.Call filter = 3;
+   */
+  filter?: Call | undefined;
+
+  /**
+   * The page size and cursor (RFC 0014). There is no search_depth: a span search
+   * is bounded by its page size, and the server caps that.
+   *
+   * @generated from field: jaeger.api_v3.Pagination pagination = 4;
+   */
+  pagination?: Pagination | undefined;
+
+  /**
+   * order_by lists sort terms from highest to lowest precedence; an empty list
+   * selects (startTime desc, traceID asc, spanID asc).
+   * The server appends any missing fields from that default as tie-breakers, and
+   * a continuation token is valid only for the same effective ordering (RFC 0016 §6).
+   *
+   * @generated from field: repeated jaeger.api_v3.SpanSortOrder order_by = 5;
+   */
+  orderBy: SpanSortOrder[];
+};
+
+/**
+ * Describes the message jaeger.api_v3.SpanQueryParameters.
+ * Use `create(SpanQueryParametersSchema)` to create a new message.
+ */
+export const SpanQueryParametersSchema: GenMessage<SpanQueryParameters> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 1);
+
+/**
+ * SpanSortOrder orders matching spans by one expression (RFC 0016 §6).
+ * It applies only to FindSpans, and an explicit order requires span_sorting support.
+ *
+ * @generated from message jaeger.api_v3.SpanSortOrder
+ */
+export type SpanSortOrder = Message<"jaeger.api_v3.SpanSortOrder"> & {
+  /**
+   * expression must name a built-in span field: startTime, duration, traceID or spanID.
+   * Other expressions and repeated fields in an order_by list are rejected.
+   *
+   * @generated from field: jaeger.expression.v1.Expression expression = 1;
+   */
+  expression?: Expression | undefined;
+
+  /**
+   * direction accepts "asc" and "desc"; an empty value means "asc".
+   * Any other value is rejected rather than replaced with the default.
+   *
+   * @generated from field: string direction = 2;
+   */
+  direction: string;
+};
+
+/**
+ * Describes the message jaeger.api_v3.SpanSortOrder.
+ * Use `create(SpanSortOrderSchema)` to create a new message.
+ */
+export const SpanSortOrderSchema: GenMessage<SpanSortOrder> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 2);
+
+/**
  * Query parameters to find traces.
  *
  * All fields form a conjunction (e.g., "service_name='X' AND operation_name='Y' AND ..."),
@@ -106,6 +196,9 @@ export type TraceQueryParameters = Message<"jaeger.api_v3.TraceQueryParameters">
    * attributes contains key-value pairs where the key is the attribute name
    * and the value is its string representation. Attributes are matched against
    * span and resource attributes. At least one span must match all specified attributes.
+   *
+   * The HTTP API expects this as a URL-encoded JSON string map.
+   * Example: {"http.status_code":"200","error":"true"}
    *
    * @generated from field: map<string, string> attributes = 3;
    */
@@ -173,6 +266,33 @@ export type TraceQueryParameters = Message<"jaeger.api_v3.TraceQueryParameters">
    * @generated from field: bool raw_traces = 9;
    */
   rawTraces: boolean;
+
+  /**
+   * filter is the structured query filter: a single boolean-valued Call,
+   * mutually exclusive with the legacy predicate fields (service_name,
+   * operation_name, duration_min/max, attributes).
+   *
+   * Experimental. A server that does not admit this field refuses the request rather
+   * than ignoring the field, because dropping a predicate would answer with more traces
+   * than were asked for. Jaeger controls admission with the `jaeger.query.structuredFilters`
+   * feature gate.
+   *
+   * Over the HTTP GET binding it is a URL-encoded JSON object; in a request body
+   * it is the structured Call. For example, the filter http.status_code == 500 is
+   * {"op":"eq","args":[{"attr":{"key":"http.status_code"}},{"scalar":{"value":"500"}}]}
+   *
+   * @generated from field: jaeger.expression.v1.Call filter = 10;
+   */
+  filter?: Call | undefined;
+
+  /**
+   * pagination requests a paginated search, see comments for Pagination.
+   * Mutually exclusive with search_depth. When this field is absent the search
+   * returns a single page bounded by search_depth and no continuation token.
+   *
+   * @generated from field: jaeger.api_v3.Pagination pagination = 11;
+   */
+  pagination?: Pagination | undefined;
 };
 
 /**
@@ -180,7 +300,119 @@ export type TraceQueryParameters = Message<"jaeger.api_v3.TraceQueryParameters">
  * Use `create(TraceQueryParametersSchema)` to create a new message.
  */
 export const TraceQueryParametersSchema: GenMessage<TraceQueryParameters> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 1);
+  messageDesc(file_api_v3_query_service, 3);
+
+/**
+ * Pagination asks for one page of results and, on continuation, says where the
+ * previous page stopped.
+ *
+ * A paginated search returns at most page_size results, and when more matches
+ * remain the response also carries a next_page_token. Sending that value back as
+ * page_token in an otherwise identical request returns the page that follows, so
+ * that a client walking the token chain sees every matching trace exactly once. An
+ * empty next_page_token means the search is exhausted.
+ *
+ * Pagination replaces search_depth rather than refining it: the two are mutually
+ * exclusive, and the query service rejects a request that sets both with
+ * InvalidArgument.
+ *
+ * Only FindTraceSummaries paginates, returning the token on
+ * FindTraceSummariesResponse. That is enough for a search screen, which walks the
+ * summaries and fetches whole traces only for the rows a user opens. FindTraces
+ * streams opentelemetry.proto.trace.v1.TracesData, an OTLP type with no field to
+ * carry a token, so FindTraces is not paginated at all: the query service rejects
+ * a FindTraces request that sets pagination with InvalidArgument, and search_depth
+ * bounds such a call instead.
+ *
+ * Pagination needs backend support. A backend that cannot paginate, meaning
+ * jaeger.storage.v2.SearchCapabilities.paginated is false, serves a single page
+ * capped at page_size and returns an empty next_page_token even when matches
+ * remain, and the query service rejects a request carrying a page_token with
+ * InvalidArgument, since such a backend cannot have minted a valid token.
+ *
+ * @generated from message jaeger.api_v3.Pagination
+ */
+export type Pagination = Message<"jaeger.api_v3.Pagination"> & {
+  /**
+   * page_size bounds the number of results in one page. A Pagination that leaves it
+   * zero does not describe a page, and the query service rejects such a request
+   * with InvalidArgument.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * page_token is the next_page_token the server returned for the preceding page;
+   * empty starts a new search. The value is opaque, and a client MUST echo back
+   * exactly what the server returned without inspecting or modifying it. A token is
+   * only valid for the query that produced it.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message jaeger.api_v3.Pagination.
+ * Use `create(PaginationSchema)` to create a new message.
+ */
+export const PaginationSchema: GenMessage<Pagination> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 4);
+
+/**
+ * Request object to search spans.
+ *
+ * @generated from message jaeger.api_v3.FindSpansRequest
+ */
+export type FindSpansRequest = Message<"jaeger.api_v3.FindSpansRequest"> & {
+  /**
+   * @generated from field: jaeger.api_v3.SpanQueryParameters query = 1;
+   */
+  query?: SpanQueryParameters | undefined;
+};
+
+/**
+ * Describes the message jaeger.api_v3.FindSpansRequest.
+ * Use `create(FindSpansRequestSchema)` to create a new message.
+ */
+export const FindSpansRequestSchema: GenMessage<FindSpansRequest> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 5);
+
+/**
+ * Response chunk for FindSpans. A single RPC call may yield multiple chunks,
+ * mirroring the chunked streaming used by FindTraces / GetTrace; next_page_token
+ * is meaningful only on the last chunk of the page, where an empty value means
+ * the page is the last one (RFC 0014 §4). Earlier chunks leave it unset.
+ *
+ * @generated from message jaeger.api_v3.FindSpansResponse
+ */
+export type FindSpansResponse = Message<"jaeger.api_v3.FindSpansResponse"> & {
+  /**
+   * The matching spans. A query that groups or computes does not return spans,
+   * so it belongs on a second RPC that shares SpanQueryParameters (RFC 0016 §5).
+   *
+   * @generated from field: opentelemetry.proto.trace.v1.TracesData spans = 1;
+   */
+  spans?: TracesData | undefined;
+
+  /**
+   * The cursor to send as the next request's page_token, or empty when this
+   * page is the last one (RFC 0014 §4). It is meaningful only on the page's final
+   * chunk: a client reads it from the last chunk of the stream and ignores the
+   * field on the earlier chunks, which leave it unset.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jaeger.api_v3.FindSpansResponse.
+ * Use `create(FindSpansResponseSchema)` to create a new message.
+ */
+export const FindSpansResponseSchema: GenMessage<FindSpansResponse> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 6);
 
 /**
  * Request object to search traces.
@@ -199,7 +431,7 @@ export type FindTracesRequest = Message<"jaeger.api_v3.FindTracesRequest"> & {
  * Use `create(FindTracesRequestSchema)` to create a new message.
  */
 export const FindTracesRequestSchema: GenMessage<FindTracesRequest> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 2);
+  messageDesc(file_api_v3_query_service, 7);
 
 /**
  * Request object to get service names.
@@ -214,7 +446,7 @@ export type GetServicesRequest = Message<"jaeger.api_v3.GetServicesRequest"> & {
  * Use `create(GetServicesRequestSchema)` to create a new message.
  */
 export const GetServicesRequestSchema: GenMessage<GetServicesRequest> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 3);
+  messageDesc(file_api_v3_query_service, 8);
 
 /**
  * Response object to get service names.
@@ -233,7 +465,7 @@ export type GetServicesResponse = Message<"jaeger.api_v3.GetServicesResponse"> &
  * Use `create(GetServicesResponseSchema)` to create a new message.
  */
 export const GetServicesResponseSchema: GenMessage<GetServicesResponse> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 4);
+  messageDesc(file_api_v3_query_service, 9);
 
 /**
  * Request object to get operation names.
@@ -261,7 +493,7 @@ export type GetOperationsRequest = Message<"jaeger.api_v3.GetOperationsRequest">
  * Use `create(GetOperationsRequestSchema)` to create a new message.
  */
 export const GetOperationsRequestSchema: GenMessage<GetOperationsRequest> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 5);
+  messageDesc(file_api_v3_query_service, 10);
 
 /**
  * Operation encapsulates information about operation.
@@ -285,7 +517,7 @@ export type Operation = Message<"jaeger.api_v3.Operation"> & {
  * Use `create(OperationSchema)` to create a new message.
  */
 export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 6);
+  messageDesc(file_api_v3_query_service, 11);
 
 /**
  * Response object to get operation names.
@@ -304,7 +536,250 @@ export type GetOperationsResponse = Message<"jaeger.api_v3.GetOperationsResponse
  * Use `create(GetOperationsResponseSchema)` to create a new message.
  */
 export const GetOperationsResponseSchema: GenMessage<GetOperationsResponse> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 7);
+  messageDesc(file_api_v3_query_service, 12);
+
+/**
+ * @generated from message jaeger.api_v3.GetDependenciesRequest
+ */
+export type GetDependenciesRequest = Message<"jaeger.api_v3.GetDependenciesRequest"> & {
+  /**
+   * Required. The start time for the time range to search dependencies.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Required. The end time for the time range to search dependencies.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 2;
+   */
+  endTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jaeger.api_v3.GetDependenciesRequest.
+ * Use `create(GetDependenciesRequestSchema)` to create a new message.
+ */
+export const GetDependenciesRequestSchema: GenMessage<GetDependenciesRequest> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 13);
+
+/**
+ * @generated from message jaeger.api_v3.DependenciesResponse
+ */
+export type DependenciesResponse = Message<"jaeger.api_v3.DependenciesResponse"> & {
+  /**
+   * @generated from field: repeated jaeger.api_v3.Dependency dependencies = 1;
+   */
+  dependencies: Dependency[];
+};
+
+/**
+ * Describes the message jaeger.api_v3.DependenciesResponse.
+ * Use `create(DependenciesResponseSchema)` to create a new message.
+ */
+export const DependenciesResponseSchema: GenMessage<DependenciesResponse> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 14);
+
+/**
+ * @generated from message jaeger.api_v3.Dependency
+ */
+export type Dependency = Message<"jaeger.api_v3.Dependency"> & {
+  /**
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * @generated from field: string child = 2;
+   */
+  child: string;
+
+  /**
+   * @generated from field: uint64 call_count = 3;
+   */
+  callCount: bigint;
+};
+
+/**
+ * Describes the message jaeger.api_v3.Dependency.
+ * Use `create(DependencySchema)` to create a new message.
+ */
+export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 15);
+
+/**
+ * ServiceSummary contains per-service statistics for a trace, matching
+ * what the UI renders as a coloured tag in the search results row.
+ *
+ * @generated from message jaeger.api_v3.ServiceSummary
+ */
+export type ServiceSummary = Message<"jaeger.api_v3.ServiceSummary"> & {
+  /**
+   * Name of the service.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Number of spans attributed to this service in the trace.
+   *
+   * @generated from field: int32 span_count = 2;
+   */
+  spanCount: number;
+
+  /**
+   * Number of spans from this service that carry OTEL StatusCode = ERROR.
+   * The UI renders an error icon when this value is > 0.
+   * Only spans explicitly owned by this service are counted; there is no
+   * error propagation from child spans of other services.
+   *
+   * @generated from field: int32 error_span_count = 3;
+   */
+  errorSpanCount: number;
+};
+
+/**
+ * Describes the message jaeger.api_v3.ServiceSummary.
+ * Use `create(ServiceSummarySchema)` to create a new message.
+ */
+export const ServiceSummarySchema: GenMessage<ServiceSummary> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 16);
+
+/**
+ * TraceSummary contains lightweight summary information about a trace,
+ * suitable for display in search result lists.
+ *
+ * @generated from message jaeger.api_v3.TraceSummary
+ */
+export type TraceSummary = Message<"jaeger.api_v3.TraceSummary"> & {
+  /**
+   * Hex-encoded 128-bit trace ID.
+   *
+   * @generated from field: string trace_id = 1;
+   */
+  traceId: string;
+
+  /**
+   * Name of the service that owns the root span.
+   *
+   * @generated from field: string root_service_name = 2;
+   */
+  rootServiceName: string;
+
+  /**
+   * Operation name of the root span.
+   *
+   * @generated from field: string root_operation_name = 3;
+   */
+  rootOperationName: string;
+
+  /**
+   * Start timestamp of the earliest span in the trace (Unix nanoseconds).
+   * Named to match the OTLP convention (e.g. startTimeUnixNano in OTLP span JSON).
+   * proto3 JSON encoding: fixed64/uint64/int64 fields are serialised as decimal
+   * strings to avoid float64 precision loss in JavaScript for values above 2^53.
+   *
+   * @generated from field: fixed64 min_start_time_unix_nano = 4;
+   */
+  minStartTimeUnixNano: bigint;
+
+  /**
+   * End timestamp of the latest span in the trace (Unix nanoseconds).
+   * The UI may compute duration as BigInt(maxEndTimeUnixNano) - BigInt(minStartTimeUnixNano).
+   *
+   * @generated from field: fixed64 max_end_time_unix_nano = 5;
+   */
+  maxEndTimeUnixNano: bigint;
+
+  /**
+   * Total number of spans in the trace.
+   *
+   * @generated from field: int32 span_count = 6;
+   */
+  spanCount: number;
+
+  /**
+   * Number of spans that carry an error indicator (OTEL StatusCode = ERROR).
+   *
+   * @generated from field: int32 error_span_count = 7;
+   */
+  errorSpanCount: number;
+
+  /**
+   * Number of spans whose parent span ID is not present in this trace.
+   * A non-zero value indicates an incomplete or partial trace.
+   *
+   * @generated from field: int32 orphan_span_count = 8;
+   */
+  orphanSpanCount: number;
+
+  /**
+   * Per-service breakdown, one entry per distinct service name observed
+   * across all spans, sorted by name.
+   *
+   * @generated from field: repeated jaeger.api_v3.ServiceSummary services = 9;
+   */
+  services: ServiceSummary[];
+};
+
+/**
+ * Describes the message jaeger.api_v3.TraceSummary.
+ * Use `create(TraceSummarySchema)` to create a new message.
+ */
+export const TraceSummarySchema: GenMessage<TraceSummary> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 17);
+
+/**
+ * Request object for FindTraceSummaries.
+ *
+ * @generated from message jaeger.api_v3.FindTraceSummariesRequest
+ */
+export type FindTraceSummariesRequest = Message<"jaeger.api_v3.FindTraceSummariesRequest"> & {
+  /**
+   * @generated from field: jaeger.api_v3.TraceQueryParameters query = 1;
+   */
+  query?: TraceQueryParameters | undefined;
+};
+
+/**
+ * Describes the message jaeger.api_v3.FindTraceSummariesRequest.
+ * Use `create(FindTraceSummariesRequestSchema)` to create a new message.
+ */
+export const FindTraceSummariesRequestSchema: GenMessage<FindTraceSummariesRequest> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 18);
+
+/**
+ * Response chunk for FindTraceSummaries. A single RPC call may yield multiple
+ * chunks, each carrying one or more summaries, mirroring the chunked streaming
+ * used by FindTraces / GetTrace.
+ *
+ * @generated from message jaeger.api_v3.FindTraceSummariesResponse
+ */
+export type FindTraceSummariesResponse = Message<"jaeger.api_v3.FindTraceSummariesResponse"> & {
+  /**
+   * @generated from field: repeated jaeger.api_v3.TraceSummary summaries = 1;
+   */
+  summaries: TraceSummary[];
+
+  /**
+   * next_page_token is the cursor the caller can send back as Pagination.page_token
+   * to fetch the page after this one, see comments for Pagination. The server sets
+   * it only on the final chunk of the stream, and leaves it empty there when
+   * this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jaeger.api_v3.FindTraceSummariesResponse.
+ * Use `create(FindTraceSummariesResponseSchema)` to create a new message.
+ */
+export const FindTraceSummariesResponseSchema: GenMessage<FindTraceSummariesResponse> = /*@__PURE__*/
+  messageDesc(file_api_v3_query_service, 19);
 
 /**
  * GRPCGatewayError is the type returned when GRPC server returns an error.
@@ -324,7 +799,7 @@ export type GRPCGatewayError = Message<"jaeger.api_v3.GRPCGatewayError"> & {
  * Use `create(GRPCGatewayErrorSchema)` to create a new message.
  */
 export const GRPCGatewayErrorSchema: GenMessage<GRPCGatewayError> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 8);
+  messageDesc(file_api_v3_query_service, 20);
 
 /**
  * @generated from message jaeger.api_v3.GRPCGatewayError.GRPCGatewayErrorDetails
@@ -356,7 +831,7 @@ export type GRPCGatewayError_GRPCGatewayErrorDetails = Message<"jaeger.api_v3.GR
  * Use `create(GRPCGatewayError_GRPCGatewayErrorDetailsSchema)` to create a new message.
  */
 export const GRPCGatewayError_GRPCGatewayErrorDetailsSchema: GenMessage<GRPCGatewayError_GRPCGatewayErrorDetails> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 8, 0);
+  messageDesc(file_api_v3_query_service, 20, 0);
 
 /**
  * GRPCGatewayWrapper wraps streaming responses from GetTrace/FindTraces for HTTP.
@@ -385,7 +860,7 @@ export type GRPCGatewayWrapper = Message<"jaeger.api_v3.GRPCGatewayWrapper"> & {
  * Use `create(GRPCGatewayWrapperSchema)` to create a new message.
  */
 export const GRPCGatewayWrapperSchema: GenMessage<GRPCGatewayWrapper> = /*@__PURE__*/
-  messageDesc(file_api_v3_query_service, 9);
+  messageDesc(file_api_v3_query_service, 21);
 
 /**
  * @generated from service jaeger.api_v3.QueryService
@@ -404,6 +879,16 @@ export const QueryService: GenService<{
     methodKind: "server_streaming";
     input: typeof GetTraceRequestSchema;
     output: typeof TracesDataSchema;
+  },
+  /**
+   * FindSpans searches for spans matching the given query
+   *
+   * @generated from rpc jaeger.api_v3.QueryService.FindSpans
+   */
+  findSpans: {
+    methodKind: "server_streaming";
+    input: typeof FindSpansRequestSchema;
+    output: typeof FindSpansResponseSchema;
   },
   /**
    * FindTraces searches for traces.
@@ -435,6 +920,27 @@ export const QueryService: GenService<{
     methodKind: "unary";
     input: typeof GetOperationsRequestSchema;
     output: typeof GetOperationsResponseSchema;
+  },
+  /**
+   * @generated from rpc jaeger.api_v3.QueryService.GetDependencies
+   */
+  getDependencies: {
+    methodKind: "unary";
+    input: typeof GetDependenciesRequestSchema;
+    output: typeof DependenciesResponseSchema;
+  },
+  /**
+   * FindTraceSummaries searches for traces matching the given query and streams
+   * back lightweight summary information for each matching trace. Each response
+   * chunk may contain one or more summaries. Use this instead of FindTraces when
+   * full span data is not required (e.g. search results page).
+   *
+   * @generated from rpc jaeger.api_v3.QueryService.FindTraceSummaries
+   */
+  findTraceSummaries: {
+    methodKind: "server_streaming";
+    input: typeof FindTraceSummariesRequestSchema;
+    output: typeof FindTraceSummariesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_api_v3_query_service, 0);

@@ -1,9 +1,26 @@
-// Jaeger api_v3 over HTTP/JSON (the routes of jaeger.api_v3.QueryService's HTTP form):
-//   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*
-// Responses use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result". A path's trace ID may be hex or
+// Jaeger api_v3 over HTTP/JSON (the routes of jaeger.api_v3.QueryService's and Capabilities' HTTP form):
+//   GET /api/v3/services, /api/v3/operations?service=&span_kind=, /api/v3/traces/{id}, /api/v3/traces?query.*,
+//       /api/v3/trace-summaries?query.*, /api/v3/dependencies?start_time=&end_time=, /api/v3/capabilities
+// Traces use OTLP/JSON (hex IDs, integer enums, int64 as strings) under "result"; the other answers are the proto3
+// JSON of their response message (lowerCamelCase, 64-bit integers as strings, every field present). A path's trace ID may be hex or
 // base64; parameters go by their camelCase names, the snake_case ones serving when alone.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AttrValue, DEFAULT_SEARCH_DEPTH, InvalidArgumentError, MAX_SEARCH_DEPTH, type ResourceSpans, type StorageContext, type TraceChunk, type TraceQuery, type TraceReader, checkOperationQuery } from '../../storage/api/index.js';
+import {
+  type AttrValue,
+  DEFAULT_SEARCH_DEPTH,
+  type DependencyReader,
+  InvalidArgumentError,
+  MAX_SEARCH_DEPTH,
+  type ResourceSpans,
+  type StorageContext,
+  type TraceChunk,
+  type TraceQuery,
+  type TraceReader,
+  type TraceSummary,
+  checkOperationQuery,
+  searchCapabilities,
+  traceSummaries,
+} from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../otlp/otlp-json.js';
 import { throwIfGone, untilAborted } from '../cancel.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pick, traceIdOfPath } from './params.js';
@@ -24,8 +41,35 @@ export async function gather(iter: AsyncIterable<TraceChunk[]>, signal?: AbortSi
   return out;
 }
 
-/** The search of a request; each parameter by its camelCase name, as Jaeger reads it, or its older snake_case one. */
-function traceQuery(q: URLSearchParams): TraceQuery {
+/** the summaries of a stream in proto3 JSON (jaeger.api_v3.TraceSummary) */
+async function gatherSummaries(iter: AsyncIterable<TraceSummary[]>, signal?: AbortSignal): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const batch of untilAborted(iter, signal))
+    for (const s of batch) out.push({ ...s, minStartTimeUnixNano: s.minStartTimeUnixNano.toString(), maxEndTimeUnixNano: s.maxEndTimeUnixNano.toString() });
+  throwIfGone(signal);
+  return out;
+}
+
+/**
+ * The page size of a trace-summaries request, as a storage that does not paginate serves it (one page, no token):
+ * see pageDepth in ../grpc-codec.ts for the same rules over gRPC.
+ */
+function pageSize(q: URLSearchParams, depth: string | undefined): number | undefined {
+  const size = pick(q, 'query.pagination.pageSize', 'query.pagination.page_size');
+  const token = pick(q, 'query.pagination.pageToken', 'query.pagination.page_token');
+  if (!size && !token) return undefined;
+  if (depth) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
+  if (token) throw new InvalidArgumentError('query.pagination.page_token', 'cannot be honoured: this storage does not paginate (capabilities: paginated is false) and never returns a next_page_token; send the search without it');
+  return Math.min(parseIntParam(size ?? '', 'query.pagination.page_size', 1, 2 ** 32 - 1), MAX_SEARCH_DEPTH);
+}
+
+/**
+ * The search of a request; each parameter by its camelCase name, as Jaeger reads it, or its older snake_case one.
+ * `paged`: pagination is accepted (trace summaries); FindTraces refuses it.
+ */
+function traceQuery(q: URLSearchParams, paged = false): TraceQuery {
+  if (pick(q, 'query.filter')) throw new InvalidArgumentError('query.filter', 'structured filters are not served by this storage (its capabilities name no filter operators): search with query.service_name, query.operation_name, query.attributes and query.duration_min/max');
+  if (!paged && pick(q, 'query.pagination.pageSize', 'query.pagination.page_size', 'query.pagination.pageToken', 'query.pagination.page_token')) throw new InvalidArgumentError('query.pagination', 'is not accepted by /api/v3/traces, which query.search_depth bounds: page through /api/v3/trace-summaries');
   const query: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
   const service = pick(q, 'query.serviceName', 'query.service_name');
   if (service) query.serviceName = service;
@@ -45,6 +89,8 @@ function traceQuery(q: URLSearchParams): TraceQuery {
   // 0 is proto3's "unset" in the gRPC form: the default depth, as there; beyond MAX_SEARCH_DEPTH is refused
   const depth = pick(q, 'query.searchDepth', 'query.search_depth', 'query.numTraces', 'query.num_traces');
   if (depth) query.searchDepth = parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) || DEFAULT_SEARCH_DEPTH;
+  const page = paged ? pageSize(q, depth) : undefined;
+  if (page !== undefined) query.searchDepth = page;
   // no prototype: a filter on an attribute named __proto__ is a filter like any other
   const attrs: Record<string, AttrValue> = Object.create(null) as Record<string, AttrValue>;
   const json = pick(q, 'query.attributes');
@@ -58,7 +104,7 @@ function traceQuery(q: URLSearchParams): TraceQuery {
 }
 
 /** Handles /api/v3/*, reading as the tenant of `ctx`; returns false when the path is not one of ours. */
-export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {
+export async function handleApiV3(reader: TraceReader, deps: DependencyReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {
   const p = url.pathname.replace(/\/+$/, '');
   if (!p.startsWith('/api/v3/')) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -91,6 +137,24 @@ export async function handleApiV3(reader: TraceReader, req: IncomingMessage, res
   }
   if (p === '/api/v3/traces') {
     sendJson(res, 200, { result: encodeTracesJson(await gather(reader.findTraces(traceQuery(q), ctx), ctx.signal)) });
+    return true;
+  }
+  if (p === '/api/v3/trace-summaries') {
+    sendJson(res, 200, { summaries: await gatherSummaries(traceSummaries(reader, traceQuery(q, true), ctx), ctx.signal), nextPageToken: '' });
+    return true;
+  }
+  if (p === '/api/v3/capabilities') {
+    sendJson(res, 200, { search: { ...(await searchCapabilities(reader, ctx)), filter: { levels: [], operators: [] }, paginated: false, spanSearch: false, spanSorting: false } });
+    return true;
+  }
+  if (p === '/api/v3/dependencies') {
+    const start = pick(q, 'startTime', 'start_time');
+    const end = pick(q, 'endTime', 'end_time');
+    if (!start || !end) throw new InvalidArgumentError(start ? 'end_time' : 'start_time', 'is required: give start_time and end_time (RFC 3339)');
+    const range = { start: parseTime(start, 'start_time'), end: parseTime(end, 'end_time') };
+    if (range.start > range.end) throw new InvalidArgumentError('start_time', 'is after end_time: the time range is inverted');
+    const links = await deps.getDependencies(range, ctx);
+    sendJson(res, 200, { dependencies: links.map((d) => ({ parent: d.parent, child: d.child, callCount: String(d.callCount) })) });
     return true;
   }
   sendError(res, 404, `no such route ${p}`);

@@ -32,7 +32,7 @@ export function queryHandler(d: QueryHttpDeps): Handler {
       if (e instanceof TenantError) return fail(res, 401, e.message);
       throw e;
     }
-    return (async () => (await handleApiV3(d.reader, req, res, url, ctx)) || (await handleClassic(d.reader, d.deps, req, res, url, ctx)))()
+    return (async () => (await handleApiV3(d.reader, d.deps, req, res, url, ctx)) || (await handleClassic(d.reader, d.deps, req, res, url, ctx)))()
       .then((handled) => {
         if (!handled) sendError(res, 404, `no such route ${url.pathname}: the query APIs are under /api/ and /api/v3/`);
       })

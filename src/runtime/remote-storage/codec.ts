@@ -2,9 +2,10 @@
 // through the code generated from them, to and from the storage API's types. GetTraces and FindTraces reply with
 // OTLP TracesData already encoded by the storage layer, sent as they are. Messages it shares with api_v3 are in
 // ../grpc-codec.ts.
-import { type AttrValue, type DependencyLink, type FoundTraceId, type GetTraceParams, InvalidArgumentError, type KeyValue, MAX_SEARCH_DEPTH, MAX_VALUE_DEPTH, type TimeRange, type TraceQuery, DEFAULT_SEARCH_DEPTH } from '../../storage/api/index.js';
+import { type AttrValue, type DependencyLink, type FoundTraceId, type GetTraceParams, InvalidArgumentError, type KeyValue, MAX_SEARCH_DEPTH, MAX_VALUE_DEPTH, type TimeRange, type TraceQuery, type TraceSummary, type SearchCapabilities, DEFAULT_SEARCH_DEPTH } from '../../storage/api/index.js';
 import { GetDependenciesRequestSchema, GetDependenciesResponseSchema } from '../../gen/storage/v2/dependency_storage_pb.js';
-import { type AnyValue, FindTraceIDsResponseSchema, FindTracesRequestSchema, GetTracesRequestSchema, TraceQueryParametersSchema } from '../../gen/storage/v2/trace_storage_pb.js';
+import { type AnyValue, FindTraceIDsResponseSchema, FindTraceSummariesResponseSchema, FindTracesRequestSchema, GetTracesRequestSchema, TraceQueryParametersSchema } from '../../gen/storage/v2/trace_storage_pb.js';
+import { GetCapabilitiesResponseSchema } from '../../gen/storage/v2/capabilities_pb.js';
 import { type EntryLimit, MAX_QUERY_ATTRIBUTES, decode, encode, timestampNs, toTimestamp, traceParams, traceQuery } from '../grpc-codec.js';
 
 const TRACES_LIMIT: EntryLimit[] = [{ field: GetTracesRequestSchema.field.query, max: MAX_SEARCH_DEPTH, name: 'query', what: 'traces per GetTraces request' }];
@@ -39,13 +40,16 @@ function attrValue(v: AnyValue | undefined, depth: number): AttrValue {
 
 const ATTRIBUTES_LIMIT: EntryLimit[] = [{ field: TraceQueryParametersSchema.field.attributes, max: MAX_QUERY_ATTRIBUTES, name: 'query.attributes', what: 'attributes per query, nested array and kvlist values included' }];
 
-/** FindTracesRequest and FindTraceIDsRequest: { TraceQueryParameters query = 1 }, attributes as KeyValue */
-export function decodeStorageFindRequest(buf: Buffer): TraceQuery {
+/**
+ * FindTracesRequest, FindTraceIDsRequest and FindTraceSummariesRequest: { TraceQueryParameters query = 1 }, attributes
+ * as KeyValue. `paged`: the call may carry pagination (FindTraceIDs, FindTraceSummaries).
+ */
+export function decodeStorageFindRequest(buf: Buffer, paged = false): TraceQuery {
   const { query } = decode(FindTracesRequestSchema, buf, 'FindTracesRequest', ATTRIBUTES_LIMIT);
   if (!query) return { searchDepth: DEFAULT_SEARCH_DEPTH };
   let attributes: Record<string, AttrValue> | undefined;
   for (const kv of query.attributes) (attributes ??= {})[kv.key] = attrValue(kv.value, 0);
-  return traceQuery(query, attributes);
+  return traceQuery(query, attributes, paged);
 }
 
 /** GetDependenciesRequest { Timestamp start_time = 1; Timestamp end_time = 2 }: unset start is the epoch, unset end now */
@@ -69,3 +73,10 @@ export const encodeFindTraceIdsResponse = (ids: FoundTraceId[]): Buffer =>
 /** GetDependenciesResponse { repeated Dependency dependencies = 1 }, Dependency { string parent = 1; string child = 2; uint64 call_count = 3; string source = 4 } */
 export const encodeGetDependenciesResponse = (deps: DependencyLink[]): Buffer =>
   encode(GetDependenciesResponseSchema, { dependencies: deps.map((d) => ({ parent: d.parent, child: d.child, callCount: BigInt(d.callCount), source: d.source ?? '' })) });
+
+/** FindTraceSummariesResponse { repeated TraceSummary summaries = 1; string next_page_token = 2 }, 16-byte trace IDs */
+export const encodeFindTraceSummariesResponse = (summaries: readonly TraceSummary[]): Buffer =>
+  encode(FindTraceSummariesResponseSchema, { summaries: summaries.map((s) => ({ ...s, traceId: Buffer.from(s.traceId, 'hex') })) });
+
+/** GetCapabilitiesResponse { SearchCapabilities search = 1 } */
+export const encodeGetCapabilitiesResponse = (c: SearchCapabilities): Buffer => encode(GetCapabilitiesResponseSchema, { search: { ...c } });

@@ -4,11 +4,23 @@
 // Replies stay under gRPC's default 4 MiB message limit: a trace larger than that goes out in several messages.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type DependencyReader, type FoundTraceId, type TraceReader } from '../../storage/api/index.js';
-import { addHealthService, catalogHandlers, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { type DependencyReader, type FoundTraceId, type TraceReader, type TraceSummary, searchCapabilities, traceSummaries } from '../../storage/api/index.js';
+import { addHealthService, catalogHandlers, encodeBounded, messageStreamHandler, method, traceStreamHandler, unary } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
 import { throwIfGone, untilAborted } from '../cancel.js';
-import { decodeGetDependenciesRequest, decodeGetTracesRequest, decodeStorageFindRequest, encodeFindTraceIdsResponse, encodeGetDependenciesResponse } from './codec.js';
+import {
+  decodeGetDependenciesRequest,
+  decodeGetTracesRequest,
+  decodeStorageFindRequest,
+  encodeFindTraceIdsResponse,
+  encodeFindTraceSummariesResponse,
+  encodeGetCapabilitiesResponse,
+  encodeGetDependenciesResponse,
+} from './codec.js';
+
+async function* summaryMessages(batches: AsyncIterable<TraceSummary[]>): AsyncGenerator<Buffer[]> {
+  for await (const b of batches) yield encodeBounded(b, encodeFindTraceSummariesResponse);
+}
 
 /** Adds the reader services; every call reads as the tenant its metadata names (see ../tenancy.ts). */
 export function addRemoteStorageServices(server: grpc.Server, reader: TraceReader, deps: DependencyReader, tenancy: Tenancy, log: Logger, ready: () => boolean): void {
@@ -20,6 +32,7 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       GetOperations: method(`${P}GetOperations`),
       FindTraces: method(`${P}FindTraces`, true),
       FindTraceIDs: method(`${P}FindTraceIDs`),
+      FindTraceSummaries: method(`${P}FindTraceSummaries`, true),
     },
     {
       GetTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.getTraces(decodeGetTracesRequest(req), ctx) })),
@@ -27,11 +40,16 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       FindTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.findTraces(decodeStorageFindRequest(req), ctx) })),
       FindTraceIDs: unary(log, tenancy, async (req, ctx) => {
         const found: FoundTraceId[] = [];
-        for await (const b of untilAborted(reader.findTraceIds(decodeStorageFindRequest(req), ctx), ctx.signal)) found.push(...b);
+        for await (const b of untilAborted(reader.findTraceIds(decodeStorageFindRequest(req, true), ctx), ctx.signal)) found.push(...b);
         throwIfGone(ctx.signal);
         return encodeFindTraceIdsResponse(found);
       }),
+      FindTraceSummaries: messageStreamHandler(log, tenancy, (req, ctx) => ({ messages: summaryMessages(traceSummaries(reader, decodeStorageFindRequest(req, true), ctx)) })),
     },
+  );
+  server.addService(
+    { GetCapabilities: method('/jaeger.storage.v2.Capabilities/GetCapabilities') },
+    { GetCapabilities: unary(log, tenancy, async (_req, ctx) => encodeGetCapabilitiesResponse(await searchCapabilities(reader, ctx))) },
   );
   server.addService(
     { GetDependencies: method('/jaeger.storage.v2.DependencyReader/GetDependencies') },
@@ -39,5 +57,5 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
       return encodeGetDependenciesResponse(await deps.getDependencies(decodeGetDependenciesRequest(req), ctx));
     }) },
   );
-  addHealthService(server, ['jaeger.storage.v2.TraceReader', 'jaeger.storage.v2.DependencyReader', 'jaeger.storage.v2.TraceWriter', 'opentelemetry.proto.collector.trace.v1.TraceService'], ready, log);
+  addHealthService(server, ['jaeger.storage.v2.TraceReader', 'jaeger.storage.v2.DependencyReader', 'jaeger.storage.v2.Capabilities', 'jaeger.storage.v2.TraceWriter', 'opentelemetry.proto.collector.trace.v1.TraceService'], ready, log);
 }

@@ -2,11 +2,13 @@
 // over the OTLP model of ./model.ts.
 import type { DependencyLink, FoundTraceId, GetTraceParams, Operation, OperationQuery, TimeRange, TraceQuery } from './query.js';
 import type { ResourceSpans, TraceChunk } from './model.js';
+import { LEAST_CAPABLE, type SearchCapabilities, type TraceSummary, summarizeTraces } from './summaries.js';
 
 export * from './model.js';
 export * from './query.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './summaries.js';
 
 /** Per-call context: the tenant (multi-tenancy), cancellation, and whether a write must go on its own. */
 export interface StorageContext {
@@ -40,6 +42,23 @@ export interface TraceReader {
   getOperations(q: OperationQuery, ctx?: StorageContext): Promise<Operation[]>;
   findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]>;
   findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]>;
+  /**
+   * The summaries of the traces findTraces would return, in the same order, computed by the backend. Optional:
+   * `traceSummaries` derives them from findTraces for a backend without it.
+   */
+  findTraceSummaries?(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]>;
+  /** what the search serves; optional: a backend without it reports LEAST_CAPABLE */
+  searchCapabilities?(ctx?: StorageContext): Promise<SearchCapabilities>;
+}
+
+/** The summaries of a search: the backend's own, or else computed from findTraces by the shared rules. */
+export function traceSummaries(reader: TraceReader, q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]> {
+  return reader.findTraceSummaries ? reader.findTraceSummaries(q, ctx) : summarizeTraces(reader.findTraces(q, ctx));
+}
+
+/** What a reader's search serves (LEAST_CAPABLE when it does not say). */
+export function searchCapabilities(reader: TraceReader, ctx?: StorageContext): Promise<SearchCapabilities> {
+  return reader.searchCapabilities ? reader.searchCapabilities(ctx) : Promise.resolve({ ...LEAST_CAPABLE });
 }
 
 export interface DependencyReader {

@@ -23,6 +23,7 @@ import {
   checkOperationQuery,
   checkTraceQuery,
   serviceOf,
+  type SearchCapabilities,
 } from '../api/index.js';
 import { type SpanView, groupSpans, spanMatches } from '../api/semantics.js';
 import { decodeTracesProto } from '../../otlp/otlp-proto.js';
@@ -269,6 +270,11 @@ async function* merged(cursors: readonly Cursor[], size: number): AsyncGenerator
 
 export class CassandraTraceReader implements TraceReader {
   constructor(private readonly conn: CassandraConnection) {}
+
+  /** a search names its service (the index is by service); every filter on one span */
+  searchCapabilities(): Promise<SearchCapabilities> {
+    return Promise.resolve({ withoutServiceName: false, sameSpanConjunction: true });
+  }
 
   /**
    * The chunks of one trace: a page of its partition each, of at most chunkSpans spans and about CHUNK_BYTES. The

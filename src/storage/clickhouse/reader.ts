@@ -18,6 +18,7 @@ import {
   checkGetTraceParams,
   checkOperationQuery,
   checkTraceQuery,
+  type SearchCapabilities,
 } from '../api/index.js';
 import { type SpanView, chunkTrace } from '../api/semantics.js';
 import type { ClickHouseConnection } from './connection.js';
@@ -52,6 +53,11 @@ export class ClickHouseTraceReader implements TraceReader {
     private readonly conn: ClickHouseConnection,
     private readonly chunkSpans: number,
   ) {}
+
+  /** any service when none is named; every filter on one span */
+  searchCapabilities(): Promise<SearchCapabilities> {
+    return Promise.resolve({ withoutServiceName: true, sameSpanConjunction: true });
+  }
 
   private get db(): string {
     return this.conn.database;

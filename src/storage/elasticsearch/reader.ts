@@ -13,6 +13,7 @@ import {
   type TraceReader,
   checkGetTraceParams,
   checkTraceQuery,
+  type SearchCapabilities,
 } from '../api/index.js';
 import { chunkTrace } from '../api/semantics.js';
 import type { SearchConnection } from './connection.js';
@@ -36,6 +37,11 @@ export async function* traceSpanPages<T = SpanDoc>(conn: SearchConnection, trace
 
 export class SearchTraceReader implements TraceReader {
   constructor(private readonly conn: SearchConnection) {}
+
+  /** any service when none is named; every filter on one span */
+  searchCapabilities(): Promise<SearchCapabilities> {
+    return Promise.resolve({ withoutServiceName: true, sameSpanConjunction: true });
+  }
 
   private async hasSpanIn(traceId: string, start: bigint | undefined, end: bigint | undefined, signal: AbortSignal | undefined): Promise<boolean> {
     const r = await this.conn.search<unknown>(spanInRangeRequest(this.conn.names, traceId, start, end), signal);

@@ -15,6 +15,7 @@ import {
   type TraceReader,
   checkGetTraceParams,
   checkTraceQuery,
+  type SearchCapabilities,
 } from '../api/index.js';
 import { chunkTrace, spanMatches } from '../api/semantics.js';
 import { EMPTY, type EmbeddedDb, MAX_U64 } from './db.js';
@@ -66,6 +67,11 @@ function* intersect(streams: Generator<SpanRef>[]): Generator<SpanRef> {
 
 export class EmbeddedTraceReader implements TraceReader {
   constructor(private readonly db: EmbeddedDb) {}
+
+  /** any service when none is named; every filter on one span */
+  searchCapabilities(): Promise<SearchCapabilities> {
+    return Promise.resolve({ withoutServiceName: true, sameSpanConjunction: true });
+  }
 
   private hasSpanIn(traceId: string, start?: bigint, end?: bigint): boolean {
     const p = hex(traceId);

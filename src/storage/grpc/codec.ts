@@ -13,11 +13,13 @@ import {
   GetOperationsResponseSchema,
   GetServicesRequestSchema,
   GetServicesResponseSchema,
+  FindTraceSummariesResponseSchema,
   GetTracesRequestSchema,
 } from '../../gen/storage/v2/trace_storage_pb.js';
+import { GetCapabilitiesRequestSchema, GetCapabilitiesResponseSchema } from '../../gen/storage/v2/capabilities_pb.js';
 import { decodeTracesProto } from '../../otlp/otlp-proto.js';
 import { Reader } from '../../otlp/proto-wire.js';
-import { type AttrValue, type CheckedQuery, type DependencyLink, type FoundTraceId, type GetTraceParams, type Operation, type OperationQuery, type ResourceSpans, type TimeRange, type TraceChunk, type TraceQuery, StorageError } from '../api/index.js';
+import { type AttrValue, type CheckedQuery, type DependencyLink, type FoundTraceId, type GetTraceParams, type Operation, type OperationQuery, type ResourceSpans, type TimeRange, type TraceChunk, type TraceQuery, type SearchCapabilities, type TraceSummary, StorageError } from '../api/index.js';
 import { type SpanView, chunkTrace } from '../api/semantics.js';
 
 /** spans per chunk handed to readers: a remote that sends a big trace in one message is still read in parts */
@@ -105,6 +107,27 @@ export const decodeFindTraceIdsResponse = (b: Buffer): FoundTraceId[] =>
 export const encodeGetDependenciesRequest = (r: TimeRange): Buffer => encode(GetDependenciesRequestSchema, { startTime: timestamp(r.start), endTime: timestamp(r.end) });
 export const decodeGetDependenciesResponse = (b: Buffer): DependencyLink[] =>
   decode(GetDependenciesResponseSchema, b, 'GetDependenciesResponse').dependencies.map((d) => ({ parent: d.parent, child: d.child, callCount: Number(d.callCount), ...(d.source ? { source: d.source } : {}) }));
+
+export const encodeGetCapabilitiesRequest = (): Buffer => encode(GetCapabilitiesRequestSchema, {});
+/** GetCapabilitiesResponse { SearchCapabilities search = 1 }: an absent field is the least capable answer */
+export function decodeGetCapabilitiesResponse(b: Buffer): SearchCapabilities {
+  const { search } = decode(GetCapabilitiesResponseSchema, b, 'GetCapabilitiesResponse');
+  return { withoutServiceName: search?.withoutServiceName ?? false, sameSpanConjunction: search?.sameSpanConjunction ?? false };
+}
+
+/** FindTraceSummariesResponse { repeated TraceSummary summaries = 1; string next_page_token = 2 } */
+export const decodeFindTraceSummariesResponse = (b: Buffer): TraceSummary[] =>
+  decode(FindTraceSummariesResponseSchema, b, 'FindTraceSummariesResponse').summaries.map((t) => ({
+    traceId: Buffer.from(t.traceId).toString('hex').padStart(32, '0'),
+    rootServiceName: t.rootServiceName,
+    rootOperationName: t.rootOperationName,
+    minStartTimeUnixNano: t.minStartTimeUnixNano,
+    maxEndTimeUnixNano: t.maxEndTimeUnixNano,
+    spanCount: t.spanCount,
+    errorSpanCount: t.errorSpanCount,
+    orphanSpanCount: t.orphanSpanCount,
+    services: t.services.map((x) => ({ name: x.name, spanCount: x.spanCount, errorSpanCount: x.errorSpanCount })),
+  }));
 
 /** One TracesData message as chunks of one trace each (at most CHUNK_SPANS spans), in the order the traces first appear. */
 export function tracesDataChunks(b: Buffer): TraceChunk[] {

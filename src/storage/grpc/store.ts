@@ -24,12 +24,16 @@ import {
   type TraceChunk,
   type TraceQuery,
   type TraceReader,
+  type TraceSummary,
   type TraceWriter,
+  LEAST_CAPABLE,
+  type SearchCapabilities,
   UnavailableError,
   checkGetTraceParams,
   checkOperationQuery,
   checkTimeRange,
   checkTraceQuery,
+  summarizeTraces,
 } from '../api/index.js';
 import { validateBatch } from '../api/semantics.js';
 import { encodeTracesProto } from '../../otlp/otlp-proto.js';
@@ -39,10 +43,13 @@ import { MemoryState } from '../memory/state.js';
 import {
   decodeExportResponse,
   decodeFindTraceIdsResponse,
+  decodeFindTraceSummariesResponse,
+  decodeGetCapabilitiesResponse,
   decodeGetDependenciesResponse,
   decodeGetOperationsResponse,
   decodeGetServicesResponse,
   encodeFindRequest,
+  encodeGetCapabilitiesRequest,
   encodeGetDependenciesRequest,
   encodeGetOperationsRequest,
   encodeGetServicesRequest,
@@ -120,15 +127,20 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
     });
   }
 
-  private async *stream(path: string, req: Buffer, ctx?: StorageContext): AsyncGenerator<TraceChunk[]> {
+  private stream(path: string, req: Buffer, ctx?: StorageContext): AsyncGenerator<TraceChunk[]> {
+    return this.messages(path, req, ctx, tracesDataChunks);
+  }
+
+  /** the messages of a server stream, each decoded by `decode`; empty results are skipped */
+  private async *messages<T>(path: string, req: Buffer, ctx: StorageContext | undefined, decode: (b: Buffer) => T[]): AsyncGenerator<T[]> {
     ctx?.signal?.throwIfAborted();
     const call = this.reader.makeServerStreamRequest(path, id, id, req, this.metadata(), { deadline: Date.now() + this.config.timeoutMs });
     const cancel = () => call.cancel();
     ctx?.signal?.addEventListener('abort', cancel, { once: true });
     try {
       for await (const msg of call as AsyncIterable<Buffer>) {
-        const chunks = tracesDataChunks(msg);
-        if (chunks.length) yield chunks;
+        const out = decode(msg);
+        if (out.length) yield out;
       }
     } catch (e) {
       ctx?.signal?.throwIfAborted();
@@ -211,6 +223,40 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncGenerator<FoundTraceId[]> {
     const ids = decodeFindTraceIdsResponse(await this.unary(this.reader, '/jaeger.storage.v2.TraceReader/FindTraceIDs', encodeFindRequest(q, checkTraceQuery(q)), ctx));
     if (ids.length) yield ids;
+  }
+
+  /** false once the remote answered FindTraceSummaries UNIMPLEMENTED (it predates it): summaries then come from FindTraces */
+  private remoteSummaries = true;
+
+  /** the remote's FindTraceSummaries, or, where it has none, the summaries of its FindTraces */
+  async *findTraceSummaries(q: TraceQuery, ctx?: StorageContext): AsyncGenerator<TraceSummary[]> {
+    const req = encodeFindRequest(q, checkTraceQuery(q));
+    if (this.remoteSummaries) {
+      let any = false;
+      try {
+        for await (const batch of this.messages('/jaeger.storage.v2.TraceReader/FindTraceSummaries', req, ctx, decodeFindTraceSummariesResponse)) {
+          any = true;
+          yield batch;
+        }
+        return;
+      } catch (e) {
+        if (any || !(e instanceof StorageError) || e.code !== 'Unimplemented') throw e;
+        this.remoteSummaries = false;
+      }
+    }
+    yield* summarizeTraces(this.findTraces(q, ctx));
+  }
+
+  private capabilities: Promise<SearchCapabilities> | undefined;
+
+  /** the remote's Capabilities, asked once; a remote without that service (UNIMPLEMENTED) is the least capable */
+  searchCapabilities(ctx?: StorageContext): Promise<SearchCapabilities> {
+    this.capabilities ??= this.unary(this.reader, '/jaeger.storage.v2.Capabilities/GetCapabilities', encodeGetCapabilitiesRequest(), ctx).then(decodeGetCapabilitiesResponse, (e: unknown) => {
+      if (e instanceof StorageError && e.code === 'Unimplemented') return { ...LEAST_CAPABLE };
+      this.capabilities = undefined;
+      throw e;
+    });
+    return this.capabilities;
   }
 
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {

@@ -12,6 +12,7 @@ import {
   checkGetTraceParams,
   checkOperationQuery,
   checkTraceQuery,
+  type SearchCapabilities,
 } from '../api/index.js';
 import { type SpanView, chunkTrace, spanMatches } from '../api/semantics.js';
 import { type MemoryState, type StoredTrace, spanViews } from './state.js';
@@ -29,6 +30,11 @@ function anySpanMatches(tr: StoredTrace, cq: ReturnType<typeof checkTraceQuery>)
 
 export class MemoryTraceReader implements TraceReader {
   constructor(private readonly state: MemoryState) {}
+
+  /** any service when none is named; every filter on one span */
+  searchCapabilities(): Promise<SearchCapabilities> {
+    return Promise.resolve({ withoutServiceName: true, sameSpanConjunction: true });
+  }
 
   private chunks(tr: StoredTrace): Generator<TraceChunk> {
     return chunkTrace(tr.id, spanViews(tr), this.state.limits.chunkSize);

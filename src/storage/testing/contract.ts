@@ -2,7 +2,7 @@
 // runs unchanged. A backend's test file calls runStorageContract with a function that opens the backend.
 //
 //   runStorageContract('memory', async () => ({ backend: new MemoryBackend({ maxTraces: 100_000 }) }));
-import { type BackendFactory, type FoundTraceId, InvalidArgumentError, type ResourceSpans, type Span, SpanKind, type TraceChunk, type TraceQuery, newSpan, serviceBatch } from '../api/index.js';
+import { type BackendFactory, type FoundTraceId, InvalidArgumentError, type SearchCapabilities, type TraceSummary, searchCapabilities, summarizeTraces, traceSummaries, type ResourceSpans, type Span, SpanKind, type TraceChunk, type TraceQuery, newSpan, serviceBatch } from '../api/index.js';
 import { encodeAttributes } from '../../otlp/otlp-json.js';
 import {
   BASE,
@@ -16,6 +16,9 @@ import {
   QUEUE_TRACE,
   SEARCH_TRACES,
   SHOP_TRACE,
+  ROOTLESS_TRACE,
+  SUMMARY_START,
+  SUMMARY_TRACE,
   dailyTraceId,
   loadFixtures,
   searchTraceId,
@@ -28,6 +31,11 @@ export interface ContractCapabilities {
   tenancy?: boolean;
   /** false: the backend cannot purge, so the suite starts from the (empty) store as it is */
   purge?: boolean;
+  /**
+   * what searchCapabilities must report when it is not what the cases show (a remote reports its own): by default,
+   * withoutServiceName as findWithoutServiceName and sameSpanConjunction true (the same-span cases pass)
+   */
+  reports?: SearchCapabilities;
 }
 
 export interface ContractOptions {
@@ -86,6 +94,12 @@ async function collect(iter: AsyncIterable<TraceChunk[]>): Promise<Collected> {
       out.spans.set(c.traceId, list);
     }
   }
+  return out;
+}
+
+async function summaries(iter: AsyncIterable<TraceSummary[]>): Promise<TraceSummary[]> {
+  const out: TraceSummary[] = [];
+  for await (const b of iter) out.push(...b);
   return out;
 }
 
@@ -450,6 +464,68 @@ export function runStorageContract(name: string, open: () => Promise<ContractSub
       });
     });
 
+    describe('trace summaries', () => {
+      const window = () => ({ startTimeMin: t(BASE), startTimeMax: t(BASE + 3600n * NS_PER_S) });
+      const summaryOf = async (traceId: string, q: Partial<TraceQuery> = { serviceName: 'sum-back' }) =>
+        (await summaries(traceSummaries(b.traceReader(), { searchDepth: 10, ...window(), ...q }))).find((x) => x.traceId === traceId);
+      const S = () => t(SUMMARY_START);
+      it('summarises every field of a trace whose root was written after its children', async () => {
+        expect(await summaryOf(SUMMARY_TRACE)).toEqual({
+          traceId: SUMMARY_TRACE,
+          rootServiceName: 'sum-front',
+          rootOperationName: 'checkout',
+          minStartTimeUnixNano: S() - 5n * NS_PER_MS,
+          maxEndTimeUnixNano: S() + 205n * NS_PER_MS,
+          spanCount: 6,
+          errorSpanCount: 2,
+          orphanSpanCount: 2,
+          services: [
+            { name: 'sum-back', spanCount: 3, errorSpanCount: 1 },
+            { name: 'sum-db', spanCount: 2, errorSpanCount: 1 },
+            { name: 'sum-front', spanCount: 1, errorSpanCount: 0 },
+          ],
+        });
+      });
+      it('counts the whole trace, not only the spans that matched', async () => {
+        expect(await summaryOf(SUMMARY_TRACE, { serviceName: 'sum-db', operationName: 'query' })).toMatchObject({ spanCount: 6, rootServiceName: 'sum-front' });
+      });
+      it('names the earliest orphan as the root of a trace without a parentless span', async () => {
+        expect(await summaryOf(ROOTLESS_TRACE)).toEqual({
+          traceId: ROOTLESS_TRACE,
+          rootServiceName: 'sum-db',
+          rootOperationName: 'tick',
+          minStartTimeUnixNano: S() + 999n * NS_PER_MS,
+          maxEndTimeUnixNano: S() + 1001n * NS_PER_MS,
+          spanCount: 2,
+          errorSpanCount: 0,
+          orphanSpanCount: 2,
+          services: [
+            { name: 'sum-back', spanCount: 1, errorSpanCount: 0 },
+            { name: 'sum-db', spanCount: 1, errorSpanCount: 0 },
+          ],
+        });
+      });
+      it('summarises the traces findTraces returns, in its order, as the shared rules compute them', async () => {
+        const q = { serviceName: 'search-service', ...window(), searchDepth: 7 };
+        const got = await summaries(traceSummaries(b.traceReader(), q));
+        const reference = await summaries(summarizeTraces(b.traceReader().findTraces(q)));
+        expect(got).toHaveLength(7);
+        expect(got).toEqual(reference);
+        expect(got.every((x) => x.rootOperationName === 'search' && x.spanCount === 2 && x.orphanSpanCount === 0)).toBe(true);
+      });
+      it('summarises a big trace streamed in many chunks once', async () => {
+        const got = await summaries(traceSummaries(b.traceReader(), { serviceName: 'big-worker', searchDepth: 10 }));
+        expect(got.map((x) => [x.traceId, x.spanCount, x.rootOperationName])).toEqual([[BIG_TRACE, BIG_SPANS, 'bulk import']]);
+      });
+      it('answers a search that matches nothing with no summaries', async () => {
+        expect(await summaries(traceSummaries(b.traceReader(), { serviceName: 'no-such-service', searchDepth: 10 }))).toEqual([]);
+      });
+      it('reports what its search serves', async () => {
+        const want = subject.capabilities?.reports ?? { withoutServiceName: !!subject.capabilities?.findWithoutServiceName, sameSpanConjunction: true };
+        expect(await searchCapabilities(b.traceReader())).toEqual(want);
+      });
+    });
+
     describe('bad queries', () => {
       it('rejects an inverted time range', async () => {
         await expect(find({ serviceName: 'x', startTimeMin: t(BASE + NS_PER_S), startTimeMax: t(BASE) })).rejects.toThrow(/startTimeMin.*inverted/);
@@ -584,7 +660,7 @@ export function runStorageContract(name: string, open: () => Promise<ContractSub
         const other = { tenant: 'tenant-b' };
         expect(await b.traceReader().getServices(other)).toEqual([]);
         expect((await collect(b.traceReader().getTraces([{ traceId: SHOP_TRACE }], other))).chunks).toEqual([]);
-        const fresh = loadFixtures().batches[0]!.traces;
+        const fresh = loadFixtures().batches.find((x) => x.name === 'shop')!.traces;
         await b.traceWriter().writeTraces(fresh, other);
         await subject.refresh?.();
         expect(await b.traceReader().getServices(other)).toEqual(sorted(['shop-frontend', 'shop-checkout', 'shop-payment', 'shop-db']));

@@ -23,6 +23,11 @@ export const BIG_TRACE = 'b16b16b16b16b16b16b16b16b16b16b1';
 export const BIG_SPANS = 10_050;
 export const DAILY_DAYS = 5;
 export const SEARCH_TRACES = 30;
+/** trace summaries: a root written after its children, errors, orphans, three services; and a trace with no root */
+export const SUMMARY_TRACE = '5a11a11a000000000000000000000001';
+export const ROOTLESS_TRACE = '5a11a11a000000000000000000000002';
+/** when SUMMARY_TRACE's root starts (authored) */
+export const SUMMARY_START = BASE + 50n * 60n * NS_PER_S;
 
 export const dailyTraceId = (day: number): string => `0000da11${day.toString(16).padStart(24, '0')}`; // leading zeros on purpose
 export const searchTraceId = (i: number): string => `5ea4c4${(i + 1).toString(16).padStart(26, '0')}`;
@@ -104,6 +109,32 @@ function searchTraces(): ResourceSpans[] {
   return [resourceSpans('search-service', roots), resourceSpans('search-backend', children)];
 }
 
+/**
+ * SUMMARY_TRACE and ROOTLESS_TRACE, as [everything but the root, the root] (the root is written last). From S =
+ * SUMMARY_START: root `checkout` (sum-front, S, 100 ms) <- `reserve` (sum-back, error) <- `SELECT` (sum-back) <-
+ * `query` (sum-db, error); orphans `late callback` (sum-back, S+200 ms, 5 ms, parent never written) and `prefetch`
+ * (sum-db, S-5 ms). ROOTLESS_TRACE: orphans `poll` (sum-back, S+1 s) and `tick` (sum-db, 1 ms earlier).
+ */
+function summaryTraces(): [ResourceSpans[], ResourceSpans[]] {
+  const S = SUMMARY_START;
+  const ms = NS_PER_MS;
+  const T = SUMMARY_TRACE;
+  const R = ROOTLESS_TRACE;
+  const back = [
+    span(T, 'a000000000000002', 'a000000000000001', 'reserve', SpanKind.Server, S + 10n * ms, 50n * ms, [], StatusCode.Error),
+    span(T, 'a000000000000003', 'a000000000000002', 'SELECT', SpanKind.Client, S + 20n * ms, 10n * ms, [], StatusCode.Ok),
+    span(T, 'a000000000000005', 'deadbeefdeadbeef', 'late callback', SpanKind.Internal, S + 200n * ms, 5n * ms),
+    span(R, 'b000000000000001', 'feedfacefeedface', 'poll', SpanKind.Internal, S + 1000n * ms, ms),
+  ];
+  const db = [
+    span(T, 'a000000000000004', 'a000000000000003', 'query', SpanKind.Server, S + 21n * ms, 8n * ms, [], StatusCode.Error),
+    span(T, 'a000000000000006', 'cafecafecafecafe', 'prefetch', SpanKind.Client, S - 5n * ms, ms),
+    span(R, 'b000000000000002', 'feedfacefeedface', 'tick', SpanKind.Internal, S + 999n * ms, ms),
+  ];
+  const root = span(T, 'a000000000000001', '', 'checkout', SpanKind.Server, S, 100n * ms);
+  return [[resourceSpans('sum-back', back), resourceSpans('sum-db', db)], [resourceSpans('sum-front', [root])]];
+}
+
 function loadJson(file: string): ResourceSpans[] {
   return decodeTracesJson(JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')));
 }
@@ -131,13 +162,16 @@ export function stepSpans(traceId: string, count: number, start: bigint, attribu
 export function loadFixtures(now = BigInt(Date.now()) * NS_PER_MS): Fixtures {
   const anchor = now - 3n * 3600n * NS_PER_S;
   const shift = anchor - BASE;
+  const [summaryChildren, summaryRoot] = summaryTraces();
   const batches: { name: string; traces: ResourceSpans[] }[] = [
+    { name: 'summary-children', traces: summaryChildren },
     { name: 'shop', traces: loadJson('shop.json') },
     { name: 'queue', traces: loadJson('queue.json') },
     { name: 'daily', traces: dailyTraces() },
     { name: 'search', traces: searchTraces() },
     ...bigTrace().map((t, i) => ({ name: `big-${i}`, traces: t })),
     { name: 'queue-consumer', traces: loadJson('queue-consumer.json') },
+    { name: 'summary-root', traces: summaryRoot },
   ];
   for (const b of batches) shiftTimes(b.traces, shift);
   return { shift, batches, at: (t) => t + shift };

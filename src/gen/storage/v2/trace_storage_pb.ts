@@ -6,15 +6,17 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { TracesDataSchema } from "../../opentelemetry/proto/trace/v1/trace_pb.js";
+import type { TracesData, TracesDataSchema } from "../../opentelemetry/proto/trace/v1/trace_pb.js";
 import { file_opentelemetry_proto_trace_v1_trace } from "../../opentelemetry/proto/trace/v1/trace_pb.js";
+import type { Call, Expression } from "../../expression/v1/expression_pb.js";
+import { file_expression_v1_expression } from "../../expression/v1/expression_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file storage/v2/trace_storage.proto.
  */
 export const file_storage_v2_trace_storage: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zdG9yYWdlL3YyL3RyYWNlX3N0b3JhZ2UucHJvdG8SEWphZWdlci5zdG9yYWdlLnYyIoABCg5HZXRUcmFjZVBhcmFtcxIQCgh0cmFjZV9pZBgBIAEoDBIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRAoQR2V0VHJhY2VzUmVxdWVzdBIwCgVxdWVyeRgBIAMoCzIhLmphZWdlci5zdG9yYWdlLnYyLkdldFRyYWNlUGFyYW1zIhQKEkdldFNlcnZpY2VzUmVxdWVzdCInChNHZXRTZXJ2aWNlc1Jlc3BvbnNlEhAKCHNlcnZpY2VzGAEgAygJIjoKFEdldE9wZXJhdGlvbnNSZXF1ZXN0Eg8KB3NlcnZpY2UYASABKAkSEQoJc3Bhbl9raW5kGAIgASgJIiwKCU9wZXJhdGlvbhIMCgRuYW1lGAEgASgJEhEKCXNwYW5fa2luZBgCIAEoCSJJChVHZXRPcGVyYXRpb25zUmVzcG9uc2USMAoKb3BlcmF0aW9ucxgBIAMoCzIcLmphZWdlci5zdG9yYWdlLnYyLk9wZXJhdGlvbiJDCghLZXlWYWx1ZRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5qYWVnZXIuc3RvcmFnZS52Mi5BbnlWYWx1ZSL0AQoIQW55VmFsdWUSFgoMc3RyaW5nX3ZhbHVlGAEgASgJSAASFAoKYm9vbF92YWx1ZRgCIAEoCEgAEhMKCWludF92YWx1ZRgDIAEoA0gAEhYKDGRvdWJsZV92YWx1ZRgEIAEoAUgAEjQKC2FycmF5X3ZhbHVlGAUgASgLMh0uamFlZ2VyLnN0b3JhZ2UudjIuQXJyYXlWYWx1ZUgAEjcKDGt2bGlzdF92YWx1ZRgGIAEoCzIfLmphZWdlci5zdG9yYWdlLnYyLktleVZhbHVlTGlzdEgAEhUKC2J5dGVzX3ZhbHVlGAcgASgMSABCBwoFdmFsdWUiOwoMS2V5VmFsdWVMaXN0EisKBnZhbHVlcxgBIAMoCzIbLmphZWdlci5zdG9yYWdlLnYyLktleVZhbHVlIjkKCkFycmF5VmFsdWUSKwoGdmFsdWVzGAEgAygLMhsuamFlZ2VyLnN0b3JhZ2UudjIuQW55VmFsdWUi1QIKFFRyYWNlUXVlcnlQYXJhbWV0ZXJzEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIWCg5vcGVyYXRpb25fbmFtZRgCIAEoCRIvCgphdHRyaWJ1dGVzGAMgAygLMhsuamFlZ2VyLnN0b3JhZ2UudjIuS2V5VmFsdWUSMgoOc3RhcnRfdGltZV9taW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0X3RpbWVfbWF4GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxkdXJhdGlvbl9taW4YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMZHVyYXRpb25fbWF4GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDHNlYXJjaF9kZXB0aBgIIAEoBSJLChFGaW5kVHJhY2VzUmVxdWVzdBI2CgVxdWVyeRgBIAEoCzInLmphZWdlci5zdG9yYWdlLnYyLlRyYWNlUXVlcnlQYXJhbWV0ZXJzInQKDEZvdW5kVHJhY2VJRBIQCgh0cmFjZV9pZBgBIAEoDBIpCgVzdGFydBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJKChRGaW5kVHJhY2VJRHNSZXNwb25zZRIyCgl0cmFjZV9pZHMYASADKAsyHy5qYWVnZXIuc3RvcmFnZS52Mi5Gb3VuZFRyYWNlSUQy9gMKC1RyYWNlUmVhZGVyEl4KCUdldFRyYWNlcxIjLmphZWdlci5zdG9yYWdlLnYyLkdldFRyYWNlc1JlcXVlc3QaKC5vcGVudGVsZW1ldHJ5LnByb3RvLnRyYWNlLnYxLlRyYWNlc0RhdGEiADABEl4KC0dldFNlcnZpY2VzEiUuamFlZ2VyLnN0b3JhZ2UudjIuR2V0U2VydmljZXNSZXF1ZXN0GiYuamFlZ2VyLnN0b3JhZ2UudjIuR2V0U2VydmljZXNSZXNwb25zZSIAEmQKDUdldE9wZXJhdGlvbnMSJy5qYWVnZXIuc3RvcmFnZS52Mi5HZXRPcGVyYXRpb25zUmVxdWVzdBooLmphZWdlci5zdG9yYWdlLnYyLkdldE9wZXJhdGlvbnNSZXNwb25zZSIAEmAKCkZpbmRUcmFjZXMSJC5qYWVnZXIuc3RvcmFnZS52Mi5GaW5kVHJhY2VzUmVxdWVzdBooLm9wZW50ZWxlbWV0cnkucHJvdG8udHJhY2UudjEuVHJhY2VzRGF0YSIAMAESXwoMRmluZFRyYWNlSURzEiQuamFlZ2VyLnN0b3JhZ2UudjIuRmluZFRyYWNlc1JlcXVlc3QaJy5qYWVnZXIuc3RvcmFnZS52Mi5GaW5kVHJhY2VJRHNSZXNwb25zZSIAQglaB3N0b3JhZ2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_opentelemetry_proto_trace_v1_trace]);
+  fileDesc("Ch5zdG9yYWdlL3YyL3RyYWNlX3N0b3JhZ2UucHJvdG8SEWphZWdlci5zdG9yYWdlLnYyIoABCg5HZXRUcmFjZVBhcmFtcxIQCgh0cmFjZV9pZBgBIAEoDBIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRAoQR2V0VHJhY2VzUmVxdWVzdBIwCgVxdWVyeRgBIAMoCzIhLmphZWdlci5zdG9yYWdlLnYyLkdldFRyYWNlUGFyYW1zIhQKEkdldFNlcnZpY2VzUmVxdWVzdCInChNHZXRTZXJ2aWNlc1Jlc3BvbnNlEhAKCHNlcnZpY2VzGAEgAygJIjoKFEdldE9wZXJhdGlvbnNSZXF1ZXN0Eg8KB3NlcnZpY2UYASABKAkSEQoJc3Bhbl9raW5kGAIgASgJIiwKCU9wZXJhdGlvbhIMCgRuYW1lGAEgASgJEhEKCXNwYW5fa2luZBgCIAEoCSJJChVHZXRPcGVyYXRpb25zUmVzcG9uc2USMAoKb3BlcmF0aW9ucxgBIAMoCzIcLmphZWdlci5zdG9yYWdlLnYyLk9wZXJhdGlvbiJDCghLZXlWYWx1ZRILCgNrZXkYASABKAkSKgoFdmFsdWUYAiABKAsyGy5qYWVnZXIuc3RvcmFnZS52Mi5BbnlWYWx1ZSL0AQoIQW55VmFsdWUSFgoMc3RyaW5nX3ZhbHVlGAEgASgJSAASFAoKYm9vbF92YWx1ZRgCIAEoCEgAEhMKCWludF92YWx1ZRgDIAEoA0gAEhYKDGRvdWJsZV92YWx1ZRgEIAEoAUgAEjQKC2FycmF5X3ZhbHVlGAUgASgLMh0uamFlZ2VyLnN0b3JhZ2UudjIuQXJyYXlWYWx1ZUgAEjcKDGt2bGlzdF92YWx1ZRgGIAEoCzIfLmphZWdlci5zdG9yYWdlLnYyLktleVZhbHVlTGlzdEgAEhUKC2J5dGVzX3ZhbHVlGAcgASgMSABCBwoFdmFsdWUiOwoMS2V5VmFsdWVMaXN0EisKBnZhbHVlcxgBIAMoCzIbLmphZWdlci5zdG9yYWdlLnYyLktleVZhbHVlIjkKCkFycmF5VmFsdWUSKwoGdmFsdWVzGAEgAygLMhsuamFlZ2VyLnN0b3JhZ2UudjIuQW55VmFsdWUitAMKFFRyYWNlUXVlcnlQYXJhbWV0ZXJzEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIWCg5vcGVyYXRpb25fbmFtZRgCIAEoCRIvCgphdHRyaWJ1dGVzGAMgAygLMhsuamFlZ2VyLnN0b3JhZ2UudjIuS2V5VmFsdWUSMgoOc3RhcnRfdGltZV9taW4YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0X3RpbWVfbWF4GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxkdXJhdGlvbl9taW4YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMZHVyYXRpb25fbWF4GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDHNlYXJjaF9kZXB0aBgIIAEoBRIqCgZmaWx0ZXIYCSABKAsyGi5qYWVnZXIuZXhwcmVzc2lvbi52MS5DYWxsEjEKCnBhZ2luYXRpb24YCiABKAsyHS5qYWVnZXIuc3RvcmFnZS52Mi5QYWdpbmF0aW9uIjMKClBhZ2luYXRpb24SEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkikAIKE1NwYW5RdWVyeVBhcmFtZXRlcnMSMgoOc3RhcnRfdGltZV9taW4YASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0X3RpbWVfbWF4GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgZmaWx0ZXIYAyABKAsyGi5qYWVnZXIuZXhwcmVzc2lvbi52MS5DYWxsEjEKCnBhZ2luYXRpb24YBCABKAsyHS5qYWVnZXIuc3RvcmFnZS52Mi5QYWdpbmF0aW9uEjIKCG9yZGVyX2J5GAUgAygLMiAuamFlZ2VyLnN0b3JhZ2UudjIuU3BhblNvcnRPcmRlciJYCg1TcGFuU29ydE9yZGVyEjQKCmV4cHJlc3Npb24YASABKAsyIC5qYWVnZXIuZXhwcmVzc2lvbi52MS5FeHByZXNzaW9uEhEKCWRpcmVjdGlvbhgCIAEoCSJJChBGaW5kU3BhbnNSZXF1ZXN0EjUKBXF1ZXJ5GAEgASgLMiYuamFlZ2VyLnN0b3JhZ2UudjIuU3BhblF1ZXJ5UGFyYW1ldGVycyJlChFGaW5kU3BhbnNSZXNwb25zZRI3CgVzcGFucxgBIAEoCzIoLm9wZW50ZWxlbWV0cnkucHJvdG8udHJhY2UudjEuVHJhY2VzRGF0YRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkiSwoRRmluZFRyYWNlc1JlcXVlc3QSNgoFcXVlcnkYASABKAsyJy5qYWVnZXIuc3RvcmFnZS52Mi5UcmFjZVF1ZXJ5UGFyYW1ldGVycyJNChNGaW5kVHJhY2VJRHNSZXF1ZXN0EjYKBXF1ZXJ5GAEgASgLMicuamFlZ2VyLnN0b3JhZ2UudjIuVHJhY2VRdWVyeVBhcmFtZXRlcnMidAoMRm91bmRUcmFjZUlEEhAKCHRyYWNlX2lkGAEgASgMEikKBXN0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImMKFEZpbmRUcmFjZUlEc1Jlc3BvbnNlEjIKCXRyYWNlX2lkcxgBIAMoCzIfLmphZWdlci5zdG9yYWdlLnYyLkZvdW5kVHJhY2VJRBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTAoOU2VydmljZVN1bW1hcnkSDAoEbmFtZRgBIAEoCRISCgpzcGFuX2NvdW50GAIgASgFEhgKEGVycm9yX3NwYW5fY291bnQYAyABKAUimAIKDFRyYWNlU3VtbWFyeRIQCgh0cmFjZV9pZBgBIAEoDBIZChFyb290X3NlcnZpY2VfbmFtZRgCIAEoCRIbChNyb290X29wZXJhdGlvbl9uYW1lGAMgASgJEiAKGG1pbl9zdGFydF90aW1lX3VuaXhfbmFubxgEIAEoBhIeChZtYXhfZW5kX3RpbWVfdW5peF9uYW5vGAUgASgGEhIKCnNwYW5fY291bnQYBiABKAUSGAoQZXJyb3Jfc3Bhbl9jb3VudBgHIAEoBRIZChFvcnBoYW5fc3Bhbl9jb3VudBgIIAEoBRIzCghzZXJ2aWNlcxgJIAMoCzIhLmphZWdlci5zdG9yYWdlLnYyLlNlcnZpY2VTdW1tYXJ5IlMKGUZpbmRUcmFjZVN1bW1hcmllc1JlcXVlc3QSNgoFcXVlcnkYASABKAsyJy5qYWVnZXIuc3RvcmFnZS52Mi5UcmFjZVF1ZXJ5UGFyYW1ldGVycyJpChpGaW5kVHJhY2VTdW1tYXJpZXNSZXNwb25zZRIyCglzdW1tYXJpZXMYASADKAsyHy5qYWVnZXIuc3RvcmFnZS52Mi5UcmFjZVN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMssFCgtUcmFjZVJlYWRlchJeCglHZXRUcmFjZXMSIy5qYWVnZXIuc3RvcmFnZS52Mi5HZXRUcmFjZXNSZXF1ZXN0Gigub3BlbnRlbGVtZXRyeS5wcm90by50cmFjZS52MS5UcmFjZXNEYXRhIgAwARJeCgtHZXRTZXJ2aWNlcxIlLmphZWdlci5zdG9yYWdlLnYyLkdldFNlcnZpY2VzUmVxdWVzdBomLmphZWdlci5zdG9yYWdlLnYyLkdldFNlcnZpY2VzUmVzcG9uc2UiABJkCg1HZXRPcGVyYXRpb25zEicuamFlZ2VyLnN0b3JhZ2UudjIuR2V0T3BlcmF0aW9uc1JlcXVlc3QaKC5qYWVnZXIuc3RvcmFnZS52Mi5HZXRPcGVyYXRpb25zUmVzcG9uc2UiABJaCglGaW5kU3BhbnMSIy5qYWVnZXIuc3RvcmFnZS52Mi5GaW5kU3BhbnNSZXF1ZXN0GiQuamFlZ2VyLnN0b3JhZ2UudjIuRmluZFNwYW5zUmVzcG9uc2UiADABEmAKCkZpbmRUcmFjZXMSJC5qYWVnZXIuc3RvcmFnZS52Mi5GaW5kVHJhY2VzUmVxdWVzdBooLm9wZW50ZWxlbWV0cnkucHJvdG8udHJhY2UudjEuVHJhY2VzRGF0YSIAMAESYQoMRmluZFRyYWNlSURzEiYuamFlZ2VyLnN0b3JhZ2UudjIuRmluZFRyYWNlSURzUmVxdWVzdBonLmphZWdlci5zdG9yYWdlLnYyLkZpbmRUcmFjZUlEc1Jlc3BvbnNlIgASdQoSRmluZFRyYWNlU3VtbWFyaWVzEiwuamFlZ2VyLnN0b3JhZ2UudjIuRmluZFRyYWNlU3VtbWFyaWVzUmVxdWVzdBotLmphZWdlci5zdG9yYWdlLnYyLkZpbmRUcmFjZVN1bW1hcmllc1Jlc3BvbnNlIgAwAUIJWgdzdG9yYWdlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_opentelemetry_proto_trace_v1_trace, file_expression_v1_expression]);
 
 /**
  * GetTraceParams represents the query for a single trace from the storage backend.
@@ -350,6 +352,27 @@ export type TraceQueryParameters = Message<"jaeger.storage.v2.TraceQueryParamete
    * @generated from field: int32 search_depth = 8;
    */
   searchDepth: number;
+
+  /**
+   * filter is the structured query filter: a single boolean-valued Call.
+   * Mutually exclusive with the legacy predicate fields (service_name,
+   * operation_name, duration_min/max, attributes).
+   *
+   * Experimental. A filter reaches a remote backend only when the backend declares
+   * support via SearchCapabilities.filter; the query service refuses it otherwise.
+   *
+   * @generated from field: jaeger.expression.v1.Call filter = 9;
+   */
+  filter?: Call | undefined;
+
+  /**
+   * pagination requests a paginated search, see comments for Pagination.
+   * Mutually exclusive with search_depth. When this field is absent the search
+   * returns a single page bounded by search_depth and no continuation token.
+   *
+   * @generated from field: jaeger.storage.v2.Pagination pagination = 10;
+   */
+  pagination?: Pagination | undefined;
 };
 
 /**
@@ -360,9 +383,206 @@ export const TraceQueryParametersSchema: GenMessage<TraceQueryParameters> = /*@_
   messageDesc(file_storage_v2_trace_storage, 11);
 
 /**
+ * Pagination asks for one page of results and, on continuation, says where the
+ * previous page stopped. Same shape as jaeger.api_v3.Pagination; duplicated here
+ * because jaeger.storage.v2 does not import jaeger.api_v3.
+ *
+ * A paginated search returns at most page_size results, and when more matches
+ * remain the response also carries a next_page_token. Sending that value back as
+ * page_token in an otherwise identical request returns the page that follows, so
+ * that a caller walking the token chain sees every matching trace exactly once. An
+ * empty next_page_token means the search is exhausted.
+ *
+ * Pagination replaces search_depth rather than refining it: the two are mutually
+ * exclusive, and a request that sets both is refused with InvalidArgument.
+ *
+ * Only FindSpans, FindTraceIDs, and FindTraceSummaries paginate, returning the token on
+ * FindTraceIDsResponse and FindTraceSummariesResponse. FindTraces streams
+ * opentelemetry.proto.trace.v1.TracesData, an OTLP type with no field to carry a
+ * token, so FindTraces is not paginated at all: a FindTraces request that sets
+ * pagination is refused with InvalidArgument, and search_depth bounds such a call
+ * instead.
+ *
+ * A backend should only honor a Pagination if it declares
+ * SearchCapabilities.paginated. One that does not serves a single page capped at
+ * page_size and returns an empty next_page_token even when matches remain, and
+ * refuses a request carrying a page_token with InvalidArgument, since it cannot
+ * have minted a valid token.
+ *
+ * @generated from message jaeger.storage.v2.Pagination
+ */
+export type Pagination = Message<"jaeger.storage.v2.Pagination"> & {
+  /**
+   * page_size bounds the number of results in one page. A Pagination that leaves it
+   * zero does not describe a page and is refused with InvalidArgument.
+   *
+   * This field is required.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * page_token is the next_page_token returned for the preceding page; empty starts
+   * a new search. The value is opaque, and a caller MUST echo back exactly what the
+   * backend returned without inspecting or modifying it. A token is only valid for
+   * the query that produced it.
+   *
+   * This field is optional.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.Pagination.
+ * Use `create(PaginationSchema)` to create a new message.
+ */
+export const PaginationSchema: GenMessage<Pagination> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 12);
+
+/**
+ * SpanQueryParameters contains query parameters to find spans. For a detailed
+ * definition of each field, refer to `SpanQueryParameters` in `jaeger.api_v3`
+ * (https://github.com/jaegertracing/jaeger-idl/blob/main/proto/api_v3/query_service.proto).
+ *
+ * Predicates are matched against individual spans, like FindTraces, except
+ * the matching spans are the result instead of the traces that contain them.
+ *
+ * @generated from message jaeger.storage.v2.SpanQueryParameters
+ */
+export type SpanQueryParameters = Message<"jaeger.storage.v2.SpanQueryParameters"> & {
+  /**
+   * The time range, as on TraceQueryParameters. Required — see RFC 0016 §4.3.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time_min = 1;
+   */
+  startTimeMin?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time_max = 2;
+   */
+  startTimeMax?: Timestamp | undefined;
+
+  /**
+   * The predicates (RFC 0005): a single boolean-valued Call.
+   *
+   * @generated from field: jaeger.expression.v1.Call filter = 3;
+   */
+  filter?: Call | undefined;
+
+  /**
+   * The page size and cursor (RFC 0014). There is no search_depth: a span search
+   * is bounded by its page size, and the server caps that.
+   *
+   * @generated from field: jaeger.storage.v2.Pagination pagination = 4;
+   */
+  pagination?: Pagination | undefined;
+
+  /**
+   * order_by lists sort terms from highest to lowest precedence; an empty list
+   * selects (startTime desc, traceID asc, spanID asc).
+   * The server appends any missing fields from that default as tie-breakers, and
+   * a continuation token is valid only for the same effective ordering (RFC 0016 §6).
+   *
+   * @generated from field: repeated jaeger.storage.v2.SpanSortOrder order_by = 5;
+   */
+  orderBy: SpanSortOrder[];
+};
+
+/**
+ * Describes the message jaeger.storage.v2.SpanQueryParameters.
+ * Use `create(SpanQueryParametersSchema)` to create a new message.
+ */
+export const SpanQueryParametersSchema: GenMessage<SpanQueryParameters> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 13);
+
+/**
+ * SpanSortOrder orders matching spans by one expression (RFC 0016 §6).
+ * It applies only to FindSpans, and an explicit order requires span_sorting support.
+ *
+ * @generated from message jaeger.storage.v2.SpanSortOrder
+ */
+export type SpanSortOrder = Message<"jaeger.storage.v2.SpanSortOrder"> & {
+  /**
+   * expression must name a built-in span field: startTime, duration, traceID or spanID.
+   * Other expressions and repeated fields in an order_by list are rejected.
+   *
+   * @generated from field: jaeger.expression.v1.Expression expression = 1;
+   */
+  expression?: Expression | undefined;
+
+  /**
+   * direction accepts "asc" and "desc"; an empty value means "asc".
+   * Any other value is rejected rather than replaced with the default.
+   *
+   * @generated from field: string direction = 2;
+   */
+  direction: string;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.SpanSortOrder.
+ * Use `create(SpanSortOrderSchema)` to create a new message.
+ */
+export const SpanSortOrderSchema: GenMessage<SpanSortOrder> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 14);
+
+/**
+ * FindSpansRequest represents a request to find spans.
+ *
+ * @generated from message jaeger.storage.v2.FindSpansRequest
+ */
+export type FindSpansRequest = Message<"jaeger.storage.v2.FindSpansRequest"> & {
+  /**
+   * @generated from field: jaeger.storage.v2.SpanQueryParameters query = 1;
+   */
+  query?: SpanQueryParameters | undefined;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.FindSpansRequest.
+ * Use `create(FindSpansRequestSchema)` to create a new message.
+ */
+export const FindSpansRequestSchema: GenMessage<FindSpansRequest> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 15);
+
+/**
+ * FindSpansResponse is a response chunk for FindSpans. A single RPC call may
+ * yield multiple chunks, mirroring the chunked streaming used by GetTraces /
+ * FindTraces; next_page_token is meaningful only on the last chunk of the page,
+ * where an empty value means the page is the last one (RFC 0014 §4). Earlier
+ * chunks leave it unset.
+ *
+ * @generated from message jaeger.storage.v2.FindSpansResponse
+ */
+export type FindSpansResponse = Message<"jaeger.storage.v2.FindSpansResponse"> & {
+  /**
+   * The matching spans.
+   *
+   * @generated from field: opentelemetry.proto.trace.v1.TracesData spans = 1;
+   */
+  spans?: TracesData | undefined;
+
+  /**
+   * The cursor to send as the next request's page_token, or empty when this
+   * page is the last one.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.FindSpansResponse.
+ * Use `create(FindSpansResponseSchema)` to create a new message.
+ */
+export const FindSpansResponseSchema: GenMessage<FindSpansResponse> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 16);
+
+/**
  * FindTracesRequest represents a request to find traces.
- * It can be used to retrieve the traces (FindTraces) or simply
- * the trace IDs (FindTraceIDs).
  *
  * @generated from message jaeger.storage.v2.FindTracesRequest
  */
@@ -378,7 +598,26 @@ export type FindTracesRequest = Message<"jaeger.storage.v2.FindTracesRequest"> &
  * Use `create(FindTracesRequestSchema)` to create a new message.
  */
 export const FindTracesRequestSchema: GenMessage<FindTracesRequest> = /*@__PURE__*/
-  messageDesc(file_storage_v2_trace_storage, 12);
+  messageDesc(file_storage_v2_trace_storage, 17);
+
+/**
+ * FindTraceIDsRequest represents a request to find trace IDs.
+ *
+ * @generated from message jaeger.storage.v2.FindTraceIDsRequest
+ */
+export type FindTraceIDsRequest = Message<"jaeger.storage.v2.FindTraceIDsRequest"> & {
+  /**
+   * @generated from field: jaeger.storage.v2.TraceQueryParameters query = 1;
+   */
+  query?: TraceQueryParameters | undefined;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.FindTraceIDsRequest.
+ * Use `create(FindTraceIDsRequestSchema)` to create a new message.
+ */
+export const FindTraceIDsRequestSchema: GenMessage<FindTraceIDsRequest> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 18);
 
 /**
  * FoundTraceID is a wrapper around trace ID returned from FindTraceIDs
@@ -413,10 +652,10 @@ export type FoundTraceID = Message<"jaeger.storage.v2.FoundTraceID"> & {
  * Use `create(FoundTraceIDSchema)` to create a new message.
  */
 export const FoundTraceIDSchema: GenMessage<FoundTraceID> = /*@__PURE__*/
-  messageDesc(file_storage_v2_trace_storage, 13);
+  messageDesc(file_storage_v2_trace_storage, 19);
 
 /**
- * FindTraceIDsResponse represents the response for FindTracesRequest.
+ * FindTraceIDsResponse represents the response for FindTraceIDsRequest.
  *
  * @generated from message jaeger.storage.v2.FindTraceIDsResponse
  */
@@ -425,6 +664,15 @@ export type FindTraceIDsResponse = Message<"jaeger.storage.v2.FindTraceIDsRespon
    * @generated from field: repeated jaeger.storage.v2.FoundTraceID trace_ids = 1;
    */
   traceIds: FoundTraceID[];
+
+  /**
+   * next_page_token is the cursor the caller can send back as Pagination.page_token
+   * to fetch the page after this one, see comments for Pagination. The backend
+   * leaves it empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -432,7 +680,153 @@ export type FindTraceIDsResponse = Message<"jaeger.storage.v2.FindTraceIDsRespon
  * Use `create(FindTraceIDsResponseSchema)` to create a new message.
  */
 export const FindTraceIDsResponseSchema: GenMessage<FindTraceIDsResponse> = /*@__PURE__*/
-  messageDesc(file_storage_v2_trace_storage, 14);
+  messageDesc(file_storage_v2_trace_storage, 20);
+
+/**
+ * ServiceSummary contains per-service statistics for a trace.
+ * Mirrors jaeger.api_v3.ServiceSummary but lives in the storage package
+ * to avoid a cross-package proto dependency.
+ *
+ * @generated from message jaeger.storage.v2.ServiceSummary
+ */
+export type ServiceSummary = Message<"jaeger.storage.v2.ServiceSummary"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int32 span_count = 2;
+   */
+  spanCount: number;
+
+  /**
+   * @generated from field: int32 error_span_count = 3;
+   */
+  errorSpanCount: number;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.ServiceSummary.
+ * Use `create(ServiceSummarySchema)` to create a new message.
+ */
+export const ServiceSummarySchema: GenMessage<ServiceSummary> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 21);
+
+/**
+ * TraceSummary contains lightweight summary information about a trace.
+ * Mirrors jaeger.api_v3.TraceSummary but uses a 16-byte binary trace ID.
+ *
+ * @generated from message jaeger.storage.v2.TraceSummary
+ */
+export type TraceSummary = Message<"jaeger.storage.v2.TraceSummary"> & {
+  /**
+   * 16-byte binary trace ID
+   *
+   * @generated from field: bytes trace_id = 1;
+   */
+  traceId: Uint8Array;
+
+  /**
+   * @generated from field: string root_service_name = 2;
+   */
+  rootServiceName: string;
+
+  /**
+   * @generated from field: string root_operation_name = 3;
+   */
+  rootOperationName: string;
+
+  /**
+   * Unix nanoseconds; 0 if unknown
+   *
+   * @generated from field: fixed64 min_start_time_unix_nano = 4;
+   */
+  minStartTimeUnixNano: bigint;
+
+  /**
+   * Unix nanoseconds; 0 if unknown
+   *
+   * @generated from field: fixed64 max_end_time_unix_nano = 5;
+   */
+  maxEndTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: int32 span_count = 6;
+   */
+  spanCount: number;
+
+  /**
+   * @generated from field: int32 error_span_count = 7;
+   */
+  errorSpanCount: number;
+
+  /**
+   * @generated from field: int32 orphan_span_count = 8;
+   */
+  orphanSpanCount: number;
+
+  /**
+   * @generated from field: repeated jaeger.storage.v2.ServiceSummary services = 9;
+   */
+  services: ServiceSummary[];
+};
+
+/**
+ * Describes the message jaeger.storage.v2.TraceSummary.
+ * Use `create(TraceSummarySchema)` to create a new message.
+ */
+export const TraceSummarySchema: GenMessage<TraceSummary> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 22);
+
+/**
+ * FindTraceSummariesRequest represents a request to find trace summaries.
+ *
+ * @generated from message jaeger.storage.v2.FindTraceSummariesRequest
+ */
+export type FindTraceSummariesRequest = Message<"jaeger.storage.v2.FindTraceSummariesRequest"> & {
+  /**
+   * @generated from field: jaeger.storage.v2.TraceQueryParameters query = 1;
+   */
+  query?: TraceQueryParameters | undefined;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.FindTraceSummariesRequest.
+ * Use `create(FindTraceSummariesRequestSchema)` to create a new message.
+ */
+export const FindTraceSummariesRequestSchema: GenMessage<FindTraceSummariesRequest> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 23);
+
+/**
+ * FindTraceSummariesResponse is a response chunk for FindTraceSummaries.
+ * Mirrors the chunked streaming contract of GetTraces / FindTraces.
+ *
+ * @generated from message jaeger.storage.v2.FindTraceSummariesResponse
+ */
+export type FindTraceSummariesResponse = Message<"jaeger.storage.v2.FindTraceSummariesResponse"> & {
+  /**
+   * @generated from field: repeated jaeger.storage.v2.TraceSummary summaries = 1;
+   */
+  summaries: TraceSummary[];
+
+  /**
+   * next_page_token is the cursor the caller can send back as Pagination.page_token
+   * to fetch the page after this one, see comments for Pagination. The backend sets
+   * it only on the final chunk of the stream, and leaves it empty there when
+   * this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message jaeger.storage.v2.FindTraceSummariesResponse.
+ * Use `create(FindTraceSummariesResponseSchema)` to create a new message.
+ */
+export const FindTraceSummariesResponseSchema: GenMessage<FindTraceSummariesResponse> = /*@__PURE__*/
+  messageDesc(file_storage_v2_trace_storage, 24);
 
 /**
  * TraceReader is a service that allows reading traces from storage.
@@ -486,6 +880,21 @@ export const TraceReader: GenService<{
     output: typeof GetOperationsResponseSchema;
   },
   /**
+   * FindSpans returns a stream of pages of spans matching the query.
+   *
+   * The yielded FindSpansResponse chunks has a spans field of type TracesData that
+   * may contain spans from multiple traces, unlike GetTraces and FindTraces.
+   *
+   * If no matching spans are found, an empty stream is returned.
+   *
+   * @generated from rpc jaeger.storage.v2.TraceReader.FindSpans
+   */
+  findSpans: {
+    methodKind: "server_streaming";
+    input: typeof FindSpansRequestSchema;
+    output: typeof FindSpansResponseSchema;
+  },
+  /**
    * FindTraces returns a stream that retrieves traces matching query parameters.
    *
    * The chunking rules are the same as for GetTraces.
@@ -513,8 +922,25 @@ export const TraceReader: GenService<{
    */
   findTraceIDs: {
     methodKind: "unary";
-    input: typeof FindTracesRequestSchema;
+    input: typeof FindTraceIDsRequestSchema;
     output: typeof FindTraceIDsResponseSchema;
+  },
+  /**
+   * FindTraceSummaries is an optional streaming RPC that returns lightweight
+   * summary information for traces matching the given query.
+   *
+   * If a remote storage backend does not implement this method, it MUST return
+   * gRPC status UNIMPLEMENTED so that the caller can fall back to FindTraces +
+   * client-side aggregation. The auto-generated UnimplementedTraceReaderServer
+   * embedding already provides this behaviour for backends that do not override
+   * the method.
+   *
+   * @generated from rpc jaeger.storage.v2.TraceReader.FindTraceSummaries
+   */
+  findTraceSummaries: {
+    methodKind: "server_streaming";
+    input: typeof FindTraceSummariesRequestSchema;
+    output: typeof FindTraceSummariesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storage_v2_trace_storage, 0);
