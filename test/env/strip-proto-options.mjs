@@ -4,6 +4,7 @@
 // wire format. Everything else is left byte for byte.
 //   node test/env/strip-proto-options.mjs FILE...   (rewrites each FILE in place)
 import { readFileSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 
 const IMPORTS = /^import "(gnostic\/openapiv3\/annotations|google\/api\/field_behavior)\.proto";\n/gm;
 const OPTION = /\((openapi\.v3\.[a-z_]+|google\.api\.field_behavior)\)\s*=\s*/g;
