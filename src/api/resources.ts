@@ -34,5 +34,6 @@ export const EVENTS = res('', 'v1', 'Event', 'events');
 export const ROLES = res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles');
 export const ROLEBINDINGS = res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings');
 export const NETWORKPOLICIES = res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies');
+export const INGRESSES = res('networking.k8s.io', 'v1', 'Ingress', 'ingresses');
 export const LEASES = res('coordination.k8s.io', 'v1', 'Lease', 'leases');
 export const CRDS = res('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false);

@@ -437,6 +437,67 @@ const runtime = obj(
   { description: 'the runtime pods that serve this store' },
 );
 
+/** the stock Jaeger v2 image the query front runs unless spec.query.image says otherwise: the version its tests checked */
+export const DEFAULT_QUERY_IMAGE = 'jaegertracing/jaeger:2.13.0';
+
+const query = obj(
+  {
+    enabled: bool({ description: 'deploy Jaeger v2 (the stock image) as the query API and UI front of this store, reading through the runtime\'s remote storage port', default: false }),
+    image: str({ description: `the Jaeger v2 image (default ${DEFAULT_QUERY_IMAGE}); any v2 release with the grpc storage backend serves`, maxLength: 512, pattern: '^[^\\s]+$', patternHint: 'an image reference without spaces' }),
+    imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, { description: 'when the kubelet pulls the Jaeger image', default: 'IfNotPresent' }),
+    replicas: int({ description: 'query front pods (stateless)', minimum: 0, maximum: 20, default: 1 }),
+    resources: obj(
+      { requests: doc(computeResources, 'what the scheduler reserves for each pod'), limits: doc(computeResources, 'the most each pod may use') },
+      [],
+      { description: 'CPU and memory of each query front pod' },
+    ),
+    serviceType: enumOf(['ClusterIP', 'NodePort', 'LoadBalancer'] as const, { description: 'type of the query front Service (<name>-query: 16686 UI and HTTP API, 16685 api_v3 gRPC)', default: 'ClusterIP' }),
+    basePath: str({
+      description: 'path prefix the UI and APIs are served under, e.g. /jaeger (Jaeger\'s base_path); empty: /',
+      maxLength: 256,
+      pattern: '^(/[A-Za-z0-9._~-]+)*$',
+      patternHint: 'a path such as /jaeger or /tools/jaeger, without a trailing slash',
+    }),
+    ingress: obj(
+      {
+        host: str({ description: 'the host name the UI is reached at, e.g. jaeger.example.com', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', patternHint: 'a DNS name such as jaeger.example.com' }),
+        className: str({ description: 'ingressClassName (default: the cluster\'s default IngressClass)', minLength: 1, maxLength: 253 }),
+        annotations: stringMap({ maxProperties: 64, description: 'annotations for the Ingress (e.g. of the ingress controller or cert-manager)' }),
+        tls: obj(
+          { secretName: objectName('a kubernetes.io/tls Secret in this namespace, read by the ingress controller (not by this operator)') },
+          ['secretName'],
+          { description: 'serve https:// at host with this certificate' },
+        ),
+      },
+      ['host'],
+      { description: 'an Ingress (networking.k8s.io/v1) routing host + basePath to the query front' },
+    ),
+    remoteStorageToken: obj(
+      {
+        secretRef: obj(
+          {
+            name: objectName(`name of the Secret in this namespace; ${optedIn}`),
+            key: secretKey('key holding one token the runtime accepts (one of the lines of spec.runtime.security.remoteStorage.auth.tokenSecretRef)', 'token'),
+          },
+          ['name'],
+          { description: 'the Secret and key of the token' },
+        ),
+      },
+      ['secretRef'],
+      { description: 'the bearer token the front sends to the runtime; required when spec.runtime.security.remoteStorage.auth is set. Passed as env from secretKeyRef, never written into the configuration' },
+    ),
+  },
+  [],
+  { description: 'the Jaeger UI and query APIs in front of this store: the operator deploys the stock Jaeger v2 image (Deployment, Service and optional Ingress <name>-query) with its grpc storage backend pointed at the runtime Service' },
+);
+
+const queryTokenWhenAuth: CelRule<{ runtime?: { security?: { remoteStorage?: { auth?: unknown } } }; query?: { enabled?: boolean; remoteStorageToken?: unknown } }> = {
+  rule: '!has(self.query) || !has(self.query.enabled) || !self.query.enabled || !has(self.runtime) || !has(self.runtime.security) || !has(self.runtime.security.remoteStorage) || !has(self.runtime.security.remoteStorage.auth) || has(self.query.remoteStorageToken)',
+  message: 'spec.query.remoteStorageToken is required: spec.runtime.security.remoteStorage.auth makes the runtime ask the query front for a bearer token; reference a Secret holding one of the accepted tokens',
+  fieldPath: '.query.remoteStorageToken',
+  check: (s) => s.query?.enabled !== true || s.runtime?.security?.remoteStorage?.auth === undefined || s.query.remoteStorageToken !== undefined,
+};
+
 const singleReplicaBackends: CelRule<{ backend?: BackendShape; runtime?: { replicas?: number } }> = {
   rule: '!(has(self.backend.memory) || has(self.backend.embedded)) || !has(self.runtime) || !has(self.runtime.replicas) || self.runtime.replicas <= 1',
   message: 'spec.runtime.replicas must be 0 or 1 with the memory or embedded backend: each pod would hold its own data; use a shared backend to scale out',
@@ -464,13 +525,14 @@ export const traceStoreSpec = obj(
     tenancy,
     retention: boundedDuration('how long traces are kept; mapped to TTLs, lifecycle policies or index cleanup', '1m', '5218w', '100 years (5218w)'),
     runtime,
+    query,
     deletionPolicy: enumOf(['Retain', 'Delete'] as const, {
       description: 'Delete drops the stored data when the TraceStore is deleted (retried for 10 minutes, 1 minute once a referenced Secret is gone, as in a namespace deletion; not when another TraceStore uses the same data, e.g. the same index prefix on the same cluster; a Warning event says when data is kept); Retain keeps it',
       default: 'Retain',
     }),
   },
   ['backend'],
-  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport, cassandraRetention] },
+  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport, cassandraRetention, queryTokenWhenAuth] },
 );
 
 const endpoint = (d: string) => str({ description: d });
@@ -492,7 +554,9 @@ export const traceStoreStatus = obj(
       remoteStorage: endpoint('jaeger.storage.v2 remote storage gRPC'),
       sampling: endpoint('remote sampling HTTP'),
       samplingGrpc: endpoint('remote sampling gRPC'),
-    }, [], { description: 'in-cluster addresses of the runtime Service, one per API' }),
+      ui: endpoint('the Jaeger UI of the query front (spec.query), in the cluster'),
+      uiExternal: endpoint('the Jaeger UI through the Ingress of spec.query.ingress'),
+    }, [], { description: 'addresses of the runtime Service, one per API, and of the query front when spec.query is enabled' }),
   },
   [],
   { description: 'what the operator observed: conditions (Ready sums them up), runtime pods and endpoints' },

@@ -15,7 +15,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { type Cache, type KubeObject, keyOf } from '../kube/informer.js';
 import { conditionEvent, findCondition } from '../reconcilers/conditions.js';
 import {
-  CHILD_BUILDERS,
+  CHILD_KINDS,
   type ChildKind,
   type ChildObjects,
   type DesiredChild,
@@ -27,6 +27,9 @@ import {
   isSubset,
   runtimeName,
   type SecretUse,
+  queryConfigHash,
+  queryName,
+  querySecrets,
   securitySecrets,
 } from '../reconcilers/tracestore/desired.js';
 import type { Observed, ObservedVolume } from '../reconcilers/tracestore/status.js';
@@ -59,7 +62,7 @@ export type ChildCaches = { readonly [K in ChildKind]: Cache<ChildObjects[K] & K
 
 /** The child caches, each made by `make` for the resource of its kind. */
 export function childCaches(make: (r: ResourceRef) => Cache<KubeObject>): ChildCaches {
-  return Object.fromEntries(CHILD_BUILDERS.map((b) => [b.kind, make(b.ref)])) as unknown as ChildCaches;
+  return Object.fromEntries(CHILD_KINDS.map((b) => [b.kind, make(b.ref)])) as unknown as ChildCaches;
 }
 
 export interface TraceStoreInformers {
@@ -94,7 +97,7 @@ function backendSecrets(ts: TraceStore, plugins: OperatorPluginTable): SecretRef
  * mounted files the runtime re-reads when the kubelet updates them.
  */
 function referencedSecrets(ts: TraceStore, plugins: OperatorPluginTable): string[] {
-  return [...backendSecrets(ts, plugins).map((r) => r.name), ...securitySecrets(ts.spec).map((s) => s.name)];
+  return [...backendSecrets(ts, plugins).map((r) => r.name), ...securitySecrets(ts.spec).map((s) => s.name), ...querySecrets(ts.spec).map((s) => s.name)];
 }
 
 const controllerUid = (o: KubeObject): string | undefined => o.metadata.ownerReferences?.find((r) => r.controller)?.uid;
@@ -168,7 +171,7 @@ export class TraceStoreController {
     };
     const phase = (o: V1PersistentVolumeClaim): string | undefined => o.status?.phase;
     this.inf.volumes.on({ add: byClaim, update: (a, b) => phase(a) !== phase(b) && byClaim(b), delete: byClaim });
-    for (const b of CHILD_BUILDERS) {
+    for (const b of CHILD_KINDS) {
       // the report Lease changes with every runtime report: here only its existence and the backend reports matter
       const relevant = b.kind === 'Lease' ? (a: KubeObject, c: KubeObject) => backendReports(a) !== backendReports(c) : () => true;
       this.cache(b.kind).on({ add: toOwner, update: (a, c) => relevant(a, c) && toOwner(c), delete: toOwner });
@@ -200,7 +203,7 @@ export class TraceStoreController {
     const uid = ts.metadata.uid;
     if (!uid) return;
     const keep = new Set(desired.map((d) => `${d.kind}/${keyOf(d.object)}`));
-    for (const b of CHILD_BUILDERS) {
+    for (const b of CHILD_KINDS) {
       if (b.pruneAfterRollout && !rolledOut) continue;
       for (const o of this.cache(b.kind).list()) {
         const m = o.metadata;
@@ -253,13 +256,17 @@ export class TraceStoreController {
       await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...workload, ...(external ? { external } : {}) });
       return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
     }
-    const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), use });
+    // the query front's token arrives as env: its pods restart when the Secret changes
+    const queryVersion = querySecrets(ts.spec).map((s) => `${s.name}@${this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.metadata.resourceVersion ?? '-'}`).join(',');
+    const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), ...(queryVersion ? { querySecretsVersion: queryVersion } : {}), use });
     const desired = build(ctx);
     let deployment: V1Deployment | undefined;
     let statefulSet: V1StatefulSet | undefined;
+    let queryDeployment: V1Deployment | undefined;
     for (const d of desired) {
       const applied = await this.applyChild(d);
-      if (d.kind === 'Deployment') deployment = applied as V1Deployment;
+      if (d.kind === 'Deployment' && d.object.metadata.name === ctx.name) deployment = applied as V1Deployment;
+      if (d.kind === 'Deployment' && d.object.metadata.name === queryName(ts)) queryDeployment = applied as V1Deployment;
       if (d.kind === 'StatefulSet') statefulSet = applied as V1StatefulSet;
     }
     const volume = this.observedVolume(ctx);
@@ -267,7 +274,8 @@ export class TraceStoreController {
     const rolledOut = workloadCondition(workload, ctx.configHash).status === 'True';
     await this.prune(ts, desired, rolledOut);
     const full = backendReports(this.inf.children.Lease.get(`${ctx.namespace}/${runtimeReportLeaseName(ts.metadata.name)}`));
-    await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...workload, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
+    const query = ctx.spec.query?.enabled ? { query: { ...(queryDeployment ? { deployment: queryDeployment } : {}), configHash: queryConfigHash(ctx) } } : {};
+    await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...workload, ...query, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
     // a claim still provisioning turns into a failure when its grace is over, with no event of its own to say so
     const graceLeft = volumeCondition(volume, new Date())?.recheckAfterMs;
     const recheck = [requeueAfterMs, graceLeft === undefined ? undefined : graceLeft + 100].filter((x): x is number => x !== undefined);
@@ -315,16 +323,19 @@ export class TraceStoreController {
     return { external, use, ...(st.requeueAfterMs !== undefined ? { requeueAfterMs: st.requeueAfterMs } : {}), ...versioned };
   }
 
-  /** The first Secret of spec.runtime.security that may not be used or lacks a key the runtime reads. */
+  /**
+   * The first Secret of spec.runtime.security or spec.query that may not be used or lacks a key the runtime (or the
+   * query front) reads.
+   */
   private async securityProblem(ts: TraceStore): Promise<{ condition: ConditionInput; recheck: boolean } | undefined> {
-    for (const s of securitySecrets(ts.spec)) {
+    for (const s of [...securitySecrets(ts.spec), ...querySecrets(ts.spec).map((q) => ({ ...q, kind: 'auth' as const }))]) {
       const lookup = await this.lookupSecret(ts, s.name);
       const refused = secretProblem(ts, s.field, s.name, lookup);
       if (refused) return { condition: { ...refused, type: 'Ready' }, recheck: lookup.found !== 'optedIn' };
       const data = this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.data ?? {};
       const missing = s.keys.filter((k) => data[k] === undefined);
       if (missing.length) {
-        const why = s.kind === 'tls' && missing.includes('ca.crt') ? ' (ca.crt is the client CA that requireClientCert needs)' : '';
+        const why = s.kind === 'tls' && missing.includes('ca.crt') ? ' (ca.crt: the client CA that requireClientCert needs, and the CA the query front of spec.query verifies the runtime with)' : '';
         return { condition: { type: 'Ready', status: 'False', reason: 'SecretKeyMissing', message: `${s.field}: Secret "${s.name}" has no key ${missing.join(', ')}${why}` }, recheck: false };
       }
     }

@@ -1,13 +1,14 @@
 // The kubelet of local mode: kwok's nodes only simulate pods, so each runtime pod scheduled to them runs here as a
 // real process (`cli.js runtime --config FILE`) with the configuration its ConfigMap holds, listening on the pod's
 // own loopback address. Started when the pod appears, stopped when it goes, restarted when it crashes; its
-// readiness (/readyz) goes into the pod status, which kwok leaves alone once the pod is Running.
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+// readiness (/readyz) goes into the pod status, which kwok leaves alone once the pod is Running. A query front pod
+// (spec.query) runs the Jaeger v2 binary likewise, reading from a runtime pod of its TraceStore.
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { BACKEND_CA_DIR, BACKEND_CA_DIR_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV, BACKEND_USERNAME_ENV } from '../api/backend-plugin.js';
-import { CONFIG_FILE, LABEL_INSTANCE, LABEL_NAME, POD_NAMESPACE_ENV, POD_NAME_ENV, RUNTIME_APP } from '../api/contract.js';
+import { CONFIG_FILE, LABEL_INSTANCE, LABEL_NAME, POD_NAMESPACE_ENV, POD_NAME_ENV, QUERY_APP, QUERY_PORTS, RUNTIME_APP } from '../api/contract.js';
 import { DEFAULT_PORTS } from '../api/runtime-config.js';
 import { type KubeClient, isNotFound, resourcePath } from '../kube/client.js';
 import { CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PODS, SECRETS } from '../kube/resources.js';
@@ -39,8 +40,11 @@ interface Running {
   /** directories of its claims' volumes */
   volumes: string[];
   proc?: ChildProcess;
-  adminPort: string;
+  /** answers 200 when the process is ready: the runtime's /readyz, Jaeger's health check */
+  probeUrl: string;
   listen: Record<string, string>;
+  /** a query front: the runtime address it reads from (undefined for a runtime pod) */
+  target?: string;
   ready: boolean;
   restarts: number;
   reportedRestarts: number;
@@ -58,6 +62,48 @@ export interface RunningPod {
   /** the watchdog's pid, leader of the process group of the runtime */
   pid?: number;
   listen: Record<PortName, string>;
+}
+
+export interface RunningFront {
+  namespace: string;
+  name: string;
+  instance: string;
+  ip: string;
+  ready: boolean;
+  /** http://ip:16686<basePath>/ */
+  ui: string;
+  /** the runtime's remote-storage address it reads from */
+  target: string;
+}
+
+interface Prepared {
+  ip: string;
+  dir: string;
+  claims: string[];
+  paths: [string, string][];
+  config: Record<string, unknown>;
+  penv: NodeJS.ProcessEnv;
+}
+
+/** overrides the Jaeger v2 binary query front pods run (default: the one test/env/build-jaeger.sh builds) */
+export const JAEGER_BINARY_ENV = 'JSO_JAEGER_BINARY';
+
+function jaegerBinary(): string {
+  const set = process.env[JAEGER_BINARY_ENV];
+  if (set) return set;
+  const dir = execFileSync('bash', ['-c', `source "${join(REPO_ROOT, 'test/env/versions.sh')}"; echo "$JAEGER_BIN_DIR"`], { encoding: 'utf8' }).trim();
+  return join(dir, 'jaeger');
+}
+
+/** the object at `path` under `o`, created when absent (a configuration the kubelet fills in) */
+function objectAt(o: Record<string, unknown>, ...path: string[]): Record<string, unknown> {
+  let cur = o;
+  for (const k of path) {
+    const next = cur[k];
+    if (next && typeof next === 'object' && !Array.isArray(next)) cur = next as Record<string, unknown>;
+    else cur = cur[k] = {};
+  }
+  return cur;
 }
 
 export interface KubeletOptions {
@@ -94,7 +140,12 @@ export class LocalKubelet {
 
   /** The runtime pods this kubelet runs, with their addresses. */
   running(): RunningPod[] {
-    return [...this.pods.values()].map((r) => ({ namespace: r.pod.metadata.namespace, name: r.pod.metadata.name, instance: r.pod.metadata.labels?.[LABEL_INSTANCE] ?? '', ip: r.ip, ready: r.ready, pid: r.proc?.pid, listen: r.listen as Record<PortName, string> }));
+    return [...this.pods.values()].filter((r) => !r.target).map((r) => ({ namespace: r.pod.metadata.namespace, name: r.pod.metadata.name, instance: r.pod.metadata.labels?.[LABEL_INSTANCE] ?? '', ip: r.ip, ready: r.ready, pid: r.proc?.pid, listen: r.listen as Record<PortName, string> }));
+  }
+
+  /** The query front pods (spec.query) this kubelet runs, with their UI address. */
+  fronts(): RunningFront[] {
+    return [...this.pods.values()].filter((r) => r.target).map((r) => ({ namespace: r.pod.metadata.namespace, name: r.pod.metadata.name, instance: r.pod.metadata.labels?.[LABEL_INSTANCE] ?? '', ip: r.ip, ready: r.ready, ui: r.listen.ui!, target: r.target! }));
   }
 
   /** Whether a pod this kubelet runs (or is stopping) has the directory as a volume. */
@@ -109,10 +160,17 @@ export class LocalKubelet {
   }
 
   private async sync(): Promise<void> {
-    const list = await this.o.client.get<{ items: Pod[] }>(resourcePath(PODS), { labelSelector: `${LABEL_NAME}=${RUNTIME_APP}` });
-    // only pods on loopback addresses: an address of a real cluster is never dialled or bound here
-    const live = new Map(list.items.filter((p) => p.spec.nodeName && p.status?.podIP?.startsWith('127.') && !p.metadata.deletionTimestamp).map((p) => [p.metadata.uid, p]));
+    const list = await this.o.client.get<{ items: Pod[] }>(resourcePath(PODS), { labelSelector: `${LABEL_NAME} in (${RUNTIME_APP},${QUERY_APP})` });
+    // only pods on loopback addresses: an address of a real cluster is never dialled or bound here; runtime pods
+    // first, so that a query front finds the runtime it reads from
+    const pods = list.items.filter((p) => p.spec.nodeName && p.status?.podIP?.startsWith('127.') && !p.metadata.deletionTimestamp);
+    pods.sort((a, b) => Number(a.metadata.labels?.[LABEL_NAME] === QUERY_APP) - Number(b.metadata.labels?.[LABEL_NAME] === QUERY_APP));
+    const live = new Map(pods.map((p) => [p.metadata.uid, p]));
     for (const uid of this.pods.keys()) if (!live.has(uid)) await this.kill(uid);
+    // a query front whose runtime pod is gone reads from its successor: started again
+    for (const [uid, r] of this.pods) {
+      if (r.target && this.runtimeAddress(r.pod.metadata.namespace, r.pod.metadata.labels?.[LABEL_INSTANCE]) !== r.target) await this.kill(uid);
+    }
     for (const uid of this.waiting.keys()) if (!live.has(uid)) this.waiting.delete(uid);
     for (const [uid, pod] of live) {
       if (this.pods.has(uid)) continue;
@@ -152,25 +210,28 @@ export class LocalKubelet {
   /** A pod that does not start yet: said once per reason, tried again on the next sync. */
   private wait(pod: Pod, why: string): void {
     const { namespace: ns, name, uid } = pod.metadata;
-    if (this.waiting.get(uid) !== why) this.o.log(`runtime pod ${ns}/${name} waits: ${why}`);
+    if (this.waiting.get(uid) !== why) this.o.log(`${pod.metadata.labels?.[LABEL_NAME] === QUERY_APP ? 'query front' : 'runtime'} pod ${ns}/${name} waits: ${why}`);
     this.waiting.set(uid, why);
   }
 
-  private async launch(pod: Pod): Promise<void> {
+  /**
+   * What every pod needs before its process starts: its directory, its volumes as local directories (claims, the
+   * configuration of its ConfigMap, Secrets as files), its configuration with mount paths mapped to them, and its
+   * environment (the container's env resolved; never this shell's listen, backend or kubeconfig settings).
+   * undefined: it waits (a claim not bound yet; the next sync tries again).
+   */
+  private async prepare(pod: Pod): Promise<Prepared | undefined> {
     const { namespace: ns, name, uid } = pod.metadata;
     const c = pod.spec.containers[0]!;
-    const ip = pod.status!.podIP!;
     const dir = join(this.o.dir, 'pods', `${ns}_${name}_${uid}`);
     // claims first: a pod whose volume is not there yet does not start (the next sync tries again)
     const claims = new Map<string, string>();
     for (const v of pod.spec.volumes ?? []) {
       if (!v.persistentVolumeClaim) continue;
       const d = await this.claimDirectory(ns, v.persistentVolumeClaim.claimName);
-      if (d.waiting) return this.wait(pod, d.waiting);
+      if (d.waiting) return void this.wait(pod, d.waiting);
       claims.set(v.name, d.path!);
     }
-    this.waiting.delete(uid);
-    mkdirSync(dir, { recursive: true });
     // volumes: the configuration from its ConfigMap, Secrets as files, a claim as its volume's directory (which
     // outlives the pod), anything else as a directory of the pod
     const paths: [string, string][] = [];
@@ -197,13 +258,6 @@ export class LocalKubelet {
       if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, remap(v)]));
       return x;
     };
-    const cfg = remap(config) as { listen?: Record<string, string>; sampling?: Record<string, unknown> };
-    // every listener on the pod's own address: each pod has the well-known ports to itself
-    cfg.listen = Object.fromEntries((Object.keys(DEFAULT_PORTS) as PortName[]).map((k) => [k, `${ip}:${(cfg.listen?.[k] ?? `:${DEFAULT_PORTS[k]}`).split(':').pop()}`]));
-    cfg.sampling = { ...cfg.sampling, kubeconfig: this.o.kubeconfig, podName: name };
-    const file = join(dir, CONFIG_FILE);
-    writeFileSync(file, stringify(cfg));
-
     const penv: NodeJS.ProcessEnv = { ...process.env };
     for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
     // a pod gets only the backend settings of its own spec, never those of the shell that started local mode
@@ -215,28 +269,87 @@ export class LocalKubelet {
       const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
       if (v !== undefined) penv[e.name] = v;
     }
+    penv[POD_NAME_ENV] = name;
+    penv[POD_NAMESPACE_ENV] = ns;
+    this.waiting.delete(uid);
+    mkdirSync(dir, { recursive: true });
+    return { ip: pod.status!.podIP!, dir, claims: [...claims.values()], paths, config: remap(config) as Record<string, unknown>, penv };
+  }
+
+  private async launch(pod: Pod): Promise<void> {
+    if (pod.metadata.labels?.[LABEL_NAME] === QUERY_APP) return this.launchQuery(pod);
+    const p = await this.prepare(pod);
+    if (!p) return;
+    const { namespace: ns, name, uid } = pod.metadata;
+    const { ip, dir, paths, penv } = p;
+    const cfg = p.config as { listen?: Record<string, string>; sampling?: Record<string, unknown> };
+    // every listener on the pod's own address: each pod has the well-known ports to itself
+    cfg.listen = Object.fromEntries((Object.keys(DEFAULT_PORTS) as PortName[]).map((k) => [k, `${ip}:${(cfg.listen?.[k] ?? `:${DEFAULT_PORTS[k]}`).split(':').pop()}`]));
+    cfg.sampling = { ...cfg.sampling, kubeconfig: this.o.kubeconfig, podName: name };
+    const file = join(dir, CONFIG_FILE);
+    writeFileSync(file, stringify(cfg));
     // paths the runtime knows by convention rather than from its configuration: the backend's CA
     const ca = paths.find(([from]) => from === BACKEND_CA_DIR);
     if (ca) penv[BACKEND_CA_DIR_ENV] = ca[1];
-    penv[POD_NAME_ENV] = name;
-    penv[POD_NAMESPACE_ENV] = ns;
-    const r: Running = { pod, ip, dir, volumes: [...claims.values()], adminPort: cfg.listen.admin!.split(':').pop()!, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
+    const adminPort = cfg.listen.admin!.split(':').pop()!;
+    const r: Running = { pod, ip, dir, volumes: p.claims, probeUrl: `http://${ip}:${adminPort}/readyz`, listen: cfg.listen, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
     this.pods.set(uid, r);
     this.o.log(`runtime pod ${ns}/${name} of TraceStore ${pod.metadata.labels?.[LABEL_INSTANCE] ?? '?'}: process on ${ip} (OTLP ${cfg.listen.otlpGrpc}, query http://${cfg.listen.queryHttp})`);
-    this.run(r, file, penv);
+    this.run(r, process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'runtime', '--config', file], penv);
   }
 
-  private run(r: Running, file: string, penv: NodeJS.ProcessEnv): void {
-    const fd = openSync(join(r.dir, 'runtime.log'), 'a');
-    const proc = spawnSupervised(process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'runtime', '--config', file], fd, penv);
+  /** the remote-storage address of a runtime pod of TraceStore `instance` in `ns` this kubelet runs, if any */
+  private runtimeAddress(ns: string, instance: string | undefined): string | undefined {
+    const r = [...this.pods.values()].find((x) => !x.target && !x.stopping && x.pod.metadata.namespace === ns && x.pod.metadata.labels?.[LABEL_INSTANCE] === instance);
+    return r?.listen.remoteStorage;
+  }
+
+  /**
+   * A query front pod (spec.query): the Jaeger v2 binary with the configuration of its ConfigMap, listening on the
+   * pod's address, its storage the remote-storage port of a runtime pod of the same TraceStore (the Service name in
+   * the configuration resolves nowhere here). It waits for that runtime pod and for the binary.
+   */
+  private async launchQuery(pod: Pod): Promise<void> {
+    const { namespace: ns, name, uid } = pod.metadata;
+    const instance = pod.metadata.labels?.[LABEL_INSTANCE];
+    const target = this.runtimeAddress(ns, instance);
+    if (!target) return this.wait(pod, `no runtime pod of TraceStore ${ns}/${instance ?? '?'} runs yet`);
+    const binary = jaegerBinary();
+    if (!existsSync(binary)) return this.wait(pod, `the Jaeger v2 binary ${binary} is missing: build it with 'bash test/env/build-jaeger.sh' (or set ${JAEGER_BINARY_ENV} to a Jaeger v2 binary)`);
+    const p = await this.prepare(pod);
+    if (!p) return;
+    const { ip, dir, penv } = p;
+    const ext = objectAt(p.config, 'extensions');
+    objectAt(ext, 'healthcheckv2', 'http').endpoint = `${ip}:${QUERY_PORTS.health}`;
+    const query = objectAt(ext, 'jaeger_query');
+    objectAt(query, 'http').endpoint = `${ip}:${QUERY_PORTS.http}`;
+    objectAt(query, 'grpc').endpoint = `${ip}:${QUERY_PORTS.grpc}`;
+    for (const b of Object.values(objectAt(ext, 'jaeger_storage', 'backends'))) {
+      const grpc = objectAt(b as Record<string, unknown>, 'grpc');
+      grpc.endpoint = target;
+      objectAt(grpc, 'writer').endpoint = target;
+    }
+    const file = join(dir, CONFIG_FILE);
+    writeFileSync(file, stringify(p.config));
+    const basePath = typeof query.base_path === 'string' ? query.base_path : '';
+    const listen = { http: `${ip}:${QUERY_PORTS.http}`, grpc: `${ip}:${QUERY_PORTS.grpc}`, ui: `http://${ip}:${QUERY_PORTS.http}${basePath}/` };
+    const r: Running = { pod, ip, dir, volumes: p.claims, probeUrl: `http://${ip}:${QUERY_PORTS.health}/status`, listen, target, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
+    this.pods.set(uid, r);
+    this.o.log(`query front pod ${ns}/${name} of TraceStore ${instance ?? '?'}: Jaeger on ${ip} (UI ${listen.ui}), reading from the runtime at ${target}`);
+    this.run(r, binary, ['--config', file], penv);
+  }
+
+  private run(r: Running, bin: string, args: string[], penv: NodeJS.ProcessEnv): void {
+    const fd = openSync(join(r.dir, r.target ? 'jaeger.log' : 'runtime.log'), 'a');
+    const proc = spawnSupervised(bin, args, fd, penv);
     closeSync(fd);
     r.proc = proc;
     proc.on('exit', () => {
       if (r.stopping || this.stopped) return;
       // crashed: restart with a backoff, as a kubelet would
       r.restarts++;
-      this.o.log(`runtime of pod ${r.pod.metadata.namespace}/${r.pod.metadata.name} exited; restarting (see ${join(r.dir, 'runtime.log')})`);
-      r.restartTimer = setTimeout(() => this.run(r, file, penv), Math.min(10_000, 500 * 2 ** Math.min(r.restarts, 5)));
+      this.o.log(`${r.target ? 'Jaeger' : 'runtime'} of pod ${r.pod.metadata.namespace}/${r.pod.metadata.name} exited; restarting (see ${join(r.dir, r.target ? 'jaeger.log' : 'runtime.log')})`);
+      r.restartTimer = setTimeout(() => this.run(r, bin, args, penv), Math.min(10_000, 500 * 2 ** Math.min(r.restarts, 5)));
     });
   }
 
@@ -244,7 +357,7 @@ export class LocalKubelet {
     if (r.stopping) return;
     let ready = false;
     try {
-      const res = await fetch(`http://${r.ip}:${r.adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(r.probeUrl, { signal: AbortSignal.timeout(1000) });
       ready = res.status === 200;
       await res.body?.cancel();
     } catch {

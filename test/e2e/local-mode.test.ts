@@ -83,6 +83,23 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
         return p.status?.runtimes?.some((r) => r.generation === p.metadata.generation && r.replicas === 1);
       }, 30_000, 250);
 
+      // spec.query: stock Jaeger (the binary) runs as the query front pod's process, reads through the runtime's
+      // remote storage, and answers through its own API as the runtime does
+      await client.request('PATCH', resourcePath(TRACESTORES, 'default', 'demo'), { body: { spec: { query: { enabled: true, basePath: '/jaeger' } } }, contentType: 'application/merge-patch+json' });
+      const withUi = await waitFor('the query front available', async () => {
+        const ts = await client.get<TraceStore>(resourcePath(TRACESTORES, 'default', 'demo'));
+        return ts.status?.conditions?.some((c) => c.type === 'QueryAvailable' && c.status === 'True') && ts.status.observedGeneration === ts.metadata.generation ? ts : undefined;
+      }, 60_000, 250);
+      expect(withUi.status?.endpoints?.ui).toBe('http://demo-query.default.svc:16686/jaeger/');
+      expect(withUi.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      const frontIp = async () => (await client.get<{ items: { status?: { podIP?: string } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/name=jaeger-query' })).items[0]?.status?.podIP;
+      const front = `http://${await frontIp()}:16686/jaeger`;
+      expect(s.out()).toMatch(new RegExp(`query front pod default/demo-query-\\S+ of TraceStore demo: Jaeger on ${IP}`));
+      expect(JSON.parse((await fetchText(`${front}/api/v3/services`)).body)).toEqual(JSON.parse((await fetchText(`${query}/api/v3/services`)).body));
+      expect(JSON.parse((await fetchText(`${front}/api/services`)).body).data).toContain('local-check');
+      const viaJaeger = JSON.parse((await fetchText(`${front}/api/traces/10ca1000000000000000000000000001`)).body) as { data: { spans: { spanID: string; operationName: string }[] }[] };
+      expect(viaJaeger.data[0]!.spans.map((x) => [x.spanID, x.operationName])).toEqual([['10ca100000000001', 'hello']]);
+
       // an edited TraceStore rolls the process: a new one for the new pod, the old one gone
       await client.request('PATCH', resourcePath(TRACESTORES, 'default', 'demo'), { body: { spec: { backend: { memory: { maxTraces: 5000 } } } }, contentType: 'application/merge-patch+json' });
       const rolled = await waitFor('a new runtime process', async () => {
@@ -95,6 +112,17 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
         return ts.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ts.status.observedGeneration === ts.metadata.generation;
       }, 60_000, 250);
       expect(s.out()).toMatch(new RegExp(`runtime pod default/demo-runtime-\\S+ of TraceStore demo: process on ${IP}`));
+      // the query front follows the runtime's new pod: its answers are the new runtime's
+      await waitFor('the query front reading from the new runtime pod', async () => {
+        const ip = await frontIp();
+        const got = await fetchText(`http://${ip}:16686/jaeger/api/v3/services`).catch(() => undefined);
+        const rt = (await client.get<{ items: { status?: { podIP?: string } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/name=jaeger-storage-runtime' })).items.map((x) => x.status?.podIP);
+        if (rt.length !== 1 || !rt[0]) return false;
+        const mine = await fetchText(`http://${rt[0]}:${DEFAULT_PORTS.queryHttp}/api/v3/services`).catch(() => undefined);
+        // Jaeger leaves an empty list out of its JSON ({}); ours sends {"services":[]}
+        const list = (body: string) => JSON.stringify((JSON.parse(body) as { services?: string[] }).services ?? []);
+        return got?.code === 200 && mine?.code === 200 && list(got.body) === list(mine.body);
+      }, 60_000, 500);
       // the policy is Propagated again, reported by the new pod (not the deleted one)
       await waitFor('the policy Propagated=True after the rollout', async () => {
         const p = await client.get<SamplingPolicy>(resourcePath(SAMPLING_POLICIES, 'default', policy.metadata.name));
@@ -109,7 +137,7 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
         return now.length === 1 && now[0] !== rolled ? now[0] : undefined;
       }, 30_000, 250);
       await waitFor('the pod Ready with one restart', async () => {
-        const pods = await client.get<{ items: { status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/instance=demo' });
+        const pods = await client.get<{ items: { status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/instance=demo,app.kubernetes.io/name=jaeger-storage-runtime' });
         const st = pods.items[0]?.status;
         return pods.items.length === 1 && st?.containerStatuses?.[0]?.restartCount === 1 && st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
       }, 30_000, 250);
@@ -117,6 +145,7 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
       // a deleted TraceStore stops its process
       await client.request('DELETE', resourcePath(TRACESTORES, 'default', 'demo'));
       await waitFor('no runtime process left', async () => runtimes(s.proc.pid!).length === 0 && living([restarted]).length === 0, 60_000, 250);
+      await waitFor('no Jaeger process left', async () => !tree(s.proc.pid!).some((p) => /jaeger --config/.test(cmdline(p))), 60_000, 250);
     } finally {
       client.close();
     }

@@ -12,16 +12,22 @@ const ts = (spec: Partial<TraceStore['spec']> = {}): TraceStore => ({
   spec: { backend: { memory: { maxTraces: 10 } }, ...spec },
 });
 const settings = { runtimeImage: 'img:1', plugins: PLUGINS };
-const withPolicy = () => ts({ runtime: { networkPolicy: { enabled: true } } });
+const withPolicy = () => ts({ runtime: { networkPolicy: { enabled: true } }, query: { enabled: true, ingress: { host: 'jaeger.example.com' } } });
 
 describe('build()', () => {
   it('returns one object per builder kind, each tagged with its resource and owned by the TraceStore', () => {
     const out = build(buildContext(withPolicy(), settings));
     // the runtime is a Deployment or, for a backend with a data volume, a StatefulSet
-    const embedded = build(buildContext(ts({ backend: { embedded: {} }, runtime: { networkPolicy: { enabled: true } } }), settings));
+    const embedded = build(buildContext(ts({ backend: { embedded: {} }, runtime: { networkPolicy: { enabled: true } }, query: { enabled: true, ingress: { host: 'jaeger.example.com' } } }), settings));
     expect(out.map((d) => d.kind)).toEqual(CHILD_BUILDERS.map((b) => b.kind).filter((k) => k !== 'StatefulSet'));
-    expect(embedded.map((d) => d.kind)).toEqual(CHILD_BUILDERS.map((b) => b.kind).filter((k) => k !== 'Deployment'));
-    expect(new Set(out.map((d) => d.kind)).size).toBe(8);
+    // the query front's Deployment stays: only the runtime's is a StatefulSet there
+    const cm = embedded[0]!.object.metadata.name;
+    expect(embedded.map((d) => `${d.kind}/${d.object.metadata.name}`)).toEqual([
+      `ConfigMap/${cm}`, 'ServiceAccount/demo-runtime', 'Role/demo-runtime', 'RoleBinding/demo-runtime', 'Lease/demo-runtime-report', 'StatefulSet/demo-runtime', 'Service/demo-runtime', 'NetworkPolicy/demo-runtime',
+      'ConfigMap/demo-query', 'Deployment/demo-query', 'Service/demo-query', 'Ingress/demo-query',
+    ]);
+    expect(new Set(out.map((d) => d.kind)).size).toBe(9);
+    expect(new Set(out.map((d) => `${d.kind}/${d.object.metadata.name}`)).size).toBe(out.length);
     for (const d of [...out, ...embedded]) {
       expect(d.object.kind).toBe(d.kind);
       expect(d.ref.kind).toBe(d.kind);
@@ -42,7 +48,7 @@ describe('build()', () => {
   it('builds the same objects desiredRuntime() names', () => {
     const store = withPolicy();
     const use = new Set<string>();
-    const byKind = Object.fromEntries(build(buildContext(store, settings, { secretsVersion: 's@1', use })).map((d) => [d.kind, d.object]));
+    const byKind = Object.fromEntries(build(buildContext(store, settings, { secretsVersion: 's@1', use })).filter((d) => d.object.metadata.name !== 'demo-query').map((d) => [d.kind, d.object]));
     const d = desiredRuntime(store, settings, 's@1', use);
     expect(byKind).toEqual({
       ConfigMap: d.configMap,

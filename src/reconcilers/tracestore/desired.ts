@@ -8,6 +8,7 @@ import { configMap } from './builders/configmap.js';
 import { type OperatorSettings, buildContext, runtimeName } from './builders/context.js';
 import { reportLease } from './builders/lease.js';
 import { type NetworkPolicy, networkPolicy } from './builders/networkpolicy.js';
+import { queryEndpoints as queryUi } from './builders/query.js';
 import { role } from './builders/role.js';
 import { roleBinding } from './builders/rolebinding.js';
 import { service } from './builders/service.js';
@@ -17,9 +18,10 @@ import { statefulSet, workload } from './builders/workload.js';
 export type { SecretUse } from './backend-pod.js';
 export { canonicalYaml, hashOf, pluginFor, renderRuntimeConfig } from './builders/config.js';
 export { type BuildContext, type BuildOptions, type OperatorSettings, buildContext, commonLabels, configMapName, ownerRef, runtimeName, selectorLabels } from './builders/context.js';
-export { CHILD_BUILDERS, type ChildBuilder, type ChildKind, type ChildObject, type ChildObjects, type DesiredChild, build } from './builders/index.js';
+export { CHILD_BUILDERS, CHILD_KINDS, type ChildBuilder, type ChildKind, type ChildObject, type ChildObjects, type DesiredChild, build } from './builders/index.js';
 export type { NetworkPolicy, NetworkPolicyPeer } from './builders/networkpolicy.js';
 export { securitySecrets } from './builders/security.js';
+export { queryConfigHash, queryEndpoints, queryName, querySecrets } from './builders/query.js';
 export { dataClaimName } from './builders/workload.js';
 
 export interface DesiredRuntime {
@@ -82,6 +84,7 @@ export function endpointsFor(ts: TraceStore): Record<string, string> {
     remoteStorage: grpc('remoteStorage', DEFAULT_PORTS.remoteStorage),
     sampling: http('sampling', DEFAULT_PORTS.samplingHttp),
     samplingGrpc: grpc('sampling', DEFAULT_PORTS.samplingGrpc),
+    ...queryUi(ts),
   };
 }
 

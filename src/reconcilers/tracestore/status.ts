@@ -23,6 +23,8 @@ export interface Observed {
   security?: ConditionInput;
   /** runtime pods that report their backend out of space ("pod: message; ...") */
   backendFull?: string;
+  /** the query front of spec.query, when enabled: its Deployment and the config hash its pods must carry */
+  query?: { deployment?: V1Deployment; configHash: string };
 }
 
 export interface ObservedVolume {
@@ -64,30 +66,47 @@ export function volumeCondition(v: ObservedVolume | undefined, now: Date): (Cond
   );
 }
 
-export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable'] as const;
+export const CONDITIONS = ['Ready', 'BackendReachable', 'SchemaReady', 'RuntimeAvailable', 'QueryAvailable'] as const;
 
-export function runtimeCondition(d: V1Deployment | undefined, wantHash: string | undefined): ConditionInput {
-  const c = (reason: string, message: string, status: 'True' | 'False' = 'False'): ConditionInput => ({ type: 'RuntimeAvailable', status, reason, message });
-  if (!d) return c('DeploymentMissing', 'the runtime Deployment is being created');
+
+/** What a Deployment condition speaks of: the runtime (RuntimeAvailable) or the query front (QueryAvailable). */
+interface DeploymentSubject {
+  type: string;
+  /** "runtime" or "query front" */
+  what: string;
+  replicasField: string;
+}
+
+const RUNTIME: DeploymentSubject = { type: 'RuntimeAvailable', what: 'runtime', replicasField: 'spec.runtime.replicas' };
+const QUERY: DeploymentSubject = { type: 'QueryAvailable', what: 'query front', replicasField: 'spec.query.replicas' };
+
+export function runtimeCondition(d: V1Deployment | undefined, wantHash: string | undefined, who: DeploymentSubject = RUNTIME): ConditionInput {
+  const { what } = who;
+  const c = (reason: string, message: string, status: 'True' | 'False' = 'False'): ConditionInput => ({ type: who.type, status, reason, message });
+  if (!d) return c('DeploymentMissing', `the ${what} Deployment is being created`);
   const want = d.spec?.replicas ?? 1;
   const st = d.status ?? {};
-  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return c('RolloutInProgress', 'the Deployment controller has not seen the latest runtime spec yet');
-  if (wantHash && d.spec?.template?.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] !== wantHash) return c('RolloutInProgress', 'the runtime Deployment is being updated to the new configuration');
-  if (want === 0) return c('ScaledToZero', 'spec.runtime.replicas is 0: no runtime pod serves this store');
+  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return c('RolloutInProgress', `the Deployment controller has not seen the latest ${what} spec yet`);
+  if (wantHash && d.spec?.template?.metadata?.annotations?.[ANNOTATION_CONFIG_HASH] !== wantHash) return c('RolloutInProgress', `the ${what} Deployment is being updated to the new configuration`);
+  // no query front pod is a choice that leaves the store serving; no runtime pod is not
+  if (want === 0) return c('ScaledToZero', `${who.replicasField} is 0: no ${what} pod serves this store`, who === QUERY ? 'True' : 'False');
   const updated = st.updatedReplicas ?? 0;
   const available = st.availableReplicas ?? 0;
   const total = st.replicas ?? 0;
-  if (updated < want) return c('RolloutInProgress', `${updated} of ${want} runtime pods run the current configuration`);
-  if (total > updated) return c('RolloutInProgress', `${total - updated} old runtime pod(s) still terminating`);
+  if (updated < want) return c('RolloutInProgress', `${updated} of ${want} ${what} pods run the current configuration`);
+  if (total > updated) return c('RolloutInProgress', `${total - updated} old ${what} pod(s) still terminating`);
   const failure = st.conditions?.find((x) => x.type === 'ReplicaFailure' && x.status === 'True');
   if (failure) return c('ReplicaFailure', failure.message ?? 'the Deployment cannot create pods');
   if (available < want) {
     const progressing = st.conditions?.find((x) => x.type === 'Progressing');
-    if (progressing?.status === 'False') return c('ProgressDeadlineExceeded', progressing.message ?? 'the rollout is stuck: check the runtime pods (kubectl describe pods)');
-    return c('PodsNotReady', `${available} of ${want} runtime pods are available`);
+    if (progressing?.status === 'False') return c('ProgressDeadlineExceeded', progressing.message ?? `the rollout is stuck: check the ${what} pods (kubectl describe pods)`);
+    return c('PodsNotReady', `${available} of ${want} ${what} pods are available`);
   }
-  return c('Available', `${available} of ${want} runtime pods available`, 'True');
+  return c('Available', `${available} of ${want} ${what} pods available`, 'True');
 }
+
+/** QueryAvailable: the query front's Deployment (spec.query). */
+export const queryCondition = (q: NonNullable<Observed['query']>): ConditionInput => runtimeCondition(q.deployment, q.configHash, QUERY);
 
 /** RuntimeAvailable for the StatefulSet of a backend with a data volume. */
 export function statefulSetCondition(s: V1StatefulSet | undefined, wantHash: string | undefined): ConditionInput {
@@ -146,15 +165,17 @@ export function computeStatus(ts: TraceStore, o: Observed, now: Date): TraceStor
     const full: ConditionInput[] = o.backendFull
       ? [{ type: 'Ready', status: 'False', reason: 'BackendFull', message: `the backend is out of space and new spans are refused (429 / RESOURCE_EXHAUSTED): ${o.backendFull}. Free space or grow the volume; writes resume by themselves` }]
       : [];
-    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, ...volumeIn, runtime, ...full].find((c) => c.status !== 'True');
+    const query = o.query ? [queryCondition(o.query)] : [];
+    const blocking = [...(o.security ? [o.security] : []), backendOk, schemaOk, ...volumeIn, runtime, ...full, ...query].find((c) => c.status !== 'True');
     const ready: ConditionInput = blocking
       ? { type: 'Ready', status: 'False', reason: blocking.reason, message: blocking.message }
       : { type: 'Ready', status: 'True', reason: 'Ready', message: 'the store accepts OTLP and answers queries' };
-    conds = [ready, backendOk, schemaOk, runtime];
+    conds = [ready, backendOk, schemaOk, runtime, ...query];
   }
   const status: TraceStoreStatus = {
     observedGeneration: gen,
-    conditions: mergeConditions(prev.conditions, conds, gen, now),
+    // QueryAvailable goes with spec.query: not kept from an earlier spec that had it
+    conditions: mergeConditions(prev.conditions, conds, gen, now).filter((c) => c.type !== 'QueryAvailable' || ts.spec?.query?.enabled === true),
   };
   const backend = o.invalid?.length ? prev.backend : o.backend;
   if (backend) status.backend = backend;

@@ -43,8 +43,8 @@ export interface TraceReader {
   findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]>;
   findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]>;
   /**
-   * The summaries of the traces findTraces would return, in the same order, computed by the backend. Optional:
-   * `traceSummaries` derives them from findTraces for a backend without it.
+   * The summaries of the traces findTraces would return (in an order of the backend's choosing), computed by the
+   * backend. Optional: `traceSummaries` derives them from findTraces for a backend without it.
    */
   findTraceSummaries?(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]>;
   /** what the search serves; optional: a backend without it reports LEAST_CAPABLE */

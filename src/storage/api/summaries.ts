@@ -3,6 +3,7 @@
 // compute summaries itself (TraceReader.findTraceSummaries); every other one gets them from findTraces through
 // summarizeTraces, so that all of them answer with the same rules, written once here:
 //  - spanCount, errorSpanCount (status ERROR) and, per service.name, the same two counts, services sorted by name;
+//    a span ID counts once (a backend may keep a span written twice, e.g. by a retried batch, twice);
 //  - minStartTimeUnixNano / maxEndTimeUnixNano: the earliest start and latest end of any span;
 //  - orphanSpanCount: spans whose parent span ID is set but names no span of the trace;
 //  - the root: the earliest-starting span without a parent (ties: the lowest span ID); a trace that has none
@@ -62,6 +63,7 @@ export class TraceSummarizer {
   }
 
   private span(s: Span, service: string, svc: ServiceSummary): void {
+    if (this.ids.has(s.spanId)) return;
     this.ids.add(s.spanId);
     this.spanCount++;
     svc.spanCount++;

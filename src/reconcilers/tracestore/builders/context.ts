@@ -38,10 +38,13 @@ export interface BuildContext {
   readonly backendPod: BackendPod;
   /** the versions of the referenced backend Secrets: carried by the pod template so pods restart on a change */
   readonly secretsVersion?: string;
+  /** likewise for the Secrets of the query front (spec.query) */
+  readonly querySecretsVersion?: string;
 }
 
 export interface BuildOptions {
   secretsVersion?: string;
+  querySecretsVersion?: string;
   /** the Secret references (by field) the pods get; a refused Secret is not referenced by the pod at all */
   use?: SecretUse;
 }
@@ -85,5 +88,6 @@ export function buildContext(ts: TraceStore, settings: OperatorSettings, o: Buil
     owner: [ownerRef(ts)],
     backendPod: backendPod(spec, plugin, o.use ?? new Set()),
     ...(o.secretsVersion ? { secretsVersion: o.secretsVersion } : {}),
+    ...(o.querySecretsVersion ? { querySecretsVersion: o.querySecretsVersion } : {}),
   };
 }

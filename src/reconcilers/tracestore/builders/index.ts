@@ -1,13 +1,14 @@
 // The children of a TraceStore: one builder per kind, each a pure function of the build context, and build()
 // returning the desired objects in apply order, each tagged with its resource. The controller applies them in one
 // loop and prunes owned objects of these kinds that are no longer desired.
-import type { V1ConfigMap, V1Deployment, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Ingress, V1Lease, V1Role, V1RoleBinding, V1Service, V1ServiceAccount, V1StatefulSet } from '@kubernetes/client-node';
 import type { ObjectMeta } from '../../../api/common.js';
-import { CONFIGMAPS, DEPLOYMENTS, LEASES, NETWORKPOLICIES, type ResourceRef, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, STATEFULSETS } from '../../../api/resources.js';
+import { CONFIGMAPS, DEPLOYMENTS, INGRESSES, LEASES, NETWORKPOLICIES, type ResourceRef, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, STATEFULSETS } from '../../../api/resources.js';
 import { configMap } from './configmap.js';
 import type { BuildContext } from './context.js';
 import { reportLease } from './lease.js';
 import { type NetworkPolicy, networkPolicy } from './networkpolicy.js';
+import { queryConfigMap, queryDeployment, queryIngress, queryService } from './query.js';
 import { role } from './role.js';
 import { roleBinding } from './rolebinding.js';
 import { service } from './service.js';
@@ -25,6 +26,7 @@ export interface ChildObjects {
   StatefulSet: V1StatefulSet;
   Service: V1Service;
   NetworkPolicy: NetworkPolicy;
+  Ingress: V1Ingress;
 }
 export type ChildKind = keyof ChildObjects;
 
@@ -44,7 +46,11 @@ function builder<K extends ChildKind>(kind: K, ref: ResourceRef, build: ChildBui
   return { kind, ref, build, ...o };
 }
 
-/** Apply order: the config and the runtime's identity and permissions exist before the pods that use them. */
+/**
+ * Apply order: the config and the runtime's identity and permissions exist before the pods that use them; the query
+ * front (spec.query) after the runtime it reads from. A kind may have several builders (the runtime's and the query
+ * front's Deployment): each object has its own name.
+ */
 export const CHILD_BUILDERS: readonly ChildBuilder[] = [
   builder('ConfigMap', CONFIGMAPS, configMap, { immutable: true, pruneAfterRollout: true }),
   builder('ServiceAccount', SERVICEACCOUNTS, serviceAccount),
@@ -56,7 +62,17 @@ export const CHILD_BUILDERS: readonly ChildBuilder[] = [
   builder('StatefulSet', STATEFULSETS, statefulSet),
   builder('Service', SERVICES, service),
   builder('NetworkPolicy', NETWORKPOLICIES, networkPolicy),
+  builder('ConfigMap', CONFIGMAPS, queryConfigMap),
+  builder('Deployment', DEPLOYMENTS, queryDeployment),
+  builder('Service', SERVICES, queryService),
+  builder('Ingress', INGRESSES, queryIngress),
 ];
+
+/** Each kind of child once, with its resource; pruned after the rollout when any of its builders says so. */
+export const CHILD_KINDS: readonly Pick<ChildBuilder, 'kind' | 'ref' | 'pruneAfterRollout'>[] = [...new Set(CHILD_BUILDERS.map((b) => b.kind))].map((kind) => {
+  const of = CHILD_BUILDERS.filter((b) => b.kind === kind);
+  return { kind, ref: of[0]!.ref, pruneAfterRollout: of.some((b) => b.pruneAfterRollout) };
+});
 
 /** An object as the controller applies it: kind, resource, metadata with name and namespace. */
 export interface ChildObject {

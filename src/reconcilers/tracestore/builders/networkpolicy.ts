@@ -4,6 +4,7 @@ import { GROUP_PORTS } from '../../../api/contract.js';
 import { DEFAULT_PORTS } from '../../../api/runtime-config.js';
 import { LISTENER_GROUPS, type TraceStore } from '../../../api/tracestore.js';
 import { type BuildContext, runtimeMeta, selectorLabels } from './context.js';
+import { querySelector } from './query.js';
 
 /** A NetworkPolicy in its JSON form (the client-node model names the `from` field `_from`). */
 export interface NetworkPolicy {
@@ -22,10 +23,12 @@ export function networkPolicy(ctx: BuildContext): NetworkPolicy | undefined {
   const np = ctx.spec.runtime?.networkPolicy;
   if (!np?.enabled) return undefined;
   const port = (k: keyof typeof DEFAULT_PORTS) => ({ protocol: 'TCP', port: DEFAULT_PORTS[k] });
+  // the query front of spec.query reads through remote storage, whoever else may
+  const front: NetworkPolicyPeer[] = ctx.spec.query?.enabled ? [{ podSelector: { matchLabels: querySelector(ctx.ts) } }] : [];
   const rules: NetworkPolicy['spec']['ingress'] = LISTENER_GROUPS.map((g) => ({
     ports: GROUP_PORTS[g].map(port),
     // a group without peers: pods of this namespace only (an empty podSelector here selects this namespace's pods)
-    from: np[g]?.from ?? [{ podSelector: {} }],
+    from: np[g]?.from ? [...np[g].from, ...(g === 'remoteStorage' ? front : [])] : [{ podSelector: {} }],
   }));
   // probes and Prometheus reach the admin port from anywhere (kubelet traffic comes from the node)
   rules.push({ ports: [port('admin')] });
