@@ -113,6 +113,16 @@ async function exercise(client: KubeClient, ns: string): Promise<void> {
   await waitFor('NetworkPolicy patched', async () => (await npFrom())?.includes('"app":"x"'));
   await fenced({ enabled: false });
   await waitFor('NetworkPolicy deleted', async () => (await npFrom()) === undefined);
+  // the query front of spec.query: its Ingress created, changed (patch), deleted when dropped from the spec
+  const ing = `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses/ui-query`;
+  const ui = (host?: string) => applyStore(client, { ...memoryStore('ui', ns), spec: { backend: { memory: { maxTraces: 10 } }, query: { enabled: true, ...(host ? { ingress: { host } } : {}) } } });
+  const ingHost = () => client.get<{ spec: { rules: { host: string }[] } }>(ing).then((i) => i.spec.rules[0]?.host, (e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+  await ui('a.example.com');
+  await waitFor('Ingress created', async () => (await ingHost()) === 'a.example.com');
+  await ui('b.example.com');
+  await waitFor('Ingress patched', async () => (await ingHost()) === 'b.example.com');
+  await ui();
+  await waitFor('Ingress deleted', async () => (await ingHost()) === undefined);
   // the embedded backend: its StatefulSet created, then changed (patch); its data volume's claim watched
   const sts = `/apis/apps/v1/namespaces/${ns}/statefulsets/disk-runtime`;
   const disk = (logLevel: 'info' | 'debug') => applyStore(client, { ...memoryStore('disk', ns), spec: { backend: { embedded: {} }, runtime: { logLevel } } });

@@ -178,3 +178,38 @@ describe('spec.runtime.networkPolicy', () => {
     await waitFor('the NetworkPolicy is deleted', async () => (await networkPolicy('fenced')) === undefined);
   });
 });
+
+describe('spec.query with a secured remote storage', () => {
+  const front = (name: string) => get<V1Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}-query`);
+  const uiStore = (name: string, token?: string): TraceStore => {
+    const ts = secureStore(name, { security: { remoteStorage: { tls: { secretRef: { name: 'runtime-tls' } }, auth: { tokenSecretRef: { name: 'ingest-tokens', key: 'tokens' } } } } });
+    return { ...ts, spec: { ...ts.spec, query: { enabled: true, ...(token ? { remoteStorageToken: { secretRef: { name: token } } } : {}) } } };
+  };
+
+  it('is refused without a token by admission, held back while the token Secret is missing, and then gets it by reference only', async () => {
+    await expect(applyStore(client, uiStore('ui'))).rejects.toThrow(/spec.query.remoteStorageToken is required/);
+    await applyStore(client, uiStore('ui', 'ui-token'));
+    const held = await waitFor('Ready=False naming the missing Secret', async () => {
+      const c = conditionOf(await getStore(client, ns, 'ui'), 'Ready');
+      return c?.reason === 'SecretNotFound' ? c : undefined;
+    });
+    expect(held.message).toContain('spec.query.remoteStorageToken.secretRef: Secret "ui-token" not found');
+    expect(await front('ui')).toBeUndefined();
+    await putSecret('ui-token', { token: 'token-b' });
+    const dep = await waitFor('the query front Deployment', () => front('ui'));
+    const c = dep.spec!.template.spec!.containers[0]!;
+    expect(c.env).toEqual([{ name: 'JSO_REMOTE_STORAGE_TOKEN', valueFrom: { secretKeyRef: { name: 'ui-token', key: 'token' } } }]);
+    expect(dep.spec!.template.spec!.volumes!.find((v) => v.name === 'remote-storage-tls')!.secret).toMatchObject({ secretName: 'runtime-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    const cm = await get<V1ConfigMap>(`/api/v1/namespaces/${ns}/configmaps/ui-query`);
+    const text = cm!.data![CONFIG_FILE]!;
+    expect(text).toContain('authorization: Bearer ${env:JSO_REMOTE_STORAGE_TOKEN}');
+    expect(text).toContain(`endpoint: ui-runtime.${ns}.svc:17271`);
+    for (const t of [text, JSON.stringify(dep), JSON.stringify((await getStore(client, ns, 'ui')).status)]) expect(t).not.toContain('token-b');
+    expect((await getStore(client, ns, 'ui')).status?.endpoints?.ui).toBe(`http://ui-query.${ns}.svc:16686/`);
+
+    // turned off: the front's objects go, and so does QueryAvailable
+    await applyStore(client, { ...uiStore('ui', 'ui-token'), spec: { ...uiStore('ui', 'ui-token').spec, query: { enabled: false } } });
+    await waitFor('the query front deleted', async () => (await front('ui')) === undefined && (await get(`/api/v1/namespaces/${ns}/services/ui-query`)) === undefined);
+    await waitFor('no QueryAvailable', async () => conditionOf(await getStore(client, ns, 'ui'), 'QueryAvailable') === undefined && !(await getStore(client, ns, 'ui')).status?.endpoints?.ui);
+  });
+});
