@@ -39,13 +39,16 @@ export interface SearchCapabilities {
 
 export const LEAST_CAPABLE: Readonly<SearchCapabilities> = Object.freeze({ withoutServiceName: false, sameSpanConjunction: false });
 
+/** What a summary reads of a span: a backend may read only these fields. */
+export type SummarySpan = Pick<Span, 'spanId' | 'parentSpanId' | 'name' | 'startTimeUnixNano' | 'endTimeUnixNano'> & { status: { code: StatusCode } };
+
 /** Accumulates the spans of one trace, in any order and over any number of chunks, into its summary. */
 export class TraceSummarizer {
   private readonly ids = new Set<string>();
   /** the spans that name a parent, with their service */
-  private readonly children: { span: Span; service: string }[] = [];
+  private readonly children: { span: SummarySpan; service: string }[] = [];
   private readonly services = new Map<string, ServiceSummary>();
-  private root: { span: Span; service: string; orphan: boolean } | undefined;
+  private root: { span: SummarySpan; service: string; orphan: boolean } | undefined;
   private spanCount = 0;
   private errors = 0;
   private minStart: bigint | undefined;
@@ -56,14 +59,15 @@ export class TraceSummarizer {
   add(resourceSpans: readonly ResourceSpans[]): void {
     for (const rs of resourceSpans) {
       const service = serviceOf(rs.resource);
-      let svc = this.services.get(service);
-      if (!svc) this.services.set(service, (svc = { name: service, spanCount: 0, errorSpanCount: 0 }));
-      for (const ss of rs.scopeSpans) for (const s of ss.spans) this.span(s, service, svc);
+      for (const ss of rs.scopeSpans) for (const s of ss.spans) this.span(s, service);
     }
   }
 
-  private span(s: Span, service: string, svc: ServiceSummary): void {
+  /** one span of service.name `service` */
+  span(s: SummarySpan, service: string): void {
     if (this.ids.has(s.spanId)) return;
+    let svc = this.services.get(service);
+    if (!svc) this.services.set(service, (svc = { name: service, spanCount: 0, errorSpanCount: 0 }));
     this.ids.add(s.spanId);
     this.spanCount++;
     svc.spanCount++;
@@ -79,7 +83,7 @@ export class TraceSummarizer {
   }
 
   /** keeps `s` as the root when it beats the current one: parentless over orphan, then earlier, then lower ID */
-  private consider(s: Span, service: string, orphan: boolean): void {
+  private consider(s: SummarySpan, service: string, orphan: boolean): void {
     const r = this.root;
     if (r && (r.orphan !== orphan ? orphan : r.span.startTimeUnixNano !== s.startTimeUnixNano ? s.startTimeUnixNano > r.span.startTimeUnixNano : s.spanId >= r.span.spanId)) return;
     this.root = { span: s, service, orphan };

@@ -75,10 +75,13 @@ export function traceSpansRequest(n: Names, traceId: string, pageSize: number, f
   };
 }
 
-/** The spans of several traces in one search (complete when fewer than pageSize come back). */
-export function tracesRequest(n: Names, traceIds: string[], pageSize: number): SearchRequest {
-  return { index: n.spanRead(), body: { size: pageSize, query: { terms: { traceId: traceIds } }, sort: SPAN_ORDER } };
+/** The spans of several traces in one search (complete when fewer than pageSize come back), `fields` of each only. */
+export function tracesRequest(n: Names, traceIds: string[], pageSize: number, fields?: string[]): SearchRequest {
+  return { index: n.spanRead(), body: { size: pageSize, query: { terms: { traceId: traceIds } }, sort: SPAN_ORDER, ...(fields ? { _source: fields } : {}) } };
 }
+
+/** What a trace summary reads of a span document: the keyword and time fields and the status code of the record. */
+export const SUMMARY_FIELDS = ['traceId', 'spanId', 'parentSpanId', 'service', 'name', 'startTimeNanos', 'durationNanos', 'record.span.status.code'];
 
 /** Whether a trace has a span starting in [start, end]: the time hints of a get-trace. */
 export function spanInRangeRequest(n: Names, traceId: string, start?: bigint, end?: bigint): SearchRequest {

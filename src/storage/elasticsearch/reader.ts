@@ -14,11 +14,17 @@ import {
   checkGetTraceParams,
   checkTraceQuery,
   type SearchCapabilities,
+  StatusCode,
+  TraceSummarizer,
+  type TraceSummary,
 } from '../api/index.js';
 import { chunkTrace } from '../api/semantics.js';
 import type { SearchConnection } from './connection.js';
 import { RecordDecoder, type SpanDoc } from './docs.js';
-import { findTraceIdsRequest, operationsRequest, servicesRequest, spanInRangeRequest, traceSpansRequest, tracesRequest } from './queries.js';
+import { SUMMARY_FIELDS, findTraceIdsRequest, operationsRequest, servicesRequest, spanInRangeRequest, traceSpansRequest, tracesRequest } from './queries.js';
+
+/** A span document as a summary reads it (SUMMARY_FIELDS) */
+type SummaryDoc = Pick<SpanDoc, 'traceId' | 'spanId' | 'parentSpanId' | 'service' | 'name' | 'startTimeNanos' | 'durationNanos'> & { record?: { span?: { status?: { code?: number } } } };
 
 /** trace IDs fetched by one search in getTraces */
 const TRACES_PER_SEARCH = 100;
@@ -48,11 +54,11 @@ export class SearchTraceReader implements TraceReader {
     return r.hits.hits.length > 0;
   }
 
-  /** The spans of several traces in one search, or undefined when they do not fit one page. */
-  private async smallTraces(traceIds: string[], signal: AbortSignal | undefined): Promise<Map<string, SpanDoc[]> | undefined> {
-    const r = await this.conn.search<SpanDoc>(tracesRequest(this.conn.names, traceIds, this.conn.pageSize), signal);
+  /** The spans of several traces in one search (`fields` of each), or undefined when they do not fit one page. */
+  private async smallTraces<T extends Pick<SpanDoc, 'traceId'> = SpanDoc>(traceIds: string[], signal: AbortSignal | undefined, fields?: string[]): Promise<Map<string, T[]> | undefined> {
+    const r = await this.conn.search<T>(tracesRequest(this.conn.names, traceIds, this.conn.pageSize, fields), signal);
     if (r.hits.hits.length >= this.conn.pageSize) return undefined;
-    const out = new Map<string, SpanDoc[]>();
+    const out = new Map<string, T[]>();
     for (const h of r.hits.hits) {
       let list = out.get(h._source.traceId);
       if (!list) out.set(h._source.traceId, (list = []));
@@ -116,6 +122,35 @@ export class SearchTraceReader implements TraceReader {
   async *findTraceIds(q: TraceQuery, ctx?: StorageContext): AsyncIterable<FoundTraceId[]> {
     const ids = await this.matchingTraceIds(q, ctx?.signal);
     if (ids.length) yield ids;
+  }
+
+  /**
+   * Summaries from eight fields of each span document (SUMMARY_FIELDS) rather than whole records, by the shared rules
+   * (TraceSummarizer), in the order of the search; several traces per search as getTraces reads them.
+   */
+  async *findTraceSummaries(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]> {
+    const signal = ctx?.signal;
+    const ids = (await this.matchingTraceIds(q, signal)).map((x) => x.traceId);
+    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
+      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
+      const byTrace = batch.length > 1 ? await this.smallTraces<SummaryDoc>(batch, signal, SUMMARY_FIELDS) : undefined;
+      const out: TraceSummary[] = [];
+      for (const traceId of batch) {
+        const sum = new TraceSummarizer(traceId);
+        const pages = byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : traceSpanPages<SummaryDoc>(this.conn, traceId, SUMMARY_FIELDS, signal);
+        let any = false;
+        for await (const page of pages) {
+          for (const d of page) {
+            const start = BigInt(d.startTimeNanos);
+            sum.span({ spanId: d.spanId, parentSpanId: d.parentSpanId, name: d.name, startTimeUnixNano: start, endTimeUnixNano: start + BigInt(d.durationNanos), status: { code: d.record?.span?.status?.code ?? StatusCode.Unset } }, d.service);
+            any = true;
+          }
+        }
+        if (any) out.push(sum.summary());
+      }
+      signal?.throwIfAborted();
+      if (out.length) yield out;
+    }
   }
 
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
