@@ -17,19 +17,23 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 /** The value of LABEL_NAME on runtime pods (and the other runtime objects). */
 export const RUNTIME_APP = 'jaeger-storage-runtime';
 /** app.kubernetes.io/name of the query front pods (spec.query): stock Jaeger v2 reading through the runtime */
-export const QUERY_APP = 'jaeger-query';
+export const QUERY_APP = 'jaeger-storage-query';
 /** the query front's ports: Jaeger's own defaults (UI and HTTP APIs, api_v3 gRPC, its health check extension) */
 export const QUERY_PORTS = { http: 16686, grpc: 16685, health: 13133 } as const;
 export const QUERY_PORT_NAMES: Record<keyof typeof QUERY_PORTS, string> = { http: 'query-http', grpc: 'query-grpc', health: 'health' };
 /** where the query front's Jaeger configuration is mounted (file CONFIG_FILE) */
 export const QUERY_CONFIG_MOUNT = '/etc/jaeger';
-/** where the runtime's remote-storage TLS Secret is mounted in the query front */
+/** where the CA of the runtime's remote-storage TLS Secret is mounted in the query front */
 export const QUERY_TLS_MOUNT = '/etc/jaeger-remote-storage-tls';
+/** where the front's own client certificate (spec.query.remoteStorageClientTls) is mounted */
+export const QUERY_CLIENT_TLS_MOUNT = '/etc/jaeger-remote-storage-client-tls';
 /** the env var (from secretKeyRef) holding the bearer token the query front sends to the runtime */
 export const QUERY_TOKEN_ENV = 'JSO_REMOTE_STORAGE_TOKEN';
 
 /** Hash of the rendered runtime config: on the pod template (rollout trigger) and on the config's ConfigMap. */
 export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
+/** hash of the rest of a child as the operator applies it: a field removed from the spec changes it (query front) */
+export const ANNOTATION_APPLIED_HASH = `${GROUP}/applied-hash`;
 /** Hash of the versions of the backend Secrets, on the pod template: pods restart when one changes. */
 export const ANNOTATION_SECRETS = `${GROUP}/secrets-version`;
 

@@ -455,8 +455,9 @@ const query = obj(
     basePath: str({
       description: 'path prefix the UI and APIs are served under, e.g. /jaeger (Jaeger\'s base_path); empty: /',
       maxLength: 256,
-      pattern: '^(/[A-Za-z0-9._~-]+)*$',
-      patternHint: 'a path such as /jaeger or /tools/jaeger, without a trailing slash',
+      // a segment may not start with a dot: "." and ".." are refused by the API server in an Ingress path
+      pattern: '^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$',
+      patternHint: 'a path such as /jaeger or /tools/jaeger, without a trailing slash or segments starting with a dot',
     }),
     ingress: obj(
       {
@@ -486,10 +487,29 @@ const query = obj(
       ['secretRef'],
       { description: 'the bearer token the front sends to the runtime; required when spec.runtime.security.remoteStorage.auth is set. Passed as env from secretKeyRef, never written into the configuration' },
     ),
+    remoteStorageClientTls: obj(
+      { secretRef: obj({ name: objectName(`a kubernetes.io/tls Secret (tls.crt, tls.key) in this namespace whose certificate the runtime's client CA signed, for client authentication; ${optedIn}`) }, ['name'], { description: 'the Secret of the client certificate' }) },
+      ['secretRef'],
+      { description: "the client certificate the front presents to the runtime; required when spec.runtime.security.remoteStorage.tls.requireClientCert is true (the runtime's own key pair is never handed to the front)" },
+    ),
   },
   [],
   { description: 'the Jaeger UI and query APIs in front of this store: the operator deploys the stock Jaeger v2 image (Deployment, Service and optional Ingress <name>-query) with its grpc storage backend pointed at the runtime Service' },
 );
+
+const queryClientCertWhenMtls: CelRule<{ runtime?: { security?: { remoteStorage?: { tls?: { requireClientCert?: boolean } } } }; query?: { enabled?: boolean; remoteStorageClientTls?: unknown } }> = {
+  rule: '!has(self.query) || !has(self.query.enabled) || !self.query.enabled || !has(self.runtime) || !has(self.runtime.security) || !has(self.runtime.security.remoteStorage) || !has(self.runtime.security.remoteStorage.tls) || !has(self.runtime.security.remoteStorage.tls.requireClientCert) || !self.runtime.security.remoteStorage.tls.requireClientCert || has(self.query.remoteStorageClientTls)',
+  message: 'spec.query.remoteStorageClientTls is required: spec.runtime.security.remoteStorage.tls.requireClientCert makes the runtime ask the query front for a client certificate; reference a kubernetes.io/tls Secret whose certificate the runtime\'s client CA signed',
+  fieldPath: '.query.remoteStorageClientTls',
+  check: (s) => s.query?.enabled !== true || s.runtime?.security?.remoteStorage?.tls?.requireClientCert !== true || s.query.remoteStorageClientTls !== undefined,
+};
+
+const queryWithoutTenancy: CelRule<{ tenancy?: { enabled?: boolean }; query?: { enabled?: boolean } }> = {
+  rule: '!has(self.query) || !has(self.query.enabled) || !self.query.enabled || !has(self.tenancy) || !has(self.tenancy.enabled) || !self.tenancy.enabled',
+  message: 'spec.query cannot be enabled with spec.tenancy.enabled in this version: the query front would read without a tenant and be refused; query a tenanted store through its own query API with the tenant header',
+  fieldPath: '.query.enabled',
+  check: (s) => s.query?.enabled !== true || s.tenancy?.enabled !== true,
+};
 
 const queryTokenWhenAuth: CelRule<{ runtime?: { security?: { remoteStorage?: { auth?: unknown } } }; query?: { enabled?: boolean; remoteStorageToken?: unknown } }> = {
   rule: '!has(self.query) || !has(self.query.enabled) || !self.query.enabled || !has(self.runtime) || !has(self.runtime.security) || !has(self.runtime.security.remoteStorage) || !has(self.runtime.security.remoteStorage.auth) || has(self.query.remoteStorageToken)',
@@ -532,7 +552,7 @@ export const traceStoreSpec = obj(
     }),
   },
   ['backend'],
-  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport, cassandraRetention, queryTokenWhenAuth] },
+  { description: 'the desired store: its backend, retention, runtime pods and what happens to the data on deletion', rules: [singleReplicaBackends, tenancyNeedsSupport, cassandraRetention, queryTokenWhenAuth, queryClientCertWhenMtls, queryWithoutTenancy] },
 );
 
 const endpoint = (d: string) => str({ description: d });

@@ -36,7 +36,7 @@ import type { Observed, ObservedVolume } from '../reconcilers/tracestore/status.
 import { VOLUME_PENDING_GRACE_MS, computeStatus, volumeCondition, workloadCondition } from '../reconcilers/tracestore/status.js';
 import { validateTraceStoreName } from '../reconcilers/tracestore/validate.js';
 import { type SecretLookup, secretProblem } from '../reconcilers/tracestore/secrets.js';
-import { BACKEND_REPORT_ANNOTATION_PREFIX, LABEL_INSTANCE, SECRET_ALLOW_LABEL, runtimeReportLeaseName } from '../api/contract.js';
+import { BACKEND_REPORT_ANNOTATION_PREFIX, LABEL_COMPONENT, LABEL_INSTANCE, SECRET_ALLOW_LABEL, runtimeReportLeaseName } from '../api/contract.js';
 import type { ResourceRef } from '../api/resources.js';
 import type { ReconcileResult } from './controller.js';
 import type { ConditionInput } from '../reconcilers/conditions.js';
@@ -52,6 +52,12 @@ function backendReports(lease: KubeObject | undefined): string {
     .sort()
     .join('; ')
     .slice(0, 1_000); // runtime-written text: bounded before it reaches status and events
+}
+
+/** A referenced Secret that may not be used, as the condition saying why, and whether to look again later. */
+interface SecretVerdict {
+  condition: ConditionInput;
+  recheck: boolean;
 }
 
 /** How often a referenced Secret outside the cache (missing or not opted in) is looked up again (metadata only). */
@@ -204,9 +210,11 @@ export class TraceStoreController {
     if (!uid) return;
     const keep = new Set(desired.map((d) => `${d.kind}/${keyOf(d.object)}`));
     for (const b of CHILD_KINDS) {
-      if (b.pruneAfterRollout && !rolledOut) continue;
+      // the runtime's superseded ConfigMaps wait for its rollout; the query front's objects do not
+      const waits = b.pruneAfterRollout && !rolledOut;
       for (const o of this.cache(b.kind).list()) {
         const m = o.metadata;
+        if (waits && m.labels?.[LABEL_COMPONENT] !== 'query') continue;
         if (m.namespace !== ts.metadata.namespace || keep.has(`${b.kind}/${keyOf(o)}`)) continue;
         if (controllerUid(o) !== uid) continue;
         try {
@@ -260,10 +268,17 @@ export class TraceStoreController {
     const queryVersion = querySecrets(ts.spec).map((s) => `${s.name}@${this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.metadata.resourceVersion ?? '-'}`).join(',');
     const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), ...(queryVersion ? { querySecretsVersion: queryVersion } : {}), use });
     const desired = build(ctx);
+    // a Secret of the query front that may not be used holds back the front only: its objects stay as they are
+    const queryHeld = ctx.spec.query?.enabled ? await this.queryProblem(ts) : undefined;
     let deployment: V1Deployment | undefined;
     let statefulSet: V1StatefulSet | undefined;
     let queryDeployment: V1Deployment | undefined;
     for (const d of desired) {
+      const front = d.object.metadata.name === queryName(ts);
+      if (front && queryHeld) {
+        if (d.kind === 'Deployment') queryDeployment = this.inf.children.Deployment.get(keyOf(d.object));
+        continue;
+      }
       const applied = await this.applyChild(d);
       if (d.kind === 'Deployment' && d.object.metadata.name === ctx.name) deployment = applied as V1Deployment;
       if (d.kind === 'Deployment' && d.object.metadata.name === queryName(ts)) queryDeployment = applied as V1Deployment;
@@ -274,11 +289,11 @@ export class TraceStoreController {
     const rolledOut = workloadCondition(workload, ctx.configHash).status === 'True';
     await this.prune(ts, desired, rolledOut);
     const full = backendReports(this.inf.children.Lease.get(`${ctx.namespace}/${runtimeReportLeaseName(ts.metadata.name)}`));
-    const query = ctx.spec.query?.enabled ? { query: { ...(queryDeployment ? { deployment: queryDeployment } : {}), configHash: queryConfigHash(ctx) } } : {};
+    const query = ctx.spec.query?.enabled ? { query: { ...(queryDeployment ? { deployment: queryDeployment } : {}), configHash: queryConfigHash(ctx), ...(queryHeld ? { problem: queryHeld.condition } : {}) } } : {};
     await this.writeStatus(ts, { backend, configHash: ctx.configHash, ...workload, ...query, ...(external ? { external } : {}), ...(full ? { backendFull: full } : {}) });
     // a claim still provisioning turns into a failure when its grace is over, with no event of its own to say so
     const graceLeft = volumeCondition(volume, new Date())?.recheckAfterMs;
-    const recheck = [requeueAfterMs, graceLeft === undefined ? undefined : graceLeft + 100].filter((x): x is number => x !== undefined);
+    const recheck = [requeueAfterMs, graceLeft === undefined ? undefined : graceLeft + 100, queryHeld?.recheck ? UNCACHED_SECRET_RECHECK_MS : undefined].filter((x): x is number => x !== undefined);
     return recheck.length ? { requeueAfterMs: Math.min(...recheck) } : undefined;
   }
 
@@ -323,20 +338,35 @@ export class TraceStoreController {
     return { external, use, ...(st.requeueAfterMs !== undefined ? { requeueAfterMs: st.requeueAfterMs } : {}), ...versioned };
   }
 
+  /** The first Secret of spec.runtime.security that may not be used or lacks a key the runtime reads. */
+  private securityProblem(ts: TraceStore): Promise<SecretVerdict | undefined> {
+    return this.firstSecretProblem(
+      ts,
+      securitySecrets(ts.spec).map((s) => ({ ...s, why: s.kind === 'tls' ? ' (ca.crt is the client CA that requireClientCert needs)' : '' })),
+    );
+  }
+
   /**
-   * The first Secret of spec.runtime.security or spec.query that may not be used or lacks a key the runtime (or the
-   * query front) reads.
+   * The first Secret of the query front (spec.query) that may not be used, lacks a key, or holds a token that is not
+   * one line of visible characters (it goes into a header as it is).
    */
-  private async securityProblem(ts: TraceStore): Promise<{ condition: ConditionInput; recheck: boolean } | undefined> {
-    for (const s of [...securitySecrets(ts.spec), ...querySecrets(ts.spec).map((q) => ({ ...q, kind: 'auth' as const }))]) {
+  private queryProblem(ts: TraceStore): Promise<SecretVerdict | undefined> {
+    return this.firstSecretProblem(
+      ts,
+      querySecrets(ts.spec).map((s) => ({ ...s, why: s.use === 'ca' ? ' (the query front verifies the runtime with it)' : '', token: s.use === 'token' })),
+    );
+  }
+
+  private async firstSecretProblem(ts: TraceStore, secrets: { field: string; name: string; keys: string[]; why: string; token?: boolean }[]): Promise<SecretVerdict | undefined> {
+    for (const s of secrets) {
       const lookup = await this.lookupSecret(ts, s.name);
       const refused = secretProblem(ts, s.field, s.name, lookup);
       if (refused) return { condition: { ...refused, type: 'Ready' }, recheck: lookup.found !== 'optedIn' };
       const data = this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.data ?? {};
       const missing = s.keys.filter((k) => data[k] === undefined);
-      if (missing.length) {
-        const why = s.kind === 'tls' && missing.includes('ca.crt') ? ' (ca.crt: the client CA that requireClientCert needs, and the CA the query front of spec.query verifies the runtime with)' : '';
-        return { condition: { type: 'Ready', status: 'False', reason: 'SecretKeyMissing', message: `${s.field}: Secret "${s.name}" has no key ${missing.join(', ')}${why}` }, recheck: false };
+      if (missing.length) return { condition: { type: 'Ready', status: 'False', reason: 'SecretKeyMissing', message: `${s.field}: Secret "${s.name}" has no key ${missing.join(', ')}${missing.includes('ca.crt') ? s.why : ''}` }, recheck: false };
+      if (s.token && !/^[\x21-\x7e]+$/.test(Buffer.from(data[s.keys[0]!]!, 'base64').toString('utf8'))) {
+        return { condition: { type: 'Ready', status: 'False', reason: 'SecretValueInvalid', message: `${s.field}: the key ${s.keys[0]} of Secret "${s.name}" must hold one token: visible ASCII characters, no spaces or line breaks (kubectl create secret generic ... --from-literal=token=...)` }, recheck: false };
       }
     }
     return undefined;

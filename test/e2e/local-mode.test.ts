@@ -92,7 +92,7 @@ it('starts everything, runs each runtime pod as a process, refuses a second star
       }, 60_000, 250);
       expect(withUi.status?.endpoints?.ui).toBe('http://demo-query.default.svc:16686/jaeger/');
       expect(withUi.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
-      const frontIp = async () => (await client.get<{ items: { status?: { podIP?: string } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/name=jaeger-query' })).items[0]?.status?.podIP;
+      const frontIp = async () => (await client.get<{ items: { status?: { podIP?: string } }[] }>('/api/v1/namespaces/default/pods', { labelSelector: 'app.kubernetes.io/name=jaeger-storage-query' })).items[0]?.status?.podIP;
       const front = `http://${await frontIp()}:16686/jaeger`;
       expect(s.out()).toMatch(new RegExp(`query front pod default/demo-query-\\S+ of TraceStore demo: Jaeger on ${IP}`));
       expect(JSON.parse((await fetchText(`${front}/api/v3/services`)).body)).toEqual(JSON.parse((await fetchText(`${query}/api/v3/services`)).body));

@@ -195,11 +195,18 @@ describe('spec.query with a secured remote storage', () => {
     });
     expect(held.message).toContain('spec.query.remoteStorageToken.secretRef: Secret "ui-token" not found');
     expect(await front('ui')).toBeUndefined();
+    expect(await deployment('ui')).toBeDefined();
+    // a token that would not make a header is refused, naming the key
+    await putSecret('ui-token', { token: 'token-b\n' });
+    await waitFor('SecretValueInvalid', async () => conditionOf(await getStore(client, ns, 'ui'), 'QueryAvailable')?.reason === 'SecretValueInvalid');
+    expect(await front('ui')).toBeUndefined();
     await putSecret('ui-token', { token: 'token-b' });
     const dep = await waitFor('the query front Deployment', () => front('ui'));
     const c = dep.spec!.template.spec!.containers[0]!;
     expect(c.env).toEqual([{ name: 'JSO_REMOTE_STORAGE_TOKEN', valueFrom: { secretKeyRef: { name: 'ui-token', key: 'token' } } }]);
-    expect(dep.spec!.template.spec!.volumes!.find((v) => v.name === 'remote-storage-tls')!.secret).toMatchObject({ secretName: 'runtime-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    expect(dep.spec!.template.spec!.volumes!.find((v) => v.name === 'remote-storage-ca')!.secret).toMatchObject({ secretName: 'runtime-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    // the runtime itself stays Ready all along: the front's Secrets hold back the front only
+    expect(conditionOf(await getStore(client, ns, 'ui'), 'RuntimeAvailable')?.status).not.toBe('Unknown');
     const cm = await get<V1ConfigMap>(`/api/v1/namespaces/${ns}/configmaps/ui-query`);
     const text = cm!.data![CONFIG_FILE]!;
     expect(text).toContain('authorization: Bearer ${env:JSO_REMOTE_STORAGE_TOKEN}');
@@ -209,7 +216,7 @@ describe('spec.query with a secured remote storage', () => {
 
     // turned off: the front's objects go, and so does QueryAvailable
     await applyStore(client, { ...uiStore('ui', 'ui-token'), spec: { ...uiStore('ui', 'ui-token').spec, query: { enabled: false } } });
-    await waitFor('the query front deleted', async () => (await front('ui')) === undefined && (await get(`/api/v1/namespaces/${ns}/services/ui-query`)) === undefined);
+    await waitFor('the query front deleted', async () => (await front('ui')) === undefined && (await get(`/api/v1/namespaces/${ns}/services/ui-query`)) === undefined && (await get(`/api/v1/namespaces/${ns}/configmaps/ui-query`)) === undefined);
     await waitFor('no QueryAvailable', async () => conditionOf(await getStore(client, ns, 'ui'), 'QueryAvailable') === undefined && !(await getStore(client, ns, 'ui')).status?.endpoints?.ui);
   });
 });

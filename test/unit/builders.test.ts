@@ -24,7 +24,7 @@ describe('build()', () => {
     const cm = embedded[0]!.object.metadata.name;
     expect(embedded.map((d) => `${d.kind}/${d.object.metadata.name}`)).toEqual([
       `ConfigMap/${cm}`, 'ServiceAccount/demo-runtime', 'Role/demo-runtime', 'RoleBinding/demo-runtime', 'Lease/demo-runtime-report', 'StatefulSet/demo-runtime', 'Service/demo-runtime', 'NetworkPolicy/demo-runtime',
-      'ConfigMap/demo-query', 'Deployment/demo-query', 'Service/demo-query', 'Ingress/demo-query',
+      'ConfigMap/demo-query', 'Deployment/demo-query', 'Service/demo-query', 'Ingress/demo-query', 'NetworkPolicy/demo-query',
     ]);
     expect(new Set(out.map((d) => d.kind)).size).toBe(9);
     expect(new Set(out.map((d) => `${d.kind}/${d.object.metadata.name}`)).size).toBe(out.length);

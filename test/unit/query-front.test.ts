@@ -33,7 +33,7 @@ describe('query front objects', () => {
     expect(c.image).toBe('jaegertracing/jaeger:2.13.0');
     expect(c.args).toEqual(['--config', '/etc/jaeger/config.yaml']);
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/status', port: 'health' });
-    expect(d.spec!.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'jaeger-query', 'app.kubernetes.io/instance': 'demo' });
+    expect(d.spec!.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'jaeger-storage-query', 'app.kubernetes.io/instance': 'demo' });
     expect(d.spec!.template.metadata!.labels![LABEL_NAME]).not.toBe(RUNTIME_APP);
     expect(d.spec!.template.spec!.automountServiceAccountToken).toBe(false);
     expect(c.env).toBeUndefined();
@@ -55,23 +55,33 @@ describe('query front objects', () => {
     expect(hash(ts({ query: { enabled: true, basePath: '/x' } }))).not.toBe(hash(ts({ query: { enabled: true } })));
   });
 
-  it('verify a TLS runtime with the ca.crt of its Secret, present its key pair under mTLS, and send the token only by env reference', () => {
+  it('verify a TLS runtime with the ca.crt of its Secret, present their own client certificate under mTLS, and send the token only by env reference', () => {
     const secured = ts({
       runtime: { security: { remoteStorage: { tls: { secretRef: { name: 'rs-tls' }, requireClientCert: true }, auth: { tokenSecretRef: { name: 'rs-tokens' } } } } },
-      query: { enabled: true, remoteStorageToken: { secretRef: { name: 'ui-token', key: 'tok' } } },
+      query: { enabled: true, remoteStorageToken: { secretRef: { name: 'ui-token', key: 'tok' } }, remoteStorageClientTls: { secretRef: { name: 'ui-client' } } },
     });
     expect(storage(secured)).toMatchObject({
-      tls: { ca_file: '/etc/jaeger-remote-storage-tls/ca.crt', cert_file: '/etc/jaeger-remote-storage-tls/tls.crt', key_file: '/etc/jaeger-remote-storage-tls/tls.key', server_name_override: 'demo-runtime.obs.svc' },
+      tls: { ca_file: '/etc/jaeger-remote-storage-tls/ca.crt', cert_file: '/etc/jaeger-remote-storage-client-tls/tls.crt', key_file: '/etc/jaeger-remote-storage-client-tls/tls.key', server_name_override: 'demo-runtime.obs.svc' },
       headers: { authorization: `Bearer \${env:${QUERY_TOKEN_ENV}}` },
     });
     const d = child<V1Deployment>(secured, 'Deployment', 'demo-query', { querySecretsVersion: 'ui-token@7' })!;
     const pod = d.spec!.template.spec!;
     expect(pod.containers[0]!.env).toEqual([{ name: QUERY_TOKEN_ENV, valueFrom: { secretKeyRef: { name: 'ui-token', key: 'tok' } } }]);
-    expect(pod.volumes!.find((v) => v.name === 'remote-storage-tls')!.secret).toEqual({ secretName: 'rs-tls', items: ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })), defaultMode: 0o440 });
+    // of the runtime's Secret only its CA: the runtime's key never reaches the front
+    expect(pod.volumes!.filter((v) => v.secret).map((v) => v.secret)).toEqual([
+      { secretName: 'rs-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o440 },
+      { secretName: 'ui-client', items: ['tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })), defaultMode: 0o440 },
+    ]);
     expect(d.spec!.template.metadata!.annotations!['storage.jaegertracing.io/secrets-version']).toBeDefined();
-    // the runtime's TLS Secret must now hold ca.crt: the runtime mounts it and the controller checks for it
-    const rt = children(secured).find((x) => x.kind === 'Deployment' && x.object.metadata.name === 'demo-runtime')!.object as V1Deployment;
-    expect(rt.spec!.template.spec!.volumes!.find((v) => v.secret?.secretName === 'rs-tls')!.secret!.items!.map((i) => i.key)).toContain('ca.crt');
+    // the runtime is not changed by the front: its Secret volume is what it was
+    const runtimePod = (t: TraceStore) => (children(t).find((x) => x.kind === 'Deployment' && x.object.metadata.name === 'demo-runtime')!.object as V1Deployment).spec!.template;
+    expect(runtimePod(secured)).toEqual(runtimePod({ ...secured, spec: { ...secured.spec, query: { enabled: false } } }));
+  });
+
+  it('leave a store without spec.query exactly as it was', () => {
+    const plain = ts({ runtime: { networkPolicy: { enabled: true } } });
+    const off = ts({ runtime: { networkPolicy: { enabled: true } }, query: { enabled: false } });
+    expect(children(off).map((d) => d.object)).toEqual(children(plain).map((d) => d.object));
   });
 
   it('are refused by validation when the runtime asks for a token and the front has none', () => {
@@ -79,6 +89,11 @@ describe('query front objects', () => {
     expect(errs).toEqual([expect.objectContaining({ field: 'spec.query.remoteStorageToken', message: expect.stringMatching(/remoteStorageToken is required/) })]);
     expect(validateSpec('TraceStore', { backend: { memory: {} }, query: { enabled: true, basePath: 'jaeger/' } })).toEqual([expect.objectContaining({ field: 'spec.query.basePath' })]);
     expect(validateSpec('TraceStore', { backend: { memory: {} }, query: { enabled: true, ingress: { host: 'Bad Host' } } })).toEqual([expect.objectContaining({ field: 'spec.query.ingress.host' })]);
+    for (const basePath of ['/..', '/a/./b', '/.hidden']) expect(validateSpec('TraceStore', { backend: { memory: {} }, query: { enabled: true, basePath } })).toEqual([expect.objectContaining({ field: 'spec.query.basePath' })]);
+    expect(validateSpec('TraceStore', { backend: { memory: {} }, runtime: { security: { remoteStorage: { tls: { secretRef: { name: 't' }, requireClientCert: true } } } }, query: { enabled: true } })).toEqual([
+      expect.objectContaining({ field: 'spec.query.remoteStorageClientTls', message: expect.stringMatching(/remoteStorageClientTls is required/) }),
+    ]);
+    expect(validateSpec('TraceStore', { backend: { memory: {} }, tenancy: { enabled: true }, query: { enabled: true } })).toEqual([expect.objectContaining({ field: 'spec.query.enabled', message: expect.stringMatching(/spec.tenancy.enabled/) })]);
   });
 
   it('have a Service of the asked type and an Ingress with host, class, TLS and base path', () => {
@@ -87,7 +102,11 @@ describe('query front objects', () => {
     expect(svc.spec!.type).toBe('LoadBalancer');
     expect(svc.spec!.ports!.map((p) => [p.name, p.port])).toEqual([['query-http', 16686], ['query-grpc', 16685]]);
     const ing = child<V1Ingress>(t, 'Ingress')!;
-    expect(ing.metadata!.annotations).toEqual({ 'a/b': 'c' });
+    expect(ing.metadata!.annotations).toEqual({ 'a/b': 'c', 'storage.jaegertracing.io/applied-hash': expect.stringMatching(/^[0-9a-f]{10}$/) });
+    // a field dropped from the spec changes the applied hash, so the Ingress is applied again without it
+    const without = child<V1Ingress>(ts({ query: { enabled: true, serviceType: 'LoadBalancer', basePath: '/jaeger', ingress: { host: 'jaeger.example.com', className: 'nginx', annotations: { 'a/b': 'c' } } } }), 'Ingress')!;
+    expect(without.spec!.tls).toBeUndefined();
+    expect(without.metadata!.annotations!['storage.jaegertracing.io/applied-hash']).not.toBe(ing.metadata!.annotations!['storage.jaegertracing.io/applied-hash']);
     expect(ing.spec).toEqual({
       ingressClassName: 'nginx',
       rules: [{ host: 'jaeger.example.com', http: { paths: [{ path: '/jaeger', pathType: 'Prefix', backend: { service: { name: 'demo-query', port: { name: 'query-http' } } } }] } }],
@@ -97,10 +116,17 @@ describe('query front objects', () => {
     expect(endpointsFor(ts())).not.toHaveProperty('ui');
   });
 
-  it('are admitted to remote storage by the NetworkPolicy that names its peers', () => {
-    const t = ts({ runtime: { networkPolicy: { enabled: true, remoteStorage: { from: [{ namespaceSelector: { matchLabels: { team: 'x' } } }] } } }, query: { enabled: true } });
+  it('are admitted to remote storage by the NetworkPolicy that names its peers, and fenced like the runtime\'s query group', () => {
+    const t = ts({ runtime: { networkPolicy: { enabled: true, remoteStorage: { from: [{ namespaceSelector: { matchLabels: { team: 'x' } } }] }, query: { from: [{ podSelector: { matchLabels: { role: 'viewer' } } }] } } }, query: { enabled: true } });
     const np = children(t).find((d) => d.kind === 'NetworkPolicy')!.object as unknown as NetworkPolicy;
-    expect(np.spec.ingress.find((r) => r.ports.some((p) => p.port === 17271))!.from).toEqual([{ namespaceSelector: { matchLabels: { team: 'x' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'jaeger-query', 'app.kubernetes.io/instance': 'demo' } } }]);
+    const own = child<NetworkPolicy>(t, 'NetworkPolicy')!;
+    expect(own.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'jaeger-storage-query', 'app.kubernetes.io/instance': 'demo' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 16686 }, { protocol: 'TCP', port: 16685 }], from: [{ podSelector: { matchLabels: { role: 'viewer' } } }] }, { ports: [{ protocol: 'TCP', port: 13133 }] }],
+    });
+    expect(child(ts({ query: { enabled: true } }), 'NetworkPolicy')).toBeUndefined();
+    expect(np.spec.ingress.find((r) => r.ports.some((p) => p.port === 17271))!.from).toEqual([{ namespaceSelector: { matchLabels: { team: 'x' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'jaeger-storage-query', 'app.kubernetes.io/instance': 'demo' } } }]);
   });
 });
 

@@ -23,8 +23,11 @@ export interface Observed {
   security?: ConditionInput;
   /** runtime pods that report their backend out of space ("pod: message; ...") */
   backendFull?: string;
-  /** the query front of spec.query, when enabled: its Deployment and the config hash its pods must carry */
-  query?: { deployment?: V1Deployment; configHash: string };
+  /**
+   * the query front of spec.query, when enabled: its Deployment, the config hash its pods must carry, and a Secret of
+   * it that may not be used (the front is then left as it is)
+   */
+  query?: { deployment?: V1Deployment; configHash: string; problem?: ConditionInput };
 }
 
 export interface ObservedVolume {
@@ -106,7 +109,8 @@ export function runtimeCondition(d: V1Deployment | undefined, wantHash: string |
 }
 
 /** QueryAvailable: the query front's Deployment (spec.query). */
-export const queryCondition = (q: NonNullable<Observed['query']>): ConditionInput => runtimeCondition(q.deployment, q.configHash, QUERY);
+export const queryCondition = (q: NonNullable<Observed['query']>): ConditionInput =>
+  q.problem ? { type: 'QueryAvailable', status: 'False', reason: q.problem.reason, message: `the query front is not changed: ${q.problem.message}` } : runtimeCondition(q.deployment, q.configHash, QUERY);
 
 /** RuntimeAvailable for the StatefulSet of a backend with a data volume. */
 export function statefulSetCondition(s: V1StatefulSet | undefined, wantHash: string | undefined): ConditionInput {

@@ -7,7 +7,7 @@ import { CONFIGMAPS, DEPLOYMENTS, INGRESSES, LEASES, NETWORKPOLICIES, type Resou
 import { configMap } from './configmap.js';
 import type { BuildContext } from './context.js';
 import { reportLease } from './lease.js';
-import { type NetworkPolicy, networkPolicy } from './networkpolicy.js';
+import { type NetworkPolicy, networkPolicy, queryNetworkPolicy } from './networkpolicy.js';
 import { queryConfigMap, queryDeployment, queryIngress, queryService } from './query.js';
 import { role } from './role.js';
 import { roleBinding } from './rolebinding.js';
@@ -66,6 +66,7 @@ export const CHILD_BUILDERS: readonly ChildBuilder[] = [
   builder('Deployment', DEPLOYMENTS, queryDeployment),
   builder('Service', SERVICES, queryService),
   builder('Ingress', INGRESSES, queryIngress),
+  builder('NetworkPolicy', NETWORKPOLICIES, queryNetworkPolicy),
 ];
 
 /** Each kind of child once, with its resource; pruned after the rollout when any of its builders says so. */

@@ -2,7 +2,7 @@
 // exporter), its jaeger_query extension serving the UI and APIs from a `grpc` storage backend that is the runtime's
 // remote-storage port, and healthcheckv2 for the probes. Pure: the same spec gives the same YAML (its hash rolls
 // the pods). Secrets stay out of it: the bearer token is ${env:...}, read from a secretKeyRef env var.
-import { QUERY_PORTS, QUERY_TLS_MOUNT, QUERY_TOKEN_ENV } from '../../../api/contract.js';
+import { QUERY_CLIENT_TLS_MOUNT, QUERY_PORTS, QUERY_TLS_MOUNT, QUERY_TOKEN_ENV } from '../../../api/contract.js';
 import { DEFAULT_PORTS } from '../../../api/runtime-config.js';
 import type { TraceStoreSpec } from '../../../api/tracestore.js';
 import { canonicalYaml } from './config.js';
@@ -23,7 +23,7 @@ function grpcClient(i: QueryConfigInput): Record<string, unknown> {
     ? {
         ca_file: `${QUERY_TLS_MOUNT}/ca.crt`,
         server_name_override: i.runtimeHost,
-        ...(sec.tls.requireClientCert ? { cert_file: `${QUERY_TLS_MOUNT}/tls.crt`, key_file: `${QUERY_TLS_MOUNT}/tls.key` } : {}),
+        ...(sec.tls.requireClientCert ? { cert_file: `${QUERY_CLIENT_TLS_MOUNT}/tls.crt`, key_file: `${QUERY_CLIENT_TLS_MOUNT}/tls.key` } : {}),
       }
     : { insecure: true };
   return {

@@ -12,9 +12,7 @@ export function securitySecrets(spec: TraceStore['spec'] | undefined): { group: 
   const out: ReturnType<typeof securitySecrets> = [];
   for (const g of LISTENER_GROUPS) {
     const c = sec?.[g];
-    // ca.crt: the client CA of requireClientCert; on the remote-storage group also what the query front verifies with
-    const ca = c?.tls?.requireClientCert || (g === 'remoteStorage' && spec?.query?.enabled === true);
-    if (c?.tls) out.push({ group: g, kind: 'tls', field: `spec.runtime.security.${g}.tls.secretRef`, name: c.tls.secretRef.name, keys: ['tls.crt', 'tls.key', ...(ca ? ['ca.crt'] : [])] });
+    if (c?.tls) out.push({ group: g, kind: 'tls', field: `spec.runtime.security.${g}.tls.secretRef`, name: c.tls.secretRef.name, keys: ['tls.crt', 'tls.key', ...(c.tls.requireClientCert ? ['ca.crt'] : [])] });
     if (c?.auth) out.push({ group: g, kind: 'auth', field: `spec.runtime.security.${g}.auth.tokenSecretRef`, name: c.auth.tokenSecretRef.name, keys: [c.auth.tokenSecretRef.key ?? 'token'] });
   }
   return out;
