@@ -28,7 +28,7 @@ export interface Pod {
   spec: {
     nodeName?: string;
     containers: { name: string; env?: EnvVar[]; volumeMounts?: { name: string; mountPath: string }[] }[];
-    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string }; persistentVolumeClaim?: { claimName: string } }[];
+    volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string; items?: { key: string; path: string }[] }; persistentVolumeClaim?: { claimName: string } }[];
   };
   status?: { podIP?: string; phase?: string };
 }
@@ -88,12 +88,16 @@ interface Prepared {
 /** overrides the Jaeger v2 binary query front pods run (default: the one test/env/build-jaeger.sh builds) */
 export const JAEGER_BINARY_ENV = 'JSO_JAEGER_BINARY';
 
+let builtJaeger: string | undefined;
+
 function jaegerBinary(): string {
   const set = process.env[JAEGER_BINARY_ENV];
   if (set) return set;
-  const dir = execFileSync('bash', ['-c', `source "${join(REPO_ROOT, 'test/env/versions.sh')}"; echo "$JAEGER_BIN_DIR"`], { encoding: 'utf8' }).trim();
-  return join(dir, 'jaeger');
+  builtJaeger ??= join(execFileSync('bash', ['-c', 'source "$1"; echo "$JAEGER_BIN_DIR"', 'versions', join(REPO_ROOT, 'test/env/versions.sh')], { encoding: 'utf8' }).trim(), 'jaeger');
+  return builtJaeger;
 }
+
+const isQuery = (pod: Pod): boolean => pod.metadata.labels?.[LABEL_NAME] === QUERY_APP;
 
 /** the object at `path` under `o`, created when absent (a configuration the kubelet fills in) */
 function objectAt(o: Record<string, unknown>, ...path: string[]): Record<string, unknown> {
@@ -210,7 +214,7 @@ export class LocalKubelet {
   /** A pod that does not start yet: said once per reason, tried again on the next sync. */
   private wait(pod: Pod, why: string): void {
     const { namespace: ns, name, uid } = pod.metadata;
-    if (this.waiting.get(uid) !== why) this.o.log(`${pod.metadata.labels?.[LABEL_NAME] === QUERY_APP ? 'query front' : 'runtime'} pod ${ns}/${name} waits: ${why}`);
+    if (this.waiting.get(uid) !== why) this.o.log(`${isQuery(pod) ? 'query front' : 'runtime'} pod ${ns}/${name} waits: ${why}`);
     this.waiting.set(uid, why);
   }
 
@@ -246,7 +250,12 @@ export class LocalKubelet {
         config = (parse(cm.data?.[CONFIG_FILE] ?? '') ?? {}) as Record<string, unknown>;
       } else if (v?.secret) {
         const s = await this.o.client.get<{ data?: Record<string, string> }>(resourcePath(SECRETS, ns, v.secret.secretName)).catch(() => undefined);
-        for (const [k, val] of Object.entries(s?.data ?? {})) writeFileSync(join(local, k), Buffer.from(val, 'base64'), { mode: 0o600 });
+        // the listed keys only, under their paths, as a kubelet projects them
+        const items = v.secret.items ?? Object.keys(s?.data ?? {}).map((k) => ({ key: k, path: k }));
+        for (const { key, path } of items) {
+          const val = s?.data?.[key];
+          if (val !== undefined) writeFileSync(join(local, path), Buffer.from(val, 'base64'), { mode: 0o600 });
+        }
       }
     }
     const remap = (x: unknown): unknown => {
@@ -258,15 +267,18 @@ export class LocalKubelet {
       if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, remap(v)]));
       return x;
     };
-    const penv: NodeJS.ProcessEnv = { ...process.env };
+    // a runtime process inherits this shell's environment (PATH, HOME, NODE_*) but never its listen, backend or
+    // kubeconfig settings; a query front (Jaeger) gets only PATH and HOME: nothing of this shell reaches its config
+    const penv: NodeJS.ProcessEnv = isQuery(pod) ? { PATH: process.env.PATH, HOME: process.env.HOME } : { ...process.env };
     for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
-    // a pod gets only the backend settings of its own spec, never those of the shell that started local mode
     for (const k of [BACKEND_CA_DIR_ENV, BACKEND_USERNAME_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV]) delete penv[k];
     delete penv.KUBECONFIG;
     for (const e of c.env ?? []) {
       const f = e.valueFrom?.fieldRef?.fieldPath;
       const s = e.valueFrom?.secretKeyRef;
       const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
+      // as a kubelet does: a pod whose Secret key cannot be read does not start
+      if (v === undefined && s && s.optional !== true) return void this.wait(pod, `env ${e.name}: key ${s.key} of Secret ${ns}/${s.name} cannot be read`);
       if (v !== undefined) penv[e.name] = v;
     }
     penv[POD_NAME_ENV] = name;
@@ -277,7 +289,7 @@ export class LocalKubelet {
   }
 
   private async launch(pod: Pod): Promise<void> {
-    if (pod.metadata.labels?.[LABEL_NAME] === QUERY_APP) return this.launchQuery(pod);
+    if (isQuery(pod)) return this.launchQuery(pod);
     const p = await this.prepare(pod);
     if (!p) return;
     const { namespace: ns, name, uid } = pod.metadata;
@@ -333,7 +345,8 @@ export class LocalKubelet {
     writeFileSync(file, stringify(p.config));
     const basePath = typeof query.base_path === 'string' ? query.base_path : '';
     const listen = { http: `${ip}:${QUERY_PORTS.http}`, grpc: `${ip}:${QUERY_PORTS.grpc}`, ui: `http://${ip}:${QUERY_PORTS.http}${basePath}/` };
-    const r: Running = { pod, ip, dir, volumes: p.claims, probeUrl: `http://${ip}:${QUERY_PORTS.health}/status`, listen, target, ready: false, restarts: 0, reportedRestarts: 0, stopping: false };
+    // reportedRestarts -1: the first probe reports, also for a pod whose previous process (same UID) was Ready
+    const r: Running = { pod, ip, dir, volumes: p.claims, probeUrl: `http://${ip}:${QUERY_PORTS.health}/status`, listen, target, ready: false, restarts: 0, reportedRestarts: -1, stopping: false };
     this.pods.set(uid, r);
     this.o.log(`query front pod ${ns}/${name} of TraceStore ${instance ?? '?'}: Jaeger on ${ip} (UI ${listen.ui}), reading from the runtime at ${target}`);
     this.run(r, binary, ['--config', file], penv);

@@ -105,8 +105,9 @@ export interface MessageStream {
   notFound?: string;
 }
 
+/** one chunk encoded at a time: a big batch is not held encoded twice, and cancellation is seen between chunks */
 async function* traceMessages(chunks: AsyncIterable<TraceChunk[]>): AsyncGenerator<Buffer[]> {
-  for await (const batch of chunks) yield batch.flatMap((c) => encodeChunk(c.resourceSpans));
+  for await (const batch of chunks) for (const c of batch) yield encodeChunk(c.resourceSpans);
 }
 
 /**

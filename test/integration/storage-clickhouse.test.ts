@@ -4,7 +4,7 @@
 // early and ends late, operations that differ only late in their names, a migration of a populated database, a
 // retention change, and acknowledged spans surviving kill -9 of the server.
 import { createClient } from '@clickhouse/client';
-import { type AttrValue, type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, checkTraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
+import { type AttrValue, type KeyValue, type ResourceSpans, SpanKind, StatusCode, type TraceChunk, type TraceSummary, checkTraceQuery, newSpan, serviceBatch } from '../../src/storage/api/index.js';
 import { ClickHouseBackend, type ClickHouseBackendConfig } from '../../src/storage/clickhouse/store.js';
 import { LATEST_VERSION } from '../../src/storage/clickhouse/schema.js';
 import { findTraceIdsSql, getTracesSql, searchOf } from '../../src/storage/clickhouse/reader.js';
@@ -155,6 +155,10 @@ describe('clickhouse: what other ClickHouse stores get wrong', () => {
       const got = spansOf(await chunks(b.traceReader().getTraces([{ traceId: traceId('c7', i) }])));
       expect(got.map((x) => [x.startTimeUnixNano, x.endTimeUnixNano])).toEqual([[start, end]]);
     }
+    // and so do the summaries the engine computes: unsigned, as the shared rules compare them
+    const got: TraceSummary[] = [];
+    for await (const batch of b.traceReader().findTraceSummaries({ serviceName: 'far-future', searchDepth: 10 })) got.push(...batch);
+    expect(got.map((x) => [x.traceId, x.minStartTimeUnixNano, x.maxEndTimeUnixNano]).sort((x, y) => String(x[0]).localeCompare(String(y[0])))).toEqual(cases.map(([start, end], i) => [traceId('c7', i), start, end]));
   });
 
   it('keeps operations apart that differ only late in their names, and by kind', async () => {

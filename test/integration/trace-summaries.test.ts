@@ -155,6 +155,20 @@ describe('trace summaries', () => {
     expect([http.status, http.summaries.length]).toEqual([200, 1]);
     const bad = await httpSummaries(`query.service_name=sum-back&${windowParams()}&query.pagination.pageToken=x`);
     expect([bad.status, bad.body]).toEqual([400, { error: { httpCode: 400, message: expect.stringMatching(/^query\.pagination\.page_token: /) } }]);
+    // over HTTP as over gRPC: a page of 0 is refused, a depth of 0 is "unset", a depth beside a page is refused, a
+    // search of traces takes no page, and any spelling of a structured filter is refused rather than ignored
+    const refusals: [string, RegExp][] = [
+      ['query.pagination.page_size=0', /^query\.pagination\.page_size: /],
+      ['query.pagination.page_size=2&query.search_depth=3', /^query\.pagination: .*search_depth/],
+      ['query.filter.op=eq', /^query\.filter: structured filters are not served/],
+    ];
+    for (const [extra, message] of refusals) {
+      const r = await httpSummaries(`query.service_name=sum-back&${windowParams()}&${extra}`);
+      expect([extra, r.status, (r.body as { error?: { message?: string } }).error?.message]).toEqual([extra, 400, expect.stringMatching(message)]);
+    }
+    expect((await httpSummaries(`query.service_name=sum-back&${windowParams()}&query.pagination.page_size=1&query.search_depth=0`)).summaries).toHaveLength(1);
+    const traces = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/traces?query.service_name=sum-back&${windowParams()}&query.pagination.page_size=1`);
+    expect([traces.status, ((await traces.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringMatching(/^query\.pagination: is not accepted by \/api\/v3\/traces/)]);
   });
 
   it('FindSpans is UNIMPLEMENTED, as the capabilities say', async () => {
@@ -189,15 +203,18 @@ describe('capabilities', () => {
 });
 
 describe('api_v3 dependencies', () => {
-  it('answer over gRPC and HTTP, and refuse a missing time range naming the field', async () => {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const g = await unary<{ dependencies: unknown[] }>(query, 'GetDependencies', { start_time: ts(now - 3600n * NS_PER_S), end_time: ts(now) });
-    expect(Array.isArray(g.dependencies)).toBe(true);
+  it('answer over gRPC and HTTP alike, and refuse a missing time range naming the field', async () => {
+    // the window of the written fixtures: the summary trace links sum-front -> sum-back -> sum-db
+    const [from, to] = [startNs(), endNs()];
+    const g = await unary<{ dependencies: { parent: string; child: string; call_count: string }[] }>(query, 'GetDependencies', { start_time: ts(from), end_time: ts(to) });
+    const links = g.dependencies.map((d) => ({ parent: d.parent, child: d.child, callCount: d.call_count })).sort((a, b) => `${a.parent}/${a.child}`.localeCompare(`${b.parent}/${b.child}`));
+    expect(links).toEqual(expect.arrayContaining([{ parent: 'sum-front', child: 'sum-back', callCount: '1' }, { parent: 'sum-back', child: 'sum-db', callCount: '1' }]));
     await expect(unary(query, 'GetDependencies', {})).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^start_time: is required/) });
-    const h = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/dependencies?start_time=${iso(now - 3600n * NS_PER_S)}&end_time=${iso(now)}`);
+    const h = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/dependencies?start_time=${iso(from)}&end_time=${iso(to)}`);
     expect(h.status).toBe(200);
-    expect(await h.json()).toEqual({ dependencies: g.dependencies });
-    const bad = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/dependencies?start_time=${iso(now)}`);
+    const viaHttp = ((await h.json()) as { dependencies: typeof links }).dependencies.sort((a, b) => `${a.parent}/${a.child}`.localeCompare(`${b.parent}/${b.child}`));
+    expect(viaHttp).toEqual(links);
+    const bad = await fetch(`http://127.0.0.1:${rt.ports.queryHttp}/api/v3/dependencies?start_time=${iso(from)}`);
     expect([bad.status, ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringMatching(/^end_time: is required/)]);
   });
 });

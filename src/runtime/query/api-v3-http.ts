@@ -58,7 +58,8 @@ function pageSize(q: URLSearchParams, depth: string | undefined): number | undef
   const size = pick(q, 'query.pagination.pageSize', 'query.pagination.page_size');
   const token = pick(q, 'query.pagination.pageToken', 'query.pagination.page_token');
   if (!size && !token) return undefined;
-  if (depth) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
+  // 0 is "unset", as over gRPC
+  if (depth && parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) !== 0) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
   if (token) throw new InvalidArgumentError('query.pagination.page_token', 'cannot be honoured: this storage does not paginate (capabilities: paginated is false) and never returns a next_page_token; send the search without it');
   return Math.min(parseIntParam(size ?? '', 'query.pagination.page_size', 1, 2 ** 32 - 1), MAX_SEARCH_DEPTH);
 }
@@ -68,7 +69,8 @@ function pageSize(q: URLSearchParams, depth: string | undefined): number | undef
  * `paged`: pagination is accepted (trace summaries); FindTraces refuses it.
  */
 function traceQuery(q: URLSearchParams, paged = false): TraceQuery {
-  if (pick(q, 'query.filter')) throw new InvalidArgumentError('query.filter', 'structured filters are not served by this storage (its capabilities name no filter operators): search with query.service_name, query.operation_name, query.attributes and query.duration_min/max');
+  // any spelling of a structured filter is refused rather than ignored (ignoring it would widen the answer)
+  if ([...q.keys()].some((k) => k === 'query.filter' || k.startsWith('query.filter.') || k.startsWith('query.filter['))) throw new InvalidArgumentError('query.filter', 'structured filters are not served by this storage (its capabilities name no filter operators): search with query.service_name, query.operation_name, query.attributes and query.duration_min/max');
   if (!paged && pick(q, 'query.pagination.pageSize', 'query.pagination.page_size', 'query.pagination.pageToken', 'query.pagination.page_token')) throw new InvalidArgumentError('query.pagination', 'is not accepted by /api/v3/traces, which query.search_depth bounds: page through /api/v3/trace-summaries');
   const query: TraceQuery = { searchDepth: DEFAULT_SEARCH_DEPTH };
   const service = pick(q, 'query.serviceName', 'query.service_name');

@@ -42,6 +42,8 @@ export function queryHandler(d: QueryHttpDeps): Handler {
         if (res.headersSent) throw e;
         if (e instanceof InvalidArgumentError) return fail(res, 400, e.message);
         if (e instanceof StorageError && e.code === 'Unavailable') return fail(res, 503, e.message);
+        // e.g. dependencies of a remote storage that has none: said as such, as gRPC says UNIMPLEMENTED
+        if (e instanceof StorageError && e.code === 'Unimplemented') return fail(res, 501, e.message);
         d.log.error({ err: e instanceof Error ? e.message : String(e), path: url.pathname }, 'query failed');
         fail(res, 500, 'internal error');
       });

@@ -1,6 +1,7 @@
-// The Jaeger remote-storage gRPC API (jaeger.storage.v2 TraceReader and DependencyReader), so that a stock
-// Jaeger v2 with a `grpc` storage backend reads through this runtime; writes arrive as OTLP TraceService/Export on
-// the same port. FindTraceSummaries is not served (UNIMPLEMENTED: Jaeger then falls back to FindTraces).
+// The Jaeger remote-storage gRPC API (jaeger.storage.v2 TraceReader, DependencyReader and Capabilities), so that a
+// stock Jaeger v2 with a `grpc` storage backend reads through this runtime; writes arrive as OTLP
+// TraceService/Export on the same port. FindTraceSummaries streams summaries; FindSpans is not served
+// (UNIMPLEMENTED, as the capabilities say: span_search false).
 // Replies stay under gRPC's default 4 MiB message limit: a trace larger than that goes out in several messages.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';

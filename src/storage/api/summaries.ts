@@ -2,7 +2,8 @@
 // can do. The types follow TraceSummary / SearchCapabilities of jaeger-idl (api_v3 and storage/v2). A backend may
 // compute summaries itself (TraceReader.findTraceSummaries); every other one gets them from findTraces through
 // summarizeTraces, so that all of them answer with the same rules, written once here:
-//  - spanCount, errorSpanCount (status ERROR) and, per service.name, the same two counts, services sorted by name;
+//  - spanCount, errorSpanCount (status ERROR) and, per service.name, the same two counts, services sorted by name
+//    (at most MAX_SUMMARY_SERVICES of them, so that one summary stays far below a gRPC message limit);
 //    a span ID counts once (a backend may keep a span written twice, e.g. by a retried batch, twice);
 //  - minStartTimeUnixNano / maxEndTimeUnixNano: the earliest start and latest end of any span;
 //  - orphanSpanCount: spans whose parent span ID is set but names no span of the trace;
@@ -42,13 +43,25 @@ export const LEAST_CAPABLE: Readonly<SearchCapabilities> = Object.freeze({ witho
 /** What a summary reads of a span: a backend may read only these fields. */
 export type SummarySpan = Pick<Span, 'spanId' | 'parentSpanId' | 'name' | 'startTimeUnixNano' | 'endTimeUnixNano'> & { status: { code: StatusCode } };
 
+/** the most services one summary lists (the first by name); its span and error counts cover every span */
+export const MAX_SUMMARY_SERVICES = 1_000;
+
+/** what the root choice keeps of a span: a copy, so that a summarised trace's spans are not held */
+interface RootCandidate {
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  start: bigint;
+  service: string;
+}
+
 /** Accumulates the spans of one trace, in any order and over any number of chunks, into its summary. */
 export class TraceSummarizer {
   private readonly ids = new Set<string>();
-  /** the spans that name a parent, with their service */
-  private readonly children: { span: SummarySpan; service: string }[] = [];
+  /** the spans that name a parent (copies of the fields the root choice reads) */
+  private readonly children: RootCandidate[] = [];
   private readonly services = new Map<string, ServiceSummary>();
-  private root: { span: SummarySpan; service: string; orphan: boolean } | undefined;
+  private root: (RootCandidate & { orphan: boolean }) | undefined;
   private spanCount = 0;
   private errors = 0;
   private minStart: bigint | undefined;
@@ -78,34 +91,38 @@ export class TraceSummarizer {
     if (this.minStart === undefined || s.startTimeUnixNano < this.minStart) this.minStart = s.startTimeUnixNano;
     const end = s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano : s.startTimeUnixNano;
     if (this.maxEnd === undefined || end > this.maxEnd) this.maxEnd = end;
-    if (s.parentSpanId) this.children.push({ span: s, service });
-    else this.consider(s, service, false);
+    const c: RootCandidate = { spanId: s.spanId, parentSpanId: s.parentSpanId, name: s.name, start: s.startTimeUnixNano, service };
+    if (s.parentSpanId) this.children.push(c);
+    else this.consider(c, false);
   }
 
   /** keeps `s` as the root when it beats the current one: parentless over orphan, then earlier, then lower ID */
-  private consider(s: SummarySpan, service: string, orphan: boolean): void {
+  private consider(c: RootCandidate, orphan: boolean): void {
     const r = this.root;
-    if (r && (r.orphan !== orphan ? orphan : r.span.startTimeUnixNano !== s.startTimeUnixNano ? s.startTimeUnixNano > r.span.startTimeUnixNano : s.spanId >= r.span.spanId)) return;
-    this.root = { span: s, service, orphan };
+    if (r && (r.orphan !== orphan ? orphan : r.start !== c.start ? c.start > r.start : c.spanId >= r.spanId)) return;
+    this.root = { ...c, orphan };
   }
 
   summary(): TraceSummary {
     let orphans = 0;
     for (const c of this.children) {
-      if (this.ids.has(c.span.parentSpanId)) continue;
+      if (this.ids.has(c.parentSpanId)) continue;
       orphans++;
-      if (!this.root || this.root.orphan) this.consider(c.span, c.service, true);
+      if (!this.root || this.root.orphan) this.consider(c, true);
     }
     return {
       traceId: this.traceId,
       rootServiceName: this.root?.service ?? '',
-      rootOperationName: this.root?.span.name ?? '',
+      rootOperationName: this.root?.name ?? '',
       minStartTimeUnixNano: this.minStart ?? 0n,
       maxEndTimeUnixNano: this.maxEnd ?? 0n,
       spanCount: this.spanCount,
       errorSpanCount: this.errors,
       orphanSpanCount: orphans,
-      services: [...this.services.values()].filter((s) => s.spanCount > 0).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      services: [...this.services.values()]
+        .filter((s) => s.spanCount > 0)
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .slice(0, MAX_SUMMARY_SERVICES),
     };
   }
 }

@@ -20,6 +20,7 @@ import {
   checkTraceQuery,
   type SearchCapabilities,
   type TraceSummary,
+  MAX_SUMMARY_SERVICES,
 } from '../api/index.js';
 import { type SpanView, chunkTrace } from '../api/semantics.js';
 import type { ClickHouseConnection } from './connection.js';
@@ -48,9 +49,10 @@ export const searchOf = (db: string, q: CheckedQuery): Where => whereOf(q, `${db
 
 /**
  * The summaries of traces `ids` in one statement, by the shared rules of ../api/summaries.ts, reading eight narrow
- * columns instead of whole spans: each span ID once (a retried batch stores it twice), joined to the span IDs of its
- * trace to tell orphans; the root is the earliest parentless span, else the earliest orphan (ties: lowest span ID);
- * per-service counts as sorted maps.
+ * columns instead of whole spans: each span ID once (a retried batch stores it twice; one whole row of it), joined to
+ * the span IDs of its trace to tell orphans; the root is the earliest parentless span, else the earliest orphan
+ * (ties: lowest span ID); times compared as the unsigned 64-bit numbers OTLP sends (stored as Int64); per-service
+ * counts as sorted maps (the first MAX_SUMMARY_SERVICES are kept).
  */
 export const traceSummariesSql = (db: string): string =>
   `WITH (SELECT (min(start_ns), max(end_ns)) FROM ${db}.trace_times WHERE trace_id IN {ids:Array(String)}) AS w
@@ -61,11 +63,13 @@ export const traceSummariesSql = (db: string): string =>
      toString(min(a.t0)), toString(max(a.t1)), count(), countIf(a.status = 2),
      countIf(a.parent != '' AND b.span_id = ''),
      sumMap([a.svc], [toUInt64(1)]), sumMap([a.svc], [toUInt64(a.status = 2)])
-   FROM (SELECT trace_id, span_id, any(parent_span_id) AS parent, any(service) AS svc, any(name) AS op, any(start_ns) AS t0, any(greatest(end_ns, start_ns)) AS t1, any(status_code) AS status
-         FROM ${db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= w.1 AND start_ns <= w.2 GROUP BY trace_id, span_id) AS a
+   FROM (SELECT trace_id, span_id, r.1 AS parent, r.2 AS svc, r.3 AS op, r.4 AS t0, greatest(r.5, r.4) AS t1, r.6 AS status
+         FROM (SELECT trace_id, span_id, any((parent_span_id, service, name, reinterpretAsUInt64(start_ns), reinterpretAsUInt64(end_ns), status_code)) AS r
+               FROM ${db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= w.1 AND start_ns <= w.2 GROUP BY trace_id, span_id)) AS a
    LEFT JOIN (SELECT DISTINCT trace_id, span_id FROM ${db}.spans WHERE trace_id IN {ids:Array(String)} AND start_ns >= w.1 AND start_ns <= w.2) AS b
      ON a.trace_id = b.trace_id AND a.parent = b.span_id
-   GROUP BY a.trace_id`;
+   GROUP BY a.trace_id
+   SETTINGS join_use_nulls = 0`;
 
 type SummaryRow = [string, [string, string], [string, string], number | string, string, string, number | string, number | string, number | string, [string[], (number | string)[]], [string[], (number | string)[]]];
 
@@ -202,6 +206,6 @@ function summaryOf(r: SummaryRow): TraceSummary {
     spanCount: Number(spans),
     errorSpanCount: Number(errors),
     orphanSpanCount: Number(orphans),
-    services: perService[0].map((name, i) => ({ name, spanCount: Number(perService[1][i]), errorSpanCount: errorsOf.get(name) ?? 0 })),
+    services: perService[0].slice(0, MAX_SUMMARY_SERVICES).map((name, i) => ({ name, spanCount: Number(perService[1][i]), errorSpanCount: errorsOf.get(name) ?? 0 })),
   };
 }

@@ -76,6 +76,9 @@ const id = (b: Buffer): Buffer => b;
 const RETRIED = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.CANCELLED]);
 
 /** A failed call as the storage API's error: what the pipeline retries is Unavailable. */
+/** how long a remote's UNIMPLEMENTED (FindTraceSummaries, Capabilities) is believed before it is asked again */
+const NEGATIVE_TTL_MS = 5 * 60_000;
+
 export function storageError(e: unknown, what: string): Error {
   if (e instanceof StorageError) return e;
   const se = e as Partial<grpc.ServiceError>;
@@ -225,13 +228,16 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
     if (ids.length) yield ids;
   }
 
-  /** false once the remote answered FindTraceSummaries UNIMPLEMENTED (it predates it): summaries then come from FindTraces */
-  private remoteSummaries = true;
+  /**
+   * Until when summaries come from FindTraces because the remote answered FindTraceSummaries UNIMPLEMENTED (it
+   * predates it); asked again after NEGATIVE_TTL_MS, as a replica behind the same address may be newer.
+   */
+  private noRemoteSummariesUntil = 0;
 
   /** the remote's FindTraceSummaries, or, where it has none, the summaries of its FindTraces */
   async *findTraceSummaries(q: TraceQuery, ctx?: StorageContext): AsyncGenerator<TraceSummary[]> {
     const req = encodeFindRequest(q, checkTraceQuery(q));
-    if (this.remoteSummaries) {
+    if (Date.now() >= this.noRemoteSummariesUntil) {
       let any = false;
       try {
         for await (const batch of this.messages('/jaeger.storage.v2.TraceReader/FindTraceSummaries', req, ctx, decodeFindTraceSummariesResponse)) {
@@ -241,22 +247,39 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
         return;
       } catch (e) {
         if (any || !(e instanceof StorageError) || e.code !== 'Unimplemented') throw e;
-        this.remoteSummaries = false;
+        this.noRemoteSummariesUntil = Date.now() + NEGATIVE_TTL_MS;
       }
     }
     yield* summarizeTraces(this.findTraces(q, ctx));
   }
 
-  private capabilities: Promise<SearchCapabilities> | undefined;
+  private capabilities: { answer: Promise<SearchCapabilities>; until: number } | undefined;
 
-  /** the remote's Capabilities, asked once; a remote without that service (UNIMPLEMENTED) is the least capable */
+  /**
+   * The remote's Capabilities: asked once (without the caller's signal, as the answer is shared) and kept, a remote
+   * without that service (UNIMPLEMENTED) read as the least capable for NEGATIVE_TTL_MS; a failure is not kept. Each
+   * caller stops waiting when its own signal aborts.
+   */
   searchCapabilities(ctx?: StorageContext): Promise<SearchCapabilities> {
-    this.capabilities ??= this.unary(this.reader, '/jaeger.storage.v2.Capabilities/GetCapabilities', encodeGetCapabilitiesRequest(), ctx).then(decodeGetCapabilitiesResponse, (e: unknown) => {
-      if (e instanceof StorageError && e.code === 'Unimplemented') return { ...LEAST_CAPABLE };
-      this.capabilities = undefined;
-      throw e;
-    });
-    return this.capabilities;
+    if (!this.capabilities || Date.now() >= this.capabilities.until) {
+      const entry: { answer: Promise<SearchCapabilities>; until: number } = { answer: Promise.resolve({ ...LEAST_CAPABLE }), until: Number.POSITIVE_INFINITY };
+      entry.answer = this.unary(this.reader, '/jaeger.storage.v2.Capabilities/GetCapabilities', encodeGetCapabilitiesRequest())
+        .then(decodeGetCapabilitiesResponse)
+        .catch((e: unknown) => {
+          if (e instanceof StorageError && e.code === 'Unimplemented') {
+            entry.until = Date.now() + NEGATIVE_TTL_MS;
+            return { ...LEAST_CAPABLE };
+          }
+          if (this.capabilities === entry) this.capabilities = undefined;
+          throw e;
+        });
+      this.capabilities = entry;
+    }
+    const answer = this.capabilities.answer;
+    const signal = ctx?.signal;
+    if (!signal) return answer;
+    signal.throwIfAborted();
+    return Promise.race([answer, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }))]);
   }
 
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {

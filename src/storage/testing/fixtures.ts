@@ -132,7 +132,8 @@ function summaryTraces(): [ResourceSpans[], ResourceSpans[]] {
     span(R, 'b000000000000002', 'feedfacefeedface', 'tick', SpanKind.Internal, S + 999n * ms, ms),
   ];
   const root = span(T, 'a000000000000001', '', 'checkout', SpanKind.Server, S, 100n * ms);
-  return [[resourceSpans('sum-back', back), resourceSpans('sum-db', db)], [resourceSpans('sum-front', [root])]];
+  // not in the order of their names: the summaries' services must be sorted, not come as written
+  return [[resourceSpans('sum-db', db), resourceSpans('sum-back', back)], [resourceSpans('sum-front', [root])]];
 }
 
 function loadJson(file: string): ResourceSpans[] {
