@@ -14,14 +14,13 @@ import { queryConfig } from '../../src/reconcilers/tracestore/builders/query-con
 import { type RunningRuntime, startRuntime } from '../../src/runtime/server.js';
 import { BASE, NS_PER_S, SHOP_TRACE, SUMMARY_TRACE, loadFixtures } from '../../src/storage/testing/fixtures.js';
 import { jaegerBinary } from '../env/jaeger.js';
-import { loopbackRuntimeConfig, waitFor } from '../helpers.js';
+import { loopbackRuntimeConfig, testPki, waitFor } from '../helpers.js';
 
 let rt: RunningRuntime;
 let jaeger: ChildProcess | undefined;
 let dir = '';
 let front = '';
 let ours = '';
-let log = '';
 const fx = loadFixtures();
 
 beforeAll(async () => {
@@ -31,37 +30,61 @@ beforeAll(async () => {
     const r = await fetch(`http://127.0.0.1:${rt.ports.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(encodeTracesJson(b.traces)) });
     expect(r.status).toBe(200);
   }
-  // the configuration the operator renders, moved to loopback
-  const [http, grpc, health] = [await freePort(), await freePort(), await freePort()];
-  const c = queryConfig({ spec: { backend: { memory: {} }, query: { enabled: true, basePath: '/jaeger' } }, runtimeHost: 'demo-runtime.obs.svc' }) as { extensions: Record<string, Record<string, Record<string, unknown>>> };
-  const ext = c.extensions;
-  ext.healthcheckv2!.http!.endpoint = `127.0.0.1:${health}`;
-  ext.jaeger_query!.http!.endpoint = `127.0.0.1:${http}`;
-  ext.jaeger_query!.grpc!.endpoint = `127.0.0.1:${grpc}`;
-  const client = (ext.jaeger_storage!.backends as unknown as { runtime: { grpc: { endpoint: string; writer: { endpoint: string } } } }).runtime.grpc;
-  expect(client.endpoint).toBe('demo-runtime.obs.svc:17271');
-  client.endpoint = client.writer.endpoint = `127.0.0.1:${rt.ports.remoteStorage}`;
-  dir = mkdtempSync(join(tmpdir(), 'jso-front-'));
-  writeFileSync(join(dir, 'config.yaml'), stringify(c));
-  jaeger = spawn(jaegerBinary(), ['--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  jaeger.stdout?.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-8000)));
-  jaeger.stderr?.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-8000)));
-  await waitFor('Jaeger healthy', async () => {
-    if (jaeger?.exitCode !== null) throw new Error(`jaeger exited: ${log}`);
-    return (await fetch(`http://127.0.0.1:${health}/status`).catch(() => undefined))?.status === 200;
-  }, 30_000, 100);
+  const f = await startFront({ backend: { memory: {} }, query: { enabled: true, basePath: '/jaeger' } }, 'demo-runtime.obs.svc', rt.ports.remoteStorage);
+  jaeger = f.proc;
+  dir = f.dir;
+  const http = f.http;
   front = `http://127.0.0.1:${http}/jaeger`;
   await waitFor('the fixtures readable', async () => ((await get(ours, '/api/v3/services')) as { services: string[] }).services.includes('sum-front'), 20_000, 50);
 }, 90_000);
 
 afterAll(async () => {
-  if (jaeger && jaeger.exitCode === null) {
-    jaeger.kill('SIGTERM');
-    await new Promise((r) => jaeger!.once('exit', r));
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await stopFront(jaeger, dir);
   await rt?.stop();
 });
+
+interface Front {
+  proc: ChildProcess;
+  dir: string;
+  http: number;
+  log: () => string;
+}
+
+/**
+ * Jaeger with the configuration the operator renders for `spec` (runtime host `host`), moved to loopback: its
+ * listeners on free ports, the runtime at `port`, file paths by `paths`; `env` for the token; healthy when it returns.
+ */
+async function startFront(spec: Parameters<typeof queryConfig>[0]['spec'], host: string, port: number, paths: Record<string, string> = {}, env: Record<string, string> = {}): Promise<Front> {
+  const [http, grpc, health] = [await freePort(), await freePort(), await freePort()];
+  const c = queryConfig({ spec, runtimeHost: host }) as { extensions: Record<string, Record<string, Record<string, unknown>>> };
+  const ext = c.extensions;
+  ext.healthcheckv2!.http!.endpoint = `127.0.0.1:${health}`;
+  ext.jaeger_query!.http!.endpoint = `127.0.0.1:${http}`;
+  ext.jaeger_query!.grpc!.endpoint = `127.0.0.1:${grpc}`;
+  const client = (ext.jaeger_storage!.backends as unknown as { runtime: { grpc: { endpoint: string; tls: Record<string, string>; writer: { endpoint: string; tls: Record<string, string> } } } }).runtime.grpc;
+  expect(client.endpoint).toBe(`${host}:17271`);
+  client.endpoint = client.writer.endpoint = `127.0.0.1:${port}`;
+  for (const tls of [client.tls, client.writer.tls]) for (const [k, v] of Object.entries(tls)) if (typeof v === 'string' && paths[v]) tls[k] = paths[v];
+  const d = mkdtempSync(join(tmpdir(), 'jso-front-'));
+  writeFileSync(join(d, 'config.yaml'), stringify(c));
+  let out = '';
+  const proc = spawn(jaegerBinary(), ['--config', join(d, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...env } });
+  proc.stdout?.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-8000)));
+  proc.stderr?.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-8000)));
+  await waitFor('Jaeger healthy', async () => {
+    if (proc.exitCode !== null) throw new Error(`jaeger exited: ${out}`);
+    return (await fetch(`http://127.0.0.1:${health}/status`).catch(() => undefined))?.status === 200;
+  }, 30_000, 100);
+  return { proc, dir: d, http, log: () => out };
+}
+
+async function stopFront(proc: ChildProcess | undefined, d: string): Promise<void> {
+  if (proc && proc.exitCode === null) {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+  if (d) rmSync(d, { recursive: true, force: true });
+}
 
 async function get(base: string, path: string): Promise<unknown> {
   const r = await fetch(`${base}${path}`);
@@ -124,4 +147,43 @@ describe('stock Jaeger v2 as the query front over our runtime', () => {
     expect(mine).toHaveLength(30);
     expect(classicSpans(await get(front, classic))).toEqual(mine);
   });
+});
+
+describe('the query front over a remote storage with mTLS and a bearer token', () => {
+  it('reads with the CA, its own client certificate and the token from env, and not without the token', async () => {
+    const pki = testPki();
+    const tokens = join(pki.dir, 'tokens');
+    writeFileSync(tokens, 'ui-token\n');
+    const secured = await startRuntime(
+      loopbackRuntimeConfig({
+        backend: { memory: { maxTraces: 100 } },
+        ingest: { batchAgeMs: 20 },
+        security: { remoteStorage: { tls: { certFile: pki.certFile, keyFile: pki.keyFile, clientCaFile: pki.caFile }, auth: { bearerTokenFile: tokens } } },
+      }),
+      pino({ level: 'silent' }),
+    );
+    const spec = {
+      backend: { memory: {} },
+      runtime: { security: { remoteStorage: { tls: { secretRef: { name: 'rs-tls' }, requireClientCert: true }, auth: { tokenSecretRef: { name: 'rs-tokens' } } } } },
+      query: { enabled: true, remoteStorageToken: { secretRef: { name: 'ui-token' } }, remoteStorageClientTls: { secretRef: { name: 'ui-client' } } },
+    };
+    // the runtime's certificate names localhost: the runtime host the configuration verifies
+    const paths = { '/etc/jaeger-remote-storage-tls/ca.crt': pki.caFile, '/etc/jaeger-remote-storage-client-tls/tls.crt': pki.clientCertFile, '/etc/jaeger-remote-storage-client-tls/tls.key': pki.clientKeyFile };
+    const fronts: Front[] = [];
+    try {
+      const shop = fx.batches.find((b) => b.name === 'shop')!.traces;
+      expect((await fetch(`http://127.0.0.1:${secured.ports.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(encodeTracesJson(shop)) })).status).toBe(200);
+      const good = await startFront(spec as Parameters<typeof queryConfig>[0]['spec'], 'localhost', secured.ports.remoteStorage, paths, { JSO_REMOTE_STORAGE_TOKEN: 'ui-token' });
+      fronts.push(good);
+      await waitFor('the shop trace through the secured front', async () => ((await get(`http://127.0.0.1:${good.http}`, '/api/v3/services')) as { services?: string[] }).services?.includes('shop-frontend'), 20_000, 100);
+      expect(v3Spans(await get(`http://127.0.0.1:${good.http}`, `/api/v3/traces/${SHOP_TRACE}`))).toHaveLength(6);
+      const tokenless = await startFront(spec as Parameters<typeof queryConfig>[0]['spec'], 'localhost', secured.ports.remoteStorage, paths, { JSO_REMOTE_STORAGE_TOKEN: 'wrong' });
+      fronts.push(tokenless);
+      const r = await fetch(`http://127.0.0.1:${tokenless.http}/api/v3/services`);
+      expect([r.status, await r.text()]).toEqual([500, expect.stringMatching(/Unauthenticated|unauthenticated|token/)]);
+    } finally {
+      for (const f of fronts) await stopFront(f.proc, f.dir);
+      await secured.stop();
+    }
+  }, 90_000);
 });
