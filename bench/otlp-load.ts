@@ -60,6 +60,8 @@ export interface Target {
   metricsUrl?: string;
   /** where the runtime keeps its data, for a persistent backend */
   dataDir?: string;
+  /** ours: the jaeger.storage.v2 remote-storage port */
+  remoteStorage?: number;
 }
 
 /** Bytes the files under `path` take on disk (allocated blocks: preallocated, sparse files count what they use). */
@@ -115,7 +117,7 @@ export async function startOurs(dir: string, extra: Record<string, unknown> = {}
     proc.kill('SIGKILL');
     throw e;
   }
-  return { name, proc, otlpGrpc: g, queryHttp: q, metricsUrl: `http://127.0.0.1:${a}/metrics`, ...(BACKEND === 'embedded' ? { dataDir: cfg.dataDir } : {}) };
+  return { name, proc, otlpGrpc: g, queryHttp: q, remoteStorage: others[1], metricsUrl: `http://127.0.0.1:${a}/metrics`, ...(BACKEND === 'embedded' ? { dataDir: cfg.dataDir } : {}) };
 }
 
 export async function startPeer(dir: string, o: { metrics?: boolean } = {}): Promise<Target> {

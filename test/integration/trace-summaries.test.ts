@@ -171,6 +171,30 @@ describe('trace summaries', () => {
     expect([traces.status, ((await traces.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringMatching(/^query\.pagination: is not accepted by \/api\/v3\/traces/)]);
   });
 
+  it('are served for a POST of the request as proto3 JSON, as for GET', async () => {
+    const post = (path: string, body: string) => fetch(`http://127.0.0.1:${rt.ports.queryHttp}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    const query = { serviceName: 'sum-back', startTimeMin: iso(startNs()), start_time_max: iso(endNs()), searchDepth: 10 };
+    const r = await post('/api/v3/trace-summaries', JSON.stringify({ query }));
+    expect(r.status).toBe(200);
+    expect(byId(((await r.json()) as { summaries: JsonSummary[] }).summaries)).toEqual(byId((await httpSummaries(`query.service_name=sum-back&${windowParams()}`)).summaries));
+    const t = await post('/api/v3/traces', JSON.stringify({ query: { ...query, durationMin: '0.04s' } }));
+    expect(t.status).toBe(200);
+    const spans = ((await t.json()) as { result: { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] } }).result.resourceSpans.flatMap((x) => x.scopeSpans.flatMap((y) => y.spans.map((z) => z.name)));
+    expect(spans).toContain('late callback');
+    const bad: [string, RegExp][] = [
+      ['{"query": ', /^body: is not JSON/],
+      ['{"q": {}}', /^query: is required/],
+      [JSON.stringify({ query: { ...query, serviceName: { nested: 1 } } }), /^query\.serviceName: must be a string/],
+      [JSON.stringify({ query: { ...query, filter: { op: 'eq' } } }), /^query\.filter: structured filters are not served/],
+      [JSON.stringify({ query, pad: 'x'.repeat(300_000) }), /^body: is larger than/],
+    ];
+    for (const [body, message] of bad) {
+      const b = await post('/api/v3/trace-summaries', body);
+      expect([b.status, ((await b.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringMatching(message)]);
+    }
+    expect((await post('/api/v3/services', '{}')).status).toBe(405);
+  });
+
   it('FindSpans is UNIMPLEMENTED, as the capabilities say', async () => {
     const r = await streamed(query, 'FindSpans', { query: { start_time_min: ts(startNs()), start_time_max: ts(endNs()) } });
     expect(r.error?.code).toBe(grpc.status.UNIMPLEMENTED);

@@ -105,15 +105,59 @@ function traceQuery(q: URLSearchParams, paged = false): TraceQuery {
   return query;
 }
 
+/** the largest search request body taken: a query is a few hundred bytes, a thousand attribute filters some KiB */
+export const MAX_SEARCH_BODY = 256 * 1024;
+
+/** The body of a POST search, at most MAX_SEARCH_BODY bytes, as text; stops reading once `signal` aborts. */
+async function readBody(req: IncomingMessage, signal?: AbortSignal): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of untilAborted(req as AsyncIterable<Buffer>, signal)) {
+    size += c.length;
+    if (size > MAX_SEARCH_BODY) throw new InvalidArgumentError('body', `is larger than ${MAX_SEARCH_BODY} bytes: a search request is {"query": {...}}`);
+    chunks.push(c);
+  }
+  throwIfGone(signal);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A POST search body, FindTracesRequest / FindTraceSummariesRequest in proto3 JSON ({"query": {"serviceName": ...}},
+ * names in lowerCamelCase or as in the proto, times RFC 3339, durations such as "1.5s"), as the query parameters the
+ * GET form takes, so that both are read and checked by the same code.
+ */
+function bodyParams(text: string): URLSearchParams {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError('body', 'is not JSON: send {"query": {"serviceName": "...", "startTimeMin": "2026-01-01T00:00:00Z", "startTimeMax": "..."}}');
+  }
+  const query = (body as { query?: unknown } | null)?.query;
+  if (!query || typeof query !== 'object' || Array.isArray(query)) throw new InvalidArgumentError('query', 'is required: the body is {"query": {...}}');
+  const out = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === null || v === undefined) continue;
+    if (k === 'attributes' || k === 'filter') out.set(`query.${k}`, JSON.stringify(v));
+    else if (k === 'pagination' && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) if (typeof pv === 'string' || typeof pv === 'number') out.set(`query.pagination.${pk}`, String(pv));
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.set(`query.${k}`, String(v));
+    else throw new InvalidArgumentError(`query.${k.slice(0, 100)}`, 'must be a string, number or boolean');
+  }
+  return out;
+}
+
 /** Handles /api/v3/*, reading as the tenant of `ctx`; returns false when the path is not one of ours. */
 export async function handleApiV3(reader: TraceReader, deps: DependencyReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {
   const p = url.pathname.replace(/\/+$/, '');
   if (!p.startsWith('/api/v3/')) return false;
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    sendError(res, 405, 'use GET');
+  // the searches also take their request as a JSON body (the POST bindings of jaeger.api_v3), the rest GET only
+  const search = p === '/api/v3/traces' || p === '/api/v3/trace-summaries';
+  if (req.method !== 'GET' && req.method !== 'HEAD' && !(search && req.method === 'POST')) {
+    sendError(res, 405, search ? 'use GET or POST' : 'use GET');
     return true;
   }
-  const q = url.searchParams;
+  const q = req.method === 'POST' ? bodyParams(await readBody(req, ctx.signal)) : url.searchParams;
   if (p === '/api/v3/services') {
     sendJson(res, 200, { services: await reader.getServices(ctx) });
     return true;
