@@ -13,6 +13,8 @@ import {
   checkOperationQuery,
   checkTraceQuery,
   type SearchCapabilities,
+  TraceSummarizer,
+  type TraceSummary,
 } from '../api/index.js';
 import { type SpanView, chunkTrace, spanMatches } from '../api/semantics.js';
 import { type MemoryState, type StoredTrace, spanViews } from './state.js';
@@ -95,6 +97,17 @@ export class MemoryTraceReader implements TraceReader {
     const batch: FoundTraceId[] = [];
     for (const tr of this.matching(q, ctx)) batch.push({ traceId: tr.id, start: tr.start, end: tr.end });
     if (batch.length) yield batch;
+  }
+
+  /** straight from the stored spans, by the shared rules: no chunks are built */
+  async *findTraceSummaries(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]> {
+    const out: TraceSummary[] = [];
+    for (const tr of this.matching(q, ctx)) {
+      const s = new TraceSummarizer(tr.id);
+      for (let i = 0; i < tr.spans.length; i++) s.span(tr.spans[i]!, tr.origins[i]!.service);
+      out.push(s.summary());
+    }
+    if (out.length) yield out;
   }
 
   async *findTraces(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceChunk[]> {
