@@ -171,4 +171,13 @@ describe('benchmarks at a tiny size', () => {
       re(String.raw`ratios ours/otel: insert #x faster, disk #x, get p50 #x, service p50 #x, operation p50 #x, attribute p50 #x`),
     ]);
   }, 210_000);
+
+  it('bench:summaries times the search page over ClickHouse through Jaeger and ours and prints the ratios', async () => {
+    const run = await runBench('summaries.js', { BENCH_SPANS: '4000', BENCH_FINDS: '5', BENCH_DEPTH: '5' }, 180_000);
+    expectFigures('summaries', run, [
+      re(String.raw`\| Jaeger v2.13 front over our runtime: /api/traces \(whole traces\) \| # \| # \|`),
+      re(String.raw`\| ours: /api/v3/trace-summaries \| # \| # \|`),
+      re(String.raw`ratios \(p50, lower is better\): our summaries / Jaeger front's whole traces #x, our summaries / our whole traces #x, our whole traces / Jaeger front's #x, engine summaries / shared rules #x`),
+    ]);
+  }, 210_000);
 });
