@@ -24,6 +24,7 @@ import {
   build,
   buildContext,
   dataClaimName,
+  hashOf,
   isSubset,
   runtimeName,
   type SecretUse,
@@ -264,8 +265,14 @@ export class TraceStoreController {
       await this.writeStatus(ts, { backend, security: security.condition, ...(ts.status?.configHash ? { configHash: ts.status.configHash } : {}), ...workload, ...(external ? { external } : {}) });
       return security.recheck ? { requeueAfterMs: UNCACHED_SECRET_RECHECK_MS } : undefined;
     }
-    // the query front's token arrives as env: its pods restart when the Secret changes
-    const queryVersion = querySecrets(ts.spec).map((s) => `${s.name}@${this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.metadata.resourceVersion ?? '-'}`).join(',');
+    // the query front reads its token and certificates at start: its pods restart when what it reads of them changes
+    // (a hash of those keys' values; a renewal of the runtime's own key pair does not roll it)
+    const queryVersion = querySecrets(ts.spec)
+      .map((s) => {
+        const data = this.inf.secrets.get(`${ts.metadata.namespace}/${s.name}`)?.data ?? {};
+        return `${s.name}:${hashOf(s.keys.map((k) => `${k}=${data[k] ?? '-'}`).join('\n'))}`;
+      })
+      .join(',');
     const ctx = buildContext(ts, this.settings, { ...(secretsVersion ? { secretsVersion } : {}), ...(queryVersion ? { querySecretsVersion: queryVersion } : {}), use });
     const desired = build(ctx);
     // a Secret of the query front that may not be used holds back the front only: its objects stay as they are
@@ -274,7 +281,8 @@ export class TraceStoreController {
     let statefulSet: V1StatefulSet | undefined;
     let queryDeployment: V1Deployment | undefined;
     for (const d of desired) {
-      const front = d.object.metadata.name === queryName(ts);
+      // its NetworkPolicy uses no Secret and keeps even a held front fenced
+      const front = d.object.metadata.name === queryName(ts) && d.kind !== 'NetworkPolicy';
       if (front && queryHeld) {
         if (d.kind === 'Deployment') queryDeployment = this.inf.children.Deployment.get(keyOf(d.object));
         continue;

@@ -236,6 +236,21 @@ export class LocalKubelet {
       if (d.waiting) return void this.wait(pod, d.waiting);
       claims.set(v.name, d.path!);
     }
+    // env first, so that a pod whose Secret key cannot be read waits before anything of it is written: a runtime
+    // process inherits this shell's environment (PATH, HOME, NODE_*) but never its listen, backend or
+    // kubeconfig settings; a query front (Jaeger) gets only PATH and HOME: nothing of this shell reaches its config
+    const penv: NodeJS.ProcessEnv = isQuery(pod) ? { PATH: process.env.PATH, HOME: process.env.HOME } : { ...process.env };
+    for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
+    for (const k of [BACKEND_CA_DIR_ENV, BACKEND_USERNAME_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV]) delete penv[k];
+    delete penv.KUBECONFIG;
+    for (const e of c.env ?? []) {
+      const f = e.valueFrom?.fieldRef?.fieldPath;
+      const s = e.valueFrom?.secretKeyRef;
+      const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
+      // as a kubelet does: a pod whose Secret key cannot be read does not start
+      if (v === undefined && s && s.optional !== true) return void this.wait(pod, `env ${e.name}: key ${s.key} of Secret ${ns}/${s.name} cannot be read`);
+      if (v !== undefined) penv[e.name] = v;
+    }
     // volumes: the configuration from its ConfigMap, Secrets as files, a claim as its volume's directory (which
     // outlives the pod), anything else as a directory of the pod
     const paths: [string, string][] = [];
@@ -267,20 +282,6 @@ export class LocalKubelet {
       if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, remap(v)]));
       return x;
     };
-    // a runtime process inherits this shell's environment (PATH, HOME, NODE_*) but never its listen, backend or
-    // kubeconfig settings; a query front (Jaeger) gets only PATH and HOME: nothing of this shell reaches its config
-    const penv: NodeJS.ProcessEnv = isQuery(pod) ? { PATH: process.env.PATH, HOME: process.env.HOME } : { ...process.env };
-    for (const k of Object.keys(DEFAULT_PORTS) as PortName[]) delete penv[env(k)];
-    for (const k of [BACKEND_CA_DIR_ENV, BACKEND_USERNAME_ENV, BACKEND_PASSWORD_ENV, BACKEND_TOKEN_ENV]) delete penv[k];
-    delete penv.KUBECONFIG;
-    for (const e of c.env ?? []) {
-      const f = e.valueFrom?.fieldRef?.fieldPath;
-      const s = e.valueFrom?.secretKeyRef;
-      const v = e.value ?? (f === 'metadata.name' ? name : f === 'metadata.namespace' ? ns : s ? await this.secretValue(ns, s.name, s.key) : undefined);
-      // as a kubelet does: a pod whose Secret key cannot be read does not start
-      if (v === undefined && s && s.optional !== true) return void this.wait(pod, `env ${e.name}: key ${s.key} of Secret ${ns}/${s.name} cannot be read`);
-      if (v !== undefined) penv[e.name] = v;
-    }
     penv[POD_NAME_ENV] = name;
     penv[POD_NAMESPACE_ENV] = ns;
     this.waiting.delete(uid);

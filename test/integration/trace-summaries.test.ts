@@ -187,6 +187,9 @@ describe('trace summaries', () => {
       [JSON.stringify({ query: { ...query, serviceName: { nested: 1 } } }), /^query\.serviceName: must be a string/],
       [JSON.stringify({ query: { ...query, filter: { op: 'eq' } } }), /^query\.filter: structured filters are not served/],
       [JSON.stringify({ query, pad: 'x'.repeat(300_000) }), /^body: is larger than/],
+      // an unknown field is refused, not ignored (a misspelt predicate would widen the answer)
+      [JSON.stringify({ query: { ...query, service: 'sum-db' } }), /^query\.service: is not a field of the query/],
+      [JSON.stringify({ query: { ...query, searchDepth: undefined, pagination: {} } }), /^query\.pagination\.page_size: is required/],
     ];
     for (const [body, message] of bad) {
       const b = await post('/api/v3/trace-summaries', body);

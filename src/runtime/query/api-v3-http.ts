@@ -137,15 +137,29 @@ function bodyParams(text: string): URLSearchParams {
   if (!query || typeof query !== 'object' || Array.isArray(query)) throw new InvalidArgumentError('query', 'is required: the body is {"query": {...}}');
   const out = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
+    // only the fields of TraceQueryParameters: an unknown one is refused rather than ignored (ignoring a predicate
+    // would widen the answer), which also bounds the work a body can ask for
+    if (!QUERY_FIELDS.has(k)) throw new InvalidArgumentError(`query.${k.slice(0, 100)}`, `is not a field of the query: use ${[...QUERY_FIELDS].filter((f) => !f.includes('_')).join(', ')}`);
     if (v === null || v === undefined) continue;
-    if (k === 'attributes' || k === 'filter') out.set(`query.${k}`, JSON.stringify(v));
-    else if (k === 'pagination' && typeof v === 'object' && !Array.isArray(v)) {
-      for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) if (typeof pv === 'string' || typeof pv === 'number') out.set(`query.pagination.${pk}`, String(pv));
-    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.set(`query.${k}`, String(v));
-    else throw new InvalidArgumentError(`query.${k.slice(0, 100)}`, 'must be a string, number or boolean');
+    if (k === 'attributes' || k === 'filter') out.append(`query.${k}`, JSON.stringify(v));
+    else if (k === 'pagination') {
+      if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgumentError('query.pagination', 'must be an object such as {"pageSize": 20}');
+      const page = v as Record<string, unknown>;
+      const size = page.pageSize ?? page.page_size;
+      const token = page.pageToken ?? page.page_token;
+      if (typeof size !== 'number' && typeof size !== 'string') throw new InvalidArgumentError('query.pagination.page_size', 'is required: a whole number from 1');
+      out.append('query.pagination.page_size', String(size));
+      if (token !== undefined && token !== '') out.append('query.pagination.page_token', typeof token === 'string' ? token : JSON.stringify(token));
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.append(`query.${k}`, String(v));
+    else throw new InvalidArgumentError(`query.${k}`, 'must be a string, number or boolean');
   }
   return out;
 }
+
+/** the fields of TraceQueryParameters a POST search body may carry, as protojson names them (both spellings) */
+const QUERY_FIELDS: ReadonlySet<string> = new Set(
+  ['service_name', 'operation_name', 'attributes', 'start_time_min', 'start_time_max', 'duration_min', 'duration_max', 'search_depth', 'num_traces', 'raw_traces', 'filter', 'pagination'].flatMap((f) => [f, f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]),
+);
 
 /** Handles /api/v3/*, reading as the tenant of `ctx`; returns false when the path is not one of ours. */
 export async function handleApiV3(reader: TraceReader, deps: DependencyReader, req: IncomingMessage, res: ServerResponse, url: URL, ctx: StorageContext): Promise<boolean> {

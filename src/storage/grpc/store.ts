@@ -78,6 +78,8 @@ const RETRIED = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED,
 /** A failed call as the storage API's error: what the pipeline retries is Unavailable. */
 /** how long a remote's UNIMPLEMENTED (FindTraceSummaries, Capabilities) is believed before it is asked again */
 const NEGATIVE_TTL_MS = 5 * 60_000;
+/** how long a remote's Capabilities answer is kept */
+const CAPABILITIES_TTL_MS = 15 * 60_000;
 
 export function storageError(e: unknown, what: string): Error {
   if (e instanceof StorageError) return e;
@@ -262,7 +264,8 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
    */
   searchCapabilities(ctx?: StorageContext): Promise<SearchCapabilities> {
     if (!this.capabilities || Date.now() >= this.capabilities.until) {
-      const entry: { answer: Promise<SearchCapabilities>; until: number } = { answer: Promise.resolve({ ...LEAST_CAPABLE }), until: Number.POSITIVE_INFINITY };
+      // kept for CAPABILITIES_TTL_MS (a remote may be upgraded behind the same address), a negative answer less long
+      const entry: { answer: Promise<SearchCapabilities>; until: number } = { answer: Promise.resolve({ ...LEAST_CAPABLE }), until: Date.now() + CAPABILITIES_TTL_MS };
       entry.answer = this.unary(this.reader, '/jaeger.storage.v2.Capabilities/GetCapabilities', encodeGetCapabilitiesRequest())
         .then(decodeGetCapabilitiesResponse)
         .catch((e: unknown) => {
@@ -279,7 +282,12 @@ export class GrpcBackend implements BackendFactory, TraceReader, TraceWriter, De
     const signal = ctx?.signal;
     if (!signal) return answer;
     signal.throwIfAborted();
-    return Promise.race([answer, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }))]);
+    let stop = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    return Promise.race([answer, aborted]).finally(() => signal.removeEventListener('abort', stop));
   }
 
   async getDependencies(r: TimeRange, ctx?: StorageContext): Promise<DependencyLink[]> {
