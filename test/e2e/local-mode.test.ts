@@ -293,8 +293,9 @@ async function putSecret(client: KubeClient, name: string, data: Record<string, 
   await client.apply(resourcePath(SECRETS, NS, name), { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS, labels: { [SECRET_ALLOW_LABEL]: 'true' } }, stringData: data }, 'kubectl');
 }
 
+/** the runtime pods of a TraceStore (not those of its query front) */
 const podsOf = async (client: KubeClient, instance: string): Promise<Pod[]> =>
-  (await client.get<{ items: Pod[] }>(resourcePath(PODS, NS), { labelSelector: `app.kubernetes.io/instance=${instance}` })).items;
+  (await client.get<{ items: Pod[] }>(resourcePath(PODS, NS), { labelSelector: `app.kubernetes.io/instance=${instance},app.kubernetes.io/name=jaeger-storage-runtime` })).items;
 
 const isReady = (p: Pod): boolean => !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
@@ -378,6 +379,11 @@ describe('every TraceStore sample', () => {
           expect((await fetchText(`${admin(p)}/metrics`)).body).toContain(`jso_runtime_info{backend="${backendOf(ts)}"} 1`);
         }
       }
+      // the sample with the Jaeger UI: its front (the Jaeger binary) answers under its base path from its runtime
+      const ui = stores.find((ts) => ts.spec.query?.enabled)!;
+      const [front] = (await c.get<{ items: Pod[] }>(resourcePath(PODS, NS), { labelSelector: `app.kubernetes.io/instance=${ui.metadata.name},app.kubernetes.io/name=jaeger-storage-query` })).items;
+      expect(isReady(front!)).toBe(true);
+      expect((await fetchText(`http://${front!.status!.podIP}:16686${ui.spec.query!.basePath ?? ''}/api/v3/services`)).code).toBe(200);
       const total = stores.reduce((n, ts) => n + replicasOf(ts), 0);
       expect(ips.size).toBe(total);
       await waitFor(`${total} runtime processes`, async () => runtimes(s.proc.pid!).length === total, 30_000, 250);
