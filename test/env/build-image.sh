@@ -27,7 +27,9 @@ missing=()
 for t in buildah podman runc mmdebstrap; do command -v "$t" >/dev/null || missing+=("$t"); done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah podman runc mmdebstrap >&2 || die "apt-get could not install buildah podman runc mmdebstrap; install them, then run: bash test/env/build-image.sh"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah podman runc mmdebstrap >&2 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q buildah podman runc mmdebstrap >&2; } \
+    || die "apt-get could not install buildah podman runc mmdebstrap; install them, then run: bash test/env/build-image.sh"
 fi
 
 node_dir="$(bash "$here/node.sh")"
