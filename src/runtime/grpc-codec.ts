@@ -261,14 +261,14 @@ export interface QueryParameters {
 }
 
 /**
- * Pagination as a storage that does not paginate (SearchCapabilities.paginated false) serves it: one page of at most
- * page_size results and no continuation token. It replaces search_depth, so setting both is refused, as is a
+ * Pagination as a storage that does not paginate (SearchCapabilities.paginated false) serves it, over gRPC and HTTP
+ * alike: one page of at most page_size results and no continuation token. It replaces search_depth, so setting both is refused, as is a
  * page_token (no token was ever handed out) and a page_size of 0.
  */
-function pageDepth(p: { pageSize: number; pageToken: string }, searchDepth: number): number {
+export function pageDepth(p: { pageSize: number; pageToken: string }, searchDepth: number): number {
   if (searchDepth !== 0) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
-  if (p.pageSize === 0) throw new InvalidArgumentError('query.pagination.page_size', 'must be at least 1');
   if (p.pageToken) throw new InvalidArgumentError('query.pagination.page_token', 'cannot be honoured: this storage does not paginate (capabilities: paginated is false) and never returns a next_page_token; send the search without it');
+  if (p.pageSize === 0) throw new InvalidArgumentError('query.pagination.page_size', 'must be at least 1');
   return Math.min(p.pageSize, MAX_SEARCH_DEPTH);
 }
 

@@ -136,6 +136,11 @@ export function messageStreamHandler(log: Logger, tenancy: Tenancy, open: (req: 
   };
 }
 
+/** each batch of `batches` encoded by `enc` into messages under the reply limit (encodeBounded) */
+export async function* encodedBatches<T>(batches: AsyncIterable<T[]>, enc: (items: T[]) => Buffer): AsyncGenerator<Buffer[]> {
+  for await (const b of batches) yield encodeBounded(b, enc);
+}
+
 /**
  * `items` encoded by `enc` into messages under `limit` bytes each: halved until they fit (one item is sent as it is).
  */

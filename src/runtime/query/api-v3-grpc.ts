@@ -6,8 +6,8 @@
 // each under gRPC's default 4 MiB receive limit (a large trace is split across messages).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type DependencyReader, InvalidArgumentError, type TraceQuery, type TraceReader, type TraceSummary, normalizeTraceId, searchCapabilities, traceSummaries } from '../../storage/api/index.js';
-import { addHealthService, catalogHandlers, encodeBounded, messageStreamHandler, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { type DependencyReader, InvalidArgumentError, type TraceQuery, type TraceReader, normalizeTraceId, searchCapabilities, traceSummaries } from '../../storage/api/index.js';
+import { addHealthService, catalogHandlers, encodedBatches, messageStreamHandler, method, traceStreamHandler, unary } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
 import { decodeApiV3DependenciesRequest, decodeFindTracesRequest, decodeGetTraceRequest, encodeDependenciesResponse, encodeFindTraceSummariesResponse, encodeGetCapabilitiesResponse } from './api-v3-codec.js';
 
@@ -20,11 +20,6 @@ function findQuery(req: Buffer, paged = false): TraceQuery {
   if (!q || q.startTimeMin === undefined) throw new InvalidArgumentError('query.start_time_min', 'is required, as is query.start_time_max');
   if (q.startTimeMax === undefined) throw new InvalidArgumentError('query.start_time_max', 'is required, as is query.start_time_min');
   return q;
-}
-
-/** summaries as FindTraceSummariesResponse messages, each under the reply limit */
-async function* summaryMessages(batches: AsyncIterable<TraceSummary[]>, enc: (s: TraceSummary[]) => Buffer): AsyncGenerator<Buffer[]> {
-  for await (const b of batches) yield encodeBounded(b, enc);
 }
 
 /** Adds the query and capabilities services; every call reads as the tenant its metadata names (see ../tenancy.ts). */
@@ -47,7 +42,7 @@ export function addApiV3GrpcServices(server: grpc.Server, reader: TraceReader, d
       }),
       FindTraces: traceStreamHandler(log, tenancy, (req, ctx) => ({ chunks: reader.findTraces(findQuery(req), ctx) })),
       ...catalogHandlers(reader, tenancy, log, { serviceRequired: true }),
-      FindTraceSummaries: messageStreamHandler(log, tenancy, (req, ctx) => ({ messages: summaryMessages(traceSummaries(reader, findQuery(req, true), ctx), encodeFindTraceSummariesResponse) })),
+      FindTraceSummaries: messageStreamHandler(log, tenancy, (req, ctx) => ({ messages: encodedBatches(traceSummaries(reader, findQuery(req, true), ctx), encodeFindTraceSummariesResponse) })),
       GetDependencies: unary(log, tenancy, async (req, ctx) => encodeDependenciesResponse(await deps.getDependencies(decodeApiV3DependenciesRequest(req), ctx))),
     },
   );

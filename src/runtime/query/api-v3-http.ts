@@ -23,6 +23,7 @@ import {
 } from '../../storage/api/index.js';
 import { encodeTracesJson } from '../../otlp/otlp-json.js';
 import { throwIfGone, untilAborted } from '../cancel.js';
+import { pageDepth } from '../grpc-codec.js';
 import { parseAttributeJson, parseDuration, parseIntParam, parseTime, pick, traceIdOfPath } from './params.js';
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
@@ -50,18 +51,16 @@ async function gatherSummaries(iter: AsyncIterable<TraceSummary[]>, signal?: Abo
   return out;
 }
 
-/**
- * The page size of a trace-summaries request, as a storage that does not paginate serves it (one page, no token):
- * see pageDepth in ../grpc-codec.ts for the same rules over gRPC.
- */
+/** The page size of a trace-summaries request, by the rules of the gRPC form (pageDepth in ../grpc-codec.ts). */
 function pageSize(q: URLSearchParams, depth: string | undefined): number | undefined {
   const size = pick(q, 'query.pagination.pageSize', 'query.pagination.page_size');
   const token = pick(q, 'query.pagination.pageToken', 'query.pagination.page_token');
   if (!size && !token) return undefined;
-  // 0 is "unset", as over gRPC
-  if (depth && parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) !== 0) throw new InvalidArgumentError('query.pagination', 'and query.search_depth exclude each other: set one of them');
-  if (token) throw new InvalidArgumentError('query.pagination.page_token', 'cannot be honoured: this storage does not paginate (capabilities: paginated is false) and never returns a next_page_token; send the search without it');
-  return Math.min(parseIntParam(size ?? '', 'query.pagination.page_size', 1, 2 ** 32 - 1), MAX_SEARCH_DEPTH);
+  return pageDepth(
+    { pageSize: size ? parseIntParam(size, 'query.pagination.page_size', 0, 2 ** 32 - 1) : 0, pageToken: token ?? '' },
+    // 0 is "unset", as over gRPC
+    depth ? parseIntParam(depth, 'query.search_depth', 0, MAX_SEARCH_DEPTH) : 0,
+  );
 }
 
 /**

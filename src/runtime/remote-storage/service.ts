@@ -5,8 +5,8 @@
 // Replies stay under gRPC's default 4 MiB message limit: a trace larger than that goes out in several messages.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { type DependencyReader, type FoundTraceId, type TraceReader, type TraceSummary, searchCapabilities, traceSummaries } from '../../storage/api/index.js';
-import { addHealthService, catalogHandlers, encodeBounded, messageStreamHandler, method, traceStreamHandler, unary } from '../grpc-util.js';
+import { type DependencyReader, type FoundTraceId, type TraceReader, searchCapabilities, traceSummaries } from '../../storage/api/index.js';
+import { addHealthService, catalogHandlers, encodedBatches, messageStreamHandler, method, traceStreamHandler, unary } from '../grpc-util.js';
 import type { Tenancy } from '../tenancy.js';
 import { throwIfGone, untilAborted } from '../cancel.js';
 import {
@@ -19,9 +19,6 @@ import {
   encodeGetDependenciesResponse,
 } from './codec.js';
 
-async function* summaryMessages(batches: AsyncIterable<TraceSummary[]>): AsyncGenerator<Buffer[]> {
-  for await (const b of batches) yield encodeBounded(b, encodeFindTraceSummariesResponse);
-}
 
 /** Adds the reader services; every call reads as the tenant its metadata names (see ../tenancy.ts). */
 export function addRemoteStorageServices(server: grpc.Server, reader: TraceReader, deps: DependencyReader, tenancy: Tenancy, log: Logger, ready: () => boolean): void {
@@ -45,7 +42,7 @@ export function addRemoteStorageServices(server: grpc.Server, reader: TraceReade
         throwIfGone(ctx.signal);
         return encodeFindTraceIdsResponse(found);
       }),
-      FindTraceSummaries: messageStreamHandler(log, tenancy, (req, ctx) => ({ messages: summaryMessages(traceSummaries(reader, decodeStorageFindRequest(req, true), ctx)) })),
+      FindTraceSummaries: messageStreamHandler(log, tenancy, (req, ctx) => ({ messages: encodedBatches(traceSummaries(reader, decodeStorageFindRequest(req, true), ctx), encodeFindTraceSummariesResponse) })),
     },
   );
   server.addService(

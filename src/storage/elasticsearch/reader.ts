@@ -54,6 +54,18 @@ export class SearchTraceReader implements TraceReader {
     return r.hits.hits.length > 0;
   }
 
+  /**
+   * The span documents (`fields` of each) of traces `ids`, TRACES_PER_SEARCH traces per search: per batch, each trace
+   * with its pages; a batch that fills a page is read trace by trace.
+   */
+  private async *docBatches<T extends Pick<SpanDoc, 'traceId'>>(ids: string[], signal: AbortSignal | undefined, fields?: string[]): AsyncGenerator<[string, AsyncIterable<T[]> | T[][]][]> {
+    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
+      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
+      const byTrace = batch.length > 1 ? await this.smallTraces<T>(batch, signal, fields) : undefined;
+      yield batch.map((traceId) => [traceId, byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : traceSpanPages<T>(this.conn, traceId, fields, signal)]);
+    }
+  }
+
   /** The spans of several traces in one search (`fields` of each), or undefined when they do not fit one page. */
   private async smallTraces<T extends Pick<SpanDoc, 'traceId'> = SpanDoc>(traceIds: string[], signal: AbortSignal | undefined, fields?: string[]): Promise<Map<string, T[]> | undefined> {
     const r = await this.conn.search<T>(tracesRequest(this.conn.names, traceIds, this.conn.pageSize, fields), signal);
@@ -77,13 +89,9 @@ export class SearchTraceReader implements TraceReader {
       if ((p.start !== undefined || p.end !== undefined) && !(await this.hasSpanIn(p.traceId, p.start, p.end, signal))) continue;
       ids.push(p.traceId);
     }
-    // several traces per search; a batch that fills a page is read trace by trace
-    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
-      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
-      const byTrace = batch.length > 1 ? await this.smallTraces(batch, signal) : undefined;
-      for (const traceId of batch) {
+    for await (const batch of this.docBatches<SpanDoc>(ids, signal)) {
+      for (const [traceId, pages] of batch) {
         const decoder = new RecordDecoder();
-        const pages = byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : traceSpanPages(this.conn, traceId, undefined, signal);
         for await (const page of pages) {
           const views = page.map((d) => decoder.decode(d));
           for (const c of chunkTrace(traceId, views, this.conn.chunkSpans)) {
@@ -131,13 +139,10 @@ export class SearchTraceReader implements TraceReader {
   async *findTraceSummaries(q: TraceQuery, ctx?: StorageContext): AsyncIterable<TraceSummary[]> {
     const signal = ctx?.signal;
     const ids = (await this.matchingTraceIds(q, signal)).map((x) => x.traceId);
-    for (let i = 0; i < ids.length; i += TRACES_PER_SEARCH) {
-      const batch = ids.slice(i, i + TRACES_PER_SEARCH);
-      const byTrace = batch.length > 1 ? await this.smallTraces<SummaryDoc>(batch, signal, SUMMARY_FIELDS) : undefined;
+    for await (const batch of this.docBatches<SummaryDoc>(ids, signal, SUMMARY_FIELDS)) {
       const out: TraceSummary[] = [];
-      for (const traceId of batch) {
+      for (const [traceId, pages] of batch) {
         const sum = new TraceSummarizer(traceId);
-        const pages = byTrace ? (byTrace.has(traceId) ? [byTrace.get(traceId)!] : []) : traceSpanPages<SummaryDoc>(this.conn, traceId, SUMMARY_FIELDS, signal);
         let any = false;
         for await (const page of pages) {
           for (const d of page) {
